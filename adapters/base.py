@@ -1,0 +1,131 @@
+"""The adapter contract: what every agency source answers, whatever its database looks like.
+
+A source is small and async. It declares its agency and what it holds, and answers five
+questions, always in the national vocabulary of :mod:`hub.model`:
+
+- ``search_cases`` — one page of cases after a keyset position, filter pushed into its SQL;
+- ``count_cases`` — how many cases match a filter (a COUNT in the source, never by paging);
+- ``load`` — records of one entity by their keys (for ``node(id)`` and references);
+- ``children`` — records of one entity for many parents at once (the victims of 50 cases in
+  one statement), which is what keeps nested GraphQL fields free of N+1 queries;
+- ``health`` — whether the database answers.
+
+Adapters know no GraphQL: they take and return plain records. Most agencies never write one:
+the generic :class:`adapters.sql.MappedSQLSource` executes a mapping file. A Python adapter
+subclasses :class:`Source` and is registered through the ``tppo_hub.adapters`` entry point.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from hub.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record
+
+
+class SourceError(Exception):
+    """A source could not answer. The message must never carry SQL, DSNs or personal data."""
+
+    code = "SOURCE_UNAVAILABLE"
+
+
+class SourceDataError(SourceError):
+    """A source answered with rows that cannot be read as the mapping says."""
+
+    code = "SOURCE_DATA_ERROR"
+
+
+class MappingError(ValueError):
+    """A mapping file is malformed or does not fit its database; lists every problem found."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        listing = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"mapping for source {source!r} has {len(self.problems)} problem(s):\n{listing}")
+
+
+@dataclass(slots=True)
+class CallStats:
+    """Work done by one source for one engine call: SQL statements sent and rows read.
+
+    The engine puts a fresh instance in :data:`CURRENT_CALL` around each call into a source;
+    SQL adapters count statements through an engine event and rows as they read them.
+    """
+
+    statements: int = 0
+    rows: int = 0
+
+
+#: Stats holder of the source call running in this task (``None`` outside engine calls).
+CURRENT_CALL: ContextVar[CallStats | None] = ContextVar("tppo_current_call", default=None)
+
+
+def count_rows(n: int) -> None:
+    """Record that the running source call read ``n`` rows."""
+    stats = CURRENT_CALL.get()
+    if stats is not None:
+        stats.rows += n
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a source holds and which relations it can follow.
+
+    ``relations`` names (entity, field) pairs usable with :meth:`Source.children`, e.g.
+    ``(Entity.PERSON, "case_key")`` for "person records of these cases".
+    """
+
+    entities: frozenset[Entity]
+    relations: frozenset[tuple[Entity, str]] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Result of a health probe."""
+
+    ok: bool
+    detail: str = ""
+
+
+class Source(abc.ABC):
+    """One registered agency database, read in place and read-only."""
+
+    name: str
+    agency: Agency
+    capabilities: Capabilities
+    description: str = ""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Connect and validate; called once before the first query."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release connections; called at shutdown."""
+
+    @abc.abstractmethod
+    async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
+        """Up to ``search.limit`` cases after ``search.after`` in ``search.order``."""
+
+    @abc.abstractmethod
+    async def count_cases(self, filter: CaseFilter) -> int:
+        """The number of cases matching ``filter``."""
+
+    @abc.abstractmethod
+    async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
+        """Records of ``entity`` with these keys, in any order; unknown keys are left out."""
+
+    @abc.abstractmethod
+    async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
+        """Records of ``entity`` whose ``field`` (e.g. ``case_key``) is one of ``parent_keys``."""
+
+    @abc.abstractmethod
+    async def health(self) -> Health:
+        """Probe the database with a trivial statement."""
+
+    def supports(self, entity: Entity, field: str | None = None) -> bool:
+        """Whether this source holds ``entity`` (and can follow ``field`` to it)."""
+        if entity not in self.capabilities.entities:
+            return False
+        return field is None or (entity, field) in self.capabilities.relations

@@ -1,0 +1,107 @@
+"""Read-only async engines for agency databases, with per-call statement counting.
+
+Every agency database is opened read-only at the driver/session level, not just by
+convention: SQLite through a ``mode=ro`` URI plus ``PRAGMA query_only``; PostgreSQL with
+``default_transaction_read_only`` as a server setting of every connection; MySQL with a
+read-only session. A mapping bug or an injected statement therefore cannot write.
+
+Statements are counted through an engine event into the running call's
+:class:`adapters.base.CallStats`, which is how ``extensions.sources[].statements`` and the
+"no N+1" tests see what was sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.base import CURRENT_CALL
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Connection settings of one source (from the hub configuration)."""
+
+    url: str
+    schema: str | None = None
+    statement_timeout_ms: int = 10_000
+    pool_size: int = 8
+    max_overflow: int = 4
+
+
+def _count_statement(*_args: Any) -> None:
+    stats = CURRENT_CALL.get()
+    if stats is not None:
+        stats.statements += 1
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only = ON")
+    cursor.close()
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None) -> AsyncEngine:
+    """An async engine that cannot write to the database behind ``options.url``.
+
+    Accepts plain URLs (``sqlite:///relative/file.sqlite``, ``postgresql://…``,
+    ``mysql://…``) and picks the async driver; relative SQLite paths are resolved against
+    ``base_dir`` (the directory of the configuration file).
+    """
+    url = make_url(options.url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_absolute() and base_dir is not None:
+            path = (base_dir / path).resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"SQLite database not found: {path.name}")
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true",
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_query_only)
+    elif backend == "postgresql":
+        settings = {
+            "default_transaction_read_only": "on",
+            "statement_timeout": str(options.statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(options.statement_timeout_ms * 2),
+            "application_name": "tppo-hub",
+        }
+        if options.schema:
+            settings["search_path"] = options.schema
+        engine = create_async_engine(
+            url.set(drivername="postgresql+asyncpg"),
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+            pool_pre_ping=True,
+            connect_args={"server_settings": settings, "timeout": 5, "command_timeout": options.statement_timeout_ms / 1000 + 1},
+        )
+    elif backend == "mysql":
+        init = f"SET SESSION transaction_read_only=1, SESSION max_execution_time={options.statement_timeout_ms}"
+        engine = create_async_engine(
+            url.set(drivername="mysql+aiomysql"),
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"init_command": init, "connect_timeout": 5},
+        )
+    else:
+        raise ValueError(f"unsupported database backend {backend!r} (sqlite, postgresql, mysql)")
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine

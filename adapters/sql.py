@@ -1,0 +1,723 @@
+"""The generic SQL adapter: executes a mapping file against an agency database, in place.
+
+At :meth:`MappedSQLSource.open` the adapter reflects the tables the mapping names, checks
+every table and column (a :class:`MappingError` lists all that is missing), and compiles each
+mapping part once into a SELECT of labelled expressions plus a row reader. Queries then only
+add WHERE / ORDER BY / LIMIT: the database does the filtering, sorting and date parsing, and
+Python only translates the rows it returns into national records.
+
+Values that the mapping cannot translate (a retired code, a malformed date) never fail a
+query: they become UNKNOWN / OTHER / null and are counted in :attr:`MappedSQLSource.unmapped`
+for the data-quality report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Integer, MetaData, Select, Table, and_, func, inspect, literal, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+
+from adapters import codes as country_codes
+from adapters.base import (
+    Capabilities,
+    Health,
+    MappingError,
+    Source,
+    SourceDataError,
+    SourceError,
+    count_rows,
+)
+from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.mapping import (
+    ChildValues,
+    Column,
+    ColumnRef,
+    Const,
+    FieldKind,
+    FieldSpec,
+    LatestOf,
+    Part,
+    RegionSpec,
+    SourceMapping,
+    field_kind,
+)
+from adapters.sqlfuncs import VALUE_SEPARATOR, AggregateStrings, iso_date
+from hub import reference
+from hub.model import (
+    CHILD_AGE_LIMIT,
+    AgeGroup,
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Entity,
+    Labelled,
+    PersonRecord,
+    Record,
+    ServiceRecord,
+    ServiceStatus,
+    Sex,
+    SortOrder,
+    StageEventRecord,
+)
+
+#: The earliest ISO date text; a case without a report date sorts as if reported then.
+NO_DATE = "0000-00-00"
+
+Reader = Callable[[Sequence[Any]], Any]
+
+
+@dataclass(slots=True)
+class CompiledPart:
+    """A mapping part turned into SQL: base SELECT, key handling and row readers."""
+
+    part: Part
+    prefix: str
+    select: Select[Any]
+    key_column: ColumnElement[Any]
+    key_to_db: Callable[[str], Any]
+    relation_columns: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]]
+    readers: list[tuple[str, Reader]]
+    date_expr: ColumnElement[str] | None = None
+
+    def record_key(self, value: Any) -> str:
+        return f"{self.prefix}{value}"
+
+
+class MappedSQLSource(Source):
+    """A source described by a mapping file, served from any SQLAlchemy async database."""
+
+    def __init__(self, mapping: SourceMapping, options: EngineOptions, base_dir: Path | None = None) -> None:
+        self.name = mapping.name
+        self.agency = mapping.agency
+        self.description = mapping.description
+        self.mapping = mapping
+        self.options = options
+        self.base_dir = base_dir
+        relations = set()
+        for entity, parts in mapping.parts.items():
+            for field_name in ("case_key", "recipient_key"):
+                if parts and all(field_name in p.fields for p in parts):
+                    relations.add((entity, field_name))
+        self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))
+        self.unmapped: Counter[tuple[str, str]] = Counter()
+        self._engine: AsyncEngine | None = None
+        self._parts: dict[Entity, list[CompiledPart]] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        engine = create_readonly_engine(self.options, self.base_dir)
+        try:
+            tables = await self._reflect(engine)
+            self._parts = self._compile(tables)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
+        wanted = self._tables_named()
+        metadata = MetaData()
+
+        def reflect(sync_conn: Any) -> list[str]:
+            existing = set(inspect(sync_conn).get_table_names())
+            missing = sorted(wanted - existing)
+            metadata.reflect(sync_conn, only=sorted(wanted & existing))
+            return missing
+
+        try:
+            async with engine.connect() as conn:
+                missing = await conn.run_sync(reflect)
+        except SQLAlchemyError as exc:
+            raise SourceError(f"cannot read the schema of source {self.name!r} ({type(exc).__name__})") from None
+        if missing:
+            raise MappingError(self.name, [f"table {t!r} does not exist in the database" for t in missing])
+        return {t.name: t for t in metadata.tables.values()}
+
+    def _tables_named(self) -> set[str]:
+        names: set[str] = set()
+        for parts in self.mapping.parts.values():
+            for part in parts:
+                names.add(part.table)
+                names.update(j.table for j in part.joins)
+                names.update(s.table for s in part.fields.values() if isinstance(s, ChildValues))
+        return names
+
+    # --- compiling the mapping -------------------------------------------------------------
+
+    def _compile(self, tables: dict[str, Table]) -> dict[Entity, list[CompiledPart]]:
+        problems: list[str] = []
+        compiled: dict[Entity, list[CompiledPart]] = {}
+        # Cases first: other parts do not depend on them, but LatestOf on cases needs the
+        # parts of the entity it reads, so compile those before.
+        order = sorted(self.mapping.parts, key=lambda e: e == Entity.CASE)
+        for entity in order:
+            parts = self.mapping.parts[entity]
+            compiled[entity] = [
+                self._compile_part(p, len(parts) > 1, tables, compiled, problems) for p in parts
+            ]
+        if problems:
+            raise MappingError(self.name, problems)
+        return compiled
+
+    def _compile_part(
+        self,
+        part: Part,
+        prefixed: bool,
+        tables: dict[str, Table],
+        compiled: dict[Entity, list[CompiledPart]],
+        problems: list[str],
+    ) -> CompiledPart:
+        where = f"{part.entity.value} part {part.name!r}"
+        base = tables[part.table]
+        scope: dict[str, Table] = {part.table: base}
+        from_clause: FromClause = base
+        for join in part.joins:
+            other = tables[join.table].alias(f"j_{join.table}") if join.table == part.table else tables[join.table]
+            scope[join.table] = other
+            conditions = []
+            for local, remote in join.on:
+                lcol, rcol = base.c.get(local), other.c.get(remote)
+                if lcol is None or rcol is None:
+                    problems.append(f"{where}: join {part.table}.{local} = {join.table}.{remote}: no such column")
+                    continue
+                conditions.append(lcol == rcol)
+            if conditions:
+                from_clause = from_clause.outerjoin(other, and_(*conditions))
+
+        def column(ref: ColumnRef) -> ColumnElement[Any]:
+            table = scope.get(ref.table or part.table)
+            if table is None:
+                problems.append(f"{where}: {ref} names a table that is neither the part's nor joined")
+                return literal(None)
+            col = table.c.get(ref.column)
+            if col is None:
+                problems.append(f"{where}: column {ref} does not exist")
+                return literal(None)
+            return col
+
+        key_column = column(ColumnRef(None, part.key))
+        selected: list[ColumnElement[Any]] = [key_column]
+        readers: list[tuple[str, Reader]] = []
+        relation_columns: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]] = {}
+        date_expr: ColumnElement[str] | None = None
+        for name, spec in part.fields.items():
+            kind = field_kind(part.entity, name)
+            exprs, reader = self._compile_field(part, name, spec, kind, column, tables, compiled, problems)
+            start = len(selected)
+            selected.extend(exprs)
+            readers.append((name, _slice_reader(reader, start, len(exprs))))
+            if kind.kind == "key" and isinstance(spec, Column):
+                col = column(spec.ref)
+                relation_columns[name] = (col, _prefixed_key_converter(col, self._key_prefix(spec)))
+            if part.entity == Entity.CASE and name == "reported_at" and isinstance(spec, Column):
+                date_expr = exprs[0]
+        stmt = select(*(e.label(f"c{i}") for i, e in enumerate(selected))).select_from(from_clause)
+        for required in part.require:
+            stmt = stmt.where(column(ColumnRef.parse(required)).is_not(None))
+        return CompiledPart(
+            part=part,
+            prefix=f"{part.name}/" if prefixed else "",
+            select=stmt,
+            key_column=key_column,
+            key_to_db=_key_converter(key_column),
+            relation_columns=relation_columns,
+            readers=readers,
+            date_expr=date_expr,
+        )
+
+    def _compile_field(
+        self,
+        part: Part,
+        name: str,
+        spec: FieldSpec,
+        kind: FieldKind,
+        column: Callable[[ColumnRef], ColumnElement[Any]],
+        tables: dict[str, Table],
+        compiled: dict[Entity, list[CompiledPart]],
+        problems: list[str],
+    ) -> tuple[list[ColumnElement[Any]], Reader]:
+        field_id = f"{part.name}.{name}"
+        if isinstance(spec, Const):
+            value = self._national(kind, spec.value, field_id)
+            return [], lambda _values: value
+        if isinstance(spec, RegionSpec):
+            return self._compile_region(spec, column)
+        if isinstance(spec, ChildValues):
+            child = tables.get(spec.table)
+            if child is None or spec.key not in child.c or spec.column not in child.c:
+                problems.append(f"{part.entity.value} part {part.name!r}.{name}: child table columns not found")
+                return [], lambda _values: ()
+            correlated = (
+                select(AggregateStrings(child.c[spec.column]))
+                .where(child.c[spec.key] == column(ColumnRef(None, part.key)))
+                .scalar_subquery()
+            )
+            translate = self._translator(kind, spec.codes, field_id)
+            return [correlated], lambda values: _split_many(values[0], translate)
+        if isinstance(spec, LatestOf):
+            return self._compile_latest(part, name, spec, kind, column, compiled, problems)
+        assert isinstance(spec, Column)
+        col = column(spec.ref)
+        if kind.kind == "date":
+            return [iso_date(col, spec.format or "YYYY-MM-DD")], lambda v: self._date(v[0], field_id)
+        if kind.kind == "country":
+            fmt = spec.format or "alpha2"
+            return [col], lambda v: self._country(v[0], fmt, field_id)
+        if kind.kind == "int":
+            return [col], lambda v: _to_int(v[0])
+        if kind.kind == "key":
+            prefix = self._key_prefix(spec)
+            return [col], lambda v: None if v[0] is None else f"{prefix}{v[0]}"
+        translate = self._translator(kind, spec.codes, field_id)
+        if kind.many:
+            return [col], lambda v: translate(v[0]) if v[0] is not None else ()
+        return [col], lambda v: translate(v[0])
+
+    def _compile_region(
+        self, spec: RegionSpec, column: Callable[[ColumnRef], ColumnElement[Any]]
+    ) -> tuple[list[ColumnElement[Any]], Reader]:
+        index = reference.regions()
+        if spec.code is not None:
+
+            def from_code(values: Sequence[Any]) -> str | None:
+                region = index.by_code(str(values[0])) if values[0] is not None else None
+                if values[0] is not None and region is None:
+                    self.unmapped[("region", str(values[0]))] += 1
+                return region.code if region else None
+
+            return [column(spec.code)], from_code
+        assert spec.regency_name is not None
+        exprs = [column(spec.regency_name)]
+        if spec.province_name is not None:
+            exprs.append(column(spec.province_name))
+
+        def from_names(values: Sequence[Any]) -> str | None:
+            if values[0] is None:
+                return None
+            province = values[1] if len(values) > 1 else None
+            region = index.find_regency(str(values[0]), province_name=province)
+            if region is None:
+                self.unmapped[("region", str(values[0]))] += 1
+            return region.code if region else None
+
+        return exprs, from_names
+
+    def _compile_latest(
+        self,
+        part: Part,
+        name: str,
+        spec: LatestOf,
+        kind: FieldKind,
+        column: Callable[[ColumnRef], ColumnElement[Any]],
+        compiled: dict[Entity, list[CompiledPart]],
+        problems: list[str],
+    ) -> tuple[list[ColumnElement[Any]], Reader]:
+        entity = {"stage_event": Entity.STAGE_EVENT, "service": Entity.SERVICE, "person": Entity.PERSON}.get(
+            spec.entity
+        )
+        others = compiled.get(entity) if entity else None
+        where = f"{part.entity.value} part {part.name!r}.{name}"
+        if not others or len(others) != 1:
+            problems.append(f"{where}: latest_of needs a single-table [{spec.entity}] section")
+            return [], lambda _v: None
+        other = others[0]
+        other_spec = other.part.fields.get(spec.field)
+        relation = other.relation_columns.get("case_key")
+        if not isinstance(other_spec, Column) or relation is None:
+            problems.append(f"{where}: [{spec.entity}].{spec.field} must be a plain column and case_key set")
+            return [], lambda _v: None
+        table = other.key_column.table
+        order_col = table.c.get(other.part.order_by or other.part.key)
+        if order_col is None:
+            problems.append(f"{where}: order_by column of [{spec.entity}] not found")
+            return [], lambda _v: None
+        value_col = table.c.get(other_spec.ref.column)
+        if value_col is None:
+            problems.append(f"{where}: column {other_spec.ref} not found")
+            return [], lambda _v: None
+        latest = (
+            select(value_col)
+            .where(relation[0] == column(ColumnRef(None, part.key)))
+            .order_by(order_col.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        translate = self._translator(kind, other_spec.codes, f"{other.part.name}.{spec.field}")
+        default = self._national(kind, spec.default, f"{part.name}.{name}") if spec.default else None
+
+        def read(values: Sequence[Any]) -> Any:
+            return translate(values[0]) if values[0] is not None else default
+
+        return [latest], read
+
+    def _key_prefix(self, spec: Column) -> str:
+        """Keys of a person part are prefixed when persons come from several tables."""
+        if spec.part and len(self.mapping.parts_of(Entity.PERSON)) > 1:
+            return f"{spec.part}/"
+        return ""
+
+    # --- value translation -----------------------------------------------------------------
+
+    def _national(self, kind: FieldKind, value: str, field_id: str) -> Any:
+        if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled):
+            member = kind.kind.parse(value)
+            return (member,) if kind.many else member
+        return value
+
+    def _translator(self, kind: FieldKind, code_list: str | None, field_id: str) -> Callable[[Any], Any]:
+        """A function from a raw source value to the national value(s) of ``kind``."""
+        table = self.mapping.codes.get(code_list, {}) if code_list else None
+        enum_cls = kind.kind if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled) else None
+        fallback = _fallback(enum_cls) if enum_cls else None
+        unmapped = self.unmapped
+
+        if enum_cls is None:
+            if table is None:
+                return lambda raw: None if raw is None else str(raw).strip() or None
+
+            def text(raw: Any) -> Any:
+                if raw is None:
+                    return None
+                found = table.get(str(raw).strip())
+                if found is None:
+                    unmapped[(field_id, str(raw))] += 1
+                    return None
+                return found[0]
+
+            return text
+
+        # Pre-build the lookup so rows only pay a dict access.
+        lookup: dict[str, tuple[Labelled, ...]] = {}
+        if table is not None:
+            lookup = {src: tuple(enum_cls.parse(v) for v in values) for src, values in table.items()}
+        else:
+            lookup = {m.name: (m,) for m in enum_cls}
+
+        def translate(raw: Any) -> Any:
+            if raw is None:
+                return () if kind.many else None
+            found = lookup.get(str(raw).strip())
+            if found is None:
+                unmapped[(field_id, str(raw))] += 1
+                found = (fallback,) if fallback is not None else ()
+            return found if kind.many else (found[0] if found else None)
+
+        return translate
+
+    def _date(self, raw: Any, field_id: str) -> date | None:
+        if raw is None:
+            return None
+        try:
+            return date.fromisoformat(str(raw))
+        except ValueError:
+            self.unmapped[(field_id, "<unparseable date>")] += 1
+            return None
+
+    def _country(self, raw: Any, fmt: str, field_id: str) -> str | None:
+        if raw is None or str(raw).strip() == "":
+            return None
+        text = str(raw).strip()
+        if fmt == "alpha3":
+            code = country_codes.country_from_alpha3(text)
+        elif fmt == "name":
+            code = country_codes.country_from_name(text)
+        else:
+            code = text.upper() if country_codes.country_from_alpha2(text) else None
+        if code is None:
+            self.unmapped[(field_id, text)] += 1
+        return code
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def _compiled(self, entity: Entity) -> list[CompiledPart]:
+        if self._engine is None:
+            raise SourceError(f"source {self.name!r} is not open")
+        return self._parts.get(entity, [])
+
+    async def _fetch(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+        assert self._engine is not None
+        try:
+            async with self._engine.connect() as conn:
+                result = await conn.execute(stmt)
+                rows = result.all()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"source {self.name!r}: database error ({type(exc).__name__})") from None
+        except OSError as exc:
+            raise SourceError(f"source {self.name!r}: connection failed ({type(exc).__name__})") from None
+        count_rows(len(rows))
+        return rows
+
+    def _read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
+        build = _BUILDERS[compiled.part.entity]
+        records: list[Record] = []
+        try:
+            for row in rows:
+                values = {name: reader(row) for name, reader in compiled.readers}
+                records.append(build(self.name, compiled.record_key(row[0]), values))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise SourceDataError(
+                f"source {self.name!r}: rows of {compiled.part.name!r} cannot be read ({type(exc).__name__})"
+            ) from None
+        return records
+
+    def _case_part(self) -> CompiledPart:
+        parts = self._compiled(Entity.CASE)
+        if not parts or parts[0].date_expr is None:
+            raise SourceError(f"source {self.name!r} has no case table with a report date")
+        return parts[0]
+
+    def _case_conditions(self, part: CompiledPart, filter: CaseFilter) -> list[ColumnElement[bool]]:
+        assert part.date_expr is not None
+        conditions: list[ColumnElement[bool]] = []
+        if filter.reported_from is not None:
+            conditions.append(part.date_expr >= filter.reported_from.isoformat())
+        if filter.reported_to is not None:
+            conditions.append(part.date_expr <= filter.reported_to.isoformat())
+        return conditions
+
+    async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
+        part = self._case_part()
+        assert part.date_expr is not None
+        day = func.coalesce(part.date_expr, NO_DATE)
+        key = part.key_column
+        stmt = part.select.where(*self._case_conditions(part, search.filter))
+        descending = search.order is SortOrder.DESC
+        if search.after is not None:
+            stmt = stmt.where(self._after(day, key, part, search.after, descending))
+        if descending:
+            stmt = stmt.order_by(day.desc(), key.desc())
+        else:
+            stmt = stmt.order_by(day.asc(), key.asc())
+        rows = await self._fetch(stmt.limit(search.limit))
+        return self._read(part, rows)  # type: ignore[return-value]
+
+    def _after(
+        self,
+        day: ColumnElement[str],
+        key: ColumnElement[Any],
+        part: CompiledPart,
+        after: Any,
+        descending: bool,
+    ) -> ColumnElement[bool]:
+        """Rows strictly after the keyset position, in the merged cross-source order.
+
+        The hub orders by (date, source name, key). For another source only the date and the
+        source names decide; for this source the key breaks ties, compared by the database.
+        """
+        last_day = after.reported_at.isoformat() if after.reported_at else NO_DATE
+        beyond = day < last_day if descending else day > last_day
+        if after.source == self.name:
+            db_key = part.key_to_db(after.key)
+            tie = key < db_key if descending else key > db_key
+            return or_(beyond, and_(day == last_day, tie))
+        ties_follow = self.name < after.source if descending else self.name > after.source
+        if ties_follow:
+            return or_(beyond, day == last_day)
+        return beyond
+
+    async def count_cases(self, filter: CaseFilter) -> int:
+        part = self._case_part()
+        inner = part.select.where(*self._case_conditions(part, filter)).subquery()
+        rows = await self._fetch(select(func.count()).select_from(inner))
+        return int(rows[0][0])
+
+    async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
+        records: list[Record] = []
+        for compiled in self._compiled(entity):
+            own = _keys_of_part(compiled, keys)
+            db_keys = _convert_keys(own, compiled.key_to_db)
+            if not db_keys:
+                continue
+            rows = await self._fetch(compiled.select.where(compiled.key_column.in_(db_keys)))
+            records.extend(self._read(compiled, rows))
+        return records
+
+    async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
+        records: list[Record] = []
+        for compiled in self._compiled(entity):
+            relation = compiled.relation_columns.get(field)
+            if relation is None:
+                continue
+            column, convert = relation
+            db_keys = _convert_keys(parent_keys, convert)
+            if not db_keys:
+                continue
+            stmt = compiled.select.where(column.in_(db_keys)).order_by(compiled.key_column)
+            rows = await self._fetch(stmt)
+            records.extend(self._read(compiled, rows))
+        return records
+
+    async def health(self) -> Health:
+        if self._engine is None:
+            return Health(False, "not open")
+        started = time.perf_counter()
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(select(literal(1)))
+        except (SQLAlchemyError, OSError) as exc:
+            return Health(False, type(exc).__name__)
+        return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _slice_reader(reader: Reader, start: int, length: int) -> Reader:
+    if length == 0:
+        return lambda _row: reader(())
+    if length == 1:
+        return lambda row: reader((row[start],))
+    end = start + length
+    return lambda row: reader(row[start:end])
+
+
+def _key_converter(column: ColumnElement[Any]) -> Callable[[str], Any]:
+    """Keys travel as text; integer key columns need ints to use their index."""
+    if isinstance(getattr(column, "type", None), Integer):
+        return int
+    return str
+
+
+def _prefixed_key_converter(column: ColumnElement[Any], prefix: str) -> Callable[[str], Any]:
+    convert = _key_converter(column)
+    if not prefix:
+        return convert
+
+    def strip_and_convert(key: str) -> Any:
+        if not key.startswith(prefix):
+            raise ValueError("key of another table")
+        return convert(key[len(prefix) :])
+
+    return strip_and_convert
+
+
+def _convert_keys(keys: Sequence[str], convert: Callable[[str], Any]) -> list[Any]:
+    converted = []
+    for key in dict.fromkeys(keys):
+        try:
+            converted.append(convert(key))
+        except (TypeError, ValueError):
+            continue  # a key that cannot exist in this column
+    return converted
+
+
+def _keys_of_part(compiled: CompiledPart, keys: Sequence[str]) -> list[str]:
+    if not compiled.prefix:
+        return list(keys)
+    return [k[len(compiled.prefix) :] for k in keys if k.startswith(compiled.prefix)]
+
+
+def _split_many(raw: Any, translate: Callable[[Any], tuple[Any, ...]]) -> tuple[Any, ...]:
+    if raw is None:
+        return ()
+    values: list[Any] = []
+    for item in str(raw).split(VALUE_SEPARATOR):
+        for member in translate(item):
+            if member not in values:
+                values.append(member)
+    return tuple(sorted(values, key=lambda m: m.name))
+
+
+def _fallback(enum_cls: type[Labelled]) -> Labelled | None:
+    for name in ("UNKNOWN", "OTHER"):
+        if name in enum_cls.__members__:
+            return enum_cls[name]
+    return None
+
+
+def _to_int(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _age_in_years(born: date, at: date) -> int:
+    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+
+
+def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
+    from hub.model import ExploitationType, TraffickingMeans
+
+    return CaseRecord(
+        source=source,
+        key=key,
+        source_key=v.get("source_key"),
+        reported_at=v.get("reported_at"),
+        region=v.get("region"),
+        country=v.get("country"),
+        exploitation_types=v.get("exploitation_types") or (ExploitationType.UNKNOWN,),
+        means=v.get("means") or (TraffickingMeans.UNKNOWN,),
+        stage=v.get("stage"),
+    )
+
+
+def _build_person(source: str, key: str, v: dict[str, Any]) -> PersonRecord:
+    born, at = v.get("birth_date"), v.get("age_at")
+    years = _age_in_years(born, at) if born and at else v.get("age")
+    return PersonRecord(
+        source=source,
+        key=key,
+        case_key=v.get("case_key"),
+        roles=v.get("roles") or (),
+        sex=v.get("sex") or Sex.UNKNOWN,
+        age_group=AgeGroup.for_age(years),
+        is_child=None if years is None else years < CHILD_AGE_LIMIT,
+        citizenship=v.get("citizenship"),
+        domicile_region=v.get("domicile_region"),
+        full_name=v.get("full_name"),
+        nik=v.get("nik"),
+        birth_date=born,
+        passport_number=v.get("passport_number"),
+        address=v.get("address"),
+        phone=v.get("phone"),
+    )
+
+
+def _build_service(source: str, key: str, v: dict[str, Any]) -> ServiceRecord:
+    return ServiceRecord(
+        source=source,
+        key=key,
+        case_key=v.get("case_key"),
+        recipient_key=v.get("recipient_key"),
+        type=v["type"],
+        status=v.get("status") or ServiceStatus.UNKNOWN,
+        start_date=v.get("start_date"),
+        end_date=v.get("end_date"),
+        provider_unit=v.get("provider_unit"),
+        location=v.get("location"),
+    )
+
+
+def _build_stage_event(source: str, key: str, v: dict[str, Any]) -> StageEventRecord:
+    return StageEventRecord(
+        source=source,
+        key=key,
+        case_key=v.get("case_key"),
+        stage=v.get("stage"),
+        date=v.get("date"),
+        reference=v.get("reference"),
+    )
+
+
+_BUILDERS: dict[Entity, Callable[[str, str, dict[str, Any]], Record]] = {
+    Entity.CASE: _build_case,
+    Entity.PERSON: _build_person,
+    Entity.SERVICE: _build_service,
+    Entity.STAGE_EVENT: _build_stage_event,
+}

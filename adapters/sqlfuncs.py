@@ -1,0 +1,86 @@
+"""SQL expressions that normalise agency values *inside* the agency's database.
+
+Dates arrive as ISO text, ``DD/MM/YYYY`` text or Unix seconds; the hub needs to sort and
+filter on them in SQL (keyset pagination, date ranges), so each format is turned into ISO
+``YYYY-MM-DD`` text by an expression the database evaluates. Each construct compiles per
+dialect (SQLite, PostgreSQL; MySQL where it differs) so mapping files stay dialect-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String, cast, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import Text
+
+#: Separator for multi-valued fields aggregated into one string (ASCII unit separator: it does
+#: not occur in agency code values).
+VALUE_SEPARATOR = "\x1f"
+
+
+class IsoFromUnix(FunctionElement[str]):
+    """Unix seconds → ISO date text (UTC)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "iso_from_unix"
+
+
+@compiles(IsoFromUnix)
+def _iso_from_unix_default(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"date({compiler.process(arg, **kw)}, 'unixepoch')"
+
+
+@compiles(IsoFromUnix, "postgresql")
+def _iso_from_unix_pg(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"to_char(to_timestamp({compiler.process(arg, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(IsoFromUnix, "mysql")
+def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"DATE_FORMAT(CONVERT_TZ(FROM_UNIXTIME({compiler.process(arg, **kw)}), @@session.time_zone, '+00:00'), '%%Y-%%m-%%d')"
+
+
+class AggregateStrings(FunctionElement[str]):
+    """Concatenate a column's values of a group with :data:`VALUE_SEPARATOR`."""
+
+    type = Text()
+    inherit_cache = True
+    name = "aggregate_strings"
+
+
+@compiles(AggregateStrings)
+def _agg_default(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"group_concat({compiler.process(arg, **kw)}, char(31))"
+
+
+@compiles(AggregateStrings, "postgresql")
+def _agg_pg(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"string_agg(CAST({compiler.process(arg, **kw)} AS TEXT), chr(31))"
+
+
+@compiles(AggregateStrings, "mysql")
+def _agg_mysql(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"group_concat({compiler.process(arg, **kw)} SEPARATOR char(31))"
+
+
+def iso_date(column: ColumnElement[Any], fmt: str) -> ColumnElement[str]:
+    """An expression giving ``column`` as ISO date text, whatever the source format."""
+    if fmt == "unix":
+        return IsoFromUnix(column)
+    text = cast(column, String)
+    if fmt == "DD/MM/YYYY":
+        year = func.substr(text, 7, 4, type_=String)
+        month = func.substr(text, 4, 2, type_=String)
+        day = func.substr(text, 1, 2, type_=String)
+        return year + "-" + month + "-" + day
+    # ISO dates, or ISO date-times of which the date is the first ten characters.
+    return func.substr(text, 1, 10, type_=String)

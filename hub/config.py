@@ -1,0 +1,140 @@
+"""Hub configuration: which agency sources to serve and how, from one TOML file.
+
+```toml
+[hub]
+demo = true                 # anonymous GraphiQL users act as analysts (demo only)
+max_page_size = 500
+source_timeout_seconds = 10
+
+[[sources]]
+name = "polri"
+mapping = "polri"           # a built-in mapping, or a path to a mapping file
+url = "sqlite:///polri.sqlite"   # relative to this file; or postgresql://…, mysql://…
+schema = "polri"            # PostgreSQL schema (search_path), optional
+```
+
+A malformed file is a :class:`ConfigError` naming every problem, raised before anything
+starts, so an operator never runs a hub that silently ignores half its configuration.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import re
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message lists what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One agency database to serve."""
+
+    name: str
+    url: str
+    mapping: str | None = None
+    adapter: str | None = None
+    schema: str | None = None
+    timeout_seconds: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """The whole configuration; ``base_dir`` resolves relative paths in it."""
+
+    sources: tuple[SourceConfig, ...]
+    base_dir: Path
+    demo: bool = False
+    graphiql: bool = True
+    max_page_size: int = 500
+    default_page_size: int = 50
+    source_timeout_seconds: float = 10.0
+    example_query: str | None = None
+
+
+def load_config(path: Path) -> HubConfig:
+    """Read and check a hub configuration file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return parse_config(raw, path.parent.resolve())
+
+
+def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
+    """Check a configuration already read from TOML."""
+    problems: list[str] = []
+    hub = raw.get("hub", {})
+    if not isinstance(hub, dict):
+        problems.append("[hub] must be a table")
+        hub = {}
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    raw_sources = raw.get("sources", [])
+    if not isinstance(raw_sources, list):
+        problems.append("[[sources]] must be an array of tables")
+        raw_sources = []
+    for i, item in enumerate(raw_sources):
+        where = f"[[sources]] #{i + 1}"
+        if not isinstance(item, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(f"{where}: name must be lower-case letters, digits or _ (got {name!r})")
+            continue
+        if name in seen:
+            problems.append(f"{where}: duplicate source name {name!r}")
+        seen.add(name)
+        if not isinstance(item.get("url"), str):
+            problems.append(f"{where} ({name}): url is required")
+            continue
+        if ("mapping" in item) == ("adapter" in item):
+            problems.append(f"{where} ({name}): give exactly one of mapping = or adapter =")
+            continue
+        timeout = item.get("timeout_seconds")
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+            problems.append(f"{where} ({name}): timeout_seconds must be a positive number")
+            timeout = None
+        known = {"name", "url", "mapping", "adapter", "schema", "timeout_seconds"}
+        sources.append(
+            SourceConfig(
+                name=name,
+                url=item["url"],
+                mapping=item.get("mapping"),
+                adapter=item.get("adapter"),
+                schema=item.get("schema"),
+                timeout_seconds=timeout,
+                options={k: v for k, v in item.items() if k not in known},
+            )
+        )
+    max_page = hub.get("max_page_size", 500)
+    if not isinstance(max_page, int) or not 1 <= max_page <= 5000:
+        problems.append("[hub].max_page_size must be an integer from 1 to 5000")
+        max_page = 500
+    timeout = hub.get("source_timeout_seconds", 10.0)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        problems.append("[hub].source_timeout_seconds must be a positive number")
+        timeout = 10.0
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+    return HubConfig(
+        sources=tuple(sources),
+        base_dir=base_dir,
+        demo=bool(hub.get("demo", False)),
+        graphiql=bool(hub.get("graphiql", True)),
+        max_page_size=max_page,
+        default_page_size=min(50, max_page),
+        source_timeout_seconds=float(timeout),
+        example_query=hub.get("example_query"),
+    )

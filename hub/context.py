@@ -1,0 +1,89 @@
+"""Per-request state: source statuses, source errors and the request's DataLoaders.
+
+One :class:`RequestContext` is made for every GraphQL operation (never shared between
+requests), so loader caches, statement counts and error lists cannot leak across users.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.loaders import Loaders
+
+
+class CallOutcome(enum.Enum):
+    """How a source took part in a request (``extensions.sources[].status``)."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+    EXCLUDED = "excluded"
+
+
+_SEVERITY = {CallOutcome.OK: 0, CallOutcome.SKIPPED: 0, CallOutcome.EXCLUDED: 1, CallOutcome.ERROR: 2, CallOutcome.TIMEOUT: 3}
+
+
+@dataclass(slots=True)
+class SourceUsage:
+    """What one source did for one request, summed over all calls into it."""
+
+    source: str
+    status: CallOutcome = CallOutcome.OK
+    elapsed_ms: float = 0.0
+    statements: int = 0
+    rows: int = 0
+    calls: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status.value,
+            "elapsedMs": round(self.elapsed_ms, 2),
+            "statements": self.statements,
+            "rows": self.rows,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """A source that failed during the request: reported as a GraphQL error entry."""
+
+    source: str
+    code: str
+    message: str
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Everything that belongs to one request and to nothing else."""
+
+    usage: dict[str, SourceUsage] = field(default_factory=dict)
+    failures: list[SourceFailure] = field(default_factory=list)
+    loaders: Loaders | None = None
+
+    def record(self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int) -> None:
+        usage = self.usage.setdefault(source, SourceUsage(source))
+        usage.calls += 1
+        usage.elapsed_ms += elapsed_ms
+        usage.statements += statements
+        usage.rows += rows
+        if _SEVERITY[outcome] > _SEVERITY[usage.status]:
+            usage.status = outcome
+
+    def mark(self, source: str, outcome: CallOutcome) -> None:
+        """Note a source that took no call (skipped by a filter, excluded, or down)."""
+        usage = self.usage.setdefault(source, SourceUsage(source, status=outcome))
+        if _SEVERITY[outcome] > _SEVERITY[usage.status]:
+            usage.status = outcome
+
+    def fail(self, failure: SourceFailure) -> None:
+        if failure not in self.failures:
+            self.failures.append(failure)
+
+    def extension(self) -> list[dict[str, Any]]:
+        """The ``extensions.sources`` list, in source-name order."""
+        return [self.usage[name].as_dict() for name in sorted(self.usage)]

@@ -1,0 +1,60 @@
+"""Example queries: pre-filled in GraphiQL, shown in the README, and run by the tests.
+
+Keeping them in code means a schema change that breaks an example breaks a test.
+"""
+
+PORTAL_LIST = """# A portal list page: the newest cases from every agency, with their victims and services.
+# Press the play button (Ctrl-Enter). Next page: pass pageInfo.endCursor as `after`.
+query PortalList($after: String) {
+  cases(first: 20, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        id
+        agency { code }
+        sourceKey
+        reportedAt
+        region { code name province { name } }
+        countryOfExploitation
+        exploitationTypes
+        stage
+        victims { id sex ageGroup isChild roles }
+        services { type status startDate provider { code } }
+      }
+    }
+  }
+}
+"""
+
+ANALYST_FILTER = """# An analyst's question: cases reported in 2023 by the police and by LPSK, oldest first.
+query Analyst {
+  cases(
+    filter: { reportedFrom: "2023-01-01", reportedTo: "2023-12-31", agencies: ["POLRI", "LPSK"] }
+    orderBy: REPORTED_AT_ASC
+    first: 50
+  ) {
+    totalCount
+    edges { node { agency { code } sourceKey reportedAt region { name } exploitationTypes stage } }
+  }
+}
+"""
+
+CASE_DETAIL = """# A case in detail: pass a case id from the list query as $id.
+query CaseDetail($id: ID!) {
+  case(id: $id) {
+    agency { code name }
+    sourceKey
+    reportedAt
+    region { code name }
+    countryOfExploitation
+    exploitationTypes
+    stage
+    stageHistory { stage date reference }
+    victims { id sex ageGroup isChild services { type startDate } }
+    perpetrators { id roles sex }
+    witnesses { id roles }
+    services { type status provider { code } providerUnit startDate endDate recipient { id } }
+  }
+}
+"""

@@ -1,0 +1,231 @@
+"""The federation engine: fan out to the agency sources, merge, paginate, follow relations.
+
+Everything the GraphQL layer needs from the sources goes through here, once:
+
+- every call into a source runs under that source's timeout, counts its statements and rows,
+  and turns any failure into a reported partial result instead of a failed query;
+- a page of cases asks every source concurrently for at most ``first + 1`` rows after the
+  keyset position and merges the sorted streams — no OFFSET, each case visited once;
+- nested relations of a page (victims, services, stage history, …) are loaded per relation
+  level through the request's DataLoaders: one statement per source per relation, whatever
+  the page size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
+from typing import Any, TypeVar
+
+from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError
+from hub.config import HubConfig
+from hub.context import CallOutcome, RequestContext, SourceFailure
+from hub.ids import GlobalId
+from hub.loaders import Loaders
+from hub.model import CaseFilter, CaseRecord, CaseSearch, Entity, Keyset, Record, SortOrder
+from hub.sources import RegisteredSource, SourceRegistry
+
+log = logging.getLogger("tppo_hub.federation")
+
+T = TypeVar("T")
+
+#: An include tree: relation name → what to include below it.
+Include = Mapping[str, "Include"]
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """How one entity leads to another inside the same source.
+
+    ``many`` relations load the target records whose ``via`` field is the parent's key
+    (victims of a case); the others load the single target whose key is the parent's
+    ``via`` field (the case of a service).
+    """
+
+    target: Entity
+    via: str
+    many: bool
+
+
+RELATIONS: dict[tuple[Entity, str], Relation] = {
+    (Entity.CASE, "participants"): Relation(Entity.PERSON, "case_key", many=True),
+    (Entity.CASE, "services"): Relation(Entity.SERVICE, "case_key", many=True),
+    (Entity.CASE, "stage_history"): Relation(Entity.STAGE_EVENT, "case_key", many=True),
+    (Entity.PERSON, "case"): Relation(Entity.CASE, "case_key", many=False),
+    (Entity.PERSON, "services"): Relation(Entity.SERVICE, "recipient_key", many=True),
+    (Entity.SERVICE, "case"): Relation(Entity.CASE, "case_key", many=False),
+    (Entity.SERVICE, "recipient"): Relation(Entity.PERSON, "recipient_key", many=False),
+    (Entity.STAGE_EVENT, "case"): Relation(Entity.CASE, "case_key", many=False),
+}
+
+
+@dataclass(slots=True)
+class Linked:
+    """A record with the related records the request asked for."""
+
+    record: Record
+    links: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CasePage:
+    """One page of merged cases."""
+
+    items: list[Linked]
+    has_next: bool
+    total: int | None
+    end: Keyset | None
+
+
+class Federation:
+    """Answers engine requests across all registered sources."""
+
+    def __init__(self, registry: SourceRegistry, config: HubConfig) -> None:
+        self.registry = registry
+        self.config = config
+
+    def new_context(self) -> RequestContext:
+        """A fresh request context with its own loaders (call inside the event loop)."""
+        ctx = RequestContext()
+        ctx.loaders = Loaders(self, ctx)
+        return ctx
+
+    # --- calling sources ---------------------------------------------------------------------
+
+    async def call(
+        self,
+        ctx: RequestContext,
+        entry: RegisteredSource,
+        work: Callable[[Source], Awaitable[T]],
+        default: T,
+    ) -> T:
+        """Run ``work`` against one source under its timeout; on failure record it, return ``default``."""
+        if entry.source is None:
+            ctx.mark(entry.name, CallOutcome.ERROR)
+            ctx.fail(SourceFailure(entry.name, "SOURCE_UNAVAILABLE", f"source {entry.name!r} is unavailable"))
+            return default
+        stats = CallStats()
+        token = CURRENT_CALL.set(stats)
+        started = time.perf_counter()
+        outcome = CallOutcome.OK
+        result = default
+        try:
+            async with asyncio.timeout(entry.timeout_seconds):
+                result = await work(entry.source)
+        except TimeoutError:
+            outcome = CallOutcome.TIMEOUT
+            ctx.fail(SourceFailure(entry.name, "SOURCE_TIMEOUT", f"source {entry.name!r} did not answer in time"))
+        except SourceDataError as exc:
+            outcome = CallOutcome.ERROR
+            ctx.fail(SourceFailure(entry.name, "SOURCE_DATA_ERROR", str(exc)))
+        except SourceError as exc:
+            outcome = CallOutcome.ERROR
+            ctx.fail(SourceFailure(entry.name, "SOURCE_UNAVAILABLE", str(exc)))
+        except Exception as exc:  # an adapter bug must not fail the whole query
+            outcome = CallOutcome.ERROR
+            log.error("source %s failed with %s", entry.name, type(exc).__name__)
+            ctx.fail(SourceFailure(entry.name, "SOURCE_UNAVAILABLE", f"source {entry.name!r} failed"))
+        finally:
+            CURRENT_CALL.reset(token)
+            elapsed = (time.perf_counter() - started) * 1000
+            ctx.record(entry.name, outcome, elapsed, stats.statements, stats.rows)
+        return result
+
+    def sources_for(self, ctx: RequestContext, filter: CaseFilter) -> list[RegisteredSource]:
+        """The sources a case query must ask; the others are marked skipped."""
+        chosen = []
+        for entry in self.registry.all():
+            agency = entry.source.agency.code if entry.source else None
+            if filter.sources and entry.name not in filter.sources:
+                ctx.mark(entry.name, CallOutcome.SKIPPED)
+            elif filter.agencies and agency is not None and agency not in filter.agencies:
+                ctx.mark(entry.name, CallOutcome.SKIPPED)
+            else:
+                chosen.append(entry)
+        return chosen
+
+    # --- cases --------------------------------------------------------------------------------
+
+    async def cases(
+        self,
+        ctx: RequestContext,
+        filter: CaseFilter,
+        order: SortOrder,
+        first: int,
+        after: Keyset | None,
+        want_total: bool,
+    ) -> CasePage:
+        """A page of cases merged across sources in (report date, source, key) order."""
+        search = CaseSearch(filter=filter, order=order, after=after, limit=first + 1)
+
+        async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+            if want_total:
+                page, total = await asyncio.gather(source.search_cases(search), source.count_cases(filter))
+                return page, total
+            return await source.search_cases(search), None
+
+        entries = self.sources_for(ctx, filter)
+        results = await asyncio.gather(*(self.call(ctx, e, work, ([], None)) for e in entries))
+        streams = [records for records, _ in results]
+        descending = order is SortOrder.DESC
+        merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
+        items = list(islice(merged, first + 1))
+        has_next = len(items) > first
+        items = items[:first]
+        end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
+        total = sum(t for _, t in results if t is not None) if want_total else None
+        return CasePage([Linked(r) for r in items], has_next, total, end)
+
+    # --- single records -----------------------------------------------------------------------
+
+    async def get(self, ctx: RequestContext, gid: GlobalId) -> Linked | None:
+        """The record a global id names, or None if its source or record does not exist."""
+        if self.registry.get(gid.source) is None:
+            return None
+        assert ctx.loaders is not None
+        record = await ctx.loaders.by_key(gid.entity).load((gid.source, gid.key))
+        return Linked(record) if record is not None else None
+
+    # --- relations ----------------------------------------------------------------------------
+
+    async def expand(self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include) -> None:
+        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place."""
+        if not nodes or not include:
+            return
+        await asyncio.gather(*(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items()))
+
+    async def _expand_one(
+        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], name: str, include: Include
+    ) -> None:
+        relation = RELATIONS[(entity, name)]
+        assert ctx.loaders is not None
+        loaded: list[Linked] = []
+        if relation.many:
+            loader = ctx.loaders.children(relation.target, relation.via)
+            results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
+            for node, records in zip(nodes, results, strict=True):
+                children = [Linked(r) for r in records]
+                node.links[name] = children
+                loaded.extend(children)
+        else:
+            loader = ctx.loaders.by_key(relation.target)
+            wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
+            results = await loader.load_many([(n.record.source, getattr(n.record, relation.via)) for n in wanted])
+            for node in nodes:
+                node.links[name] = None
+            for node, record in zip(wanted, results, strict=True):
+                if record is not None:
+                    child = Linked(record)
+                    node.links[name] = child
+                    loaded.append(child)
+        await self.expand(ctx, relation.target, loaded, include)
+
+
+def _case_sort_key(record: CaseRecord) -> tuple[date, str]:
+    return (record.reported_at or date.min, record.source)

@@ -1,0 +1,91 @@
+"""Per-request DataLoaders: every nested relation costs one query per source, not one per row.
+
+Loader keys are ``(source name, key)``. A batch groups its keys by source and asks each source
+once — concurrently — through :meth:`hub.federation.Federation.call`, so loads inherit the
+engine's timeouts, statement counting and partial-failure handling. Loaders are created per
+request, inside the running event loop (aiodataloader binds the loop at construction and its
+cache is unbounded, so a shared loader would leak data across users and grow forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiodataloader import DataLoader
+
+from hub.model import Entity, Record
+
+if TYPE_CHECKING:
+    from hub.context import RequestContext
+    from hub.federation import Federation
+
+LoaderKey = tuple[str, str]
+
+#: Largest batch sent to one source in one statement (bind-parameter limits: SQLite 32766,
+#: asyncpg 32767); bigger batches are split into parallel chunks.
+MAX_BATCH = 5000
+
+
+class Loaders:
+    """The DataLoaders of one request, made on first use."""
+
+    def __init__(self, federation: Federation, ctx: RequestContext) -> None:
+        self._federation = federation
+        self._ctx = ctx
+        self._by_key: dict[Entity, DataLoader] = {}
+        self._children: dict[tuple[Entity, str], DataLoader] = {}
+
+    def by_key(self, entity: Entity) -> DataLoader:
+        """Loader of ``entity`` records by key: ``(source, key) → Record | None``."""
+        loader = self._by_key.get(entity)
+        if loader is None:
+
+            async def batch(keys: list[LoaderKey]) -> list[Record | None]:
+                found = await self._per_source(keys, lambda s, ks: s.load(entity, ks))
+                index = {(r.source, r.key): r for r in found}
+                return [index.get(k) for k in keys]
+
+            loader = self._by_key[entity] = DataLoader(batch, max_batch_size=MAX_BATCH)
+        return loader
+
+    def children(self, entity: Entity, field: str) -> DataLoader:
+        """Loader of ``entity`` records whose ``field`` is the key: ``(source, key) → [Record]``."""
+        loader = self._children.get((entity, field))
+        if loader is None:
+
+            async def batch(keys: list[LoaderKey]) -> list[list[Record]]:
+                found = await self._per_source(
+                    keys, lambda s, ks: s.children(entity, field, ks), relation=(entity, field)
+                )
+                grouped: dict[LoaderKey, list[Record]] = defaultdict(list)
+                for record in found:
+                    grouped[(record.source, getattr(record, field))].append(record)
+                return [grouped.get(k, []) for k in keys]
+
+            loader = self._children[(entity, field)] = DataLoader(batch, max_batch_size=MAX_BATCH)
+        return loader
+
+    async def _per_source(
+        self,
+        keys: Sequence[LoaderKey],
+        work: Any,
+        relation: tuple[Entity, str] | None = None,
+    ) -> list[Record]:
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, key in keys:
+            by_source[source].append(key)
+        calls = []
+        for source, source_keys in by_source.items():
+            entry = self._federation.registry.get(source)
+            if entry is None:
+                continue
+            if relation is not None and entry.source is not None and not entry.source.supports(*relation):
+                continue  # this agency does not hold that relation: nothing to ask
+            calls.append(
+                self._federation.call(self._ctx, entry, lambda s, ks=source_keys: work(s, ks), default=[])
+            )
+        results = await asyncio.gather(*calls)
+        return [record for batch in results for record in batch]

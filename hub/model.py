@@ -1,0 +1,534 @@
+"""The national vocabulary: the records and code lists every agency is translated into.
+
+This module is the ground floor of the hub. It imports nothing of the project, so adapters,
+the engine and the GraphQL layer can all share one definition of what a case, a person record
+or a service *is*, and of every code value with its English and Indonesian label.
+
+Enum members carry their labels (``member.label_en``, ``member.label_id``) so that the schema
+descriptions, the ``vocabulary`` query and reports are all generated from this single list.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+
+class Labelled(enum.Enum):
+    """An enum whose members carry an English and an Indonesian label.
+
+    Members are declared as ``NAME = "NAME", "English label", "Label Indonesia"``; the value
+    is the name itself, which is what mapping files and the GraphQL schema use.
+    """
+
+    label_en: str
+    label_id: str
+
+    def __new__(cls, value: str, label_en: str, label_id: str) -> Labelled:
+        member = object.__new__(cls)
+        member._value_ = value
+        member.label_en = label_en
+        member.label_id = label_id
+        return member
+
+    @classmethod
+    def parse(cls, name: str) -> Any:
+        """The member called ``name``; raises ``ValueError`` listing the valid names."""
+        try:
+            return cls[name]
+        except KeyError:
+            valid = ", ".join(m.name for m in cls)
+            raise ValueError(f"{name!r} is not a {cls.__name__} (valid: {valid})") from None
+
+    def label(self, lang: str = "en") -> str:
+        """The label in ``lang`` (``en`` or ``id``)."""
+        return self.label_id if lang == "id" else self.label_en
+
+
+class ExploitationType(Labelled):
+    """Form of exploitation (UU 21/2007 Pasal 1 and HTCDS v2); a case may have several."""
+
+    SEXUAL_EXPLOITATION = (
+        "SEXUAL_EXPLOITATION",
+        "Sexual exploitation (incl. prostitution, pornography)",
+        "Eksploitasi seksual (termasuk pelacuran)",
+    )
+    FORCED_LABOUR = "FORCED_LABOUR", "Forced labour or services", "Kerja atau pelayanan paksa"
+    DOMESTIC_SERVITUDE = (
+        "DOMESTIC_SERVITUDE",
+        "Domestic servitude",
+        "Penghambaan/kerja paksa di rumah tangga",
+    )
+    SLAVERY_OR_SIMILAR = (
+        "SLAVERY_OR_SIMILAR",
+        "Slavery or practices similar to slavery",
+        "Perbudakan atau praktik serupa perbudakan",
+    )
+    FORCED_MARRIAGE = (
+        "FORCED_MARRIAGE",
+        "Forced, contract or mail-order marriage",
+        "Perkawinan paksa/kawin kontrak/pengantin pesanan",
+    )
+    ORGAN_REMOVAL = (
+        "ORGAN_REMOVAL",
+        "Unlawful organ or tissue removal or transplant",
+        "Pengambilan/transplantasi organ atau jaringan tubuh",
+    )
+    REPRODUCTIVE_EXPLOITATION = (
+        "REPRODUCTIVE_EXPLOITATION",
+        "Exploitation of reproductive organs (incl. surrogacy)",
+        "Pemanfaatan organ reproduksi",
+    )
+    CHILD_LABOUR = (
+        "CHILD_LABOUR",
+        "Child labour or economic exploitation of children",
+        "Eksploitasi ekonomi anak/pekerja anak",
+    )
+    FORCED_BEGGING = "FORCED_BEGGING", "Forced begging", "Dipaksa mengemis"
+    FORCED_CRIMINALITY = (
+        "FORCED_CRIMINALITY",
+        "Forced criminal activity (e.g. online scams, gambling)",
+        "Dipaksa melakukan kejahatan (penipuan daring, judi online)",
+    )
+    ILLEGAL_ADOPTION = "ILLEGAL_ADOPTION", "Forced or illegal adoption", "Adopsi ilegal"
+    OTHER = "OTHER", "Other", "Lainnya"
+    UNKNOWN = "UNKNOWN", "Unknown", "Tidak diketahui"
+
+
+class TraffickingMeans(Labelled):
+    """Means used to traffic the victim (UU 21/2007 Pasal 1, "cara"); multi-valued."""
+
+    THREAT_OF_VIOLENCE = "THREAT_OF_VIOLENCE", "Threat of violence", "Ancaman kekerasan"
+    USE_OF_VIOLENCE = "USE_OF_VIOLENCE", "Use of violence", "Penggunaan kekerasan"
+    ABDUCTION = "ABDUCTION", "Abduction", "Penculikan"
+    CONFINEMENT = "CONFINEMENT", "Confinement", "Penyekapan"
+    FORGERY = "FORGERY", "Document forgery", "Pemalsuan"
+    DECEPTION = "DECEPTION", "Deception or false promises", "Penipuan"
+    ABUSE_OF_POWER_OR_VULNERABILITY = (
+        "ABUSE_OF_POWER_OR_VULNERABILITY",
+        "Abuse of power or of a position of vulnerability",
+        "Penyalahgunaan kekuasaan atau posisi rentan",
+    )
+    DEBT_BONDAGE = "DEBT_BONDAGE", "Debt bondage", "Penjeratan utang"
+    PAYMENT_TO_CONTROLLER = (
+        "PAYMENT_TO_CONTROLLER",
+        "Payments or benefits given to obtain the consent of a controlling person",
+        "Memberi bayaran atau manfaat",
+    )
+    UNKNOWN = "UNKNOWN", "Unknown", "Tidak diketahui"
+
+
+class CaseStage(Labelled):
+    """Procedural stage of a case, in procedural order (Tahapan perkara, KUHAP)."""
+
+    REPORTED = "REPORTED", "Report or complaint received", "Laporan/pengaduan"
+    INQUIRY = "INQUIRY", "Preliminary inquiry", "Penyelidikan"
+    INVESTIGATION = "INVESTIGATION", "Investigation (suspect named, SPDP)", "Penyidikan"
+    DOSSIER_RETURNED = (
+        "DOSSIER_RETURNED",
+        "Dossier returned incomplete (P-19)",
+        "Berkas dikembalikan (P-19)",
+    )
+    DOSSIER_COMPLETE = (
+        "DOSSIER_COMPLETE",
+        "Dossier declared complete (P-21)",
+        "Berkas lengkap (P-21)",
+    )
+    HANDOVER_TO_PROSECUTOR = (
+        "HANDOVER_TO_PROSECUTOR",
+        "Suspect and evidence handed over to the prosecutor (Tahap II)",
+        "Penyerahan tersangka dan barang bukti (Tahap II)",
+    )
+    PROSECUTION = "PROSECUTION", "Prosecution, indictment filed", "Penuntutan"
+    TRIAL = "TRIAL", "Trial", "Persidangan"
+    FIRST_INSTANCE_VERDICT = (
+        "FIRST_INSTANCE_VERDICT",
+        "First-instance verdict",
+        "Putusan pengadilan negeri",
+    )
+    APPEAL = "APPEAL", "Appeal", "Banding"
+    CASSATION = "CASSATION", "Cassation", "Kasasi"
+    FINAL_AND_BINDING = (
+        "FINAL_AND_BINDING",
+        "Final and binding (inkracht)",
+        "Berkekuatan hukum tetap (inkracht)",
+    )
+    DISCONTINUED = (
+        "DISCONTINUED",
+        "Investigation or prosecution terminated (SP3)",
+        "Dihentikan (SP3/penghentian penuntutan)",
+    )
+
+
+class ServiceType(Labelled):
+    """Service provided to a victim or witness (Layanan; UU 21/2007 Pasal 51, UU 31/2014)."""
+
+    COMPLAINT_IDENTIFICATION = (
+        "COMPLAINT_IDENTIFICATION",
+        "Complaint intake and identification",
+        "Layanan pengaduan/identifikasi",
+    )
+    CASE_ACCOMPANIMENT = "CASE_ACCOMPANIMENT", "Case accompaniment", "Pendampingan"
+    HEALTH_REHABILITATION = (
+        "HEALTH_REHABILITATION",
+        "Health or medical rehabilitation",
+        "Rehabilitasi kesehatan",
+    )
+    PSYCHOLOGICAL_SUPPORT = (
+        "PSYCHOLOGICAL_SUPPORT",
+        "Psychological counselling",
+        "Layanan psikologis",
+    )
+    SOCIAL_REHABILITATION = "SOCIAL_REHABILITATION", "Social rehabilitation", "Rehabilitasi sosial"
+    SHELTER = "SHELTER", "Shelter or safe house", "Rumah perlindungan/rumah aman"
+    LEGAL_AID = "LEGAL_AID", "Legal aid or legal services", "Bantuan hukum/layanan hukum"
+    REPATRIATION = "REPATRIATION", "Repatriation, return home", "Pemulangan"
+    SOCIAL_REINTEGRATION = (
+        "SOCIAL_REINTEGRATION",
+        "Social reintegration (incl. economic empowerment)",
+        "Reintegrasi sosial",
+    )
+    LPSK_PHYSICAL_PROTECTION = (
+        "LPSK_PHYSICAL_PROTECTION",
+        "LPSK physical protection",
+        "Perlindungan fisik LPSK",
+    )
+    LPSK_PROCEDURAL_RIGHTS = (
+        "LPSK_PROCEDURAL_RIGHTS",
+        "LPSK fulfilment of procedural rights",
+        "Pemenuhan hak prosedural",
+    )
+    LPSK_MEDICAL_PSYCHOSOCIAL = (
+        "LPSK_MEDICAL_PSYCHOSOCIAL",
+        "LPSK medical, psychological or psychosocial aid",
+        "Bantuan medis/psikologis/psikososial LPSK",
+    )
+    RESTITUTION_FACILITATION = (
+        "RESTITUTION_FACILITATION",
+        "Restitution assessment and facilitation",
+        "Fasilitasi/penghitungan restitusi",
+    )
+    CONSULAR_PROTECTION = (
+        "CONSULAR_PROTECTION",
+        "Consular protection abroad",
+        "Pelindungan WNI oleh Perwakilan RI",
+    )
+    OTHER = "OTHER", "Other", "Lainnya"
+
+
+class ServiceStatus(Labelled):
+    """Where a service stands (Status layanan)."""
+
+    PLANNED = "PLANNED", "Planned", "Direncanakan"
+    ONGOING = "ONGOING", "Ongoing", "Sedang berjalan"
+    COMPLETED = "COMPLETED", "Completed", "Selesai"
+    REFUSED = "REFUSED", "Refused or stopped", "Ditolak/dihentikan"
+    UNKNOWN = "UNKNOWN", "Unknown", "Tidak diketahui"
+
+
+class Sex(Labelled):
+    """Legal sex as recorded (Jenis kelamin, as in Dukcapil)."""
+
+    MALE = "MALE", "Male", "Laki-laki"
+    FEMALE = "FEMALE", "Female", "Perempuan"
+    UNKNOWN = "UNKNOWN", "Unknown or not recorded", "Tidak diketahui"
+
+
+class AgeGroup(Labelled):
+    """Age band at the time of the report (Kelompok umur, Simfoni PPA bands)."""
+
+    AGE_0_5 = "AGE_0_5", "0–5 years", "0–5 tahun"
+    AGE_6_12 = "AGE_6_12", "6–12 years", "6–12 tahun"
+    AGE_13_17 = "AGE_13_17", "13–17 years", "13–17 tahun"
+    AGE_18_24 = "AGE_18_24", "18–24 years", "18–24 tahun"
+    AGE_25_44 = "AGE_25_44", "25–44 years", "25–44 tahun"
+    AGE_45_59 = "AGE_45_59", "45–59 years", "45–59 tahun"
+    AGE_60_PLUS = "AGE_60_PLUS", "60 years and over", "60 tahun ke atas"
+    UNKNOWN = "UNKNOWN", "Unknown", "Tidak diketahui"
+
+    @classmethod
+    def for_age(cls, years: int | None) -> AgeGroup:
+        """The band for an age in whole years (``None`` or negative → UNKNOWN)."""
+        if years is None or years < 0:
+            return cls.UNKNOWN
+        for upper, band in _AGE_BANDS:
+            if years <= upper:
+                return band
+        return cls.AGE_60_PLUS
+
+
+_AGE_BANDS: tuple[tuple[int, AgeGroup], ...] = (
+    (5, AgeGroup.AGE_0_5),
+    (12, AgeGroup.AGE_6_12),
+    (17, AgeGroup.AGE_13_17),
+    (24, AgeGroup.AGE_18_24),
+    (44, AgeGroup.AGE_25_44),
+    (59, AgeGroup.AGE_45_59),
+)
+
+#: Under this age a person is a child (anak) under UU 21/2007 Pasal 1 angka 5.
+CHILD_AGE_LIMIT = 18
+
+
+class PersonRole(Labelled):
+    """Procedural role of a person in a case (Peran dalam perkara)."""
+
+    VICTIM = "VICTIM", "Victim", "Korban"
+    WITNESS = "WITNESS", "Witness", "Saksi"
+    VICTIM_WITNESS = "VICTIM_WITNESS", "Victim-witness", "Saksi korban"
+    REPORTER = "REPORTER", "Reporting person", "Pelapor"
+    SUSPECT = "SUSPECT", "Suspect", "Tersangka"
+    DEFENDANT = "DEFENDANT", "Defendant", "Terdakwa"
+    CONVICTED = "CONVICTED", "Convicted person", "Terpidana"
+    JUSTICE_COLLABORATOR = (
+        "JUSTICE_COLLABORATOR",
+        "Cooperating perpetrator-witness (justice collaborator)",
+        "Saksi pelaku",
+    )
+
+
+#: Roles that make a record one of a case's victims.
+VICTIM_ROLES = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
+#: Roles that make a record one of a case's perpetrators (at any procedural stage).
+PERPETRATOR_ROLES = frozenset(
+    {
+        PersonRole.SUSPECT,
+        PersonRole.DEFENDANT,
+        PersonRole.CONVICTED,
+        PersonRole.JUSTICE_COLLABORATOR,
+    }
+)
+#: Roles that make a record one of a case's witnesses: a victim-witness and a justice
+#: collaborator testify too, and a reporter is heard as a witness (saksi pelapor).
+WITNESS_ROLES = frozenset(
+    {
+        PersonRole.WITNESS,
+        PersonRole.VICTIM_WITNESS,
+        PersonRole.REPORTER,
+        PersonRole.JUSTICE_COLLABORATOR,
+    }
+)
+
+
+class OrgType(Labelled):
+    """Type of organisation (HTCDS v2 organisation types plus Indonesian actors)."""
+
+    LAW_ENFORCEMENT = "LAW_ENFORCEMENT", "Law enforcement", "Aparat penegak hukum"
+    PROSECUTION = "PROSECUTION", "Prosecution service", "Kejaksaan"
+    COURT = "COURT", "Court", "Pengadilan"
+    CENTRAL_GOVERNMENT = (
+        "CENTRAL_GOVERNMENT",
+        "Central government ministry or agency",
+        "Kementerian/Lembaga",
+    )
+    LOCAL_GOVERNMENT = "LOCAL_GOVERNMENT", "Local government", "Pemerintah daerah/Dinas"
+    SERVICE_UNIT = "SERVICE_UNIT", "Integrated service unit", "UPTD PPA/P2TP2A/PPT"
+    SOCIAL_REHAB_CENTRE = (
+        "SOCIAL_REHAB_CENTRE",
+        "Social rehabilitation centre",
+        "RPTC/Sentra/Balai Kemensos",
+    )
+    WITNESS_PROTECTION = (
+        "WITNESS_PROTECTION",
+        "Witness and victim protection",
+        "Perlindungan saksi dan korban (LPSK)",
+    )
+    MIGRANT_WORKER_PROTECTION = (
+        "MIGRANT_WORKER_PROTECTION",
+        "Migrant worker protection",
+        "Pelindungan pekerja migran (BP2MI)",
+    )
+    IMMIGRATION = "IMMIGRATION", "Immigration", "Imigrasi"
+    DIPLOMATIC_MISSION = (
+        "DIPLOMATIC_MISSION",
+        "Foreign affairs and diplomatic missions",
+        "Kementerian Luar Negeri/Perwakilan RI",
+    )
+    HEALTH_SERVICE = "HEALTH_SERVICE", "Health service", "Fasilitas kesehatan"
+    LEGAL_SERVICE = "LEGAL_SERVICE", "Legal aid organisation", "Lembaga bantuan hukum"
+    NGO = "NGO", "Non-governmental organisation", "Lembaga swadaya masyarakat"
+    PLACEMENT_COMPANY = (
+        "PLACEMENT_COMPANY",
+        "Migrant worker placement company (P3MI)",
+        "Perusahaan penempatan (P3MI)",
+    )
+    INTERNATIONAL_ORG = "INTERNATIONAL_ORG", "International organisation", "Organisasi internasional"
+    OTHER = "OTHER", "Other", "Lainnya"
+
+
+class RegionLevel(Labelled):
+    """Administrative level of a region (Tingkat wilayah, Kemendagri)."""
+
+    PROVINCE = "PROVINCE", "Province", "Provinsi"
+    REGENCY = "REGENCY", "Regency or city", "Kabupaten/kota"
+
+
+class Entity(enum.Enum):
+    """The kinds of record a source can hold; the value appears in global ids."""
+
+    CASE = "case"
+    PERSON = "person"
+    SERVICE = "service"
+    STAGE_EVENT = "stage"
+
+
+#: Every labelled code list of the national vocabulary, for the ``vocabulary`` query.
+VOCABULARY: tuple[type[Labelled], ...] = (
+    ExploitationType,
+    TraffickingMeans,
+    CaseStage,
+    ServiceType,
+    ServiceStatus,
+    Sex,
+    AgeGroup,
+    PersonRole,
+    OrgType,
+    RegionLevel,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """A data-holding institution (Lembaga), as declared by its source's mapping."""
+
+    code: str
+    name: str
+    type: OrgType
+
+
+# --- Records ------------------------------------------------------------------------------
+# One record is one row of one agency's data, already in the national vocabulary. ``source``
+# names the registered source and ``key`` is that source's own primary key as text: together
+# they identify the record for ever (global ids are built from them).
+
+
+@dataclass(slots=True)
+class CaseRecord:
+    """A case (Kasus) as one agency recorded it."""
+
+    source: str
+    key: str
+    source_key: str | None
+    reported_at: date | None
+    region: str | None
+    country: str | None
+    exploitation_types: tuple[ExploitationType, ...]
+    means: tuple[TraffickingMeans, ...]
+    stage: CaseStage | None
+
+
+@dataclass(slots=True)
+class PersonRecord:
+    """One person as one agency recorded them in one case (Rekam orang).
+
+    ``full_name``, ``nik``, ``birth_date``, ``passport_number``, ``address`` and ``phone``
+    are personal data (UU 27/2022): they leave the hub only through the policy point.
+    """
+
+    source: str
+    key: str
+    case_key: str | None
+    roles: tuple[PersonRole, ...]
+    sex: Sex
+    age_group: AgeGroup
+    is_child: bool | None
+    citizenship: str | None
+    domicile_region: str | None
+    full_name: str | None
+    nik: str | None
+    birth_date: date | None
+    passport_number: str | None
+    address: str | None
+    phone: str | None
+
+
+#: The fields of ``PersonRecord`` that are personal data.
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "full_name",
+    "nik",
+    "birth_date",
+    "passport_number",
+    "address",
+    "phone",
+)
+
+
+@dataclass(slots=True)
+class ServiceRecord:
+    """A service (Layanan) an agency provided to a person."""
+
+    source: str
+    key: str
+    case_key: str | None
+    recipient_key: str | None
+    type: ServiceType
+    status: ServiceStatus
+    start_date: date | None
+    end_date: date | None
+    provider_unit: str | None
+    location: str | None
+
+
+@dataclass(slots=True)
+class StageEventRecord:
+    """One procedural step of a case (Tahapan perkara)."""
+
+    source: str
+    key: str
+    case_key: str | None
+    stage: CaseStage | None
+    date: date | None
+    reference: str | None
+
+
+Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord
+
+
+# --- Requests -----------------------------------------------------------------------------
+
+
+class SortOrder(enum.Enum):
+    """Direction of the case order by report date."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """The sort key of the last case of a page: cases after it come next.
+
+    Cases are ordered by (report date, source name, the source's own key order); a missing
+    report date sorts as the earliest date. Comparing keys of one source is left to that
+    source's database, so the hub never has to know how an agency orders its keys.
+    """
+
+    reported_at: date | None
+    source: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Conditions on cases; fields combine with AND, values within a list with OR."""
+
+    reported_from: date | None = None
+    reported_to: date | None = None
+    agencies: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        """True when the filter selects every case."""
+        return not (self.reported_from or self.reported_to or self.agencies or self.sources)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSearch:
+    """One source's part of a page of cases: filter, order, position and size."""
+
+    filter: CaseFilter = field(default_factory=CaseFilter)
+    order: SortOrder = SortOrder.DESC
+    after: Keyset | None = None
+    limit: int = 50

@@ -1,0 +1,136 @@
+"""Engine results → GraphQL objects: plain constructors, no I/O.
+
+Relations are read from what the engine attached (``Linked.links``); a relation that was not
+asked for is simply empty, because the field is then not in the selection either.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from hub import model, reference
+from hub.federation import Linked
+from hub.ids import encode_id
+from hub.sources import RegisteredSource, SourceRegistry
+from resolvers import types
+
+
+class Converter:
+    """Builds GraphQL objects for one request; agencies are looked up once per source."""
+
+    def __init__(self, registry: SourceRegistry) -> None:
+        self._registry = registry
+        self._agencies: dict[str, types.Agency] = {}
+
+    def agency(self, source: str) -> types.Agency:
+        found = self._agencies.get(source)
+        if found is None:
+            entry = self._registry.get(source)
+            found = self._agencies[source] = agency_of(entry)
+        return found
+
+    def case(self, node: Linked) -> types.Case:
+        r: model.CaseRecord = node.record  # type: ignore[assignment]
+        links = node.links
+        participants = [self.person(p) for p in links.get("participants", ())]
+        return types.Case(
+            id=encode_id(r.source, model.Entity.CASE, r.key),
+            agency=self.agency(r.source),
+            source=r.source,
+            source_key=r.source_key,
+            reported_at=r.reported_at,
+            region=region(r.region),
+            country_of_exploitation=r.country,
+            exploitation_types=list(r.exploitation_types),
+            means=list(r.means),
+            stage=r.stage,
+            stage_history=[self.stage_event(e) for e in _by_date(links.get("stage_history", ()), "date")],
+            victims=[p for p in participants if _has_role(p, model.VICTIM_ROLES)],
+            perpetrators=[p for p in participants if _has_role(p, model.PERPETRATOR_ROLES)],
+            witnesses=[p for p in participants if _has_role(p, model.WITNESS_ROLES)],
+            services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
+        )
+
+    def person(self, node: Linked) -> types.PersonRecord:
+        r: model.PersonRecord = node.record  # type: ignore[assignment]
+        links = node.links
+        case = links.get("case")
+        return types.PersonRecord(
+            id=encode_id(r.source, model.Entity.PERSON, r.key),
+            agency=self.agency(r.source),
+            roles=list(r.roles),
+            sex=r.sex,
+            age_group=r.age_group,
+            is_child=r.is_child,
+            citizenship=r.citizenship,
+            domicile_region=region(r.domicile_region),
+            case=self.case(case) if case is not None else None,
+            services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
+            record=r,
+        )
+
+    def service(self, node: Linked) -> types.Service:
+        r: model.ServiceRecord = node.record  # type: ignore[assignment]
+        links = node.links
+        recipient, case = links.get("recipient"), links.get("case")
+        return types.Service(
+            id=encode_id(r.source, model.Entity.SERVICE, r.key),
+            type=r.type,
+            status=r.status,
+            provider=self.agency(r.source),
+            provider_unit=r.provider_unit,
+            recipient=self.person(recipient) if recipient is not None else None,
+            case=self.case(case) if case is not None else None,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            location=r.location,
+        )
+
+    def stage_event(self, node: Linked) -> types.StageEvent:
+        r: model.StageEventRecord = node.record  # type: ignore[assignment]
+        return types.StageEvent(stage=r.stage, date=r.date, agency=self.agency(r.source), reference=r.reference)
+
+    def any(self, node: Linked) -> Any:
+        """The GraphQL object for a record of any entity (for ``node(id:)``)."""
+        record = node.record
+        if isinstance(record, model.CaseRecord):
+            return self.case(node)
+        if isinstance(record, model.PersonRecord):
+            return self.person(node)
+        if isinstance(record, model.ServiceRecord):
+            return self.service(node)
+        return None
+
+
+def agency_of(entry: RegisteredSource | None) -> types.Agency:
+    """The GraphQL Agency of a source (or an explicit 'unknown' one if it has none)."""
+    if entry is None or entry.source is None:
+        return types.Agency(code="UNKNOWN", name="Unknown agency", type=model.OrgType.OTHER)
+    agency = entry.source.agency
+    return types.Agency(code=agency.code, name=agency.name, type=agency.type)
+
+
+@lru_cache(maxsize=2048)
+def region(code: str | None) -> types.Region | None:
+    """The Region object of a code; reference data, so safe to cache process-wide."""
+    if code is None:
+        return None
+    found = reference.regions().by_code(code)
+    if found is None:
+        return None
+    province = None
+    if found.level == "REGENCY":
+        province = region(found.province_code)
+    result = types.Region(code=found.code, name=found.name, level=model.RegionLevel[found.level], province=province)
+    if province is None:
+        result.province = result
+    return result
+
+
+def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) -> bool:
+    return any(role in roles for role in person.roles)
+
+
+def _by_date(nodes: Any, attribute: str) -> list[Linked]:
+    return sorted(nodes, key=lambda n: (getattr(n.record, attribute) is None, getattr(n.record, attribute) or 0, n.record.key))

@@ -1,0 +1,90 @@
+"""GraphQL enums generated from the national vocabulary in :mod:`hub.model`.
+
+Each GraphQL enum value wraps the model's own member, so resolvers hand model values to
+strawberry unchanged, and every value's description is its English and Indonesian label —
+one list, no drift between code and schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import strawberry
+
+from hub import model
+
+
+def vocabulary_enum(source: type[model.Labelled], description: str) -> Any:
+    """A strawberry enum with the members of ``source`` and their bilingual labels."""
+    members = {
+        member.name: strawberry.enum_value(member, description=f"{member.label_en} ({member.label_id})")
+        for member in source
+    }
+    return strawberry.enum(enum.Enum(source.__name__, members), description=description)  # type: ignore[arg-type]
+
+
+def to_model(value: Any) -> Any:
+    """The model member behind a GraphQL enum input value."""
+    return value.value if isinstance(value, enum.Enum) and isinstance(value.value, enum.Enum) else value
+
+
+ExploitationType = vocabulary_enum(
+    model.ExploitationType,
+    "Form of exploitation (Bentuk eksploitasi; UU 21/2007 Pasal 1, HTCDS v2). A case may have several.",
+)
+TraffickingMeans = vocabulary_enum(
+    model.TraffickingMeans, "Means used to traffic the victim (Cara; UU 21/2007 Pasal 1). Multi-valued."
+)
+CaseStage = vocabulary_enum(
+    model.CaseStage, "Procedural stage of a case (Tahapan perkara), listed in procedural order."
+)
+ServiceType = vocabulary_enum(
+    model.ServiceType, "Service provided to a victim or witness (Jenis layanan; UU 21/2007 Pasal 51)."
+)
+ServiceStatus = vocabulary_enum(model.ServiceStatus, "Where a service stands (Status layanan).")
+Sex = vocabulary_enum(model.Sex, "Legal sex as recorded by the agency (Jenis kelamin).")
+AgeGroup = vocabulary_enum(
+    model.AgeGroup, "Age band at the time of the report (Kelompok umur; Simfoni PPA bands)."
+)
+PersonRole = vocabulary_enum(model.PersonRole, "Procedural role of a person in a case (Peran dalam perkara).")
+OrgType = vocabulary_enum(model.OrgType, "Type of organisation (Jenis lembaga; HTCDS v2 plus Indonesian actors).")
+RegionLevel = vocabulary_enum(model.RegionLevel, "Administrative level of a region (Tingkat wilayah).")
+
+#: GraphQL enum of each model code list, for the ``vocabulary`` query.
+BY_MODEL: dict[type[model.Labelled], Any] = {
+    model.ExploitationType: ExploitationType,
+    model.TraffickingMeans: TraffickingMeans,
+    model.CaseStage: CaseStage,
+    model.ServiceType: ServiceType,
+    model.ServiceStatus: ServiceStatus,
+    model.Sex: Sex,
+    model.AgeGroup: AgeGroup,
+    model.PersonRole: PersonRole,
+    model.OrgType: OrgType,
+    model.RegionLevel: RegionLevel,
+}
+
+
+@strawberry.enum(description="Order of a case list.")
+class CaseOrder(enum.Enum):
+    REPORTED_AT_DESC = strawberry.enum_value(
+        "REPORTED_AT_DESC", description="Newest report first (Laporan terbaru dahulu); ties by agency and key."
+    )
+    REPORTED_AT_ASC = strawberry.enum_value(
+        "REPORTED_AT_ASC", description="Oldest report first (Laporan terlama dahulu); ties by agency and key."
+    )
+
+
+@strawberry.enum(description="Whether a source is serving (Status sumber data).")
+class SourceStatus(enum.Enum):
+    UP = strawberry.enum_value("UP", description="Open and answering (Aktif).")
+    DOWN = strawberry.enum_value("DOWN", description="Could not be opened or reached (Tidak tersedia).")
+
+
+@strawberry.enum(description="Kinds of record a source can hold (Jenis rekaman).")
+class EntityKind(enum.Enum):
+    CASE = strawberry.enum_value("CASE", description="Cases (Kasus).")
+    PERSON = strawberry.enum_value("PERSON", description="Person records (Rekam orang).")
+    SERVICE = strawberry.enum_value("SERVICE", description="Services (Layanan).")
+    STAGE_EVENT = strawberry.enum_value("STAGE_EVENT", description="Stage events (Tahapan perkara).")

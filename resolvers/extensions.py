@@ -1,0 +1,84 @@
+"""Schema extensions: per-source report, source errors, error codes and masking.
+
+- ``extensions.sources`` on every response: one entry per source touched (status, time,
+  statements, rows), from the request context (DESIGN.md §4, contract).
+- A source that failed adds an error entry with ``extensions.code`` SOURCE_UNAVAILABLE,
+  SOURCE_TIMEOUT or SOURCE_DATA_ERROR and ``extensions.source``; the data of the other
+  sources is still returned.
+- Every error carries ``extensions.code``. An unexpected exception is masked: the client sees
+  ``INTERNAL_SERVER_ERROR`` and nothing of its message (which could hold SQL or personal
+  data), and the log gets the exception type only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from hub.context import RequestContext
+
+log = logging.getLogger("tppo_hub.graphql")
+
+_LIMIT_WORDS = ("exceeds maximum operation depth", "aliases", "token", "cost")
+
+
+def _request_context(extension: SchemaExtension) -> RequestContext | None:
+    context = extension.execution_context.context
+    if isinstance(context, dict):
+        return context.get("hub")
+    return None
+
+
+class SourceReport(SchemaExtension):
+    """Adds ``extensions.sources`` and one error entry per failed source."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        ctx = _request_context(self)
+        result = self.execution_context.result
+        if ctx is None or result is None or not ctx.failures:
+            return
+        extra = [
+            GraphQLError(f.message, extensions={"code": f.code, "source": f.source}) for f in ctx.failures
+        ]
+        result.errors = list(result.errors or []) + extra
+
+    def get_results(self) -> dict[str, Any]:
+        ctx = _request_context(self)
+        return {"sources": ctx.extension() if ctx is not None else []}
+
+
+def _classify(error: GraphQLError) -> GraphQLError:
+    extensions = error.extensions or {}
+    if "code" in extensions:
+        return error
+    original = error.original_error
+    if original is None:
+        message = error.message
+        code = "QUERY_TOO_COMPLEX" if any(w in message for w in _LIMIT_WORDS) else "GRAPHQL_VALIDATION_FAILED"
+        return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={**extensions, "code": code})
+    if isinstance(original, GraphQLError) and "code" in (original.extensions or {}):
+        return GraphQLError(original.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions=dict(original.extensions or {}))
+    if isinstance(original, ValueError | TypeError) and error.path is None:
+        # Argument coercion problems (bad enum, bad date literal) are the caller's input.
+        return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                            extensions={"code": "BAD_USER_INPUT"})
+    log.error("unexpected %s at %s", type(original).__name__, error.path)
+    return GraphQLError("Internal error.", nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"})
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an ``extensions.code`` and masks unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_classify(e) for e in result.errors]

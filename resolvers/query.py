@@ -1,0 +1,190 @@
+"""The root Query: thin translation between GraphQL arguments and engine requests.
+
+Each resolver validates its arguments (a wrong one is a ``BAD_USER_INPUT`` error naming it),
+reads the selection once to know which relations to fetch, asks the engine, and converts the
+engine's records into GraphQL objects. No SQL, no agency knowledge, no per-item awaits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from hub import model
+from hub.federation import Federation, Linked
+from hub.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
+from hub.model import CaseFilter as ModelCaseFilter
+from hub.model import Entity, Keyset, SortOrder
+from hub.sources import SourceState
+from resolvers import enums, selection, types
+from resolvers.convert import Converter, agency_of
+
+
+def bad_input(message: str, argument: str) -> GraphQLError:
+    """A ``BAD_USER_INPUT`` error that names the offending argument."""
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
+
+
+@strawberry.input(description="Conditions on cases (Filter kasus). Fields combine with AND; list values with OR.")
+class CaseFilter:
+    reported_from: date | None = strawberry.field(
+        default=None, description="Reported on or after this date (Tanggal laporan dari)."
+    )
+    reported_to: date | None = strawberry.field(
+        default=None, description="Reported on or before this date (Tanggal laporan sampai)."
+    )
+    agencies: list[str] | None = strawberry.field(
+        default=None, description="Only cases held by these agencies, by code, e.g. `POLRI` (Lembaga)."
+    )
+
+
+def _engine_filter(value: CaseFilter | None, federation: Federation) -> ModelCaseFilter:
+    if value is None:
+        return ModelCaseFilter()
+    if value.reported_from and value.reported_to and value.reported_from > value.reported_to:
+        raise bad_input("reportedFrom is after reportedTo", "filter.reportedFrom")
+    agencies = tuple(code.upper() for code in value.agencies or ())
+    known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
+    unknown = sorted(set(agencies) - known)
+    if unknown:
+        raise bad_input(f"unknown agency code(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})", "filter.agencies")
+    return ModelCaseFilter(reported_from=value.reported_from, reported_to=value.reported_to, agencies=agencies)
+
+
+def _federation(info: Info) -> Federation:
+    return info.context["federation"]
+
+
+def _converter(info: Info) -> Converter:
+    return info.context["converter"]
+
+
+async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
+    include = selection.include_tree(selections, type_name)
+    await _federation(info).expand(info.context["hub"], entity, nodes, include)
+
+
+_ENTITY_TYPE = {Entity.CASE: "Case", Entity.PERSON: "PersonRecord", Entity.SERVICE: "Service"}
+
+
+@strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
+class Query:
+    @strawberry.field(description="Agencies whose databases are registered (Lembaga).")
+    def agencies(self, info: Info) -> list[types.Agency]:
+        seen: dict[str, types.Agency] = {}
+        for entry in _federation(info).registry.all():
+            if entry.source is not None:
+                agency = agency_of(entry)
+                seen.setdefault(agency.code, agency)
+        return list(seen.values())
+
+    @strawberry.field(description="Registered agency databases and their state (Sumber data).")
+    def sources(self, info: Info) -> list[types.SourceInfo]:
+        result = []
+        for entry in _federation(info).registry.all():
+            source = entry.source
+            result.append(
+                types.SourceInfo(
+                    name=entry.name,
+                    agency=agency_of(entry) if source is not None else None,
+                    description=source.description if source is not None else "",
+                    status=enums.SourceStatus.UP if entry.state is SourceState.UP else enums.SourceStatus.DOWN,
+                    detail=entry.detail,
+                    last_checked_at=entry.last_checked_at,
+                    entities=sorted(
+                        (enums.EntityKind[e.name] for e in source.capabilities.entities) if source else [],
+                        key=lambda k: k.name,
+                    ),
+                )
+            )
+        return result
+
+    @strawberry.field(description="Cases from every agency, merged and paginated by keyset (Daftar kasus).")
+    async def cases(
+        self,
+        info: Info,
+        filter: Annotated[CaseFilter | None, strawberry.argument(description="Conditions on the cases.")] = None,
+        order_by: Annotated[enums.CaseOrder, strawberry.argument(description="Sort order.")] = enums.CaseOrder.REPORTED_AT_DESC,
+        first: Annotated[int, strawberry.argument(description="Page size (at most the hub's cap, default cap 500).")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="Cursor of the last case of the previous page.")] = None,
+    ) -> types.CaseConnection:
+        federation = _federation(info)
+        cap = federation.config.max_page_size
+        if not 0 <= first <= cap:
+            raise bad_input(f"first must be between 0 and {cap}", "first")
+        order = SortOrder.DESC if order_by is enums.CaseOrder.REPORTED_AT_DESC else SortOrder.ASC
+        position: Keyset | None = None
+        if after is not None:
+            try:
+                position = decode_cursor(after, order)
+            except InvalidId as exc:
+                raise bad_input(f"invalid cursor: {exc}", "after") from None
+        engine_filter = _engine_filter(filter, federation)
+        selections = info.selected_fields[0].selections
+        want_total = selection.selects(selections, "CaseConnection", "totalCount")
+        page = await federation.cases(info.context["hub"], engine_filter, order, first, position, want_total)
+        node_selections = selection.child(selections, "edges", "node")
+        await _expand(info, Entity.CASE, "Case", page.items, node_selections)
+        convert = _converter(info)
+        edges = []
+        for item in page.items:
+            record: model.CaseRecord = item.record  # type: ignore[assignment]
+            cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
+            edges.append(types.CaseEdge(cursor=cursor, node=convert.case(item)))
+        end_cursor = edges[-1].cursor if edges else None
+        return types.CaseConnection(
+            edges=edges,
+            page_info=types.PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="One case by its global id (Kasus).")
+    async def case(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")]
+    ) -> types.Case | None:
+        node = await _load(info, id, expected=Entity.CASE)
+        return _converter(info).case(node) if node is not None else None
+
+    @strawberry.field(description="Any object by its global id (Relay node).")
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]
+    ) -> types.Node | None:
+        node = await _load(info, id, expected=None)
+        return _converter(info).any(node) if node is not None else None
+
+    @strawberry.field(description="The national code lists with English and Indonesian labels (Kosakata nasional).")
+    def vocabulary(self) -> list[types.VocabularyEnum]:
+        result = []
+        for code_list in model.VOCABULARY:
+            gql = enums.BY_MODEL[code_list]
+            definition = gql.__strawberry_definition__ if hasattr(gql, "__strawberry_definition__") else None
+            result.append(
+                types.VocabularyEnum(
+                    name=code_list.__name__,
+                    description=(definition.description if definition else "") or "",
+                    values=[types.VocabularyValue(value=m.name, label_en=m.label_en, label_id=m.label_id) for m in code_list],
+                )
+            )
+        return result
+
+
+async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
+    try:
+        gid = GlobalId.decode(raw_id)
+    except InvalidId:
+        raise bad_input("malformed id", "id") from None
+    if expected is not None and gid.entity is not expected:
+        raise bad_input(f"id names a {gid.entity.value}, not a {expected.value}", "id")
+    if gid.entity not in _ENTITY_TYPE:
+        return None
+    federation = _federation(info)
+    node = await federation.get(info.context["hub"], gid)
+    if node is None:
+        return None
+    field = info.selected_fields[0]
+    await _expand(info, gid.entity, _ENTITY_TYPE[gid.entity], [node], field.selections)
+    return node

@@ -1,0 +1,60 @@
+"""The strawberry schema of the hub, with its query-safety and reporting extensions.
+
+The schema is static (no state): ``schema.graphql`` is generated from it with
+``tppo-hub schema export`` and a test fails when the committed file differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from resolvers import types
+from resolvers.extensions import ErrorCodes, SourceReport, log
+from resolvers.query import Query
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+
+class HubSchema(strawberry.Schema):
+    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, GraphQLError):
+                log.warning("error %s at %s", type(original).__name__, error.path)
+
+
+def build_schema() -> HubSchema:
+    """A new schema instance with the hub's extensions."""
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        SourceReport,
+        ErrorCodes,
+    ]
+    return HubSchema(
+        query=Query,
+        types=[types.Case, types.PersonRecord, types.Service],
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema()
+
+
+def sdl() -> str:
+    """The schema in SDL, as committed in ``schema.graphql``."""
+    return str(schema).rstrip() + "\n"

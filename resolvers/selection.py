@@ -1,0 +1,83 @@
+"""Look-ahead: which relations a query selects below a field, as an engine include tree.
+
+The root resolver reads the selection once and asks the engine for exactly the relations
+requested, level by level, so nested fields need no resolvers of their own (and no N+1).
+Fragments and inline fragments are merged; a fragment on another type is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+#: GraphQL field → (engine relation, GraphQL type of what it leads to), per GraphQL type.
+RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    "Case": {
+        "victims": ("participants", "PersonRecord"),
+        "perpetrators": ("participants", "PersonRecord"),
+        "witnesses": ("participants", "PersonRecord"),
+        "services": ("services", "Service"),
+        "stageHistory": ("stage_history", "StageEvent"),
+    },
+    "PersonRecord": {
+        "case": ("case", "Case"),
+        "services": ("services", "Service"),
+    },
+    "Service": {
+        "recipient": ("recipient", "PersonRecord"),
+        "case": ("case", "Case"),
+    },
+    "StageEvent": {},
+}
+
+_INTERFACES = {"Node"}
+
+
+def fields_of(selections: Iterable[Any], type_name: str | None) -> list[SelectedField]:
+    """The fields selected on ``type_name`` (any type if None), with fragments flattened."""
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            found.append(selection)
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            condition = selection.type_condition
+            if type_name is None or condition in (None, type_name) or condition in _INTERFACES:
+                found.extend(fields_of(selection.selections, type_name))
+    return found
+
+
+def child(selections: Iterable[Any], *path: str) -> list[Any]:
+    """The selections under ``path`` (e.g. ``edges``, ``node``)."""
+    current = list(selections)
+    for name in path:
+        nested: list[Any] = []
+        for field in fields_of(current, None):
+            if field.name == name:
+                nested.extend(field.selections)
+        current = nested
+    return current
+
+
+def selects(selections: Iterable[Any], type_name: str, name: str) -> bool:
+    """Whether field ``name`` is selected."""
+    return any(f.name == name for f in fields_of(selections, type_name))
+
+
+def include_tree(selections: Iterable[Any], type_name: str) -> dict[str, Any]:
+    """The engine include tree for what is selected on an object of ``type_name``."""
+    tree: dict[str, Any] = {}
+    relations = RELATION_FIELDS.get(type_name, {})
+    for field in fields_of(selections, type_name):
+        target = relations.get(field.name)
+        if target is None:
+            continue
+        relation, target_type = target
+        _merge(tree.setdefault(relation, {}), include_tree(field.selections, target_type))
+    return tree
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    for key, value in other.items():
+        _merge(into.setdefault(key, {}), value)

@@ -1,0 +1,214 @@
+"""The GraphQL object types of the national schema (schema v1).
+
+Types are plain strawberry dataclasses filled by :mod:`resolvers.convert` from engine
+results: leaf fields are sync attributes read by the default resolver, which keeps execution
+cheap (see ``shared/notes/stack.md`` §3). Relations are filled by the root resolver's
+look-ahead, not resolved per item. The only per-item resolvers are the personal fields, which
+must pass the policy point one by one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.enums import (
+    AgeGroup,
+    CaseStage,
+    EntityKind,
+    ExploitationType,
+    OrgType,
+    PersonRole,
+    RegionLevel,
+    ServiceStatus,
+    ServiceType,
+    Sex,
+    SourceStatus,
+    TraffickingMeans,
+)
+from hub import model
+from resolvers.personal import personal_field
+
+
+@strawberry.interface(description="An object with a global id (Relay Node). Fetch any with `node(id:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Global id: opaque, stable across restarts, names the source and the agency's own key."
+    )
+
+
+@strawberry.type(description="A data-holding institution (Lembaga), e.g. POLRI, KEMENPPPA, LPSK.")
+class Agency:
+    code: str = strawberry.field(description="National agency code (Kode lembaga), e.g. `POLRI`.")
+    name: str = strawberry.field(description="Official name (Nama resmi).")
+    type: OrgType = strawberry.field(description="Type of organisation (Jenis lembaga).")
+
+
+@strawberry.type(description="An administrative region (Wilayah) by its Kemendagri code.")
+class Region:
+    code: str = strawberry.field(description="Kemendagri code (Kode wilayah): `33` province, `33.73` regency/city.")
+    name: str = strawberry.field(description="Official name (Nama wilayah).")
+    level: RegionLevel = strawberry.field(description="Province or regency/city (Tingkat wilayah).")
+    province: Region | None = strawberry.field(
+        description="The province a regency lies in (Provinsi); the region itself for a province."
+    )
+
+
+@strawberry.type(name="Source", description="A registered agency database (Sumber data), queried in place.")
+class SourceInfo:
+    name: str = strawberry.field(description="Name of the source in the hub configuration, e.g. `polri`.")
+    agency: Agency | None = strawberry.field(description="The agency that holds this database (Lembaga pemilik).")
+    description: str = strawberry.field(description="What the source holds, from its mapping (Keterangan).")
+    status: SourceStatus = strawberry.field(description="Whether the source is serving (Status).")
+    detail: str = strawberry.field(description="Why a source is down, without internals (Keterangan status).")
+    last_checked_at: datetime | None = strawberry.field(
+        description="When the hub last opened or probed the source (Terakhir diperiksa), UTC."
+    )
+    entities: list[EntityKind] = strawberry.field(description="Kinds of record it holds (Jenis rekaman).")
+
+
+@strawberry.type(description="One procedural step of a case (Tahapan perkara), e.g. P-21.")
+class StageEvent:
+    stage: CaseStage | None = strawberry.field(description="The stage reached (Tahap); null if unmappable.")
+    date: date | None = strawberry.field(description="When the stage was reached (Tanggal).")
+    agency: Agency = strawberry.field(description="The agency that recorded the step (Lembaga pencatat).")
+    reference: str | None = strawberry.field(
+        description="The agency's document reference, e.g. a P-21 letter number (Nomor surat)."
+    )
+
+
+@strawberry.type(description="One person as one agency recorded them in one case (Rekam orang).")
+class PersonRecord(Node):
+    agency: Agency = strawberry.field(description="The agency that holds the record (Lembaga pencatat).")
+    roles: list[PersonRole] = strawberry.field(description="Roles in the case (Peran dalam perkara).")
+    sex: Sex = strawberry.field(description="Sex as recorded (Jenis kelamin).")
+    age_group: AgeGroup = strawberry.field(description="Age band at the report date (Kelompok umur).")
+    is_child: bool | None = strawberry.field(
+        description="Under 18 at the report date (Anak, UU 21/2007); null when the age is unknown."
+    )
+    citizenship: str | None = strawberry.field(
+        description="Citizenship as ISO 3166-1 alpha-2 (Kewarganegaraan), e.g. `ID`."
+    )
+    domicile_region: Region | None = strawberry.field(description="Regency of domicile or origin (Domisili).")
+    case: Case | None = strawberry.field(description="The case this record belongs to (Kasus).")
+    services: list[Service] = strawberry.field(
+        description="Services this agency recorded for this person (Layanan yang diterima)."
+    )
+    full_name: str | None = personal_field("full_name", "Full name as recorded (Nama lengkap). Personal data.")
+    nik: str | None = personal_field("nik", "National identity number (NIK). Personal data.")
+    birth_date: date | None = personal_field("birth_date", "Date of birth (Tanggal lahir). Personal data.")
+    passport_number: str | None = personal_field(
+        "passport_number", "Passport number (Nomor paspor). Personal data."
+    )
+    address: str | None = personal_field("address", "Address as recorded (Alamat). Personal data.")
+    phone: str | None = personal_field("phone", "Telephone number (Nomor telepon). Personal data.")
+    record: strawberry.Private[model.PersonRecord]
+
+
+@strawberry.type(description="A service an agency provided to a victim or witness (Layanan).")
+class Service(Node):
+    type: ServiceType = strawberry.field(description="Kind of service (Jenis layanan).")
+    status: ServiceStatus = strawberry.field(description="Where the service stands (Status layanan).")
+    provider: Agency = strawberry.field(description="The agency that provided it (Lembaga pemberi layanan).")
+    provider_unit: str | None = strawberry.field(
+        description="The unit that provided it, e.g. a UPTD PPA or an embassy (Unit layanan)."
+    )
+    recipient: PersonRecord | None = strawberry.field(description="Who received it (Penerima layanan).")
+    case: Case | None = strawberry.field(description="The case it belongs to (Kasus).")
+    start_date: date | None = strawberry.field(description="When it started (Tanggal mulai).")
+    end_date: date | None = strawberry.field(description="When it ended, if it has (Tanggal selesai).")
+    location: str | None = strawberry.field(description="Where it was provided (Lokasi layanan).")
+
+
+@strawberry.type(description="A trafficking case (Kasus TPPO) as one agency recorded it.")
+class Case(Node):
+    agency: Agency = strawberry.field(description="The agency that holds the case (Lembaga pencatat).")
+    source: str = strawberry.field(description="The source (agency database) it was read from.")
+    source_key: str | None = strawberry.field(
+        description="The agency's own reference, e.g. police report number `LP/B/123/2023` (Nomor register)."
+    )
+    reported_at: date | None = strawberry.field(description="Date reported to the agency (Tanggal laporan).")
+    region: Region | None = strawberry.field(description="Regency where it was reported or arose (Wilayah).")
+    country_of_exploitation: str | None = strawberry.field(
+        description="Country of exploitation, ISO 3166-1 alpha-2 (Negara tempat eksploitasi); null if domestic or unknown."
+    )
+    exploitation_types: list[ExploitationType] = strawberry.field(
+        description="Forms of exploitation (Bentuk eksploitasi); UNKNOWN if the agency recorded none."
+    )
+    means: list[TraffickingMeans] = strawberry.field(description="Means used (Cara); UNKNOWN if not recorded.")
+    stage: CaseStage | None = strawberry.field(
+        description="Current procedural stage as this agency knows it (Tahapan); null if it records none."
+    )
+    stage_history: list[StageEvent] = strawberry.field(
+        description="Procedural steps in date order (Riwayat tahapan)."
+    )
+    victims: list[PersonRecord] = strawberry.field(
+        description="Victims, incl. victim-witnesses (Korban, saksi korban)."
+    )
+    perpetrators: list[PersonRecord] = strawberry.field(
+        description="Suspects, defendants, convicted persons and justice collaborators (Pelaku)."
+    )
+    witnesses: list[PersonRecord] = strawberry.field(
+        description="Witnesses, incl. victim-witnesses, reporters and justice collaborators (Saksi)."
+    )
+    services: list[Service] = strawberry.field(description="Services recorded in this case (Layanan).")
+
+
+@strawberry.type(description="Position in a connection (Relay PageInfo).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow the last one.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item: pass it as `after`.")
+
+
+@strawberry.type(description="A case and its cursor.")
+class CaseEdge:
+    cursor: str = strawberry.field(description="Opaque position of this case: pass it as `after`.")
+    node: Case = strawberry.field(description="The case.")
+
+
+@strawberry.type(description="A page of cases from all agencies, merged in order (Relay connection).")
+class CaseConnection:
+    edges: list[CaseEdge] = strawberry.field(description="The cases of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and where.")
+    total_count: int | None = strawberry.field(
+        description="All cases matching the filter across the sources that answered (COUNT in each source)."
+    )
+
+
+@strawberry.type(description="One value of a code list with its labels (Nilai kode).")
+class VocabularyValue:
+    value: str = strawberry.field(description="The enum value, as used in queries.")
+    label_en: str = strawberry.field(description="English label.")
+    label_id: str = strawberry.field(description="Indonesian label (Label Bahasa Indonesia).")
+
+    @strawberry.field(description="The label in a language: `en` or `id`.")
+    def label(self, lang: Annotated[str, strawberry.argument(description="`en` or `id`.")] = "en") -> str:
+        return self.label_id if lang == "id" else self.label_en
+
+
+@strawberry.type(description="A code list of the national vocabulary (Daftar kode), for portals to render labels.")
+class VocabularyEnum:
+    name: str = strawberry.field(description="The GraphQL enum name, e.g. `ExploitationType`.")
+    description: str = strawberry.field(description="What the code list is.")
+    values: list[VocabularyValue] = strawberry.field(description="Its values in order.")
+
+
+__all__ = [
+    "Agency",
+    "Case",
+    "CaseConnection",
+    "CaseEdge",
+    "Info",
+    "Node",
+    "PageInfo",
+    "PersonRecord",
+    "Region",
+    "Service",
+    "SourceInfo",
+    "StageEvent",
+    "VocabularyEnum",
+    "VocabularyValue",
+]
