@@ -89,10 +89,16 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
             pool_size=options.pool_size,
             max_overflow=options.max_overflow,
             pool_pre_ping=True,
-            connect_args={"server_settings": settings, "timeout": 5, "command_timeout": options.statement_timeout_ms / 1000 + 1},
+            connect_args={
+                "server_settings": settings,
+                "timeout": 5,
+                "command_timeout": options.statement_timeout_ms / 1000 + 1,
+            },
         )
     elif backend == "mysql":
-        init = f"SET SESSION transaction_read_only=1, SESSION max_execution_time={options.statement_timeout_ms}"
+        init = (
+            f"SET SESSION transaction_read_only=1, SESSION max_execution_time={options.statement_timeout_ms}"
+        )
         engine = create_async_engine(
             url.set(drivername="mysql+aiomysql"),
             pool_size=options.pool_size,

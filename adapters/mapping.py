@@ -266,7 +266,9 @@ def parse_mapping(raw: Mapping[str, Any], source_name: str, path: str = "<memory
     mapping = SourceMapping(
         name=source_name,
         agency=agency or Agency("UNKNOWN", "Unknown", OrgType.OTHER),
-        description=str(raw.get("source", {}).get("description", "")) if isinstance(raw.get("source"), dict) else "",
+        description=str(raw.get("source", {}).get("description", ""))
+        if isinstance(raw.get("source"), dict)
+        else "",
         parts=parts,
         codes=codes,
         path=path,
@@ -358,8 +360,12 @@ def _parse_part(
 
 
 def _parse_join(where: str, raw: Any, problems: list[str]) -> Join | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("table"), str) or not isinstance(raw.get("on"), dict):
-        problems.append(f"{where}: each join needs table = \"…\" and on = {{ local = \"remote\" }}")
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("table"), str)
+        or not isinstance(raw.get("on"), dict)
+    ):
+        problems.append(f'{where}: each join needs table = "…" and on = {{ local = "remote" }}')
         return None
     return Join(raw["table"], tuple((str(k), str(v)) for k, v in raw["on"].items()))
 
@@ -398,7 +404,9 @@ def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -
     if fmt is not None:
         allowed = DATE_FORMATS if kind.kind == "date" else COUNTRY_FORMATS if kind.kind == "country" else ()
         if fmt not in allowed:
-            problems.append(f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})")
+            problems.append(
+                f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})"
+            )
     elif kind.kind == "date":
         fmt = "YYYY-MM-DD"
     elif kind.kind == "country":
@@ -420,7 +428,7 @@ def _check_references(mapping: SourceMapping, problems: list[str]) -> None:
         if len(person_parts) > 1 and spec.part not in person_parts:
             problems.append(
                 f"[service] {part.name}.recipient_key: persons come from several tables "
-                f"({', '.join(sorted(person_parts))}); say which with part = \"…\""
+                f'({", ".join(sorted(person_parts))}); say which with part = "…"'
             )
     for entity, parts in mapping.parts.items():
         for part in parts:
@@ -430,7 +438,9 @@ def _check_references(mapping: SourceMapping, problems: list[str]) -> None:
                 if isinstance(spec, LatestOf):
                     target = _SECTION_ENTITY.get(spec.entity)
                     if target is None or target not in mapping.parts:
-                        problems.append(f"{where}: latest_of = {spec.entity!r} names no section of this mapping")
+                        problems.append(
+                            f"{where}: latest_of = {spec.entity!r} names no section of this mapping"
+                        )
                     if spec.default is not None:
                         _check_value(where, kind, spec.default, problems)
                     continue

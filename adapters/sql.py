@@ -143,7 +143,9 @@ class MappedSQLSource(Source):
             async with engine.connect() as conn:
                 missing = await conn.run_sync(reflect)
         except SQLAlchemyError as exc:
-            raise SourceError(f"cannot read the schema of source {self.name!r} ({type(exc).__name__})") from None
+            raise SourceError(
+                f"cannot read the schema of source {self.name!r} ({type(exc).__name__})"
+            ) from None
         if missing:
             raise MappingError(self.name, [f"table {t!r} does not exist in the database" for t in missing])
         return {t.name: t for t in metadata.tables.values()}
@@ -187,13 +189,19 @@ class MappedSQLSource(Source):
         scope: dict[str, Table] = {part.table: base}
         from_clause: FromClause = base
         for join in part.joins:
-            other = tables[join.table].alias(f"j_{join.table}") if join.table == part.table else tables[join.table]
+            other = (
+                tables[join.table].alias(f"j_{join.table}")
+                if join.table == part.table
+                else tables[join.table]
+            )
             scope[join.table] = other
             conditions = []
             for local, remote in join.on:
                 lcol, rcol = base.c.get(local), other.c.get(remote)
                 if lcol is None or rcol is None:
-                    problems.append(f"{where}: join {part.table}.{local} = {join.table}.{remote}: no such column")
+                    problems.append(
+                        f"{where}: join {part.table}.{local} = {join.table}.{remote}: no such column"
+                    )
                     continue
                 conditions.append(lcol == rcol)
             if conditions:
@@ -260,7 +268,9 @@ class MappedSQLSource(Source):
         if isinstance(spec, ChildValues):
             child = tables.get(spec.table)
             if child is None or spec.key not in child.c or spec.column not in child.c:
-                problems.append(f"{part.entity.value} part {part.name!r}.{name}: child table columns not found")
+                problems.append(
+                    f"{part.entity.value} part {part.name!r}.{name}: child table columns not found"
+                )
                 return [], lambda _values: ()
             correlated = (
                 select(AggregateStrings(child.c[spec.column]))
@@ -327,9 +337,11 @@ class MappedSQLSource(Source):
         compiled: dict[Entity, list[CompiledPart]],
         problems: list[str],
     ) -> tuple[list[ColumnElement[Any]], Reader]:
-        entity = {"stage_event": Entity.STAGE_EVENT, "service": Entity.SERVICE, "person": Entity.PERSON}.get(
-            spec.entity
-        )
+        entity = {
+            "stage_event": Entity.STAGE_EVENT,
+            "service": Entity.SERVICE,
+            "person": Entity.PERSON,
+        }.get(spec.entity)
         others = compiled.get(entity) if entity else None
         where = f"{part.entity.value} part {part.name!r}.{name}"
         if not others or len(others) != 1:
@@ -499,10 +511,8 @@ class MappedSQLSource(Source):
         descending = search.order is SortOrder.DESC
         if search.after is not None:
             stmt = stmt.where(self._after(day, key, part, search.after, descending))
-        if descending:
-            stmt = stmt.order_by(day.desc(), key.desc())
-        else:
-            stmt = stmt.order_by(day.asc(), key.asc())
+        order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
+        stmt = stmt.order_by(*order)
         rows = await self._fetch(stmt.limit(search.limit))
         return self._read(part, rows)  # type: ignore[return-value]
 

@@ -43,7 +43,8 @@ def _iso_from_unix_pg(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
 @compiles(IsoFromUnix, "mysql")
 def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
     (arg,) = element.clauses
-    return f"DATE_FORMAT(CONVERT_TZ(FROM_UNIXTIME({compiler.process(arg, **kw)}), @@session.time_zone, '+00:00'), '%%Y-%%m-%%d')"
+    utc = f"CONVERT_TZ(FROM_UNIXTIME({compiler.process(arg, **kw)}), @@session.time_zone, '+00:00')"
+    return f"DATE_FORMAT({utc}, '%%Y-%%m-%%d')"
 
 
 class AggregateStrings(FunctionElement[str]):

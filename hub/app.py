@@ -62,7 +62,9 @@ class Hub:
         self, query: str, variables: dict[str, Any] | None = None, principal: Principal = ANONYMOUS
     ) -> ExecutionResult:
         """Run one operation in-process (tests, benchmarks, scripts)."""
-        return await self.schema.execute(query, variable_values=variables, context_value=self.context(principal))
+        return await self.schema.execute(
+            query, variable_values=variables, context_value=self.context(principal)
+        )
 
 
 class HubGraphQL(GraphQL):

@@ -35,9 +35,16 @@ def _demo_generate(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
 
     report = generate(
-        Path(args.out), seed=args.seed, scale=args.scale, postgres_url=args.postgres, progress=progress
+        Path(args.out),
+        seed=args.seed,
+        scale=args.scale,
+        postgres_url=args.postgres,
+        progress=progress,
     )
-    print(f"wrote {report.total_rows:,} source rows to {args.out} in {report.seconds:.1f} s", file=sys.stderr)
+    print(
+        f"wrote {report.total_rows:,} source rows to {args.out} in {report.seconds:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -53,7 +60,9 @@ def _schema_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tppo-hub", description="GraphQL federated data hub for TPPO case data.")
+    parser = argparse.ArgumentParser(
+        prog="tppo-hub", description="GraphQL federated data hub for TPPO case data."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve GraphQL over HTTP")

@@ -19,12 +19,11 @@ starts, so an operator never runs a hub that silently ignores half its configura
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import re
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 

@@ -24,7 +24,13 @@ class CallOutcome(enum.Enum):
     EXCLUDED = "excluded"
 
 
-_SEVERITY = {CallOutcome.OK: 0, CallOutcome.SKIPPED: 0, CallOutcome.EXCLUDED: 1, CallOutcome.ERROR: 2, CallOutcome.TIMEOUT: 3}
+_SEVERITY = {
+    CallOutcome.OK: 0,
+    CallOutcome.SKIPPED: 0,
+    CallOutcome.EXCLUDED: 1,
+    CallOutcome.ERROR: 2,
+    CallOutcome.TIMEOUT: 3,
+}
 
 
 @dataclass(slots=True)
@@ -65,7 +71,9 @@ class RequestContext:
     failures: list[SourceFailure] = field(default_factory=list)
     loaders: Loaders | None = None
 
-    def record(self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int) -> None:
+    def record(
+        self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int
+    ) -> None:
         usage = self.usage.setdefault(source, SourceUsage(source))
         usage.calls += 1
         usage.elapsed_ms += elapsed_ms

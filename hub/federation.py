@@ -120,7 +120,9 @@ class Federation:
                 result = await work(entry.source)
         except TimeoutError:
             outcome = CallOutcome.TIMEOUT
-            ctx.fail(SourceFailure(entry.name, "SOURCE_TIMEOUT", f"source {entry.name!r} did not answer in time"))
+            ctx.fail(
+                SourceFailure(entry.name, "SOURCE_TIMEOUT", f"source {entry.name!r} did not answer in time")
+            )
         except SourceDataError as exc:
             outcome = CallOutcome.ERROR
             ctx.fail(SourceFailure(entry.name, "SOURCE_DATA_ERROR", str(exc)))
@@ -142,9 +144,9 @@ class Federation:
         chosen = []
         for entry in self.registry.all():
             agency = entry.source.agency.code if entry.source else None
-            if filter.sources and entry.name not in filter.sources:
-                ctx.mark(entry.name, CallOutcome.SKIPPED)
-            elif filter.agencies and agency is not None and agency not in filter.agencies:
+            if (filter.sources and entry.name not in filter.sources) or (
+                filter.agencies and agency is not None and agency not in filter.agencies
+            ):
                 ctx.mark(entry.name, CallOutcome.SKIPPED)
             else:
                 chosen.append(entry)
@@ -194,11 +196,15 @@ class Federation:
 
     # --- relations ----------------------------------------------------------------------------
 
-    async def expand(self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include) -> None:
+    async def expand(
+        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
+    ) -> None:
         """Attach the relations named in ``include`` (recursively) to ``nodes``, in place."""
         if not nodes or not include:
             return
-        await asyncio.gather(*(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items()))
+        await asyncio.gather(
+            *(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items())
+        )
 
     async def _expand_one(
         self, ctx: RequestContext, entity: Entity, nodes: list[Linked], name: str, include: Include
@@ -216,7 +222,9 @@ class Federation:
         else:
             loader = ctx.loaders.by_key(relation.target)
             wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
-            results = await loader.load_many([(n.record.source, getattr(n.record, relation.via)) for n in wanted])
+            results = await loader.load_many(
+                [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
+            )
             for node in nodes:
                 node.links[name] = None
             for node, record in zip(wanted, results, strict=True):

@@ -354,7 +354,11 @@ class OrgType(Labelled):
         "Migrant worker placement company (P3MI)",
         "Perusahaan penempatan (P3MI)",
     )
-    INTERNATIONAL_ORG = "INTERNATIONAL_ORG", "International organisation", "Organisasi internasional"
+    INTERNATIONAL_ORG = (
+        "INTERNATIONAL_ORG",
+        "International organisation",
+        "Organisasi internasional",
+    )
     OTHER = "OTHER", "Other", "Lainnya"
 
 

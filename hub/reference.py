@@ -440,9 +440,7 @@ class RegionIndex:
         names = [regency.name] + [f"{kind} {bare}" for kind in _KIND_SPELLINGS[kind_word]]
         return tuple(dict.fromkeys(_with_upper(names)))
 
-    def names_for_prefix(
-        self, prefix: str | int, level: RegionLevel = "REGENCY"
-    ) -> tuple[str, ...]:
+    def names_for_prefix(self, prefix: str | int, level: RegionLevel = "REGENCY") -> tuple[str, ...]:
         """The name strings a source may store for the regions under a code prefix.
 
         For pushing a region filter into a source that stores names, not codes:

@@ -63,7 +63,9 @@ def build_source(config: SourceConfig, hub: HubConfig) -> Source:
         return MappedSQLSource(mapping, options, hub.base_dir)
     matches = [ep for ep in entry_points(group=ADAPTER_ENTRY_POINTS) if ep.name == config.adapter]
     if not matches:
-        raise MappingError(config.name, [f"no adapter {config.adapter!r} registered under {ADAPTER_ENTRY_POINTS}"])
+        raise MappingError(
+            config.name, [f"no adapter {config.adapter!r} registered under {ADAPTER_ENTRY_POINTS}"]
+        )
     factory = matches[0].load()
     source: Source = factory(name=config.name, url=config.url, base_dir=hub.base_dir, **config.options)
     return source

@@ -89,7 +89,9 @@ class Converter:
 
     def stage_event(self, node: Linked) -> types.StageEvent:
         r: model.StageEventRecord = node.record  # type: ignore[assignment]
-        return types.StageEvent(stage=r.stage, date=r.date, agency=self.agency(r.source), reference=r.reference)
+        return types.StageEvent(
+            stage=r.stage, date=r.date, agency=self.agency(r.source), reference=r.reference
+        )
 
     def any(self, node: Linked) -> Any:
         """The GraphQL object for a record of any entity (for ``node(id:)``)."""
@@ -122,7 +124,9 @@ def region(code: str | None) -> types.Region | None:
     province = None
     if found.level == "REGENCY":
         province = region(found.province_code)
-    result = types.Region(code=found.code, name=found.name, level=model.RegionLevel[found.level], province=province)
+    result = types.Region(
+        code=found.code, name=found.name, level=model.RegionLevel[found.level], province=province
+    )
     if province is None:
         result.province = result
     return result
@@ -133,4 +137,11 @@ def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) ->
 
 
 def _by_date(nodes: Any, attribute: str) -> list[Linked]:
-    return sorted(nodes, key=lambda n: (getattr(n.record, attribute) is None, getattr(n.record, attribute) or 0, n.record.key))
+    return sorted(
+        nodes,
+        key=lambda n: (
+            getattr(n.record, attribute) is None,
+            getattr(n.record, attribute) or 0,
+            n.record.key,
+        ),
+    )

@@ -34,13 +34,15 @@ ExploitationType = vocabulary_enum(
     "Form of exploitation (Bentuk eksploitasi; UU 21/2007 Pasal 1, HTCDS v2). A case may have several.",
 )
 TraffickingMeans = vocabulary_enum(
-    model.TraffickingMeans, "Means used to traffic the victim (Cara; UU 21/2007 Pasal 1). Multi-valued."
+    model.TraffickingMeans,
+    "Means used to traffic the victim (Cara; UU 21/2007 Pasal 1). Multi-valued.",
 )
 CaseStage = vocabulary_enum(
     model.CaseStage, "Procedural stage of a case (Tahapan perkara), listed in procedural order."
 )
 ServiceType = vocabulary_enum(
-    model.ServiceType, "Service provided to a victim or witness (Jenis layanan; UU 21/2007 Pasal 51)."
+    model.ServiceType,
+    "Service provided to a victim or witness (Jenis layanan; UU 21/2007 Pasal 51).",
 )
 ServiceStatus = vocabulary_enum(model.ServiceStatus, "Where a service stands (Status layanan).")
 Sex = vocabulary_enum(model.Sex, "Legal sex as recorded by the agency (Jenis kelamin).")
@@ -48,7 +50,9 @@ AgeGroup = vocabulary_enum(
     model.AgeGroup, "Age band at the time of the report (Kelompok umur; Simfoni PPA bands)."
 )
 PersonRole = vocabulary_enum(model.PersonRole, "Procedural role of a person in a case (Peran dalam perkara).")
-OrgType = vocabulary_enum(model.OrgType, "Type of organisation (Jenis lembaga; HTCDS v2 plus Indonesian actors).")
+OrgType = vocabulary_enum(
+    model.OrgType, "Type of organisation (Jenis lembaga; HTCDS v2 plus Indonesian actors)."
+)
 RegionLevel = vocabulary_enum(model.RegionLevel, "Administrative level of a region (Tingkat wilayah).")
 
 #: GraphQL enum of each model code list, for the ``vocabulary`` query.
@@ -69,10 +73,12 @@ BY_MODEL: dict[type[model.Labelled], Any] = {
 @strawberry.enum(description="Order of a case list.")
 class CaseOrder(enum.Enum):
     REPORTED_AT_DESC = strawberry.enum_value(
-        "REPORTED_AT_DESC", description="Newest report first (Laporan terbaru dahulu); ties by agency and key."
+        "REPORTED_AT_DESC",
+        description="Newest report first (Laporan terbaru dahulu); ties by agency and key.",
     )
     REPORTED_AT_ASC = strawberry.enum_value(
-        "REPORTED_AT_ASC", description="Oldest report first (Laporan terlama dahulu); ties by agency and key."
+        "REPORTED_AT_ASC",
+        description="Oldest report first (Laporan terlama dahulu); ties by agency and key.",
     )
 
 

@@ -60,18 +60,41 @@ def _classify(error: GraphQLError) -> GraphQLError:
     if original is None:
         message = error.message
         code = "QUERY_TOO_COMPLEX" if any(w in message for w in _LIMIT_WORDS) else "GRAPHQL_VALIDATION_FAILED"
-        return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={**extensions, "code": code})
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**extensions, "code": code},
+        )
     if isinstance(original, GraphQLError) and "code" in (original.extensions or {}):
-        return GraphQLError(original.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions=dict(original.extensions or {}))
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=dict(original.extensions or {}),
+        )
     if isinstance(original, ValueError | TypeError) and error.path is None:
         # Argument coercion problems (bad enum, bad date literal) are the caller's input.
-        return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                            extensions={"code": "BAD_USER_INPUT"})
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            extensions={"code": "BAD_USER_INPUT"},
+        )
     log.error("unexpected %s at %s", type(original).__name__, error.path)
-    return GraphQLError("Internal error.", nodes=error.nodes, source=error.source, positions=error.positions,
-                        path=error.path, extensions={"code": "INTERNAL_SERVER_ERROR"})
+    return GraphQLError(
+        "Internal error.",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR"},
+    )
 
 
 class ErrorCodes(SchemaExtension):

@@ -29,7 +29,9 @@ def bad_input(message: str, argument: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
-@strawberry.input(description="Conditions on cases (Filter kasus). Fields combine with AND; list values with OR.")
+@strawberry.input(
+    description="Conditions on cases (Filter kasus). Fields combine with AND; list values with OR."
+)
 class CaseFilter:
     reported_from: date | None = strawberry.field(
         default=None, description="Reported on or after this date (Tanggal laporan dari)."
@@ -38,7 +40,8 @@ class CaseFilter:
         default=None, description="Reported on or before this date (Tanggal laporan sampai)."
     )
     agencies: list[str] | None = strawberry.field(
-        default=None, description="Only cases held by these agencies, by code, e.g. `POLRI` (Lembaga)."
+        default=None,
+        description="Only cases held by these agencies, by code, e.g. `POLRI` (Lembaga).",
     )
 
 
@@ -51,8 +54,13 @@ def _engine_filter(value: CaseFilter | None, federation: Federation) -> ModelCas
     known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
     unknown = sorted(set(agencies) - known)
     if unknown:
-        raise bad_input(f"unknown agency code(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})", "filter.agencies")
-    return ModelCaseFilter(reported_from=value.reported_from, reported_to=value.reported_to, agencies=agencies)
+        raise bad_input(
+            f"unknown agency code(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+            "filter.agencies",
+        )
+    return ModelCaseFilter(
+        reported_from=value.reported_from, reported_to=value.reported_to, agencies=agencies
+    )
 
 
 def _federation(info: Info) -> Federation:
@@ -92,7 +100,9 @@ class Query:
                     name=entry.name,
                     agency=agency_of(entry) if source is not None else None,
                     description=source.description if source is not None else "",
-                    status=enums.SourceStatus.UP if entry.state is SourceState.UP else enums.SourceStatus.DOWN,
+                    status=enums.SourceStatus.UP
+                    if entry.state is SourceState.UP
+                    else enums.SourceStatus.DOWN,
                     detail=entry.detail,
                     last_checked_at=entry.last_checked_at,
                     entities=sorted(
@@ -107,10 +117,20 @@ class Query:
     async def cases(
         self,
         info: Info,
-        filter: Annotated[CaseFilter | None, strawberry.argument(description="Conditions on the cases.")] = None,
-        order_by: Annotated[enums.CaseOrder, strawberry.argument(description="Sort order.")] = enums.CaseOrder.REPORTED_AT_DESC,
-        first: Annotated[int, strawberry.argument(description="Page size (at most the hub's cap, default cap 500).")] = 50,
-        after: Annotated[str | None, strawberry.argument(description="Cursor of the last case of the previous page.")] = None,
+        filter: Annotated[
+            CaseFilter | None, strawberry.argument(description="Conditions on the cases.")
+        ] = None,
+        order_by: Annotated[
+            enums.CaseOrder, strawberry.argument(description="Sort order.")
+        ] = enums.CaseOrder.REPORTED_AT_DESC,
+        first: Annotated[
+            int,
+            strawberry.argument(description="Page size (at most the hub's cap, default cap 500)."),
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the last case of the previous page."),
+        ] = None,
     ) -> types.CaseConnection:
         federation = _federation(info)
         cap = federation.config.max_page_size
@@ -144,19 +164,25 @@ class Query:
 
     @strawberry.field(description="One case by its global id (Kasus).")
     async def case(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")]
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")],
     ) -> types.Case | None:
         node = await _load(info, id, expected=Entity.CASE)
         return _converter(info).case(node) if node is not None else None
 
     @strawberry.field(description="Any object by its global id (Relay node).")
     async def node(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
     ) -> types.Node | None:
         node = await _load(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
-    @strawberry.field(description="The national code lists with English and Indonesian labels (Kosakata nasional).")
+    @strawberry.field(
+        description="The national code lists with English and Indonesian labels (Kosakata nasional)."
+    )
     def vocabulary(self) -> list[types.VocabularyEnum]:
         result = []
         for code_list in model.VOCABULARY:
@@ -166,7 +192,10 @@ class Query:
                 types.VocabularyEnum(
                     name=code_list.__name__,
                     description=(definition.description if definition else "") or "",
-                    values=[types.VocabularyValue(value=m.name, label_en=m.label_en, label_id=m.label_id) for m in code_list],
+                    values=[
+                        types.VocabularyValue(value=m.name, label_en=m.label_en, label_id=m.label_id)
+                        for m in code_list
+                    ],
                 )
             )
         return result

@@ -15,6 +15,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from hub import model
 from resolvers.enums import (
     AgeGroup,
     CaseStage,
@@ -29,7 +30,6 @@ from resolvers.enums import (
     SourceStatus,
     TraffickingMeans,
 )
-from hub import model
 from resolvers.personal import personal_field
 
 
@@ -49,7 +49,9 @@ class Agency:
 
 @strawberry.type(description="An administrative region (Wilayah) by its Kemendagri code.")
 class Region:
-    code: str = strawberry.field(description="Kemendagri code (Kode wilayah): `33` province, `33.73` regency/city.")
+    code: str = strawberry.field(
+        description="Kemendagri code (Kode wilayah): `33` province, `33.73` regency/city."
+    )
     name: str = strawberry.field(description="Official name (Nama wilayah).")
     level: RegionLevel = strawberry.field(description="Province or regency/city (Tingkat wilayah).")
     province: Region | None = strawberry.field(
@@ -60,7 +62,9 @@ class Region:
 @strawberry.type(name="Source", description="A registered agency database (Sumber data), queried in place.")
 class SourceInfo:
     name: str = strawberry.field(description="Name of the source in the hub configuration, e.g. `polri`.")
-    agency: Agency | None = strawberry.field(description="The agency that holds this database (Lembaga pemilik).")
+    agency: Agency | None = strawberry.field(
+        description="The agency that holds this database (Lembaga pemilik)."
+    )
     description: str = strawberry.field(description="What the source holds, from its mapping (Keterangan).")
     status: SourceStatus = strawberry.field(description="Whether the source is serving (Status).")
     detail: str = strawberry.field(description="Why a source is down, without internals (Keterangan status).")
@@ -97,7 +101,9 @@ class PersonRecord(Node):
     services: list[Service] = strawberry.field(
         description="Services this agency recorded for this person (Layanan yang diterima)."
     )
-    full_name: str | None = personal_field("full_name", "Full name as recorded (Nama lengkap). Personal data.")
+    full_name: str | None = personal_field(
+        "full_name", "Full name as recorded (Nama lengkap). Personal data."
+    )
     nik: str | None = personal_field("nik", "National identity number (NIK). Personal data.")
     birth_date: date | None = personal_field("birth_date", "Date of birth (Tanggal lahir). Personal data.")
     passport_number: str | None = personal_field(
@@ -133,12 +139,15 @@ class Case(Node):
     reported_at: date | None = strawberry.field(description="Date reported to the agency (Tanggal laporan).")
     region: Region | None = strawberry.field(description="Regency where it was reported or arose (Wilayah).")
     country_of_exploitation: str | None = strawberry.field(
-        description="Country of exploitation, ISO 3166-1 alpha-2 (Negara tempat eksploitasi); null if domestic or unknown."
+        description="Country of exploitation, ISO 3166-1 alpha-2 (Negara tempat eksploitasi); "
+        "null if domestic or unknown."
     )
     exploitation_types: list[ExploitationType] = strawberry.field(
         description="Forms of exploitation (Bentuk eksploitasi); UNKNOWN if the agency recorded none."
     )
-    means: list[TraffickingMeans] = strawberry.field(description="Means used (Cara); UNKNOWN if not recorded.")
+    means: list[TraffickingMeans] = strawberry.field(
+        description="Means used (Cara); UNKNOWN if not recorded."
+    )
     stage: CaseStage | None = strawberry.field(
         description="Current procedural stage as this agency knows it (Tahapan); null if it records none."
     )
@@ -189,7 +198,9 @@ class VocabularyValue:
         return self.label_id if lang == "id" else self.label_en
 
 
-@strawberry.type(description="A code list of the national vocabulary (Daftar kode), for portals to render labels.")
+@strawberry.type(
+    description="A code list of the national vocabulary (Daftar kode), for portals to render labels."
+)
 class VocabularyEnum:
     name: str = strawberry.field(description="The GraphQL enum name, e.g. `ExploitationType`.")
     description: str = strawberry.field(description="What the code list is.")

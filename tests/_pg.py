@@ -223,8 +223,10 @@ class EmbeddedPostgres:
         self._run(
             [
                 str(self.bin_dir / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", self.superuser,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.superuser,
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--locale=C",
@@ -265,9 +267,13 @@ class EmbeddedPostgres:
             result = self._run(
                 [
                     str(self.bin_dir / "pg_ctl"),
-                    "-D", str(self.data_dir),
-                    "-l", str(self.log_file),
-                    "-w", "-t", "60",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    "60",
                     "start",
                 ],
                 check=False,
@@ -276,17 +282,14 @@ class EmbeddedPostgres:
                 return
             if "already in use" not in self._log_tail() or attempt == attempts - 1:
                 raise RuntimeError(
-                    f"pg_ctl start failed ({result.returncode}):\n{result.stdout}"
-                    + self._log_tail()
+                    f"pg_ctl start failed ({result.returncode}):\n{result.stdout}" + self._log_tail()
                 )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: ``smart``, ``fast`` (default) or ``immediate`` (crash-like)."""
         if not self.is_running():
             return
-        self._run(
-            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"]
-        )
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"])
 
     def kill(self) -> None:
         """SIGKILL the postmaster and all its processes, like an OOM kill or a lost machine.
@@ -362,9 +365,13 @@ class EmbeddedPostgres:
                     self._run(
                         [
                             str(self.bin_dir / "pg_ctl"),
-                            "-D", str(self.data_dir),
-                            "-m", "immediate",
-                            "-w", "-t", "20",
+                            "-D",
+                            str(self.data_dir),
+                            "-m",
+                            "immediate",
+                            "-w",
+                            "-t",
+                            "20",
                             "stop",
                         ]
                     )
@@ -388,11 +395,24 @@ class EmbeddedPostgres:
         result = self._run(
             [
                 str(self.bin_dir / "psql"),
-                "-X", "-q", "-A", "-t", "-F", "\t",
-                "-v", "ON_ERROR_STOP=1",
-                "-h", self.host, "-p", str(self.port), "-U", self.superuser,
-                "-d", database,
-                "-c", sql,
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.superuser,
+                "-d",
+                database,
+                "-c",
+                sql,
             ],
             as_server_user=False,
         )

@@ -15,10 +15,17 @@ CASE_FIELDS = """
 
 
 async def all_cases(
-    hub: Hub, first: int = 200, order: str = "REPORTED_AT_DESC", fields: str = CASE_FIELDS, filter: str = ""
+    hub: Hub,
+    first: int = 200,
+    order: str = "REPORTED_AT_DESC",
+    fields: str = CASE_FIELDS,
+    filter: str = "",
 ) -> list[dict[str, Any]]:
     """Every case, paging with keyset cursors until hasNextPage is false."""
-    query = f"""fragment P on PersonRecord {{ id roles sex ageGroup isChild citizenship domicileRegion {{ code }} }}
+    fragment = (
+        "fragment P on PersonRecord { id roles sex ageGroup isChild citizenship domicileRegion { code } }"
+    )
+    query = f"""{fragment if "...P" in fields else ""}
     query($after: String) {{
       cases(first: {first}, after: $after, orderBy: {order} {filter}) {{
         pageInfo {{ hasNextPage endCursor }}

@@ -111,7 +111,11 @@ async def test_person_records_match_truth(agency: str, hub_cases: dict, truth: d
 
 @pytest.mark.parametrize("agency", AGENCIES)
 async def test_services_match_truth(agency: str, hub_cases: dict, truth: dict) -> None:
-    person_keys = {p["key"]: truth_person_key(agency, p) for p in truth["agencies"][agency]["persons"] if p["roles"][0] == "VICTIM" or agency not in PERSON_TABLES}
+    person_keys = {
+        p["key"]: truth_person_key(agency, p)
+        for p in truth["agencies"][agency]["persons"]
+        if p["roles"][0] == "VICTIM" or agency not in PERSON_TABLES
+    }
     expected = {
         s["key"]: (
             s["case_key"],
@@ -142,7 +146,8 @@ async def test_services_match_truth(agency: str, hub_cases: dict, truth: dict) -
 
 async def test_stage_history_matches_truth(hub_cases: dict, truth: dict) -> None:
     expected = Counter(
-        (e["case_key"], e["stage"], e["date"], e["reference"]) for e in truth["agencies"]["polri"]["stage_events"]
+        (e["case_key"], e["stage"], e["date"], e["reference"])
+        for e in truth["agencies"]["polri"]["stage_events"]
     )
     got = Counter(
         (key_of(c["id"]), e["stage"], e["date"], e["reference"])

@@ -3,6 +3,8 @@ be killed and brought back on the same URL (for the hub's fault tests)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -20,9 +22,7 @@ async def test_server_is_real_postgresql(postgres_url: str) -> None:
         version = await conn.fetchval("select version()")
         assert version.startswith("PostgreSQL ")
         assert await conn.fetchval("select current_database()") == "tppo_test"
-        await conn.execute(
-            "create table pg_fixture_probe (id integer primary key, name text not null)"
-        )
+        await conn.execute("create table pg_fixture_probe (id integer primary key, name text not null)")
         try:
             await conn.executemany(
                 "insert into pg_fixture_probe (id, name) values ($1, $2)",
@@ -37,11 +37,16 @@ async def test_server_is_real_postgresql(postgres_url: str) -> None:
 
 
 async def test_server_runs_unprivileged(postgres_server: EmbeddedPostgres) -> None:
+    # PostgreSQL refuses to run as root; when we are root the plugin runs it as `nobody`.
+    pid = postgres_server.pid()
+    assert pid is not None
+    if Path("/proc").is_dir():  # Linux; elsewhere the data_directory check below must do
+        owner = Path(f"/proc/{pid}").stat().st_uid
+        assert owner != 0 if os.geteuid() == 0 else owner == os.geteuid()
     conn = await asyncpg.connect(postgres_server.url)
     try:
-        # PostgreSQL refuses to run as root; the plugin runs it as an ordinary account.
-        data_directory = await conn.fetchval("show data_directory")
-        assert data_directory == str(postgres_server.data_dir)
+        assert await conn.fetchval("show data_directory") == str(postgres_server.data_dir)
+        assert await conn.fetchval("show port") == str(postgres_server.port)
     finally:
         await conn.close()
 

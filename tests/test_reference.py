@@ -255,9 +255,7 @@ def test_names_for_regency_prefix() -> None:
         assert spelling in cilacap
     assert "Kota Cilacap" not in cilacap
     jakpus = index.names_for_prefix("31.71")
-    assert {"Kota Administrasi Jakarta Pusat", "Kota Adm. Jakarta Pusat", "Jakarta Pusat"} <= set(
-        jakpus
-    )
+    assert {"Kota Administrasi Jakarta Pusat", "Kota Adm. Jakarta Pusat", "Jakarta Pusat"} <= set(jakpus)
     assert "KOTA JAKARTA PUSAT" in jakpus
 
 

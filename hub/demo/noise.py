@@ -80,9 +80,9 @@ def typo(name: str, rng: random.Random) -> str:
     pos = rng.randint(1, len(word) - 2)
     kind = rng.randrange(3)
     if kind == 0:
-        word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2:]
+        word = word[:pos] + word[pos + 1] + word[pos] + word[pos + 2 :]
     elif kind == 1:
-        word = word[:pos] + word[pos + 1:]
+        word = word[:pos] + word[pos + 1 :]
     else:
         word = word[:pos] + word[pos] + word[pos:]
     words[i] = word
@@ -112,7 +112,7 @@ def record_name(
         name = respell(name, rng)
     first = name.split(" ", 1)[0]
     if first in _ABBREVIATIONS and rng.random() < style.abbreviate:
-        name = rng.choice(_ABBREVIATIONS[first]) + name[len(first):]
+        name = rng.choice(_ABBREVIATIONS[first]) + name[len(first) :]
     if rng.random() < style.typo:
         name = typo(name, rng)
     if title and rng.random() < style.title:

@@ -49,34 +49,79 @@ ADOPTION = "ILLEGAL_ADOPTION"
 OTHER = "OTHER"
 
 MEANS = (
-    "THREAT_OF_VIOLENCE", "USE_OF_VIOLENCE", "ABDUCTION", "CONFINEMENT", "FORGERY",
-    "DECEPTION", "ABUSE_OF_POWER_OR_VULNERABILITY", "DEBT_BONDAGE", "PAYMENT_TO_CONTROLLER",
+    "THREAT_OF_VIOLENCE",
+    "USE_OF_VIOLENCE",
+    "ABDUCTION",
+    "CONFINEMENT",
+    "FORGERY",
+    "DECEPTION",
+    "ABUSE_OF_POWER_OR_VULNERABILITY",
+    "DEBT_BONDAGE",
+    "PAYMENT_TO_CONTROLLER",
 )
 MEANS_WEIGHTS = (6, 5, 2, 5, 8, 30, 10, 9, 4)
 
 STAGES = (
-    "REPORTED", "INQUIRY", "INVESTIGATION", "DOSSIER_RETURNED", "DOSSIER_COMPLETE",
-    "HANDOVER_TO_PROSECUTOR", "PROSECUTION", "TRIAL", "FIRST_INSTANCE_VERDICT", "APPEAL",
-    "CASSATION", "FINAL_AND_BINDING", "DISCONTINUED",
+    "REPORTED",
+    "INQUIRY",
+    "INVESTIGATION",
+    "DOSSIER_RETURNED",
+    "DOSSIER_COMPLETE",
+    "HANDOVER_TO_PROSECUTOR",
+    "PROSECUTION",
+    "TRIAL",
+    "FIRST_INSTANCE_VERDICT",
+    "APPEAL",
+    "CASSATION",
+    "FINAL_AND_BINDING",
+    "DISCONTINUED",
 )
 STAGE_ORDER = {stage: i for i, stage in enumerate(STAGES)}
 
 # Destination countries (ISO alpha-2) of cross-border cases and how often they occur.
 COUNTRY_WEIGHTS = {
-    "MY": 34, "SA": 12, "KH": 11, "HK": 7, "TW": 7, "MM": 6, "AE": 6, "PH": 5, "SG": 4,
-    "KR": 4, "JP": 4,
+    "MY": 34,
+    "SA": 12,
+    "KH": 11,
+    "HK": 7,
+    "TW": 7,
+    "MM": 6,
+    "AE": 6,
+    "PH": 5,
+    "SG": 4,
+    "KR": 4,
+    "JP": 4,
 }
 
 # First exploitation type, by where the exploitation happened.
 _TYPES_ABROAD = {
-    LABOUR: 38, DOMESTIC: 20, SEXUAL: 14, CRIMINALITY: 12, MARRIAGE: 5, ORGAN: 2, SLAVERY: 3,
-    CHILD_LABOUR: 1, OTHER: 3, REPRODUCTIVE: 1, ADOPTION: 1,
+    LABOUR: 38,
+    DOMESTIC: 20,
+    SEXUAL: 14,
+    CRIMINALITY: 12,
+    MARRIAGE: 5,
+    ORGAN: 2,
+    SLAVERY: 3,
+    CHILD_LABOUR: 1,
+    OTHER: 3,
+    REPRODUCTIVE: 1,
+    ADOPTION: 1,
 }
 _TYPES_SCAM_COUNTRY = {CRIMINALITY: 70, LABOUR: 15, SEXUAL: 8, ORGAN: 4, OTHER: 3}
 _SCAM_COUNTRIES = ("KH", "MM", "PH")
 _TYPES_DOMESTIC = {
-    SEXUAL: 44, LABOUR: 14, CHILD_LABOUR: 11, DOMESTIC: 8, BEGGING: 6, MARRIAGE: 4,
-    SLAVERY: 2, REPRODUCTIVE: 2, ADOPTION: 3, CRIMINALITY: 2, ORGAN: 1, OTHER: 3,
+    SEXUAL: 44,
+    LABOUR: 14,
+    CHILD_LABOUR: 11,
+    DOMESTIC: 8,
+    BEGGING: 6,
+    MARRIAGE: 4,
+    SLAVERY: 2,
+    REPRODUCTIVE: 2,
+    ADOPTION: 3,
+    CRIMINALITY: 2,
+    ORGAN: 1,
+    OTHER: 3,
 }
 # Companion types a case often carries as its second type.
 _SECOND_TYPE = {
@@ -91,31 +136,103 @@ _SECOND_TYPE = {
 # P(victim is female) and P(victim is a child) by the case's first exploitation type; the mix
 # gives roughly a quarter of child victims overall.
 _FEMALE_SHARE = {
-    SEXUAL: 0.95, DOMESTIC: 0.93, MARRIAGE: 1.0, REPRODUCTIVE: 1.0, LABOUR: 0.45,
-    CRIMINALITY: 0.40, ORGAN: 0.25, CHILD_LABOUR: 0.5, BEGGING: 0.55, SLAVERY: 0.5,
-    ADOPTION: 0.5, OTHER: 0.6,
+    SEXUAL: 0.95,
+    DOMESTIC: 0.93,
+    MARRIAGE: 1.0,
+    REPRODUCTIVE: 1.0,
+    LABOUR: 0.45,
+    CRIMINALITY: 0.40,
+    ORGAN: 0.25,
+    CHILD_LABOUR: 0.5,
+    BEGGING: 0.55,
+    SLAVERY: 0.5,
+    ADOPTION: 0.5,
+    OTHER: 0.6,
 }
 _CHILD_SHARE = {
-    SEXUAL: 0.33, DOMESTIC: 0.12, MARRIAGE: 0.25, REPRODUCTIVE: 0.15, LABOUR: 0.05,
-    CRIMINALITY: 0.02, ORGAN: 0.02, CHILD_LABOUR: 1.0, BEGGING: 0.6, SLAVERY: 0.08,
-    ADOPTION: 1.0, OTHER: 0.15,
+    SEXUAL: 0.33,
+    DOMESTIC: 0.12,
+    MARRIAGE: 0.25,
+    REPRODUCTIVE: 0.15,
+    LABOUR: 0.05,
+    CRIMINALITY: 0.02,
+    ORGAN: 0.02,
+    CHILD_LABOUR: 1.0,
+    BEGGING: 0.6,
+    SLAVERY: 0.08,
+    ADOPTION: 1.0,
+    OTHER: 0.15,
 }
 
 # Province weights for where people come from (Kemendagri province codes).
 _ORIGIN_PROVINCES = {
-    "32": 18, "33": 14, "35": 14, "52": 12, "53": 11, "12": 7, "61": 6, "36": 3, "18": 3,
-    "73": 2, "51": 1.5, "31": 1.5, "21": 1.5, "34": 1, "16": 1, "63": 0.8, "14": 0.8,
+    "32": 18,
+    "33": 14,
+    "35": 14,
+    "52": 12,
+    "53": 11,
+    "12": 7,
+    "61": 6,
+    "36": 3,
+    "18": 3,
+    "73": 2,
+    "51": 1.5,
+    "31": 1.5,
+    "21": 1.5,
+    "34": 1,
+    "16": 1,
+    "63": 0.8,
+    "14": 0.8,
 }
 _OTHER_PROVINCE_WEIGHT = 0.3
 _HOTSPOTS = {
-    "32.12", "32.09", "32.03", "32.02", "32.15", "32.13", "33.01", "33.29", "33.24", "35.07",
-    "35.05", "35.02", "35.04", "35.10", "35.09", "52.03", "52.02", "52.01", "53.02", "53.01",
-    "53.03", "53.04", "53.18", "12.07", "12.71", "61.01", "61.03", "61.71",
+    "32.12",
+    "32.09",
+    "32.03",
+    "32.02",
+    "32.15",
+    "32.13",
+    "33.01",
+    "33.29",
+    "33.24",
+    "35.07",
+    "35.05",
+    "35.02",
+    "35.04",
+    "35.10",
+    "35.09",
+    "52.03",
+    "52.02",
+    "52.01",
+    "53.02",
+    "53.01",
+    "53.03",
+    "53.04",
+    "53.18",
+    "12.07",
+    "12.71",
+    "61.01",
+    "61.03",
+    "61.71",
 }
 # Where domestic exploitation happens and where cross-border cases are caught on the way out.
 _DOMESTIC_HUBS = (
-    "21.71", "31.72", "31.73", "31.71", "51.03", "51.71", "35.78", "12.71", "32.73", "32.01",
-    "36.71", "32.16", "61.71", "73.71", "65.03", "36.03",
+    "21.71",
+    "31.72",
+    "31.73",
+    "31.71",
+    "51.03",
+    "51.71",
+    "35.78",
+    "12.71",
+    "32.73",
+    "32.01",
+    "36.71",
+    "32.16",
+    "61.71",
+    "73.71",
+    "65.03",
+    "36.03",
 )
 _DEPARTURE_HUBS = ("21.71", "65.03", "36.71", "61.03", "21.72", "14.72", "12.07", "31.73")
 
@@ -124,12 +241,44 @@ _YEAR_WEIGHTS = {2019: 0.8, 2020: 0.55, 2021: 0.75, 2022: 1.0, 2023: 1.6, 2024: 
 # Name material that Faker's id_ID lists lack: very common name parts (so that the spelling
 # noise finds u/j/c/ny/sy to play with) and regional naming customs.
 _COMMON_MALE = (
-    "Muhammad", "Ahmad", "Abdul", "Agus", "Budi", "Joko", "Cahyo", "Wahyu", "Yusuf", "Syaiful",
-    "Nyoto", "Sujono", "Suharto", "Sutrisno", "Jumadi", "Rusdi", "Syarif", "Junaidi",
+    "Muhammad",
+    "Ahmad",
+    "Abdul",
+    "Agus",
+    "Budi",
+    "Joko",
+    "Cahyo",
+    "Wahyu",
+    "Yusuf",
+    "Syaiful",
+    "Nyoto",
+    "Sujono",
+    "Suharto",
+    "Sutrisno",
+    "Jumadi",
+    "Rusdi",
+    "Syarif",
+    "Junaidi",
 )
 _COMMON_FEMALE = (
-    "Siti", "Nur", "Sri", "Dewi", "Putri", "Nyai", "Suryani", "Juwita", "Cucu", "Syafitri",
-    "Sumiati", "Rusmini", "Juariah", "Nurjanah", "Cici", "Tuti", "Yuyun", "Suhartini",
+    "Siti",
+    "Nur",
+    "Sri",
+    "Dewi",
+    "Putri",
+    "Nyai",
+    "Suryani",
+    "Juwita",
+    "Cucu",
+    "Syafitri",
+    "Sumiati",
+    "Rusmini",
+    "Juariah",
+    "Nurjanah",
+    "Cici",
+    "Tuti",
+    "Yuyun",
+    "Suhartini",
 )
 _BALI_MALE = ("I Wayan", "I Made", "I Nyoman", "I Ketut", "I Putu", "I Komang", "I Gede")
 _BALI_FEMALE = ("Ni Wayan", "Ni Made", "Ni Nyoman", "Ni Ketut", "Ni Putu", "Ni Komang", "Ni Luh")
@@ -137,14 +286,53 @@ _NTT_MALE = ("Yohanes", "Yosef", "Agustinus", "Petrus", "Markus", "Fransiskus", 
 _NTT_FEMALE = ("Maria", "Fransiska", "Theresia", "Marselina", "Yuliana", "Agustina", "Kristina")
 _NTT_SURNAMES = ("Seran", "Nahak", "Bere", "Tefa", "Lake", "Bana", "Taneo", "Ndun", "Manafe", "Lay")
 _BATAK_SURNAMES = (
-    "Siregar", "Nainggolan", "Simanjuntak", "Hutapea", "Damanik", "Sitompul", "Lubis",
-    "Nasution", "Harahap", "Sinaga", "Tambunan", "Pardede", "Sihombing", "Situmorang", "Purba",
+    "Siregar",
+    "Nainggolan",
+    "Simanjuntak",
+    "Hutapea",
+    "Damanik",
+    "Sitompul",
+    "Lubis",
+    "Nasution",
+    "Harahap",
+    "Sinaga",
+    "Tambunan",
+    "Pardede",
+    "Sihombing",
+    "Situmorang",
+    "Purba",
 )
 _NON_MUSLIM_PROVINCES = ("51", "53", "71", "81", "91", "92", "93", "94", "95", "96")
 _PHONE_PREFIXES = (
-    "0811", "0812", "0813", "0821", "0822", "0823", "0852", "0853", "0814", "0815", "0816",
-    "0855", "0856", "0857", "0858", "0817", "0818", "0819", "0859", "0877", "0878", "0895",
-    "0896", "0897", "0898", "0899", "0881", "0882", "0887",
+    "0811",
+    "0812",
+    "0813",
+    "0821",
+    "0822",
+    "0823",
+    "0852",
+    "0853",
+    "0814",
+    "0815",
+    "0816",
+    "0855",
+    "0856",
+    "0857",
+    "0858",
+    "0817",
+    "0818",
+    "0819",
+    "0859",
+    "0877",
+    "0878",
+    "0895",
+    "0896",
+    "0897",
+    "0898",
+    "0899",
+    "0881",
+    "0882",
+    "0887",
 )
 
 
@@ -229,8 +417,7 @@ class NamePools:
         family_male = sorted(set(provider.last_names_male))
         family_female = sorted(set(provider.last_names_female))
         streets = sorted({fake.street() for _ in range(400)})
-        return cls(tuple(male), tuple(female), tuple(family_male), tuple(family_female),
-                   tuple(streets))
+        return cls(tuple(male), tuple(female), tuple(family_male), tuple(family_female), tuple(streets))
 
 
 @dataclass(slots=True)
@@ -295,8 +482,10 @@ def age_at(birth: date, when: date) -> int:
 def make_address(rng: random.Random, names: NamePools, regency: Regency) -> str:
     """A plausible village address (street, house number, RT/RW, regency)."""
     street = rng.choice(names.streets)
-    return (f"{rng.choice(('Jl.', 'Jl.', 'Gg.', 'Dusun'))} {street} No. {rng.randint(1, 150)} "
-            f"RT {rng.randint(1, 15):03d}/RW {rng.randint(1, 12):03d}, {regency.name}")
+    return (
+        f"{rng.choice(('Jl.', 'Jl.', 'Gg.', 'Dusun'))} {street} No. {rng.randint(1, 150)} "
+        f"RT {rng.randint(1, 15):03d}/RW {rng.randint(1, 12):03d}, {regency.name}"
+    )
 
 
 def add_days(day: date, days: int) -> date:
@@ -379,7 +568,6 @@ class _WorldBuilder:
                 self.passports.add(number)
                 return number
 
-
     def new_person(self, sex: str, birth: date, origin: str, *, titled: float) -> int:
         rng = self.rng
         province = origin[:2]
@@ -396,11 +584,18 @@ class _WorldBuilder:
         phone = None
         if age >= 14 and rng.random() < 0.9:
             digits = rng.choice((7, 8, 8))
-            phone = f"{rng.choice(_PHONE_PREFIXES)}{rng.randrange(10 ** digits):0{digits}d}"
+            phone = f"{rng.choice(_PHONE_PREFIXES)}{rng.randrange(10**digits):0{digits}d}"
         person = Person(
-            index=len(self.persons), given=given, patronym=patronym, title=title, sex=sex,
-            birth_date=birth, origin_region=origin, nik=self._nik(origin, sex, birth),
-            passport=None, phone=phone,
+            index=len(self.persons),
+            given=given,
+            patronym=patronym,
+            title=title,
+            sex=sex,
+            birth_date=birth,
+            origin_region=origin,
+            nik=self._nik(origin, sex, birth),
+            passport=None,
+            phone=phone,
             address=make_address(rng, self.names, self.regions.regencies[origin]),
         )
         self.persons.append(person)
@@ -493,8 +688,13 @@ class _WorldBuilder:
             if second != means[0]:
                 means.append(second)
         case = Case(
-            index=index, reported_at=reported, region=region, origin_region=origin,
-            country=country, exploitation_types=self._types(country), means=means,
+            index=index,
+            reported_at=reported,
+            region=region,
+            origin_region=origin,
+            country=country,
+            exploitation_types=self._types(country),
+            means=means,
             stage=self._stage(reported),
         )
         for _ in range(rng.choices((1, 2, 3), (65, 22, 13))[0]):

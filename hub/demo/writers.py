@@ -127,7 +127,9 @@ async def write_postgres(
                 await conn.execute(spec.create_table(schema))
                 if tables[spec.name]:
                     await conn.copy_records_to_table(
-                        spec.name, records=tables[spec.name], columns=spec.column_names,
+                        spec.name,
+                        records=tables[spec.name],
+                        columns=spec.column_names,
                         schema_name=schema,
                     )
             for spec in specs:
@@ -156,7 +158,8 @@ async def _await(make: Callable[[], Awaitable[T]]) -> T:
 # -- ground truth and hub.toml ----------------------------------------------------------------
 
 
-def _dumps(record: dict[str, Any]) -> str:
+def dumps_record(record: dict[str, Any]) -> str:
+    """One truth record as one line of JSON (records are kept serialised: a dict costs ~3x)."""
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -170,23 +173,23 @@ class TruthWriter:
         self.fh.write(f'{{"seed": {json.dumps(seed)}, "scale": {json.dumps(scale)},\n')
         self.agencies = 0
 
-    def array(self, key: str, records: Iterable[dict[str, Any]], indent: str = " ") -> None:
-        """Write ``"key": [ ... ]`` (a trailing comma follows: every array has a successor)."""
+    def array(self, key: str, lines: Iterable[str], indent: str = " ") -> None:
+        """Write ``"key": [ ... ]`` from records already serialised by :func:`dumps_record`."""
         self.fh.write(f'{indent}"{key}": [')
         first = True
-        for record in records:
+        for line in lines:
             self.fh.write(f"\n{indent} " if first else f",\n{indent} ")
-            self.fh.write(_dumps(record))
+            self.fh.write(line)
             first = False
         self.fh.write("]" if first else f"\n{indent}]")
 
     def world(self, persons: Iterable[dict[str, Any]], cases: Iterable[dict[str, Any]]) -> None:
-        self.array("persons", persons)
+        self.array("persons", map(dumps_record, persons))
         self.fh.write(",\n")
-        self.array("cases", cases)
+        self.array("cases", map(dumps_record, cases))
         self.fh.write(',\n "agencies": {')
 
-    def agency(self, name: str, truth: dict[str, list[dict[str, Any]]]) -> None:
+    def agency(self, name: str, truth: dict[str, list[str]]) -> None:
         self.fh.write(",\n" if self.agencies else "\n")
         self.fh.write(f'  "{name}": {{\n')
         for i, kind in enumerate(("cases", "persons", "services", "stage_events")):
@@ -216,14 +219,17 @@ def _toml_string(value: str) -> str:
 def hub_toml(agencies: Sequence[str], seed: int, scale: float, postgres_url: str | None) -> str:
     """The hub configuration that serves the generated databases (read by hub/config.py)."""
     lines = [
-        f"# Demo hub configuration written by `tppo-hub demo generate` (seed {seed}, "
-        f"scale {float(scale)}).",
+        f"# Demo hub configuration written by `tppo-hub demo generate` (seed {seed}, scale {float(scale)}).",
         "[hub]",
         "demo = true",
     ]
     for name in agencies:
-        lines += ["", "[[sources]]", f"name = {_toml_string(name)}",
-                  f"mapping = {_toml_string(name)}"]
+        lines += [
+            "",
+            "[[sources]]",
+            f"name = {_toml_string(name)}",
+            f"mapping = {_toml_string(name)}",
+        ]
         if postgres_url:
             lines += [f"url = {_toml_string(postgres_url)}", f"schema = {_toml_string(name)}"]
         else:

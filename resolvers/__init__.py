@@ -1,0 +1,1 @@
+"""The GraphQL layer: strawberry types, inputs and the root Query. No SQL here."""
