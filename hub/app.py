@@ -27,6 +27,7 @@ from hub.config import HubConfig
 from hub.federation import Federation
 from hub.policy import ANONYMOUS, Principal
 from hub.sources import SourceRegistry, SourceState
+from hub.store import Store
 from resolvers.convert import Converter
 from resolvers.schema import HubSchema, build_schema
 
@@ -38,15 +39,18 @@ class Hub:
 
     def __init__(self, config: HubConfig, schema: HubSchema | None = None) -> None:
         self.config = config
+        self.store = Store(config.store_url, config.base_dir)
         self.registry = SourceRegistry(config)
         self.federation = Federation(self.registry, config)
         self.schema = schema or build_schema()
 
     async def start(self) -> None:
+        await self.store.open()
         await self.registry.open()
 
     async def stop(self) -> None:
         await self.registry.close()
+        await self.store.close()
 
     def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
         """A fresh per-request context (call inside the running event loop)."""

@@ -57,6 +57,11 @@ class HubConfig:
     default_page_size: int = 50
     source_timeout_seconds: float = 10.0
     example_query: str | None = None
+    #: The hub's own store (audit log, linkage index); relative SQLite paths are relative
+    #: to ``base_dir``.
+    store_url: str = "sqlite:///hub-store.sqlite"
+    #: The raw ``[auth]`` section, checked by :mod:`hub.auth` when the app is built.
+    auth: dict[str, Any] = field(default_factory=dict)
 
 
 def load_config(path: Path) -> HubConfig:
@@ -136,4 +141,6 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
         default_page_size=min(50, max_page),
         source_timeout_seconds=float(timeout),
         example_query=hub.get("example_query"),
+        store_url=str(hub.get("store", "sqlite:///hub-store.sqlite")),
+        auth=dict(raw.get("auth", {})) if isinstance(raw.get("auth", {}), dict) else {},
     )

@@ -79,8 +79,8 @@ async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked
 _ENTITY_TYPE = {Entity.CASE: "Case", Entity.PERSON: "PersonRecord", Entity.SERVICE: "Service"}
 
 
-@strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query:
+@strawberry.type(description="Cases, agencies and sources: the federated core queries.")
+class CaseQueries:
     @strawberry.field(description="Agencies whose databases are registered (Lembaga).")
     def agencies(self, info: Info) -> list[types.Agency]:
         seen: dict[str, types.Agency] = {}

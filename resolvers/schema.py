@@ -22,7 +22,12 @@ from strawberry.types import ExecutionContext
 
 from resolvers import types
 from resolvers.extensions import ErrorCodes, SourceReport, log
-from resolvers.query import Query
+from resolvers.query import CaseQueries
+
+
+@strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
+class Query(CaseQueries):
+    """The root query: the query groups of each feature, composed by inheritance."""
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
