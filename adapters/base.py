@@ -8,6 +8,7 @@ questions, always in the national vocabulary of :mod:`hub.model`:
 - ``load`` — records of one entity by their keys (for ``node(id)`` and references);
 - ``children`` — records of one entity for many parents at once (the victims of 50 cases in
   one statement), which is what keeps nested GraphQL fields free of N+1 queries;
+- ``scan`` — every record of an entity, a batch at a time (for linkage and quality jobs);
 - ``health`` — whether the database answers.
 
 Adapters know no GraphQL: they take and return plain records. Most agencies never write one:
@@ -119,6 +120,15 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
         """Records of ``entity`` whose ``field`` (e.g. ``case_key``) is one of ``parent_keys``."""
+
+    @abc.abstractmethod
+    async def scan(self, entity: Entity, after: str | None, limit: int) -> tuple[list[Record], str | None]:
+        """Every record of ``entity`` in a stable order, ``limit`` at a time.
+
+        ``after`` is the opaque position returned by the previous call (None to start); the
+        returned position is None when the scan is complete. Used by batch jobs (linkage,
+        data-quality checks) that must read a whole table without OFFSET.
+        """
 
     @abc.abstractmethod
     async def health(self) -> Health:

@@ -572,6 +572,32 @@ class MappedSQLSource(Source):
             records.extend(self._read(compiled, rows))
         return records
 
+    async def scan(self, entity: Entity, after: str | None, limit: int) -> tuple[list[Record], str | None]:
+        """Keyset scan part by part, in each part's key order.
+
+        The position is ``"<part index>:<last key>"`` (an empty key: the start of that part),
+        so a scan resumes exactly where it stopped without OFFSET.
+        """
+        parts = self._compiled(entity)
+        index, last = 0, ""
+        if after is not None:
+            head, _, last = after.partition(":")
+            if not head.isdigit() or int(head) >= len(parts):
+                raise ValueError("invalid scan position")
+            index = int(head)
+        while index < len(parts):
+            compiled = parts[index]
+            stmt = compiled.select
+            if last:
+                stmt = stmt.where(compiled.key_column > compiled.key_to_db(last))
+            rows = await self._fetch(stmt.order_by(compiled.key_column).limit(limit))
+            if len(rows) == limit:
+                return self._read(compiled, rows), f"{index}:{rows[-1][0]}"
+            index, last = index + 1, ""
+            if rows:
+                return self._read(compiled, rows), (f"{index}:" if index < len(parts) else None)
+        return [], None
+
     async def health(self) -> Health:
         if self._engine is None:
             return Health(False, "not open")

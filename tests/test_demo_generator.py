@@ -52,7 +52,7 @@ def _doc_schemas() -> dict[str, dict[str, list[tuple[str, str, bool, bool]]]]:
         columns = []
         for i, match in enumerate(found):
             end = found[i + 1].start() if i + 1 < len(found) else len(cell)
-            segment = cell[match.end():end]
+            segment = cell[match.end() : end]
             assert match[2], f"{agency}.{row[1]}.{match[1]}: the document gives no type"
             kind = "TEXT" if match[2] == "ISO date" else match[2]
             is_pk = " PK" in segment or "PK both columns" in cell
@@ -120,8 +120,10 @@ def _query(out_dir: Path, agency: str, sql: str) -> list[tuple[Any, ...]]:
 
 def test_same_seed_gives_identical_files(out_dir: Path, tmp_path: Path) -> None:
     """Run again in another process with other string hashing: nothing may depend on it."""
-    script = f"from pathlib import Path; from hub.demo import generate; " \
-             f"generate(Path({str(tmp_path)!r}), seed=7, scale={SCALE})"
+    script = (
+        f"from pathlib import Path; from hub.demo import generate; "
+        f"generate(Path({str(tmp_path)!r}), seed=7, scale={SCALE})"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "4242"}
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=120)
     names = sorted(p.name for p in out_dir.iterdir())
@@ -193,10 +195,17 @@ def test_values_have_the_documented_storage_types(out_dir: Path, agency: str) ->
 
 @pytest.mark.parametrize("agency", AGENCIES)
 def test_reference_and_filter_columns_are_indexed(out_dir: Path, agency: str) -> None:
-    keys = {"id_kasus", "id_korban", "no_lp", "no_permohonan", "id_terlindung", "case_id",
-            "citizen_id"}
-    dates = {"tgl_lapor", "tgl_lp", "tanggal_permohonan", "tanggal_pengaduan", "opened_at",
-             "tgl_mulai", "mulai", "started_at"}
+    keys = {"id_kasus", "id_korban", "no_lp", "no_permohonan", "id_terlindung", "case_id", "citizen_id"}
+    dates = {
+        "tgl_lapor",
+        "tgl_lp",
+        "tanggal_permohonan",
+        "tanggal_pengaduan",
+        "opened_at",
+        "tgl_mulai",
+        "mulai",
+        "started_at",
+    }
     con = _db(out_dir, agency)
     try:
         for table, columns in DOC[agency].items():
@@ -254,7 +263,7 @@ def test_passports_are_unique_and_in_indonesian_form(truth: dict[str, Any]) -> N
 
 def _upper_regency(name: str) -> str:
     upper = name.upper()
-    return "KAB. " + upper[len("KABUPATEN "):] if upper.startswith("KABUPATEN ") else upper
+    return "KAB. " + upper[len("KABUPATEN ") :] if upper.startswith("KABUPATEN ") else upper
 
 
 def test_every_region_exists_in_the_reference(out_dir: Path, truth: dict[str, Any]) -> None:
@@ -263,9 +272,7 @@ def test_every_region_exists_in_the_reference(out_dir: Path, truth: dict[str, An
     assert {c["region"] for c in truth["cases"]} <= codes
     for agency in AGENCIES:
         records = truth["agencies"][agency]
-        regions = {c["region"] for c in records["cases"]} | {
-            p["domicile_region"] for p in records["persons"]
-        }
+        regions = {c["region"] for c in records["cases"]} | {p["domicile_region"] for p in records["persons"]}
         assert regions - {None} <= codes, agency
     dotted = [
         ("simfoni", "SELECT kode_wilayah FROM kasus UNION SELECT kode_wilayah_domisili FROM korban"),
@@ -273,8 +280,11 @@ def test_every_region_exists_in_the_reference(out_dir: Path, truth: dict[str, An
     ]
     for agency, sql in dotted:
         assert {r[0] for r in _query(out_dir, agency, sql)} <= codes
-    four = _query(out_dir, "lpsk", "SELECT kode_kabupaten FROM permohonan "
-                                   "UNION SELECT kode_kabupaten_domisili FROM terlindung")
+    four = _query(
+        out_dir,
+        "lpsk",
+        "SELECT kode_kabupaten FROM permohonan UNION SELECT kode_kabupaten_domisili FROM terlindung",
+    )
     assert {f"{r[0][:2]}.{r[0][2:]}" for r in four} <= codes
     names = {(PROVINCES[p], n) for p, n in REGENCIES.values()}
     assert set(_query(out_dir, "polri", "SELECT provinsi, kabupaten FROM laporan_polisi")) <= names
@@ -360,7 +370,7 @@ COUNTS = {
     "polri": {
         "cases": "SELECT count(*) FROM laporan_polisi",
         "persons": "SELECT (SELECT count(*) FROM korban) + (SELECT count(*) FROM tersangka)"
-                   " + (SELECT count(*) FROM saksi)",
+        " + (SELECT count(*) FROM saksi)",
         "services": "SELECT 0",
         "stage_events": "SELECT count(*) FROM tahapan",
     },
@@ -403,18 +413,37 @@ CASE_ROWS = {
     "simfoni": "SELECT id_kasus, no_registrasi, tgl_lapor, kode_wilayah, negara_tujuan FROM kasus",
     "polri": "SELECT no_lp, no_lp, tgl_lp, provinsi || '|' || kabupaten, negara FROM laporan_polisi",
     "lpsk": "SELECT no_permohonan, no_permohonan, tanggal_permohonan, kode_kabupaten,"
-            " negara_kejadian FROM permohonan",
+    " negara_kejadian FROM permohonan",
     "bp2mi": "SELECT id_pengaduan, no_pengaduan, tanggal_pengaduan, kab_asal, negara_penempatan"
-             " FROM pengaduan",
+    " FROM pengaduan",
     "kemlu": "SELECT case_id, case_id, opened_at, NULL, country_iso3 FROM cases",
 }
 COUNTRY_NAMES = {
-    "Malaysia": "MY", "Arab Saudi": "SA", "Hongkong": "HK", "Kamboja": "KH", "Taiwan": "TW",
-    "Myanmar": "MM", "Uni Emirat Arab": "AE", "Jepang": "JP", "Korea Selatan": "KR",
-    "Singapura": "SG", "Filipina": "PH",
+    "Malaysia": "MY",
+    "Arab Saudi": "SA",
+    "Hongkong": "HK",
+    "Kamboja": "KH",
+    "Taiwan": "TW",
+    "Myanmar": "MM",
+    "Uni Emirat Arab": "AE",
+    "Jepang": "JP",
+    "Korea Selatan": "KR",
+    "Singapura": "SG",
+    "Filipina": "PH",
 }
-ISO3 = {"MYS": "MY", "SAU": "SA", "HKG": "HK", "KHM": "KH", "TWN": "TW", "MMR": "MM",
-        "ARE": "AE", "JPN": "JP", "KOR": "KR", "SGP": "SG", "PHL": "PH"}
+ISO3 = {
+    "MYS": "MY",
+    "SAU": "SA",
+    "HKG": "HK",
+    "KHM": "KH",
+    "TWN": "TW",
+    "MMR": "MM",
+    "ARE": "AE",
+    "JPN": "JP",
+    "KOR": "KR",
+    "SGP": "SG",
+    "PHL": "PH",
+}
 
 
 def _national_case(agency: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -423,8 +452,7 @@ def _national_case(agency: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
     if agency == "polri":
         when = datetime.strptime(when, "%d/%m/%Y").date().isoformat()
         province, regency = region.split("|")
-        region = next(c for c, (p, n) in REGENCIES.items() if n == regency
-                      and PROVINCES[p] == province)
+        region = next(c for c, (p, n) in REGENCIES.items() if n == regency and PROVINCES[p] == province)
         country = COUNTRY_NAMES[country] if country else None
     elif agency == "lpsk":
         region = f"{region[:2]}.{region[2:]}"
@@ -449,17 +477,27 @@ def test_truth_cases_match_the_rows(out_dir: Path, truth: dict, agency: str) -> 
 
 
 def test_retired_simfoni_codes_come_out_unknown(out_dir: Path, truth: dict) -> None:
-    retired = _query(out_dir, "simfoni",
-                     "SELECT DISTINCT id_kasus FROM kasus_eksploitasi WHERE kode_eksploitasi = 'XX-LAMA'")
-    unknown = {c["key"] for c in truth["agencies"]["simfoni"]["cases"]
-               if "UNKNOWN" in c["exploitation_types"]}
+    retired = _query(
+        out_dir,
+        "simfoni",
+        "SELECT DISTINCT id_kasus FROM kasus_eksploitasi WHERE kode_eksploitasi = 'XX-LAMA'",
+    )
+    unknown = {
+        c["key"] for c in truth["agencies"]["simfoni"]["cases"] if "UNKNOWN" in c["exploitation_types"]
+    }
     assert unknown == {str(r[0]) for r in retired}
     assert unknown, "the demo data should contain the retired code"
 
 
 def test_polri_stage_is_the_latest_tahapan(out_dir: Path, truth: dict) -> None:
-    stages = {"LIDIK": "INQUIRY", "SIDIK": "INVESTIGATION", "P19": "DOSSIER_RETURNED",
-              "P21": "DOSSIER_COMPLETE", "TAHAP2": "HANDOVER_TO_PROSECUTOR", "SP3": "DISCONTINUED"}
+    stages = {
+        "LIDIK": "INQUIRY",
+        "SIDIK": "INVESTIGATION",
+        "P19": "DOSSIER_RETURNED",
+        "P21": "DOSSIER_COMPLETE",
+        "TAHAP2": "HANDOVER_TO_PROSECUTOR",
+        "SP3": "DISCONTINUED",
+    }
     latest = dict(_query(out_dir, "polri", "SELECT no_lp, tahap FROM tahapan ORDER BY id"))
     for case in truth["agencies"]["polri"]["cases"]:
         assert case["stage"] == stages.get(latest.get(case["key"]), "REPORTED")
@@ -471,12 +509,21 @@ def test_polri_stage_is_the_latest_tahapan(out_dir: Path, truth: dict) -> None:
 
 
 def test_polri_ages_come_from_birth_date_else_umur(out_dir: Path, truth: dict) -> None:
-    rows = _query(out_dir, "polri", "SELECT k.id, k.tgl_lahir, k.umur, l.tgl_lp FROM korban k"
-                                    " JOIN laporan_polisi l ON l.no_lp = k.no_lp")
-    bands = [(5, "AGE_0_5"), (12, "AGE_6_12"), (17, "AGE_13_17"), (24, "AGE_18_24"),
-             (44, "AGE_25_44"), (59, "AGE_45_59"), (999, "AGE_60_PLUS")]
-    victims = {p["key"]: p for p in truth["agencies"]["polri"]["persons"]
-               if p["roles"] == ["VICTIM"]}
+    rows = _query(
+        out_dir,
+        "polri",
+        "SELECT k.id, k.tgl_lahir, k.umur, l.tgl_lp FROM korban k JOIN laporan_polisi l ON l.no_lp = k.no_lp",
+    )
+    bands = [
+        (5, "AGE_0_5"),
+        (12, "AGE_6_12"),
+        (17, "AGE_13_17"),
+        (24, "AGE_18_24"),
+        (44, "AGE_25_44"),
+        (59, "AGE_45_59"),
+        (999, "AGE_60_PLUS"),
+    ]
+    victims = {p["key"]: p for p in truth["agencies"]["polri"]["persons"] if p["roles"] == ["VICTIM"]}
     for key, born, umur, reported in rows:
         on = datetime.strptime(reported, "%d/%m/%Y").date()
         age = _age(datetime.strptime(born, "%d/%m/%Y").date(), on) if born else umur
@@ -516,12 +563,15 @@ async def test_postgres_gets_the_same_tables(postgres_url: str, tmp_path: Path) 
                 info = await conn.fetch(
                     "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
                     " WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
-                    agency, table)
+                    agency,
+                    table,
+                )
                 assert [(r[0], r[1].upper(), r[2] == "YES") for r in info] == [
                     (c, kind, nullable) for c, kind, nullable, _ in columns
                 ]
-        indexes = {r[0] for r in await conn.fetch(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'polri'")}
+        indexes = {
+            r[0] for r in await conn.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = 'polri'")
+        }
         assert {"ix_tahapan_no_lp", "ix_korban_no_lp", "ix_laporan_polisi_tgl_lp"} <= indexes
         # The SQLite file and the PostgreSQL schema hold the same rows.
         sqlite_rows = _query(tmp_path, "simfoni", "SELECT * FROM korban ORDER BY id_korban")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hub.ids import GlobalId
+from hub.model import Entity
 from tests.helpers import all_cases
 
 AGENCIES = ["simfoni", "polri", "lpsk", "bp2mi", "kemlu"]
@@ -165,3 +166,18 @@ async def test_unmapped_codes_become_unknown_and_are_counted(hub: Any, truth: di
     assert retired, "the demo data should contain retired exploitation codes"
     source = hub.registry.get("simfoni").source
     assert source.unmapped[("kasus.exploitation_types", "XX-LAMA")] >= 1
+
+
+@pytest.mark.parametrize("agency", ["polri", "simfoni", "kemlu"])
+async def test_scan_reads_every_person_record_once(hub: Any, truth: dict, agency: str) -> None:
+    source = hub.registry.get(agency).source
+    keys: list[str] = []
+    position = None
+    while True:
+        records, position = await source.scan(Entity.PERSON, position, 97)
+        keys.extend(r.key for r in records)
+        if position is None:
+            break
+    expected = [truth_person_key(agency, p) for p in truth["agencies"][agency]["persons"]]
+    assert len(keys) == len(set(keys))
+    assert sorted(keys) == sorted(expected)
