@@ -86,6 +86,11 @@ class CompiledPart:
     key_to_db: Callable[[str], Any]
     relation_columns: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]]
     readers: list[tuple[str, Reader]]
+    from_clause: FromClause
+    #: Per national field: the SQL expressions selected for it and the reader that turns
+    #: their values into the national value (reused by filters and statistics).
+    field_exprs: dict[str, list[ColumnElement[Any]]]
+    field_readers: dict[str, Reader]
     date_expr: ColumnElement[str] | None = None
 
     def record_key(self, value: Any) -> str:
@@ -189,11 +194,9 @@ class MappedSQLSource(Source):
         scope: dict[str, Table] = {part.table: base}
         from_clause: FromClause = base
         for join in part.joins:
-            other = (
-                tables[join.table].alias(f"j_{join.table}")
-                if join.table == part.table
-                else tables[join.table]
-            )
+            # Joined tables are aliased so that a part used inside a subquery (filters,
+            # statistics) never correlates with the outer query's copy of the same table.
+            other = tables[join.table].alias(f"j_{join.table}")
             scope[join.table] = other
             conditions = []
             for local, remote in join.on:
@@ -221,11 +224,15 @@ class MappedSQLSource(Source):
         key_column = column(ColumnRef(None, part.key))
         selected: list[ColumnElement[Any]] = [key_column]
         readers: list[tuple[str, Reader]] = []
+        field_exprs: dict[str, list[ColumnElement[Any]]] = {}
+        field_readers: dict[str, Reader] = {}
         relation_columns: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]] = {}
         date_expr: ColumnElement[str] | None = None
         for name, spec in part.fields.items():
             kind = field_kind(part.entity, name)
             exprs, reader = self._compile_field(part, name, spec, kind, column, tables, compiled, problems)
+            field_exprs[name] = exprs
+            field_readers[name] = reader
             start = len(selected)
             selected.extend(exprs)
             readers.append((name, _slice_reader(reader, start, len(exprs))))
@@ -245,6 +252,9 @@ class MappedSQLSource(Source):
             key_to_db=_key_converter(key_column),
             relation_columns=relation_columns,
             readers=readers,
+            from_clause=from_clause,
+            field_exprs=field_exprs,
+            field_readers=field_readers,
             date_expr=date_expr,
         )
 

@@ -516,16 +516,105 @@ class Keyset:
 
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
-    """Conditions on cases; fields combine with AND, values within a list with OR."""
+    """Conditions on cases; fields combine with AND, values within a list with OR.
+
+    ``regions`` are Kemendagri code prefixes (``33`` = all of Central Java, ``33.73`` one
+    city). The victim conditions hold for a case when *one* of its victims meets all of them.
+    ``agencies`` and ``sources`` choose which sources are asked; every other field is pushed
+    into each source's SQL (see :data:`PUSHED_FIELDS`).
+    """
 
     reported_from: date | None = None
     reported_to: date | None = None
+    regions: tuple[str, ...] = ()
     agencies: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    exploitation_types: tuple[ExploitationType, ...] = ()
+    stages: tuple[CaseStage, ...] = ()
+    victim_sex: tuple[Sex, ...] = ()
+    victim_age_groups: tuple[AgeGroup, ...] = ()
+    child_victim: bool | None = None
+    countries_of_exploitation: tuple[str, ...] = ()
+    text: str | None = None
 
-    def is_empty(self) -> bool:
-        """True when the filter selects every case."""
-        return not (self.reported_from or self.reported_to or self.agencies or self.sources)
+    def pushed_fields(self) -> set[str]:
+        """The names of the fields set in this filter that a source must evaluate."""
+        return {name for name in PUSHED_FIELDS if getattr(self, name) not in (None, ())}
+
+
+#: Filter fields evaluated inside each source (the rest pick sources).
+PUSHED_FIELDS: tuple[str, ...] = (
+    "reported_from",
+    "reported_to",
+    "regions",
+    "exploitation_types",
+    "stages",
+    "victim_sex",
+    "victim_age_groups",
+    "child_victim",
+    "countries_of_exploitation",
+    "text",
+)
+
+
+class Measure(Labelled):
+    """What a statistic counts (Ukuran)."""
+
+    CASES = "CASES", "Cases, as recorded by each agency", "Kasus (per lembaga)"
+    VICTIM_RECORDS = (
+        "VICTIM_RECORDS",
+        "Victim records, as recorded by each agency (one person may be counted by several)",
+        "Rekam korban (per lembaga)",
+    )
+    VICTIMS = (
+        "VICTIMS",
+        "Victims: distinct persons across agencies, from record linkage",
+        "Korban (orang berbeda, lintas lembaga)",
+    )
+    SERVICES = "SERVICES", "Services provided", "Layanan"
+
+
+class Dimension(Labelled):
+    """What a statistic is grouped by (Dimensi)."""
+
+    YEAR = "YEAR", "Year reported", "Tahun laporan"
+    MONTH = "MONTH", "Month reported (YYYY-MM)", "Bulan laporan"
+    PROVINCE = "PROVINCE", "Province of the case", "Provinsi"
+    REGENCY = "REGENCY", "Regency or city of the case", "Kabupaten/kota"
+    AGENCY = "AGENCY", "Agency holding the record", "Lembaga"
+    EXPLOITATION_TYPE = (
+        "EXPLOITATION_TYPE",
+        "Form of exploitation; multi-valued: a case with two forms counts once under each",
+        "Bentuk eksploitasi (multi-nilai)",
+    )
+    STAGE = "STAGE", "Current procedural stage", "Tahapan perkara"
+    SEX = "SEX", "Sex of the victim (victim measures only)", "Jenis kelamin korban"
+    AGE_GROUP = "AGE_GROUP", "Age group of the victim (victim measures only)", "Kelompok umur korban"
+    CHILD = "CHILD", "Whether the victim was a child (victim measures only)", "Anak/dewasa"
+    COUNTRY_OF_EXPLOITATION = (
+        "COUNTRY_OF_EXPLOITATION",
+        "Country of exploitation (ISO 3166-1 alpha-2)",
+        "Negara tempat eksploitasi",
+    )
+    SERVICE_TYPE = "SERVICE_TYPE", "Type of service (SERVICES measure only)", "Jenis layanan"
+
+
+#: Dimensions that describe a victim record, and one that describes a service.
+PERSON_DIMENSIONS = frozenset({Dimension.SEX, Dimension.AGE_GROUP, Dimension.CHILD})
+SERVICE_DIMENSIONS = frozenset({Dimension.SERVICE_TYPE})
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticsRequest:
+    """Count ``measure`` grouped by ``dimensions`` over the cases matching ``filter``.
+
+    Dimension values in results are national values as text: enum names, region codes,
+    ``"2023"``, ``"2023-05"``, ``"true"``/``"false"``; ``None`` where the source records none.
+    """
+
+    measure: Measure
+    dimensions: tuple[Dimension, ...]
+    filter: CaseFilter = field(default_factory=CaseFilter)
 
 
 @dataclass(frozen=True, slots=True)

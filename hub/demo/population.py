@@ -394,7 +394,8 @@ class WeightedPicker:
         self.total = self.cum[-1]
 
     def pick(self, rng: random.Random) -> str:
-        return self.items[bisect.bisect_right(self.cum, rng.random() * self.total)]
+        index = bisect.bisect_right(self.cum, rng.random() * self.total)
+        return self.items[min(index, len(self.items) - 1)]  # float rounding at the very top
 
 
 @dataclass(frozen=True)
