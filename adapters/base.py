@@ -134,6 +134,10 @@ class Source(abc.ABC):
     async def health(self) -> Health:
         """Probe the database with a trivial statement."""
 
+    def unsupported(self, filter: CaseFilter) -> set[str]:
+        """Fields of ``filter`` this source cannot evaluate; its cases are then excluded."""
+        return filter.pushed_fields()
+
     def supports(self, entity: Entity, field: str | None = None) -> bool:
         """Whether this source holds ``entity`` (and can follow ``field`` to it)."""
         if entity not in self.capabilities.entities:

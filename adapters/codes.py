@@ -22,6 +22,7 @@ from functools import lru_cache
 import pycountry
 
 __all__ = [
+    "alpha3_of",
     "country_from_alpha2",
     "country_from_alpha3",
     "country_from_name",
@@ -207,3 +208,12 @@ def country_names(alpha2: str) -> list[str]:
     A new list each call, so callers may modify it.
     """
     return list(_names(alpha2))
+
+
+@lru_cache(maxsize=1024)
+def alpha3_of(alpha2: str | None) -> str | None:
+    """ISO alpha-3 for an alpha-2 code (``MY`` -> ``MYS``), for filters on alpha-3 columns."""
+    if not alpha2:
+        return None
+    wanted = alpha2.strip().upper()
+    return next((a3 for a3, a2 in _tables().alpha3.items() if a2 == wanted), None)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import codes as country_codes
+from adapters import predicates
 from adapters.base import (
     Capabilities,
     Health,
@@ -54,11 +55,14 @@ from adapters.sqlfuncs import VALUE_SEPARATOR, AggregateStrings, iso_date
 from hub import reference
 from hub.model import (
     CHILD_AGE_LIMIT,
+    VICTIM_ROLES,
     AgeGroup,
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    CaseStage,
     Entity,
+    ExploitationType,
     Labelled,
     PersonRecord,
     Record,
@@ -116,6 +120,7 @@ class MappedSQLSource(Source):
         self.unmapped: Counter[tuple[str, str]] = Counter()
         self._engine: AsyncEngine | None = None
         self._parts: dict[Entity, list[CompiledPart]] = {}
+        self._tables: dict[str, Table] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -124,6 +129,7 @@ class MappedSQLSource(Source):
         try:
             tables = await self._reflect(engine)
             self._parts = self._compile(tables)
+            self._tables = tables
         except BaseException:
             await engine.dispose()
             raise
@@ -503,14 +509,98 @@ class MappedSQLSource(Source):
             raise SourceError(f"source {self.name!r} has no case table with a report date")
         return parts[0]
 
+    def unsupported(self, filter: CaseFilter) -> set[str]:
+        return predicates.unsupported_fields(self.mapping, filter)
+
     def _case_conditions(self, part: CompiledPart, filter: CaseFilter) -> list[ColumnElement[bool]]:
+        """The filter as WHERE conditions on the case part (fields it can evaluate)."""
         assert part.date_expr is not None
+        spec, exprs = part.part.fields, part.field_exprs
         conditions: list[ColumnElement[bool]] = []
         if filter.reported_from is not None:
             conditions.append(part.date_expr >= filter.reported_from.isoformat())
         if filter.reported_to is not None:
             conditions.append(part.date_expr <= filter.reported_to.isoformat())
+        if filter.regions and isinstance(spec.get("region"), RegionSpec):
+            conditions.append(predicates.region_condition(spec["region"], exprs["region"], filter.regions))
+        if filter.exploitation_types and "exploitation_types" in spec:
+            field_spec = spec["exploitation_types"]
+            child = self._tables.get(field_spec.table) if isinstance(field_spec, ChildValues) else None
+            conditions.append(
+                predicates.enum_field_condition(
+                    field_spec,
+                    exprs["exploitation_types"],
+                    self.mapping,
+                    ExploitationType,
+                    {t.name for t in filter.exploitation_types},
+                    key_column=part.key_column,
+                    child_table=child,
+                )
+            )
+        if filter.stages and "stage" in spec:
+            conditions.append(
+                predicates.enum_field_condition(
+                    spec["stage"],
+                    exprs["stage"],
+                    self.mapping,
+                    CaseStage,
+                    {s.name for s in filter.stages},
+                    null_is_fallback=False,
+                )
+            )
+        if filter.countries_of_exploitation and isinstance(spec.get("country"), Column):
+            conditions.append(
+                predicates.country_condition(
+                    spec["country"], exprs["country"][0], filter.countries_of_exploitation
+                )
+            )
+        if filter.text and "source_key" in spec and exprs.get("source_key"):
+            pattern = (
+                "%" + filter.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            conditions.append(func.lower(exprs["source_key"][0]).like(pattern, escape="\\"))
+        if filter.victim_sex or filter.victim_age_groups or filter.child_victim is not None:
+            conditions.append(self._victim_condition(part, filter))
         return conditions
+
+    def _victim_condition(self, case_part: CompiledPart, filter: CaseFilter) -> ColumnElement[bool]:
+        """The case has a victim record meeting every victim condition (in one of its tables)."""
+        matches = []
+        for person in self._compiled(Entity.PERSON):
+            fields, exprs = person.part.fields, person.field_exprs
+            conditions = [
+                predicates.role_condition(
+                    fields.get("roles"), exprs.get("roles", []), self.mapping, VICTIM_ROLES
+                )
+            ]
+            if filter.victim_sex:
+                conditions.append(
+                    predicates.enum_field_condition(
+                        fields.get("sex"),
+                        exprs.get("sex", []),
+                        self.mapping,
+                        Sex,
+                        {s.name for s in filter.victim_sex},
+                    )
+                )
+            years = self._age_years(person)
+            if filter.victim_age_groups:
+                conditions.append(predicates.age_group_condition(years, filter.victim_age_groups))
+            if filter.child_victim is not None:
+                conditions.append(predicates.child_condition(years, filter.child_victim))
+            relation = person.relation_columns.get("case_key")
+            if relation is None:
+                continue
+            victims = select(relation[0]).select_from(person.from_clause).where(*conditions).correlate(None)
+            matches.append(case_part.key_column.in_(victims))
+        return or_(*matches) if matches else literal(False)
+
+    def _age_years(self, person: CompiledPart) -> ColumnElement[Any] | None:
+        exprs = person.field_exprs
+        birth = exprs.get("birth_date", [None])[0]
+        at = exprs.get("age_at", [None])[0]
+        age = exprs.get("age", [None])[0]
+        return predicates.age_years(birth, at, age)
 
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         part = self._case_part()

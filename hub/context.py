@@ -69,6 +69,8 @@ class RequestContext:
 
     usage: dict[str, SourceUsage] = field(default_factory=dict)
     failures: list[SourceFailure] = field(default_factory=list)
+    #: Sources left out because they cannot evaluate these filter fields.
+    exclusions: dict[str, list[str]] = field(default_factory=dict)
     loaders: Loaders | None = None
 
     def record(
@@ -88,10 +90,22 @@ class RequestContext:
         if _SEVERITY[outcome] > _SEVERITY[usage.status]:
             usage.status = outcome
 
+    def exclude(self, source: str, fields: list[str]) -> None:
+        self.exclusions[source] = fields
+
     def fail(self, failure: SourceFailure) -> None:
         if failure not in self.failures:
             self.failures.append(failure)
 
     def extension(self) -> list[dict[str, Any]]:
-        """The ``extensions.sources`` list, in source-name order."""
-        return [self.usage[name].as_dict() for name in sorted(self.usage)]
+        """The ``extensions.sources`` list, in source-name order.
+
+        An excluded source also names the filter fields it could not evaluate.
+        """
+        entries = []
+        for name in sorted(self.usage):
+            entry = self.usage[name].as_dict()
+            if name in self.exclusions:
+                entry["excludedFor"] = self.exclusions[name]
+            entries.append(entry)
+        return entries

@@ -140,7 +140,12 @@ class Federation:
         return result
 
     def sources_for(self, ctx: RequestContext, filter: CaseFilter) -> list[RegisteredSource]:
-        """The sources a case query must ask; the others are marked skipped."""
+        """The sources a case query must ask.
+
+        Sources the agency/source filter leaves out are marked ``skipped``; sources that cannot
+        evaluate a filter field are marked ``excluded`` (their cases would otherwise be
+        counted as matching a condition nobody checked).
+        """
         chosen = []
         for entry in self.registry.all():
             agency = entry.source.agency.code if entry.source else None
@@ -148,6 +153,11 @@ class Federation:
                 filter.agencies and agency is not None and agency not in filter.agencies
             ):
                 ctx.mark(entry.name, CallOutcome.SKIPPED)
+                continue
+            unsupported = entry.source.unsupported(filter) if entry.source is not None else set()
+            if unsupported:
+                ctx.mark(entry.name, CallOutcome.EXCLUDED)
+                ctx.exclude(entry.name, sorted(unsupported))
             else:
                 chosen.append(entry)
         return chosen

@@ -7,60 +7,23 @@ engine's records into GraphQL objects. No SQL, no agency knowledge, no per-item 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from hub import model
 from hub.federation import Federation, Linked
 from hub.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
-from hub.model import CaseFilter as ModelCaseFilter
 from hub.model import Entity, Keyset, SortOrder
 from hub.sources import SourceState
-from resolvers import enums, selection, types
+from resolvers import enums, inputs, selection, types
 from resolvers.convert import Converter, agency_of
+from resolvers.inputs import CaseFilter, bad_input
 
 
-def bad_input(message: str, argument: str) -> GraphQLError:
-    """A ``BAD_USER_INPUT`` error that names the offending argument."""
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
-
-
-@strawberry.input(
-    description="Conditions on cases (Filter kasus). Fields combine with AND; list values with OR."
-)
-class CaseFilter:
-    reported_from: date | None = strawberry.field(
-        default=None, description="Reported on or after this date (Tanggal laporan dari)."
-    )
-    reported_to: date | None = strawberry.field(
-        default=None, description="Reported on or before this date (Tanggal laporan sampai)."
-    )
-    agencies: list[str] | None = strawberry.field(
-        default=None,
-        description="Only cases held by these agencies, by code, e.g. `POLRI` (Lembaga).",
-    )
-
-
-def _engine_filter(value: CaseFilter | None, federation: Federation) -> ModelCaseFilter:
-    if value is None:
-        return ModelCaseFilter()
-    if value.reported_from and value.reported_to and value.reported_from > value.reported_to:
-        raise bad_input("reportedFrom is after reportedTo", "filter.reportedFrom")
-    agencies = tuple(code.upper() for code in value.agencies or ())
-    known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
-    unknown = sorted(set(agencies) - known)
-    if unknown:
-        raise bad_input(
-            f"unknown agency code(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})",
-            "filter.agencies",
-        )
-    return ModelCaseFilter(
-        reported_from=value.reported_from, reported_to=value.reported_to, agencies=agencies
-    )
+def _known_agencies(federation: Federation) -> set[str]:
+    return {e.source.agency.code for e in federation.registry.all() if e.source is not None}
 
 
 def _federation(info: Info) -> Federation:
@@ -143,7 +106,7 @@ class CaseQueries:
                 position = decode_cursor(after, order)
             except InvalidId as exc:
                 raise bad_input(f"invalid cursor: {exc}", "after") from None
-        engine_filter = _engine_filter(filter, federation)
+        engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
         selections = info.selected_fields[0].selections
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
         page = await federation.cases(info.context["hub"], engine_filter, order, first, position, want_total)

@@ -29,6 +29,7 @@ from resolvers.query import CaseQueries
 class Query(CaseQueries):
     """The root query: the query groups of each feature, composed by inheritance."""
 
+
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
