@@ -5,6 +5,7 @@ questions, always in the national vocabulary of :mod:`hub.model`:
 
 - ``search_cases`` — one page of cases after a keyset position, filter pushed into its SQL;
 - ``count_cases`` — how many cases match a filter (a COUNT in the source, never by paging);
+- ``aggregate`` — statistics: GROUP BY in the source, translated to national values;
 - ``load`` — records of one entity by their keys (for ``node(id)`` and references);
 - ``children`` — records of one entity for many parents at once (the victims of 50 cases in
   one statement), which is what keeps nested GraphQL fields free of N+1 queries;
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from hub.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record
+from hub.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
 
 
 class SourceError(Exception):
@@ -112,6 +113,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def count_cases(self, filter: CaseFilter) -> int:
         """The number of cases matching ``filter``."""
+
+    @abc.abstractmethod
+    async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
+        """Counts of ``request.measure`` per combination of national dimension values.
+
+        Keys follow ``request.dimensions`` (values as in :class:`hub.model.StatisticsRequest`);
+        the grouping runs in the source's database.
+        """
 
     @abc.abstractmethod
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import codes as country_codes
-from adapters import predicates
+from adapters import predicates, statistics
 from adapters.base import (
     Capabilities,
     Health,
@@ -71,6 +71,7 @@ from hub.model import (
     Sex,
     SortOrder,
     StageEventRecord,
+    StatisticsRequest,
 )
 
 #: The earliest ISO date text; a case without a report date sorts as if reported then.
@@ -91,6 +92,8 @@ class CompiledPart:
     relation_columns: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]]
     readers: list[tuple[str, Reader]]
     from_clause: FromClause
+    #: Conditions every row of the part meets (``require``): apply with ``from_clause``.
+    row_conditions: list[ColumnElement[bool]]
     #: Per national field: the SQL expressions selected for it and the reader that turns
     #: their values into the national value (reused by filters and statistics).
     field_exprs: dict[str, list[ColumnElement[Any]]]
@@ -248,8 +251,8 @@ class MappedSQLSource(Source):
             if part.entity == Entity.CASE and name == "reported_at" and isinstance(spec, Column):
                 date_expr = exprs[0]
         stmt = select(*(e.label(f"c{i}") for i, e in enumerate(selected))).select_from(from_clause)
-        for required in part.require:
-            stmt = stmt.where(column(ColumnRef.parse(required)).is_not(None))
+        row_conditions = [column(ColumnRef.parse(r)).is_not(None) for r in part.require]
+        stmt = stmt.where(*row_conditions)
         return CompiledPart(
             part=part,
             prefix=f"{part.name}/" if prefixed else "",
@@ -259,6 +262,7 @@ class MappedSQLSource(Source):
             relation_columns=relation_columns,
             readers=readers,
             from_clause=from_clause,
+            row_conditions=row_conditions,
             field_exprs=field_exprs,
             field_readers=field_readers,
             date_expr=date_expr,
@@ -591,7 +595,12 @@ class MappedSQLSource(Source):
             relation = person.relation_columns.get("case_key")
             if relation is None:
                 continue
-            victims = select(relation[0]).select_from(person.from_clause).where(*conditions).correlate(None)
+            victims = (
+                select(relation[0])
+                .select_from(person.from_clause)
+                .where(*person.row_conditions, *conditions)
+                .correlate(None)
+            )
             matches.append(case_part.key_column.in_(victims))
         return or_(*matches) if matches else literal(False)
 
@@ -645,6 +654,9 @@ class MappedSQLSource(Source):
         inner = part.select.where(*self._case_conditions(part, filter)).subquery()
         rows = await self._fetch(select(func.count()).select_from(inner))
         return int(rows[0][0])
+
+    async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
+        return await statistics.aggregate(self, request)
 
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []

@@ -17,8 +17,9 @@ import asyncio
 import heapq
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
 from typing import Any, TypeVar
@@ -28,7 +29,16 @@ from hub.config import HubConfig
 from hub.context import CallOutcome, RequestContext, SourceFailure
 from hub.ids import GlobalId
 from hub.loaders import Loaders
-from hub.model import CaseFilter, CaseRecord, CaseSearch, Entity, Keyset, Record, SortOrder
+from hub.model import (
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Entity,
+    Keyset,
+    Record,
+    SortOrder,
+    StatisticsRequest,
+)
 from hub.sources import RegisteredSource, SourceRegistry
 
 log = logging.getLogger("tppo_hub.federation")
@@ -71,6 +81,17 @@ class Linked:
 
     record: Record
     links: dict[str, Any] = field(default_factory=dict)
+
+
+Cell = tuple[str | None, ...]
+
+
+@dataclass(slots=True)
+class StatisticsResult:
+    """Merged statistics: counts per cell and the total of distinct records."""
+
+    cells: dict[Cell, int]
+    total: int
 
 
 @dataclass(slots=True)
@@ -193,6 +214,29 @@ class Federation:
         end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
         total = sum(t for _, t in results if t is not None) if want_total else None
         return CasePage([Linked(r) for r in items], has_next, total, end)
+
+    # --- statistics ---------------------------------------------------------------------------
+
+    async def statistics(self, ctx: RequestContext, request: StatisticsRequest) -> StatisticsResult:
+        """Counts per national dimension values, summed over the sources that answered.
+
+        Each source groups in its own database; ``total`` is the number of distinct records
+        (a multi-valued dimension makes the cells add up to more than the total).
+        """
+
+        async def work(source: Source) -> tuple[dict[Cell, int], int]:
+            cells, totals = await asyncio.gather(
+                source.aggregate(request), source.aggregate(replace(request, dimensions=()))
+            )
+            return cells, totals.get((), 0)
+
+        entries = self.sources_for(ctx, request.filter)
+        results = await asyncio.gather(*(self.call(ctx, e, work, ({}, 0)) for e in entries))
+        merged: dict[Cell, int] = defaultdict(int)
+        for cells, _ in results:
+            for cell, count in cells.items():
+                merged[cell] += count
+        return StatisticsResult(dict(merged), sum(total for _, total in results))
 
     # --- single records -----------------------------------------------------------------------
 

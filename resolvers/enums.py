@@ -70,6 +70,23 @@ BY_MODEL: dict[type[model.Labelled], Any] = {
 }
 
 
+Measure = vocabulary_enum(model.Measure, "What a statistic counts (Ukuran).")
+Dimension = vocabulary_enum(model.Dimension, "What a statistic is grouped by (Dimensi).")
+
+
+@strawberry.enum(description="How a source took part in answering (Status sumber dalam jawaban).")
+class CoverageStatus(enum.Enum):
+    OK = strawberry.enum_value("OK", description="Answered (Menjawab).")
+    ERROR = strawberry.enum_value("ERROR", description="Failed or unavailable (Gagal/tidak tersedia).")
+    TIMEOUT = strawberry.enum_value("TIMEOUT", description="Did not answer in time (Melewati batas waktu).")
+    SKIPPED = strawberry.enum_value(
+        "SKIPPED", description="Not asked: left out by the agency filter (Tidak ditanya)."
+    )
+    EXCLUDED = strawberry.enum_value(
+        "EXCLUDED", description="Left out: cannot evaluate a filter field (Dikecualikan)."
+    )
+
+
 @strawberry.enum(description="Order of a case list.")
 class CaseOrder(enum.Enum):
     REPORTED_AT_DESC = strawberry.enum_value(

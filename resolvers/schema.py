@@ -23,10 +23,11 @@ from strawberry.types import ExecutionContext
 from resolvers import types
 from resolvers.extensions import ErrorCodes, SourceReport, log
 from resolvers.query import CaseQueries
+from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries):
+class Query(CaseQueries, StatisticsQueries):
     """The root query: the query groups of each feature, composed by inheritance."""
 
 

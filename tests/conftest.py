@@ -49,3 +49,15 @@ async def run(hub: Hub, query: str, variables: dict[str, Any] | None = None) -> 
     assert not result.errors, [e.formatted for e in result.errors]
     assert result.data is not None
     return {**result.data, "_ext": result.extensions}
+
+
+@pytest.fixture(scope="session")
+async def pg_hub(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hub]:
+    out = tmp_path_factory.mktemp("demo-pg")
+    generate(out, seed=SEED, scale=1.0, postgres_url=postgres_url)
+    config = load_config(out / "hub.toml")
+    assert all(s.url.startswith("postgresql") for s in config.sources)
+    hub = Hub(config)
+    await hub.start()
+    yield hub
+    await hub.stop()

@@ -7,29 +7,12 @@ exactly as it does from the SQLite files.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from hub.app import Hub
-from hub.config import load_config
-from hub.demo.generate import generate
-from tests.conftest import SEED
 from tests.helpers import all_cases
-
-
-@pytest.fixture(scope="module")
-async def pg_hub(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hub]:
-    out = tmp_path_factory.mktemp("demo-pg")
-    generate(out, seed=SEED, scale=1.0, postgres_url=postgres_url)
-    config = load_config(out / "hub.toml")
-    assert all(s.url.startswith("postgresql") for s in config.sources)
-    hub = Hub(config)
-    await hub.start()
-    yield hub
-    await hub.stop()
 
 
 async def test_every_source_is_up_on_postgres(pg_hub: Hub) -> None:

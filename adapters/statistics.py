@@ -1,0 +1,274 @@
+"""Statistics inside the agency database: GROUP BY on the source's own values, then translate.
+
+The source groups by its *raw* values (its own codes, region names, ISO date prefixes, ages
+in years computed from its own columns), so the database returns one row per distinct raw
+combination — a few hundred rows at most, whatever the table size. Each group's raw values
+are then translated with the same readers that translate records, and counts of groups that
+translate to the same national values are summed.
+
+Shape of the SQL: a *frame* subquery of the cases matching the filter (with the columns of
+every case dimension asked for) is grouped directly for CASES, or joined to the person or
+service tables for VICTIM_RECORDS and SERVICES. A multi-valued field stored in a child table
+is joined in, so a case with two exploitation types is counted once under each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, and_, func, select
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+
+from adapters import predicates
+from adapters.mapping import ChildValues, Const, FieldKind
+from hub.model import (
+    CHILD_AGE_LIMIT,
+    VICTIM_ROLES,
+    AgeGroup,
+    Dimension,
+    Entity,
+    ExploitationType,
+    Measure,
+    StatisticsRequest,
+)
+
+if TYPE_CHECKING:
+    from adapters.sql import CompiledPart, MappedSQLSource
+
+Cell = tuple[str | None, ...]
+#: Turns the raw values of one dimension (a slice of a result row) into national values.
+Translate = Callable[[Sequence[Any]], tuple[str | None, ...]]
+
+CASE_DIMENSIONS = frozenset(
+    {
+        Dimension.YEAR,
+        Dimension.MONTH,
+        Dimension.PROVINCE,
+        Dimension.REGENCY,
+        Dimension.EXPLOITATION_TYPE,
+        Dimension.STAGE,
+        Dimension.COUNTRY_OF_EXPLOITATION,
+    }
+)
+
+
+class _Grouping:
+    """The grouped columns of one query and how to translate each dimension's slice."""
+
+    def __init__(self) -> None:
+        self.columns: list[ColumnElement[Any]] = []
+        self.slices: dict[Dimension, tuple[int, int, Translate]] = {}
+
+    def add(self, dimension: Dimension, exprs: Sequence[ColumnElement[Any]], translate: Translate) -> None:
+        start = len(self.columns)
+        self.columns.extend(exprs)
+        self.slices[dimension] = (start, len(exprs), translate)
+
+    def translate(self, row: Sequence[Any], dimension: Dimension) -> tuple[str | None, ...]:
+        start, length, translate = self.slices[dimension]
+        return translate(row[start : start + length])
+
+
+async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
+    """Counts per combination of national dimension values, for one source."""
+    case_part = source._case_part()
+    frame_columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+    frame_dims: list[tuple[Dimension, list[str], Translate]] = []
+    child_dimension: tuple[Dimension, ChildValues] | None = None
+    for dimension in request.dimensions:
+        if dimension not in CASE_DIMENSIONS:
+            continue
+        exprs, translate, child = _case_dimension(source, case_part, dimension)
+        if child is not None:
+            child_dimension = (dimension, child)
+            continue
+        names = []
+        for expr in exprs:
+            name = f"d{len(frame_columns)}"
+            frame_columns.append(expr.label(name))
+            names.append(name)
+        frame_dims.append((dimension, names, translate))
+    conditions = source._case_conditions(case_part, request.filter)
+    frame = (
+        select(*frame_columns)
+        .select_from(case_part.from_clause)
+        .where(*case_part.row_conditions, *conditions)
+        .subquery("frame")
+    )
+
+    def with_frame(grouping: _Grouping, base: FromClause) -> FromClause:
+        for dimension, names, translate in frame_dims:
+            grouping.add(dimension, [frame.c[n] for n in names], translate)
+        if child_dimension is not None:
+            dimension, spec = child_dimension
+            child = source._tables[spec.table]
+            base = base.outerjoin(child, child.c[spec.key] == frame.c.k)
+            grouping.add(dimension, [child.c[spec.column]], _child_translator(source, spec))
+        return base
+
+    queries: list[tuple[Any, _Grouping]] = []
+    if request.measure is Measure.CASES:
+        grouping = _Grouping()
+        base = with_frame(grouping, frame)
+        queries.append((_grouped(base, grouping, []), grouping))
+    elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
+        for person in source._compiled(Entity.PERSON):
+            relation = person.relation_columns.get("case_key")
+            if relation is None:
+                continue
+            grouping = _Grouping()
+            base = with_frame(grouping, person.from_clause.join(frame, relation[0] == frame.c.k))
+            _add_person_dimensions(source, person, request.dimensions, grouping)
+            roles = _victim_condition(source, person)
+            queries.append((_grouped(base, grouping, [*person.row_conditions, roles]), grouping))
+    elif request.measure is Measure.SERVICES:
+        for service in source._compiled(Entity.SERVICE):
+            relation = service.relation_columns.get("case_key")
+            if relation is None:
+                continue
+            grouping = _Grouping()
+            base = with_frame(grouping, service.from_clause.join(frame, relation[0] == frame.c.k))
+            if Dimension.SERVICE_TYPE in request.dimensions:
+                reader = service.field_readers["type"]
+                grouping.add(
+                    Dimension.SERVICE_TYPE, service.field_exprs["type"], lambda v, r=reader: (_name(r(v)),)
+                )
+            queries.append((_grouped(base, grouping, service.row_conditions), grouping))
+
+    cells: dict[Cell, int] = defaultdict(int)
+    for statement, grouping in queries:
+        for row in await source._fetch(statement):
+            count = int(row[-1])
+            if count == 0:
+                continue  # an ungrouped COUNT over no rows: no cell
+            options = [_options(source, grouping, row, d) for d in request.dimensions]
+            for cell in product(*options):
+                cells[cell] += count
+    return dict(cells)
+
+
+def _options(
+    source: MappedSQLSource, grouping: _Grouping, row: Sequence[Any], dimension: Dimension
+) -> tuple[str | None, ...]:
+    if dimension is Dimension.AGENCY:
+        return (source.agency.code,)
+    if dimension not in grouping.slices:
+        return (_NOT_MAPPED.get(dimension),)
+    values = grouping.translate(row, dimension)
+    return values or (None,)
+
+
+#: The national value of a dimension a source does not map at all.
+_NOT_MAPPED = {
+    Dimension.EXPLOITATION_TYPE: "UNKNOWN",
+    Dimension.SEX: "UNKNOWN",
+    Dimension.AGE_GROUP: "UNKNOWN",
+    Dimension.SERVICE_TYPE: "OTHER",
+}
+
+
+def _grouped(base: FromClause, grouping: _Grouping, conditions: list[ColumnElement[bool]]) -> Any:
+    statement = select(*grouping.columns, func.count()).select_from(base)
+    if conditions:
+        statement = statement.where(and_(*conditions))
+    if grouping.columns:
+        statement = statement.group_by(*grouping.columns)
+    return statement
+
+
+def _case_dimension(
+    source: MappedSQLSource, part: CompiledPart, dimension: Dimension
+) -> tuple[list[ColumnElement[Any]], Translate, ChildValues | None]:
+    spec, exprs, readers = part.part.fields, part.field_exprs, part.field_readers
+    if dimension in (Dimension.YEAR, Dimension.MONTH):
+        assert part.date_expr is not None
+        length = 4 if dimension is Dimension.YEAR else 7
+        prefix = func.substr(part.date_expr, 1, length, type_=String)
+        return (
+            [prefix],
+            lambda v: (v[0] if v[0] and v[0][:4].isdigit() and v[0][:4] != "0000" else None,),
+            None,
+        )
+    if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
+        if "region" not in spec:
+            return [], lambda _v: (None,), None
+        reader = readers["region"]
+        if dimension is Dimension.PROVINCE:
+            return exprs["region"], lambda v: (_province(reader(v)),), None
+        return exprs["region"], lambda v: (_regency(reader(v)),), None
+    if dimension is Dimension.EXPLOITATION_TYPE:
+        field = spec.get("exploitation_types")
+        if field is None:
+            return [], lambda _v: ("UNKNOWN",), None
+        if isinstance(field, ChildValues):
+            return [], lambda _v: ("UNKNOWN",), field
+        if isinstance(field, Const):
+            return [], lambda _v, value=field.value: (value,), None
+        reader = readers["exploitation_types"]
+        return exprs["exploitation_types"], lambda v: tuple(m.name for m in reader(v)) or ("UNKNOWN",), None
+    if dimension is Dimension.STAGE:
+        if "stage" not in spec:
+            return [], lambda _v: (None,), None
+        reader = readers["stage"]
+        return exprs["stage"], lambda v: (_name(reader(v)),), None
+    if dimension is Dimension.COUNTRY_OF_EXPLOITATION:
+        if "country" not in spec:
+            return [], lambda _v: (None,), None
+        reader = readers["country"]
+        return exprs["country"], lambda v: (reader(v),), None
+    raise ValueError(f"not a case dimension: {dimension.name}")
+
+
+def _child_translator(source: MappedSQLSource, spec: ChildValues) -> Translate:
+    translate = source._translator(FieldKind(ExploitationType, many=True), spec.codes, "child")
+    return lambda v: tuple(m.name for m in translate(v[0])) or ("UNKNOWN",)
+
+
+def _add_person_dimensions(
+    source: MappedSQLSource, person: CompiledPart, dimensions: Sequence[Dimension], grouping: _Grouping
+) -> None:
+    if Dimension.SEX in dimensions and "sex" in person.field_readers:
+        reader = person.field_readers["sex"]
+        grouping.add(Dimension.SEX, person.field_exprs["sex"], lambda v: (_name(reader(v)) or "UNKNOWN",))
+    if Dimension.AGE_GROUP in dimensions or Dimension.CHILD in dimensions:
+        years = source._age_years(person)
+        if years is None:
+            return
+        if Dimension.AGE_GROUP in dimensions:
+            grouping.add(Dimension.AGE_GROUP, [years], lambda v: (AgeGroup.for_age(_int(v[0])).name,))
+        if Dimension.CHILD in dimensions:
+            grouping.add(Dimension.CHILD, [years], lambda v: (_child(_int(v[0])),))
+
+
+def _victim_condition(source: MappedSQLSource, person: CompiledPart) -> ColumnElement[bool]:
+    return predicates.role_condition(
+        person.part.fields.get("roles"), person.field_exprs.get("roles", []), source.mapping, VICTIM_ROLES
+    )
+
+
+def _name(member: Any) -> str | None:
+    return member.name if member is not None else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _child(years: int | None) -> str | None:
+    if years is None or years < 0:
+        return None
+    return "true" if years < CHILD_AGE_LIMIT else "false"
+
+
+def _province(code: str | None) -> str | None:
+    return code[:2] if code else None
+
+
+def _regency(code: str | None) -> str | None:
+    return code if code and "." in code else None

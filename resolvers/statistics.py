@@ -1,0 +1,157 @@
+"""The ``statistics`` query: counts grouped by national dimensions, computed in the sources."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from hub import model, reference
+from hub.federation import Federation
+from resolvers import enums
+from resolvers.enums import to_model
+from resolvers.inputs import CaseFilter, bad_input, engine_filter
+from resolvers.types import Agency
+
+MAX_DIMENSIONS = 3
+
+
+@strawberry.type(description="One dimension's value of a statistics row (Nilai dimensi).")
+class DimensionValue:
+    dimension: enums.Dimension = strawberry.field(description="The dimension (Dimensi).")
+    value: str | None = strawberry.field(
+        description="National value: enum name, region code, `2023`, `2023-05`, agency code, "
+        "`true`/`false`; null where the agency records none (Tidak tercatat)."
+    )
+    label: str = strawberry.field(description="English label of the value.")
+    label_id: str = strawberry.field(description="Indonesian label of the value (Label Bahasa Indonesia).")
+
+
+@strawberry.type(description="One cell of a statistics table (Baris statistik).")
+class StatisticsRow:
+    keys: list[DimensionValue] = strawberry.field(
+        description="The value of each grouping dimension, in order."
+    )
+    count: int | None = strawberry.field(description="The count; null when suppressed.")
+    suppressed: bool = strawberry.field(
+        description="True when the count is withheld to protect individuals (Disembunyikan)."
+    )
+
+
+@strawberry.type(description="Whether a source contributed to an answer (Cakupan sumber).")
+class SourceCoverage:
+    source: str = strawberry.field(description="The source (agency database).")
+    agency: Agency | None = strawberry.field(description="Its agency (Lembaga).")
+    status: enums.CoverageStatus = strawberry.field(description="How it took part (Status).")
+    excluded_for: list[str] = strawberry.field(
+        description="Filter fields it cannot evaluate, when excluded (Kolom filter yang tidak didukung)."
+    )
+
+
+@strawberry.type(description="A statistics table across agencies (Statistik lintas lembaga).")
+class Statistics:
+    measure: enums.Measure = strawberry.field(description="What is counted (Ukuran).")
+    dimensions: list[enums.Dimension] = strawberry.field(description="What it is grouped by (Dimensi).")
+    rows: list[StatisticsRow] = strawberry.field(description="One row per combination of values present.")
+    total: int | None = strawberry.field(
+        description="Distinct records counted (a multi-valued dimension makes rows add up to more); "
+        "null when suppressed."
+    )
+    coverage: list[SourceCoverage] = strawberry.field(
+        description="Which sources answered, were excluded or failed: the scope of these numbers."
+    )
+
+
+def _check(measure: model.Measure, dimensions: tuple[model.Dimension, ...]) -> None:
+    if not 1 <= len(dimensions) <= MAX_DIMENSIONS:
+        raise bad_input(f"group by 1 to {MAX_DIMENSIONS} dimensions", "groupBy")
+    if len(set(dimensions)) != len(dimensions):
+        raise bad_input("a dimension is repeated", "groupBy")
+    victims = measure in (model.Measure.VICTIM_RECORDS, model.Measure.VICTIMS)
+    for dimension in dimensions:
+        if dimension in model.PERSON_DIMENSIONS and not victims:
+            raise bad_input(f"{dimension.name} describes victims: use VICTIM_RECORDS or VICTIMS", "groupBy")
+        if dimension in model.SERVICE_DIMENSIONS and measure is not model.Measure.SERVICES:
+            raise bad_input(f"{dimension.name} describes services: use SERVICES", "groupBy")
+    if measure is model.Measure.VICTIMS:
+        raise bad_input("VICTIMS (distinct persons) needs the linkage index, not available here", "measure")
+
+
+def label(dimension: model.Dimension, value: str | None, agencies: dict[str, Agency]) -> tuple[str, str]:
+    """English and Indonesian labels of a dimension value."""
+    if value is None:
+        return "Not recorded", "Tidak tercatat"
+    enum_of = {
+        model.Dimension.EXPLOITATION_TYPE: model.ExploitationType,
+        model.Dimension.STAGE: model.CaseStage,
+        model.Dimension.SEX: model.Sex,
+        model.Dimension.AGE_GROUP: model.AgeGroup,
+        model.Dimension.SERVICE_TYPE: model.ServiceType,
+    }
+    if dimension in enum_of:
+        member = enum_of[dimension][value]
+        return member.label_en, member.label_id
+    if dimension in (model.Dimension.PROVINCE, model.Dimension.REGENCY):
+        region = reference.regions().by_code(value)
+        return (region.name, region.name) if region else (value, value)
+    if dimension is model.Dimension.AGENCY:
+        name = agencies[value].name if value in agencies else value
+        return name, name
+    if dimension is model.Dimension.CHILD:
+        return ("Child", "Anak") if value == "true" else ("Adult", "Dewasa")
+    return value, value
+
+
+@strawberry.type(description="Aggregate statistics across agencies.")
+class StatisticsQueries:
+    @strawberry.field(
+        description="Counts grouped by up to three dimensions, computed inside each agency's database "
+        "(Statistik). Multi-valued dimensions count a record once per value."
+    )
+    async def statistics(
+        self,
+        info: Info,
+        measure: Annotated[enums.Measure, strawberry.argument(description="What to count.")],
+        group_by: Annotated[list[enums.Dimension], strawberry.argument(description="1 to 3 dimensions.")],
+        filter: Annotated[
+            CaseFilter | None, strawberry.argument(description="Conditions on the cases.")
+        ] = None,
+    ) -> Statistics:
+        federation: Federation = info.context["federation"]
+        engine_measure = to_model(measure)
+        dimensions = tuple(to_model(d) for d in group_by)
+        _check(engine_measure, dimensions)
+        known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
+        request = model.StatisticsRequest(engine_measure, dimensions, engine_filter(filter, known))
+        ctx = info.context["hub"]
+        result = await federation.statistics(ctx, request)
+        converter = info.context["converter"]
+        agencies = {
+            converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
+        }
+        rows = []
+        for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
+            keys = []
+            for dimension, value in zip(dimensions, cell, strict=True):
+                english, indonesian = label(dimension, value, agencies)
+                keys.append(
+                    DimensionValue(dimension=dimension, value=value, label=english, label_id=indonesian)
+                )
+            rows.append(StatisticsRow(keys=keys, count=result.cells[cell], suppressed=False))
+        coverage = [
+            SourceCoverage(
+                source=entry["source"],
+                agency=converter.agency(entry["source"]),
+                status=enums.CoverageStatus[entry["status"].upper()],
+                excluded_for=entry.get("excludedFor", []),
+            )
+            for entry in ctx.extension()
+        ]
+        return Statistics(
+            measure=engine_measure,
+            dimensions=list(dimensions),
+            rows=rows,
+            total=result.total,
+            coverage=coverage,
+        )
