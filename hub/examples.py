@@ -27,15 +27,20 @@ query PortalList($after: String) {
 }
 """
 
-ANALYST_FILTER = """# An analyst's question: cases reported in 2023 by the police and by LPSK, oldest first.
+ANALYST_FILTER = """# An analyst's question: child victims of forced criminality reported in 2023 in Central Java.
 query Analyst {
-  cases(
-    filter: { reportedFrom: "2023-01-01", reportedTo: "2023-12-31", agencies: ["POLRI", "LPSK"] }
-    orderBy: REPORTED_AT_ASC
-    first: 50
-  ) {
+  cases(first: 50, orderBy: REPORTED_AT_ASC, filter: {
+    reportedFrom: "2023-01-01", reportedTo: "2023-12-31", regions: ["33"],
+    childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR]
+  }) {
     totalCount
     edges { node { agency { code } sourceKey reportedAt region { name } exploitationTypes stage } }
+  }
+  byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {
+    reportedFrom: "2023-01-01", reportedTo: "2023-12-31", regions: ["33"],
+    childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR]
+  }) {
+    total rows { keys { value label } count } coverage { source status excludedFor }
   }
 }
 """
