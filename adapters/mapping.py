@@ -39,6 +39,12 @@ from hub.model import (
 BUILTIN_MAPPINGS = Path(__file__).parent / "mappings"
 
 DATE_FORMATS = ("YYYY-MM-DD", "DD/MM/YYYY", "unix")
+#: Spellings of yes/no seen in Indonesian agency data (Ya/Tidak, Y/T, Y/N, 1/0, true/false).
+#: Note ``T`` is *Tidak* (no), as on Indonesian forms, not "true".
+TRUE_VALUES = frozenset({"y", "ya", "yes", "true", "1", "benar"})
+FALSE_VALUES = frozenset({"n", "no", "t", "tidak", "tdk", "false", "f", "0", "bukan"})
+#: The key of a code list entry that catches every value not listed (a default).
+DEFAULT_CODE = "*"
 COUNTRY_FORMATS = ("alpha2", "alpha3", "name")
 
 # --- Field specs --------------------------------------------------------------------------
@@ -133,6 +139,8 @@ class Part:
     fields: Mapping[str, FieldSpec]
     require: tuple[str, ...]
     order_by: str | None
+    #: Row filters: only rows whose column holds one of the values (e.g. jenis_kasus = TPPO).
+    where: tuple[tuple[ColumnRef, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +187,7 @@ _ENTITY_FIELDS: dict[Entity, dict[str, FieldKind]] = {
         "sex": FieldKind(Sex),
         "birth_date": FieldKind("date"),
         "age": FieldKind("int"),
+        "child": FieldKind("bool"),
         "age_at": FieldKind("date"),
         "citizenship": FieldKind("text"),
         "domicile_region": FieldKind("region"),
@@ -212,7 +221,7 @@ _SECTION_ENTITY = {
     "service": Entity.SERVICE,
     "stage_event": Entity.STAGE_EVENT,
 }
-_PART_KEYS = {"name", "table", "key", "joins", "require", "order_by"}
+_PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}
 
 
 def field_kind(entity: Entity, name: str) -> FieldKind:
@@ -347,6 +356,17 @@ def _parse_part(
     if not isinstance(require, list) or not all(isinstance(r, str) for r in require):
         problems.append(f"{where}.require must be a list of column names")
         require = []
+    where_filters: list[tuple[ColumnRef, tuple[str, ...]]] = []
+    raw_where = raw.get("where", {})
+    if not isinstance(raw_where, dict):
+        problems.append(f"{where}.where must be a table: column = value or [values]")
+        raw_where = {}
+    for column_name, accepted in raw_where.items():
+        values = accepted if isinstance(accepted, list) else [accepted]
+        if not values or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+            problems.append(f"{where}.where.{column_name}: values must be strings or integers")
+            continue
+        where_filters.append((ColumnRef.parse(column_name), tuple(str(v) for v in values)))
     return Part(
         entity=entity,
         name=str(raw.get("name", raw.get("table", section))),
@@ -356,6 +376,7 @@ def _parse_part(
         fields=fields,
         require=tuple(require),
         order_by=raw.get("order_by"),
+        where=tuple(where_filters),
     )
 
 
@@ -402,7 +423,9 @@ def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -
         return None
     fmt = value.get("format")
     if fmt is not None:
-        allowed = DATE_FORMATS if kind.kind == "date" else COUNTRY_FORMATS if kind.kind == "country" else ()
+        allowed = {"date": DATE_FORMATS, "country": COUNTRY_FORMATS, "bool": ("boolean",)}.get(
+            str(kind.kind), ()
+        )
         if fmt not in allowed:
             problems.append(
                 f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})"
@@ -411,6 +434,8 @@ def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -
         fmt = "YYYY-MM-DD"
     elif kind.kind == "country":
         fmt = "alpha2"
+    elif kind.kind == "bool":
+        fmt = "boolean"
     part = value.get("part")
     if part is not None and kind.kind != "key":
         problems.append(f"{where}: 'part' is only meaningful on a key field")
@@ -454,6 +479,8 @@ def _check_references(mapping: SourceMapping, problems: list[str]) -> None:
                     problems.append(f"{where}: code list {codes!r} is not defined under [codes]")
                     continue
                 for source_value, national in mapping.codes[codes].items():
+                    if source_value == DEFAULT_CODE and len(national) != 1:
+                        problems.append(f'{where}: [codes.{codes}] default "*" must map to one value')
                     if len(national) > 1 and not kind.many:
                         problems.append(f"{where}: [codes.{codes}] {source_value!r} maps to several values")
                     for value in national:

@@ -21,6 +21,9 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import codes as country_codes
 from adapters.mapping import (
+    DEFAULT_CODE,
+    FALSE_VALUES,
+    TRUE_VALUES,
     ChildValues,
     Column,
     Const,
@@ -73,7 +76,9 @@ def unsupported_fields(mapping: SourceMapping, filter: CaseFilter) -> set[str]:
             persons = mapping.parts_of(Entity.PERSON)
             needed = _VICTIM_FIELD_OF[name]
             ok = any(
-                needed in p.fields or (needed == "age" and "birth_date" in p.fields and "age_at" in p.fields)
+                needed in p.fields
+                or (needed == "age" and "birth_date" in p.fields and "age_at" in p.fields)
+                or (name == "child_victim" and "child" in p.fields)
                 for p in persons
             )
             if not ok:
@@ -109,15 +114,24 @@ def code_condition(
     knows translates to the enum's fallback (UNKNOWN/OTHER), so asking for the fallback also
     matches unknown values — and NULL where the reader treats NULL that way.
     """
-    lookup = table if table is not None else {m.name: (m.name,) for m in enum_cls}
+    lookup = dict(table) if table is not None else {m.name: (m.name,) for m in enum_cls}
+    default = lookup.pop(DEFAULT_CODE, None)
     raw = [source for source, national in lookup.items() if set(national) & wanted]
     conditions: list[ColumnElement[bool]] = []
     if raw:
         conditions.append(expr.in_(coerce(expr, raw)))
+    known = coerce(expr, lookup)
+    unknown = expr.not_in(known) if known else true()
+    if default is not None:
+        # Values no entry lists take the code list's default ("*"); NULL stays NULL.
+        if set(default) & wanted:
+            conditions.append(and_(expr.is_not(None), unknown))
+        fallback = next((n for n in ("UNKNOWN", "OTHER") if n in enum_cls.__members__), None)
+        if null_is_fallback and fallback in wanted:
+            conditions.append(expr.is_(None))
+        return or_(*conditions) if conditions else false()
     fallback = next((n for n in ("UNKNOWN", "OTHER") if n in enum_cls.__members__), None)
     if fallback is not None and fallback in wanted:
-        known = coerce(expr, lookup)
-        unknown = expr.not_in(known) if known else true()
         conditions.append(
             or_(expr.is_(None), unknown) if null_is_fallback else and_(expr.is_not(None), unknown)
         )
@@ -196,10 +210,20 @@ def age_group_condition(years: ColumnElement[Any] | None, groups: Sequence[AgeGr
     return or_(*conditions) if conditions else false()
 
 
-def child_condition(years: ColumnElement[Any] | None, child: bool) -> ColumnElement[bool]:
-    if years is None:
-        return false()
-    return and_(years >= 0, years < CHILD_AGE_LIMIT) if child else years >= CHILD_AGE_LIMIT
+def child_condition(
+    years: ColumnElement[Any] | None, child: bool, flag: ColumnElement[Any] | None = None
+) -> ColumnElement[bool]:
+    """The victim is (or is not) a child: by age where known, else by an explicit child flag."""
+    by_age = (
+        false()
+        if years is None
+        else (and_(years >= 0, years < CHILD_AGE_LIMIT) if child else years >= CHILD_AGE_LIMIT)
+    )
+    if flag is None:
+        return by_age
+    spellings = sorted(TRUE_VALUES if child else FALSE_VALUES)
+    by_flag = func.lower(func.cast(flag, String)).in_(spellings)
+    return or_(by_age, and_(years.is_(None), by_flag)) if years is not None else by_flag
 
 
 def role_condition(

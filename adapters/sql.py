@@ -39,6 +39,9 @@ from adapters.base import (
 )
 from adapters.engines import EngineOptions, create_readonly_engine
 from adapters.mapping import (
+    DEFAULT_CODE,
+    FALSE_VALUES,
+    TRUE_VALUES,
     ChildValues,
     Column,
     ColumnRef,
@@ -252,6 +255,9 @@ class MappedSQLSource(Source):
                 date_expr = exprs[0]
         stmt = select(*(e.label(f"c{i}") for i, e in enumerate(selected))).select_from(from_clause)
         row_conditions = [column(ColumnRef.parse(r)).is_not(None) for r in part.require]
+        for ref, accepted in part.where:
+            target = column(ref)
+            row_conditions.append(target.in_(predicates.coerce(target, accepted)))
         stmt = stmt.where(*row_conditions)
         return CompiledPart(
             part=part,
@@ -310,6 +316,8 @@ class MappedSQLSource(Source):
             return [col], lambda v: self._country(v[0], fmt, field_id)
         if kind.kind == "int":
             return [col], lambda v: _to_int(v[0])
+        if kind.kind == "bool":
+            return [col], lambda v: self._boolean(v[0], field_id)
         if kind.kind == "key":
             prefix = self._key_prefix(spec)
             return [col], lambda v: None if v[0] is None else f"{prefix}{v[0]}"
@@ -418,6 +426,7 @@ class MappedSQLSource(Source):
         fallback = _fallback(enum_cls) if enum_cls else None
         unmapped = self.unmapped
 
+        default = table.get(DEFAULT_CODE) if table else None
         if enum_cls is None:
             if table is None:
                 return lambda raw: None if raw is None else str(raw).strip() or None
@@ -428,7 +437,7 @@ class MappedSQLSource(Source):
                 found = table.get(str(raw).strip())
                 if found is None:
                     unmapped[(field_id, str(raw))] += 1
-                    return None
+                    return default[0] if default else None
                 return found[0]
 
             return text
@@ -436,9 +445,18 @@ class MappedSQLSource(Source):
         # Pre-build the lookup so rows only pay a dict access.
         lookup: dict[str, tuple[Labelled, ...]] = {}
         if table is not None:
-            lookup = {src: tuple(enum_cls.parse(v) for v in values) for src, values in table.items()}
+            lookup = {
+                src: tuple(enum_cls.parse(v) for v in values)
+                for src, values in table.items()
+                if src != DEFAULT_CODE
+            }
         else:
             lookup = {m.name: (m,) for m in enum_cls}
+        otherwise: tuple[Labelled, ...] = (
+            tuple(enum_cls.parse(v) for v in default)
+            if default
+            else ((fallback,) if fallback is not None else ())
+        )
 
         def translate(raw: Any) -> Any:
             if raw is None:
@@ -446,10 +464,21 @@ class MappedSQLSource(Source):
             found = lookup.get(str(raw).strip())
             if found is None:
                 unmapped[(field_id, str(raw))] += 1
-                found = (fallback,) if fallback is not None else ()
+                found = otherwise
             return found if kind.many else (found[0] if found else None)
 
         return translate
+
+    def _boolean(self, raw: Any, field_id: str) -> bool | None:
+        if raw is None or str(raw).strip() == "":
+            return None
+        text = str(raw).strip().lower()
+        if text in TRUE_VALUES:
+            return True
+        if text in FALSE_VALUES:
+            return False
+        self.unmapped[(field_id, str(raw))] += 1
+        return None
 
     def _date(self, raw: Any, field_id: str) -> date | None:
         if raw is None:
@@ -591,7 +620,8 @@ class MappedSQLSource(Source):
             if filter.victim_age_groups:
                 conditions.append(predicates.age_group_condition(years, filter.victim_age_groups))
             if filter.child_victim is not None:
-                conditions.append(predicates.child_condition(years, filter.child_victim))
+                flag = exprs.get("child", [None])[0]
+                conditions.append(predicates.child_condition(years, filter.child_victim, flag))
             relation = person.relation_columns.get("case_key")
             if relation is None:
                 continue
@@ -818,6 +848,9 @@ def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
 def _build_person(source: str, key: str, v: dict[str, Any]) -> PersonRecord:
     born, at = v.get("birth_date"), v.get("age_at")
     years = _age_in_years(born, at) if born and at else v.get("age")
+    is_child = None if years is None else years < CHILD_AGE_LIMIT
+    if is_child is None:
+        is_child = v.get("child")  # an explicit child flag (Anak: Ya/Tidak) when no age is known
     return PersonRecord(
         source=source,
         key=key,
@@ -825,7 +858,7 @@ def _build_person(source: str, key: str, v: dict[str, Any]) -> PersonRecord:
         roles=v.get("roles") or (),
         sex=v.get("sex") or Sex.UNKNOWN,
         age_group=AgeGroup.for_age(years),
-        is_child=None if years is None else years < CHILD_AGE_LIMIT,
+        is_child=is_child,
         citizenship=v.get("citizenship"),
         domicile_region=v.get("domicile_region"),
         full_name=v.get("full_name"),

@@ -233,14 +233,22 @@ def _add_person_dimensions(
     if Dimension.SEX in dimensions and "sex" in person.field_readers:
         reader = person.field_readers["sex"]
         grouping.add(Dimension.SEX, person.field_exprs["sex"], lambda v: (_name(reader(v)) or "UNKNOWN",))
-    if Dimension.AGE_GROUP in dimensions or Dimension.CHILD in dimensions:
-        years = source._age_years(person)
-        if years is None:
-            return
-        if Dimension.AGE_GROUP in dimensions:
-            grouping.add(Dimension.AGE_GROUP, [years], lambda v: (AgeGroup.for_age(_int(v[0])).name,))
-        if Dimension.CHILD in dimensions:
-            grouping.add(Dimension.CHILD, [years], lambda v: (_child(_int(v[0])),))
+    years = source._age_years(person)
+    if Dimension.AGE_GROUP in dimensions and years is not None:
+        grouping.add(Dimension.AGE_GROUP, [years], lambda v: (AgeGroup.for_age(_int(v[0])).name,))
+    if Dimension.CHILD in dimensions:
+        flag_reader = person.field_readers.get("child")
+        exprs = ([years] if years is not None else []) + (person.field_exprs["child"] if flag_reader else [])
+
+        def child(values: Sequence[Any]) -> tuple[str | None, ...]:
+            by_age = _child(_int(values[0])) if years is not None else None
+            if by_age is None and flag_reader is not None:
+                flag = flag_reader(values[-1:])
+                return (None if flag is None else ("true" if flag else "false"),)
+            return (by_age,)
+
+        if exprs:
+            grouping.add(Dimension.CHILD, exprs, child)
 
 
 def _victim_condition(source: MappedSQLSource, person: CompiledPart) -> ColumnElement[bool]:
