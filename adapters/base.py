@@ -33,6 +33,12 @@ class SourceError(Exception):
     code = "SOURCE_UNAVAILABLE"
 
 
+class SourceTimeout(SourceError):
+    """A statement ran past the source's statement timeout and was cancelled."""
+
+    code = "SOURCE_TIMEOUT"
+
+
 class SourceDataError(SourceError):
     """A source answered with rows that cannot be read as the mapping says."""
 

@@ -1,6 +1,7 @@
 """Mapping files: how an agency describes its database in the national vocabulary, without code.
 
-A mapping is a TOML file (see ``docs/mapping-format.md`` and ``adapters/mappings/*.toml``)
+A mapping is a TOML file (see ``docs/mapping.md``, ``docs/mapping.schema.json`` and
+``adapters/mappings/*.toml``)
 with one section per entity the source holds — ``case``, ``person``, ``service``,
 ``stage_event`` — each naming a table, its key, optional joins, and how each national field is
 read: a column (optionally with a value ``format`` and a code list), a constant, values from a
@@ -8,19 +9,25 @@ child table, a region given by code or by names, or the latest stage of a child 
 
 This module only *reads and checks* a mapping: it turns the TOML into typed, immutable specs
 and reports every problem it finds at once (a data officer fixing a file wants the whole list,
-not one error per attempt). Whether the tables and columns exist is checked against the live
-database by :mod:`adapters.sql` when the source opens.
+not one error per attempt). Each problem carries the line of the mapping file it is about
+(:class:`Problem`, found by :mod:`adapters.locator`), so an editor can jump to it. Unknown
+keys are errors, with a "did you mean" hint: a misspelt ``fromat`` silently ignored would
+leave a date unparsed. Whether the tables and columns exist is checked against the live
+database by :mod:`adapters.sql` when the source opens (same :class:`Problem` form).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters.base import MappingError
+from adapters.locator import KeyPath, TomlLocator
 from hub.model import (
     Agency,
     CaseStage,
@@ -100,6 +107,8 @@ class RegionSpec:
     code: ColumnRef | None = None
     regency_name: ColumnRef | None = None
     province_name: ColumnRef | None = None
+    #: Whether names no exact spelling matches may be matched approximately (``Kab. Cilacapp``).
+    fuzzy: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,17 @@ class Part:
     order_by: str | None
     #: Row filters: only rows whose column holds one of the values (e.g. jenis_kasus = TPPO).
     where: tuple[tuple[ColumnRef, tuple[str, ...]], ...] = ()
+    #: Position of the part in its section (0 for ``[case]``), to locate it in the file.
+    index: int = 0
+
+    @property
+    def section(self) -> str:
+        """The mapping section this part comes from (``person`` for ``[[person]]``)."""
+        return _ENTITY_SECTION[self.entity]
+
+    def path(self, *rest: str | int) -> KeyPath:
+        """The key path of something in this part, for :meth:`SourceMapping.problem`."""
+        return (self.section, self.index, *rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +173,55 @@ class SourceMapping:
     parts: Mapping[Entity, tuple[Part, ...]]
     codes: Mapping[str, Mapping[str, tuple[str, ...]]]
     path: str
+    #: Line numbers of the file's keys (None for a mapping built from a dict).
+    locator: TomlLocator | None = field(default=None, compare=False, repr=False)
 
     def parts_of(self, entity: Entity) -> tuple[Part, ...]:
         return self.parts.get(entity, ())
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.path).name
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        """A problem about the key at ``path``, with its line when the file text is known."""
+        line = self.locator.line_of(path) if self.locator is not None else None
+        return Problem(message, self.file_name if line else None, line, tuple(path))
+
+    def table_problem(self, table: str, message: str) -> Problem:
+        """A problem about a table: located at the first key that names it."""
+        for parts in self.parts.values():
+            for part in parts:
+                if part.table == table:
+                    return self.problem(part.path("table"), message)
+                for i, join in enumerate(part.joins):
+                    if join.table == table:
+                        return self.problem(part.path("joins", i, "table"), message)
+                for name, spec in part.fields.items():
+                    if isinstance(spec, ChildValues) and spec.table == table:
+                        return self.problem(part.path(name, "table"), message)
+        return Problem(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a mapping, and where: ``kemensos.toml:41: message``."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    path: KeyPath = ()
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}" if self.file and self.line else self.message
+
+
+class LocatedMappingError(MappingError):
+    """A :class:`MappingError` whose problems also carry their file line (:attr:`located`)."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.located = list(problems)
+        super().__init__(source, [str(p) for p in self.located])
 
 
 # --- What each national field is ------------------------------------------------------------
@@ -221,7 +287,19 @@ _SECTION_ENTITY = {
     "service": Entity.SERVICE,
     "stage_event": Entity.STAGE_EVENT,
 }
+_ENTITY_SECTION = {e: s for s, e in _SECTION_ENTITY.items()}
 _PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}
+#: Keys allowed in each form of field table (see docs/mapping.md, "Fields").
+_FORM_KEYS = {
+    "constant": {"value"},
+    "latest": {"latest_of", "field", "default"},
+    "region": {"column", "regency_name", "province_name", "fuzzy"},
+    "child": {"table", "key", "column", "codes"},
+    "column": {"column", "format", "codes", "part"},
+}
+_SOURCE_KEYS = {"agency", "description"}
+_AGENCY_KEYS = {"code", "name", "type"}
+_JOIN_KEYS = {"table", "on"}
 
 
 def field_kind(entity: Entity, name: str) -> FieldKind:
@@ -229,7 +307,27 @@ def field_kind(entity: Entity, name: str) -> FieldKind:
     return _ENTITY_FIELDS[entity][name]
 
 
+def national_fields(entity: Entity) -> tuple[str, ...]:
+    """The national fields a mapping may give for ``entity``, in documentation order."""
+    return tuple(_ENTITY_FIELDS[entity])
+
+
 # --- Loading --------------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
+
+
+class _Problems:
+    """Problems found while reading a mapping, each with the key path it is about."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[KeyPath, str]] = []
+
+    def add(self, path: Sequence[str | int], message: str) -> None:
+        self.items.append((tuple(path), message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
 
 
 def resolve_mapping_path(mapping: str, relative_to: Path | None = None) -> Path:
@@ -243,19 +341,41 @@ def resolve_mapping_path(mapping: str, relative_to: Path | None = None) -> Path:
 
 
 def load_mapping(path: Path, source_name: str) -> SourceMapping:
-    """Read and check a mapping file; raises :class:`MappingError` listing every problem."""
+    """Read and check a mapping file; raises :class:`LocatedMappingError` listing every problem."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MappingError(source_name, [f"mapping file not found: {path.name}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(source_name, [f"{path.name}: cannot be read ({type(exc).__name__})"]) from None
+    return load_mapping_text(text, source_name, str(path))
+
+
+def load_mapping_text(text: str, source_name: str, origin: str = "mapping.toml") -> SourceMapping:
+    """Check a mapping given as TOML text (``origin`` names it in messages, e.g. its file)."""
+    name = Path(origin).name
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(source_name, [f"{path.name}: not valid TOML: {exc}"]) from None
-    return parse_mapping(raw, source_name, str(path))
+        message = str(exc)
+        found = _TOML_POSITION.search(message)
+        line = int(found.group(1)) if found else None
+        reason = _TOML_POSITION.sub("", message)
+        raise LocatedMappingError(
+            source_name, [Problem(f"not valid TOML: {reason}", name if line else None, line)]
+        ) from None
+    return parse_mapping(raw, source_name, origin, text=text)
 
 
-def parse_mapping(raw: Mapping[str, Any], source_name: str, path: str = "<memory>") -> SourceMapping:
-    """Check a mapping already read from TOML (see :func:`load_mapping`)."""
-    problems: list[str] = []
+def parse_mapping(
+    raw: Mapping[str, Any], source_name: str, path: str = "<memory>", *, text: str | None = None
+) -> SourceMapping:
+    """Check a mapping already read from TOML (see :func:`load_mapping`).
+
+    With ``text`` (the TOML it was read from) every problem carries its line number.
+    """
+    locator = TomlLocator(text) if text is not None else None
+    problems = _Problems()
     agency = _parse_agency(raw.get("source"), problems)
     codes = _parse_codes(raw.get("codes", {}), problems)
     parts: dict[Entity, tuple[Part, ...]] = {}
@@ -264,60 +384,103 @@ def parse_mapping(raw: Mapping[str, Any], source_name: str, path: str = "<memory
             continue
         value = raw[section]
         items = value if isinstance(value, list) else [value]
-        parsed = [_parse_part(entity, section, item, i, len(items), problems) for i, item in enumerate(items)]
+        many = isinstance(value, list)
+        parsed = [_parse_part(entity, section, item, i, many, problems) for i, item in enumerate(items)]
         parts[entity] = tuple(p for p in parsed if p is not None)
-    unknown = set(raw) - set(_SECTION_ENTITY) - {"source", "codes"}
-    problems.extend(f"unknown top-level section [{name}]" for name in sorted(unknown))
+    for unknown in sorted(set(raw) - set(_SECTION_ENTITY) - {"source", "codes"}):
+        sections = [*_SECTION_ENTITY, "source", "codes"]
+        problems.add((unknown,), f"unknown top-level section [{unknown}]{_did_you_mean(unknown, sections)}")
     if Entity.CASE not in parts:
-        problems.append("a [case] section is required")
+        if "case" not in raw:
+            problems.add((), "a [case] section is required")
     elif len(parts[Entity.CASE]) != 1:
-        problems.append("[case] must be a single table (use joins for more tables)")
+        problems.add(("case",), "[case] must be a single table (use joins for more tables)")
+    source_section = raw.get("source")
+    description = source_section.get("description", "") if isinstance(source_section, dict) else ""
     mapping = SourceMapping(
         name=source_name,
         agency=agency or Agency("UNKNOWN", "Unknown", OrgType.OTHER),
-        description=str(raw.get("source", {}).get("description", ""))
-        if isinstance(raw.get("source"), dict)
-        else "",
+        description=description if isinstance(description, str) else "",
         parts=parts,
         codes=codes,
         path=path,
+        locator=locator,
     )
     _check_references(mapping, problems)
     if problems:
-        raise MappingError(source_name, problems)
+        located = [mapping.problem(p, m) for p, m in problems.items]
+        located.sort(key=lambda problem: problem.line or 0)  # file order, as an editor lists them
+        raise LocatedMappingError(source_name, located)
     return mapping
 
 
-def _parse_agency(section: Any, problems: list[str]) -> Agency | None:
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_keys(
+    path: KeyPath, where: str, table: Mapping[str, Any], allowed: set[str], problems: _Problems
+) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = _did_you_mean(key, sorted(allowed))
+            valid = ", ".join(sorted(allowed))
+            problems.add((*path, key), f"{where}: unknown key {key!r}{hint} (valid: {valid})")
+
+
+def _type_name(value: Any) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _parse_agency(section: Any, problems: _Problems) -> Agency | None:
     if not isinstance(section, dict):
-        problems.append("a [source] section with agency = {code, name, type} is required")
+        problems.add(("source",), "a [source] section with agency = {code, name, type} is required")
         return None
+    _unknown_keys(("source",), "[source]", section, _SOURCE_KEYS, problems)
+    if "description" in section and not isinstance(section["description"], str):
+        problems.add(("source", "description"), "[source].description must be a string")
     agency = section.get("agency")
     if not isinstance(agency, dict) or not {"code", "name"} <= set(agency):
-        problems.append("[source].agency must be a table with code, name and type")
+        problems.add(("source", "agency"), "[source].agency must be a table with code, name and type")
         return None
+    _unknown_keys(("source", "agency"), "[source].agency", agency, _AGENCY_KEYS, problems)
+    for key in ("code", "name", "type"):
+        if key in agency and not isinstance(agency[key], str):
+            kind = _type_name(agency[key])
+            problems.add(("source", "agency", key), f"[source].agency.{key} must be a string, not {kind}")
     try:
         org_type = OrgType.parse(str(agency.get("type", "OTHER")))
     except ValueError as exc:
-        problems.append(f"[source].agency.type: {exc}")
+        problems.add(("source", "agency", "type"), f"[source].agency.type: {exc}")
         org_type = OrgType.OTHER
     return Agency(str(agency["code"]).upper(), str(agency["name"]), org_type)
 
 
-def _parse_codes(section: Any, problems: list[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+def _parse_codes(section: Any, problems: _Problems) -> dict[str, dict[str, tuple[str, ...]]]:
     if not isinstance(section, dict):
-        problems.append("[codes] must be a table of code lists")
+        problems.add(("codes",), "[codes] must be a table of code lists")
         return {}
     codes: dict[str, dict[str, tuple[str, ...]]] = {}
     for name, entries in section.items():
         if not isinstance(entries, dict):
-            problems.append(f"[codes.{name}] must map source values to national values")
+            problems.add(("codes", name), f"[codes.{name}] must map source values to national values")
             continue
         table: dict[str, tuple[str, ...]] = {}
         for source_value, national in entries.items():
             values = national if isinstance(national, list) else [national]
-            if not all(isinstance(v, str) for v in values):
-                problems.append(f"[codes.{name}] {source_value!r}: values must be strings")
+            if not values or not all(isinstance(v, str) for v in values):
+                problems.add(
+                    ("codes", name, source_value),
+                    f"[codes.{name}] {source_value!r}: values must be strings (or an array of strings)",
+                )
                 continue
             table[str(source_value)] = tuple(values)
         codes[name] = table
@@ -325,17 +488,27 @@ def _parse_codes(section: Any, problems: list[str]) -> dict[str, dict[str, tuple
 
 
 def _parse_part(
-    entity: Entity, section: str, raw: Any, index: int, count: int, problems: list[str]
+    entity: Entity, section: str, raw: Any, index: int, many: bool, problems: _Problems
 ) -> Part | None:
-    where = f"[{section}]" if count == 1 else f"[[{section}]] #{index + 1}"
+    where = f"[[{section}]] #{index + 1}" if many else f"[{section}]"
+    base: KeyPath = (section, index)
     if not isinstance(raw, dict):
-        problems.append(f"{where} must be a table")
+        problems.add(base, f"{where} must be a table")
         return None
+    missing_table = False
     for required in ("table", "key"):
-        if not isinstance(raw.get(required), str):
-            problems.append(f"{where}: '{required}' (a string) is required")
-    if problems and not isinstance(raw.get("table"), str):
+        value = raw.get(required)
+        if value is None:
+            problems.add(base, f"{where}: '{required}' (a string) is required")
+            missing_table = missing_table or required == "table"
+        elif not isinstance(value, str):
+            problems.add((*base, required), f"{where}.{required} must be a string, not {_type_name(value)}")
+            missing_table = missing_table or required == "table"
+    if missing_table:
         return None
+    for key in ("name", "order_by"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.add((*base, key), f"{where}.{key} must be a string, not {_type_name(raw[key])}")
     allowed = _ENTITY_FIELDS[entity]
     fields: dict[str, FieldSpec] = {}
     for name, value in raw.items():
@@ -343,30 +516,27 @@ def _parse_part(
             continue
         if name not in allowed:
             valid = ", ".join(sorted(allowed))
-            problems.append(f"{where}: unknown field {name!r} (fields of {section}: {valid})")
+            hint = _did_you_mean(name, sorted(set(allowed) | _PART_KEYS))
+            message = f"{where}: unknown field {name!r}{hint} (fields of {section}: {valid})"
+            problems.add((*base, name), message)
             continue
-        spec = _parse_field(f"{where}.{name}", allowed[name], value, problems)
+        spec = _parse_field((*base, name), f"{where}.{name}", allowed[name], value, problems)
         if spec is not None:
             fields[name] = spec
     for name, kind in allowed.items():
-        if kind.required and name not in fields:
-            problems.append(f"{where}: field {name!r} is required")
-    joins = tuple(_parse_join(f"{where}.joins", j, problems) for j in raw.get("joins", []))
+        if kind.required and name not in fields and name not in raw:
+            problems.add(base, f"{where}: field {name!r} is required")
+    raw_joins = raw.get("joins", [])
+    if not isinstance(raw_joins, list):
+        problems.add((*base, "joins"), f"{where}.joins must be an array of tables")
+        raw_joins = []
+    joins = tuple(
+        _parse_join((*base, "joins", i), f"{where}.joins", j, problems) for i, j in enumerate(raw_joins)
+    )
     require = raw.get("require", [])
     if not isinstance(require, list) or not all(isinstance(r, str) for r in require):
-        problems.append(f"{where}.require must be a list of column names")
+        problems.add((*base, "require"), f"{where}.require must be an array of column names")
         require = []
-    where_filters: list[tuple[ColumnRef, tuple[str, ...]]] = []
-    raw_where = raw.get("where", {})
-    if not isinstance(raw_where, dict):
-        problems.append(f"{where}.where must be a table: column = value or [values]")
-        raw_where = {}
-    for column_name, accepted in raw_where.items():
-        values = accepted if isinstance(accepted, list) else [accepted]
-        if not values or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-            problems.append(f"{where}.where.{column_name}: values must be strings or integers")
-            continue
-        where_filters.append((ColumnRef.parse(column_name), tuple(str(v) for v in values)))
     return Part(
         entity=entity,
         name=str(raw.get("name", raw.get("table", section))),
@@ -375,51 +545,107 @@ def _parse_part(
         joins=tuple(j for j in joins if j is not None),
         fields=fields,
         require=tuple(require),
-        order_by=raw.get("order_by"),
-        where=tuple(where_filters),
+        order_by=raw["order_by"] if isinstance(raw.get("order_by"), str) else None,
+        where=_parse_where((*base, "where"), f"{where}.where", raw.get("where", {}), problems),
+        index=index,
     )
 
 
-def _parse_join(where: str, raw: Any, problems: list[str]) -> Join | None:
+def _parse_where(
+    path: KeyPath, where: str, raw: Any, problems: _Problems
+) -> tuple[tuple[ColumnRef, tuple[str, ...]], ...]:
+    """``where = { jenis_kasus = "TPPO" }``; a dotted bare key (``kasus.jenis = …``), which
+    TOML reads as a nested table, names a column of a joined table like a quoted one does."""
+    if not isinstance(raw, dict):
+        problems.add(path, f"{where} must be a table: column = value or [values]")
+        return ()
+    filters: list[tuple[ColumnRef, tuple[str, ...]]] = []
+    for column_name, accepted in raw.items():
+        if isinstance(accepted, dict):
+            for inner, value in accepted.items():
+                nested = _parse_where((*path, column_name), where, {inner: value}, problems)
+                filters.extend((ColumnRef(column_name, ref.column), v) for ref, v in nested)
+            continue
+        values = accepted if isinstance(accepted, list) else [accepted]
+        if not values or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+            problems.add((*path, column_name), f"{where}.{column_name}: values must be strings or integers")
+            continue
+        filters.append((ColumnRef.parse(column_name), tuple(str(v) for v in values)))
+    return tuple(filters)
+
+
+def _parse_join(path: KeyPath, where: str, raw: Any, problems: _Problems) -> Join | None:
     if (
         not isinstance(raw, dict)
         or not isinstance(raw.get("table"), str)
         or not isinstance(raw.get("on"), dict)
+        or not raw["on"]
     ):
-        problems.append(f'{where}: each join needs table = "…" and on = {{ local = "remote" }}')
+        problems.add(path, f'{where}: each join needs table = "…" and on = {{ local = "remote" }}')
         return None
-    return Join(raw["table"], tuple((str(k), str(v)) for k, v in raw["on"].items()))
+    _unknown_keys(path, where, raw, _JOIN_KEYS, problems)
+    on = raw["on"]
+    if not all(isinstance(v, str) for v in on.values()):
+        problems.add((*path, "on"), f"{where}.on: remote columns must be strings")
+        return None
+    return Join(raw["table"], tuple((str(k), str(v)) for k, v in on.items()))
 
 
-def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -> FieldSpec | None:
+def _form_of(kind: FieldKind, value: Mapping[str, Any]) -> str:
+    if "value" in value:
+        return "constant"
+    if "latest_of" in value:
+        return "latest"
+    if kind.kind == "region":
+        return "region"
+    if "table" in value:
+        return "child"
+    return "column"
+
+
+def _parse_field(
+    path: KeyPath, where: str, kind: FieldKind, value: Any, problems: _Problems
+) -> FieldSpec | None:
     if isinstance(value, str):
         value = {"column": value}
     if not isinstance(value, dict):
-        problems.append(f"{where}: expected a column name or a table")
+        problems.add(path, f"{where}: expected a column name or a table, not {_type_name(value)}")
         return None
-    if "value" in value:
-        return Const(str(value["value"]))
-    if "latest_of" in value:
-        return LatestOf(str(value["latest_of"]), str(value.get("field", "stage")), value.get("default"))
-    if kind.kind == "region":
+    form = _form_of(kind, value)
+    _unknown_keys(path, where, value, _FORM_KEYS[form], problems)
+    wrong = [k for k, v in value.items() if k in _FORM_KEYS[form] and k != "fuzzy" and not isinstance(v, str)]
+    for key in wrong:
+        problems.add((*path, key), f"{where}.{key} must be a string, not {_type_name(value[key])}")
+    if wrong:
+        return None
+    if form == "constant":
+        return Const(value["value"])
+    if form == "latest":
+        return LatestOf(value["latest_of"], value.get("field", "stage"), value.get("default"))
+    if form == "region":
+        fuzzy = value.get("fuzzy", True)
+        if not isinstance(fuzzy, bool):
+            problems.add((*path, "fuzzy"), f"{where}.fuzzy must be true or false")
+            fuzzy = True
         spec = RegionSpec(
             code=ColumnRef.parse(value["column"]) if "column" in value else None,
             regency_name=ColumnRef.parse(value["regency_name"]) if "regency_name" in value else None,
             province_name=ColumnRef.parse(value["province_name"]) if "province_name" in value else None,
+            fuzzy=fuzzy,
         )
         if spec.code is None and spec.regency_name is None:
-            problems.append(f"{where}: a region needs column = (a code) or regency_name =")
+            problems.add(path, f"{where}: a region needs column = (a code) or regency_name =")
         return spec
-    if "table" in value:
+    if form == "child":
         if not kind.many:
-            problems.append(f"{where}: values from a child table need a multi-valued field")
-        missing = [k for k in ("key", "column") if not isinstance(value.get(k), str)]
+            problems.add(path, f"{where}: values from a child table need a multi-valued field")
+        missing = [k for k in ("key", "column") if k not in value]
         if missing:
-            problems.append(f"{where}: a child table needs {' and '.join(missing)}")
+            problems.add(path, f"{where}: a child table needs {' and '.join(missing)}")
             return None
         return ChildValues(value["table"], value["key"], value["column"], value.get("codes"))
-    if not isinstance(value.get("column"), str):
-        problems.append(f"{where}: 'column' is required")
+    if "column" not in value:
+        problems.add(path, f"{where}: 'column' is required")
         return None
     fmt = value.get("format")
     if fmt is not None:
@@ -427,8 +653,9 @@ def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -
             str(kind.kind), ()
         )
         if fmt not in allowed:
-            problems.append(
-                f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})"
+            problems.add(
+                (*path, "format"),
+                f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})",
             )
     elif kind.kind == "date":
         fmt = "YYYY-MM-DD"
@@ -438,58 +665,64 @@ def _parse_field(where: str, kind: FieldKind, value: Any, problems: list[str]) -
         fmt = "boolean"
     part = value.get("part")
     if part is not None and kind.kind != "key":
-        problems.append(f"{where}: 'part' is only meaningful on a key field")
+        problems.add((*path, "part"), f"{where}: 'part' is only meaningful on a key field")
     return Column(ColumnRef.parse(value["column"]), fmt, value.get("codes"), part)
 
 
-def _check_references(mapping: SourceMapping, problems: list[str]) -> None:
+def _check_references(mapping: SourceMapping, problems: _Problems) -> None:
     """Code lists exist and their values are valid national values for each field using them."""
-    entity_sections = {e: s for s, e in _SECTION_ENTITY.items()}
     person_parts = {p.name for p in mapping.parts_of(Entity.PERSON)}
     for part in mapping.parts_of(Entity.SERVICE):
         spec = part.fields.get("recipient_key")
         if not isinstance(spec, Column):
             continue
         if len(person_parts) > 1 and spec.part not in person_parts:
-            problems.append(
+            problems.add(
+                part.path("recipient_key"),
                 f"[service] {part.name}.recipient_key: persons come from several tables "
-                f'({", ".join(sorted(person_parts))}); say which with part = "…"'
+                f'({", ".join(sorted(person_parts))}); say which with part = "…"',
             )
     for entity, parts in mapping.parts.items():
         for part in parts:
             for name, spec in part.fields.items():
                 kind = _ENTITY_FIELDS[entity][name]
-                where = f"[{entity_sections[entity]}] {part.name}.{name}"
+                where = f"[{_ENTITY_SECTION[entity]}] {part.name}.{name}"
                 if isinstance(spec, LatestOf):
                     target = _SECTION_ENTITY.get(spec.entity)
                     if target is None or target not in mapping.parts:
-                        problems.append(
-                            f"{where}: latest_of = {spec.entity!r} names no section of this mapping"
+                        problems.add(
+                            part.path(name, "latest_of"),
+                            f"{where}: latest_of = {spec.entity!r} names no section of this mapping",
                         )
                     if spec.default is not None:
-                        _check_value(where, kind, spec.default, problems)
+                        _check_value(part.path(name, "default"), where, kind, spec.default, problems)
                     continue
                 if isinstance(spec, Const):
-                    _check_value(where, kind, spec.value, problems)
+                    _check_value(part.path(name, "value"), where, kind, spec.value, problems)
                     continue
                 codes = getattr(spec, "codes", None)
                 if codes is None:
                     continue
                 if codes not in mapping.codes:
-                    problems.append(f"{where}: code list {codes!r} is not defined under [codes]")
+                    hint = _did_you_mean(codes, sorted(mapping.codes))
+                    problems.add(
+                        part.path(name, "codes"),
+                        f"{where}: code list {codes!r} is not defined under [codes]{hint}",
+                    )
                     continue
                 for source_value, national in mapping.codes[codes].items():
+                    at = ("codes", codes, source_value)
                     if source_value == DEFAULT_CODE and len(national) != 1:
-                        problems.append(f'{where}: [codes.{codes}] default "*" must map to one value')
+                        problems.add(at, f'{where}: [codes.{codes}] default "*" must map to one value')
                     if len(national) > 1 and not kind.many:
-                        problems.append(f"{where}: [codes.{codes}] {source_value!r} maps to several values")
+                        problems.add(at, f"{where}: [codes.{codes}] {source_value!r} maps to several values")
                     for value in national:
-                        _check_value(f"{where} [codes.{codes}] {source_value!r}", kind, value, problems)
+                        _check_value(at, f"{where} [codes.{codes}] {source_value!r}", kind, value, problems)
 
 
-def _check_value(where: str, kind: FieldKind, value: str, problems: list[str]) -> None:
+def _check_value(path: KeyPath, where: str, kind: FieldKind, value: str, problems: _Problems) -> None:
     if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled):
         try:
             kind.kind.parse(value)
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.add(path, f"{where}: {exc}")

@@ -13,9 +13,10 @@ for the data-quality report.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,10 +32,10 @@ from adapters import predicates, statistics
 from adapters.base import (
     Capabilities,
     Health,
-    MappingError,
     Source,
     SourceDataError,
     SourceError,
+    SourceTimeout,
     count_rows,
 )
 from adapters.engines import EngineOptions, create_readonly_engine
@@ -49,11 +50,14 @@ from adapters.mapping import (
     FieldKind,
     FieldSpec,
     LatestOf,
+    LocatedMappingError,
     Part,
+    Problem,
     RegionSpec,
     SourceMapping,
     field_kind,
 )
+from adapters.regions import match_regency
 from adapters.sqlfuncs import VALUE_SEPARATOR, AggregateStrings, iso_date
 from hub import reference
 from hub.model import (
@@ -79,6 +83,8 @@ from hub.model import (
 
 #: The earliest ISO date text; a case without a report date sorts as if reported then.
 NO_DATE = "0000-00-00"
+#: Most distinct region names read at open to learn approximate spellings.
+MAX_REGION_SPELLINGS = 20_000
 
 Reader = Callable[[Sequence[Any]], Any]
 
@@ -124,9 +130,14 @@ class MappedSQLSource(Source):
                     relations.add((entity, field_name))
         self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))
         self.unmapped: Counter[tuple[str, str]] = Counter()
+        #: Rows skipped because they could not be read at all (counted, never fatal).
+        self.skipped_rows = 0
         self._engine: AsyncEngine | None = None
         self._parts: dict[Entity, list[CompiledPart]] = {}
         self._tables: dict[str, Table] = {}
+        #: Region names in this database that only approximate matching reads, by region
+        #: code (learnt at open), so region filters pushed into SQL include them too.
+        self._region_spellings: dict[str, set[str]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -136,6 +147,7 @@ class MappedSQLSource(Source):
             tables = await self._reflect(engine)
             self._parts = self._compile(tables)
             self._tables = tables
+            self._region_spellings = await self._learn_region_spellings(engine)
         except BaseException:
             await engine.dispose()
             raise
@@ -151,9 +163,12 @@ class MappedSQLSource(Source):
         metadata = MetaData()
 
         def reflect(sync_conn: Any) -> list[str]:
-            existing = set(inspect(sync_conn).get_table_names())
+            # Views count as tables: agencies often expose a reporting view to the hub
+            # rather than their base tables.
+            inspector = inspect(sync_conn)
+            existing = set(inspector.get_table_names()) | set(inspector.get_view_names())
             missing = sorted(wanted - existing)
-            metadata.reflect(sync_conn, only=sorted(wanted & existing))
+            metadata.reflect(sync_conn, only=sorted(wanted & existing), views=True)
             return missing
 
         try:
@@ -164,8 +179,55 @@ class MappedSQLSource(Source):
                 f"cannot read the schema of source {self.name!r} ({type(exc).__name__})"
             ) from None
         if missing:
-            raise MappingError(self.name, [f"table {t!r} does not exist in the database" for t in missing])
+            raise LocatedMappingError(
+                self.name,
+                [
+                    self.mapping.table_problem(t, f"table {t!r} does not exist in the database")
+                    for t in missing
+                ],
+            )
         return {t.name: t for t in metadata.tables.values()}
+
+    async def _learn_region_spellings(self, engine: AsyncEngine) -> dict[str, set[str]]:
+        """The case table's region names that are read only by approximate matching.
+
+        One DISTINCT query at open. A region filter lists the official spellings of the
+        regions asked for; adding these keeps ``cases(filter: {regions})`` in agreement with
+        the region each case shows, without reading rows into Python.
+        """
+        parts = self._parts.get(Entity.CASE, [])
+        spec = parts[0].part.fields.get("region") if parts else None
+        if not isinstance(spec, RegionSpec) or spec.regency_name is None or not spec.fuzzy:
+            return {}
+        part = parts[0]
+        stmt = (
+            select(*part.field_exprs["region"])
+            .select_from(part.from_clause)
+            .where(*part.row_conditions)
+            .distinct()
+            .limit(MAX_REGION_SPELLINGS)
+        )
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+        except SQLAlchemyError as exc:
+            raise SourceError(
+                f"cannot read the regions of source {self.name!r} ({type(exc).__name__})"
+            ) from None
+        spellings: dict[str, set[str]] = {}
+        for row in rows:
+            if row[0] is None:
+                continue
+            province = str(row[1]) if len(row) > 1 and row[1] is not None else None
+            match = match_regency(str(row[0]), province, True)
+            if match is not None and not match.exact:
+                spellings.setdefault(match.region.code, set()).add(row[0])
+        return spellings
+
+    def approximate_region_names(self, prefixes: Sequence[str]) -> list[str]:
+        """Spellings learnt at open (see above) of regions under any of the code ``prefixes``."""
+        wanted = {r.code for p in prefixes for r in reference.regions().regencies_in(p)}
+        return sorted(n for code, names in self._region_spellings.items() if code in wanted for n in names)
 
     def _tables_named(self) -> set[str]:
         names: set[str] = set()
@@ -179,7 +241,7 @@ class MappedSQLSource(Source):
     # --- compiling the mapping -------------------------------------------------------------
 
     def _compile(self, tables: dict[str, Table]) -> dict[Entity, list[CompiledPart]]:
-        problems: list[str] = []
+        problems: list[Problem] = []
         compiled: dict[Entity, list[CompiledPart]] = {}
         # Cases first: other parts do not depend on them, but LatestOf on cases needs the
         # parts of the entity it reads, so compile those before.
@@ -190,7 +252,8 @@ class MappedSQLSource(Source):
                 self._compile_part(p, len(parts) > 1, tables, compiled, problems) for p in parts
             ]
         if problems:
-            raise MappingError(self.name, problems)
+            problems.sort(key=lambda problem: problem.line or 0)
+            raise LocatedMappingError(self.name, problems)
         return compiled
 
     def _compile_part(
@@ -199,13 +262,21 @@ class MappedSQLSource(Source):
         prefixed: bool,
         tables: dict[str, Table],
         compiled: dict[Entity, list[CompiledPart]],
-        problems: list[str],
+        problems: list[Problem],
     ) -> CompiledPart:
         where = f"{part.entity.value} part {part.name!r}"
+        # The key the column being compiled comes from, so a missing column is reported at
+        # the line of the mapping that names it.
+        at: list[tuple[str | int, ...]] = [part.path("key")]
+
+        def problem(message: str) -> None:
+            problems.append(self.mapping.problem(at[0], message))
+
         base = tables[part.table]
         scope: dict[str, Table] = {part.table: base}
         from_clause: FromClause = base
-        for join in part.joins:
+        for join_index, join in enumerate(part.joins):
+            at[0] = part.path("joins", join_index, "on")
             # Joined tables are aliased so that a part used inside a subquery (filters,
             # statistics) never correlates with the outer query's copy of the same table.
             other = tables[join.table].alias(f"j_{join.table}")
@@ -214,9 +285,7 @@ class MappedSQLSource(Source):
             for local, remote in join.on:
                 lcol, rcol = base.c.get(local), other.c.get(remote)
                 if lcol is None or rcol is None:
-                    problems.append(
-                        f"{where}: join {part.table}.{local} = {join.table}.{remote}: no such column"
-                    )
+                    problem(f"{where}: join {part.table}.{local} = {join.table}.{remote}: no such column")
                     continue
                 conditions.append(lcol == rcol)
             if conditions:
@@ -225,14 +294,15 @@ class MappedSQLSource(Source):
         def column(ref: ColumnRef) -> ColumnElement[Any]:
             table = scope.get(ref.table or part.table)
             if table is None:
-                problems.append(f"{where}: {ref} names a table that is neither the part's nor joined")
+                problem(f"{where}: {ref} names a table that is neither the part's nor joined")
                 return literal(None)
             col = table.c.get(ref.column)
             if col is None:
-                problems.append(f"{where}: column {ref} does not exist")
+                problem(f"{where}: column {ref} does not exist")
                 return literal(None)
             return col
 
+        at[0] = part.path("key")
         key_column = column(ColumnRef(None, part.key))
         selected: list[ColumnElement[Any]] = [key_column]
         readers: list[tuple[str, Reader]] = []
@@ -242,6 +312,7 @@ class MappedSQLSource(Source):
         date_expr: ColumnElement[str] | None = None
         for name, spec in part.fields.items():
             kind = field_kind(part.entity, name)
+            at[0] = part.path(name)
             exprs, reader = self._compile_field(part, name, spec, kind, column, tables, compiled, problems)
             field_exprs[name] = exprs
             field_readers[name] = reader
@@ -254,8 +325,10 @@ class MappedSQLSource(Source):
             if part.entity == Entity.CASE and name == "reported_at" and isinstance(spec, Column):
                 date_expr = exprs[0]
         stmt = select(*(e.label(f"c{i}") for i, e in enumerate(selected))).select_from(from_clause)
+        at[0] = part.path("require")
         row_conditions = [column(ColumnRef.parse(r)).is_not(None) for r in part.require]
         for ref, accepted in part.where:
+            at[0] = part.path("where", str(ref))
             target = column(ref)
             row_conditions.append(target.in_(predicates.coerce(target, accepted)))
         stmt = stmt.where(*row_conditions)
@@ -283,7 +356,7 @@ class MappedSQLSource(Source):
         column: Callable[[ColumnRef], ColumnElement[Any]],
         tables: dict[str, Table],
         compiled: dict[Entity, list[CompiledPart]],
-        problems: list[str],
+        problems: list[Problem],
     ) -> tuple[list[ColumnElement[Any]], Reader]:
         field_id = f"{part.name}.{name}"
         if isinstance(spec, Const):
@@ -295,7 +368,10 @@ class MappedSQLSource(Source):
             child = tables.get(spec.table)
             if child is None or spec.key not in child.c or spec.column not in child.c:
                 problems.append(
-                    f"{part.entity.value} part {part.name!r}.{name}: child table columns not found"
+                    self.mapping.problem(
+                        part.path(name),
+                        f"{part.entity.value} part {part.name!r}.{name}: child table columns not found",
+                    )
                 )
                 return [], lambda _values: ()
             correlated = (
@@ -347,11 +423,12 @@ class MappedSQLSource(Source):
         def from_names(values: Sequence[Any]) -> str | None:
             if values[0] is None:
                 return None
-            province = values[1] if len(values) > 1 else None
-            region = index.find_regency(str(values[0]), province_name=province)
-            if region is None:
+            province = values[1] if len(values) > 1 and values[1] is not None else None
+            # Exact spellings first; close variants (old orthography, typos) as a fallback.
+            match = match_regency(str(values[0]), None if province is None else str(province), spec.fuzzy)
+            if match is None:
                 self.unmapped[("region", str(values[0]))] += 1
-            return region.code if region else None
+            return match.region.code if match else None
 
         return exprs, from_names
 
@@ -363,8 +440,11 @@ class MappedSQLSource(Source):
         kind: FieldKind,
         column: Callable[[ColumnRef], ColumnElement[Any]],
         compiled: dict[Entity, list[CompiledPart]],
-        problems: list[str],
+        problems: list[Problem],
     ) -> tuple[list[ColumnElement[Any]], Reader]:
+        def problem(message: str) -> None:
+            problems.append(self.mapping.problem(part.path(name), message))
+
         entity = {
             "stage_event": Entity.STAGE_EVENT,
             "service": Entity.SERVICE,
@@ -373,22 +453,22 @@ class MappedSQLSource(Source):
         others = compiled.get(entity) if entity else None
         where = f"{part.entity.value} part {part.name!r}.{name}"
         if not others or len(others) != 1:
-            problems.append(f"{where}: latest_of needs a single-table [{spec.entity}] section")
+            problem(f"{where}: latest_of needs a single-table [{spec.entity}] section")
             return [], lambda _v: None
         other = others[0]
         other_spec = other.part.fields.get(spec.field)
         relation = other.relation_columns.get("case_key")
         if not isinstance(other_spec, Column) or relation is None:
-            problems.append(f"{where}: [{spec.entity}].{spec.field} must be a plain column and case_key set")
+            problem(f"{where}: [{spec.entity}].{spec.field} must be a plain column and case_key set")
             return [], lambda _v: None
         table = other.key_column.table
         order_col = table.c.get(other.part.order_by or other.part.key)
         if order_col is None:
-            problems.append(f"{where}: order_by column of [{spec.entity}] not found")
+            problem(f"{where}: order_by column of [{spec.entity}] not found")
             return [], lambda _v: None
         value_col = table.c.get(other_spec.ref.column)
         if value_col is None:
-            problems.append(f"{where}: column {other_spec.ref} not found")
+            problem(f"{where}: column {other_spec.ref} not found")
             return [], lambda _v: None
         latest = (
             select(value_col)
@@ -410,6 +490,29 @@ class MappedSQLSource(Source):
         if spec.part and len(self.mapping.parts_of(Entity.PERSON)) > 1:
             return f"{spec.part}/"
         return ""
+
+    # --- for checks and data-quality reports ------------------------------------------------
+
+    def compiled_parts(self, entity: Entity) -> list[CompiledPart]:
+        """The compiled parts of ``entity``: their FROM clause, row conditions and field SQL.
+
+        :mod:`adapters.quality` builds its COUNT / GROUP BY statements on these, so the report
+        reads exactly the rows and expressions the hub serves.
+        """
+        return list(self._compiled(entity))
+
+    @property
+    def tables(self) -> Mapping[str, Table]:
+        """The reflected tables the mapping names (empty until opened)."""
+        return self._tables
+
+    async def fetch(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+        """Run one read-only SELECT built on :meth:`compiled_parts` (timeouts and retries apply)."""
+        return await self._fetch(stmt)
+
+    def read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
+        """Rows of ``compiled.select`` as national records (unreadable rows skipped and counted)."""
+        return self._read(compiled, rows)
 
     # --- value translation -----------------------------------------------------------------
 
@@ -511,29 +614,65 @@ class MappedSQLSource(Source):
         return self._parts.get(entity, [])
 
     async def _fetch(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+        """Run one SELECT; retry transient connection failures, enforce the statement timeout.
+
+        Only connection-level failures are retried (a refused or dropped connection, with short
+        backoff): a statement that failed on a live connection is not repeated. Error messages
+        name the error type only — never SQL, parameters or connection strings.
+        """
         assert self._engine is not None
-        try:
-            async with self._engine.connect() as conn:
+        for pause in (*RETRY_BACKOFF, None):
+            try:
+                rows = await self._execute(stmt)
+            except SQLAlchemyError as exc:
+                if _is_timeout(exc):
+                    raise SourceTimeout(f"source {self.name!r}: statement timed out") from None
+                if pause is not None and _is_transient(exc):
+                    await asyncio.sleep(pause)
+                    continue
+                raise SourceError(f"source {self.name!r}: database error ({type(exc).__name__})") from None
+            except OSError as exc:
+                if pause is not None:
+                    await asyncio.sleep(pause)
+                    continue
+                raise SourceError(f"source {self.name!r}: connection failed ({type(exc).__name__})") from None
+            count_rows(len(rows))
+            return rows
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _execute(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+        assert self._engine is not None
+        async with self._engine.connect() as conn:
+            interrupt = None
+            if self._engine.dialect.name == "sqlite" and self.options.statement_timeout_ms > 0:
+                # aiosqlite runs the statement in a thread that asyncio cannot cancel; SQLite's
+                # own interrupt stops it at the deadline (DESIGN.md §9).
+                driver = (await conn.get_raw_connection()).driver_connection
+                deadline = self.options.statement_timeout_ms / 1000
+                interrupt = asyncio.get_running_loop().call_later(
+                    deadline, lambda: asyncio.ensure_future(driver.interrupt())
+                )
+            try:
                 result = await conn.execute(stmt)
-                rows = result.all()
-        except SQLAlchemyError as exc:
-            raise SourceError(f"source {self.name!r}: database error ({type(exc).__name__})") from None
-        except OSError as exc:
-            raise SourceError(f"source {self.name!r}: connection failed ({type(exc).__name__})") from None
-        count_rows(len(rows))
-        return rows
+                return list(result.all())
+            finally:
+                if interrupt is not None:
+                    interrupt.cancel()
 
     def _read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
+        """Rows → records. A row that cannot be read is skipped and counted, never fatal;
+        a batch in which no row can be read means the source returns garbage."""
         build = _BUILDERS[compiled.part.entity]
         records: list[Record] = []
-        try:
-            for row in rows:
+        for row in rows:
+            try:
                 values = {name: reader(row) for name, reader in compiled.readers}
                 records.append(build(self.name, compiled.record_key(row[0]), values))
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise SourceDataError(
-                f"source {self.name!r}: rows of {compiled.part.name!r} cannot be read ({type(exc).__name__})"
-            ) from None
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                self.unmapped[(f"{compiled.part.name}.<row>", type(exc).__name__)] += 1
+                self.skipped_rows += 1
+        if rows and not records:
+            raise SourceDataError(f"source {self.name!r}: rows of {compiled.part.name!r} cannot be read")
         return records
 
     def _case_part(self) -> CompiledPart:
@@ -555,7 +694,11 @@ class MappedSQLSource(Source):
         if filter.reported_to is not None:
             conditions.append(part.date_expr <= filter.reported_to.isoformat())
         if filter.regions and isinstance(spec.get("region"), RegionSpec):
-            conditions.append(predicates.region_condition(spec["region"], exprs["region"], filter.regions))
+            region = predicates.region_condition(spec["region"], exprs["region"], filter.regions)
+            variants = self.approximate_region_names(filter.regions)
+            if variants:
+                region = or_(region, exprs["region"][0].in_(variants))
+            conditions.append(region)
         if filter.exploitation_types and "exploitation_types" in spec:
             field_spec = spec["exploitation_types"]
             child = self._tables.get(field_spec.table) if isinstance(field_spec, ChildValues) else None
@@ -740,6 +883,13 @@ class MappedSQLSource(Source):
                 return self._read(compiled, rows), (f"{index}:" if index < len(parts) else None)
         return [], None
 
+    def pool_status(self) -> tuple[int, int] | None:
+        """(connections in use, connections held) of the engine's pool, for metrics."""
+        pool = self._engine.pool if self._engine is not None else None
+        if pool is None or not hasattr(pool, "checkedout"):
+            return None
+        return int(pool.checkedout()), int(pool.size())
+
     async def health(self) -> Health:
         if self._engine is None:
             return Health(False, "not open")
@@ -753,6 +903,27 @@ class MappedSQLSource(Source):
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+#: Pauses before retrying a transient connection failure (then give up).
+RETRY_BACKOFF = (0.05, 0.25)
+
+
+def _is_timeout(exc: SQLAlchemyError) -> bool:
+    """A statement cancelled by its timeout: SQLite interrupt, PostgreSQL statement_timeout,
+    MySQL max_execution_time."""
+    original = getattr(exc, "orig", None)
+    name = type(original).__name__ if original is not None else ""
+    text = str(original).lower() if original is not None else ""
+    cancelled = name in {"QueryCanceledError", "QueryCanceled"}
+    return cancelled or text == "interrupted" or "max_execution_time" in text
+
+
+def _is_transient(exc: SQLAlchemyError) -> bool:
+    """A failure to reach the database (worth a retry), not a failure of the statement."""
+    original = getattr(exc, "orig", None)
+    invalidated = bool(getattr(exc, "connection_invalidated", False))
+    return invalidated or isinstance(original, OSError | ConnectionError)
 
 
 def _slice_reader(reader: Reader, start: int, length: int) -> Reader:

@@ -22,13 +22,15 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from hub import examples
+from hub import examples, model
+from hub.audit import AuditLog
+from hub.auth import Authenticator, load_auth, principal_of
 from hub.config import HubConfig
 from hub.federation import Federation
-from hub.policy import ANONYMOUS, Principal
+from hub.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.sources import SourceRegistry, SourceState
 from hub.store import Store
-from resolvers.convert import Converter
+from resolvers.access import GuardedConverter
 from resolvers.schema import HubSchema, build_schema
 
 log = logging.getLogger("tppo_hub.app")
@@ -43,9 +45,21 @@ class Hub:
         self.registry = SourceRegistry(config)
         self.federation = Federation(self.registry, config)
         self.schema = schema or build_schema()
+        # Access (hub/auth.py, hub/policy.py, hub/audit.py): checked here, so a bad [auth]
+        # section stops the hub before it serves anything.
+        self.auth = load_auth(config)
+        self.authenticator = Authenticator(self.auth)
+        self.audit = AuditLog(self.store)
+        #: Policy hook for linkage (issue 5): lets caseworkers read records of persons linked
+        #: to their agency's records. None until the linkage index provides one.
+        self.linkage: LinkedAgencies | None = None
 
     async def start(self) -> None:
+        # aiosqlite logs every statement with its parameters at DEBUG: never personal data in logs.
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
         await self.store.open()
+        await self.audit.open()
+        await self.authenticator.start()
         await self.registry.open()
 
     async def stop(self) -> None:
@@ -54,13 +68,22 @@ class Hub:
 
     def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
         """A fresh per-request context (call inside the running event loop)."""
+        guard = Guard(principal, self._agency_of, self.auth.access, self.linkage)
         return {
             "hub": self.federation.new_context(),
             "federation": self.federation,
-            "converter": Converter(self.registry),
+            "converter": GuardedConverter(self.registry, guard),
+            "guard": guard,
+            "audit": self.audit,
+            "limits": self.auth.access.limits,
+            "store": self.store,  # linkage index for person views (hub.persons)
             "principal": principal,
             **extra,
         }
+
+    def _agency_of(self, source: str) -> model.Agency | None:
+        entry = self.registry.get(source)
+        return entry.source.agency if entry is not None and entry.source is not None else None
 
     async def execute(
         self, query: str, variables: dict[str, Any] | None = None, principal: Principal = ANONYMOUS
@@ -79,7 +102,10 @@ class HubGraphQL(GraphQL):
         self.hub = hub
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        return self.hub.context(request=request, response=response)
+        principal = principal_of(request.scope)  # authenticated by hub.auth.AuthMiddleware
+        if principal.demo:
+            response.headers["X-TPPO-Demo-Role"] = principal.role
+        return self.hub.context(principal, request=request, response=response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html
@@ -98,9 +124,7 @@ def create_app(config: HubConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await hub.start()
-        if config.demo:
-            log.warning("demo mode: anonymous users act as role 'analyst'")
+        await hub.start()  # logs a warning when demo mode is on, and which secret is in use
         try:
             yield
         finally:
@@ -119,7 +143,7 @@ def create_app(config: HubConfig) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", hub.authenticator.protect(graphql), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -59,6 +59,92 @@ def _schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _link(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.linkage.job import LinkageFailed, run_linkage
+
+    config = load_config(Path(args.config))
+    try:
+        report = asyncio.run(run_linkage(config, full=args.full))
+    except LinkageFailed as exc:
+        print(f"tppo-hub: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from hub.auth import load_auth, mint_token
+
+    settings = load_auth(load_config(Path(args.config)))
+    token = mint_token(
+        settings,
+        role=args.role,
+        agency=args.agency,
+        purpose=args.purpose,
+        ttl_seconds=_seconds(args.ttl),
+        subject=args.subject,
+    )
+    if not settings.demo:
+        print("tppo-hub: minted from the configured secret: for development and tests only", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _seconds(text: str) -> int:
+    """``90``, ``90s``, ``15m``, ``8h`` or ``7d`` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    text = text.strip().lower()
+    unit = units.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    if not number.isdigit():
+        raise ValueError(f"--ttl must be a number of seconds or like 15m, 8h, 7d (got {text!r})")
+    return int(number) * (unit or 1)
+
+
+def _apikey(args: argparse.Namespace) -> int:
+    from hub.auth import hash_api_key, new_api_key
+    from hub.policy import ROLES
+
+    if args.role not in ROLES:
+        raise ValueError(f"--role must be one of {', '.join(ROLES)}")
+    key = new_api_key()
+    print(f"API key (give it to the client once; the hub stores only its hash):\n  {key}\n")
+    print("Add to the [auth] section of the hub configuration:\n")
+    print("[[auth.api_keys]]")
+    print(f'id = "{args.id}"')
+    print(f'sha256 = "{hash_api_key(key)}"')
+    print(f'role = "{args.role}"')
+    if args.agency:
+        print(f'agency = "{args.agency.upper()}"')
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.audit import AuditLog
+    from hub.store import Store
+
+    config = load_config(Path(args.config))
+
+    async def verify() -> int:
+        store = Store(config.store_url, config.base_dir)
+        await store.open()
+        try:
+            report = await AuditLog(store).verify()
+        finally:
+            await store.close()
+        for problem in report.problems:
+            print(f"audit: {problem}", file=sys.stderr)
+        state = "intact" if report.ok else "BROKEN"
+        print(f"audit chain {state}: {report.entries} entries, head {report.head_id} {report.head_hash}")
+        return 0 if report.ok else 1
+
+    return asyncio.run(verify())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tppo-hub", description="GraphQL federated data hub for TPPO case data."
@@ -77,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = demo_commands.add_parser("generate", help="generate the five demo agency databases")
     generate.add_argument("--out", required=True, help="output directory")
     generate.add_argument("--seed", type=int, default=2023)
-    generate.add_argument("--scale", type=float, default=1.0, help="population multiplier (1 ≈ 12k rows)")
+    generate.add_argument("--scale", type=float, default=1.0, help="population size (1 ≈ 15k rows, 66 ≈ 1M)")
     generate.add_argument("--postgres", default=None, help="also write into this PostgreSQL database URL")
     generate.set_defaults(run=_demo_generate)
 
@@ -86,6 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
     export = schema_commands.add_parser("export", help="print the schema in SDL")
     export.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
     export.set_defaults(run=_schema_export)
+
+    link = commands.add_parser("link", help="link person records across agencies (incremental by default)")
+    link.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    link.add_argument("--full", action="store_true", help="re-cluster every record (ids stay stable)")
+    link.set_defaults(run=_link)
+
+    token = commands.add_parser("token", help="mint a development token (HS256, from the configured secret)")
+    token.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    token.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
+    token.add_argument("--agency", default=None, help="agency code of the user, e.g. POLRI")
+    token.add_argument("--purpose", default=None, help="declared purpose (needed to read personal data)")
+    token.add_argument("--ttl", default="1h", help="lifetime: seconds, or like 15m, 8h, 7d (default 1h)")
+    token.add_argument("--subject", default=None, help="token subject (default dev-<role>[-<agency>])")
+    token.set_defaults(run=_token)
+
+    apikey = commands.add_parser("apikey", help="make a new API key and print its configuration entry")
+    apikey.add_argument("--id", required=True, help="a short name for the key, e.g. portal-kemenpppa")
+    apikey.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
+    apikey.add_argument("--agency", default=None, help="agency code of the key's holder")
+    apikey.set_defaults(run=_apikey)
+
+    audit = commands.add_parser("audit", help="the audit trail of personal-data reads")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="check the audit hash chain (exit 1 if broken)")
+    verify.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    verify.set_defaults(run=_audit_verify)
     return parser
 
 

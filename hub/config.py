@@ -56,6 +56,10 @@ class HubConfig:
     max_page_size: int = 500
     default_page_size: int = 50
     source_timeout_seconds: float = 10.0
+    #: Consecutive failures that open a source's circuit breaker, and how long it stays open
+    #: before one probe call is let through.
+    breaker_threshold: int = 5
+    breaker_reset_seconds: float = 15.0
     example_query: str | None = None
     #: The hub's own store (audit log, linkage index); relative SQLite paths are relative
     #: to ``base_dir``.
@@ -130,6 +134,14 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
     if not isinstance(timeout, int | float) or timeout <= 0:
         problems.append("[hub].source_timeout_seconds must be a positive number")
         timeout = 10.0
+    threshold = hub.get("breaker_threshold", 5)
+    if not isinstance(threshold, int) or threshold < 1:
+        problems.append("[hub].breaker_threshold must be a positive integer")
+        threshold = 5
+    reset = hub.get("breaker_reset_seconds", 15.0)
+    if not isinstance(reset, int | float) or reset <= 0:
+        problems.append("[hub].breaker_reset_seconds must be a positive number")
+        reset = 15.0
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     return HubConfig(
@@ -140,6 +152,8 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
         max_page_size=max_page,
         default_page_size=min(50, max_page),
         source_timeout_seconds=float(timeout),
+        breaker_threshold=threshold,
+        breaker_reset_seconds=float(reset),
         example_query=hub.get("example_query"),
         store_url=str(hub.get("store", "sqlite:///hub-store.sqlite")),
         auth=dict(raw.get("auth", {})) if isinstance(raw.get("auth", {}), dict) else {},

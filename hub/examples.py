@@ -27,7 +27,7 @@ query PortalList($after: String) {
 }
 """
 
-ANALYST_FILTER = """# An analyst's question: child victims of forced criminality reported in 2023 in Central Java.
+ANALYST_FILTER = """# An analyst's question: child victims of forced criminality, 2023, Central Java.
 query Analyst {
   cases(first: 50, orderBy: REPORTED_AT_ASC, filter: {
     reportedFrom: "2023-01-01", reportedTo: "2023-12-31", regions: ["33"],

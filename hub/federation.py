@@ -20,15 +20,18 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError
+from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError, SourceTimeout
+from hub import tracing
+from hub.breaker import BreakerState
 from hub.config import HubConfig
 from hub.context import CallOutcome, RequestContext, SourceFailure
 from hub.ids import GlobalId
 from hub.loaders import Loaders
+from hub.metrics import HubMetrics
 from hub.model import (
     CaseFilter,
     CaseRecord,
@@ -39,7 +42,7 @@ from hub.model import (
     SortOrder,
     StatisticsRequest,
 )
-from hub.sources import RegisteredSource, SourceRegistry
+from hub.sources import RegisteredSource, SourceRegistry, SourceState
 
 log = logging.getLogger("tppo_hub.federation")
 
@@ -107,9 +110,12 @@ class CasePage:
 class Federation:
     """Answers engine requests across all registered sources."""
 
-    def __init__(self, registry: SourceRegistry, config: HubConfig) -> None:
+    def __init__(
+        self, registry: SourceRegistry, config: HubConfig, metrics: HubMetrics | None = None
+    ) -> None:
         self.registry = registry
         self.config = config
+        self.metrics = metrics
 
     def new_context(self) -> RequestContext:
         """A fresh request context with its own loaders (call inside the event loop)."""
@@ -126,24 +132,34 @@ class Federation:
         work: Callable[[Source], Awaitable[T]],
         default: T,
     ) -> T:
-        """Run ``work`` against one source under its timeout; on failure record it, return ``default``."""
+        """Run ``work`` against one source under its timeout; on failure record it, return ``default``.
+
+        The source's circuit breaker decides whether it is asked at all; a source that is not
+        open (down at start-up) is opened first, so it rejoins when its database is back.
+        """
         if entry.source is None:
-            ctx.mark(entry.name, CallOutcome.ERROR)
-            ctx.fail(SourceFailure(entry.name, "SOURCE_UNAVAILABLE", f"source {entry.name!r} is unavailable"))
-            return default
+            return self._unavailable(ctx, entry, default, "is not configured correctly")
+        if not entry.breaker.allow():
+            return self._unavailable(ctx, entry, default, "is unavailable (circuit open)")
+        if not entry.opened and not await self.registry.reopen(entry):
+            entry.breaker.record_failure()
+            return self._unavailable(ctx, entry, default, "is unavailable")
         stats = CallStats()
         token = CURRENT_CALL.set(stats)
         started = time.perf_counter()
         outcome = CallOutcome.OK
         result = default
         try:
-            async with asyncio.timeout(entry.timeout_seconds):
-                result = await work(entry.source)
-        except TimeoutError:
+            with tracing.span("tppo.source", source=entry.name) as current:
+                async with asyncio.timeout(entry.timeout_seconds):
+                    result = await work(entry.source)
+                if current is not None:
+                    current.set_attribute("statements", stats.statements)
+                    current.set_attribute("rows", stats.rows)
+        except (TimeoutError, SourceTimeout):
             outcome = CallOutcome.TIMEOUT
-            ctx.fail(
-                SourceFailure(entry.name, "SOURCE_TIMEOUT", f"source {entry.name!r} did not answer in time")
-            )
+            message = f"source {entry.name!r} did not answer in time"
+            ctx.fail(SourceFailure(entry.name, "SOURCE_TIMEOUT", message))
         except SourceDataError as exc:
             outcome = CallOutcome.ERROR
             ctx.fail(SourceFailure(entry.name, "SOURCE_DATA_ERROR", str(exc)))
@@ -158,7 +174,31 @@ class Federation:
             CURRENT_CALL.reset(token)
             elapsed = (time.perf_counter() - started) * 1000
             ctx.record(entry.name, outcome, elapsed, stats.statements, stats.rows)
+        self._track_health(entry, outcome)
+        if self.metrics is not None:
+            self.metrics.observe_call(entry.name, outcome.value, elapsed / 1000, stats.statements)
+            if outcome is not CallOutcome.OK:
+                code = "SOURCE_TIMEOUT" if outcome is CallOutcome.TIMEOUT else ctx.failures[-1].code
+                self.metrics.observe_failure(entry.name, code)
         return result
+
+    def _track_health(self, entry: RegisteredSource, outcome: CallOutcome) -> None:
+        """Feed the breaker: the source answered, or it failed to (timeouts count)."""
+        if outcome is CallOutcome.OK:
+            entry.breaker.record_success()
+            entry.state, entry.detail = SourceState.UP, ""
+        else:
+            entry.breaker.record_failure()
+            if entry.breaker.state is BreakerState.OPEN:
+                entry.state, entry.detail = SourceState.DOWN, "failing (circuit open)"
+        entry.last_checked_at = datetime.now(UTC)
+
+    def _unavailable(self, ctx: RequestContext, entry: RegisteredSource, default: T, why: str) -> T:
+        if self.metrics is not None:
+            self.metrics.observe_failure(entry.name, "SOURCE_UNAVAILABLE")
+        ctx.mark(entry.name, CallOutcome.ERROR)
+        ctx.fail(SourceFailure(entry.name, "SOURCE_UNAVAILABLE", f"source {entry.name!r} {why}"))
+        return default
 
     def sources_for(self, ctx: RequestContext, filter: CaseFilter) -> list[RegisteredSource]:
         """The sources a case query must ask.

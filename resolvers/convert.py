@@ -68,7 +68,16 @@ class Converter:
             case=self.case(case) if case is not None else None,
             services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
             record=r,
+            person=self.linked_person(links.get("person")),
         )
+
+    def linked_person(self, view: Any) -> Any:
+        """The linked Person the engine attached (``hub.persons.PersonView``), if any."""
+        if view is None:
+            return None
+        from resolvers.persons import person_object  # the Person type imports this module
+
+        return person_object(self, view)
 
     def service(self, node: Linked) -> types.Service:
         r: model.ServiceRecord = node.record  # type: ignore[assignment]

@@ -105,6 +105,17 @@ class SourceStatus(enum.Enum):
     DOWN = strawberry.enum_value("DOWN", description="Could not be opened or reached (Tidak tersedia).")
 
 
+@strawberry.enum(description="State of a source's circuit breaker (Pemutus sirkuit).")
+class BreakerStatus(enum.Enum):
+    CLOSED = strawberry.enum_value("CLOSED", description="Calls go through (Normal).")
+    OPEN = strawberry.enum_value(
+        "OPEN", description="Failing: calls fail fast until a probe is due (Terbuka, gagal cepat)."
+    )
+    HALF_OPEN = strawberry.enum_value(
+        "HALF_OPEN", description="One probe call may test whether it is back (Setengah terbuka)."
+    )
+
+
 @strawberry.enum(description="Kinds of record a source can hold (Jenis rekaman).")
 class EntityKind(enum.Enum):
     CASE = strawberry.enum_value("CASE", description="Cases (Kasus).")

@@ -77,8 +77,9 @@ def _classify(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions=dict(original.extensions or {}),
         )
-    if isinstance(original, ValueError | TypeError) and error.path is None:
-        # Argument coercion problems (bad enum, bad date literal) are the caller's input.
+    if isinstance(original, ValueError | TypeError | GraphQLError) and error.path is None:
+        # Argument and variable coercion problems (bad enum, bad date, a string for a Boolean) are
+        # the caller's input.
         return GraphQLError(
             error.message,
             nodes=error.nodes,

@@ -111,8 +111,9 @@ def engine_filter(value: CaseFilter | None, known_agencies: set[str]) -> EngineC
             )
         countries.append(alpha2)
     text = value.text.strip() if value.text else None
-    if text is not None and not 1 <= len(text) <= MAX_TEXT:
-        raise bad_input(f"text must be 1 to {MAX_TEXT} characters", "filter.text")
+    # Printable only: a NUL would cut the LIKE pattern short in SQLite and match every case.
+    if text is not None and (not 1 <= len(text) <= MAX_TEXT or not text.isprintable()):
+        raise bad_input(f"text must be 1 to {MAX_TEXT} printable characters", "filter.text")
     return EngineCaseFilter(
         reported_from=value.reported_from,
         reported_to=value.reported_to,

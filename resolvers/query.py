@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from hub import model
+from hub import model, persons
 from hub.federation import Federation, Linked
 from hub.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
 from hub.model import Entity, Keyset, SortOrder
@@ -36,7 +36,10 @@ def _converter(info: Info) -> Converter:
 
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
-    await _federation(info).expand(info.context["hub"], entity, nodes, include)
+    # hub.persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
+    await persons.expand(
+        info.context["hub"], _federation(info), persons.index_of(info.context), entity, nodes, include
+    )
 
 
 _ENTITY_TYPE = {Entity.CASE: "Case", Entity.PERSON: "PersonRecord", Entity.SERVICE: "Service"}
@@ -68,6 +71,7 @@ class CaseQueries:
                     else enums.SourceStatus.DOWN,
                     detail=entry.detail,
                     last_checked_at=entry.last_checked_at,
+                    breaker=enums.BreakerStatus[entry.breaker.state.name],
                     entities=sorted(
                         (enums.EntityKind[e.name] for e in source.capabilities.entities) if source else [],
                         key=lambda k: k.name,
@@ -140,6 +144,14 @@ class CaseQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
     ) -> types.Node | None:
+        try:
+            person_id = persons.decode_person_id(id)
+        except InvalidId:
+            raise bad_input("malformed id", "id") from None
+        if person_id is not None:  # a linked Person (resolvers/persons.py)
+            from resolvers.persons import load_person
+
+            return await load_person(info, person_id, info.selected_fields[0].selections)
         node = await _load(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 

@@ -10,30 +10,24 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers import types
+from resolvers.access import AccessGate, AuditTrail
+from resolvers.admin import AdminQueries
 from resolvers.extensions import ErrorCodes, SourceReport, log
+from resolvers.onboarding import Mutation, QualityQueries
+from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
+from resolvers.safety import QuerySafety
 from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries, StatisticsQueries):
+class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, QualityQueries):
     """The root query: the query groups of each feature, composed by inheritance."""
-
-
-MAX_DEPTH = 12
-MAX_ALIASES = 30
-MAX_TOKENS = 5000
 
 
 class HubSchema(strawberry.Schema):
@@ -51,9 +45,11 @@ class HubSchema(strawberry.Schema):
 def build_schema() -> HubSchema:
     """A new schema instance with the hub's extensions."""
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        # Audit first: its flush runs after the timeout scope of QuerySafety has closed.
+        AuditTrail,
+        # Depth, alias, token and cost limits, timeout, introspection (per hub: [auth.limits]).
+        QuerySafety,
+        AccessGate,
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         SourceReport,
@@ -61,6 +57,7 @@ def build_schema() -> HubSchema:
     ]
     return HubSchema(
         query=Query,
+        mutation=Mutation,
         types=[types.Case, types.PersonRecord, types.Service],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

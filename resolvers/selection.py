@@ -24,7 +24,18 @@ RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
     "PersonRecord": {
         "case": ("case", "Case"),
         "services": ("services", "Service"),
+        "person": ("person", "Person"),
     },
+    # A linked person (hub.persons): its parts are assembled from its records' relations.
+    "Person": {
+        "records": ("records", "PersonRecord"),
+        "cases": ("cases", "Case"),
+        "services": ("services", "Service"),
+        "lastKnownLocation": ("location", "KnownLocation"),
+        "serviceGaps": ("gaps", "ServiceGap"),
+    },
+    "KnownLocation": {},
+    "ServiceGap": {},
     "Service": {
         "recipient": ("recipient", "PersonRecord"),
         "case": ("case", "Case"),

@@ -10,7 +10,7 @@ must pass the policy point one by one.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +18,7 @@ from strawberry.types import Info
 from hub import model
 from resolvers.enums import (
     AgeGroup,
+    BreakerStatus,
     CaseStage,
     EntityKind,
     ExploitationType,
@@ -31,6 +32,9 @@ from resolvers.enums import (
     TraffickingMeans,
 )
 from resolvers.personal import personal_field
+
+if TYPE_CHECKING:
+    from resolvers.persons import Person
 
 
 @strawberry.interface(description="An object with a global id (Relay Node). Fetch any with `node(id:)`.")
@@ -72,6 +76,9 @@ class SourceInfo:
         description="When the hub last opened or probed the source (Terakhir diperiksa), UTC."
     )
     entities: list[EntityKind] = strawberry.field(description="Kinds of record it holds (Jenis rekaman).")
+    breaker: BreakerStatus = strawberry.field(
+        description="Its circuit breaker: OPEN while it keeps failing (Pemutus sirkuit)."
+    )
 
 
 @strawberry.type(description="One procedural step of a case (Tahapan perkara), e.g. P-21.")
@@ -112,6 +119,11 @@ class PersonRecord(Node):
     address: str | None = personal_field("address", "Address as recorded (Alamat). Personal data.")
     phone: str | None = personal_field("phone", "Telephone number (Nomor telepon). Personal data.")
     record: strawberry.Private[model.PersonRecord]
+    person: Annotated[Person, strawberry.lazy("resolvers.persons")] | None = strawberry.field(
+        default=None,
+        description="The same human being across agencies, from record linkage (Orang lintas lembaga); "
+        "null until the linkage job has seen this record.",
+    )
 
 
 @strawberry.type(description="A service an agency provided to a victim or witness (Layanan).")

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from hub.app import Hub
+from hub.policy import ANONYMOUS, Principal
+
+#: A principal that sees every row (an LPSK coordinator: protected witnesses included) but,
+#: without a purpose, no personal field: for tests that compare all records with the truth.
+EVERY_ROW = Principal(subject="test-every-row", role="coordinator", agency="LPSK")
 
 CASE_FIELDS = """
   id source sourceKey reportedAt region { code } countryOfExploitation exploitationTypes stage
@@ -20,6 +25,7 @@ async def all_cases(
     order: str = "REPORTED_AT_DESC",
     fields: str = CASE_FIELDS,
     filter: str = "",
+    principal: Principal = ANONYMOUS,
 ) -> list[dict[str, Any]]:
     """Every case, paging with keyset cursors until hasNextPage is false."""
     fragment = (
@@ -35,7 +41,7 @@ async def all_cases(
     nodes: list[dict[str, Any]] = []
     after = None
     for _ in range(10_000):
-        result = await hub.execute(query, {"after": after})
+        result = await hub.execute(query, {"after": after}, principal)
         assert not result.errors, [e.formatted for e in result.errors]
         page = result.data["cases"]
         nodes.extend(edge["node"] for edge in page["edges"])

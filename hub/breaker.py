@@ -1,0 +1,58 @@
+"""A circuit breaker per source: stop hammering an agency database that keeps failing.
+
+CLOSED: calls go through; after ``threshold`` consecutive failures the breaker OPENs.
+OPEN: calls fail fast (no connection attempt) until ``reset_after`` seconds have passed;
+then one call is let through as a probe (HALF_OPEN). A successful probe closes the breaker;
+a failed one opens it again for another ``reset_after``. This protects a struggling agency
+server from a hub under load, and keeps the hub's answers fast while an agency is down.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class BreakerState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """Consecutive-failure breaker with a timed half-open probe."""
+
+    threshold: int = 5
+    reset_after: float = 15.0
+    clock: Callable[[], float] = field(default=time.monotonic)
+    state: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    _probing: bool = False
+
+    def allow(self) -> bool:
+        """Whether a call may go to the source now (claims the probe when half-open)."""
+        if self.state is BreakerState.CLOSED:
+            return True
+        if self.state is BreakerState.OPEN and self.clock() - self.opened_at >= self.reset_after:
+            self.state = BreakerState.HALF_OPEN
+            self._probing = False
+        if self.state is BreakerState.HALF_OPEN and not self._probing:
+            self._probing = True
+            return True
+        return False
+
+    def record_success(self) -> None:
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self._probing = False
+
+    def record_failure(self) -> None:
+        self.failures += 1
+        if self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+            self.state = BreakerState.OPEN
+            self.opened_at = self.clock()
+            self._probing = False

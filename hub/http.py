@@ -1,0 +1,83 @@
+"""GraphQL over HTTP as the spec asks, on top of strawberry's ASGI view.
+
+Strawberry already meets every MUST of the GraphQL-over-HTTP spec (checked with the
+``graphql-http`` audit). This view adds the SHOULDs for clients that accept
+``application/graphql-response+json``: that media type in the response, and for a request
+that fails before execution (parse, validation or variable-coercion errors) status 400 and
+no ``data`` entry, so HTTP intermediaries can tell a bad request from a partial result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from hub.persisted import PersistedQueries, Rejection
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def accepts_graphql_response(accept: str) -> bool:
+    """Whether the client prefers (or only accepts) ``application/graphql-response+json``."""
+    ranked: list[tuple[float, str]] = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        ranked.append((quality, media.lower()))
+    best = {media: quality for quality, media in ranked}
+    wanted = best.get(GRAPHQL_RESPONSE, -1.0)
+    return wanted > 0 and wanted >= best.get("application/json", -1.0)
+
+
+class GraphQLOverHTTP(GraphQL):
+    """Strawberry's view with the spec's ``application/graphql-response+json`` behaviour and
+    persisted queries (APQ, or an allow-list in production)."""
+
+    persisted: PersistedQueries | None = None
+
+    async def execute_single(self, *, request_data: GraphQLRequestData, **kwargs: Any) -> ExecutionResult:
+        if self.persisted is not None:
+            resolved = self.persisted.resolve(request_data.query, request_data.extensions)
+            if isinstance(resolved, Rejection):
+                error = GraphQLError(resolved.message, extensions={"code": resolved.code})
+                return ExecutionResult(data=None, errors=[error])
+            request_data = replace(request_data, query=resolved)
+        return await super().execute_single(request_data=request_data, **kwargs)
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if isinstance(request, Request):
+            sub_response.graphql_response = accepts_graphql_response(  # type: ignore[attr-defined]
+                request.headers.get("accept", "")
+            )
+            request.state.sub_response = sub_response
+        return sub_response
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        data = await super().process_result(request, result)
+        sub_response = getattr(getattr(request, "state", None), "sub_response", None)
+        errors = result.errors or []
+        request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)
+        if sub_response is not None and getattr(sub_response, "graphql_response", False) and request_error:
+            data.pop("data", None)
+            sub_response.status_code = 400
+        return data
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "graphql_response", False):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+        return response

@@ -1,0 +1,93 @@
+"""Blocking: which pairs of records are worth comparing, so the work grows near-linearly.
+
+Comparing every record with every other is quadratic (10^12 pairs at a million records).
+Each record instead emits a few *blocking keys*; only records that share a key are compared.
+The keys are chosen so that the same person almost always shares at least one despite the
+noise agencies add:
+
+- ``nik`` — the NIK, where recorded;
+- ``pas`` — the passport number;
+- ``ny`` — order-free sound key of the given name + birth year (recorded or from the NIK);
+- ``tb`` — the sound key of each longer name token + the full birth date, which survives a
+  typing slip in another token or a dropped middle name;
+- ``nr`` — name key + regency (recorded domicile or the NIK's region), for records without a
+  birth date;
+- ``nx`` — name key + sex alone, for the records that carry nothing else (a police witness);
+- ``case`` — the same case in the same source (a victim examined again as a witness).
+
+A key shared by more than :data:`MAX_BLOCK` records (a very common name in a big region) is
+dropped: such a block says little and would make the cost quadratic again. The other keys of
+those records still find their matches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+from hub.linkage.features import LinkRecord
+from hub.linkage.normalise import phonetic
+
+#: Largest block that is still compared pairwise.
+MAX_BLOCK = 40
+#: Identifier blocks (NIK, passport) hold one person: a bigger one is a data error, capped too.
+MAX_ID_BLOCK = 12
+
+
+def keys_of(record: LinkRecord) -> Iterator[str]:
+    """The blocking keys of one record."""
+    if record.nik:
+        yield f"nik:{record.nik}"
+    if record.passport:
+        yield f"pas:{record.passport}"
+    if record.case_key is not None:
+        yield f"case:{record.source}:{record.case_key}"
+    if not record.name_key:
+        return
+    year = record.birth_year
+    if year is not None:
+        yield f"ny:{record.name_key}|{year}"
+    births = {b for b in (record.exact_birth, record.nik_birth) if b is not None}
+    for born in births:
+        for token in {phonetic(t) for t in record.name.tokens if len(t) >= 3}:
+            yield f"tb:{token}|{born.isoformat()}"
+    for region in set(record.regions):
+        yield f"nr:{record.name_key}|{region}"
+    if record.sex is not None:
+        yield f"nx:{record.name_key}|{record.sex.value}"
+
+
+def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> set[tuple[int, int]]:
+    """Pairs ``(i, j)`` with ``i < j`` (positions in ``records``) that share a usable key.
+
+    With ``only``, just the pairs that involve at least one of those positions (an
+    incremental run compares new records with everything, but old pairs are not redone).
+    """
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        for key in keys_of(record):
+            blocks[key].append(record.ref)
+    wanted = set(only) if only is not None else None
+    pairs: set[tuple[int, int]] = set()
+    for key, members in blocks.items():
+        size = len(members)
+        if size < 2:
+            continue
+        limit = MAX_ID_BLOCK if key.startswith(("nik:", "pas:")) else MAX_BLOCK
+        if size > limit:
+            continue
+        if wanted is not None:
+            fresh = [m for m in members if m in wanted]
+            if not fresh:
+                continue
+            for i in fresh:
+                for j in members:
+                    if i != j:
+                        pairs.add((i, j) if i < j else (j, i))
+            continue
+        for x in range(size):
+            i = members[x]
+            for y in range(x + 1, size):
+                j = members[y]
+                pairs.add((i, j) if i < j else (j, i))
+    return pairs

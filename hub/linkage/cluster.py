@@ -1,0 +1,179 @@
+"""Transitive-safe clustering: one bad pair must not chain unrelated people together.
+
+Plain connected components over links are fragile: if A-B is right and B-C is a mistake, A
+and C end up as one "person" although nothing says they are. Here links are merged in order
+of decreasing score, and every merge is checked against the whole clusters it would join:
+
+- at most one NIK, one passport and one sex in a cluster;
+- birth years in a cluster at most one year apart, and full birth dates at most a month
+  apart unless day and month are swapped;
+- no two records of the same case in the same source, except a victim and the same victim
+  examined as a witness (saksi korban);
+- a weak link (below :data:`~hub.linkage.scoring.STRONG_THRESHOLD`) only joins clusters
+  whose names all agree with each other.
+
+A merge that breaks any of these is refused, so a bad pair can at worst add one wrong record
+to a cluster, never join two people. In an incremental run, clusters that already carry a
+person id are *locked*: new records may join them, but two of them are never merged, so ids
+stay stable (a full run may re-cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz import fuzz
+
+from hub.linkage.features import LinkRecord
+from hub.linkage.scoring import STRONG_THRESHOLD
+from hub.model import PersonRole, Sex
+
+_VICTIM_PAIR = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
+#: Weak merges check names pairwise only up to this many record pairs (clusters are small).
+_NAME_CHECK_LIMIT = 64
+_NAME_AGREEMENT = 75
+
+
+@dataclass(slots=True)
+class _Cluster:
+    members: list[int]
+    niks: set[str] = field(default_factory=set)
+    passports: set[str] = field(default_factory=set)
+    sexes: set[Sex] = field(default_factory=set)
+    years: tuple[int, int] | None = None
+    births: set[date] = field(default_factory=set)
+    cases: dict[tuple[str, str], list[frozenset[PersonRole]]] = field(default_factory=dict)
+    locked: bool = False
+
+
+def _single(record: LinkRecord) -> _Cluster:
+    cluster = _Cluster([record.ref])
+    if record.nik:
+        cluster.niks.add(record.nik)
+    if record.passport:
+        cluster.passports.add(record.passport)
+    if record.sex is not None:
+        cluster.sexes.add(record.sex)
+    years = [y for y in (record.birth.year if record.birth else None, _nik_year(record)) if y is not None]
+    if years:
+        cluster.years = (min(years), max(years))
+    if record.exact_birth is not None:
+        cluster.births.add(record.exact_birth)
+    if record.case_key is not None:
+        cluster.cases[(record.source, record.case_key)] = [record.roles]
+    return cluster
+
+
+#: Two full birth dates of one person differ by at most this many days (a mistyped day or month).
+BIRTH_DATE_TOLERANCE = 31
+
+
+def _dates_agree(x: date, y: date) -> bool:
+    if abs((x - y).days) <= BIRTH_DATE_TOLERANCE:
+        return True
+    return x.year == y.year and x.day == y.month and x.month == y.day
+
+
+def _nik_year(record: LinkRecord) -> int | None:
+    return record.nik_birth.year if record.nik_birth else None
+
+
+class Clusterer:
+    """Union-find over record positions with per-cluster consistency checks."""
+
+    def __init__(self, records: Sequence[LinkRecord]) -> None:
+        self.records = records
+        self.parent = list(range(len(records)))
+        self.clusters: dict[int, _Cluster] = {r.ref: _single(r) for r in records}
+        self.refused = 0
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def seed(self, groups: Iterable[Sequence[int]]) -> None:
+        """Start from existing clusters (an incremental run); they become locked."""
+        for group in groups:
+            if not group:
+                continue
+            first = group[0]
+            for other in group[1:]:
+                self._union(self.find(first), self.find(other))
+            self.clusters[self.find(first)].locked = True
+
+    def link(self, i: int, j: int, score: float) -> bool:
+        """Merge the clusters of ``i`` and ``j`` if that keeps both consistent."""
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return True
+        a, b = self.clusters[ri], self.clusters[rj]
+        if not self._consistent(a, b, strong=score >= STRONG_THRESHOLD):
+            self.refused += 1
+            return False
+        self._union(ri, rj)
+        return True
+
+    def groups(self) -> list[list[int]]:
+        """Every cluster as a list of record positions."""
+        return [c.members for root, c in self.clusters.items() if self.find(root) == root]
+
+    def cluster_of(self, i: int) -> list[int]:
+        return self.clusters[self.find(i)].members
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _consistent(self, a: _Cluster, b: _Cluster, *, strong: bool) -> bool:
+        if a.locked and b.locked:
+            return False
+        if len(a.niks | b.niks) > 1 or len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
+            return False
+        if a.years and b.years and max(a.years[1], b.years[1]) - min(a.years[0], b.years[0]) > 1:
+            return False
+        if a.births and b.births and not all(_dates_agree(x, y) for x in a.births for y in b.births):
+            return False
+        for slot, roles in b.cases.items():
+            if slot in a.cases:
+                together = a.cases[slot] + roles
+                if len(together) > 2 or frozenset().union(*together) != _VICTIM_PAIR:
+                    return False
+        if not strong and len(a.members) + len(b.members) > 2:
+            return self._names_agree(a.members, b.members)
+        return True
+
+    def _names_agree(self, left: list[int], right: list[int]) -> bool:
+        if len(left) * len(right) > _NAME_CHECK_LIMIT:
+            left, right = left[:8], right[:8]
+        for i in left:
+            a = self.records[i].name.text
+            for j in right:
+                if fuzz.token_sort_ratio(a, self.records[j].name.text) < _NAME_AGREEMENT:
+                    return False
+        return True
+
+    def _union(self, ri: int, rj: int) -> None:
+        if ri == rj:
+            return
+        a, b = self.clusters[ri], self.clusters[rj]
+        if len(a.members) < len(b.members):
+            ri, rj, a, b = rj, ri, b, a
+        self.parent[rj] = ri
+        a.members.extend(b.members)
+        a.niks |= b.niks
+        a.passports |= b.passports
+        a.sexes |= b.sexes
+        a.births |= b.births
+        if b.years:
+            a.years = (
+                b.years if a.years is None else (min(a.years[0], b.years[0]), max(a.years[1], b.years[1]))
+            )
+        for slot, roles in b.cases.items():
+            a.cases.setdefault(slot, []).extend(roles)
+        a.locked = a.locked or b.locked
+        del self.clusters[rj]

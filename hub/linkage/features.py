@@ -1,0 +1,99 @@
+"""One person record reduced to what linkage compares — in memory only, never stored or logged.
+
+A :class:`LinkRecord` is built once per record as the job reads it, so the personal fields of
+the source record can be dropped at once; only normalised forms stay, for the duration of the
+run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from hub.linkage.normalise import (
+    BirthDate,
+    NameParts,
+    name_key,
+    nik_facts,
+    normalise_birth_date,
+    normalise_name,
+    normalise_nik,
+    normalise_passport,
+)
+from hub.model import AgeGroup, PersonRecord, PersonRole, Sex
+
+#: Age bands as (lowest, highest) completed years.
+AGE_RANGES: dict[AgeGroup, tuple[int, int]] = {
+    AgeGroup.AGE_0_5: (0, 5),
+    AgeGroup.AGE_6_12: (6, 12),
+    AgeGroup.AGE_13_17: (13, 17),
+    AgeGroup.AGE_18_24: (18, 24),
+    AgeGroup.AGE_25_44: (25, 44),
+    AgeGroup.AGE_45_59: (45, 59),
+    AgeGroup.AGE_60_PLUS: (60, 120),
+}
+
+
+@dataclass(slots=True)
+class LinkRecord:
+    """The comparable identifying features of one person record."""
+
+    ref: int  # position in the run's record list
+    source: str
+    key: str
+    case_key: str | None
+    roles: frozenset[PersonRole]
+    name: NameParts
+    name_key: str
+    nik: str | None
+    passport: str | None
+    sex: Sex | None  # as recorded, else as encoded in the NIK
+    birth: BirthDate | None  # as recorded
+    nik_birth: date | None  # as encoded in the NIK
+    region: str | None  # recorded domicile/origin regency
+    nik_region: str | None  # regency of first registration, from the NIK
+    age_range: tuple[int, int] | None  # age band at the case's report date
+
+    @property
+    def exact_birth(self) -> date | None:
+        """A full birth date: as recorded (unless only the year is), else from the NIK."""
+        if self.birth is not None and not self.birth.year_only:
+            return self.birth.value
+        return self.nik_birth
+
+    @property
+    def birth_year(self) -> int | None:
+        if self.birth is not None:
+            return self.birth.year
+        return self.nik_birth.year if self.nik_birth else None
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(r for r in (self.region, self.nik_region) if r)
+
+
+def link_record(ref: int, record: PersonRecord) -> LinkRecord:
+    """The linkage features of ``record`` (which may then be discarded)."""
+    name = normalise_name(record.full_name)
+    nik = normalise_nik(record.nik)
+    facts = nik_facts(nik) if nik else None
+    sex: Sex | None = record.sex if record.sex is not Sex.UNKNOWN else None
+    if sex is None and facts is not None:
+        sex = facts.sex
+    return LinkRecord(
+        ref=ref,
+        source=record.source,
+        key=record.key,
+        case_key=record.case_key,
+        roles=frozenset(record.roles),
+        name=name,
+        name_key=name_key(name),
+        nik=nik,
+        passport=normalise_passport(record.passport_number),
+        sex=sex,
+        birth=normalise_birth_date(record.birth_date),
+        nik_birth=facts.birth_date if facts else None,
+        region=record.domicile_region,
+        nik_region=facts.region if facts else None,
+        age_range=AGE_RANGES.get(record.age_group),
+    )

@@ -1,0 +1,231 @@
+"""Indonesian identifying fields made comparable: names, NIKs, passports and birth dates.
+
+Agencies write the same person differently (docs/demo-agencies.md, shared/notes/domain.md):
+
+- names in upper or mixed case, with or without titles and honorifics (``H.``, ``Hj.``,
+  ``Drs.``, ``S.Pd.``, ``Ir.``, ``dr.``, …), with or without the patronym (``bin``/``binti``
+  and the father's name), in the pre-1972 spelling (``oe``, ``dj``, ``tj``, ``nj``, ``sj``,
+  ``ch``) or the modern one, with common given names abbreviated (``M.``, ``Moh.``, ``Abd.``);
+- a NIK copied from the KTP, which encodes the regency of first registration, the birth date
+  and, by adding 40 to the day, the sex of a woman (PP 37/2007 Pasal 37);
+- a birth date known only by its year, written as 1 January of that year.
+
+Everything here is pure and deterministic, so the same record always yields the same keys,
+and nothing here is ever logged or stored: normalised names are personal data too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from hub.model import Sex
+
+#: Titles and honorifics (gelar) that agencies add or leave out, after punctuation is removed
+#: and letters are lowered: religious (haji), academic, professional and customary ones.
+TITLES = frozenset(
+    {
+        "h", "hj", "haji", "hajjah", "kh", "ust", "ustadz", "ustaz", "ustadzah", "drs", "dra", "dr",
+        "ir", "prof", "spd", "sag", "spdi", "sh", "se", "st", "skom", "sked", "ssos", "sip",
+        "mm", "mpd", "msi", "mh", "amd", "amk", "bsc", "ba", "ma", "sp", "mba", "tn", "ny",
+        "nn", "sdr", "sdri", "bpk", "bapak", "ibu", "raden", "rd", "ajeng", "kanjeng",
+    }
+)  # fmt: skip
+
+#: Words that start the patronym ("bin Sulaiman", "binti Ahmad"): it and what follows are
+#: kept apart from the given name, since agencies write it or leave it out.
+PATRONYM_MARKERS = frozenset(
+    {"bin", "binti", "bt", "bte", "bnti", "bniti", "bitni", "binit", "bintt", "bintii"}
+)
+
+#: Old (pre-1972 EYD, and van Ophuijsen) spellings and their modern form, applied in order.
+#: ``ch`` → ``kh`` follows the 1972 reform (Chairul → Khairul).
+_RESPELL = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("nj", "ny"), ("sj", "sy"), ("ch", "kh"))
+
+#: Common given names and their abbreviations or variant spellings, to one canonical form.
+_CANONICAL = {
+    "m": "muhammad",
+    "muh": "muhammad",
+    "moh": "muhammad",
+    "mhd": "muhammad",
+    "moch": "muhammad",
+    "mokh": "muhammad",
+    "much": "muhammad",
+    "mukh": "muhammad",
+    "mochammad": "muhammad",
+    "mokhammad": "muhammad",
+    "mohammad": "muhammad",
+    "mohamad": "muhammad",
+    "muhamad": "muhammad",
+    "muhammad": "muhammad",
+    "mohammed": "muhammad",
+    "akhmad": "ahmad",
+    "achmad": "ahmad",
+    "ahmad": "ahmad",
+    "abd": "abdul",
+    "nurul": "nur",
+}
+
+_NON_LETTER = re.compile(r"[^a-z]+")
+_DIGITS = re.compile(r"\D+")
+_DOUBLE = re.compile(r"(.)\1+")
+
+
+@dataclass(frozen=True, slots=True)
+class NameParts:
+    """A name split into its comparable given-name tokens and its patronym, if written."""
+
+    tokens: tuple[str, ...]
+    patronym: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The given-name tokens as one string, for similarity scoring."""
+        return " ".join(self.tokens)
+
+
+def _fold(text: str) -> str:
+    """Lower case with accents removed (``É`` → ``e``)."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _words(raw: str) -> list[tuple[str, bool]]:
+    """(word, is_title) pairs; a dotted abbreviation is one word (``S.Pd.`` → ``spd``).
+
+    A word is split at its dots unless the dots only abbreviate a title, so ``H.Ahmad``
+    gives ``h`` and ``ahmad``. Words after a comma (``Budi, S.Pd.``) are titles when they
+    are in :data:`TITLES`, as are such words anywhere.
+    """
+    out: list[tuple[str, bool]] = []
+    for word in re.split(r"[\s,;/()]+", _fold(raw)):
+        plain = _NON_LETTER.sub("", word)
+        if not plain:
+            continue
+        if plain in TITLES:
+            out.append((plain, True))
+            continue
+        for part in re.split(r"[^a-z]+", word):
+            if part:
+                out.append((part, part in TITLES))
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def modern_spelling(token: str) -> str:
+    """One lower-case token in modern spelling, with common names in canonical form."""
+    token = _CANONICAL.get(token, token)
+    for old, new in _RESPELL:
+        if old in token:
+            token = token.replace(old, new)
+    return _CANONICAL.get(token, token)
+
+
+def normalise_name(raw: str | None) -> NameParts:
+    """The comparable parts of a name as one agency wrote it (empty for no name)."""
+    if not raw:
+        return NameParts((), ())
+    words = _words(raw)
+    if all(is_title for _, is_title in words):  # a name that is only title-like words: keep it
+        words = [(w, False) for w, _ in words]
+    given: list[str] = []
+    patronym: list[str] = []
+    target = given
+    for word, is_title in words:
+        if is_title:
+            continue
+        if word in PATRONYM_MARKERS and given:
+            target = patronym
+            continue
+        target.append(modern_spelling(word))
+    return NameParts(tuple(given), tuple(patronym))
+
+
+@lru_cache(maxsize=200_000)
+def phonetic(token: str) -> str:
+    """A coarse sound key of one token: doubled letters collapsed, vowels after the first dropped.
+
+    Typing slips (a doubled or dropped vowel) and ``y``/``i`` spellings then share a key.
+    """
+    token = _DOUBLE.sub(r"\1", token.replace("y", "i"))
+    if len(token) <= 2:
+        return token
+    head, tail = token[0], token[1:]
+    return head + "".join(c for c in tail if c not in "aeiou")
+
+
+def name_key(parts: NameParts) -> str:
+    """Order-free key of the given name (``Siregar Budi`` and ``Budi Siregar`` agree)."""
+    return " ".join(sorted(phonetic(t) for t in parts.tokens if len(t) > 1))
+
+
+# --- NIK and passport ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NikFacts:
+    """What a NIK says about its holder (PP 37/2007 Pasal 37)."""
+
+    region: str  # regency of first registration, dotted ("33.73")
+    sex: Sex
+    birth_date: date | None  # None when the encoded date is not a calendar date
+
+
+def normalise_nik(raw: str | None) -> str | None:
+    """The 16 digits of a NIK, or None when what was written cannot be one."""
+    if not raw:
+        return None
+    digits = _DIGITS.sub("", raw)
+    if len(digits) != 16 or digits == "0" * 16:
+        return None
+    return digits
+
+
+def nik_facts(nik: str, reference_year: int = 2025) -> NikFacts:
+    """Region, sex and birth date encoded in a normalised NIK (+40 on the day for women).
+
+    The two-digit birth year is read as the most recent year not after ``reference_year``.
+    """
+    day, month, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    sex = Sex.FEMALE if day > 40 else Sex.MALE
+    if day > 40:
+        day -= 40
+    century = 2000 if yy <= reference_year % 100 else 1900
+    try:
+        born: date | None = date(century + yy, month, day)
+    except ValueError:
+        born = None
+    return NikFacts(region=f"{nik[:2]}.{nik[2:4]}", sex=sex, birth_date=born)
+
+
+def normalise_passport(raw: str | None) -> str | None:
+    """A passport number in upper case without spaces or punctuation (None if too short)."""
+    if not raw:
+        return None
+    text = re.sub(r"[^A-Z0-9]", "", raw.upper())
+    return text if len(text) >= 6 else None
+
+
+# --- dates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BirthDate:
+    """A recorded birth date; ``year_only`` when only the year is known (written as 1 January)."""
+
+    value: date
+    year_only: bool
+
+    @property
+    def year(self) -> int:
+        return self.value.year
+
+
+def normalise_birth_date(value: date | None) -> BirthDate | None:
+    """The recorded birth date, flagging 1 January as "only the year is known"."""
+    if value is None:
+        return None
+    return BirthDate(value, year_only=(value.month == 1 and value.day == 1))

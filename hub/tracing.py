@@ -1,0 +1,55 @@
+"""OpenTelemetry tracing, per operation and per source call — never per field.
+
+Tracing is optional: with the ``opentelemetry-api`` package absent, or no tracer configured,
+every function here is a cheap no-op. Spans carry the operation name, the source name, the
+outcome and counts — never arguments, values or anything personal (DESIGN.md §7, §9: a
+per-field ``resolve`` hook costs 8–16× and would see personal values).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+try:  # pragma: no cover - exercised when the optional package is installed
+    from opentelemetry import trace as _trace
+except ImportError:  # pragma: no cover
+    _trace = None  # type: ignore[assignment]
+
+_TRACER_NAME = "tppo-hub"
+
+
+def enabled() -> bool:
+    """Whether a real tracer provider is installed (the API's default provider is a no-op)."""
+    if _trace is None:
+        return False
+    provider = _trace.get_tracer_provider()
+    return type(provider).__name__ not in {"ProxyTracerProvider", "NoOpTracerProvider"}
+
+
+@contextlib.contextmanager
+def span(name: str, **attributes: str | int | float | bool) -> Iterator[Any]:
+    """A span around a block when tracing is on; attributes must be non-identifying."""
+    if not enabled():
+        yield None
+        return
+    tracer = _trace.get_tracer(_TRACER_NAME)
+    with tracer.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+def configure(service_name: str = "tppo-hub", exporter: str = "console") -> None:
+    """Install an SDK tracer provider (``console`` or ``otlp`` exporter) from configuration."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    _trace.set_tracer_provider(provider)

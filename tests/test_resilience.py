@@ -1,0 +1,219 @@
+"""Faults never fail the whole query: timeouts, dead servers, corrupt rows, late sources."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.app import Hub
+from hub.config import parse_config
+from hub.demo.generate import generate
+from tests.conftest import SEED
+
+SQLITE_AGENCIES = ["polri", "lpsk", "bp2mi", "kemlu"]
+PAGE = "{ cases(first: 30) { edges { node { agency { code } victims { sex } } } } }"
+
+
+def agencies_of(result: Any) -> set[str]:
+    return {e["node"]["agency"]["code"] for e in result.data["cases"]["edges"]}
+
+
+def sqlite_sources(demo_dir: Path, names: list[str]) -> list[dict[str, Any]]:
+    return [{"name": n, "mapping": n, "url": f"sqlite:///{demo_dir / (n + '.sqlite')}"} for n in names]
+
+
+async def test_slow_sqlite_statement_is_interrupted_at_its_timeout(tmp_path: Path) -> None:
+    """A view that takes seconds to compute: the statement stops at the deadline."""
+    db = sqlite3.connect(tmp_path / "slow.sqlite")
+    db.executescript(
+        """
+        CREATE TABLE base (id INTEGER PRIMARY KEY, tanggal TEXT);
+        INSERT INTO base VALUES (1, '2023-01-01');
+        CREATE VIEW kasus AS
+          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000)
+          SELECT b.id AS id, b.tanggal AS tanggal FROM base b WHERE (SELECT count(*) FROM n) > 0;
+        """
+    )
+    db.close()
+    mapping = tmp_path / "slow.toml"
+    mapping.write_text(
+        '[source]\nagency = { code = "SLOW", name = "Slow agency", type = "OTHER" }\n'
+        '[case]\ntable = "kasus"\nkey = "id"\nreported_at = "tanggal"\n'
+    )
+    config = parse_config(
+        {
+            "sources": [
+                {
+                    "name": "slow",
+                    "mapping": str(mapping),
+                    "url": "sqlite:///slow.sqlite",
+                    "timeout_seconds": 0.5,
+                }
+            ]
+        },
+        tmp_path,
+    )
+    hub = Hub(config)
+    await hub.start()
+    try:
+        started = time.perf_counter()
+        result = await hub.execute("{ cases(first: 5) { edges { node { id } } } }")
+        elapsed = time.perf_counter() - started
+        assert [e.extensions for e in result.errors] == [{"code": "SOURCE_TIMEOUT", "source": "slow"}]
+        assert result.data == {"cases": {"edges": []}}
+        assert elapsed < 0.5 + 1.0, f"took {elapsed:.2f} s for a 0.5 s timeout"
+        # The connection is usable again at once: the next call is not stuck behind the old one.
+        started = time.perf_counter()
+        await hub.execute("{ sources { name } }")
+        assert time.perf_counter() - started < 0.5
+    finally:
+        await hub.stop()
+
+
+async def test_corrupt_rows_are_counted_not_fatal(demo_dir: Path, tmp_path: Path, truth: dict) -> None:
+    shutil.copy(demo_dir / "polri.sqlite", tmp_path / "polri.sqlite")
+    db = sqlite3.connect(tmp_path / "polri.sqlite")
+    db.executescript(
+        """
+        UPDATE laporan_polisi SET tgl_lp = 'rusak' WHERE rowid % 50 = 0;
+        UPDATE laporan_polisi SET modus = 'KODE-ANEH' WHERE rowid % 40 = 1;
+        UPDATE korban SET jk = 9, tgl_lahir = '31/02/1990', umur = 'tiga puluh' WHERE rowid % 30 = 0;
+        UPDATE tahapan SET tahap = 'P99', tgl = '??' WHERE rowid % 20 = 0;
+        """
+    )
+    db.commit()
+    db.close()
+    hub = Hub(parse_config({"sources": sqlite_sources(tmp_path, ["polri"])}, tmp_path))
+    await hub.start()
+    try:
+        query = (
+            "{ cases(first: 500) { totalCount edges { node { reportedAt exploitationTypes "
+            "victims { sex ageGroup } stageHistory { stage } } } } }"
+        )
+        result = await hub.execute(query)
+        assert not result.errors
+        edges = result.data["cases"]["edges"]
+        assert len(edges) == 500
+        assert result.data["cases"]["totalCount"] == len(truth["agencies"]["polri"]["cases"])
+        nodes = [e["node"] for e in edges]
+        assert any(n["reportedAt"] is None for n in await all_pages(hub))
+        assert any("UNKNOWN" in n["exploitationTypes"] for n in nodes)
+        assert any(v["sex"] == "UNKNOWN" for n in nodes for v in n["victims"])
+        source = hub.registry.get("polri").source
+        assert source.unmapped[("laporan_polisi.exploitation_types", "KODE-ANEH")] > 0
+        assert any(field.endswith("reported_at") for field, _ in source.unmapped)
+    finally:
+        await hub.stop()
+
+
+async def all_pages(hub: Hub) -> list[dict[str, Any]]:
+    from tests.helpers import all_cases
+
+    return await all_cases(hub, first=500, fields="reportedAt")
+
+
+@pytest.fixture()
+async def mixed_hub(postgres_server: Any, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """simfoni from the real PostgreSQL server, the other four agencies from SQLite."""
+    url = postgres_server.create_database("resilience", replace=True)
+    out = tmp_path_factory.mktemp("resilience")
+    generate(out, seed=SEED, scale=1.0, postgres_url=url)
+    sources = [
+        {"name": "simfoni", "mapping": "simfoni", "url": url, "schema": "simfoni", "timeout_seconds": 3}
+    ]
+    config = parse_config(
+        {
+            "hub": {"breaker_threshold": 2, "breaker_reset_seconds": 0.5},
+            "sources": sources + sqlite_sources(demo_dir, SQLITE_AGENCIES),
+        },
+        out,
+    )
+    hub = Hub(config)
+    await hub.start()
+    yield hub
+    await hub.stop()
+
+
+async def test_killed_postgres_source_degrades_and_recovers_without_restart(
+    mixed_hub: Hub, postgres_server: Any
+) -> None:
+    ok = await mixed_hub.execute(PAGE)
+    assert not ok.errors and "KEMENPPPA" in agencies_of(ok)
+    postgres_server.kill()
+    try:
+        for _ in range(3):  # enough failures to open the breaker
+            down = await mixed_hub.execute(PAGE)
+            assert down.data is not None
+            assert agencies_of(down) <= {"POLRI", "LPSK", "BP2MI", "KEMLU"} and agencies_of(down)
+            assert [e.extensions for e in down.errors] == [
+                {"code": "SOURCE_UNAVAILABLE", "source": "simfoni"}
+            ]
+        state = await mixed_hub.execute("{ sources { name status breaker } }")
+        simfoni = next(s for s in state.data["sources"] if s["name"] == "simfoni")
+        assert simfoni == {"name": "simfoni", "status": "DOWN", "breaker": "OPEN"}
+        started = time.perf_counter()
+        fast = await mixed_hub.execute(PAGE)  # breaker open: no connection attempt, no wait
+        assert time.perf_counter() - started < 1.0
+        assert fast.errors[0].extensions["code"] == "SOURCE_UNAVAILABLE"
+    finally:
+        postgres_server.start()
+    back = None
+    for _ in range(40):
+        back = await mixed_hub.execute(PAGE)
+        if not back.errors:
+            break
+        await _sleep(0.25)
+    assert back is not None and not back.errors and "KEMENPPPA" in agencies_of(back)
+    state = await mixed_hub.execute("{ sources { name status breaker } }")
+    assert {s["name"]: (s["status"], s["breaker"]) for s in state.data["sources"]}["simfoni"] == (
+        "UP",
+        "CLOSED",
+    )
+
+
+async def test_source_down_at_start_joins_when_it_comes_back(
+    postgres_server: Any, demo_dir: Path, tmp_path: Path
+) -> None:
+    url = postgres_server.create_database("late_joiner", replace=True)
+    generate(tmp_path, seed=SEED, scale=1.0, postgres_url=url)
+    config = parse_config(
+        {
+            "hub": {"breaker_threshold": 1, "breaker_reset_seconds": 0.2},
+            "sources": [
+                {"name": "lpsk", "mapping": "lpsk", "url": url, "schema": "lpsk", "timeout_seconds": 3},
+                *sqlite_sources(demo_dir, ["polri"]),
+            ],
+        },
+        tmp_path,
+    )
+    hub = Hub(config)
+    postgres_server.stop()
+    try:
+        await hub.start()  # must not raise although lpsk is down
+        state = await hub.execute("{ sources { name status } }")
+        assert {s["name"]: s["status"] for s in state.data["sources"]} == {"lpsk": "DOWN", "polri": "UP"}
+        partial = await hub.execute(PAGE)
+        assert agencies_of(partial) == {"POLRI"}
+    finally:
+        postgres_server.start()
+    try:
+        joined = None
+        for _ in range(40):
+            joined = await hub.execute('{ cases(first: 5, filter: {agencies: ["LPSK"]}) { totalCount } }')
+            if not joined.errors:
+                break
+            await _sleep(0.25)
+        assert joined is not None and not joined.errors and joined.data["cases"]["totalCount"] > 0
+    finally:
+        await hub.stop()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
