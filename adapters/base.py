@@ -128,6 +128,16 @@ class Source(abc.ABC):
         the grouping runs in the source's database.
         """
 
+    async def victim_records(
+        self, request: StatisticsRequest
+    ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
+        """Keys of the victim records matching ``request.filter``, each with its cells.
+
+        Used for counts of distinct persons (measure VICTIMS) through the linkage index;
+        only keys and dimension values are returned, never personal fields.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list victim records")
+
     @abc.abstractmethod
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         """Records of ``entity`` with these keys, in any order; unknown keys are left out."""

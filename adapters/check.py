@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as default
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, MetaData, Numeric, String, Table, inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine
 
 from adapters.base import MappingError, SourceDataError, SourceError
-from adapters.engines import EngineOptions, redact_url
+from adapters.engines import EngineOptions, create_readonly_engine, redact_url
 from adapters.mapping import (
     Column,
     LocatedMappingError,
@@ -296,7 +297,10 @@ async def check_source(
     try:
         await source.open()
     except MappingError as exc:
-        _mapping_findings(report, exc, None)
+        _mapping_findings(report, exc, None, mapping)
+        # Columns that do exist may also have the wrong type: report everything at once.
+        tables = await _reflect(mapping, options, base_dir)
+        _check_types(report, mapping, tables)
         return report, None
     except (SourceError, OSError, TimeoutError, ValueError) as exc:
         # The reason is the exception type (and, for a missing SQLite file, its name): a
@@ -305,7 +309,7 @@ async def check_source(
         report.add(ERROR, "connection", f"cannot open the database ({detail})")
         return report, None
     try:
-        _check_types(report, source)
+        _check_types(report, source.mapping, source.tables)
         await _sample(report, source, sample)
         if report.ok:
             report.quality = await measure(source)
@@ -316,10 +320,32 @@ async def check_source(
     return report, source
 
 
-def _mapping_findings(report: CheckReport, exc: MappingError, kind: str | None) -> None:
+def _mapping_findings(
+    report: CheckReport, exc: MappingError, kind: str | None, mapping: SourceMapping | None = None
+) -> None:
     located = exc.located if isinstance(exc, LocatedMappingError) else [Problem(p) for p in exc.problems]
     for problem in located:
-        report.add(ERROR, kind or _kind_of(problem.message), problem.message, line=problem.line)
+        where = _field_of(mapping, problem.path) or _path_text(problem.path) or None
+        report.add(ERROR, kind or _kind_of(problem.message), problem.message, line=problem.line, field=where)
+
+
+def _field_of(mapping: SourceMapping | None, path: tuple[str | int, ...]) -> str | None:
+    """``("person", 0, "sex")`` → ``person:korban.sex``, the form the other findings use."""
+    if mapping is None or len(path) < 3 or not isinstance(path[1], int):
+        return None
+    for parts in mapping.parts.values():
+        for part in parts:
+            if part.section == path[0] and part.index == path[1]:
+                return f"{part.entity.value}:{part.name}.{path[2]}"
+    return None
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    """``("person", 0, "sex")`` → ``person[0].sex`` (the key a problem is about)."""
+    text = ""
+    for item in path:
+        text += f"[{item}]" if isinstance(item, int) else (f".{item}" if text else item)
+    return text
 
 
 def _kind_of(message: str) -> str:
@@ -351,9 +377,33 @@ def _family(column_type: TypeEngine[Any]) -> str:
     return "other"
 
 
-def _check_types(report: CheckReport, source: MappedSQLSource) -> None:
+async def _reflect(mapping: SourceMapping, options: EngineOptions, base_dir: Path | None) -> dict[str, Table]:
+    """The tables of the mapping that exist (for type checks when the source cannot open)."""
+    wanted = {p.table for parts in mapping.parts.values() for p in parts}
+    wanted |= {j.table for parts in mapping.parts.values() for p in parts for j in p.joins}
+    metadata = MetaData()
+
+    def reflect(sync_conn: Any) -> None:
+        inspector = inspect(sync_conn)
+        existing = set(inspector.get_table_names()) | set(inspector.get_view_names())
+        metadata.reflect(sync_conn, only=sorted(wanted & existing), views=True)
+
+    try:
+        engine = create_readonly_engine(options, base_dir)
+    except (ValueError, OSError):
+        return {}
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(reflect)
+    except (SQLAlchemyError, OSError):
+        return {}
+    finally:
+        await engine.dispose()
+    return {t.name: t for t in metadata.tables.values()}
+
+
+def _check_types(report: CheckReport, mapping: SourceMapping, tables: Mapping[str, Table]) -> None:
     """Each mapped column's type fits its field (SQLite columns without a type are skipped)."""
-    mapping = source.mapping
     for parts in mapping.parts.values():
         for part in parts:
             for name, spec in part.fields.items():
@@ -366,7 +416,7 @@ def _check_types(report: CheckReport, source: MappedSQLSource) -> None:
                 elif isinstance(spec, RegionSpec):
                     refs = [r for r in (spec.code, spec.regency_name) if r is not None]
                 for ref in refs:
-                    table = source.tables.get(ref.table or part.table)
+                    table = tables.get(ref.table or part.table)
                     column = table.c.get(ref.column) if table is not None else None
                     if column is None:
                         continue

@@ -334,7 +334,7 @@ async def _grouped(
         .select_from(from_clause if from_clause is not None else compiled.from_clause)
         .where(*conditions)
         .group_by(*key)
-        .order_by(func.count().desc())
+        .order_by(func.count().desc(), *key)
         .limit(MAX_GROUPS + 1)
     )
     rows = await source.fetch(stmt)
@@ -461,7 +461,7 @@ async def _dates(
             future += count
         elif day < EARLIEST_PLAUSIBLE:
             ancient += count
-    failures.sort(key=lambda v: -v.count)
+    failures.sort(key=lambda v: (-v.count, v.value or ""))
     quality.parse_failures = sum(v.count for v in failures)
     quality.parse_examples = failures[:TOP_VALUES]
     if future:
@@ -529,7 +529,7 @@ async def _regions(
             quality.approximate.append(
                 ValueCount(str(value), count, f"{match.region.code} {match.region.name}")
             )
-    quality.approximate.sort(key=lambda v: -v.count)
+    quality.approximate.sort(key=lambda v: (-v.count, v.value or ""))
     del quality.approximate[TOP_VALUES:]
     _keep_unmapped(quality, unmapped, None)
 
@@ -551,7 +551,10 @@ async def _niks(
         else_=None,
     )
     rows, _ = await _grouped(source, compiled, [reason], *_where(compiled, raw.is_not(None), text != ""))
-    problems = [ValueCount(str(r[0]), int(r[1])) for r in rows if r[0] is not None]
+    problems = sorted(
+        (ValueCount(str(r[0]), int(r[1])) for r in rows if r[0] is not None),
+        key=lambda v: (-v.count, v.value),
+    )
     quality.invalid_niks = sum(v.count for v in problems)
     quality.nik_problems = problems
 

@@ -831,6 +831,11 @@ class MappedSQLSource(Source):
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         return await statistics.aggregate(self, request)
 
+    async def victim_records(
+        self, request: StatisticsRequest
+    ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
+        return await statistics.victim_records(self, request)
+
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []
         for compiled in self._compiled(entity):

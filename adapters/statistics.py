@@ -72,65 +72,93 @@ class _Grouping:
         return translate(row[start : start + length])
 
 
-async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
-    """Counts per combination of national dimension values, for one source."""
-    case_part = source._case_part()
-    frame_columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
-    frame_dims: list[tuple[Dimension, list[str], Translate]] = []
-    child_dimension: tuple[Dimension, ChildValues] | None = None
-    for dimension in request.dimensions:
-        if dimension not in CASE_DIMENSIONS:
-            continue
-        exprs, translate, child = _case_dimension(source, case_part, dimension)
-        if child is not None:
-            child_dimension = (dimension, child)
-            continue
-        names = []
-        for expr in exprs:
-            name = f"d{len(frame_columns)}"
-            frame_columns.append(expr.label(name))
-            names.append(name)
-        frame_dims.append((dimension, names, translate))
-    conditions = source._case_conditions(case_part, request.filter)
-    frame = (
-        select(*frame_columns)
-        .select_from(case_part.from_clause)
-        .where(*case_part.row_conditions, *conditions)
-        .subquery("frame")
-    )
+class _Frame:
+    """The cases matching the filter, as a subquery with each case dimension's raw columns.
 
-    def with_frame(grouping: _Grouping, base: FromClause) -> FromClause:
-        for dimension, names, translate in frame_dims:
+    Measures join their tables to it; :meth:`attach` adds the frame's dimensions to a
+    grouping (and joins a child table for a multi-valued dimension stored there).
+    """
+
+    def __init__(self, source: MappedSQLSource, request: StatisticsRequest) -> None:
+        self.source = source
+        case_part = source._case_part()
+        columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+        self.dimensions: list[tuple[Dimension, list[str], Translate]] = []
+        self.child: tuple[Dimension, ChildValues] | None = None
+        for dimension in request.dimensions:
+            if dimension not in CASE_DIMENSIONS:
+                continue
+            exprs, translate, child = _case_dimension(source, case_part, dimension)
+            if child is not None:
+                self.child = (dimension, child)
+                continue
+            names = []
+            for expr in exprs:
+                names.append(f"d{len(columns)}")
+                columns.append(expr.label(names[-1]))
+            self.dimensions.append((dimension, names, translate))
+        conditions = source._case_conditions(case_part, request.filter)
+        self.subquery = (
+            select(*columns)
+            .select_from(case_part.from_clause)
+            .where(*case_part.row_conditions, *conditions)
+            .subquery("frame")
+        )
+
+    def joined(self, part: CompiledPart) -> FromClause | None:
+        """``part``'s tables joined to the frame by its case key (None if it has none)."""
+        relation = part.relation_columns.get("case_key")
+        if relation is None:
+            return None
+        return part.from_clause.join(self.subquery, relation[0] == self.subquery.c.k)
+
+    def attach(self, grouping: _Grouping, base: FromClause) -> FromClause:
+        frame = self.subquery
+        for dimension, names, translate in self.dimensions:
             grouping.add(dimension, [frame.c[n] for n in names], translate)
-        if child_dimension is not None:
-            dimension, spec = child_dimension
-            child = source._tables[spec.table]
+        if self.child is not None:
+            dimension, spec = self.child
+            child = self.source._tables[spec.table]
             base = base.outerjoin(child, child.c[spec.key] == frame.c.k)
-            grouping.add(dimension, [child.c[spec.column]], _child_translator(source, spec))
+            grouping.add(dimension, [child.c[spec.column]], _child_translator(self.source, spec))
         return base
 
+
+def _victim_queries(
+    source: MappedSQLSource, frame: _Frame, request: StatisticsRequest
+) -> list[tuple[CompiledPart, FromClause, _Grouping, list[ColumnElement[bool]]]]:
+    """Per person table: its join to the frame, its grouping and its victim conditions."""
+    queries = []
+    for person in source._compiled(Entity.PERSON):
+        base = frame.joined(person)
+        if base is None:
+            continue
+        grouping = _Grouping()
+        base = frame.attach(grouping, base)
+        _add_person_dimensions(source, person, request.dimensions, grouping)
+        conditions = [*person.row_conditions, _victim_condition(source, person)]
+        queries.append((person, base, grouping, conditions))
+    return queries
+
+
+async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
+    """Counts per combination of national dimension values, for one source."""
+    frame = _Frame(source, request)
     queries: list[tuple[Any, _Grouping]] = []
     if request.measure is Measure.CASES:
         grouping = _Grouping()
-        base = with_frame(grouping, frame)
+        base = frame.attach(grouping, frame.subquery)
         queries.append((_grouped(base, grouping, []), grouping))
     elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
-        for person in source._compiled(Entity.PERSON):
-            relation = person.relation_columns.get("case_key")
-            if relation is None:
-                continue
-            grouping = _Grouping()
-            base = with_frame(grouping, person.from_clause.join(frame, relation[0] == frame.c.k))
-            _add_person_dimensions(source, person, request.dimensions, grouping)
-            roles = _victim_condition(source, person)
-            queries.append((_grouped(base, grouping, [*person.row_conditions, roles]), grouping))
+        for _person, base, grouping, conditions in _victim_queries(source, frame, request):
+            queries.append((_grouped(base, grouping, conditions), grouping))
     elif request.measure is Measure.SERVICES:
         for service in source._compiled(Entity.SERVICE):
-            relation = service.relation_columns.get("case_key")
-            if relation is None:
+            joined = frame.joined(service)
+            if joined is None:
                 continue
             grouping = _Grouping()
-            base = with_frame(grouping, service.from_clause.join(frame, relation[0] == frame.c.k))
+            base = frame.attach(grouping, joined)
             if Dimension.SERVICE_TYPE in request.dimensions:
                 reader = service.field_readers["type"]
                 grouping.add(
@@ -148,6 +176,24 @@ async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict
             for cell in product(*options):
                 cells[cell] += count
     return dict(cells)
+
+
+async def victim_records(source: MappedSQLSource, request: StatisticsRequest) -> list[tuple[str, list[Cell]]]:
+    """Every victim record matching the filter with the cells it falls in (for VICTIMS).
+
+    Counting distinct *persons* needs to know which records are counted, so this returns
+    record keys — only keys and grouping values: nothing identifying leaves the source.
+    """
+    frame = _Frame(source, request)
+    result: dict[str, set[Cell]] = defaultdict(set)
+    for person, base, grouping, conditions in _victim_queries(source, frame, request):
+        statement = (
+            select(person.key_column, *grouping.columns).select_from(base).where(*conditions).distinct()
+        )
+        for row in await source._fetch(statement):
+            options = [_options(source, grouping, row[1:], d) for d in request.dimensions]
+            result[person.record_key(row[0])].update(product(*options))
+    return [(key, sorted(cells, key=str)) for key, cells in result.items()]
 
 
 def _options(

@@ -13,20 +13,26 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from hub import examples, model
+from hub import examples, model, tracing
 from hub.audit import AuditLog
 from hub.auth import Authenticator, load_auth, principal_of
-from hub.config import HubConfig
+from hub.config import ConfigError, HubConfig
 from hub.federation import Federation
+from hub.http import GraphQLOverHTTP
+from hub.logs import RequestIdMiddleware
+from hub.metrics import HubMetrics
+from hub.persisted import PersistedQueries
 from hub.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.sources import SourceRegistry, SourceState
 from hub.store import Store
@@ -43,7 +49,8 @@ class Hub:
         self.config = config
         self.store = Store(config.store_url, config.base_dir)
         self.registry = SourceRegistry(config)
-        self.federation = Federation(self.registry, config)
+        self.metrics = HubMetrics()
+        self.federation = Federation(self.registry, config, self.metrics)
         self.schema = schema or build_schema()
         # Access (hub/auth.py, hub/policy.py, hub/audit.py): checked here, so a bad [auth]
         # section stops the hub before it serves anything.
@@ -77,6 +84,7 @@ class Hub:
             "audit": self.audit,
             "limits": self.auth.access.limits,
             "store": self.store,  # linkage index for person views (hub.persons)
+            "metrics": self.metrics,
             "principal": principal,
             **extra,
         }
@@ -94,12 +102,13 @@ class Hub:
         )
 
 
-class HubGraphQL(GraphQL):
-    """Strawberry's ASGI view with the hub's per-request context and GraphiQL example."""
+class HubGraphQL(GraphQLOverHTTP):
+    """The GraphQL-over-HTTP view with the hub's per-request context and GraphiQL example."""
 
     def __init__(self, hub: Hub, **kwargs: Any) -> None:
         super().__init__(hub.schema, **kwargs)
         self.hub = hub
+        self.persisted = _persisted_queries(hub.config)
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         principal = principal_of(request.scope)  # authenticated by hub.auth.AuthMiddleware
@@ -117,9 +126,28 @@ class HubGraphQL(GraphQL):
         return HTMLResponse(html)
 
 
+def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
+    """APQ by default; an allow-list file in production; None when switched off."""
+    if config.persisted_queries is None:
+        return None
+    if config.persisted_queries == "apq":
+        return PersistedQueries()
+    path = Path(config.persisted_queries)
+    if not path.is_absolute():
+        path = config.base_dir / path
+    try:
+        return PersistedQueries.from_file(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"[http].persisted_queries: cannot read the allow-list ({type(exc).__name__})"
+        ) from None
+
+
 def create_app(config: HubConfig) -> Starlette:
-    """The ASGI app serving ``/graphql``, ``/healthz`` and ``/readyz`` for ``config``."""
+    """The ASGI app: ``/graphql``, ``/healthz``, ``/readyz`` and ``/metrics`` for ``config``."""
     hub = Hub(config)
+    if config.tracing:
+        tracing.configure(exporter=config.tracing)
     graphql = HubGraphQL(hub, graphql_ide="graphiql" if config.graphiql else None)
 
     @contextlib.asynccontextmanager
@@ -135,19 +163,43 @@ def create_app(config: HubConfig) -> Starlette:
 
     async def readyz(_request: Request) -> Response:
         sources = [
-            {"source": e.name, "status": e.state.value, "detail": e.detail} for e in hub.registry.all()
+            {"source": e.name, "status": e.state.value, "breaker": e.breaker.state.value, "detail": e.detail}
+            for e in hub.registry.all()
         ]
-        ready = any(e.state is SourceState.UP for e in hub.registry.all())
-        body = json.dumps({"ready": ready, "sources": sources})
+        store_ok = await hub.store.ping()
+        ready = store_ok and any(e.state is SourceState.UP for e in hub.registry.all())
+        body = json.dumps({"ready": ready, "store": "up" if store_ok else "down", "sources": sources})
         return Response(body, status_code=200 if ready else 503, media_type="application/json")
+
+    async def metrics(_request: Request) -> Response:
+        return Response(hub.metrics.render(hub.registry), media_type=hub.metrics.content_type)
 
     app = Starlette(
         routes=[
             Route("/graphql", hub.authenticator.protect(graphql), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
+        middleware=_middleware(config),
         lifespan=lifespan,
     )
     app.state.hub = hub
     return app
+
+
+def _middleware(config: HubConfig) -> list[Middleware]:
+    """Request ids on every response and in every log line; CORS for configured portals."""
+    stack = [Middleware(RequestIdMiddleware)]
+    if config.cors_origins:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Purpose", "X-API-Key", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            )
+        )
+    return stack

@@ -145,6 +145,115 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(verify())
 
 
+def _adapter_url(args: argparse.Namespace) -> str:
+    """The database URL from ``--url`` or from the environment variable ``--url-env`` names
+    (which keeps a password out of the shell history and the process list)."""
+    import os
+
+    if args.url_env:
+        value = os.environ.get(args.url_env)
+        if not value:
+            raise ValueError(f"environment variable {args.url_env} is not set")
+        return value
+    if not args.url:
+        raise ValueError("give --url URL or --url-env VARIABLE")
+    return str(args.url)
+
+
+def _adapter_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from adapters.check import check_file
+    from adapters.engines import EngineOptions
+
+    path = Path(args.mapping)
+    name = args.name or path.stem.replace("-", "_").lower()
+    options = EngineOptions(
+        url=_adapter_url(args), schema=args.schema, statement_timeout_ms=int(args.timeout * 1000)
+    )
+    report = asyncio.run(check_file(path, name, options, Path.cwd(), sample=args.sample))
+    sys.stdout.write(report.to_json() + "\n" if args.json else report.render())
+    return report.exit_code(strict=args.strict)
+
+
+def _adapter_add(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from hub.onboarding import RegistrationRefused, RegistrationRequest, add_to_store, read_mapping_file
+
+    config = load_config(Path(args.config))
+    path = Path(args.mapping)
+    request = RegistrationRequest(
+        name=args.name,
+        url=_adapter_url(args),
+        mapping_text=read_mapping_file(path),
+        mapping_name=path.name,
+        schema=args.schema,
+        timeout_seconds=args.timeout,
+    )
+    try:
+        report, stored = asyncio.run(add_to_store(config, request, by=f"cli:{getpass.getuser()}"))
+    except RegistrationRefused as exc:
+        raise ValueError(f"--{exc.argument}: {exc}") from None
+    sys.stdout.write(report.to_json() + "\n" if args.json else report.render())
+    if stored is None:
+        print(f"tppo-hub: {args.name} was not registered: the mapping cannot serve", file=sys.stderr)
+        return 1
+    print(
+        f"tppo-hub: registered {stored.name} in the hub's store; running hubs serve it within a few seconds",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _adapter_remove(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.onboarding import RegistrationRefused, remove_from_store
+
+    config = load_config(Path(args.config))
+    try:
+        removed = asyncio.run(remove_from_store(config, args.name))
+    except RegistrationRefused as exc:
+        raise ValueError(str(exc)) from None
+    if not removed:
+        print(f"tppo-hub: no registered source named {args.name}", file=sys.stderr)
+        return 1
+    print(
+        f"tppo-hub: removed {args.name}; running hubs stop serving it within a few seconds", file=sys.stderr
+    )
+    return 0
+
+
+def _adapter_list(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from adapters.engines import redact_url
+    from hub.onboarding import list_store
+
+    config = load_config(Path(args.config))
+    for registration in asyncio.run(list_store(config)):
+        kind = (
+            registration.mapping_name
+            if registration.mapping_text is not None
+            else f"adapter {registration.adapter}"
+        )
+        print(
+            f"{registration.name}\t{kind}\t{redact_url(registration.url)}\t"
+            f"{registration.registered_at} by {registration.registered_by}"
+        )
+    return 0
+
+
+def _add_url_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=None, help="database URL (sqlite:///file, postgresql://…, mysql://…)"
+    )
+    parser.add_argument("--url-env", default=None, help="read the URL from this environment variable instead")
+    parser.add_argument("--schema", default=None, help="PostgreSQL schema of the tables")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tppo-hub", description="GraphQL federated data hub for TPPO case data."
@@ -198,6 +307,40 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser("verify", help="check the audit hash chain (exit 1 if broken)")
     verify.add_argument("--config", required=True, help="hub configuration file (TOML)")
     verify.set_defaults(run=_audit_verify)
+
+    adapter = commands.add_parser("adapter", help="onboard agency databases: check, add, remove, list")
+    adapter_commands = adapter.add_subparsers(dest="adapter_command", required=True)
+    check = adapter_commands.add_parser(
+        "check", help="check a mapping file against its live database (exit 1 when it cannot serve)"
+    )
+    check.add_argument("mapping", help="the mapping file (TOML)")
+    _add_url_arguments(check)
+    check.add_argument("--name", default=None, help="source name (default: the file name)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--sample", type=int, default=200, help="rows read per table in the sample run")
+    check.add_argument("--timeout", type=float, default=30.0, help="statement timeout in seconds")
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    check.set_defaults(run=_adapter_check)
+
+    add = adapter_commands.add_parser(
+        "add", help="check a mapping, then register it in the hub's store (running hubs pick it up)"
+    )
+    add.add_argument("mapping", help="the mapping file (TOML)")
+    _add_url_arguments(add)
+    add.add_argument("--name", required=True, help="source name: lower-case letters, digits, _")
+    add.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    add.add_argument("--timeout", type=float, default=None, help="per-source timeout in seconds")
+    add.add_argument("--json", action="store_true", help="print the check report as JSON")
+    add.set_defaults(run=_adapter_add)
+
+    remove = adapter_commands.add_parser("remove", help="remove a registered source from the hub's store")
+    remove.add_argument("name", help="the registered source")
+    remove.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    remove.set_defaults(run=_adapter_remove)
+
+    listing = adapter_commands.add_parser("list", help="list the sources registered in the hub's store")
+    listing.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    listing.set_defaults(run=_adapter_list)
     return parser
 
 

@@ -64,6 +64,12 @@ class HubConfig:
     #: The hub's own store (audit log, linkage index); relative SQLite paths are relative
     #: to ``base_dir``.
     store_url: str = "sqlite:///hub-store.sqlite"
+    #: ``[http]``: browser origins allowed by CORS (portals), persisted queries ("apq" to
+    #: accept Apollo's automatic persisted queries, or a path to an allow-list JSON file:
+    #: then only listed queries run), and OpenTelemetry tracing ("console", "otlp" or off).
+    cors_origins: tuple[str, ...] = ()
+    persisted_queries: str | None = "apq"
+    tracing: str | None = None
     #: The raw ``[auth]`` section, checked by :mod:`hub.auth` when the app is built.
     auth: dict[str, Any] = field(default_factory=dict)
 
@@ -142,6 +148,22 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
     if not isinstance(reset, int | float) or reset <= 0:
         problems.append("[hub].breaker_reset_seconds must be a positive number")
         reset = 15.0
+    http = raw.get("http", {})
+    if not isinstance(http, dict):
+        problems.append("[http] must be a table")
+        http = {}
+    origins = http.get("cors_origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) and o.startswith("http") for o in origins):
+        problems.append('[http].cors_origins must be a list of origins such as "https://portal.go.id"')
+        origins = []
+    persisted = http.get("persisted_queries", "apq")
+    if persisted is not None and persisted is not False and not isinstance(persisted, str):
+        problems.append('[http].persisted_queries must be "apq", false, or the path of an allow-list file')
+        persisted = "apq"
+    tracing = http.get("tracing")
+    if tracing not in (None, False, "console", "otlp"):
+        problems.append('[http].tracing must be "console", "otlp" or false')
+        tracing = None
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     return HubConfig(
@@ -156,5 +178,8 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
         breaker_reset_seconds=float(reset),
         example_query=hub.get("example_query"),
         store_url=str(hub.get("store", "sqlite:///hub-store.sqlite")),
+        cors_origins=tuple(origins),
+        persisted_queries=persisted or None,
+        tracing=tracing or None,
         auth=dict(raw.get("auth", {})) if isinstance(raw.get("auth", {}), dict) else {},
     )

@@ -30,6 +30,8 @@ from hub.breaker import BreakerState
 from hub.config import HubConfig
 from hub.context import CallOutcome, RequestContext, SourceFailure
 from hub.ids import GlobalId
+from hub.linkage.counting import DoubleCounting, count_distinct, deduplicate
+from hub.linkage.index import LinkageIndex
 from hub.loaders import Loaders
 from hub.metrics import HubMetrics
 from hub.model import (
@@ -38,6 +40,7 @@ from hub.model import (
     CaseSearch,
     Entity,
     Keyset,
+    Measure,
     Record,
     SortOrder,
     StatisticsRequest,
@@ -91,10 +94,11 @@ Cell = tuple[str | None, ...]
 
 @dataclass(slots=True)
 class StatisticsResult:
-    """Merged statistics: counts per cell and the total of distinct records."""
+    """Merged statistics: counts per cell, the total, and (when asked) double counting."""
 
     cells: dict[Cell, int]
     total: int
+    double_counting: DoubleCounting | None = None
 
 
 @dataclass(slots=True)
@@ -257,26 +261,69 @@ class Federation:
 
     # --- statistics ---------------------------------------------------------------------------
 
-    async def statistics(self, ctx: RequestContext, request: StatisticsRequest) -> StatisticsResult:
+    async def statistics(
+        self,
+        ctx: RequestContext,
+        request: StatisticsRequest,
+        index: LinkageIndex | None = None,
+        double_counting: bool = False,
+    ) -> StatisticsResult:
         """Counts per national dimension values, summed over the sources that answered.
 
         Each source groups in its own database; ``total`` is the number of distinct records
-        (a multi-valued dimension makes the cells add up to more than the total).
+        (a multi-valued dimension makes the cells add up to more than the total). For
+        VICTIMS (and for ``double_counting``) each source lists the keys of its matching
+        victim records and the linkage ``index`` says which are the same person.
         """
+        entries = self.sources_for(ctx, request.filter)
+        if request.measure is Measure.VICTIMS or double_counting:
+            if index is None:
+                raise ValueError("counting distinct persons needs the linkage index")
+            victims = await self._victims(ctx, entries, request)
+            dedup = await deduplicate(index, list(victims), agency_of=self._agency_code)
+            if request.measure is Measure.VICTIMS:
+                cells = count_distinct(dedup, victims)
+                return StatisticsResult(
+                    dict(cells), dedup.distinct, dedup.double_counting
+                )
+            result = await self._grouped(ctx, entries, request)
+            result.double_counting = dedup.double_counting
+            return result
+        return await self._grouped(ctx, entries, request)
 
+    async def _grouped(
+        self, ctx: RequestContext, entries: list[RegisteredSource], request: StatisticsRequest
+    ) -> StatisticsResult:
         async def work(source: Source) -> tuple[dict[Cell, int], int]:
             cells, totals = await asyncio.gather(
                 source.aggregate(request), source.aggregate(replace(request, dimensions=()))
             )
             return cells, totals.get((), 0)
 
-        entries = self.sources_for(ctx, request.filter)
         results = await asyncio.gather(*(self.call(ctx, e, work, ({}, 0)) for e in entries))
         merged: dict[Cell, int] = defaultdict(int)
         for cells, _ in results:
             for cell, count in cells.items():
                 merged[cell] += count
         return StatisticsResult(dict(merged), sum(total for _, total in results))
+
+    async def _victims(
+        self, ctx: RequestContext, entries: list[RegisteredSource], request: StatisticsRequest
+    ) -> dict[tuple[str, str], list[Cell]]:
+        """(source, record key) → cells, for every matching victim record of every source."""
+        victim_request = replace(request, measure=Measure.VICTIM_RECORDS)
+        results = await asyncio.gather(
+            *(self.call(ctx, e, lambda s: s.victim_records(victim_request), []) for e in entries)
+        )
+        return {
+            (entry.name, key): cells
+            for entry, records in zip(entries, results, strict=True)
+            for key, cells in records
+        }
+
+    def _agency_code(self, source: str) -> str:
+        entry = self.registry.get(source)
+        return entry.source.agency.code if entry is not None and entry.source is not None else source
 
     # --- single records -----------------------------------------------------------------------
 

@@ -99,12 +99,17 @@ def validate_request(request: RegistrationRequest, registry_config: HubConfig) -
         raise RegistrationRefused("give exactly one of mapping (TOML text) or adapter", "mapping")
     if request.mapping_text is not None and len(request.mapping_text.encode("utf-8")) > MAX_MAPPING_BYTES:
         raise RegistrationRefused(f"mapping is larger than {MAX_MAPPING_BYTES // 1024} KiB", "mapping")
-    try:
-        backend = make_url(request.url).get_backend_name()
-    except (ArgumentError, ValueError):
-        raise RegistrationRefused("url is not a database URL (sqlite:///…, postgresql://…)", "url") from None
-    if backend not in _BACKENDS:
-        raise RegistrationRefused(f"url: unsupported database {backend!r} ({', '.join(_BACKENDS)})", "url")
+    if request.mapping_text is not None:  # a Python adapter reads its own kind of URL
+        try:
+            backend = make_url(request.url).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise RegistrationRefused(
+                "url is not a database URL (sqlite:///…, postgresql://…)", "url"
+            ) from None
+        if backend not in _BACKENDS:
+            raise RegistrationRefused(
+                f"url: unsupported database {backend!r} ({', '.join(_BACKENDS)})", "url"
+            )
     if request.timeout_seconds is not None and not request.timeout_seconds > 0:
         raise RegistrationRefused("timeoutSeconds must be positive", "timeoutSeconds")
 

@@ -291,6 +291,15 @@ class Guard:
             return record_visible(self.principal, self._agency_of(record.source), record.roles)
         return self.principal.role in RECORD_ROLES
 
+    def hidden_entries(self, sources: Iterable[str]) -> tuple[tuple[str, tuple[model.PersonRole, ...]], ...]:
+        """Per source, the roles whose records this request may not see (for index queries)."""
+        protected = tuple(sorted(PROTECTED_ROLES, key=lambda r: r.name))
+        return tuple(
+            (source, protected)
+            for source in sources
+            if not record_visible(self.principal, self._agency_of(source), protected)
+        )
+
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""
         return record_visible(self.principal, self._agency_of(source), roles)

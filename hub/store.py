@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 #: Tables of the hub's store (audit log, linkage index, …) register here.
@@ -57,6 +58,17 @@ class Store:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         self._engine = engine
+
+    async def ping(self) -> bool:
+        """Whether the store answers (for ``/readyz``)."""
+        if self._engine is None:
+            return False
+        try:
+            async with self._engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
 
     async def close(self) -> None:
         if self._engine is not None:

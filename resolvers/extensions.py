@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,3 +107,21 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [_classify(e) for e in result.errors]
+
+
+class RequestMetrics(SchemaExtension):
+    """Counts operations by name and outcome (ok, partial, error) and times them."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context.context
+        metrics = context.get("metrics") if isinstance(context, dict) else None
+        if metrics is None:
+            return
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        data = getattr(result, "data", None)
+        outcome = "ok" if not errors else ("partial" if data else "error")
+        name = self.execution_context.operation_name or "anonymous"
+        metrics.observe_request(name, outcome, time.perf_counter() - started)

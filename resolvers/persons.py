@@ -32,7 +32,9 @@ from hub.persons import (
     encode_person_id,
     index_of,
 )
+from hub.policy import Guard
 from resolvers import selection, types
+from resolvers.access import guard_of
 from resolvers.convert import Converter, region
 from resolvers.enums import PersonRole, ServiceType
 
@@ -236,9 +238,10 @@ def person_include(selections: Any) -> dict[str, Any]:
     return selection.include_tree(selections, "Person")
 
 
-def _query(value: PersonFilter | None, federation: Federation) -> PersonQuery:
+def _query(value: PersonFilter | None, federation: Federation, guard: Guard | None) -> PersonQuery:
+    hidden = guard.hidden_entries(e.name for e in federation.registry.all()) if guard is not None else ()
     if value is None:
-        return PersonQuery()
+        return PersonQuery(hidden=hidden)
     sources: tuple[str, ...] = ()
     if value.agencies:
         codes = {code.upper() for code in value.agencies}
@@ -250,7 +253,7 @@ def _query(value: PersonFilter | None, federation: Federation) -> PersonQuery:
     if value.min_agencies is not None and not 1 <= value.min_agencies <= 100:
         raise _bad_input("minAgencies must be between 1 and 100", "filter.minAgencies")
     roles = tuple(model.PersonRole[r.name] for r in value.roles or ())
-    return PersonQuery(sources=sources, roles=roles, min_sources=value.min_agencies)
+    return PersonQuery(sources=sources, roles=roles, min_sources=value.min_agencies, hidden=hidden)
 
 
 @strawberry.type(description="Persons linked across agencies (Orang lintas lembaga).")
@@ -281,7 +284,7 @@ class PersonQueries:
                 position = decode_person_cursor(after)
             except InvalidId as exc:
                 raise _bad_input(f"invalid cursor: {exc}", "after") from None
-        query = _query(filter, federation)
+        query = _query(filter, federation, guard_of(info.context))
         selections = info.selected_fields[0].selections
         include = person_include(selection.child(selections, "edges", "node"))
         want_total = selection.selects(selections, "PersonConnection", "totalCount")
@@ -290,8 +293,9 @@ class PersonQueries:
         )
         convert: Converter = info.context["converter"]
         edges = [
-            PersonEdge(cursor=encode_person_cursor(view.person_id), node=person_object(convert, view))
+            PersonEdge(cursor=encode_person_cursor(view.person_id), node=person_object(convert, visible))
             for view in page.items
+            if (visible := _visible_view(convert, view)) is not None
         ]
         return PersonConnection(
             edges=edges,
@@ -320,4 +324,12 @@ async def load_person(info: Info, person_id: int, selections: Any) -> Person | N
     """A Person by number with what ``selections`` ask for (also used by ``node(id:)``)."""
     include = person_include(selections)
     view = await Persons(_federation(info), _index(info)).get(info.context["hub"], person_id, include)
-    return person_object(info.context["converter"], view) if view is not None else None
+    convert = info.context["converter"]
+    visible = _visible_view(convert, view) if view is not None else None
+    return person_object(convert, visible) if visible is not None else None
+
+
+def _visible_view(convert: Any, view: Any) -> Any:
+    """The view without what the policy's row rule hides (None if nothing is left)."""
+    trim = getattr(convert, "person_view", None)
+    return trim(view) if trim is not None else view

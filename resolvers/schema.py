@@ -17,7 +17,7 @@ from strawberry.types import ExecutionContext
 from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
-from resolvers.extensions import ErrorCodes, SourceReport, log
+from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
 from resolvers.onboarding import Mutation, QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
@@ -54,6 +54,7 @@ def build_schema() -> HubSchema:
         lambda: ValidationCache(maxsize=512),
         SourceReport,
         ErrorCodes,
+        RequestMetrics,
     ]
     return HubSchema(
         query=Query,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
-from hub import model, reference
+from hub import model, persons, reference
 from hub.federation import Federation
-from resolvers import enums
+from hub.policy import DEFAULT_K
+from hub.suppression import TableTooLarge, protect
+from resolvers import enums, selection
+from resolvers.access import guard_of
 from resolvers.enums import to_model
 from resolvers.inputs import CaseFilter, bad_input, engine_filter
 from resolvers.types import Agency
@@ -49,8 +53,49 @@ class SourceCoverage:
     )
 
 
+@strawberry.type(description="One agency's victim records and the distinct persons among them.")
+class AgencyDoubleCount:
+    agency: str = strawberry.field(description="Agency code (Kode lembaga).")
+    records: int = strawberry.field(description="Its victim records (Rekam korban).")
+    persons: int = strawberry.field(description="Distinct persons among them (Orang berbeda).")
+
+
+@strawberry.type(description="Persons recorded by both of two agencies (Tumpang tindih).")
+class AgencyOverlap:
+    agencies: list[str] = strawberry.field(description="The two agency codes.")
+    persons: int = strawberry.field(description="Persons recorded by both (Orang yang sama).")
+
+
+@strawberry.type(
+    description="How much adding up agency figures over-counts victims (Penghitungan ganda): "
+    "per-agency counts summed versus distinct persons from record linkage."
+)
+class DoubleCounting:
+    record_total: int = strawberry.field(description="Victim records in all agencies (Jumlah rekam).")
+    agency_sum: int = strawberry.field(
+        description="Sum of each agency's distinct victims: what adding agency reports gives."
+    )
+    distinct: int = strawberry.field(description="Distinct persons across agencies (Orang berbeda).")
+    duplicates: int = strawberry.field(description="agencySum − distinct: persons counted again.")
+    ratio: float = strawberry.field(description="agencySum / distinct (1.0 = no double counting).")
+    per_agency: list[AgencyDoubleCount] = strawberry.field(description="Per agency (Per lembaga).")
+    overlap: list[AgencyOverlap] = strawberry.field(description="Persons shared by each pair of agencies.")
+
+
 @strawberry.type(description="A statistics table across agencies (Statistik lintas lembaga).")
 class Statistics:
+    double_counting_value: strawberry.Private[DoubleCounting | None]
+    double_counting_allowed: strawberry.Private[bool]
+
+    @strawberry.field(
+        description="Victim records per agency versus distinct persons, from record linkage "
+        "(Penghitungan ganda). Coordinators only: null with a FORBIDDEN error for other roles."
+    )
+    def double_counting(self) -> DoubleCounting | None:
+        if not self.double_counting_allowed:
+            raise GraphQLError("doubleCounting is for coordinators", extensions={"code": "FORBIDDEN"})
+        return self.double_counting_value
+
     measure: enums.Measure = strawberry.field(description="What is counted (Ukuran).")
     dimensions: list[enums.Dimension] = strawberry.field(description="What it is grouped by (Dimensi).")
     rows: list[StatisticsRow] = strawberry.field(description="One row per combination of values present.")
@@ -60,6 +105,10 @@ class Statistics:
     )
     coverage: list[SourceCoverage] = strawberry.field(
         description="Which sources answered, were excluded or failed: the scope of these numbers."
+    )
+    suppressed: bool = strawberry.field(
+        description="True when cells were withheld because they describe fewer than k persons "
+        "(k-anonymity with complementary suppression; Disembunyikan)."
     )
 
 
@@ -74,8 +123,6 @@ def _check(measure: model.Measure, dimensions: tuple[model.Dimension, ...]) -> N
             raise bad_input(f"{dimension.name} describes victims: use VICTIM_RECORDS or VICTIMS", "groupBy")
         if dimension in model.SERVICE_DIMENSIONS and measure is not model.Measure.SERVICES:
             raise bad_input(f"{dimension.name} describes services: use SERVICES", "groupBy")
-    if measure is model.Measure.VICTIMS:
-        raise bad_input("VICTIMS (distinct persons) needs the linkage index, not available here", "measure")
 
 
 def label(dimension: model.Dimension, value: str | None, agencies: dict[str, Agency]) -> tuple[str, str]:
@@ -125,11 +172,30 @@ class StatisticsQueries:
         known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
         request = model.StatisticsRequest(engine_measure, dimensions, engine_filter(filter, known))
         ctx = info.context["hub"]
-        result = await federation.statistics(ctx, request)
+        guard = guard_of(info.context)
+        k = guard.statistics_k() if guard is not None else DEFAULT_K
+        want_double = selection.selects(info.selected_fields[0].selections, "Statistics", "doubleCounting")
+        allowed = k is None
+        want_double = want_double and allowed
+        index = persons.index_of(info.context)
+        if (engine_measure is model.Measure.VICTIMS or want_double) and index is None:
+            raise bad_input(
+                "distinct persons need the linkage index (the hub's store is not open)", "measure"
+            )
+        try:
+            result = await federation.statistics(ctx, request, index=index, double_counting=want_double)
+        except TableTooLarge as exc:
+            raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
         converter = info.context["converter"]
         agencies = {
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }
+        published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
+        total: int | None = result.total
+        suppressed = False
+        if k is not None and result.cells:
+            protected = protect(result.cells, k, total=result.total)  # type: ignore[arg-type]
+            published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         rows = []
         for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
@@ -138,7 +204,8 @@ class StatisticsQueries:
                 keys.append(
                     DimensionValue(dimension=dimension, value=value, label=english, label_id=indonesian)
                 )
-            rows.append(StatisticsRow(keys=keys, count=result.cells[cell], suppressed=False))
+            count = published[cell]
+            rows.append(StatisticsRow(keys=keys, count=count, suppressed=count is None))
         coverage = [
             SourceCoverage(
                 source=entry["source"],
@@ -152,6 +219,25 @@ class StatisticsQueries:
             measure=engine_measure,
             dimensions=list(dimensions),
             rows=rows,
-            total=result.total,
+            total=total,
             coverage=coverage,
+            double_counting_value=_double_counting(result.double_counting),
+            double_counting_allowed=allowed,
+            suppressed=suppressed,
         )
+
+
+def _double_counting(value: Any) -> DoubleCounting | None:
+    if value is None:
+        return None
+    return DoubleCounting(
+        record_total=value.record_total,
+        agency_sum=value.agency_sum,
+        distinct=value.distinct,
+        duplicates=value.duplicates,
+        ratio=round(value.ratio, 4),
+        per_agency=[
+            AgencyDoubleCount(agency=a.agency, records=a.records, persons=a.persons) for a in value.per_agency
+        ],
+        overlap=[AgencyOverlap(agencies=list(pair), persons=n) for pair, n in sorted(value.overlap.items())],
+    )

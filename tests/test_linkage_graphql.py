@@ -183,7 +183,9 @@ async def test_persons_pages_visit_everyone_once(hub: Any, linked: Any) -> None:
     seen: list[str] = []
     after = None
     while True:
-        page = (await run(hub, query, {"after": after}))["persons"]
+        result = await hub.execute(query, {"after": after}, COORDINATOR)  # LPSK staff see everyone
+        assert not result.errors
+        page = result.data["persons"]
         assert page["totalCount"] == expected
         seen += [e["node"]["id"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -232,3 +234,19 @@ async def test_deduplicated_victim_counts(hub: Any, linked: Any, truth: dict) ->
     per_agency = count_distinct(dedup, {ref: [codes[ref[0]]] for ref in victims})
     assert per_agency == {c.agency: c.persons for c in figures.per_agency}
     assert figures.overlap  # agencies do record the same victims
+
+
+async def test_protected_witnesses_are_not_listed_to_analysts(hub: Any, linked: Any) -> None:
+    """LPSK protected-witness records: invisible in person views unless LPSK staff ask."""
+    query = """{ persons(first: 500,
+        filter: {agencies: ["LPSK"], roles: [WITNESS, REPORTER, JUSTICE_COLLABORATOR]}) {
+        totalCount edges { node { records { agency { code } roles } } } } }"""
+    analyst = await hub.execute(query, None, Principal(role="analyst"))
+    assert not analyst.errors
+    for edge in analyst.data["persons"]["edges"]:
+        for record in edge["node"]["records"]:
+            assert not (record["agency"]["code"] == "LPSK" and {"WITNESS", "REPORTER"} & set(record["roles"]))
+    staff = Principal(role="coordinator", agency="LPSK", purpose="coordination")
+    lpsk = await hub.execute(query, None, staff)
+    assert not lpsk.errors
+    assert lpsk.data["persons"]["totalCount"] > analyst.data["persons"]["totalCount"]

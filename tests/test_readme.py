@@ -34,5 +34,5 @@ async def test_example_runs_without_errors(hub: Any, query: str) -> None:
 def test_readme_has_the_examples_the_issue_names() -> None:
     assert len(BLOCKS) >= 4
     text = README.read_text(encoding="utf-8")
-    for needle in ("make demo", "make test", "make bench", "bench/RESULTS.md", "docs/mapping-format.md"):
+    for needle in ("make demo", "make test", "make bench", "bench/RESULTS.md", "docs/mapping.md"):
         assert needle in text

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from hub.policy import Principal
+from tests.linkage_helpers import linked_fixture  # noqa: F401 - fixture
 from tests.test_filters import truth_victims
 
 AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
@@ -81,8 +83,12 @@ QUERY = """query($m: Measure!, $d: [Dimension!]!) {
 }"""
 
 
+#: Exact counts are for coordinators; other roles get suppressed tables (tested below).
+COORDINATOR = Principal(subject="test", role="coordinator", purpose="statistics")
+
+
 async def got(hub: Any, measure: str, dimensions: list[str]) -> tuple[Counter, int]:
-    result = await hub.execute(QUERY, {"m": measure, "d": dimensions})
+    result = await hub.execute(QUERY, {"m": measure, "d": dimensions}, COORDINATOR)
     assert not result.errors, [e.formatted for e in result.errors]
     stats = result.data["statistics"]
     cells: Counter = Counter()
@@ -130,7 +136,7 @@ async def test_filtered_statistics(hub: Any, truth: dict) -> None:
       regions: ["31","32","33","34","35","36"],
       childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR]}) {
       total rows { keys { value } count } coverage { source status excludedFor } } }"""
-    result = await hub.execute(query)
+    result = await hub.execute(query, None, COORDINATOR)
     assert not result.errors
     victims = truth_victims(truth)
     want: Counter = Counter()
@@ -173,3 +179,58 @@ async def test_bad_statistics_arguments(hub: Any, args: str, argument: str) -> N
     result = await hub.execute(f"{{ statistics({args}) {{ total }} }}")
     (error,) = result.errors
     assert error.extensions == {"code": "BAD_USER_INPUT", "argument": argument}
+
+
+async def test_analysts_get_suppressed_cells_and_no_small_counts(hub: Any) -> None:
+    query = """{ statistics(measure: VICTIM_RECORDS, groupBy: [REGENCY, SEX]) {
+        suppressed total rows { count suppressed } } }"""
+    result = await hub.execute(query, None, Principal(role="analyst"))
+    assert not result.errors
+    stats = result.data["statistics"]
+    assert stats["suppressed"] and any(r["suppressed"] for r in stats["rows"])
+    assert all(r["count"] is None or r["count"] >= 11 for r in stats["rows"])
+    exact = await hub.execute(query, None, COORDINATOR)
+    assert not exact.data["statistics"]["suppressed"]
+    assert all(r["count"] is not None for r in exact.data["statistics"]["rows"])
+
+
+async def test_victims_are_distinct_persons(hub: Any, linked: Any, truth: dict) -> None:
+    query = """{
+      v: statistics(measure: VICTIMS, groupBy: [AGENCY]) {
+        total rows { keys { value } count }
+        doubleCounting { recordTotal agencySum distinct duplicates perAgency { agency records persons } }
+      }
+      r: statistics(measure: VICTIM_RECORDS, groupBy: [AGENCY]) { total }
+    }"""
+    result = await hub.execute(query, None, COORDINATOR)
+    assert not result.errors, [e.formatted for e in result.errors]
+    victims, records = result.data["v"], result.data["r"]
+    truth_records = [
+        p
+        for data in truth["agencies"].values()
+        for p in data["persons"]
+        if {"VICTIM", "VICTIM_WITNESS"} & set(p["roles"])
+    ]
+    truth_persons = {p["person"] for p in truth_records}
+    double = victims["doubleCounting"]
+    assert records["total"] == len(truth_records) == double["recordTotal"]
+    # Linkage is measured at precision >= 0.98, recall >= 0.95: distinct persons land close to
+    # the truth, far below the record count that adding agencies up would give.
+    assert abs(victims["total"] - len(truth_persons)) <= 0.05 * len(truth_persons)
+    assert victims["total"] == double["distinct"] < double["recordTotal"]
+    assert double["duplicates"] == double["agencySum"] - double["distinct"] > 0
+    per_agency = {a["agency"]: a for a in double["perAgency"]}
+    assert {r["keys"][0]["value"]: r["count"] for r in victims["rows"]} == {
+        code: a["persons"] for code, a in per_agency.items()
+    }
+
+
+async def test_double_counting_is_for_coordinators(hub: Any) -> None:
+    result = await hub.execute(
+        "{ statistics(measure: CASES, groupBy: [YEAR]) { total doubleCounting { distinct } } }",
+        None,
+        Principal(role="analyst"),
+    )
+    assert [e.extensions["code"] for e in result.errors] == ["FORBIDDEN"]
+    assert result.data["statistics"]["doubleCounting"] is None
+    assert result.data["statistics"]["total"] is not None

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    not_,
     or_,
     select,
     tuple_,
@@ -102,6 +104,10 @@ class PersonQuery:
     sources: tuple[str, ...] = ()  # at least one record in one of these sources
     roles: tuple[PersonRole, ...] = ()  # at least one record with one of these roles
     min_sources: int | None = None  # records in at least this many sources
+    #: Entries the caller may not see (the policy's row rule): per source, the roles whose
+    #: records are hidden. They are left out before grouping, so a person known only through
+    #: hidden records is neither listed nor counted.
+    hidden: tuple[tuple[str, tuple[PersonRole, ...]], ...] = ()
 
 
 def encode_roles(roles: Iterable[PersonRole]) -> str:
@@ -175,7 +181,11 @@ class LinkageIndex:
 
     async def page(self, query: PersonQuery, after: int | None, limit: int) -> list[int]:
         """Up to ``limit`` person ids after ``after`` (keyset on the id) matching ``query``."""
-        stmt = select(linkage_record.c.person_id).group_by(linkage_record.c.person_id)
+        stmt = (
+            select(linkage_record.c.person_id)
+            .where(*self._visible(query))
+            .group_by(linkage_record.c.person_id)
+        )
         if after is not None:
             stmt = stmt.where(linkage_record.c.person_id > after)
         stmt = stmt.having(self._having(query)) if self._having(query) is not None else stmt
@@ -185,13 +195,26 @@ class LinkageIndex:
 
     async def count(self, query: PersonQuery) -> int:
         """How many persons match ``query``."""
-        inner = select(linkage_record.c.person_id).group_by(linkage_record.c.person_id)
+        inner = (
+            select(linkage_record.c.person_id)
+            .where(*self._visible(query))
+            .group_by(linkage_record.c.person_id)
+        )
         having = self._having(query)
         if having is not None:
             inner = inner.having(having)
         stmt = select(func.count()).select_from(inner.subquery())
         async with self.engine.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
+
+    @staticmethod
+    def _visible(query: PersonQuery) -> list[Any]:
+        conditions = []
+        padded = "," + linkage_record.c.roles + ","
+        for source, roles in query.hidden:
+            has_hidden_role = or_(*(padded.like(f"%,{role.name},%") for role in roles))
+            conditions.append(not_(and_(linkage_record.c.source == source, has_hidden_role)))
+        return conditions
 
     @staticmethod
     def _having(query: PersonQuery) -> object | None:
