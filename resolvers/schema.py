@@ -30,7 +30,7 @@ class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, Quality
     """The root query: the query groups of each feature, composed by inheritance."""
 
 
-class HubSchema(strawberry.Schema):
+class HubSchema(strawberry.federation.Schema):
     """Logs errors without tracebacks or messages of unexpected exceptions (no leaks)."""
 
     def process_errors(
@@ -59,7 +59,7 @@ def build_schema() -> HubSchema:
     return HubSchema(
         query=Query,
         mutation=Mutation,
-        types=[types.Case, types.PersonRecord, types.Service],
+        types=[types.Case, types.PersonRecord, types.Service, types.Agency],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

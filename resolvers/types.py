@@ -44,11 +44,20 @@ class Node:
     )
 
 
-@strawberry.type(description="A data-holding institution (Lembaga), e.g. POLRI, KEMENPPPA, LPSK.")
+@strawberry.federation.type(
+    keys=["code"], description="A data-holding institution (Lembaga), e.g. POLRI, KEMENPPPA, LPSK."
+)
 class Agency:
     code: str = strawberry.field(description="National agency code (Kode lembaga), e.g. `POLRI`.")
     name: str = strawberry.field(description="Official name (Nama resmi).")
     type: OrgType = strawberry.field(description="Type of organisation (Jenis lembaga).")
+
+    @classmethod
+    def resolve_reference(cls, info: Info, code: str) -> Agency | None:
+        """Federation: the agency with this code (``_entities``)."""
+        from resolvers.entities import resolve_agency
+
+        return resolve_agency(info, code)
 
 
 @strawberry.type(description="An administrative region (Wilayah) by its Kemendagri code.")
@@ -91,7 +100,9 @@ class StageEvent:
     )
 
 
-@strawberry.type(description="One person as one agency recorded them in one case (Rekam orang).")
+@strawberry.federation.type(
+    keys=["id"], description="One person as one agency recorded them in one case (Rekam orang)."
+)
 class PersonRecord(Node):
     agency: Agency = strawberry.field(description="The agency that holds the record (Lembaga pencatat).")
     roles: list[PersonRole] = strawberry.field(description="Roles in the case (Peran dalam perkara).")
@@ -125,6 +136,13 @@ class PersonRecord(Node):
         "null until the linkage job has seen this record.",
     )
 
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> PersonRecord | None:
+        """Federation: the person record with this global id, batched and policy-checked."""
+        from resolvers.entities import resolve_record
+
+        return await resolve_record(info, id, model.Entity.PERSON)
+
 
 @strawberry.type(description="A service an agency provided to a victim or witness (Layanan).")
 class Service(Node):
@@ -141,7 +159,9 @@ class Service(Node):
     location: str | None = strawberry.field(description="Where it was provided (Lokasi layanan).")
 
 
-@strawberry.type(description="A trafficking case (Kasus TPPO) as one agency recorded it.")
+@strawberry.federation.type(
+    keys=["id"], description="A trafficking case (Kasus TPPO) as one agency recorded it."
+)
 class Case(Node):
     agency: Agency = strawberry.field(description="The agency that holds the case (Lembaga pencatat).")
     source: str = strawberry.field(description="The source (agency database) it was read from.")
@@ -176,6 +196,13 @@ class Case(Node):
         description="Witnesses, incl. victim-witnesses, reporters and justice collaborators (Saksi)."
     )
     services: list[Service] = strawberry.field(description="Services recorded in this case (Layanan).")
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Case | None:
+        """Federation: the case with this global id, batched like every page."""
+        from resolvers.entities import resolve_record
+
+        return await resolve_record(info, id, model.Entity.CASE)
 
 
 @strawberry.type(description="Position in a connection (Relay PageInfo).")
