@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from strawberry.types import ExecutionResult
 from hub import examples, model, tracing
 from hub.audit import AuditLog
 from hub.auth import Authenticator, load_auth, principal_of
-from hub.config import ConfigError, HubConfig
+from hub.config import ConfigError, HubConfig, load_config
 from hub.federation import Federation
 from hub.http import GraphQLOverHTTP
 from hub.logs import RequestIdMiddleware
@@ -203,3 +204,15 @@ def _middleware(config: HubConfig) -> list[Middleware]:
             )
         )
     return stack
+
+
+#: Environment variable naming the configuration file for :func:`app_from_environment`.
+CONFIG_ENV = "TPPO_HUB_CONFIG"
+
+
+def app_from_environment() -> Starlette:
+    """App factory for ``uvicorn --factory`` with several workers: config from ``TPPO_HUB_CONFIG``."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"set {CONFIG_ENV} to the hub configuration file")
+    return create_app(load_config(Path(path)))

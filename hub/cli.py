@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +20,22 @@ from hub.config import ConfigError, load_config
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hub.app import create_app
+    from hub.app import CONFIG_ENV, create_app
+    from hub.logs import configure_logging
 
     config = load_config(Path(args.config))
     app = create_app(config)
+    # JSON lines with request ids for operators; plain lines when a person watches a terminal.
+    configure_logging(args.log_level, json_lines=not sys.stderr.isatty())
     print(f"TPPO hub: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "log_config": None}
+    if args.workers > 1:
+        # Several processes need an import string; each builds its hub from the same file and
+        # shares the store (use a PostgreSQL store for replicas on several machines).
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+        uvicorn.run("hub.app:app_from_environment", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(app, **common)
     return 0
 
 
@@ -265,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (share the store)")
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="demo agency databases")

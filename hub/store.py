@@ -8,6 +8,7 @@ at import time; :meth:`Store.open` creates what is missing.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy import MetaData, event, text
@@ -55,8 +56,18 @@ class Store:
             engine = create_async_engine(url.set(drivername="postgresql+asyncpg"), pool_pre_ping=True)
         else:
             raise ValueError(f"unsupported store backend {backend!r} (sqlite, postgresql)")
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        for attempt in range(5):
+            try:
+                async with engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                break
+            except SQLAlchemyError:
+                # Another worker or replica created the same tables at the same moment
+                # ("already exists"): look again; a real problem fails every attempt.
+                if attempt == 4:
+                    await engine.dispose()
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
         self._engine = engine
 
     async def ping(self) -> bool:

@@ -8,6 +8,7 @@ values — never the hub's own output.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ SEED = 2023
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     generate(out, seed=SEED, scale=1.0)
+    _DEMO_DIRS.append(out)
     return out
 
 
@@ -61,3 +63,42 @@ async def pg_hub(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     await hub.start()
     yield hub
     await hub.stop()
+
+
+# --- no personal data in any log line of the whole suite --------------------------------------
+
+
+class _LogCollector(logging.Handler):
+    """Keeps every log line the suite produces, formatted as an operator would see it."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a broken record must not break the suite
+            self.lines.append(f"<unformattable record from {record.name}>")
+
+
+_COLLECTOR = _LogCollector()
+_DEMO_DIRS: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_COLLECTOR)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any log line contains a full name or NIK of the demo population."""
+    logging.getLogger().removeHandler(_COLLECTOR)
+    for directory in _DEMO_DIRS:
+        truth = json.loads((directory / "ground_truth.json").read_text(encoding="utf-8"))
+        secrets = {p["nik"] for p in truth["persons"] if p.get("nik")}
+        secrets |= {p["full_name"] for p in truth["persons"] if len(p.get("full_name") or "") > 12}
+        leaks = [line for line in _COLLECTOR.lines if any(s in line for s in secrets)]
+        if leaks:
+            print(f"\n{len(leaks)} log line(s) contain personal data of the demo population, e.g.:")
+            print("  " + leaks[0][:200])
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

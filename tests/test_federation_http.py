@@ -102,3 +102,45 @@ def test_queries_answer_through_a_real_federation_gateway(server_url: str) -> No
     through = node("gateway.mjs", server_url, query)
     assert through["errors"] == []
     assert through["data"] == direct["data"]
+
+
+def test_several_workers_share_one_store(demo_dir: Path, tmp_path: Path) -> None:
+    """uvicorn with 2 worker processes: both start (store tables created once), both answer."""
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        (demo_dir / "hub.toml").read_text().replace('url = "sqlite:///', f'url = "sqlite:///{demo_dir}/')
+    )
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        answers = []
+        deadline = time.monotonic() + 40
+        while len(answers) < 12 and time.monotonic() < deadline:
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json={"query": "{ cases(first: 1) { totalCount } }"},
+                    timeout=5,
+                )
+                answers.append(response.json()["data"]["cases"]["totalCount"])
+            except (httpx.HTTPError, KeyError, ValueError):
+                time.sleep(0.3)
+        assert len(answers) == 12 and len(set(answers)) == 1 and answers[0] > 0
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
