@@ -45,7 +45,7 @@ from hub.model import (
 #: Where the mapping files shipped with the hub live; ``mapping = "polri"`` resolves here.
 BUILTIN_MAPPINGS = Path(__file__).parent / "mappings"
 
-DATE_FORMATS = ("YYYY-MM-DD", "DD/MM/YYYY", "unix")
+DATE_FORMATS = ("YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS", "DD/MM/YYYY", "unix")
 #: Spellings of yes/no seen in Indonesian agency data (Ya/Tidak, Y/T, Y/N, 1/0, true/false).
 #: Note ``T`` is *Tidak* (no), as on Indonesian forms, not "true".
 TRUE_VALUES = frozenset({"y", "ya", "yes", "true", "1", "benar"})

@@ -14,6 +14,7 @@ for the data-quality report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, MetaData, Select, Table, and_, func, inspect, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, FromClause
@@ -32,6 +46,7 @@ from adapters import predicates, statistics
 from adapters.base import (
     Capabilities,
     Health,
+    MappingError,
     Source,
     SourceDataError,
     SourceError,
@@ -81,8 +96,6 @@ from hub.model import (
     StatisticsRequest,
 )
 
-#: The earliest ISO date text; a case without a report date sorts as if reported then.
-NO_DATE = "0000-00-00"
 #: Most distinct region names read at open to learn approximate spellings.
 MAX_REGION_SPELLINGS = 20_000
 
@@ -135,6 +148,7 @@ class MappedSQLSource(Source):
         self._engine: AsyncEngine | None = None
         self._parts: dict[Entity, list[CompiledPart]] = {}
         self._tables: dict[str, Table] = {}
+        self._partial_problems: list[Problem] = []
         #: Region names in this database that only approximate matching reads, by region
         #: code (learnt at open), so region filters pushed into SQL include them too.
         self._region_spellings: dict[str, set[str]] = {}
@@ -178,15 +192,18 @@ class MappedSQLSource(Source):
             raise SourceError(
                 f"cannot read the schema of source {self.name!r} ({type(exc).__name__})"
             ) from None
+        tables = {t.name: t for t in metadata.tables.values()}
         if missing:
-            raise LocatedMappingError(
-                self.name,
-                [
-                    self.mapping.table_problem(t, f"table {t!r} does not exist in the database")
-                    for t in missing
-                ],
-            )
-        return {t.name: t for t in metadata.tables.values()}
+            # Check the parts whose tables exist too, so every problem is reported at once.
+            problems = [
+                self.mapping.table_problem(t, f"table {t!r} does not exist in the database") for t in missing
+            ]
+            with contextlib.suppress(MappingError):
+                self._compile(tables, complete=False)
+            problems.extend(self._partial_problems)
+            problems.sort(key=lambda problem: problem.line or 0)
+            raise LocatedMappingError(self.name, problems)
+        return tables
 
     async def _learn_region_spellings(self, engine: AsyncEngine) -> dict[str, set[str]]:
         """The case table's region names that are read only by approximate matching.
@@ -240,7 +257,9 @@ class MappedSQLSource(Source):
 
     # --- compiling the mapping -------------------------------------------------------------
 
-    def _compile(self, tables: dict[str, Table]) -> dict[Entity, list[CompiledPart]]:
+    def _compile(self, tables: dict[str, Table], complete: bool = True) -> dict[Entity, list[CompiledPart]]:
+        """Compile every part; ``complete=False`` skips parts whose tables are missing and
+        leaves the problems found in :attr:`_partial_problems` (see :meth:`_reflect`)."""
         problems: list[Problem] = []
         compiled: dict[Entity, list[CompiledPart]] = {}
         # Cases first: other parts do not depend on them, but LatestOf on cases needs the
@@ -248,9 +267,11 @@ class MappedSQLSource(Source):
         order = sorted(self.mapping.parts, key=lambda e: e == Entity.CASE)
         for entity in order:
             parts = self.mapping.parts[entity]
+            present = [p for p in parts if complete or _tables_of(p) <= set(tables)]
             compiled[entity] = [
-                self._compile_part(p, len(parts) > 1, tables, compiled, problems) for p in parts
+                self._compile_part(p, len(parts) > 1, tables, compiled, problems) for p in present
             ]
+        self._partial_problems = problems
         if problems:
             problems.sort(key=lambda problem: problem.line or 0)
             raise LocatedMappingError(self.name, problems)
@@ -785,17 +806,33 @@ class MappedSQLSource(Source):
         return predicates.age_years(birth, at, age)
 
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
+        """A page in (report date, key) order after the keyset position.
+
+        The ORDER BY is on the date expression itself (no COALESCE), so a source that keeps
+        ISO dates in an indexed column answers from its index. A missing date sorts as the
+        earliest date: NULLS FIRST ascending, NULLS LAST descending — SQLite's own default,
+        stated explicitly for the other databases.
+        """
         part = self._case_part()
         assert part.date_expr is not None
-        day = func.coalesce(part.date_expr, NO_DATE)
-        key = part.key_column
-        stmt = part.select.where(*self._case_conditions(part, search.filter))
+        day, key = part.date_expr, part.key_column
         descending = search.order is SortOrder.DESC
+        conditions = [*part.row_conditions, *self._case_conditions(part, search.filter)]
         if search.after is not None:
-            stmt = stmt.where(self._after(day, key, part, search.after, descending))
-        order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
-        stmt = stmt.order_by(*order)
-        rows = await self._fetch(stmt.limit(search.limit))
+            conditions.append(self._after(day, key, part, search.after, descending))
+        explicit_nulls = self._engine is not None and self._engine.dialect.name != "sqlite"
+        if descending:
+            order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
+        else:
+            order = (day.asc().nulls_first() if explicit_nulls else day.asc(), key.asc())
+        # Two steps in one statement: pick the page's keys by the cheap sort columns first,
+        # then compute the full row (correlated subqueries for stages and multi-valued codes)
+        # for those rows only — not for every row the database has to sort.
+        page_keys = (
+            select(key).select_from(part.from_clause).where(*conditions).order_by(*order).limit(search.limit)
+        )
+        stmt = part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
+        rows = await self._fetch(stmt)
         return self._read(part, rows)  # type: ignore[return-value]
 
     def _after(
@@ -808,19 +845,24 @@ class MappedSQLSource(Source):
     ) -> ColumnElement[bool]:
         """Rows strictly after the keyset position, in the merged cross-source order.
 
-        The hub orders by (date, source name, key). For another source only the date and the
-        source names decide; for this source the key breaks ties, compared by the database.
+        The hub orders by (date, source name, key), a missing date being the earliest. For
+        another source only the date and the source names decide; for this source the key
+        breaks ties, compared by the database.
         """
-        last_day = after.reported_at.isoformat() if after.reported_at else NO_DATE
-        beyond = day < last_day if descending else day > last_day
         if after.source == self.name:
             db_key = part.key_to_db(after.key)
-            tie = key < db_key if descending else key > db_key
-            return or_(beyond, and_(day == last_day, tie))
-        ties_follow = self.name < after.source if descending else self.name > after.source
-        if ties_follow:
-            return or_(beyond, day == last_day)
-        return beyond
+            tie: ColumnElement[bool] = key < db_key if descending else key > db_key
+        else:
+            follows = self.name < after.source if descending else self.name > after.source
+            tie = true() if follows else false()
+        if after.reported_at is None:
+            # After an undated case: descending, only undated cases remain (they come last);
+            # ascending, every dated case still follows.
+            same_day = and_(day.is_(None), tie)
+            return same_day if descending else or_(day.is_not(None), same_day)
+        last_day = after.reported_at.isoformat()
+        beyond = or_(day < last_day, day.is_(None)) if descending else day > last_day
+        return or_(beyond, and_(day == last_day, tie))
 
     async def count_cases(self, filter: CaseFilter) -> int:
         part = self._case_part()
@@ -929,6 +971,13 @@ def _is_transient(exc: SQLAlchemyError) -> bool:
     original = getattr(exc, "orig", None)
     invalidated = bool(getattr(exc, "connection_invalidated", False))
     return invalidated or isinstance(original, OSError | ConnectionError)
+
+
+def _tables_of(part: Part) -> set[str]:
+    """The tables a part reads: its own, its joins', its child tables'."""
+    names = {part.table, *(j.table for j in part.joins)}
+    names.update(s.table for s in part.fields.values() if isinstance(s, ChildValues))
+    return names
 
 
 def _slice_reader(reader: Reader, start: int, length: int) -> Reader:

@@ -77,11 +77,15 @@ def iso_date(column: ColumnElement[Any], fmt: str) -> ColumnElement[str]:
     """An expression giving ``column`` as ISO date text, whatever the source format."""
     if fmt == "unix":
         return IsoFromUnix(column)
+    if fmt == "YYYY-MM-DD" and isinstance(getattr(column, "type", None), String):
+        # Already ISO date text: compare and sort the column itself, so its index serves.
+        return column
     text = cast(column, String)
     if fmt == "DD/MM/YYYY":
         year = func.substr(text, 7, 4, type_=String)
         month = func.substr(text, 4, 2, type_=String)
         day = func.substr(text, 1, 2, type_=String)
         return year + "-" + month + "-" + day
-    # ISO dates, or ISO date-times of which the date is the first ten characters.
+    # ISO date-times (``YYYY-MM-DD HH:MM:SS``) or non-text date columns: the first ten
+    # characters are the ISO date.
     return func.substr(text, 1, 10, type_=String)
