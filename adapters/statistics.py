@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, and_, func, select
+from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import predicates
-from adapters.mapping import ChildValues, Const, FieldKind
+from adapters.mapping import ChildValues, Const, FieldKind, RegionSpec
+from hub import reference
 from hub.model import (
     CHILD_AGE_LIMIT,
     VICTIM_ROLES,
@@ -243,7 +244,7 @@ def _case_dimension(
             return [], lambda _v: (None,), None
         reader = readers["region"]
         if dimension is Dimension.PROVINCE:
-            return exprs["region"], lambda v: (_province(reader(v)),), None
+            return _province_grouping(spec["region"], exprs["region"], reader)
         return exprs["region"], lambda v: (_regency(reader(v)),), None
     if dimension is Dimension.EXPLOITATION_TYPE:
         field = spec.get("exploitation_types")
@@ -266,6 +267,33 @@ def _case_dimension(
         reader = readers["country"]
         return exprs["country"], lambda v: (reader(v),), None
     raise ValueError(f"not a case dimension: {dimension.name}")
+
+
+def _province_grouping(
+    spec: Any, exprs: list[ColumnElement[Any]], reader: Callable[[Sequence[Any]], Any]
+) -> tuple[list[ColumnElement[Any]], Translate, None]:
+    """Group by province in the source where its columns allow, so few rows come back.
+
+    A code column groups by its first two digits (the province, dotted or not); a province
+    name column groups by that name. Only regency names alone need grouping by regency.
+    """
+    index = reference.regions()
+    if isinstance(spec, RegionSpec) and spec.code is not None:
+        head = func.substr(cast(exprs[0], String), 1, 2, type_=String)
+
+        def from_code(values: Sequence[Any]) -> tuple[str | None, ...]:
+            region = index.by_code(values[0]) if values[0] else None
+            return (region.code if region is not None and region.level == "PROVINCE" else None,)
+
+        return [head], from_code, None
+    if isinstance(spec, RegionSpec) and spec.province_name is not None and len(exprs) > 1:
+
+        def from_name(values: Sequence[Any]) -> tuple[str | None, ...]:
+            region = index.find_province(values[0]) if values[0] else None
+            return (region.code if region is not None else None,)
+
+        return [exprs[1]], from_name, None
+    return exprs, lambda v: (_province(reader(v)),), None
 
 
 def _child_translator(source: MappedSQLSource, spec: ChildValues) -> Translate:
