@@ -26,7 +26,7 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as default
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,10 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> 
     out = ["  ".join(h.ljust(sizes[i]) for i, h in enumerate(header)).rstrip()]
     out.append("  ".join("-" * s for s in sizes))
     for row in rows:
-        chunks = textwrap.wrap(row[flexible], sizes[flexible], break_on_hyphens=False) or [""]
+        # Keep "'XX' ×7 → UNKNOWN" together: the glue characters stand in for spaces not to break.
+        glued = row[flexible].replace(" ×", "\x00×").replace(" → ", "\x01→\x01")
+        chunks = textwrap.wrap(glued, sizes[flexible], break_on_hyphens=False) or [""]
+        chunks = [c.replace("\x00", " ").replace("\x01", " ") for c in chunks]
         for n, chunk in enumerate(chunks):
             cells = [
                 (chunk if i == flexible else (cell if n == 0 else "")).ljust(sizes[i])
@@ -442,9 +445,10 @@ def _type_problem(kind: Any, fmt: str | None, spec: Any, family: str) -> tuple[s
         if fmt == "DD/MM/YYYY" and family != "text":
             hint = "leave format out" if family in ("date", "datetime") else "check the format"
             return ERROR, f"format DD/MM/YYYY reads text; {hint}"
-        if fmt in (None, "YYYY-MM-DD") and family in ("integer", "number"):
+        iso = fmt in (None, "YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS")
+        if iso and family in ("integer", "number"):
             return ERROR, 'numbers are not ISO dates; Unix seconds need format = "unix"'
-        if fmt in (None, "YYYY-MM-DD") and family not in ("text", "date", "datetime"):
+        if iso and family not in ("text", "date", "datetime"):
             return ERROR, "dates need a text, date or timestamp column"
         return None
     if kind == "int" and family not in ("integer", "number"):
@@ -597,8 +601,3 @@ def _quality_findings(report: CheckReport, quality: SourceQuality) -> None:
                 "too many distinct values: only the most frequent were examined",
                 field=where,
             )
-
-
-def today() -> date:
-    """Today in UTC (the reference for "date in the future")."""
-    return datetime.now(UTC).date()

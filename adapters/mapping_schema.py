@@ -125,7 +125,8 @@ def _field(kind: FieldKind) -> Schema:
     if k == "date":
         fmt = {
             "enum": list(DATE_FORMATS),
-            "description": "How it is stored (default YYYY-MM-DD, date-times too).",
+            "description": "How it is stored (default YYYY-MM-DD: ISO dates; "
+            "YYYY-MM-DD HH:MM:SS for date-time text).",
         }
         return _simple("A date.", {"format": fmt})
     if k == "country":

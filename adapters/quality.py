@@ -7,8 +7,9 @@ national field, what an agency should fix in its data or its mapping:
   statement per part: never rows read into Python);
 - values that did not map: ``GROUP BY`` on the raw column, keeping the values no entry of
   the code list knows (and what they became: the ``"*"`` default or UNKNOWN/OTHER);
-- parse failures: dates grouped by their normalised ISO text (bounded: one group per day), the
-  groups that are no calendar date; region and country values grouped and looked up;
+- parse failures: dates whose normalised ISO text is no calendar date, counted by a CASE in
+  SQL (:func:`not_a_date`); region and country values grouped (a few hundred groups at most)
+  and looked up;
 - suspicious values: dates in the future or before 1900, birth after the report, ages outside
   0–120, NIKs that are not valid in form (16 digits; province code; birth day 01–31, or 41–71
   for women; month 01–12; serial not 0000) — classified by a CASE in SQL and counted;
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, String, Table, case, cast, func, not_, or_, select, true
+from sqlalchemy import Integer, Numeric, String, Table, and_, case, cast, func, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FromClause, FunctionElement
 from sqlalchemy.sql.selectable import Alias, Join
@@ -435,6 +436,27 @@ async def _integers(
     quality.parse_examples = [ValueCount(str(r[0]), int(r[1])) for r in rows[:TOP_VALUES]]
 
 
+def not_a_date(iso: ColumnElement[Any]) -> ColumnElement[bool]:
+    """True when ISO text ``YYYY-MM-DD`` is no calendar date, decided in SQL.
+
+    Month 01-12, day 01-31, no day 31 in 30-day months, no 30/31 February, and 29 February
+    only in years divisible by four (right from 1901 to 2099).
+    """
+    year, month, day = func.substr(iso, 1, 4), func.substr(iso, 6, 2), func.substr(iso, 9, 2)
+    leap_years = [f"{n:02d}" for n in range(0, 100, 4)]
+    return or_(
+        func.length(iso) != 10,
+        func.substr(iso, 5, 1) != "-",
+        func.substr(iso, 8, 1) != "-",
+        not_(DigitsOnly(year)),
+        month.not_in([f"{m:02d}" for m in range(1, 13)]),
+        day.not_in([f"{d:02d}" for d in range(1, 32)]),
+        and_(month.in_(["04", "06", "09", "11"]), day == "31"),
+        and_(month == "02", day.in_(["30", "31"])),
+        and_(month == "02", day == "29", func.substr(iso, 3, 2).not_in(leap_years)),
+    )
+
+
 async def _dates(
     source: MappedSQLSource,
     compiled: CompiledPart,
@@ -442,28 +464,30 @@ async def _dates(
     raw: ColumnElement[Any],
     today: date,
 ) -> None:
+    """Counts of unparseable, future and pre-1900 dates in one statement (SUM of CASEs);
+    examples of the unparseable ones, for fields that are not personal, in a second."""
     iso = compiled.field_exprs[quality.field][0]
-    example = None if quality.personal else raw
-    rows, quality.truncated = await _grouped(
-        source, compiled, [iso], *_where(compiled, raw.is_not(None)), example=example
+    invalid = not_a_date(iso)
+
+    def tally(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = (
+        select(
+            tally(invalid),
+            tally(and_(not_(invalid), iso > today.isoformat())),
+            tally(and_(not_(invalid), iso < EARLIEST_PLAUSIBLE.isoformat())),
+        )
+        .select_from(compiled.from_clause)
+        .where(*_where(compiled, raw.is_not(None)))
     )
-    failures: list[ValueCount] = []
-    future = ancient = 0
-    for row in rows:
-        count = int(row[1])
-        try:
-            day = date.fromisoformat(str(row[0]))
-        except ValueError:
-            shown = None if example is None else (str(row[2]) if row[2] is not None else str(row[0]))
-            failures.append(ValueCount(shown, count))
-            continue
-        if day > today:
-            future += count
-        elif day < EARLIEST_PLAUSIBLE:
-            ancient += count
-    failures.sort(key=lambda v: (-v.count, v.value or ""))
-    quality.parse_failures = sum(v.count for v in failures)
-    quality.parse_examples = failures[:TOP_VALUES]
+    (counts,) = await source.fetch(stmt)
+    failures, future, ancient = (int(v) for v in counts)
+    quality.parse_failures = failures
+    if failures and not quality.personal:
+        text = cast(raw, String)
+        rows, _ = await _grouped(source, compiled, [text], *_where(compiled, raw.is_not(None), invalid))
+        quality.parse_examples = [ValueCount(str(r[0]), int(r[1])) for r in rows[:TOP_VALUES]]
     if future:
         quality.suspicious.append(ValueCount("in the future", future))
     if ancient:

@@ -1,4 +1,4 @@
-"""The ``tppo-hub`` command line: serve, generate demo data, export the schema.
+"""The ``tppo-hub`` command line: serve, generate demo data, export the schema, onboard sources.
 
 Every sub-command fails with a one-line message and exit status 2 on bad input (a missing
 config file, a malformed mapping), never with a traceback.

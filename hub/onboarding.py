@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from adapters.base import MappingError, Source, SourceError
 from adapters.check import DEFAULT_SAMPLE, ERROR, CheckReport, check_text
 from adapters.engines import redact_url
 from hub.config import HubConfig, SourceConfig
+from hub.model import CaseSearch
 from hub.registration import Registration, RegistrationStore
 from hub.sources import RegisteredSource, SourceRegistry, build_source, engine_options
 from hub.store import Store
@@ -138,10 +140,6 @@ async def check_adapter(
     source_config: SourceConfig, config: HubConfig, *, keep_open: bool = False
 ) -> tuple[CheckReport, Source | None]:
     """The check of a Python adapter: it builds, opens, answers its health probe and a page."""
-    from datetime import UTC, datetime
-
-    from hub.model import CaseSearch
-
     report = CheckReport(
         source_config.name,
         f"adapter {source_config.adapter}",

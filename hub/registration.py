@@ -156,4 +156,3 @@ class RegistrationStore:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(registered_sources).where(registered_sources.c.name == name))
         return bool(result.rowcount)
-

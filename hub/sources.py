@@ -164,15 +164,18 @@ class SourceRegistry:
         """
         if self.configured(config.name):
             raise ValueError(f"source {config.name!r} is in the configuration file")
-        timeout = config.timeout_seconds or self.config.source_timeout_seconds
-        breaker = CircuitBreaker(self.config.breaker_threshold, self.config.breaker_reset_seconds)
-        state, detail = (SourceState.UP, "") if opened else (SourceState.DOWN, "not yet opened")
-        entry = RegisteredSource(
-            config, source, state, detail, datetime.now(UTC), timeout, breaker, opened=opened
-        )
+        entry = self._entry(config, source, opened=opened)
         self._install(entry, revision)
         log.info("source %s: registered (%s)", config.name, source.agency.code)
         return entry
+
+    def _entry(self, config: SourceConfig, source: Source, *, opened: bool) -> RegisteredSource:
+        timeout = config.timeout_seconds or self.config.source_timeout_seconds
+        breaker = CircuitBreaker(self.config.breaker_threshold, self.config.breaker_reset_seconds)
+        state, detail = (SourceState.UP, "") if opened else (SourceState.DOWN, "not yet opened")
+        return RegisteredSource(
+            config, source, state, detail, datetime.now(UTC), timeout, breaker, opened=opened
+        )
 
     def _install(self, entry: RegisteredSource, revision: str) -> None:
         previous = self._sources.get(entry.name)
@@ -247,40 +250,41 @@ class SourceRegistry:
         """
         if self.registrations is None:
             return
-        wanted = await self.registrations.revisions()
         async with self.changes:
+            # Read under the lock: a registration that completed while this sync waited for
+            # the lock must not be mistaken for one removed from the store.
+            wanted = await self.registrations.revisions()
             for name in [n for n in self._revisions if n not in wanted]:
                 self.remove(name)
             changed = [n for n, rev in wanted.items() if self._revisions.get(n) != rev]
             if not changed:
                 return
-            opening = []
+            opening: list[tuple[RegisteredSource, str]] = []
             for name in changed:
                 if self.configured(name):
                     log.warning("registered source %s ignored: the configuration file names it", name)
                     continue
                 registration = await self.registrations.get(name)
-                if registration is None:
-                    continue
-                entry = self._build_registered(registration)
-                if entry is not None:
-                    opening.append(entry)
-            await asyncio.gather(*(self.reopen(e) for e in opening))
+                if registration is not None:
+                    opening.append((self._build_registered(registration), registration.revision))
+            # Opened before they are installed, so queries never meet a half-open source.
+            await asyncio.gather(*(self.reopen(e) for e, _ in opening))
+            for entry, revision in opening:
+                self._install(entry, revision)
+                log.info("source %s: registered from the store (%s)", entry.name, entry.state.value)
 
-    def _build_registered(self, registration: Registration) -> RegisteredSource | None:
+    def _build_registered(self, registration: Registration) -> RegisteredSource:
+        config = registration.config()
         try:
             source = build_registered_source(registration, self.config)
         except (MappingError, ValueError, FileNotFoundError) as exc:
             # E.g. a Python adapter not installed on this replica: shown as down, not retried.
             log.error("registered source %s cannot be built (%s)", registration.name, type(exc).__name__)
-            config = registration.config()
             timeout = config.timeout_seconds or self.config.source_timeout_seconds
-            broken = RegisteredSource(
+            return RegisteredSource(
                 config, None, SourceState.DOWN, "configuration error", datetime.now(UTC), timeout
             )
-            self._install(broken, registration.revision)
-            return None
-        return self.register(registration.config(), source, opened=False, revision=registration.revision)
+        return self._entry(config, source, opened=False)
 
     def _build(self, config: SourceConfig) -> RegisteredSource:
         timeout = config.timeout_seconds or self.config.source_timeout_seconds

@@ -14,6 +14,7 @@ It returns counts and code values only, never personal data.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import datetime
 from typing import Annotated, Any
@@ -416,8 +417,6 @@ class QualityQueries:
             list[str] | None, strawberry.argument(description="Only these sources, by name (default: all).")
         ] = None,
     ) -> list[SourceQuality]:
-        import asyncio
-
         federation: Federation = info.context["federation"]
         entries = federation.registry.all()
         if sources is not None:

@@ -28,15 +28,20 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
     for name, gql_type in schema._schema.type_map.items():
         # Names with a leading underscore or "__" are GraphQL introspection and Apollo
         # Federation plumbing (_Any, _Entity, link__Import …), defined by their specs.
-        if name.startswith("_") or "__" in name or name in {
-            "String",
-            "Int",
-            "Float",
-            "Boolean",
-            "ID",
-            "Date",
-            "DateTime",
-        }:
+        if (
+            name.startswith("_")
+            or "__" in name
+            or name
+            in {
+                "String",
+                "Int",
+                "Float",
+                "Boolean",
+                "ID",
+                "Date",
+                "DateTime",
+            }
+        ):
             continue
         if not gql_type.description:
             missing.append(name)

@@ -1,0 +1,365 @@
+"""The baseline: hand-written SQL per agency, against each agency's own schema, same drivers.
+
+This is what a developer who knows the five schemas would write to fetch the same rows the hub
+returns, without the hub: the SQL uses every index the schema offers (``kasus.tgl_lapor``,
+``permohonan.tanggal_permohonan``, ``cases.opened_at`` — kemlu stores UTC midnights, so
+ordering by the timestamp is ordering by the day), parses dates only where the agency stores
+them as text that does not sort (polri ``DD/MM/YYYY``, bp2mi date-times), asks for victims and
+nothing else, and runs the agencies concurrently. It returns raw rows: the national
+translation the hub does is part of what the ratio measures.
+
+Drivers are the hub's: aiosqlite (one read-only connection per agency) and asyncpg (a pool).
+No code of the hub is used here, so the baseline cannot inherit the hub's mistakes; region
+names are mapped with the reference CSV files directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import heapq
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.demo.agencies import AGENCIES
+
+#: Agency (source name) → its code in the national vocabulary (how the hub labels it).
+AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
+
+Row = Sequence[Any]
+
+
+class Driver:
+    """One backend's connections and SQL dialect details."""
+
+    name: str
+
+    async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def table(self, agency: str, name: str) -> str:
+        return name
+
+    def in_list(self, column: str, values: Sequence[Any], start: int = 1) -> tuple[str, list[Any]]:
+        """``column IN (…)`` in the driver's parameter style, with its parameters."""
+        raise NotImplementedError
+
+    def year_of_unix(self, column: str) -> str:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteDriver(Driver):
+    """aiosqlite, one read-only connection per agency file (opened once, like a pool)."""
+
+    name = "sqlite"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._conns: dict[str, Any] = {}
+
+    async def open(self) -> None:
+        import aiosqlite
+
+        for agency in AGENCIES:
+            uri = f"file:{self.directory / f'{agency}.sqlite'}?mode=ro"
+            self._conns[agency] = await aiosqlite.connect(uri, uri=True)
+
+    async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._conns[agency].execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    def in_list(self, column: str, values: Sequence[Any], start: int = 1) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    def year_of_unix(self, column: str) -> str:
+        return f"strftime('%Y', {column}, 'unixepoch')"
+
+    async def close(self) -> None:
+        for conn in self._conns.values():
+            await conn.close()
+        self._conns.clear()
+
+
+class PostgresDriver(Driver):
+    """asyncpg, one pool; tables are schema-qualified (one schema per agency)."""
+
+    name = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(self.url, min_size=len(AGENCIES), max_size=2 * len(AGENCIES))
+
+    async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._pool.acquire() as conn:
+            return list(await conn.fetch(sql, *params))
+
+    def table(self, agency: str, name: str) -> str:
+        return f"{agency}.{name}"
+
+    def in_list(self, column: str, values: Sequence[Any], start: int = 1) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(${start})", [list(values)]
+
+    def year_of_unix(self, column: str) -> str:
+        return f"to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY')"
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def open_driver(backend: str, directory: Path, postgres_url: str | None) -> Driver:
+    driver: SQLiteDriver | PostgresDriver
+    if backend == "sqlite":
+        driver = SQLiteDriver(directory)
+    else:
+        assert postgres_url is not None
+        driver = PostgresDriver(postgres_url)
+    await driver.open()
+    return driver
+
+
+# --- a page of cases with victims, services and stage history ---------------------------------
+
+
+@dataclass(slots=True)
+class DirectCase:
+    """A case row as fetched, with its children's rows."""
+
+    agency: str
+    key: Any
+    source_key: str
+    day: str  # ISO date, for the cross-agency merge
+    row: Row
+    victims: list[Row] = field(default_factory=list)
+    services: list[Row] = field(default_factory=list)
+    stages: list[Row] = field(default_factory=list)
+
+
+def _iso_from_dmy(text: str) -> str:
+    return f"{text[6:10]}-{text[3:5]}-{text[0:2]}"
+
+
+def _iso_from_unix(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
+
+
+async def _page_of(driver: Driver, agency: str, limit: int) -> list[DirectCase]:
+    """The agency's newest ``limit`` cases, ordered as the hub orders them (day, key) desc."""
+    t = driver.table
+    if agency == "simfoni":
+        rows = await driver.fetch(
+            agency,
+            f"SELECT id_kasus, no_registrasi, tgl_lapor, kode_wilayah, negara_tujuan, status_kasus "
+            f"FROM {t(agency, 'kasus')} ORDER BY tgl_lapor DESC, id_kasus DESC LIMIT {limit}",
+        )
+        return [DirectCase(agency, r[0], r[1], r[2], r) for r in rows]
+    if agency == "polri":
+        rows = await driver.fetch(
+            agency,
+            f"SELECT no_lp, tgl_lp, provinsi, kabupaten, negara, modus FROM {t(agency, 'laporan_polisi')} "
+            f"ORDER BY substr(tgl_lp, 7, 4) || substr(tgl_lp, 4, 2) || substr(tgl_lp, 1, 2) DESC, no_lp DESC "
+            f"LIMIT {limit}",
+        )
+        return [DirectCase(agency, r[0], r[0], _iso_from_dmy(r[1]), r) for r in rows]
+    if agency == "lpsk":
+        rows = await driver.fetch(
+            agency,
+            f"SELECT no_permohonan, tanggal_permohonan, kode_kabupaten, negara_kejadian, jenis_eksploitasi "
+            f"FROM {t(agency, 'permohonan')} ORDER BY tanggal_permohonan DESC, no_permohonan DESC "
+            f"LIMIT {limit}",
+        )
+        return [DirectCase(agency, r[0], r[0], r[1], r) for r in rows]
+    if agency == "bp2mi":
+        # One row is the complaint, its complainant (the victim) and a repatriation if any.
+        rows = await driver.fetch(
+            agency,
+            f"SELECT id_pengaduan, no_pengaduan, tanggal_pengaduan, kab_asal, negara_penempatan, "
+            f"jenis_pengaduan, jenis_kelamin, tgl_lahir, tgl_pemulangan, debarkasi "
+            f"FROM {t(agency, 'pengaduan')} "
+            f"ORDER BY substr(tanggal_pengaduan, 1, 10) DESC, id_pengaduan DESC LIMIT {limit}",
+        )
+        cases = []
+        for r in rows:
+            case = DirectCase(agency, r[0], r[1], r[2][:10], r, victims=[r])
+            if r[8] is not None:
+                case.services.append(r)
+            cases.append(case)
+        return cases
+    if agency == "kemlu":
+        rows = await driver.fetch(
+            agency,
+            f"SELECT case_id, opened_at, country_iso3, category, mission, status FROM {t(agency, 'cases')} "
+            f"ORDER BY opened_at DESC, case_id DESC LIMIT {limit}",
+        )
+        return [DirectCase(agency, r[0], r[0], _iso_from_unix(r[1]), r) for r in rows]
+    raise ValueError(agency)
+
+
+async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> None:
+    """Victims, services, stage events (and simfoni's exploitation codes) of these cases."""
+    if agency == "bp2mi" or not cases:
+        return
+    t = driver.table
+    by_key = {c.key: c for c in cases}
+    keys = list(by_key)
+
+    async def rows(sql_head: str, column: str, tail: str = "") -> list[Row]:
+        condition, params = driver.in_list(column, keys)
+        return await driver.fetch(agency, f"{sql_head} WHERE {condition}{tail}", params)
+
+    if agency == "simfoni":
+        for r in await rows(
+            f"SELECT id_kasus, kode_eksploitasi FROM {t(agency, 'kasus_eksploitasi')}", "id_kasus"
+        ):
+            by_key[r[0]].row = (*by_key[r[0]].row, r[1])
+        for r in await rows(
+            f"SELECT id_kasus, id_korban, jenis_kelamin, tgl_lahir FROM {t(agency, 'korban')}", "id_kasus"
+        ):
+            by_key[r[0]].victims.append(r)
+        for r in await rows(
+            f"SELECT id_kasus, id_layanan, jenis_layanan, status_layanan, tgl_mulai, tgl_selesai "
+            f"FROM {t(agency, 'layanan')}",
+            "id_kasus",
+        ):
+            by_key[r[0]].services.append(r)
+    elif agency == "polri":
+        for r in await rows(f"SELECT no_lp, id, jk, tgl_lahir, umur FROM {t(agency, 'korban')}", "no_lp"):
+            by_key[r[0]].victims.append(r)
+        # A victim examined as a witness is a victim record too (saksi_korban = 1).
+        condition, params = driver.in_list("no_lp", keys)
+        for r in await driver.fetch(
+            agency,
+            f"SELECT no_lp, id, jk, umur FROM {t(agency, 'saksi')} WHERE saksi_korban = 1 AND {condition}",
+            params,
+        ):
+            by_key[r[0]].victims.append(r)
+        for r in await rows(
+            f"SELECT no_lp, id, tahap, tgl, no_surat FROM {t(agency, 'tahapan')}", "no_lp", " ORDER BY id"
+        ):
+            by_key[r[0]].stages.append(r)
+    elif agency == "lpsk":
+        # The benchmark reads as an analyst, for whom LPSK's protected witnesses (victim-witnesses
+        # included) do not exist (DESIGN.md §7, hub/policy.py): its victims are the KORBAN rows.
+        condition, params = driver.in_list("no_permohonan", keys)
+        for r in await driver.fetch(
+            agency,
+            f"SELECT no_permohonan, id_terlindung, jenis_kelamin, tanggal_lahir, status_hukum "
+            f"FROM {t(agency, 'terlindung')} WHERE status_hukum = 'KORBAN' AND {condition}",
+            params,
+        ):
+            by_key[r[0]].victims.append(r)
+        for r in await rows(
+            f"SELECT no_permohonan, id_program, jenis_program, status, mulai, selesai "
+            f"FROM {t(agency, 'program_perlindungan')}",
+            "no_permohonan",
+        ):
+            by_key[r[0]].services.append(r)
+    elif agency == "kemlu":
+        condition, params = driver.in_list("case_id", keys)
+        for r in await driver.fetch(
+            agency,
+            f"SELECT case_id, citizen_id, sex, date_of_birth FROM {t(agency, 'citizens')} "
+            f"WHERE role = 'VICTIM' AND {condition}",
+            params,
+        ):
+            by_key[r[0]].victims.append(r)
+        for r in await rows(
+            f"SELECT case_id, assistance_id, kind, status, started_at, ended_at "
+            f"FROM {t(agency, 'assistance')}",
+            "case_id",
+        ):
+            by_key[r[0]].services.append(r)
+
+
+async def case_page(driver: Driver, first: int, agencies: Sequence[str] = AGENCIES) -> list[DirectCase]:
+    """The newest ``first`` cases of ``agencies`` with victims, services and stage history.
+
+    Two round trips, like any fan-out: each agency's newest ``first`` cases (concurrently),
+    a merge in the hub's order (report day, then source name, newest first), then the
+    children of the cases that made the page (concurrently, per agency).
+    """
+    streams = await asyncio.gather(*(_page_of(driver, a, first) for a in agencies))
+    merged = heapq.merge(*streams, key=lambda c: (c.day, c.agency), reverse=True)
+    page = [case for _, case in zip(range(first), merged, strict=False)]
+    per_agency: dict[str, list[DirectCase]] = defaultdict(list)
+    for case in page:
+        per_agency[case.agency].append(case)
+    await asyncio.gather(*(_children_of(driver, a, cs) for a, cs in per_agency.items()))
+    return page
+
+
+# --- statistics: cases by province and year ----------------------------------------------------
+
+_REFERENCE = Path(__file__).resolve().parent.parent / "hub" / "reference_data"
+
+
+def _province_codes() -> dict[str, str]:
+    with (_REFERENCE / "provinces.csv").open(encoding="utf-8") as f:
+        return {row["name"]: row["code"] for row in csv.DictReader(f)}
+
+
+def _bp2mi_regency_codes() -> dict[str, str]:
+    """bp2mi's ``kab_asal`` spelling (``KAB. INDRAMAYU``, ``KOTA SEMARANG``) → regency code."""
+    names = {}
+    with (_REFERENCE / "regencies.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            upper = row["name"].upper()
+            if upper.startswith("KABUPATEN "):
+                upper = "KAB. " + upper[len("KABUPATEN ") :]
+            names[upper] = row["code"]
+    return names
+
+
+Cell = tuple[str | None, str | None]
+
+
+async def cases_by_province_year(driver: Driver) -> tuple[dict[Cell, int], int]:
+    """CASES grouped by (province code, year) over all agencies, and the total: one GROUP BY each."""
+    t = driver.table
+    queries = {
+        "simfoni": f"SELECT substr(kode_wilayah, 1, 2), substr(tgl_lapor, 1, 4), count(*) "
+        f"FROM {t('simfoni', 'kasus')} GROUP BY 1, 2",
+        "polri": f"SELECT provinsi, substr(tgl_lp, 7, 4), count(*) FROM {t('polri', 'laporan_polisi')} "
+        f"GROUP BY 1, 2",
+        "lpsk": f"SELECT substr(kode_kabupaten, 1, 2), substr(tanggal_permohonan, 1, 4), count(*) "
+        f"FROM {t('lpsk', 'permohonan')} GROUP BY 1, 2",
+        "bp2mi": f"SELECT kab_asal, substr(tanggal_pengaduan, 1, 4), count(*) FROM {t('bp2mi', 'pengaduan')} "
+        f"GROUP BY 1, 2",
+        "kemlu": f"SELECT NULL, {driver.year_of_unix('opened_at')}, count(*) FROM {t('kemlu', 'cases')} "
+        f"GROUP BY 1, 2",
+    }
+    results = await asyncio.gather(*(driver.fetch(a, sql) for a, sql in queries.items()))
+    provinces = _province_codes()
+    regencies = _bp2mi_regency_codes()
+    cells: dict[Cell, int] = defaultdict(int)
+    total = 0
+    for agency, rows in zip(queries, results, strict=True):
+        for place, year, count in rows:
+            if agency == "polri":
+                province = provinces.get(place)
+            elif agency == "bp2mi":
+                code = regencies.get(place)
+                province = code[:2] if code else None
+            else:
+                province = place
+            cells[(province, year)] += int(count)
+            total += int(count)
+    return dict(cells), total
+
+
+def day_of(value: date | str | None) -> str | None:
+    """ISO text of a date (for comparing with the hub's output)."""
+    return value.isoformat() if isinstance(value, date) else value
