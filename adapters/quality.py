@@ -55,11 +55,11 @@ from adapters.mapping import (
 )
 from adapters.regions import match_regency
 from adapters.sql import CompiledPart, MappedSQLSource
-from hub import reference
+from hub import model, reference
 from hub.model import Entity, Labelled
 
 #: Fields whose values are personal data: counts only, never example values.
-PERSONAL_FIELDS = frozenset({"full_name", "nik", "birth_date", "passport_number", "address", "phone"})
+PERSONAL_FIELDS = frozenset(model.PERSONAL_FIELDS)
 #: Fields that are alternatives of one another (age from birth date, or a recorded age, or a
 #: child flag): not listed as "not mapped" when absent.
 OPTIONAL_ALTERNATIVES = frozenset({"age", "age_at", "child"})
