@@ -239,6 +239,8 @@ class Federation:
         want_total: bool,
     ) -> CasePage:
         """A page of cases merged across sources in (report date, source, key) order."""
+        if order.by_agency:
+            return await self._cases_by_agency(ctx, filter, order, first, after, want_total)
         search = CaseSearch(filter=filter, order=order, after=after, limit=first + 1)
 
         async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
@@ -253,6 +255,52 @@ class Federation:
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
         items = list(islice(merged, first + 1))
+        has_next = len(items) > first
+        items = items[:first]
+        end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
+        total = sum(t for _, t in results if t is not None) if want_total else None
+        return CasePage([Linked(r) for r in items], has_next, total, end)
+
+    async def _cases_by_agency(
+        self,
+        ctx: RequestContext,
+        filter: CaseFilter,
+        order: SortOrder,
+        first: int,
+        after: Keyset | None,
+        want_total: bool,
+    ) -> CasePage:
+        """Cases agency by agency (by agency code, then source name), newest first within each.
+
+        The order concatenates the sources, so the cursor's source continues after its key,
+        the sources after it start from their newest case, and those before it are done.
+        """
+        entries = sorted(
+            self.sources_for(ctx, filter),
+            key=lambda e: (e.source.agency.code if e.source else "", e.name),
+            reverse=order is SortOrder.AGENCY_DESC,
+        )
+        start = 0
+        if after is not None:
+            names = [e.name for e in entries]
+            start = names.index(after.source) if after.source in names else len(entries)
+
+        def work_for(position: int) -> Callable[[Source], Awaitable[tuple[list[CaseRecord], int | None]]]:
+            continuing = after if position == start and after is not None else None
+            search = CaseSearch(filter=filter, order=SortOrder.DESC, after=continuing, limit=first + 1)
+
+            async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+                page_task = source.search_cases(search) if position >= start else _no_cases()
+                if want_total:
+                    page, total = await asyncio.gather(page_task, source.count_cases(filter))
+                    return page, total
+                return await page_task, None
+
+            return work
+
+        calls = [self.call(ctx, entry, work_for(i), ([], None)) for i, entry in enumerate(entries)]
+        results = await asyncio.gather(*calls)
+        items = [record for records, _ in results for record in records][: first + 1]
         has_next = len(items) > first
         items = items[:first]
         end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
@@ -283,9 +331,7 @@ class Federation:
             dedup = await deduplicate(index, list(victims), agency_of=self._agency_code)
             if request.measure is Measure.VICTIMS:
                 cells = count_distinct(dedup, victims)
-                return StatisticsResult(
-                    dict(cells), dedup.distinct, dedup.double_counting
-                )
+                return StatisticsResult(dict(cells), dedup.distinct, dedup.double_counting)
             result = await self._grouped(ctx, entries, request)
             result.double_counting = dedup.double_counting
             return result
@@ -374,6 +420,10 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include)
+
+
+async def _no_cases() -> list[CaseRecord]:
+    return []
 
 
 def _case_sort_key(record: CaseRecord) -> tuple[date, str]:

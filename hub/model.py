@@ -494,10 +494,16 @@ Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord
 
 
 class SortOrder(enum.Enum):
-    """Direction of the case order by report date."""
+    """Order of a case list: by report date, or by agency (newest first within an agency)."""
 
     ASC = "asc"
     DESC = "desc"
+    AGENCY_ASC = "agency_asc"
+    AGENCY_DESC = "agency_desc"
+
+    @property
+    def by_agency(self) -> bool:
+        return self in (SortOrder.AGENCY_ASC, SortOrder.AGENCY_DESC)
 
 
 @dataclass(frozen=True, slots=True)

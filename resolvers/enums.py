@@ -93,6 +93,14 @@ class CaseOrder(enum.Enum):
         "REPORTED_AT_DESC",
         description="Newest report first (Laporan terbaru dahulu); ties by agency and key.",
     )
+    AGENCY_ASC = strawberry.enum_value(
+        "AGENCY_ASC",
+        description="By agency code A to Z, newest report first within each agency (Per lembaga).",
+    )
+    AGENCY_DESC = strawberry.enum_value(
+        "AGENCY_DESC",
+        description="By agency code Z to A, newest report first within each agency (Per lembaga).",
+    )
     REPORTED_AT_ASC = strawberry.enum_value(
         "REPORTED_AT_ASC",
         description="Oldest report first (Laporan terlama dahulu); ties by agency and key.",

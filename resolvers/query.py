@@ -103,7 +103,12 @@ class CaseQueries:
         cap = federation.config.max_page_size
         if not 0 <= first <= cap:
             raise bad_input(f"first must be between 0 and {cap}", "first")
-        order = SortOrder.DESC if order_by is enums.CaseOrder.REPORTED_AT_DESC else SortOrder.ASC
+        order = {
+            enums.CaseOrder.REPORTED_AT_DESC: SortOrder.DESC,
+            enums.CaseOrder.REPORTED_AT_ASC: SortOrder.ASC,
+            enums.CaseOrder.AGENCY_ASC: SortOrder.AGENCY_ASC,
+            enums.CaseOrder.AGENCY_DESC: SortOrder.AGENCY_DESC,
+        }[order_by]
         position: Keyset | None = None
         if after is not None:
             try:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hub.ids import GlobalId
-from tests.helpers import all_cases
+from tests.helpers import EVERY_ROW, all_cases
 
 FIELDS = "id source reportedAt"
 
@@ -76,5 +76,36 @@ async def test_date_and_agency_filters(hub: Any, truth: dict) -> None:
         for agency in ("polri", "lpsk")
         for c in truth["agencies"][agency]["cases"]
         if c["reported_at"] and "2023-01-01" <= c["reported_at"] <= "2023-12-31"
+    }
+    assert {(n["source"], GlobalId.decode(n["id"]).key) for n in nodes} == expected
+
+
+@pytest.mark.parametrize("order", ["AGENCY_ASC", "AGENCY_DESC"])
+async def test_paging_by_agency_visits_every_case_once_in_agency_order(
+    hub: Any, truth: dict, order: str
+) -> None:
+    codes = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
+    nodes = await all_cases(hub, first=37, order=order, fields="id source reportedAt", principal=EVERY_ROW)
+    seen = [(n["source"], GlobalId.decode(n["id"]).key) for n in nodes]
+    assert len(seen) == len(set(seen))
+    assert sorted(seen) == sorted((a, c["key"]) for a, d in truth["agencies"].items() for c in d["cases"])
+    agencies = [codes[n["source"]] for n in nodes]
+    blocks = list(dict.fromkeys(agencies))
+    assert blocks == sorted(blocks, reverse=order.endswith("DESC"))  # one block per agency, in order
+    for source in codes:
+        dates = [n["reportedAt"] for n in nodes if n["source"] == source]
+        assert dates == sorted(dates, reverse=True)  # newest first within an agency
+
+
+async def test_agency_order_with_filter_and_total(hub: Any, truth: dict) -> None:
+    nodes = await all_cases(
+        hub,
+        first=50,
+        order="AGENCY_ASC",
+        fields="id source",
+        filter='filter: {countriesOfExploitation: ["MY"]}',
+    )
+    expected = {
+        (a, c["key"]) for a, d in truth["agencies"].items() for c in d["cases"] if c["country"] == "MY"
     }
     assert {(n["source"], GlobalId.decode(n["id"]).key) for n in nodes} == expected
