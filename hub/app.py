@@ -31,6 +31,8 @@ from hub.auth import Authenticator, load_auth, principal_of
 from hub.config import ConfigError, HubConfig, load_config
 from hub.federation import Federation
 from hub.http import GraphQLOverHTTP
+from hub.linkage.access import RequestLinkage
+from hub.linkage.index import LinkageIndex
 from hub.logs import RequestIdMiddleware
 from hub.metrics import HubMetrics
 from hub.persisted import PersistedQueries
@@ -76,9 +78,15 @@ class Hub:
 
     def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
         """A fresh per-request context (call inside the running event loop)."""
-        guard = Guard(principal, self._agency_of, self.auth.access, self.linkage)
+        hub_ctx = self.federation.new_context()
+        linkage = self.linkage
+        if linkage is None and principal.role == "caseworker" and self.store.is_open:
+            # Caseworkers may read records of persons their agency also holds: the policy asks
+            # the linkage index, prefetched once per page (hub.persons.expand).
+            linkage = hub_ctx.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
+        guard = Guard(principal, self._agency_of, self.auth.access, linkage)
         return {
-            "hub": self.federation.new_context(),
+            "hub": hub_ctx,
             "federation": self.federation,
             "converter": GuardedConverter(self.registry, guard),
             "guard": guard,
@@ -89,6 +97,10 @@ class Hub:
             "principal": principal,
             **extra,
         }
+
+    def _agency_code(self, source: str) -> str | None:
+        agency = self._agency_of(source)
+        return agency.code if agency is not None else None
 
     def _agency_of(self, source: str) -> model.Agency | None:
         entry = self.registry.get(source)

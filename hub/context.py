@@ -72,6 +72,8 @@ class RequestContext:
     #: Sources left out because they cannot evaluate these filter fields.
     exclusions: dict[str, list[str]] = field(default_factory=dict)
     loaders: Loaders | None = None
+    #: Linked agencies of the request's person records (caseworker rule); prefetched per page.
+    linkage: Any = None
 
     def record(
         self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int

@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -224,6 +224,8 @@ class Persons:
         for ref, record in zip(refs, found, strict=True):
             if record is not None and ref not in by_ref:
                 by_ref[ref] = Linked(record)
+        if ctx.linkage is not None:
+            await ctx.linkage.prefetch(by_ref)
         await expand(ctx, self.federation, self.index, Entity.PERSON, list(by_ref.values()), record_include)
         for view in views:
             view.records = [by_ref[(e.source, e.key)] for e in view.entries if (e.source, e.key) in by_ref]
@@ -347,6 +349,23 @@ def _targets(entity: Entity, nodes: Sequence[Linked], include: Include, out: lis
         _targets(relation.target, children, below, out, sub)
 
 
+def _person_refs(nodes: Iterable[Any]) -> list[RecordRef]:
+    """(source, key) of every person record in a tree of linked records."""
+    refs: list[RecordRef] = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Linked):
+            continue
+        if isinstance(node.record, PersonRecord):
+            refs.append((node.record.source, node.record.key))
+        stack.extend(v for v in node.links.values() if v is not None)
+    return refs
+
+
 async def expand(
     ctx: RequestContext,
     federation: Federation,
@@ -361,6 +380,8 @@ async def expand(
     selection is looked up in the index in one batch, and the persons are loaded together.
     """
     await federation.expand(ctx, entity, nodes, _strip(include))
+    if ctx.linkage is not None:
+        await ctx.linkage.prefetch(_person_refs(nodes))
     targets: list[Linked] = []
     sub: dict[str, Any] = {}
     _targets(entity, nodes, include, targets, sub)

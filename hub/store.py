@@ -37,6 +37,10 @@ class Store:
         self._engine: AsyncEngine | None = None
 
     @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
             raise RuntimeError("store is not open")

@@ -42,9 +42,16 @@ def is_protected(agency: str, person: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def full_record(truth: dict[str, Any]) -> dict[str, Any]:
-    """A BP2MI record (agency BP2MI, not protected) with every personal field filled in."""
+    """A BP2MI record (agency BP2MI, not protected) with every personal field filled in.
+
+    Its person has no POLRI record: the "other agency" caseworker (POLRI) must be refused
+    whether or not the linkage index has been built (a linked person would be readable).
+    """
+    polri_people = {p["person"] for p in truth["agencies"]["polri"]["persons"]}
     person = next(
-        p for p in truth["agencies"]["bp2mi"]["persons"] if all(p[name] for name in PERSONAL.values())
+        p
+        for p in truth["agencies"]["bp2mi"]["persons"]
+        if all(p[name] for name in PERSONAL.values()) and p["person"] not in polri_people
     )
     return {**person, "id": encode_id("bp2mi", Entity.PERSON, truth_person_key("bp2mi", person))}
 

@@ -347,7 +347,8 @@ async def test_id_arguments_survive_hostile_input(
             ),
             value,
         )
-        if not body.get("errors") and field in ("node", "case", "person"):
+        if not body.get("errors") and field in ("node", "case", "person") and not value.isdigit():
+            # (a bare number can be a real key: lpsk:person:1 exists, so it may name a record)
             assert body["data"][field] is None  # garbage never names a record
 
 
