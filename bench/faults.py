@@ -12,21 +12,25 @@ demo agencies:
 
 64 httpx clients (one keep-alive connection each, 127.0.0.1 only) run a mixed workload for 60 s
 (``--quick``: 15 s): the portal list page, an analyst's filter, statistics by province and year,
-a case in detail, and the ``sources`` state. Every reply is classified — complete, correctly
-marked partial, or incorrect (see :func:`classify`) — and the report gives 5xx, latency per
-operation and phase, the hub's peak RSS (``/proc/<pid>/status``, sampled every second), breaker
-states, and how long the hub took to serve simfoni again after its database came back. Results
-go to the ``## 6. Load and faults`` section of ``bench/RESULTS.md`` (only that section is
-rewritten; ``--quick`` only prints unless ``--results`` is given).
+a case in detail, and the ``sources`` state; one more client monitors simfoni alone, to time its
+recovery. Every reply is classified — complete, correctly marked partial, or incorrect (see
+:func:`classify`) — and the report gives 5xx, latency per operation and phase, the hub's peak RSS
+and CPU (``/proc/<pid>``, sampled every second), breaker states, and how long the hub took to
+serve simfoni again after its database came back. A full run then repeats everything with 8
+clients (``--light-clients``), so that what the faults do can be told from what overloading
+the hub does. Results go to the ``## 6. Load and faults`` section of ``bench/RESULTS.md``, and
+only that section is rewritten; ``--quick`` only prints unless ``--results`` is given. Exit
+status 1 if any reply was wrong (5xx, incorrect, or the outage not visible).
 
 Why the proxy delays statements, not packets: a call into a PostgreSQL source is several round
 trips — SQLAlchemy's pre-ping (BEGIN, ``;``, ROLLBACK), BEGIN, prepare, execute, ROLLBACK — so a
 2 s *network* latency costs ~2 s × that many round trips per call, far past any sane timeout; the
 proxy counts the round trips to show it. The question the issue asks is the other one: an agency
-database that takes 2 s to answer each query. So the proxy parses the PostgreSQL wire protocol
+database that takes 2 s to answer each query. So the proxy reads the PostgreSQL wire protocol
 (message framing only) and delays the execution of every statement whose SQL names one of the
 agency's tables by 2 s, in order, leaving driver housekeeping (pings, transaction control, type
-introspection) untouched.
+introspection) untouched; a CancelRequest from the hub's timeout releases the held statement
+first, so the server aborts it as a slow server would.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,6 +93,8 @@ class Settings:
     #: Demo scale: ~15,000 source rows per unit. Faults, not volume, are the subject here.
     scale: float = 6.0
     clients: int = 64
+    #: Then the same bench with this many clients (0: not), to tell the faults from the overload.
+    light_clients: int = 0
     seconds: float = 60.0
     kill_at: float = 0.25  # fraction of the run
     start_at: float = 0.60
@@ -107,6 +113,8 @@ class Settings:
     #: Use these SQLite files as they are instead of generating a dataset (tests).
     dataset_dir: Path | None = None
     results: Path | None = RESULTS
+    #: Keep the run's directory (hub.toml, and the hub's log at level info) and say where it is.
+    keep: bool = False
     command: str = "python -m bench.faults"
 
 
@@ -118,6 +126,7 @@ def say(message: str) -> None:
 
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
+_CANCEL_REQUEST = 80877102
 
 
 def _cstring(body: bytes, start: int = 0) -> tuple[bytes, int]:
@@ -197,6 +206,29 @@ class ProxyStats:
     delayed_statements: int = 0
     #: Client Sync and simple Query messages: each one is a round trip to the server.
     round_trips: int = 0
+    #: CancelRequests (the hub's timeout cancelling a statement), each passed on after the
+    #: statements its connection held.
+    cancels: int = 0
+
+
+class _Link:
+    """One proxied connection: the client's messages waiting for their release time."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        self.release = 0.0  # loop time at which the last queued message may go
+        self.holding = False  # the writer is waiting for a message's release time
+        self.hurry = asyncio.Event()  # a cancel arrived: send what is held now
+        self.flushed = asyncio.Event()
+        self.ssl_answers = 0  # one-byte server answers to SSLRequest still to skip
+        self.backend: bytes | None = None  # BackendKeyData (pid + secret), the cancel's address
+
+
+def _cancel_target(message: bytes) -> bytes | None:
+    """The backend (pid + secret) a CancelRequest packet names, else None."""
+    if len(message) >= 16 and int.from_bytes(message[4:8], "big") == _CANCEL_REQUEST:
+        return message[8:]
+    return None
 
 
 class StatementDelayProxy:
@@ -204,6 +236,9 @@ class StatementDelayProxy:
 
     Messages keep their order: everything the client sends after a delayed statement waits
     behind it, as it would behind a slow server. Server → client bytes pass straight through.
+    A CancelRequest (what asyncpg sends when the hub's timeout cancels a statement) first
+    releases what its connection holds, then goes to the server: a slow server would be running
+    the statement and abort it, so the cancel must find it there, not still in the proxy.
     """
 
     def __init__(self, target_port: int, delay: float, tables: Iterable[str]) -> None:
@@ -215,6 +250,7 @@ class StatementDelayProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._links: dict[bytes, _Link] = {}  # by BackendKeyData
 
     def is_data(self, sql: str) -> bool:
         return bool(self._data_sql.search(sql))
@@ -234,6 +270,18 @@ class StatementDelayProxy:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
 
+    async def _release_for_cancel(self, backend: bytes) -> None:
+        self.stats.cancels += 1
+        link = self._links.get(backend)
+        if link is None or not (link.holding or not link.queue.empty()):
+            return
+        link.flushed.clear()
+        link.release = asyncio.get_running_loop().time()
+        link.hurry.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.flushed.wait(), 1.0)
+        await asyncio.sleep(0.02)  # let the server start on it: a cancel to an idle backend is lost
+
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
         try:
@@ -243,39 +291,54 @@ class StatementDelayProxy:
             return
         self._writers.update((client_writer, server_writer))
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        link = _Link()
         messages = _ClientMessages(self.is_data)
 
         async def from_client() -> None:
-            release = 0.0
             try:
                 while chunk := await client_reader.read(65536):
                     now = loop.time()
                     for kind, message, on_data in messages.feed(chunk):
-                        release = max(now, release)
+                        if kind == b"":  # an untyped startup packet
+                            code = int.from_bytes(message[4:8], "big") if len(message) >= 8 else 0
+                            link.ssl_answers += code in (_SSL_REQUEST, _GSSENC_REQUEST)
+                            backend = _cancel_target(message)
+                            if backend is not None:
+                                await self._release_for_cancel(backend)
+                        link.release = max(now, link.release)
                         if on_data:
-                            release += self.delay
+                            link.release += self.delay
                             self.stats.delayed_statements += 1
                         if kind in (b"S", b"Q"):
                             self.stats.round_trips += 1
-                        queue.put_nowait((release, message))
+                        link.queue.put_nowait((link.release, message))
             except OSError:
                 pass
             finally:
-                queue.put_nowait(None)
+                link.queue.put_nowait(None)
 
         async def to_server() -> None:
-            while (item := await queue.get()) is not None:
+            while (item := await link.queue.get()) is not None:
                 release, message = item
                 pause = release - loop.time()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+                if pause > 0 and not link.hurry.is_set():
+                    link.holding = True
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(link.hurry.wait(), pause)
+                    link.holding = False
                 server_writer.write(message)
-                if queue.empty():
+                if link.queue.empty():
                     await server_writer.drain()
+                    if link.hurry.is_set():
+                        link.hurry.clear()
+                        link.flushed.set()
 
         async def to_client() -> None:
+            startup: bytearray | None = bytearray()  # until the first ReadyForQuery: BackendKeyData
             while chunk := await server_reader.read(65536):
+                if startup is not None:
+                    startup += chunk
+                    startup = self._read_startup(link, startup)
                 client_writer.write(chunk)
                 await client_writer.drain()
 
@@ -287,9 +350,29 @@ class StatementDelayProxy:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if link.backend is not None:
+                self._links.pop(link.backend, None)
             for writer in (client_writer, server_writer):
                 writer.close()
                 self._writers.discard(writer)
+
+    def _read_startup(self, link: _Link, buffer: bytearray) -> bytearray | None:
+        """Consume the server's start-up messages; None once past the first ReadyForQuery."""
+        while link.ssl_answers and buffer:
+            del buffer[:1]  # 'N': no SSL, the client goes on in plain text
+            link.ssl_answers -= 1
+        while len(buffer) >= 5:
+            total = 1 + int.from_bytes(buffer[1:5], "big")
+            if len(buffer) < total:
+                break
+            kind, body = buffer[:1], bytes(buffer[5:total])
+            del buffer[:total]
+            if kind == b"K":
+                link.backend = body
+                self._links[body] = link
+            elif kind == b"Z":
+                return None
+        return buffer
 
 
 # --- data, servers, the hub process --------------------------------------------------------------
@@ -327,8 +410,8 @@ async def load_agency(url: str, directory: Path, agency: str) -> None:
     await write_postgres(url, agency, SCHEMAS[agency], tables)
 
 
-def _toml(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+def _toml(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
 def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str | None]]) -> str:
@@ -344,7 +427,13 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     ]
     for agency in AGENCIES:
         url, schema = urls.get(agency, (f"sqlite:///{directory / f'{agency}.sqlite'}", None))
-        lines += ["", "[[sources]]", f"name = {_toml(agency)}", f"mapping = {_toml(agency)}", f"url = {_toml(url)}"]
+        lines += [
+            "",
+            "[[sources]]",
+            f"name = {_toml(agency)}",
+            f"mapping = {_toml(agency)}",
+            f"url = {_toml(url)}",
+        ]
         if schema:
             lines.append(f"schema = {_toml(schema)}")
         lines.append(f"timeout_seconds = {settings.source_timeout:g}")
@@ -354,9 +443,10 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
 class HubProcess:
     """``python -m hub.cli serve`` in a child process on a free loopback port."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, level: str = "warning") -> None:
         self.config = config
         self.log = log
+        self.level = level
         self.port = free_port()
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.url = f"{self.base}/graphql"
@@ -371,7 +461,7 @@ class HubProcess:
 
     def spawn(self) -> None:
         args = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self.config)]
-        args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", "warning"]
+        args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(
@@ -392,7 +482,9 @@ class HubProcess:
                 if ready.status_code == 200 and states.count("up") == sources:
                     return
             await asyncio.sleep(0.2)
-        raise RuntimeError(f"the hub did not serve all {sources} sources in {timeout:g} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"the hub did not serve all {sources} sources in {timeout:g} s:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """SIGTERM (uvicorn's graceful shutdown), timed; SIGKILL if it takes over 30 s."""
@@ -416,19 +508,39 @@ class HubProcess:
             return ""
 
 
-def memory_sample(pid: int) -> dict[str, int] | None:
-    """VmRSS / VmHWM (KiB), threads and open descriptors of a process, from /proc."""
+def process_sample(pid: int) -> dict[str, int] | None:
+    """VmRSS / VmHWM (KiB), threads, open descriptors and CPU ticks of a process, plus the
+    machine's busy and total CPU ticks, from /proc: enough to see a leak (RSS or descriptors
+    that keep growing) and whether the hub is the bottleneck (its CPU, the machine's)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         fds = len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        machine = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, IndexError, ValueError):
         return None
-    values = {"fds": fds}
+    # /proc/<pid>/stat after the command name: utime and stime are the 12th and 13th fields;
+    # /proc/stat: idle and iowait are the 4th and 5th numbers of the "cpu" line.
+    values = {"fds": fds, "cpu": int(stat[11]) + int(stat[12])}
+    values["machine_total"] = sum(machine)
+    values["machine_busy"] = sum(machine) - machine[3] - machine[4]
     for line in status.splitlines():
         key, _, rest = line.partition(":")
         if key in ("VmRSS", "VmHWM", "Threads"):
             values[key] = int(rest.split()[0])
     return values
+
+
+def cpu_use(samples: Sequence[tuple[float, dict[str, int]]]) -> tuple[float, float] | None:
+    """(cores used by the hub process, fraction of the machine busy) between the first and last samples."""
+    if len(samples) < 2:
+        return None
+    (t0, first), (t1, last) = samples[0], samples[-1]
+    if t1 <= t0 or last["machine_total"] <= first["machine_total"]:
+        return None
+    hub = (last["cpu"] - first["cpu"]) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+    busy = (last["machine_busy"] - first["machine_busy"]) / (last["machine_total"] - first["machine_total"])
+    return hub, busy
 
 
 # --- the workload ----------------------------------------------------------------------------------
@@ -448,6 +560,7 @@ _ANALYST_COUNT = (
     "query($a: [String!]) { cases(first: 0, filter: {" + _ANALYST_FILTER + "}) { totalCount }"
     " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {" + _ANALYST_FILTER + "}) { total } }"
 )
+_IDS = "query($a: [String!], $n: Int!) { cases(first: $n, filter: {agencies: $a}) { edges { node { id } } } }"
 _STATISTICS_COUNT = (
     "query($a: [String!]) { statistics(measure: CASES, groupBy: [PROVINCE, YEAR], "
     "filter: {agencies: $a}) { total } }"
@@ -484,6 +597,18 @@ DETAIL = Operation("case detail", examples.CASE_DETAIL, "case")
 STATE = Operation("sources", SOURCES, "sources")
 OPERATIONS = (PORTAL, ANALYST, STATS, DETAIL, STATE)
 
+#: The monitor: one extra client, outside the workload, asking only simfoni (and the breaker
+#: states) every :data:`MONITOR_PERIOD` seconds. Workload replies that carry simfoni's data also
+#: wait for lpsk, so they tell late when simfoni is back; the monitor tells when it is.
+MONITOR = Operation(
+    "monitor",
+    'query Monitor { cases(first: 0, filter: {agencies: ["KEMENPPPA"]}) { totalCount } '
+    "sources { name status breaker } }",
+    "cases",
+    _portal_totals,
+)
+MONITOR_PERIOD = 0.25
+
 
 @dataclass(slots=True)
 class Baseline:
@@ -497,6 +622,7 @@ class Baseline:
     sources: list[str]
     agency_of: dict[str, str]  # source name → agency code
     slowed_elapsed_ms: list[float] = field(default_factory=list)  # lpsk, healthy hub, one client
+    quiet_latency: dict[str, float] = field(default_factory=dict)  # operation → seconds, one client
 
 
 def _payload_summary(status: int | None, payload: Any) -> str:
@@ -508,50 +634,79 @@ async def _post(client: httpx.AsyncClient, url: str, query: str, variables: dict
     response = await client.post(url, json={"query": query, "variables": variables})
     payload = response.json()
     if response.status_code != 200 or not isinstance(payload, dict) or payload.get("errors"):
-        raise RuntimeError(f"baseline query failed on the healthy hub: {_payload_summary(response.status_code, payload)}")
+        raise RuntimeError(
+            f"baseline query failed on the healthy hub: {_payload_summary(response.status_code, payload)}"
+        )
     return payload
+
+
+async def time_quiet_hub(client: httpx.AsyncClient, url: str) -> tuple[dict[str, float], list[float]]:
+    """Seconds per operation, one request at a time on the idle hub, and lpsk's ``elapsedMs`` in them."""
+    quiet: dict[str, float] = {}
+    slowed: list[float] = []
+    for op in (PORTAL, ANALYST, STATS):
+        started = time.perf_counter()
+        payload = await _post(client, url, op.query, {})
+        quiet[op.name] = time.perf_counter() - started
+        slowed += [s["elapsedMs"] for s in payload["extensions"]["sources"] if s["source"] == SLOWED]
+    return quiet, slowed
 
 
 async def take_baseline(client: httpx.AsyncClient, url: str, settings: Settings) -> Baseline:
     """Gather case ids and the healthy hub's answers (every one must be complete)."""
     state = await _post(client, url, "{ sources { name agency { code } } }", {})
     agency_of = {s["name"]: s["agency"]["code"] for s in state["data"]["sources"]}
-    id_source: dict[str, str] = {}
-    for name, code in agency_of.items():
-        page = await _post(
-            client, url, "query($a: [String!], $n: Int!) { cases(first: $n, filter: {agencies: $a}) "
-            "{ edges { node { id } } } }", {"a": [code], "n": settings.ids_per_agency},
-        )  # fmt: skip
-        id_source.update({e["node"]["id"]: name for e in page["data"]["cases"]["edges"]})
-    answers: dict[str, Any] = {}
-    slowed: list[float] = []
-    for op in (PORTAL, ANALYST, STATS):
-        payload = await _post(client, url, op.query, {})
-        answers[op.name] = payload["data"]
-        slowed += [s["elapsedMs"] for s in payload["extensions"]["sources"] if s["source"] == SLOWED]
-    gate = asyncio.Semaphore(16)
+    gate = asyncio.Semaphore(8)
 
-    async def detail(case_id: str) -> tuple[str, Any]:
+    async def post(query: str, variables: dict[str, Any]) -> Any:
         async with gate:
-            return case_id, (await _post(client, url, DETAIL.query, {"id": case_id}))["data"]
+            return await _post(client, url, query, variables)
 
-    details = dict(await asyncio.gather(*(detail(i) for i in id_source)))
+    counted_ops = (PORTAL, ANALYST, STATS)
+    healthy = await asyncio.gather(*(post(op.query, {}) for op in counted_ops))
+    answers = {op.name: payload["data"] for op, payload in zip(counted_ops, healthy, strict=True)}
+    pages = await asyncio.gather(
+        *(post(_IDS, {"a": [code], "n": settings.ids_per_agency}) for code in agency_of.values())
+    )
+    id_source = {
+        e["node"]["id"]: name
+        for name, page in zip(agency_of, pages, strict=True)
+        for e in page["data"]["cases"]["edges"]
+    }
+    ids = sorted(id_source)
+    details, counts = await asyncio.gather(
+        asyncio.gather(*(post(DETAIL.query, {"id": i}) for i in ids)),
+        asyncio.gather(
+            *(post(op.count_query or "", {"a": [code]}) for op in counted_ops for code in agency_of.values())
+        ),
+    )
     totals: dict[str, dict[str, int | None]] = {}
     per_source: dict[str, dict[str, dict[str, int]]] = {}
-    for op in (PORTAL, ANALYST, STATS):
-        assert op.totals is not None and op.count_query is not None
+    replies = iter(counts)
+    for op in counted_ops:
+        assert op.totals is not None
         totals[op.name] = op.totals(answers[op.name])
         per: dict[str, dict[str, int]] = defaultdict(dict)
-        for name, code in agency_of.items():
-            counted = op.totals((await _post(client, url, op.count_query, {"a": [code]}))["data"])
-            for key, value in counted.items():
+        for name in agency_of:
+            for key, value in op.totals(next(replies)["data"]).items():
                 per[key][name] = value or 0
         # The check is only sound if the agencies' totals add up to the whole.
         for key, whole in totals[op.name].items():
             if whole is not None and sum(per[key].values()) != whole:
                 raise RuntimeError(f"{op.name}: per-agency {key} totals do not add up to {whole}")
         per_source[op.name] = dict(per)
-    return Baseline(answers, details, id_source, totals, per_source, sorted(agency_of), agency_of, slowed)
+    simfoni = per_source[PORTAL.name]["cases"][KILLED]
+    totals[MONITOR.name] = {"cases": simfoni}
+    per_source[MONITOR.name] = {"cases": {KILLED: simfoni}}
+    return Baseline(
+        answers=answers,
+        details={i: d["data"] for i, d in zip(ids, details, strict=True)},
+        id_source=id_source,
+        totals=totals,
+        per_source=per_source,
+        sources=sorted(agency_of),
+        agency_of=agency_of,
+    )
 
 
 def classify(
@@ -611,9 +766,13 @@ def classify(
 def _check_complete(
     op: Operation, answer: dict[str, Any], baseline: Baseline, variables: dict[str, Any]
 ) -> tuple[str, str]:
-    if op is STATE:
+    if op in (STATE, MONITOR):
         names = sorted(s["name"] for s in answer["sources"] or [])
-        return (COMPLETE, "") if names == baseline.sources else (INCORRECT, f"sources {names}")
+        if names != baseline.sources:
+            return INCORRECT, f"sources {names}"
+        if op is MONITOR and answer["cases"]["totalCount"] != baseline.totals[MONITOR.name]["cases"]:
+            return INCORRECT, "complete answer differs from the healthy hub's"
+        return COMPLETE, ""
     expected = baseline.details.get(variables.get("id", "")) if op is DETAIL else baseline.answers[op.name]
     if answer != expected:
         return INCORRECT, "complete answer differs from the healthy hub's"
@@ -662,7 +821,7 @@ class Reply:
     reason: str
     sources: dict[str, tuple[str, float]]  # source → (status, elapsedMs) from extensions.sources
     breakers: dict[str, tuple[str, str]]  # from the `sources` operation: name → (status, breaker)
-    probe: bool = False  # a recovery probe after the load window, not part of the load
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source, code, message)
 
     @property
     def latency(self) -> float:
@@ -692,10 +851,15 @@ def make_reply(
         for entry in (payload.get("extensions") or {}).get("sources") or []:
             with contextlib.suppress(KeyError, TypeError):
                 sources[entry["source"]] = (entry["status"], float(entry["elapsedMs"]))
-        if op is STATE and isinstance(payload.get("data"), dict):
+        if op in (STATE, MONITOR) and isinstance(payload.get("data"), dict):
             for entry in payload["data"].get("sources") or []:
-                breakers[entry["name"]] = (entry["status"], entry["breaker"])
-    return Reply(op.name, started, finished, status, outcome, reason, sources, breakers)
+                with contextlib.suppress(KeyError, TypeError):
+                    breakers[entry["name"]] = (entry["status"], entry["breaker"])
+    errors = []
+    for error in (payload.get("errors") if isinstance(payload, dict) else None) or []:
+        ext = error.get("extensions") or {} if isinstance(error, dict) else {}
+        errors.append((str(ext.get("source")), str(ext.get("code")), str(error.get("message"))[:120]))
+    return Reply(op.name, started, finished, status, outcome, reason, sources, breakers, errors)
 
 
 # --- one run -------------------------------------------------------------------------------------
@@ -723,12 +887,14 @@ class FaultResults:
     load_after: str
     window: float  # seconds during which new requests were started
     wall: float  # until the last one finished
-    replies: list[Reply]
-    probes: list[Reply]
+    replies: list[Reply]  # the workload's
+    monitor: list[Reply]  # the monitor's (MONITOR), during the load
+    probes: list[Reply]  # after the load window, only if simfoni had not answered yet
     faults: Faults
     memory: list[tuple[float, dict[str, int]]]
     memory_before_load: dict[str, int] | None
     baseline_slowed_ms: list[float]
+    quiet_latency: dict[str, float]
     proxy: ProxyStats
     proxy_statements_before_load: int
     proxy_round_trips_before_load: int
@@ -742,8 +908,12 @@ class FaultResults:
     # -- derived figures ----------------------------------------------------------------------
 
     @property
+    def everything(self) -> list[Reply]:
+        return self.replies + self.monitor + self.probes
+
+    @property
     def server_errors(self) -> int:
-        return sum(1 for r in self.replies if r.status is not None and r.status >= 500)
+        return sum(1 for r in self.everything if r.status is not None and r.status >= 500)
 
     def count(self, outcome: str, replies: Sequence[Reply] | None = None) -> int:
         return sum(1 for r in (self.replies if replies is None else replies) if r.outcome == outcome)
@@ -753,40 +923,46 @@ class FaultResults:
         return len(self.replies) / self.wall if self.wall else float("nan")
 
     def phase(self, reply: Reply) -> str:
-        """before (the kill) · down (until PostgreSQL accepts again) · recovering · after."""
-        recovered = self.recovered_at
-        if reply.started < self.faults.kill:
-            return "before"
-        if reply.started < self.faults.started:
+        """Which window a request lies in, whole: see :data:`PHASES`."""
+        f = self.faults
+        if reply.finished < f.kill:
+            return "healthy"
+        if reply.started >= f.killed and reply.finished <= f.started:
             return "down"
-        if recovered is None or reply.started < recovered:
-            return "recovering"
-        return "after"
+        if reply.started >= f.started:
+            return "back"
+        return "across"
 
     @property
     def recovered_at(self) -> float | None:
         """Finish time of the first reply after the restart in which simfoni answered ``ok``."""
         after = [
-            r
-            for r in self.replies + self.probes
+            r.finished
+            for r in self.everything
             if r.finished > self.faults.start and r.sources.get(KILLED, ("", 0.0))[0] == "ok"
         ]
-        return min((r.finished for r in after), default=None)
+        return min(after, default=None)
 
     @property
     def closed_at(self) -> float | None:
-        """Finish time of the first ``sources`` reply after the restart showing simfoni UP, CLOSED."""
+        """Finish time of the first reply after the restart showing simfoni UP with its breaker CLOSED."""
         seen = [
             r.finished
-            for r in self.replies + self.probes
+            for r in self.everything
             if r.finished > self.faults.start and r.breakers.get(KILLED) == ("UP", "CLOSED")
         ]
         return min(seen, default=None)
 
     def breaker_timeline(self, source: str) -> list[tuple[float, str]]:
-        """(time, "STATUS/BREAKER") each time the `sources` operation saw a change."""
+        """(time, "STATUS/BREAKER") each time the monitor saw a change.
+
+        Only the monitor's replies: one at a time and fast, so their order is the order of the
+        states; workload replies finish out of order behind slower ones.
+        """
         timeline: list[tuple[float, str]] = []
-        for r in sorted((r for r in self.replies + self.probes if source in r.breakers), key=lambda r: r.finished):
+        for r in self.monitor + self.probes:
+            if source not in r.breakers:
+                continue
             state = "/".join(r.breakers[source])
             if not timeline or timeline[-1][1] != state:
                 timeline.append((r.finished, state))
@@ -807,7 +983,9 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     killed_url = killed.create_database(DATABASE, replace=True)
     slowed_url = slowed.create_database(DATABASE, replace=True)
     say(f"loading {KILLED} into PostgreSQL #1 and {SLOWED} into PostgreSQL #2")
-    await asyncio.gather(load_agency(killed_url, directory, KILLED), load_agency(slowed_url, directory, SLOWED))
+    await asyncio.gather(
+        load_agency(killed_url, directory, KILLED), load_agency(slowed_url, directory, SLOWED)
+    )
     proxy = StatementDelayProxy(slowed.port, settings.slow_delay, [s.name for s in SCHEMAS[SLOWED]])
     await proxy.start()
     run_dir = Path(tempfile.mkdtemp(prefix="tppo-faults-"))
@@ -817,26 +995,41 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
         hub_toml(settings, directory, {KILLED: (killed_url, KILLED), SLOWED: (proxied_url, SLOWED)}),
         encoding="utf-8",
     )
-    hub = HubProcess(config, run_dir / "hub.log")
+    hub = HubProcess(config, run_dir / "hub.log", "info" if settings.keep else "warning")
     try:
         async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
             hub.spawn()
             say(f"hub pid {hub.pid} on {hub.url}; waiting for its five sources")
             await hub.wait_ready(client, len(AGENCIES))
-            say("baseline answers of the healthy hub")
-            baseline = await take_baseline(client, hub.url, settings)
+            say("the quiet hub, one request at a time")
+            quiet, slowed_ms = await time_quiet_hub(client, hub.url)
+            say("baseline answers of the healthy hub (proxy delay off meanwhile: set-up only)")
+            proxy.delay = 0.0
+            try:
+                baseline = await take_baseline(client, hub.url, settings)
+            finally:
+                proxy.delay = settings.slow_delay
+            baseline.quiet_latency, baseline.slowed_elapsed_ms = quiet, slowed_ms
         before = (proxy.stats.delayed_statements, proxy.stats.round_trips)
-        memory_before = memory_sample(hub.pid)
-        say(f"load: {settings.clients} clients for {settings.seconds:g} s, {len(baseline.id_source)} case ids")
+        memory_before = process_sample(hub.pid)
+        say(
+            f"load: {settings.clients} clients for {settings.seconds:g} s, {len(baseline.id_source)} case ids"
+        )
         load = await _load(settings, hub, killed, baseline)
+        say(f"load done: {len(load.replies):,} replies, the last at t={load.wall:.1f} s")
         metrics = await _scrape_metrics(hub.base)
-        versions = package_versions({"PostgreSQL": _pg_version(killed)})
+        versions = package_versions({"PostgreSQL": await asyncio.to_thread(_pg_version, killed)})
     finally:
-        hub.stop()
+        # From a thread: the proxy lives in this event loop, and the hub's shutdown closes its
+        # lpsk connections through it (asyncpg waits for the server to hang up on each).
+        await asyncio.to_thread(hub.stop)
         await proxy.close()
-    levels, errors = _read_hub_log(hub.log)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    replies, probes, faults, memory, window, wall = load
+    say("hub stopped")
+    levels, errors = _read_hub_log(hub.log, load.origin)
+    if settings.keep:
+        say(f"kept {run_dir} (hub.toml, hub.log)")
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return FaultResults(
         settings=settings,
         started_at=started_at,
@@ -846,14 +1039,16 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
         row_counts=row_counts,
         load_before=load_before,
         load_after=_load_average(),
-        window=window,
-        wall=wall,
-        replies=replies,
-        probes=probes,
-        faults=faults,
-        memory=memory,
+        window=settings.seconds,
+        wall=load.wall,
+        replies=load.replies,
+        monitor=load.monitor,
+        probes=load.probes,
+        faults=load.faults,
+        memory=load.memory,
         memory_before_load=memory_before,
         baseline_slowed_ms=baseline.slowed_elapsed_ms,
+        quiet_latency=baseline.quiet_latency,
         proxy=proxy.stats,
         proxy_statements_before_load=before[0],
         proxy_round_trips_before_load=before[1],
@@ -866,17 +1061,30 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     )
 
 
-async def _load(
-    settings: Settings, hub: HubProcess, killed: PostgresServer, baseline: Baseline
-) -> tuple[list[Reply], list[Reply], Faults, list[tuple[float, dict[str, int]]], float, float]:
-    """The clients, the fault schedule and the memory sampler, all in this event loop."""
+@dataclass(slots=True)
+class _Load:
+    """What :func:`_load` measured (times in seconds from its start)."""
+
+    replies: list[Reply]
+    monitor: list[Reply]
+    probes: list[Reply]
+    faults: Faults
+    memory: list[tuple[float, dict[str, int]]]
+    wall: float  # until the last workload reply finished
+    origin: float  # wall-clock time of the start, to place the hub's log lines
+
+
+async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, baseline: Baseline) -> _Load:
+    """The clients, the monitor, the fault schedule and the memory sampler, all in this event loop."""
     loop = asyncio.get_running_loop()
     origin = loop.time()
+    origin_wall = time.time()
 
     def clock() -> float:
         return loop.time() - origin
 
     replies: list[Reply] = []
+    monitor: list[Reply] = []
     faults = Faults()
     memory: list[tuple[float, dict[str, int]]] = []
     ids = sorted(baseline.id_source)
@@ -909,15 +1117,23 @@ async def _load(
         faults.started = clock()
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
 
+    async def monitoring() -> None:
+        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+            while not stop.is_set():
+                monitor.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), MONITOR_PERIOD)
+
     async def sampler() -> None:
         while not stop.is_set():
-            sample = memory_sample(hub.pid)
+            sample = process_sample(hub.pid)
             if sample is not None:
                 memory.append((clock(), sample))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
     sampling = loop.create_task(sampler())
+    watching = loop.create_task(monitoring())
     schedule = loop.create_task(fault_schedule())
     try:
         await asyncio.gather(*(client_loop(i) for i in range(settings.clients)))
@@ -929,9 +1145,9 @@ async def _load(
             with contextlib.suppress(asyncio.CancelledError):
                 await schedule
         stop.set()
-        await sampling
-    probes = await _probe_recovery(settings, hub, baseline, clock, faults, replies)
-    return replies, probes, faults, memory, settings.seconds, wall
+        await asyncio.gather(sampling, watching)
+    probes = await _probe_recovery(settings, hub, baseline, clock, faults, replies + monitor)
+    return _Load(replies, monitor, probes, faults, memory, wall, origin_wall)
 
 
 async def _request(
@@ -972,7 +1188,8 @@ async def _probe_recovery(
 
     def recovered() -> bool:
         return any(
-            r.finished > faults.start and r.sources.get(KILLED, ("", 0.0))[0] == "ok" for r in replies + probes
+            r.finished > faults.start and r.sources.get(KILLED, ("", 0.0))[0] == "ok"
+            for r in replies + probes
         )
 
     if math.isnan(faults.started) or recovered():  # NaN: the restart never happened
@@ -981,11 +1198,8 @@ async def _probe_recovery(
     deadline = clock() + settings.recovery_wait
     async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
         while clock() < deadline and not recovered():
-            for op in (STATE, STATS):
-                reply = await _request(client, hub.url, op, {}, baseline, clock)
-                reply.probe = True
-                probes.append(reply)
-            await asyncio.sleep(0.2)
+            probes.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
+            await asyncio.sleep(MONITOR_PERIOD)
     return probes
 
 
@@ -1011,10 +1225,11 @@ def _pg_version(server: PostgresServer) -> str:
         return "?"
 
 
-def _read_hub_log(path: Path) -> tuple[dict[str, int], list[str]]:
-    """Log lines by level, and the distinct error-level messages (JSON lines from hub.logs)."""
+def _read_hub_log(path: Path, origin: float) -> tuple[dict[str, int], list[str]]:
+    """Log lines by level, and the distinct error-level messages with when they came (seconds from
+    the load start, ``origin`` being its wall-clock time). JSON lines from :mod:`hub.logs`."""
     levels: Counter[str] = Counter()
-    errors: Counter[str] = Counter()
+    errors: dict[str, list[float]] = defaultdict(list)
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
@@ -1023,12 +1238,16 @@ def _read_hub_log(path: Path) -> tuple[dict[str, int], list[str]]:
         try:
             entry = json.loads(line)
             level, message = str(entry.get("level", "?")), str(entry.get("message", ""))
-        except ValueError:
-            level, message = ("traceback" if line.startswith(("Traceback", "  ")) else "text"), line
+            at = datetime.fromisoformat(str(entry.get("time"))).timestamp() - origin
+        except (ValueError, TypeError):
+            level, message, at = "text", line, math.nan
         levels[level] += 1
-        if level in ("error", "critical", "traceback"):
-            errors[message[:200]] += 1
-    return dict(levels), [f"{n} × {m}" for m, n in errors.most_common(10)]
+        if level in ("error", "critical"):
+            errors[" / ".join(message.splitlines())[:200]].append(at)
+    ranked = sorted(errors.items(), key=lambda item: -len(item[1]))[:10]
+    return dict(levels), [
+        f"{len(times)} × “{message}” (t = {min(times):.1f}–{max(times):.1f} s)" for message, times in ranked
+    ]
 
 
 def _now() -> str:
@@ -1040,3 +1259,573 @@ def _load_average() -> str:
         return " / ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "?"
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+#: Windows a request can lie in, whole (times of the faults, not of the breaker).
+PHASES = ("healthy", "down", "back", "across")
+PHASE_TEXT = {
+    "healthy": "finished before the kill",
+    "down": "started once every PostgreSQL #1 process was gone, finished before it accepted again",
+    "back": "started after PostgreSQL #1 accepted again (the breaker's wait included)",
+    "across": "in flight at the kill or at the restart",
+}
+#: Peak RSS budget for one hub process: what a small VM gives a worker next to its database
+#: drivers. The figure that matters as much is the plateau (no growth once warm).
+RSS_TARGET_MIB = 1024
+#: RSS in the last third of the run may exceed the middle third's peak by at most this much.
+PLATEAU_TOLERANCE = 1.10
+#: A call into simfoni while its database is down must fail at once, never wait for the timeout:
+#: a dead server refuses the connection (plus two retries, adapters/sql.py RETRY_BACKOFF: 0.3 s),
+#: and once the breaker is open no call is made at all.
+FAST_FAIL_TARGET = 1.0
+#: Pool of each source (adapters/engines.py EngineOptions: pool_size 8 + max_overflow 4).
+POOL = 12
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    return f"{seconds * 1000:.0f} ms" if abs(seconds) < 1 else f"{seconds:.2f} s"
+
+
+def _mib(kib: int | None) -> str:
+    return "–" if kib is None else f"{kib / 1024:.0f} MiB"
+
+
+def _ok(flag: bool) -> str:
+    return "✅" if flag else "❌"
+
+
+def _p(values: Sequence[float], q: float) -> float:
+    return percentile(list(values), q)
+
+
+def _failed(reply: Reply) -> set[str]:
+    return {s for s, (status, _) in reply.sources.items() if status in FAILED_STATUSES}
+
+
+@dataclass(slots=True)
+class Verdicts:
+    """The pass/fail figures, shared by the report, the exit status and the smoke test."""
+
+    server_errors: int
+    incorrect: int
+    partial_while_down: int  # replies wholly inside the outage with simfoni marked failed
+    replies_while_down: int  # replies wholly inside the outage (workload and monitor)
+    ok_while_down: int  # of those, replies claiming simfoni answered: must be 0
+    refused_while_down: int  # simfoni failures refused by the open breaker (0 ms, no call)
+    attempted_while_down: list[float]  # seconds, the other simfoni failures (probes, first calls)
+    partial_down_latency: tuple[float, float]  # p50, p95: workload replies started in the outage
+    peak_rss_kib: int | None
+    plateau: bool | None
+    recovery: float | None  # first simfoni answer, seconds after PostgreSQL accepts again
+    closed: float | None  # first reply showing simfoni's breaker closed, same origin
+
+    @property
+    def fast_fail(self) -> float:
+        """The slowest simfoni failure in the outage (0 if the breaker refused them all)."""
+        return max(self.attempted_while_down, default=0.0)
+
+    def correctness_ok(self) -> bool:
+        return (
+            self.server_errors == 0
+            and self.incorrect == 0
+            and self.partial_while_down > 0
+            and self.ok_while_down == 0
+        )
+
+
+def verdicts(results: FaultResults) -> Verdicts:
+    f = results.faults
+    down = [r for r in results.replies + results.monitor if results.phase(r) == "down"]
+    # Per call: `elapsedMs` sums a request's calls into a source, and every operation but the
+    # analyst's filter (a page and statistics: two calls) calls a failing simfoni once.
+    failures = [r.sources[KILLED][1] / 1000 for r in down if KILLED in _failed(r) and r.op != ANALYST.name]
+    started_down = [
+        r.latency
+        for r in results.replies
+        if f.killed <= r.started < f.started and r.outcome == PARTIAL and KILLED in _failed(r)
+    ]
+    peak = max((s.get("VmHWM", 0) for _, s in results.memory), default=None)
+    plateau: bool | None = None
+    thirds = [
+        [s["VmRSS"] for t, s in results.memory if lo <= t / results.window < hi and "VmRSS" in s]
+        for lo, hi in ((1 / 3, 2 / 3), (2 / 3, math.inf))
+    ]
+    if all(thirds):
+        plateau = max(thirds[1]) <= max(thirds[0]) * PLATEAU_TOLERANCE
+    back, closed = results.recovered_at, results.closed_at
+    return Verdicts(
+        server_errors=results.server_errors,
+        incorrect=sum(1 for r in results.everything if r.outcome == INCORRECT),
+        partial_while_down=sum(1 for r in down if r.outcome == PARTIAL and KILLED in _failed(r)),
+        replies_while_down=len(down),
+        ok_while_down=sum(1 for r in down if r.sources.get(KILLED, ("", 0.0))[0] == "ok"),
+        refused_while_down=sum(1 for seconds in failures if seconds == 0),
+        attempted_while_down=[seconds for seconds in failures if seconds > 0],
+        partial_down_latency=(_p(started_down, 50), _p(started_down, 95)),
+        peak_rss_kib=peak,
+        plateau=plateau,
+        recovery=None if back is None else back - f.started,
+        closed=None if closed is None else closed - f.started,
+    )
+
+
+def render(results: FaultResults, light: FaultResults | None = None) -> str:
+    """The ``## 6. Load and faults`` section (``light``: the same bench with few clients)."""
+    s, v, f = results.settings, verdicts(results), results.faults
+    total_rows = sum(sum(t.values()) for t in results.row_counts.values())
+    rows_of = {a: sum(t.values()) for a, t in results.row_counts.items()}
+    others = ", ".join(f"{a} ({rows_of.get(a, 0):,})" for a in AGENCIES if a not in (KILLED, SLOWED))
+    m = results.machine
+    down_p50, down_p95 = v.partial_down_latency
+    lines = [
+        HEADING,
+        MARKER,
+        "",
+        f"- **Date**: {results.started_at} → {results.finished_at} (`{s.command}`)",
+        f"- **Machine**: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('ram', '?')} RAM; "
+        f"{m.get('os', '?')}. Shared: load average {results.load_before} at the start, "
+        f"{results.load_after} at the end. The hub, both PostgreSQL servers, the proxy and the clients "
+        "share these cores.",
+        "- **Versions**: " + ", ".join(f"{k} {val}" for k, val in results.versions.items()),
+        f"- **Data**: `hub.demo.generate(seed={s.seed}, scale={s.scale:g})`, {total_rows:,} source rows: "
+        f"**{KILLED}** ({rows_of.get(KILLED, 0):,} rows) on embedded PostgreSQL #1, killed and restarted; "
+        f"**{SLOWED}** ({rows_of.get(SLOWED, 0):,} rows) on embedded PostgreSQL #2 behind a TCP proxy "
+        f"(`bench.faults.StatementDelayProxy`) that holds every statement on its tables for "
+        f"{s.slow_delay:g} s; {others} on SQLite.",
+        f"- **Hub**: `python -m hub.cli serve` (one uvicorn process) on 127.0.0.1; `timeout_seconds = "
+        f"{s.source_timeout:g}` for every source (PostgreSQL `statement_timeout` "
+        f"{s.source_timeout * 0.9:g} s), "
+        f"breaker {s.breaker_threshold} consecutive failures / {s.breaker_reset:g} s open, pools of 8 + 4 "
+        "connections per source, request timeout 30 s.",
+        f"- **Load**: {s.clients} httpx clients, one keep-alive connection each, starting requests for "
+        f"{results.window:g} s ({results.wall:.1f} s until the last one finished; at most "
+        f"{s.max_requests:,} requests, client timeout {s.client_timeout:g} s). Each client cycles through "
+        "five operations from its own starting point: the portal list page (`hub.examples.PORTAL_LIST`, "
+        "first 20), the analyst's filter (`hub.examples.ANALYST_FILTER`: a filtered page plus statistics by "
+        "agency), `statistics(measure: CASES, groupBy: [PROVINCE, YEAR])`, a case in detail "
+        f"(`hub.examples.CASE_DETAIL`, one of {results.ids} ids, {s.ids_per_agency} per agency, at random) "
+        f"and `sources {{ name status breaker }}`. Besides, one monitor client asks only {KILLED} (a "
+        f"`totalCount`) and the breaker states every {MONITOR_PERIOD:g} s: it times the recovery, which "
+        f"workload replies cannot (they also wait for {SLOWED}).",
+        f"- **Faults**: SIGKILL of PostgreSQL #1 (postmaster and every backend) at t = {f.kill:.1f} s, all "
+        f"gone at {f.killed:.1f} s; `pg_ctl start` at {f.start:.1f} s, accepting connections after crash "
+        f"recovery at {f.started:.1f} s. {SLOWED} is {s.slow_delay:g} s slow throughout the load and the "
+        "hub's start-up (the proxy let the set-up queries that record the healthy answers through at once).",
+        "- **Classification** of every reply (`bench.faults.classify`): *complete* = HTTP 200, no errors, no "
+        "source marked failed, and data equal to the healthy hub's answer taken before the load (the "
+        "databases are read-only); *partial* = data present, every error has `extensions.code` "
+        "SOURCE_UNAVAILABLE / SOURCE_TIMEOUT / SOURCE_DATA_ERROR and `extensions.source`, "
+        "`extensions.sources` marks exactly those sources, `timeout` if one of their errors is a timeout "
+        "(the more severe status wins) else `error`, and every total (`totalCount`, statistics `total`) "
+        "equals the healthy total minus the shares of some of the failed sources — no healthy source's "
+        "data missing; *incorrect* = anything else (5xx, no data, another code, a wrong mark, a hang).",
+        "",
+        "| figure | result | target | ✓ |",
+        "| --- | --- | --- | --- |",
+        f"| HTTP 5xx | **{v.server_errors}** of {len(results.everything):,} replies (monitor included) | 0 "
+        f"| {_ok(v.server_errors == 0)} |",
+        f"| incorrect replies | **{v.incorrect}** | 0 | {_ok(v.incorrect == 0)} |",
+        f"| workload replies | {len(results.replies):,} ({results.rps:.1f}/s): {results.count(COMPLETE):,} "
+        f"complete, {results.count(PARTIAL):,} correctly marked partial | each complete or correctly "
+        f"partial | {_ok(results.count(INCORRECT) == 0)} |",
+        f"| replies wholly inside the outage | {v.partial_while_down:,} of {v.replies_while_down:,} partial "
+        f"with {KILLED} marked failed, {v.ok_while_down} claiming {KILLED} answered (the rest did not ask "
+        f"{KILLED}) | > 0 marked, 0 claiming | {_ok(v.partial_while_down > 0 and v.ok_while_down == 0)} |",
+        f"| {KILLED} failures in them | {v.refused_while_down:,} refused by the open breaker at 0 ms; "
+        f"{len(v.attempted_while_down):,} calls made (the breaker's probes, the first failures), slowest "
+        f"{_dur(v.fast_fail)} (analyst filter left out: two calls a reply) "
+        f"| ≤ {_dur(FAST_FAIL_TARGET)}: fail at once, never wait for the {s.source_timeout:g} s timeout "
+        f"| {_ok(v.fast_fail <= FAST_FAIL_TARGET)} |",
+        f"| latency of partial replies started during the outage | p50 {_dur(down_p50)}, p95 "
+        f"{_dur(down_p95)} | ≈ {SLOWED}'s {s.slow_delay:g} s, not the {s.source_timeout:g} s timeout (p50 "
+        f"below it) | {_ok(down_p50 < s.source_timeout)} |",
+        f"| recovery: first {KILLED} answer after the restart | **{_dur(v.recovery)}** after PostgreSQL "
+        f"accepted ({_dur(None if v.recovery is None else v.recovery + f.started - f.start)} after "
+        f"`pg_ctl start`); breaker seen CLOSED after {_dur(v.closed)} | ≤ {_dur(s.breaker_reset + 1)}: the "
+        f"{s.breaker_reset:g} s open period + one probe | "
+        f"{_ok(v.recovery is not None and v.recovery <= s.breaker_reset + 1)} |",
+        f"| peak RSS of the hub (VmHWM) | **{_mib(v.peak_rss_kib)}** | ≤ {RSS_TARGET_MIB} MiB | "
+        f"{_ok(v.peak_rss_kib is not None and v.peak_rss_kib <= RSS_TARGET_MIB * 1024)} |",
+        f"| memory plateau | last third's peak RSS {'≤' if v.plateau else '>'} {PLATEAU_TOLERANCE:.2f} × "
+        f"the middle third's | bounded | {_ok(bool(v.plateau))} |",
+        "",
+    ]
+    lines += _reading(results)
+    if light is not None:
+        lines += _comparison(results, light)
+    lines += _operations_table(results)
+    lines += _phase_table(results)
+    lines += _sources_table(results)
+    lines += _breakers(results)
+    lines += _memory(results)
+    lines += _proxy_and_log(results)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _healthy_timeouts(results: FaultResults) -> dict[str, int]:
+    """Timeouts of every source but the deliberately slow one, over the hub's life (its /metrics)."""
+    return {
+        src: int(n)
+        for (src, outcome), n in sorted(results.metrics.items())
+        if outcome == "timeout" and src != SLOWED
+    }
+
+
+def _reading(results: FaultResults) -> list[str]:
+    """Whether the hub itself was the bottleneck: then healthy sources time out too."""
+    cpu = cpu_use(results.memory)
+    state = [r.latency for r in results.replies if r.op == STATE.name]
+    timeouts = _healthy_timeouts(results)
+    text = (
+        f"**Saturation.** {results.settings.clients} clients, each sending its next request as soon as the "
+        f"last is answered: {results.rps:.1f} replies/s. "
+        + (
+            f"The hub process used {cpu[0]:.2f} cores on average (one uvicorn process: its event loop "
+            f"runs on one core, SQLite statements in its threads); the machine was {cpu[1]:.0%} busy. "
+            if cpu
+            else ""
+        )
+        + f"`sources`, which asks no database, took p50 {_dur(_p(state, 50))}, p95 {_dur(_p(state, 95))}: "
+        "the hub's own queueing. "
+    )
+    if sum(timeouts.values()):
+        named = ", ".join(f"{src} {n:,}" for src, n in timeouts.items() if n)
+        text += (
+            "A source's timeout runs while its call waits for the event loop and for a pooled connection, so "
+            f"healthy sources timed out too ({named}: timeouts over the hub's life, from its `/metrics`) and "
+            "their breakers opened. Those replies are partial and correctly marked, but the agency they name "
+            "is not the one at fault: the hub is."
+        )
+    else:
+        text += "No source but the slowed one timed out: the hub was not the bottleneck."
+    return [text, ""]
+
+
+def _summary_row(results: FaultResults) -> str:
+    v = verdicts(results)
+    cpu = cpu_use(results.memory)
+    state = [r.latency for r in results.replies if r.op == STATE.name]
+    counts = " / ".join(f"{results.count(o):,}" for o in (COMPLETE, PARTIAL, INCORRECT))
+    return (
+        f"| {results.settings.clients} | {results.rps:.1f} | {f'{cpu[0]:.2f}' if cpu else '–'} | "
+        f"{_dur(_p(state, 50))} / {_dur(_p(state, 95))} | {sum(_healthy_timeouts(results).values()):,} | "
+        f"{counts} / {v.server_errors} | {_dur(v.fast_fail)} | {_dur(v.partial_down_latency[0])} / "
+        f"{_dur(v.partial_down_latency[1])} | {_dur(v.recovery)} | {_mib(v.peak_rss_kib)} |"
+    )
+
+
+def _comparison(results: FaultResults, light: FaultResults) -> list[str]:
+    return [
+        f"**The same run with {light.settings.clients} clients** (`--light-clients`, run right after, "
+        f"{light.started_at}): what the faults do when the hub is not the bottleneck.",
+        "",
+        "| clients | replies/s | hub cores | `sources` p50 / p95 | timeouts of healthy sources "
+        f"| complete / partial / incorrect / 5xx | slowest {KILLED} failure in the outage "
+        "| partial replies started in the outage: p50 / p95 | recovery | peak RSS |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        _summary_row(results),
+        _summary_row(light),
+        "",
+    ]
+
+
+def _operations_table(results: FaultResults) -> list[str]:
+    lines = [
+        "Per operation, whole run (latency: request start to last byte, as the client saw it):",
+        "",
+        "| operation | replies | complete | partial | incorrect | 5xx | p50 | p95 | p99 | max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for op in (*OPERATIONS, MONITOR):
+        mine = [r for r in results.replies + results.monitor if r.op == op.name]
+        lat = [r.latency for r in mine]
+        counts = " | ".join(f"{results.count(o, mine):,}" for o in (COMPLETE, PARTIAL, INCORRECT))
+        server = sum(1 for r in mine if (r.status or 0) >= 500)
+        timing = " | ".join(_dur(_p(lat, q)) for q in (50, 95, 99))
+        lines.append(
+            f"| {op.name} | {len(mine):,} | {counts} | {server} | {timing} | {_dur(max(lat, default=None))} |"
+        )
+    reasons = Counter(f"{r.op}: {r.reason}" for r in results.everything if r.outcome == INCORRECT)
+    if reasons:
+        worst = "; ".join(f"{n} × {why}" for why, n in reasons.most_common(8))
+        lines += ["", f"Incorrect replies: {worst}."]
+    return [*lines, ""]
+
+
+def _phase_table(results: FaultResults) -> list[str]:
+    lines = [
+        "Latency by phase — "
+        + "; ".join(f"*{p}*: {PHASE_TEXT[p]}" for p in PHASES)
+        + ". Cell: p50 / p95 (partial of all replies). First column: one client on the quiet hub "
+        "before the load.",
+        "",
+        "| operation | quiet hub | " + " | ".join(PHASES) + " |",
+        "| --- | ---: |" + " ---: |" * len(PHASES),
+    ]
+    for op in OPERATIONS:
+        cells = [_dur(results.quiet_latency.get(op.name))]
+        for phase in PHASES:
+            mine = [r for r in results.replies if r.op == op.name and results.phase(r) == phase]
+            lat = [r.latency for r in mine]
+            cells.append(
+                f"{_dur(_p(lat, 50))} / {_dur(_p(lat, 95))} ({results.count(PARTIAL, mine)}/{len(mine)})"
+                if mine
+                else "–"
+            )
+        lines.append(f"| {op.name} | " + " | ".join(cells) + " |")
+    by_cause: dict[str, list[float]] = defaultdict(list)
+    for r in results.replies:
+        if r.outcome == PARTIAL:
+            by_cause[" + ".join(sorted(_failed(r))) or "?"].append(r.latency)
+    if by_cause:
+        causes = "; ".join(
+            f"{cause}: {len(lat):,}, p50 {_dur(_p(lat, 50))}, p95 {_dur(_p(lat, 95))}"
+            for cause, lat in sorted(by_cause.items(), key=lambda item: -len(item[1]))
+        )
+        lines += ["", f"Partial replies by the sources that failed in them: {causes}."]
+    return [*lines, ""]
+
+
+def _sources_table(results: FaultResults) -> list[str]:
+    lines = [
+        f"{KILLED} and {SLOWED} in the workload's replies that asked them (`extensions.sources`: status, and "
+        "`elapsedMs` summed over the request's calls into the source; a source whose breaker is open is "
+        "marked `error` at 0 ms: no call made):",
+        "",
+        "| source | phase | ok | error | of which 0 ms | timeout | elapsed if ok: p50 / p95 "
+        "| if failed: p50 / p95 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for source in (KILLED, SLOWED):
+        for phase in PHASES:
+            entries = [
+                r.sources[source]
+                for r in results.replies
+                if source in r.sources and results.phase(r) == phase
+            ]
+            if not entries:
+                continue
+            ok = [ms / 1000 for st, ms in entries if st == "ok"]
+            failed = [ms / 1000 for st, ms in entries if st in FAILED_STATUSES]
+            errors = [ms for st, ms in entries if st == "error"]
+            timeouts = sum(1 for st, _ in entries if st == "timeout")
+            lines.append(
+                f"| {source} | {phase} | {len(ok):,} | {len(errors):,} | {errors.count(0.0):,} "
+                f"| {timeouts:,} | "
+                f"{_dur(_p(ok, 50))} / {_dur(_p(ok, 95))} | {_dur(_p(failed, 50))} / {_dur(_p(failed, 95))} |"
+            )
+    messages = Counter(
+        f"{source} {code} “{message}”" for r in results.replies for source, code, message in r.errors
+    )
+    if messages:
+        top = "; ".join(f"{n:,} × {text}" for text, n in messages.most_common(8))
+        lines += ["", f"Error entries in the workload's replies: {top}."]
+    slowed_ok = []
+    for op in (PORTAL, ANALYST, STATS):
+        ok = [
+            r.sources[SLOWED][1] / 1000
+            for r in results.replies
+            if r.op == op.name and r.sources.get(SLOWED, ("", 0.0))[0] == "ok"
+        ]
+        slowed_ok.append(f"{op.name} {_dur(_p(ok, 50))}")
+    quiet = ", ".join(_dur(ms / 1000) for ms in results.baseline_slowed_ms)
+    delayed = results.proxy.delayed_statements - results.proxy_statements_before_load
+    lines += [
+        "",
+        f"{SLOWED}'s `elapsedMs` when it answered, p50 under load: {', '.join(slowed_ok)}; on the quiet hub: "
+        f"{quiet} (same order). A page or statistics call sends two statements at once (the page and its "
+        f"count, the cells and the total), each held {results.settings.slow_delay:g} s; the portal list "
+        f"then loads victims and services, one more {results.settings.slow_delay:g} s level. With a pool of "
+        f"{POOL} connections, {SLOWED} can run at most {POOL / results.settings.slow_delay:g} statements a "
+        f"second; it ran {delayed / results.wall if results.wall else 0:.1f} a second during the load. Calls "
+        "beyond that wait for a connection, inside the same timeout.",
+    ]
+    if results.metrics:
+        per_source: dict[str, dict[str, int]] = defaultdict(dict)
+        for (source, outcome), n in results.metrics.items():
+            per_source[source][outcome] = int(n)
+        calls = "; ".join(
+            f"{src} " + ", ".join(f"{o} {n:,}" for o, n in sorted(outcomes.items()))
+            for src, outcomes in sorted(per_source.items())
+        )
+        lines += [
+            "",
+            f"Calls into each source over the hub's life (`tppo_hub_source_calls` from its `/metrics`, "
+            f"baseline included; a call refused by an open breaker is not a call): {calls}.",
+        ]
+    return [*lines, ""]
+
+
+def _breakers(results: FaultResults) -> list[str]:
+    lines = [
+        "Breaker states (status/breaker) as the monitor saw them, with the time of the reply, and how many "
+        "replies (workload `sources` and monitor) showed each:",
+        "",
+    ]
+    for source in (KILLED, SLOWED):
+        timeline = results.breaker_timeline(source)
+        seen = Counter("/".join(r.breakers[source]) for r in results.everything if source in r.breakers)
+        shown = " → ".join(f"{state} ({t:.1f} s)" for t, state in timeline[:16])
+        more = f" … and {len(timeline) - 16} more changes" if len(timeline) > 16 else ""
+        counts = ", ".join(f"{state} {n:,}" for state, n in seen.most_common())
+        lines.append(f"- {source}: {shown}{more}. Replies: {counts}.")
+    if results.probes:
+        lines.append(
+            f"- {len(results.probes)} monitor probes after the load window, until {KILLED} answered."
+        )
+    return [*lines, ""]
+
+
+def _memory(results: FaultResults) -> list[str]:
+    samples = results.memory
+    if not samples:
+        return ["Memory: no samples.", ""]
+    before = results.memory_before_load or {}
+    last = samples[-1][1]
+    at_kill = next((sample for t, sample in samples if t >= results.faults.kill), last)
+    most = {key: max(sample.get(key, 0) for _, sample in samples) for key in ("VmRSS", "Threads", "fds")}
+    return [
+        f"Memory of the hub process (`/proc/<pid>/status`, {len(samples)} samples, one a second): RSS "
+        f"{_mib(before.get('VmRSS'))} before the load, {_mib(at_kill.get('VmRSS'))} at the kill, "
+        f"{_mib(most['VmRSS'])} at most, {_mib(last.get('VmRSS'))} at the end; peak (VmHWM) "
+        f"{_mib(last.get('VmHWM'))}. Threads {before.get('Threads', '–')} → at most {most['Threads']} → "
+        f"{last.get('Threads', '–')}; open descriptors {before.get('fds', '–')} → at most {most['fds']} → "
+        f"{last.get('fds', '–')}.",
+        "",
+    ]
+
+
+def _proxy_and_log(results: FaultResults) -> list[str]:
+    p = results.proxy
+    statements = p.delayed_statements - results.proxy_statements_before_load
+    trips = p.round_trips - results.proxy_round_trips_before_load
+    per = trips / statements if statements else float("nan")
+    delay = results.settings.slow_delay
+    if results.hub_exit_code in (0, -signal.SIGTERM) and results.hub_stop_seconds is not None:
+        # uvicorn ends its graceful shutdown by raising the signal it caught again.
+        stopped = (
+            f"stopped {results.hub_stop_seconds:.1f} s after SIGTERM (exit status {results.hub_exit_code})"
+        )
+    else:
+        stopped = f"did not stop cleanly after SIGTERM (exit status {results.hub_exit_code})"
+    levels = ", ".join(f"{level} {n:,}" for level, n in sorted(results.hub_log_levels.items())) or "none"
+    lines = [
+        f"Proxy: {statements:,} statements on {SLOWED}'s tables held during the load, among {trips:,} round "
+        f"trips (client Sync and Query messages): {per:.1f} round trips per statement. Hence a statement "
+        f"delay, not a packet delay: {delay:g} s of network latency would cost ~{per * delay:.0f} s per "
+        f"statement, past any timeout. {p.connections:,} connections went through it in all, "
+        f"{p.cancels:,} of them CancelRequests from the hub's timeouts (each passed on after the statement "
+        "its connection held, so the server aborts it as a slow server would).",
+        "",
+        f"The hub {stopped}. Its log at level warning and up: {levels}.",
+    ]
+    if results.hub_log_errors:
+        lines.append("Error lines (t from the load start): " + "; ".join(results.hub_log_errors) + ".")
+    return lines
+
+
+_SECTION = re.compile(r"^## 6\. Load and faults\b.*?(?=^## |\Z)", re.M | re.S)
+
+
+def write_section(section: str, path: Path = RESULTS) -> None:
+    """Put ``section`` into ``path`` in place of the old one; every other section stays as it is.
+
+    A first run puts it before ``## Linkage`` (after the hand-written analysis of sections 1–5),
+    or at the end. ``python -m bench`` keeps it there: it rewrites only sections carrying its own
+    marker.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    block = section.rstrip() + "\n\n"
+    match = _SECTION.search(text)
+    if match is not None:
+        text = text[: match.start()] + block + text[match.end() :]
+    else:
+        linkage = re.search(r"^## Linkage\b", text, re.M)
+        if linkage is not None:
+            text = text[: linkage.start()] + block + text[linkage.start() :]
+        else:
+            text = text.rstrip() + "\n\n" + block
+    path.write_text(text.rstrip() + "\n", encoding="utf-8")
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.faults", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 15 s, prints instead of writing")
+    parser.add_argument("--seconds", type=float, help="load duration (default 60, quick 15)")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients (default 64)")
+    parser.add_argument(
+        "--light-clients",
+        type=int,
+        help="then the same run with this many clients, for comparison (default 8, quick 0 = none)",
+    )
+    parser.add_argument("--scale", type=float, default=6.0, help="demo scale (default 6, ~90k rows)")
+    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--data-dir", type=Path, default=data.DEFAULT_ROOT, help="where generated data lives")
+    parser.add_argument(
+        "--results", type=Path, help="RESULTS.md to update (a --quick run only prints unless given)"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    parser.add_argument("--keep", action="store_true", help="keep hub.toml and the hub's log (level info)")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or (args.seconds is not None and args.seconds <= 0):
+        parser.error("--clients and --seconds must be positive")
+    return Settings(
+        seed=args.seed,
+        scale=args.scale,
+        clients=args.clients,
+        light_clients=args.light_clients if args.light_clients is not None else (0 if args.quick else 8),
+        seconds=args.seconds or (15.0 if args.quick else 60.0),
+        data_root=args.data_dir,
+        # A quick run's figures must never replace the real ones by accident.
+        results=None if args.no_write or (args.quick and args.results is None) else args.results or RESULTS,
+        keep=args.keep,
+        command=" ".join(["python -m bench.faults", *(argv if argv is not None else sys.argv[1:])]),
+    )
+
+
+async def run_with_own_servers(settings: Settings) -> FaultResults:
+    """Two throwaway embedded PostgreSQL servers (``tests/_pg.py``) for one run, closed after."""
+    from tests._pg import start_postgres
+
+    say("starting two embedded PostgreSQL servers")
+    started = await asyncio.gather(
+        asyncio.to_thread(start_postgres), asyncio.to_thread(start_postgres), return_exceptions=True
+    )
+    servers = [s for s in started if not isinstance(s, BaseException)]
+    try:
+        for outcome in started:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return await run(settings, servers[0], servers[1])
+    finally:
+        for server in servers:
+            server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    results = asyncio.run(run_with_own_servers(settings))
+    light = None
+    if settings.light_clients:
+        say(f"the same run with {settings.light_clients} clients, for comparison")
+        light = asyncio.run(run_with_own_servers(replace(settings, clients=settings.light_clients)))
+    section = render(results, light)
+    print(section)
+    if settings.results is not None:
+        write_section(section, settings.results)
+        say(f"wrote {HEADING[3:]} to {settings.results}")
+    # Exit status 1 when the hub answered wrongly (5xx, incorrect replies, the fault not visible).
+    return 0 if verdicts(results).correctness_ok() else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
