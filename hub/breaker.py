@@ -45,6 +45,10 @@ class CircuitBreaker:
             return True
         return False
 
+    def release_probe(self) -> None:
+        """The claimed probe never reached the source (the hub was busy): let another try."""
+        self._probing = False
+
     def record_success(self) -> None:
         self.state = BreakerState.CLOSED
         self.failures = 0

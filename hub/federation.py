@@ -148,6 +148,36 @@ class Federation:
         if not entry.opened and not await self.registry.reopen(entry):
             entry.breaker.record_failure()
             return self._unavailable(ctx, entry, default, "is unavailable")
+        # A bounded number of calls per source run at once; the rest queue here, *before* the
+        # source's timeout starts, so a busy hub neither floods an agency nor blames a healthy
+        # one (a queue timeout is the hub's congestion: it does not count against the breaker).
+        waited = time.perf_counter()
+        try:
+            async with asyncio.timeout(entry.timeout_seconds):
+                await entry.slots.acquire()
+        except TimeoutError:
+            entry.breaker.release_probe()
+            ctx.record(entry.name, CallOutcome.TIMEOUT, (time.perf_counter() - waited) * 1000, 0, 0)
+            ctx.fail(
+                SourceFailure(entry.name, "SOURCE_TIMEOUT", f"source {entry.name!r} is busy (no free slot)")
+            )
+            if self.metrics is not None:
+                self.metrics.observe_failure(entry.name, "SOURCE_TIMEOUT")
+            return default
+        try:
+            return await self._run(ctx, entry, work, default)
+        finally:
+            entry.slots.release()
+
+    async def _run(
+        self,
+        ctx: RequestContext,
+        entry: RegisteredSource,
+        work: Callable[[Source], Awaitable[T]],
+        default: T,
+    ) -> T:
+        """One call into an open source that holds a slot: timeout, stats, outcome, breaker."""
+        assert entry.source is not None
         stats = CallStats()
         token = CURRENT_CALL.set(stats)
         started = time.perf_counter()

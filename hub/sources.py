@@ -36,6 +36,10 @@ from hub.store import Store
 
 log = logging.getLogger("tppo_hub.sources")
 
+#: Concurrent calls into one source: half its default pool (8 + 4 overflow connections),
+#: because a page or statistics call runs two statements at once.
+DEFAULT_SLOTS = 6
+
 #: Entry-point group under which Python adapters register their Source classes.
 ADAPTER_ENTRY_POINTS = "tppo_hub.adapters"
 
@@ -65,6 +69,8 @@ class RegisteredSource:
     timeout_seconds: float
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     opened: bool = False
+    #: Calls allowed into the source at once (each may use two pooled connections).
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DEFAULT_SLOTS))
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -217,3 +217,37 @@ async def _sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+async def test_a_busy_hub_queues_calls_without_blaming_the_agency(demo_dir: Path, tmp_path: Path) -> None:
+    """Calls beyond a source's slots wait before its timeout starts; waiting too long is a
+    SOURCE_TIMEOUT that does not count against the agency's circuit breaker."""
+    import asyncio
+
+    config = parse_config(
+        {"hub": {"breaker_threshold": 1}, "sources": sqlite_sources(demo_dir, ["polri"])}, tmp_path
+    )
+    hub = Hub(config)
+    await hub.start()
+    try:
+        entry = hub.registry.get("polri")
+        entry.slots = asyncio.Semaphore(1)
+        entry.timeout_seconds = 0.3
+        original = entry.source.search_cases
+
+        async def slow(search: Any) -> Any:
+            await asyncio.sleep(0.2)
+            return await original(search)
+
+        entry.source.search_cases = slow  # type: ignore[method-assign]
+        results = await asyncio.gather(
+            *(hub.execute("{ cases(first: 3) { edges { node { id } } } }") for _ in range(4))
+        )
+        answered = [r for r in results if not r.errors]
+        queued_out = [r for r in results if r.errors]
+        assert answered and queued_out
+        for result in queued_out:
+            assert [e.extensions for e in result.errors] == [{"code": "SOURCE_TIMEOUT", "source": "polri"}]
+        assert entry.breaker.state.value == "closed"  # the agency answered every call it got
+    finally:
+        await hub.stop()
