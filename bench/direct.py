@@ -15,6 +15,7 @@ names are mapped with the reference CSV files directly.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import csv
 import heapq
@@ -33,26 +34,29 @@ AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi"
 Row = Sequence[Any]
 
 
-class Driver:
+class Driver(abc.ABC):
     """One backend's connections and SQL dialect details."""
 
     name: str
 
+    @abc.abstractmethod
     async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        raise NotImplementedError
+        """Rows of one statement on one agency's database."""
 
     def table(self, agency: str, name: str) -> str:
         return name
 
+    @abc.abstractmethod
     def in_list(self, column: str, values: Sequence[Any], start: int = 1) -> tuple[str, list[Any]]:
         """``column IN (…)`` in the driver's parameter style, with its parameters."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def year_of_unix(self, column: str) -> str:
-        raise NotImplementedError
+        """SQL giving the year of a Unix-seconds column."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Close the connections."""
 
 
 class SQLiteDriver(Driver):

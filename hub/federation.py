@@ -284,12 +284,7 @@ class Federation:
         streams = [records for records, _ in results]
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
-        items = list(islice(merged, first + 1))
-        has_next = len(items) > first
-        items = items[:first]
-        end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
-        total = sum(t for _, t in results if t is not None) if want_total else None
-        return CasePage([Linked(r) for r in items], has_next, total, end)
+        return _page(list(islice(merged, first + 1)), first, results, want_total)
 
     async def _cases_by_agency(
         self,
@@ -331,11 +326,7 @@ class Federation:
         calls = [self.call(ctx, entry, work_for(i), ([], None)) for i, entry in enumerate(entries)]
         results = await asyncio.gather(*calls)
         items = [record for records, _ in results for record in records][: first + 1]
-        has_next = len(items) > first
-        items = items[:first]
-        end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
-        total = sum(t for _, t in results if t is not None) if want_total else None
-        return CasePage([Linked(r) for r in items], has_next, total, end)
+        return _page(items, first, results, want_total)
 
     # --- statistics ---------------------------------------------------------------------------
 
@@ -450,6 +441,17 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include)
+
+
+def _page(
+    items: list[CaseRecord], first: int, results: list[tuple[list[CaseRecord], int | None]], want_total: bool
+) -> CasePage:
+    """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
+    has_next = len(items) > first
+    items = items[:first]
+    end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
+    total = sum(t for _, t in results if t is not None) if want_total else None
+    return CasePage([Linked(r) for r in items], has_next, total, end)
 
 
 async def _no_cases() -> list[CaseRecord]:

@@ -12,6 +12,7 @@ disturb each other and the output is identical run after run.
 
 from __future__ import annotations
 
+import abc
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -572,7 +573,7 @@ class Links:
 # -- shared encoder machinery -----------------------------------------------------------------
 
 
-class _Encoder:
+class _Encoder(abc.ABC):
     """Common state and helpers; a subclass per agency implements ``encode``."""
 
     name = ""
@@ -730,8 +731,9 @@ class _Encoder:
         picked.sort(key=lambda item: (item[0], item[1].index))
         return picked
 
-    def encode(self) -> AgencyData:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def encode(self) -> AgencyData:
+        """This agency's tables and ground truth, encoded its own way."""
 
 
 def _service_status(
