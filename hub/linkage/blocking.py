@@ -29,7 +29,7 @@ from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic
 
 #: Largest block that is still compared pairwise.
-MAX_BLOCK = 40
+MAX_BLOCK = 20
 #: Identifier blocks (NIK, passport) hold one person: a bigger one is a data error, capped too.
 MAX_ID_BLOCK = 12
 
