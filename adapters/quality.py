@@ -30,10 +30,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Numeric, String, Table, and_, case, cast, func, not_, or_, select, true
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FromClause, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
-from sqlalchemy.types import Boolean
 
 from adapters import codes as country_codes
 from adapters.base import SourceError
@@ -55,6 +53,7 @@ from adapters.mapping import (
 )
 from adapters.regions import match_regency
 from adapters.sql import CompiledPart, MappedSQLSource
+from adapters.sqlfuncs import DigitsOnly
 from hub import model, reference
 from hub.model import Entity, Labelled
 
@@ -71,33 +70,6 @@ EARLIEST_PLAUSIBLE = date(1900, 1, 1)
 MAX_AGE = 120
 #: Statements of one report in flight at once (a source's pool has 8 connections).
 CONCURRENCY = 4
-
-
-class DigitsOnly(FunctionElement[bool]):
-    """True when a text is one or more ASCII digits (per dialect: GLOB, ~, REGEXP)."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "digits_only"
-
-
-@compiles(DigitsOnly)
-def _digits_sqlite(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    text = compiler.process(arg, **kw)
-    return f"({text} <> '' AND {text} NOT GLOB '*[^0-9]*')"
-
-
-@compiles(DigitsOnly, "postgresql")
-def _digits_pg(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"({compiler.process(arg, **kw)} ~ '^[0-9]+$')"
-
-
-@compiles(DigitsOnly, "mysql")
-def _digits_mysql(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"({compiler.process(arg, **kw)} REGEXP '^[0-9]+$')"
 
 
 @dataclass(frozen=True, slots=True)

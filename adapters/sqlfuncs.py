@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import String, cast, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import Text
+from sqlalchemy.types import Boolean, Text
 
 #: Separator for multi-valued fields aggregated into one string (ASCII unit separator: it does
 #: not occur in agency code values).
@@ -89,3 +89,30 @@ def iso_date(column: ColumnElement[Any], fmt: str) -> ColumnElement[str]:
     # ISO date-times (``YYYY-MM-DD HH:MM:SS``) or non-text date columns: the first ten
     # characters are the ISO date.
     return func.substr(text, 1, 10, type_=String)
+
+
+class DigitsOnly(FunctionElement[bool]):
+    """True when a text is one or more ASCII digits (per dialect: GLOB, ~, REGEXP)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "digits_only"
+
+
+@compiles(DigitsOnly)
+def _digits_sqlite(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    text = compiler.process(arg, **kw)
+    return f"({text} <> '' AND {text} NOT GLOB '*[^0-9]*')"
+
+
+@compiles(DigitsOnly, "postgresql")
+def _digits_pg(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"({compiler.process(arg, **kw)} ~ '^[0-9]+$')"
+
+
+@compiles(DigitsOnly, "mysql")
+def _digits_mysql(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"({compiler.process(arg, **kw)} REGEXP '^[0-9]+$')"

@@ -14,10 +14,9 @@ reports carry the redacted URL, log lines only the source name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -52,31 +51,9 @@ class StoreUnavailable(RuntimeError):
     """The hub's store cannot be reached: registrations cannot be persisted."""
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationRequest:
-    """What to register: a mapping's TOML text *or* a Python adapter, and its database."""
-
-    name: str
-    url: str
-    mapping_text: str | None = None
-    mapping_name: str | None = None
-    adapter: str | None = None
-    schema: str | None = None
-    timeout_seconds: float | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def registration(self) -> Registration:
-        return Registration(
-            name=self.name,
-            url=self.url,
-            mapping_text=self.mapping_text,
-            mapping_name=self.mapping_name
-            or (f"{self.name}.toml" if self.mapping_text is not None else None),
-            adapter=self.adapter,
-            schema=self.schema,
-            timeout_seconds=self.timeout_seconds,
-            options=dict(self.options),
-        )
+#: What to register: a mapping's TOML text *or* a Python adapter, and its database. The same
+#: record the store keeps; :meth:`Registration.registration` fills in its defaults.
+RegistrationRequest = Registration
 
 
 @dataclass(slots=True)

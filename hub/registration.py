@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +58,12 @@ class Registration:
     revision: str = ""
     registered_at: str = ""
     registered_by: str = ""
+
+    def registration(self) -> Registration:
+        """This registration with its defaults filled in (a mapping given as text is kept as
+        ``<name>.toml``) and its own copy of the options."""
+        mapping_name = self.mapping_name or (f"{self.name}.toml" if self.mapping_text is not None else None)
+        return replace(self, mapping_name=mapping_name, options=dict(self.options))
 
     def config(self) -> SourceConfig:
         """The source's configuration, as if it were written in the configuration file."""
