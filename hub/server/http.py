@@ -9,9 +9,11 @@ no ``data`` entry, so HTTP intermediaries can tell a bad request from a partial 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,6 +49,23 @@ class GraphQLOverHTTP(GraphQL):
     persisted queries (APQ, or an allow-list in production)."""
 
     persisted: PersistedQueries | None = None
+
+    def encode_json(self, data: object) -> bytes:
+        """The response body: orjson, several times faster than ``json.dumps`` on a page of cases.
+
+        UTF-8 as is (the media type says so) rather than ``\\u`` escapes. What orjson cannot
+        encode (an integer beyond 64 bits in an extension, say) goes to the standard encoder,
+        which strawberry would have used: the answer never depends on the encoder.
+        """
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Request bodies: orjson (its errors are ``json.JSONDecodeError``s, so a malformed body is
+        still strawberry's 400)."""
+        return orjson.loads(data)
 
     async def execute_single(self, *, request_data: GraphQLRequestData, **kwargs: Any) -> ExecutionResult:
         if self.persisted is not None:
