@@ -67,13 +67,24 @@ class GraphQLOverHTTP(GraphQL):
         still strawberry's 400)."""
         return orjson.loads(data)
 
+    #: Query texts the hub documents (its examples): known operations even when sent as text.
+    known_queries: frozenset[str] = frozenset()
+
     async def execute_single(self, *, request_data: GraphQLRequestData, **kwargs: Any) -> ExecutionResult:
+        known = request_data.query in self.known_queries
         if self.persisted is not None:
+            by_hash = isinstance((request_data.extensions or {}).get("persistedQuery"), dict)
             resolved = self.persisted.resolve(request_data.query, request_data.extensions)
             if isinstance(resolved, Rejection):
                 error = GraphQLError(resolved.message, extensions={"code": resolved.code})
                 return ExecutionResult(data=None, errors=[error])
             request_data = replace(request_data, query=resolved)
+            # Allow-listed, or registered by its hash (APQ): a known operation.
+            known = known or by_hash or self.persisted.allow_list is not None
+        context = kwargs.get("context")
+        if known and hasattr(context, "known_operation"):
+            # Its plain subtrees are completed by plans made once (resolvers/compiled.py).
+            context.known_operation = True
         return await super().execute_single(request_data=request_data, **kwargs)
 
     async def get_sub_response(self, request: Any) -> Response:
