@@ -131,6 +131,18 @@ class Source(abc.ABC):
         the grouping runs in the source's database.
         """
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]] | None:
+        """Like :meth:`aggregate`, with each cell's sum of record keys beside its count.
+
+        A record's key is :func:`adapters.cellkeys.record_key` of ``salt`` and its key text
+        (the cell-key method of :mod:`hub.access.cellkey`), summed in the source's own query.
+        None when this source cannot key its records: the hub then keys its cells by count,
+        which protects less against differencing.
+        """
+        return None
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:

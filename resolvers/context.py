@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from strawberry.types import Info
 
 from hub.access.audit import AuditLog
+from hub.access.cellkey import CellKeys
 from hub.access.policy import Guard, Principal, QueryLimits
 from hub.engine.federation import Federation
 from hub.engine.metrics import HubMetrics
@@ -49,6 +50,9 @@ class Context:
     #: The linkage index of the hub's store; None when the hub has no open store.
     linkage: LinkageIndex | None = None
     metrics: HubMetrics | None = None
+    #: The cell-key secret of perturbed statistics; None before the hub has opened its store
+    #: (statistics for roles below coordinator then fail closed).
+    cell_keys: CellKeys | None = None
     #: The HTTP request and response when served over HTTP (strawberry's integration).
     request: Any = None
     response: Any = None

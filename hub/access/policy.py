@@ -293,6 +293,20 @@ class Guard:
             if not record_visible(self.principal, self._agency_of(source), protected)
         )
 
+    def hidden_roles(self, source: str) -> frozenset[model.PersonRole]:
+        """The person roles whose records of ``source`` this request may not see.
+
+        The engine applies it where records are read and inside every source query (victim
+        filters, counts, per-source row counts), so a hidden record changes nothing the
+        asker can observe.
+        """
+        agency = self._agency_of(source)
+        if not is_protected(agency, PROTECTED_ROLES):
+            return frozenset()  # not a witness-protection agency: its witnesses are not hidden
+        assert agency is not None
+        staff = self.principal.role in PROTECTION_STAFF_ROLES and self.principal.agency == agency.code
+        return frozenset() if staff else PROTECTED_ROLES
+
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""
         return record_visible(self.principal, self._agency_of(source), roles)

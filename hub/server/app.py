@@ -27,6 +27,7 @@ from strawberry.types import ExecutionResult
 
 from hub.access.audit import AuditLog
 from hub.access.auth import Authenticator, load_auth
+from hub.access.cellkey import CellKeys
 from hub.access.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.engine import tracing
 from hub.engine.config import ConfigError, HubConfig, load_config
@@ -73,12 +74,15 @@ class Hub:
         #: Policy hook for linkage (issue 5): lets caseworkers read records of persons linked
         #: to their agency's records. None until the linkage index provides one.
         self.linkage: LinkedAgencies | None = None
+        #: The cell-key secret for perturbed statistics, read from (or created in) the store at start.
+        self.cell_keys: CellKeys | None = None
 
     async def start(self) -> None:
         # aiosqlite logs every statement with its parameters at DEBUG: never personal data in logs.
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
         await self.store.open()
         await self.audit.open()
+        self.cell_keys = await CellKeys.open(self.store)
         await self.authenticator.start()
         await self.registry.open()
 
@@ -95,6 +99,7 @@ class Hub:
             # the linkage index, prefetched once per page (hub.engine.persons.expand).
             linkage = scope.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
         guard = Guard(principal, self._agency_of, self.auth.access, linkage)
+        scope.hidden_roles = guard.hidden_roles  # the row rule, applied by the engine
         return Context(
             scope=scope,
             federation=self.federation,
@@ -106,6 +111,7 @@ class Hub:
             audit=self.audit,
             linkage=LinkageIndex(self.store.engine) if self.store.is_open else None,
             metrics=self.metrics,
+            cell_keys=self.cell_keys,  # perturbed statistics (hub.access.cellkey)
             request=request,
             response=response,
         )
