@@ -421,6 +421,10 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         "max_cost": (10, 100_000_000),
         "list_size": (1, 1000),
         "request_timeout_seconds": (0.1, 3600),
+        "max_work": (1, 10_000_000),
+        "concurrent_requests": (1, 1000),
+        "work_per_second": (1, 10_000_000),
+        "work_burst": (1, 100_000_000),
     }
     for key, (low, high) in bounds.items():
         if key not in raw:
@@ -441,7 +445,10 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         problems.append("[auth.limits].introspection must be true or false")
         introspection = True
     values["introspection"] = introspection
-    return QueryLimits(**values)
+    limits = QueryLimits(**values)
+    if limits.max_work > limits.work_burst:
+        problems.append("[auth.limits].max_work must not exceed work_burst (such a request could never run)")
+    return limits
 
 
 def _valid_purpose(value: Any) -> bool:

@@ -239,6 +239,14 @@ class QueryLimits:
     list_size: int = 5
     request_timeout_seconds: float = 30.0
     introspection: bool = True
+    #: Estimated work of one request, in milliseconds of hub and source time on the reference
+    #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
+    max_work: float = 8_000.0
+    #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``.
+    concurrent_requests: int = 4
+    work_per_second: float = 1_000.0
+    work_burst: float = 20_000.0
 
 
 @dataclass(frozen=True, slots=True)

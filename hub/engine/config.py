@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_OPERATION = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
+_HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")
 
 
 class ConfigError(ValueError):
@@ -70,6 +72,15 @@ class HubConfig:
     cors_origins: tuple[str, ...] = ()
     persisted_queries: str | None = "apq"
     tracing: str | None = None
+    #: ``[http].max_body_bytes``: largest request body accepted (HTTP 413 beyond it).
+    max_body_bytes: int = 1_000_000
+    #: ``[http].metrics_operations``: operation names that get their own metrics series
+    #: (with the allow-listed queries' names); every other name is counted as ``other``.
+    metrics_operations: tuple[str, ...] = ()
+    #: ``[registration]``: where run-time sources may live (see :mod:`hub.engine.onboarding`):
+    #: database hosts (``host`` or ``host:port``) and directories of SQLite files.
+    registration_hosts: tuple[str, ...] = ()
+    registration_directories: tuple[Path, ...] = ()
     #: The raw ``[auth]`` section, checked by :mod:`hub.access.auth` when the app is built.
     auth: dict[str, Any] = field(default_factory=dict)
 
@@ -164,6 +175,17 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
     if tracing not in (None, False, "console", "otlp"):
         problems.append('[http].tracing must be "console", "otlp" or false')
         tracing = None
+    max_body = http.get("max_body_bytes", 1_000_000)
+    if not isinstance(max_body, int) or isinstance(max_body, bool) or not 1024 <= max_body <= 1_000_000_000:
+        problems.append("[http].max_body_bytes must be an integer from 1024 to 1000000000")
+        max_body = 1_000_000
+    operations = http.get("metrics_operations", [])
+    if not isinstance(operations, list) or not all(
+        isinstance(o, str) and _OPERATION.match(o) for o in operations
+    ):
+        problems.append("[http].metrics_operations must be a list of GraphQL operation names")
+        operations = []
+    hosts, directories = _registration(raw.get("registration", {}), base_dir, problems)
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     return HubConfig(
@@ -181,5 +203,36 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> HubConfig:
         cors_origins=tuple(origins),
         persisted_queries=persisted or None,
         tracing=tracing or None,
+        max_body_bytes=max_body,
+        metrics_operations=tuple(operations),
+        registration_hosts=hosts,
+        registration_directories=directories,
         auth=dict(raw.get("auth", {})) if isinstance(raw.get("auth", {}), dict) else {},
     )
+
+
+def _registration(raw: Any, base_dir: Path, problems: list[str]) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+    """``[registration]``: the allow-list of places run-time sources may be registered from.
+
+    ```toml
+    [registration]
+    allowed_hosts = ["db.kemensos.go.id", "10.1.2.3:5432"]   # PostgreSQL / MySQL servers
+    allowed_directories = ["/srv/agency-exports"]           # SQLite files (relative to this file)
+    ```
+    Nothing is allowed unless listed; the hub's own store is refused whatever the list says.
+    """
+    if not isinstance(raw, dict):
+        problems.append("[registration] must be a table")
+        return (), ()
+    for key in sorted(set(raw) - {"allowed_hosts", "allowed_directories"}):
+        problems.append(f"[registration].{key} is not a known setting (allowed_hosts, allowed_directories)")
+    hosts = raw.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST.match(h) for h in hosts):
+        problems.append('[registration].allowed_hosts must be a list of host names, e.g. ["db.go.id"]')
+        hosts = []
+    directories = raw.get("allowed_directories", [])
+    if not isinstance(directories, list) or not all(isinstance(d, str) and d for d in directories):
+        problems.append("[registration].allowed_directories must be a list of directory paths")
+        directories = []
+    resolved = tuple((base_dir / d).resolve() for d in directories)  # an absolute path stays itself
+    return tuple(h.lower() for h in hosts), resolved
