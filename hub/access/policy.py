@@ -66,7 +66,9 @@ PERSONAL_FIELDS: Mapping[str, str] = {
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
 PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
 #: Root fields only ``admin`` may query.
-ADMIN_OPERATIONS = frozenset({"auditLog", "registerSource", "removeSource"})
+ADMIN_OPERATIONS = frozenset(
+    {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
+)
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})
 
