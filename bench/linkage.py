@@ -106,8 +106,8 @@ def _generate(seed: int, scale: float) -> tuple[list[PersonRecord], list[str]]:
                     nik=p["nik"],
                     birth_date=date.fromisoformat(p["birth_date"]) if p["birth_date"] else None,
                     passport_number=p["passport_number"],
-                    address=None,
-                    phone=None,
+                    address=p["address"],
+                    phone=p["phone"],
                 )
             )
             labels.append(p["person"])

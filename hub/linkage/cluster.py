@@ -4,9 +4,11 @@ Plain connected components over links are fragile: if A-B is right and B-C is a 
 and C end up as one "person" although nothing says they are. Here links are merged in order
 of decreasing score, and every merge is checked against the whole clusters it would join:
 
-- at most one NIK, one passport and one sex in a cluster;
+- one passport and one sex in a cluster, and NIKs at most one digit (or one adjacent swap)
+  apart from each other;
 - birth years in a cluster at most one year apart, and full birth dates at most a month
-  apart unless day and month are swapped;
+  apart unless day and month are swapped — unless both clusters hold the same NIK, which
+  encodes the true birth date and outweighs a mistyped one;
 - no two records of the same case in the same source, except a victim and the same victim
   examined as a witness (saksi korban);
 - a weak link (below :data:`~hub.linkage.scoring.STRONG_THRESHOLD`) only joins clusters
@@ -24,10 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from rapidfuzz import fuzz
-
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import STRONG_THRESHOLD
+from hub.linkage.names import compare_names
+from hub.linkage.scoring import STRONG_THRESHOLD, nik_compatible
 from hub.vocabulary.model import PersonRole, Sex
 
 _VICTIM_PAIR = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
@@ -59,8 +60,7 @@ def _single(record: LinkRecord) -> _Cluster:
     years = [y for y in (record.birth.year if record.birth else None, _nik_year(record)) if y is not None]
     if years:
         cluster.years = (min(years), max(years))
-    if record.exact_birth is not None:
-        cluster.births.add(record.exact_birth)
+    cluster.births.update(record.births)
     if record.case_key is not None:
         cluster.cases[(record.source, record.case_key)] = [record.roles]
     return cluster
@@ -132,11 +132,25 @@ class Clusterer:
     def _consistent(self, a: _Cluster, b: _Cluster, *, strong: bool) -> bool:
         if a.locked and b.locked:
             return False
-        if len(a.niks | b.niks) > 1 or len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
+        if len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
             return False
-        if a.years and b.years and max(a.years[1], b.years[1]) - min(a.years[0], b.years[0]) > 1:
+        if not all(nik_compatible(x, y) for x in a.niks for y in b.niks):
             return False
-        if a.births and b.births and not all(_dates_agree(x, y) for x in a.births for y in b.births):
+        # One NIK on both sides outweighs a mistyped birth date (it encodes the true one).
+        same_nik = bool(a.niks & b.niks)
+        if (
+            not same_nik
+            and a.years
+            and b.years
+            and max(a.years[1], b.years[1]) - min(a.years[0], b.years[0]) > 1
+        ):
+            return False
+        if (
+            not same_nik
+            and a.births
+            and b.births
+            and not all(_dates_agree(x, y) for x in a.births for y in b.births)
+        ):
             return False
         for slot, roles in b.cases.items():
             if slot in a.cases:
@@ -151,9 +165,9 @@ class Clusterer:
         if len(left) * len(right) > _NAME_CHECK_LIMIT:
             left, right = left[:8], right[:8]
         for i in left:
-            a = self.records[i].name.text
+            a = self.records[i].name
             for j in right:
-                if fuzz.token_sort_ratio(a, self.records[j].name.text) < _NAME_AGREEMENT:
+                if compare_names(a, self.records[j].name)[1] < _NAME_AGREEMENT:
                     return False
         return True
 

@@ -15,10 +15,12 @@ from hub.linkage.normalise import (
     NameParts,
     name_key,
     nik_facts,
+    normalise_address,
     normalise_birth_date,
     normalise_name,
     normalise_nik,
     normalise_passport,
+    normalise_phone,
 )
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 
@@ -53,6 +55,18 @@ class LinkRecord:
     region: str | None  # recorded domicile/origin regency
     nik_region: str | None  # regency of first registration, from the NIK
     age_range: tuple[int, int] | None  # age band at the case's report date
+    phone: str | None = None  # last nine digits of a mobile number
+    address: str | None = None  # address words, normalised and sorted
+
+    @property
+    def births(self) -> tuple[date, ...]:
+        """Every full birth date the record states: as recorded and as encoded in its NIK."""
+        out = []
+        if self.birth is not None and not self.birth.year_only:
+            out.append(self.birth.value)
+        if self.nik_birth is not None and self.nik_birth not in out:
+            out.append(self.nik_birth)
+        return tuple(out)
 
     @property
     def exact_birth(self) -> date | None:
@@ -96,4 +110,6 @@ def link_record(ref: int, record: PersonRecord) -> LinkRecord:
         region=record.domicile_region,
         nik_region=facts.region if facts else None,
         age_range=AGE_RANGES.get(record.age_group),
+        phone=normalise_phone(record.phone),
+        address=normalise_address(record.address),
     )
