@@ -16,8 +16,8 @@ linker. The model here is what a careful Splink user would build for these recor
 - training: λ from deterministic rules, u by random sampling, m by EM on two blocking
   rules (birth date; full name);
 - threshold: the match weight (log2 Bayes factor, in half steps) that maximises pairwise F1
-  on the pairs of a labelled half of the persons (Splink is given labels the hub never sees); clustering: Splink's
-  connected components at that threshold.
+  on the pairs of a labelled half of the persons (Splink is given labels the hub never
+  sees); clustering: Splink's connected components at that threshold.
 
 :func:`run` returns cluster labels and the wall time of training, prediction and
 clustering (the threshold search on labels is not timed: it is offline tuning).
