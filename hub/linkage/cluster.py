@@ -15,9 +15,10 @@ of decreasing score, and every merge is checked against the whole clusters it wo
   whose names all agree with each other.
 
 A merge that breaks any of these is refused, so a bad pair can at worst add one wrong record
-to a cluster, never join two people. In an incremental run, clusters that already carry a
-person id are *locked*: new records may join them, but two of them are never merged, so ids
-stay stable (a full run may re-cluster).
+to a cluster, never join two people. Reviewers' decisions bind: a rejected pair never ends up
+in one cluster, a confirmed pair is merged first (:meth:`Clusterer.force`). In an incremental
+run, clusters that already carry a person id are *locked*: new records may join them, but two
+of them are never merged, so ids stay stable (a full run may re-cluster).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class _Cluster:
     births: set[date] = field(default_factory=set)
     cases: dict[tuple[str, str], list[frozenset[PersonRole]]] = field(default_factory=dict)
     locked: bool = False
+    #: records a reviewer said are *not* this person (rejected links), of any member
+    apart: set[int] = field(default_factory=set)
 
 
 def _single(record: LinkRecord) -> _Cluster:
@@ -83,11 +86,25 @@ def _nik_year(record: LinkRecord) -> int | None:
 class Clusterer:
     """Union-find over record positions with per-cluster consistency checks."""
 
-    def __init__(self, records: Sequence[LinkRecord]) -> None:
+    def __init__(self, records: Sequence[LinkRecord], apart: Iterable[tuple[int, int]] = ()) -> None:
         self.records = records
         self.parent = list(range(len(records)))
         self.clusters: dict[int, _Cluster] = {r.ref: _single(r) for r in records}
         self.refused = 0
+        for i, j in apart:  # rejected by a reviewer: never in one cluster
+            self.clusters[i].apart.add(j)
+            self.clusters[j].apart.add(i)
+
+    def force(self, i: int, j: int) -> bool:
+        """Merge on a reviewer's confirmation: only a rejection or two locked persons stop it."""
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return True
+        a, b = self.clusters[ri], self.clusters[rj]
+        if (a.locked and b.locked) or self._kept_apart(a, b):
+            return False
+        self._union(ri, rj)
+        return True
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -129,8 +146,20 @@ class Clusterer:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def kept_apart(self, i: int, j: int) -> bool:
+        """Whether a reviewer's rejection keeps the clusters of ``i`` and ``j`` apart."""
+        return self._kept_apart(self.clusters[self.find(i)], self.clusters[self.find(j)])
+
+    @staticmethod
+    def _kept_apart(a: _Cluster, b: _Cluster) -> bool:
+        if not a.apart and not b.apart:
+            return False
+        return any(m in a.apart for m in b.members) or any(m in b.apart for m in a.members)
+
     def _consistent(self, a: _Cluster, b: _Cluster, *, strong: bool) -> bool:
         if a.locked and b.locked:
+            return False
+        if self._kept_apart(a, b):
             return False
         if len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
             return False
@@ -190,4 +219,5 @@ class Clusterer:
         for slot, roles in b.cases.items():
             a.cases.setdefault(slot, []).extend(roles)
         a.locked = a.locked or b.locked
+        a.apart |= b.apart
         del self.clusters[rj]

@@ -7,7 +7,7 @@ run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from hub.linkage.normalise import (
@@ -21,6 +21,7 @@ from hub.linkage.normalise import (
     normalise_nik,
     normalise_passport,
     normalise_phone,
+    sound_key,
 )
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 
@@ -58,32 +59,32 @@ class LinkRecord:
     phone: str | None = None  # last nine digits of a mobile number
     address: str | None = None  # address words, normalised and sorted
 
-    @property
-    def births(self) -> tuple[date, ...]:
-        """Every full birth date the record states: as recorded and as encoded in its NIK."""
-        out = []
+    # derived once at construction (compared millions of times)
+    births: tuple[date, ...] = field(init=False)  # full dates: as recorded, as in the NIK
+    birth_year: int | None = field(init=False)
+    regions: tuple[str, ...] = field(init=False)  # recorded regency, then the NIK's
+    sound: str = field(init=False)  # sorted sound keys of the name tokens
+    sorted_tokens: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        births: list[date] = []
         if self.birth is not None and not self.birth.year_only:
-            out.append(self.birth.value)
-        if self.nik_birth is not None and self.nik_birth not in out:
-            out.append(self.nik_birth)
-        return tuple(out)
+            births.append(self.birth.value)
+        if self.nik_birth is not None and self.nik_birth not in births:
+            births.append(self.nik_birth)
+        self.births = tuple(births)
+        if self.birth is not None:
+            self.birth_year = self.birth.year
+        else:
+            self.birth_year = self.nik_birth.year if self.nik_birth else None
+        self.regions = tuple(r for r in (self.region, self.nik_region) if r)
+        self.sorted_tokens = tuple(sorted(self.name.tokens))
+        self.sound = " ".join(sorted(sound_key(t) for t in self.name.tokens))
 
     @property
     def exact_birth(self) -> date | None:
         """A full birth date: as recorded (unless only the year is), else from the NIK."""
-        if self.birth is not None and not self.birth.year_only:
-            return self.birth.value
-        return self.nik_birth
-
-    @property
-    def birth_year(self) -> int | None:
-        if self.birth is not None:
-            return self.birth.year
-        return self.nik_birth.year if self.nik_birth else None
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        return tuple(r for r in (self.region, self.nik_region) if r)
+        return self.births[0] if self.births else None
 
 
 def link_record(ref: int, record: PersonRecord) -> LinkRecord:

@@ -113,6 +113,13 @@ def compare_names(a: NameParts, b: NameParts) -> tuple[NameLevel, float]:
         return NameLevel.EXACT, 100.0
     sa = " ".join(sorted(sound_key(t) for t in ta))
     sb = " ".join(sorted(sound_key(t) for t in tb))
+    return compare_tokens(ta, tb, sa, sb)
+
+
+def compare_tokens(ta: tuple[str, ...], tb: tuple[str, ...], sa: str, sb: str) -> tuple[NameLevel, float]:
+    """:func:`compare_names` on tokens already split, with their sorted sound keys (``sa``, ``sb``)."""
+    if sa == sb:
+        return NameLevel.VARIANT, 100.0
     similarity = fuzz.ratio(sa, sb)
     short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
     rank = _match_all(short, long)

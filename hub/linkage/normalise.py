@@ -63,6 +63,8 @@ class NameParts:
 
 def _fold(text: str) -> str:
     """Lower case with accents removed (``É`` → ``e``)."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 

@@ -56,7 +56,7 @@ from enum import StrEnum
 from rapidfuzz import fuzz
 
 from hub.linkage.features import LinkRecord
-from hub.linkage.names import NameLevel, compare_names
+from hub.linkage.names import NameLevel, compare_names, compare_tokens
 from hub.linkage.normalise import phonetic
 from hub.vocabulary.model import PersonRole
 
@@ -187,6 +187,20 @@ class Levels:
     region: Agreement
     patronym: Agreement
 
+    def as_dict(self) -> dict[str, str]:
+        """Field (GraphQL name) → level name, as stored in the review queue."""
+        return {
+            "name": self.name.name,
+            "nik": self.nik.value,
+            "passportNumber": self.passport.value,
+            "birthDate": self.birth_date.value,
+            "sex": self.sex.value,
+            "phone": self.phone.value,
+            "address": self.address.value,
+            "region": self.region.value,
+            "patronym": self.patronym.value,
+        }
+
 
 # --- field comparisons (each tested on its own) ---------------------------------------------
 
@@ -308,6 +322,16 @@ def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
     return lo1 <= hi2 + 7 and lo2 <= hi1 + 7
 
 
+def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
+    """:func:`~hub.linkage.names.compare_names` on the record's precomputed forms."""
+    ta, tb = a.name.tokens, b.name.tokens
+    if not ta or not tb:
+        return NameLevel.MISSING, 0.0
+    if a.sorted_tokens == b.sorted_tokens:
+        return NameLevel.EXACT, 100.0
+    return compare_tokens(ta, tb, a.sound, b.sound)
+
+
 def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
     """0-100: how alike the given names are (order-free, variants and short forms credited)."""
     return compare_names(a.name, b.name)[1]
@@ -335,7 +359,7 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
     veto = _veto(a, b)
     if veto is not None:
         return Comparison(VETO, veto, 0.0, False)
-    level, similarity = compare_names(a.name, b.name)
+    level, similarity = _names(a, b)
     score = NAME_POINTS[level]
     rule = "NAME"
     corroborated = False
@@ -366,7 +390,7 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
         score += PHONE_POINTS
         corroborated = True
         rule = "NAME_PHONE" if rule == "NAME" else rule
-    if a.address and b.address:
+    if a.address and b.address and level is not NameLevel.DIFFERENT:
         address = address_agreement(a.address, b.address)
         if address in ADDRESS_POINTS:
             score += ADDRESS_POINTS[address]
