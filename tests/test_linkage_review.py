@@ -39,7 +39,9 @@ query($first: Int!, $after: String) {
   }
 }
 """
-CONFIRM = "mutation($id: ID!) { confirmLink(id: $id) { id status decidedBy left { personId } right { personId } } }"
+CONFIRM = (
+    "mutation($id: ID!) { confirmLink(id: $id) { id status decidedBy left { personId } right { personId } } }"
+)
 REJECT = "mutation($id: ID!) { rejectLink(id: $id) { id status decidedBy } }"
 
 
@@ -143,7 +145,7 @@ async def own_hub(demo_dir: Path, tmp_path: Path) -> Any:
 
 async def test_decisions_are_audited_applied_and_respected_by_later_runs(own_hub: Hub) -> None:
     await run_job(own_hub, full=True)
-    items, page = await _all_items(own_hub)
+    items, _ = await _all_items(own_hub)
     assert len(items) >= 2
     confirm, reject = items[0], items[1]
     index = LinkageIndex(own_hub.store.engine)
