@@ -413,8 +413,8 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
         corroborated = True
         if rule.startswith("NAME"):
             rule = "NAME_SAME_CASE"
-    if not corroborated and score >= _NAME_ONLY_CAP:
-        score, rule = _NAME_ONLY_CAP, "NAME_ONLY"
+    if not corroborated:
+        score, rule = min(score, _NAME_ONLY_CAP), "NAME_ONLY"
     return Comparison(score, rule, similarity, corroborated)
 
 
