@@ -14,7 +14,7 @@ noise agencies add:
 - ``nr`` — name key + regency (recorded domicile or the NIK's region), for records without a
   birth date;
 - ``nx`` — name key + sex alone, for the records that carry nothing else (a police witness);
-- ``ph`` — the phone number (last nine digits);
+- ``ph`` — the phone number (last nine digits); ``ad`` — the address, normalised;
 - ``br`` — full birth date + regency, which finds a nickname or a name written quite
   differently by the same person's birth date and place;
 - ``case`` — the same case in the same source (a victim examined again as a witness).
@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
-from hub.linkage.normalise import phonetic
+from hub.linkage.normalise import phonetic, sound_key
 
 #: Largest block that is still compared pairwise.
 MAX_BLOCK = 20
@@ -46,6 +46,8 @@ def keys_of(record: LinkRecord) -> Iterator[str]:
         yield f"nk2:{record.nik[8:]}"
     if record.phone:
         yield f"ph:{record.phone}"
+    if record.address:
+        yield f"ad:{record.address}"
     if record.passport:
         yield f"pas:{record.passport}"
     if record.case_key is not None:
@@ -60,7 +62,7 @@ def keys_of(record: LinkRecord) -> Iterator[str]:
         for region in set(record.regions):
             yield f"br:{born.isoformat()}|{region}"
     for born in births:
-        for token in {phonetic(t) for t in record.name.tokens if len(t) >= 3}:
+        for token in {phonetic(sound_key(t)) for t in record.name.tokens if len(t) >= 3}:
             yield f"tb:{token}|{born.isoformat()}"
     for region in set(record.regions):
         yield f"nr:{record.name_key}|{region}"

@@ -60,10 +60,10 @@ def _single(record: LinkRecord) -> _Cluster:
         cluster.passports.add(record.passport)
     if record.sex is not None:
         cluster.sexes.add(record.sex)
-    years = [y for y in (record.birth.year if record.birth else None, _nik_year(record)) if y is not None]
-    if years:
-        cluster.years = (min(years), max(years))
-    cluster.births.update(record.births)
+    if record.birth_year is not None:  # as recorded, else as in the NIK
+        cluster.years = (record.birth_year, record.birth_year)
+    if record.exact_birth is not None:  # as recorded, else as in the NIK (which may be mistyped)
+        cluster.births.add(record.exact_birth)
     if record.case_key is not None:
         cluster.cases[(record.source, record.case_key)] = [record.roles]
     return cluster
@@ -77,10 +77,6 @@ def _dates_agree(x: date, y: date) -> bool:
     if abs((x - y).days) <= BIRTH_DATE_TOLERANCE:
         return True
     return x.year == y.year and x.day == y.month and x.month == y.day
-
-
-def _nik_year(record: LinkRecord) -> int | None:
-    return record.nik_birth.year if record.nik_birth else None
 
 
 class Clusterer:

@@ -164,7 +164,7 @@ def phonetic(token: str) -> str:
 
 def name_key(parts: NameParts) -> str:
     """Order-free key of the given name (``Siregar Budi`` and ``Budi Siregar`` agree)."""
-    return " ".join(sorted(phonetic(t) for t in parts.tokens if len(t) > 1))
+    return " ".join(sorted(phonetic(sound_key(t)) for t in parts.tokens if len(t) > 1))
 
 
 # --- NIK and passport ------------------------------------------------------------------------

@@ -27,15 +27,15 @@ rare name      up to +4 for an exact or variant match on a name rarer than
                the number of records explains
 patronym       alike / both written and different                           +1 / -3
 phone          ``EXACT`` (last nine digits)                                 +5
-address        ``SAME`` / ``SIMILAR`` (people move: no penalty)             +2 / +0.5
+address        ``SAME`` / ``SIMILAR`` (people move: no penalty)             +3 / +0.5
 region         same regency / same province / different                    +1.5 / +0.5 / -0.5
 age band       bands cannot meet within 7 years                             veto
 same case      victim and victim-witness of one case / other roles          +4 / veto
 =============  ==========================================================  =======
 
 **No link on a name alone**: a pair whose only agreement is its name — no NIK, passport,
-birth date or year, phone, address, regency or shared case agrees — is never linked
-automatically, however rare the name: its score is capped below :data:`LINK_THRESHOLD` and,
+birth date or year, phone, address or shared case agrees (a regency is shared by too many
+people to single one out) — is never linked automatically, however rare the name: its score is capped below :data:`LINK_THRESHOLD` and,
 when the name alone would have linked it, it goes to clerical review (rule ``NAME_ONLY``).
 
 A pair at or above :data:`LINK_THRESHOLD` is a link; between :data:`REVIEW_THRESHOLD` and it
@@ -116,7 +116,7 @@ BIRTH_POINTS = {
     Agreement.CONFLICT: -6.0,
 }
 PHONE_POINTS = 5.0
-ADDRESS_POINTS = {Agreement.SAME: 2.0, Agreement.SIMILAR: 0.5}
+ADDRESS_POINTS = {Agreement.SAME: 3.0, Agreement.SIMILAR: 0.5}
 REGION_POINTS = {Agreement.SAME_REGENCY: 1.5, Agreement.SAME_PROVINCE: 0.5, Agreement.DIFFERENT: -0.5}
 
 
@@ -406,7 +406,6 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
     if region is not Agreement.MISSING:
         score += REGION_POINTS[region]
         if region is Agreement.SAME_REGENCY:
-            corroborated = True
             rule = "NAME_REGION" if rule == "NAME" else rule
     if a.source == b.source and a.case_key is not None and a.case_key == b.case_key:
         score += 4.0
