@@ -70,7 +70,7 @@ def person(
     )
 
 
-def pair(a: PersonRecord, b: PersonRecord):  # noqa: ANN201 - test helper
+def pair(a: PersonRecord, b: PersonRecord):
     return link_record(0, a), link_record(1, b)
 
 
