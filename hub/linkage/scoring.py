@@ -35,8 +35,9 @@ same case      victim and victim-witness of one case / other roles          +4 /
 
 **No link on a name alone**: a pair whose only agreement is its name — no NIK, passport,
 birth date or year, phone, address or shared case agrees (a regency is shared by too many
-people to single one out) — is never linked automatically, however rare the name: its score is capped below :data:`LINK_THRESHOLD` and,
-when the name alone would have linked it, it goes to clerical review (rule ``NAME_ONLY``).
+people to single one out) — is never linked automatically, however rare the name: its score
+is capped below :data:`LINK_THRESHOLD`, its rule is ``NAME_ONLY``, and when the name is rare
+enough to reach :data:`REVIEW_THRESHOLD` it goes to clerical review.
 
 A pair at or above :data:`LINK_THRESHOLD` is a link; between :data:`REVIEW_THRESHOLD` and it
 a *possible* link, offered to coordinators for review. The *rule* names the strongest
