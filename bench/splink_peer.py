@@ -6,7 +6,7 @@ linker. The model here is what a careful Splink user would build for these recor
 - inputs: the same :class:`~hub.vocabulary.model.PersonRecord`\\ s the hub links; names cleaned
   with the hub's own normaliser (titles, patronym, old spelling: an Indonesian Splink user
   would clean as much), first and last token split out, NIK / phone as digits, passport
-  upper case, address lower case;
+  upper case, address lower case; the full name's tokens sorted (order is noise);
 - comparisons: full name (Jaro-Winkler levels, term-frequency adjusted), first and last name
   token (Jaro-Winkler), birth date (exact, one edit, within a month, a year, ten years), NIK
   (exact, one or two edits), passport, phone (exact on the last nine digits), address
@@ -45,7 +45,7 @@ def _row(i: int, record: PersonRecord) -> dict[str, object]:
     passport = re.sub(r"[^A-Z0-9]", "", (record.passport_number or "").upper()) or None
     return {
         "unique_id": i,
-        "name": " ".join(tokens) or None,
+        "name": " ".join(sorted(tokens)) or None,  # token order is noise, not evidence
         "first_name": tokens[0] if tokens else None,
         "last_name": tokens[-1] if len(tokens) > 1 else None,
         "dob": record.birth_date.isoformat() if record.birth_date else None,
