@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import enum
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from adapters import check as checking
-from adapters import quality as measuring
-from adapters.sql import MappedSQLSource
 from hub.access.policy import Principal
+from hub.engine import quality as measuring
 from hub.engine.federation import Federation
 from hub.engine.onboarding import (
+    CheckReport,
     RegistrationRefused,
     RegistrationRequest,
     StoreUnavailable,
@@ -37,7 +36,9 @@ from hub.engine.onboarding import (
 )
 from hub.engine.sources import RegisteredSource, SourceState
 from resolvers import enums, types
+from resolvers.context import optional_context
 from resolvers.convert import agency_of
+from resolvers.errors import bad_input
 
 ADMIN_ROLE = "admin"
 
@@ -49,7 +50,8 @@ def require_admin(info: Info) -> Principal:
     point (:mod:`hub.access.policy`) lists admin-only *queries*; this is the same rule for these
     mutations, checked here so they stay closed in any schema.
     """
-    principal = info.context.get("principal") if isinstance(info.context, dict) else None
+    ctx = optional_context(info.context)
+    principal = ctx.principal if ctx is not None else None
     if not isinstance(principal, Principal) or principal.role != ADMIN_ROLE:
         raise GraphQLError("only admins may register or remove sources", extensions={"code": "FORBIDDEN"})
     return principal
@@ -98,7 +100,7 @@ class CheckFinding:
     examples: list[ValueCount] = strawberry.field(description="The most frequent values concerned (Contoh).")
 
 
-def _findings(report: checking.CheckReport) -> list[CheckFinding]:
+def _findings(report: CheckReport) -> list[CheckFinding]:
     return [
         CheckFinding(
             severity=FindingSeverity[f.severity.upper()],
@@ -184,8 +186,6 @@ class RemoveSourcePayload:
     )
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
 def _store_error(exc: StoreUnavailable) -> GraphQLError:
@@ -204,7 +204,7 @@ class Mutation:
         input: Annotated[RegisterSourceInput, strawberry.argument(description="The source to register.")],
     ) -> RegisterSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         request = RegistrationRequest(
             name=input.name,
             url=input.url,
@@ -217,7 +217,7 @@ class Mutation:
         try:
             outcome = await register_source(federation.registry, request, by=principal.subject)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), f"input.{exc.argument}") from None
+            raise bad_input(str(exc), f"input.{exc.argument}") from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         return RegisterSourcePayload(
@@ -237,11 +237,11 @@ class Mutation:
         name: Annotated[str, strawberry.argument(description="Name of the registered source.")],
     ) -> RemoveSourcePayload:
         require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         try:
             removed = await remove_source(federation.registry, name)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         return RemoveSourcePayload(name=name, removed=removed)
@@ -417,25 +417,18 @@ class QualityQueries:
             list[str] | None, strawberry.argument(description="Only these sources, by name (default: all).")
         ] = None,
     ) -> list[SourceQuality]:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         entries = federation.registry.all()
         if sources is not None:
             known = {e.name for e in entries}
             unknown = sorted(set(sources) - known)
             if unknown:
-                raise _bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
+                raise bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
             entries = [e for e in entries if e.name in sources]
-        ctx = info.context["hub"]
+        ctx = info.context.scope
 
         async def one(entry: RegisteredSource) -> SourceQuality:
-            if entry.source is not None and not isinstance(entry.source, MappedSQLSource):
-                return _quality(entry, None, QualityStatus.NOT_SUPPORTED)
-
-            async def work(source: Any) -> measuring.SourceQuality:
-                return await measuring.measure(source)
-
-            measured = await federation.call(ctx, entry, work, None)
-            status = QualityStatus.MEASURED if measured is not None else QualityStatus.UNAVAILABLE
-            return _quality(entry, measured, status)
+            outcome, measured = await measuring.measure_source(federation, ctx, entry)
+            return _quality(entry, measured, QualityStatus[outcome.name])
 
         return list(await asyncio.gather(*(one(e) for e in entries)))
