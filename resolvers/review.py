@@ -24,20 +24,26 @@ from strawberry.types import Info
 from hub.access.audit import AuditLog, AuditUnavailable
 from hub.access.policy import PersonalRead
 from hub.engine.federation import Federation
-from hub.engine.persons import encode_person_id, index_of
+from hub.engine.ids import encode_id
+from hub.engine.persons import encode_person_id
 from hub.linkage.names import NameLevel
 from hub.linkage.review import ReviewItem, ReviewNotFound, ReviewQueue, ReviewStatus
 from hub.linkage.scoring import Agreement
+from hub.vocabulary.model import Entity
 from resolvers import types
 from resolvers.access import guard_of
 from resolvers.convert import agency_of
-from resolvers.persons import types_id
 
 _ID_PREFIX = "linkreview:"
 
 
 def _bad_input(message: str, argument: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
+
+
+def record_id(source: str, key: str) -> str:
+    """The global id of a person record (the id ``node(id:)`` opens)."""
+    return encode_id(source, Entity.PERSON, key)
 
 
 def encode_review_id(number: int) -> str:
@@ -197,7 +203,7 @@ class PossibleLinkConnection:
 def _record(federation: Federation, ref: tuple[str, str], person: int | None) -> ReviewedRecord:
     source, key = ref
     return ReviewedRecord(
-        record_id=strawberry.ID(types_id(source, key)),
+        record_id=strawberry.ID(record_id(source, key)),
         agency=agency_of(federation.registry.get(source)),
         person_id=strawberry.ID(encode_person_id(person)) if person is not None else None,
     )
@@ -234,14 +240,14 @@ def _possible_link(federation: Federation, item: ReviewItem) -> PossibleLink:
 
 
 def _queue(info: Info) -> ReviewQueue:
-    index = index_of(info.context)
+    index = info.context.linkage
     if index is None:
         raise _bad_input("the hub has no linkage store", "id")
     return ReviewQueue(index.engine)
 
 
 def _hidden(info: Info) -> tuple:
-    federation: Federation = info.context["federation"]
+    federation: Federation = info.context.federation
     guard = guard_of(info.context)
     if guard is None:
         raise GraphQLError("no access context", extensions={"code": "FORBIDDEN"})
@@ -265,7 +271,7 @@ class ReviewQueries:
             str | None, strawberry.argument(description="Cursor of the last item of the previous page.")
         ] = None,
     ) -> PossibleLinkConnection:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         cap = federation.config.max_page_size
         if not 0 <= first <= cap:
             raise _bad_input(f"first must be between 0 and {cap}", "first")
@@ -287,7 +293,7 @@ class ReviewQueries:
 
 
 async def _decide(info: Info, id: str, status: ReviewStatus) -> PossibleLink:
-    federation: Federation = info.context["federation"]
+    federation: Federation = info.context.federation
     number = decode_review_id(id, "id")
     queue = _queue(info)
     hidden = _hidden(info)
@@ -297,10 +303,10 @@ async def _decide(info: Info, id: str, status: ReviewStatus) -> PossibleLink:
     if not open_items or open_items[0].id != number:
         raise _bad_input("no open possible link has that id (decided, resolved or hidden)", "id")
     item = open_items[0]
-    audit: AuditLog | None = info.context.get("audit")
+    audit: AuditLog | None = info.context.audit
     action = "confirmLink" if status is ReviewStatus.CONFIRMED else "rejectLink"
     reads = [
-        PersonalRead(record_id=types_id(*ref), field=action, path=(action,))
+        PersonalRead(record_id=record_id(*ref), field=action, path=(action,))
         for ref in (item.left, item.right)
     ]
     try:
