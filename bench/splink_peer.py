@@ -7,8 +7,8 @@ linker. The model here is what a careful Splink user would build for these recor
   with the hub's own normaliser (titles, patronym, old spelling: an Indonesian Splink user
   would clean as much), first and last token split out, NIK / phone as digits, passport
   upper case, address lower case; the full name's tokens sorted (order is noise);
-- comparisons: full name (Jaro-Winkler levels, term-frequency adjusted), first and last name
-  token (Jaro-Winkler), birth date (exact, one edit, within a month, a year, ten years), NIK
+- comparisons: full name (Jaro-Winkler levels, term-frequency adjusted; first and last
+  token serve blocking only, as separate comparisons they count the name thrice), birth date (exact, one edit, within a month, a year, ten years), NIK
   (exact, one or two edits), passport, phone (exact on the last nine digits), address
   (Jaro-Winkler), sex, regency;
 - nine blocking rules for prediction (NIK, passport, phone, full name, first/last token +
@@ -66,9 +66,9 @@ def _settings() -> object:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
+            # One comparison of the name: first and last token comparisons on top would count
+            # the same evidence three times (EM gave them +11.5, +8.2 and +7.4 bits together).
             cl.NameComparison("name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("last_name"),
             cl.DateOfBirthComparison("dob", input_is_string=True),
             cl.LevenshteinAtThresholds("nik", [1, 2]),
             cl.ExactMatch("passport"),

@@ -129,6 +129,7 @@ def sound_key(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=262_144)
 def normalise_name(raw: str | None) -> NameParts:
     """The comparable parts of a name as one agency wrote it (empty for no name)."""
     if not raw:
@@ -245,6 +246,9 @@ _ADDRESS_WORDS = {
 }  # fmt: skip
 
 
+_ADDRESS_TOKEN = re.compile(r"[a-z]+|\d+")
+
+
 def normalise_phone(raw: str | None) -> str | None:
     """The last nine digits of a phone number (``+62 812-…`` and ``0812…`` agree), or None."""
     if not raw:
@@ -260,10 +264,8 @@ def normalise_address(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    words = []
-    for word in re.findall(r"[a-z]+|\d+", _fold(raw)):
-        if word.isdigit():
-            words.append(str(int(word)))
-        else:
-            words.append(_ADDRESS_WORDS.get(word, word))
+    words = [
+        (word.lstrip("0") or "0") if word[0].isdigit() else _ADDRESS_WORDS.get(word, word)
+        for word in _ADDRESS_TOKEN.findall(_fold(raw))
+    ]
     return " ".join(words) or None

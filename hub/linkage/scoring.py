@@ -341,6 +341,16 @@ def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
 # --- the pair -------------------------------------------------------------------------------
 
 
+def _identifier_may_agree(a: LinkRecord, b: LinkRecord) -> bool:
+    """Whether NIK, passport or phone could add points (both recorded), or it is one case."""
+    return bool(
+        (a.nik and b.nik)
+        or (a.passport and b.passport and a.passport == b.passport)
+        or (a.phone and a.phone == b.phone)
+        or (a.source == b.source and a.case_key is not None and a.case_key == b.case_key)
+    )
+
+
 def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
     if a.sex is not None and b.sex is not None and a.sex is not b.sex:
         return "SEX_CONFLICT"
@@ -361,6 +371,10 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
     if veto is not None:
         return Comparison(VETO, veto, 0.0, False)
     level, similarity = _names(a, b)
+    if level is NameLevel.DIFFERENT and not _identifier_may_agree(a, b):
+        # Without an identifier, different names cannot reach the review band: at most
+        # -5 + 5 (birth date) + 1 (patronym) + 1.5 (regency). Most blocked pairs end here.
+        return Comparison(NAME_POINTS[level], "NAME_DIFFERENT", similarity, False)
     score = NAME_POINTS[level]
     rule = "NAME"
     corroborated = False
