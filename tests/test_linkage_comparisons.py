@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.linkage.cluster import Clusterer
 from hub.linkage.engine import link
@@ -307,3 +309,40 @@ def test_clusters_hold_niks_one_digit_apart_but_not_two() -> None:
     assert clusterer.link(0, 1, 20.0)
     far = [records[0], link_record(1, person("1", "Siti Aminah", nik="3374056504910114", source="b"))]
     assert not Clusterer(far).link(0, 1, 20.0)
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+_digits = st.text(alphabet="0123456789", min_size=16, max_size=16)
+_names = st.lists(
+    st.sampled_from(
+        ["siti", "sity", "aminah", "budi", "santoso", "muhammad", "m", "nur", "anto", "irnanto", "tuti"]
+    ),
+    min_size=1,
+    max_size=3,
+).map(" ".join)
+
+
+@given(_digits, _digits)
+def test_nik_agreement_matches_its_definition(a: str, b: str) -> None:
+    diffs = [k for k in range(16) if a[k] != b[k]]
+    swap = (
+        len(diffs) == 2
+        and diffs[1] == diffs[0] + 1
+        and a[diffs[0]] == b[diffs[1]]
+        and a[diffs[1]] == b[diffs[0]]
+    )
+    expected = "EXACT" if not diffs else "ONE_DIGIT" if len(diffs) == 1 or swap else "DIFFERENT"
+    assert nik_agreement(a, b).value == expected == nik_agreement(b, a).value
+
+
+@settings(max_examples=200)
+@given(_names, _names, st.booleans())
+def test_pair_scores_do_not_depend_on_the_order_of_the_pair(a: str, b: str, same_birth: bool) -> None:
+    born = date(1990, 5, 6)
+    x = person("1", a, born=born)
+    y = person("2", b, born=born if same_birth else date(1990, 6, 5), source="b")
+    fx, fy = pair(x, y)
+    fy2, fx2 = pair(y, x)
+    assert compare(fx, fy).score == compare(fy2, fx2).score
+    assert compare_names(fx.name, fy.name)[0] is compare_names(fy.name, fx.name)[0]
