@@ -8,8 +8,8 @@ linker. The model here is what a careful Splink user would build for these recor
   would clean as much), first and last token split out, NIK / phone as digits, passport
   upper case, address lower case; the full name's tokens sorted (order is noise);
 - comparisons: full name (Jaro-Winkler levels, term-frequency adjusted; first and last
-  token serve blocking only, as separate comparisons they count the name thrice), birth date (exact, one edit, within a month, a year, ten years), NIK
-  (exact, one or two edits), passport, phone (exact on the last nine digits), address
+  token serve blocking only, as separate comparisons they count the name thrice), birth
+  date (exact, one edit, within a month, a year, ten years), NIK (exact, one or two edits), passport, phone (exact on the last nine digits), address
   (Jaro-Winkler), sex, regency;
 - nine blocking rules for prediction (NIK, passport, phone, full name, first/last token +
   birth date, first token + regency, last token + birth year, NIK's first twelve digits);
