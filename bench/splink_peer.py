@@ -9,8 +9,8 @@ linker. The model here is what a careful Splink user would build for these recor
   upper case, address lower case; the full name's tokens sorted (order is noise);
 - comparisons: full name (Jaro-Winkler levels, term-frequency adjusted; first and last
   token serve blocking only, as separate comparisons they count the name thrice), birth
-  date (exact, one edit, within a month, a year, ten years), NIK (exact, one or two edits), passport, phone (exact on the last nine digits), address
-  (Jaro-Winkler), sex, regency;
+  date (exact, one edit, within a month, a year, ten years), NIK (exact, one or two edits),
+  passport, phone (exact on the last nine digits), address (Jaro-Winkler), sex, regency;
 - nine blocking rules for prediction (NIK, passport, phone, full name, first/last token +
   birth date, first token + regency, last token + birth year, NIK's first twelve digits);
 - training: λ from deterministic rules, u by random sampling, m by EM on two blocking
