@@ -19,8 +19,8 @@ from hub.access.audit import AuditFilter
 from hub.access.policy import Principal
 from hub.engine.config import load_config
 from hub.engine.ids import GlobalId
-from hub.linkage.index import LinkageIndex
-from hub.linkage.review import ReviewQueue
+from hub.linkage.index import FORBIDDEN_COLUMNS, LinkageIndex
+from hub.linkage.review import ReviewQueue, linkage_review
 from hub.server.app import Hub
 from tests.linkage_helpers import linked_fixture, run_job, truth_records  # noqa: F401 - fixture
 
@@ -115,6 +115,10 @@ async def test_persons_affected_counts_distinct_persons_of_open_pairs(hub: Any, 
     persons = await LinkageIndex(hub.store.engine).persons_of(refs)
     assert page["personsAffected"] == len(set(persons.values()))
     assert 0 < page["personsAffected"] <= 2 * page["totalCount"]
+
+
+def test_the_queue_table_holds_no_personal_field() -> None:
+    assert not {c.name for c in linkage_review.columns} & FORBIDDEN_COLUMNS
 
 
 @pytest.mark.parametrize("role", ["public", "analyst", "caseworker", "admin"])
