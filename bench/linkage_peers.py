@@ -90,16 +90,28 @@ def _link_splink(records: Sequence, labels: Sequence[str]) -> tuple[list[int], s
     return out, f"match weight threshold {threshold:g} (best F1 on a labelled half)"
 
 
+def _memory_kb(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in kB.
+
+    Not ``ru_maxrss``: on Linux it keeps the high-water mark of the forking parent across
+    ``exec``, so every child would report at least the parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
 def child(linker: str, source: Path, target: Path) -> None:
     """Load the records, link them, write labels, seconds and memory to ``target``."""
     with source.open("rb") as handle:
         records, labels = pickle.load(handle)
     gc.collect()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _memory_kb("VmRSS")
     started = time.perf_counter()
     out, note = (_link_hub if linker == "hub" else _link_splink)(records, labels)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _memory_kb("VmHWM")
     target.write_text(
         json.dumps({"labels": out, "seconds": seconds, "peak_kb": peak, "base_kb": base, "note": note})
     )
