@@ -98,7 +98,10 @@ schema: venv ## Export the GraphQL SDL to schema.graphql
 	@echo 'wrote schema.graphql'
 
 bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	$(VENV_PY) -m bench
+	$(VENV_PY) -m bench.linkage
+	$(VENV_PY) -m bench.linkage --peer splink
 
 clean: ## Remove demo data, stamps, caches and build output (keeps .venv)
 	rm -rf $(DEMO_DIR) $(DEMO_PARAMS) $(DEMO_STAMP) schema.graphql.tmp \
