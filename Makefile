@@ -31,7 +31,7 @@ JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv js-deps demo-data demo test lint schema bench clean distclean FORCE
+.PHONY: help venv js-deps demo-data demo test lint schema bench mutate clean distclean FORCE
 
 help: ## List the targets
 	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
@@ -91,9 +91,19 @@ schema: venv ## Export the GraphQL SDL to schema.graphql
 bench: venv ## Run the benchmarks (writes bench/RESULTS.md)
 	$(VENV_PY) -m bench
 
+MUTATION_STAMP := $(VENV)/.mutation-installed
+MODULES ?=
+
+$(MUTATION_STAMP): pyproject.toml | $(VENV_STAMP)
+	$(VENV_PY) -m pip install --disable-pip-version-check --quiet -e '.[test,mutation]'
+	@touch $@
+
+mutate: $(MUTATION_STAMP) ## Mutation testing of the core modules (MODULES="breaker audit" picks some); writes docs/mutation.md
+	$(VENV_PY) -m tests.mutate $(MODULES)
+
 clean: ## Remove demo data, stamps, caches and build output (keeps .venv)
 	rm -rf $(DEMO_DIR) $(DEMO_PARAMS) $(DEMO_STAMP) schema.graphql.tmp \
-		build dist *.egg-info .pytest_cache .ruff_cache bench/out
+		build dist *.egg-info .pytest_cache .ruff_cache bench/out .mutation
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv too
