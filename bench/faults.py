@@ -871,6 +871,9 @@ class Faults:
 
     kill: float = float("nan")
     killed: float = float("nan")  # kill() returned: every PostgreSQL process gone
+    # The restart is issued at ``start``: from then on the server may accept a connection (the
+    # breaker's half-open probe can reach it before ``start()`` returns), so the outage window
+    # ends at ``start``, not at ``started``; replies in between are "across".
     start: float = float("nan")
     started: float = float("nan")  # start() returned: accepting connections again
 
@@ -927,7 +930,7 @@ class FaultResults:
         f = self.faults
         if reply.finished < f.kill:
             return "healthy"
-        if reply.started >= f.killed and reply.finished <= f.started:
+        if reply.started >= f.killed and reply.finished <= f.start:
             return "down"
         if reply.started >= f.started:
             return "back"
@@ -1267,9 +1270,9 @@ def _load_average() -> str:
 PHASES = ("healthy", "down", "back", "across")
 PHASE_TEXT = {
     "healthy": "finished before the kill",
-    "down": "started once every PostgreSQL #1 process was gone, finished before it accepted again",
+    "down": "started once every PostgreSQL #1 process was gone, finished before its restart was issued",
     "back": "started after PostgreSQL #1 accepted again (the breaker's wait included)",
-    "across": "in flight at the kill or at the restart",
+    "across": "in flight at the kill, or between the restart being issued and PostgreSQL #1 accepting",
 }
 #: Peak RSS budget for one hub process: what a small VM gives a worker next to its database
 #: drivers. The figure that matters as much is the plateau (no growth once warm).
@@ -1346,7 +1349,7 @@ def verdicts(results: FaultResults) -> Verdicts:
     started_down = [
         r.latency
         for r in results.replies
-        if f.killed <= r.started < f.started and r.outcome == PARTIAL and KILLED in _failed(r)
+        if f.killed <= r.started < f.start and r.outcome == PARTIAL and KILLED in _failed(r)
     ]
     peak = max((s.get("VmHWM", 0) for _, s in results.memory), default=None)
     plateau: bool | None = None
