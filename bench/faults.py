@@ -98,6 +98,11 @@ class Settings:
     seconds: float = 60.0
     kill_at: float = 0.25  # fraction of the run
     start_at: float = 0.60
+    #: Keep PostgreSQL #1 down past ``start_at`` until this many replies that started after the
+    #: kill have come back marked partial (for at most ``recovery_wait`` past the load): on a
+    #: loaded machine a short outage can otherwise pass without one reply wholly inside it.
+    #: 0: restart on time.
+    min_down_replies: int = 0
     slow_delay: float = 2.0  # seconds added to every statement on lpsk's tables
     source_timeout: float = 5.0
     breaker_threshold: int = 3
@@ -1114,11 +1119,24 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         await asyncio.to_thread(killed.kill)
         faults.killed = clock()
         await asyncio.sleep(max(0.0, settings.start_at * settings.seconds - clock()))
+        # (The monitor keeps asking while the schedule waits, so the wait ends even after the load.)
+        while (
+            _seen_down() < settings.min_down_replies and clock() < settings.seconds + settings.recovery_wait
+        ):
+            await asyncio.sleep(0.05)
         faults.start = clock()
         say(f"t={faults.start:.1f} s: start PostgreSQL #1 again")
         await asyncio.to_thread(killed.start)
         faults.started = clock()
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
+
+    def _seen_down() -> int:
+        """Replies started after the kill and back already, marked partial for the killed source."""
+        return sum(
+            1
+            for r in (*replies, *monitor)
+            if r.started >= faults.killed and r.outcome == PARTIAL and KILLED in _failed(r)
+        )
 
     async def monitoring() -> None:
         async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
