@@ -447,6 +447,21 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     return "\n".join(lines) + "\n"
 
 
+def coordinator_token(config: Path) -> str:
+    """A development token of an LPSK coordinator (sees every row) for the hub of ``config``.
+
+    The demo hub signs with the development secret it keeps beside its configuration; loading
+    its [auth] here creates that secret first, so the hub process reads the same one.
+    """
+    from hub.access.auth import load_auth, mint_token
+    from hub.engine.config import load_config
+
+    settings = load_auth(load_config(config))
+    return mint_token(
+        settings, "coordinator", agency="LPSK", ttl_seconds=int(settings.max_token_lifetime_seconds)
+    )
+
+
 class HubProcess:
     """``python -m hub.server.cli serve`` in a child process on a free loopback port."""
 
@@ -458,6 +473,9 @@ class HubProcess:
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.url = f"{self.base}/graphql"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: Every request is a coordinator's: exact statistics (a lower role's counts are perturbed
+        #: by the cell-key method, and per-agency totals would not add up to the whole).
+        self.headers = {"Authorization": f"Bearer {coordinator_token(config)}"}
         self.exit_code: int | None = None
         self.stop_seconds: float | None = None
 
@@ -1008,7 +1026,7 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     )
     hub = HubProcess(config, run_dir / "hub.log", "info" if settings.keep else "warning")
     try:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             hub.spawn()
             say(f"hub pid {hub.pid} on {hub.url}; waiting for its five sources")
             await hub.wait_ready(client, len(AGENCIES))
@@ -1106,7 +1124,9 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         nonlocal issued
         rng = random.Random(settings.seed * 1000 + index)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=settings.client_timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.client_timeout, limits=limits, headers=hub.headers
+        ) as client:
             for turn in itertools.count(index):
                 if clock() >= settings.seconds or issued >= settings.max_requests:
                     return
@@ -1142,7 +1162,7 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         )
 
     async def monitoring() -> None:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             while not stop.is_set():
                 monitor.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
                 with contextlib.suppress(TimeoutError):
@@ -1220,7 +1240,7 @@ async def _probe_recovery(
         return probes
     say("simfoni has not answered since the restart: probing")
     deadline = clock() + settings.recovery_wait
-    async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+    async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
         while clock() < deadline and not recovered():
             probes.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
             await asyncio.sleep(MONITOR_PERIOD)
