@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, func, literal, select
+from sqlalchemy import Column, Select, Table, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -171,7 +171,11 @@ class MappedSQLSource(Source):
         """A page in (report date, key) order after the keyset position.
 
         A missing date sorts as the earliest date: NULLS FIRST ascending, NULLS LAST
-        descending — SQLite's own default, stated explicitly for the other databases.
+        descending — SQLite's own default, stated explicitly for the other databases. Where
+        the date is a NOT NULL column of the case table the NULL order is moot, and the
+        plain ORDER BY is the one an index on the column serves: PostgreSQL walks the index
+        for the page instead of sorting every case (``DESC NULLS LAST`` is not the reverse
+        of an ascending index's order; issue 13).
         """
         source = self.compiled
         part = source.case_part()
@@ -181,7 +185,7 @@ class MappedSQLSource(Source):
         conditions = [*part.row_conditions, *filters.case_conditions(source, part, search.filter)]
         if search.after is not None:
             conditions.append(filters.after_position(self.name, part, search.after, descending))
-        explicit_nulls = self.dialect != "sqlite"
+        explicit_nulls = self.dialect != "sqlite" and not _never_null(day, part)
         if descending:
             order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
         else:
@@ -279,6 +283,12 @@ class MappedSQLSource(Source):
         except (SQLAlchemyError, OSError) as exc:
             return Health(False, type(exc).__name__)
         return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+
+def _never_null(expr: Any, part: CompiledPart) -> bool:
+    """Whether ``expr`` is a column of the part's own table that the database declares NOT NULL
+    (a joined table's column can still be NULL through an outer join)."""
+    return isinstance(expr, Column) and expr.nullable is False and expr.table is part.key_column.table
 
 
 async def _learn_region_spellings(source: CompiledSource, runner: StatementRunner) -> dict[str, set[str]]:
