@@ -195,12 +195,7 @@ def write_hub_config(directory: Path, url: str) -> Path:
     path = directory / "hub.toml"
     path.write_text(
         "# Written by bench/postgraphile.py: the hub side of the PostGraphile comparison.\n"
-        '[hub]\ndemo = true\nstore = "sqlite:///hub-store.sqlite"\n\n'
-        # One load client from one address is one anonymous principal: lift the per-caller
-        # budgets (hub.access.budgets) that would otherwise refuse most of the load with 429.
-        "[auth.limits]\n"
-        + "".join(f"{key} = {value}\n" for key, value in data.UNLIMITED_BUDGETS.items())
-        + "\n"
+        '[hub]\ndemo = true\nstore = "sqlite:///hub-store.sqlite"\n\n' + data.LOAD_CLIENT_LIMITS_TOML + "\n"
         f'[[sources]]\nname = "{AGENCY}"\nmapping = "{AGENCY}"\nurl = "{url}"\nschema = "{AGENCY}"\n',
         encoding="utf-8",
     )
