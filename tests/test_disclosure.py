@@ -368,3 +368,16 @@ async def test_large_cells_stay_within_two_percent(
         assert abs(stats["total"] - total) <= rule.bound(total)
         assert abs(stats["total"] - total) <= max(0.02 * total, rule.small_bound)
     assert large or measure != "CASES" or groups != ["PROVINCE"]
+
+
+async def test_a_table_too_large_to_protect_is_query_too_complex(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: protect() raises TableTooLarge after the engine answered; it is the caller's error."""
+    from hub.access import suppression
+
+    monkeypatch.setattr(suppression, "MAX_CELLS", 10)
+    result = await hub.execute(TABLE_QUERY, {"m": "CASES", "g": ["REGENCY"], "f": None}, PUBLIC)
+    assert [e.extensions["code"] for e in result.errors or []] == ["QUERY_TOO_COMPLEX"]
+    small = await hub.execute(TABLE_QUERY, {"m": "CASES", "g": ["AGENCY"], "f": None}, PUBLIC)
+    assert not small.errors
