@@ -31,6 +31,9 @@ class SourceError(Exception):
     """A source could not answer. The message must never carry SQL, DSNs or personal data."""
 
     code = "SOURCE_UNAVAILABLE"
+    #: The database's own message about a failed statement, literals removed (see
+    #: :func:`adapters.runner.database_message`): for ``adapter check``, never for clients.
+    detail: str | None = None
 
 
 class SourceTimeout(SourceError):

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
+from resolvers.compiled import PlanCache, execution_context_for
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
 from resolvers.onboarding import Mutation, QualityQueries
 from resolvers.persons import PersonQueries
@@ -31,7 +32,12 @@ class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, Quality
 
 
 class HubSchema(strawberry.federation.Schema):
-    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks)."""
+    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks); keeps the
+    compiled plans of known operations (:mod:`resolvers.compiled`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.plans = PlanCache()
+        super().__init__(*args, execution_context_class=execution_context_for(self.plans), **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

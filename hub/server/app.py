@@ -65,6 +65,11 @@ class Hub:
         # section stops the hub before it serves anything.
         self.auth = load_auth(config)
         self.authenticator = Authenticator(self.auth)
+        #: Operations the hub documents (its examples): run by plan (resolvers/compiled.py) even
+        #: when sent as text; allow-listed and persisted queries are known over HTTP too.
+        self.known_queries = frozenset(
+            q for q in (*examples.OPERATIONS, config.example_query) if isinstance(q, str) and q
+        )
         self.audit = AuditLog(self.store)
         #: Policy hook for linkage (issue 5): lets caseworkers read records of persons linked
         #: to their agency's records. None until the linkage index provides one.
@@ -120,12 +125,21 @@ class Hub:
         return entry.source.agency if entry is not None and entry.source is not None else None
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, principal: Principal = ANONYMOUS
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        principal: Principal = ANONYMOUS,
+        *,
+        compiled: bool | None = None,
     ) -> ExecutionResult:
-        """Run one operation in-process (tests, benchmarks, scripts)."""
-        return await self.schema.execute(
-            query, variable_values=variables, context_value=self.context(principal)
-        )
+        """Run one operation in-process (tests, benchmarks, scripts).
+
+        ``compiled``: complete plain subtrees by plan (True) or field by field (False); by
+        default, by plan when the query is one of :attr:`known_queries`, as over HTTP.
+        """
+        context = self.context(principal)
+        context.known_operation = query in self.known_queries if compiled is None else compiled
+        return await self.schema.execute(query, variable_values=variables, context_value=context)
 
 
 class HubGraphQL(GraphQLOverHTTP):
@@ -135,6 +149,7 @@ class HubGraphQL(GraphQLOverHTTP):
         super().__init__(hub.schema, **kwargs)
         self.hub = hub
         self.persisted = _persisted_queries(hub.config)
+        self.known_queries = hub.known_queries
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware
