@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from strawberry.types import Info
 
 from hub.access.audit import AuditLog
+from hub.access.budgets import Budgets
 from hub.access.cellkey import CellKeys
 from hub.access.policy import Guard, Principal, QueryLimits
 from hub.engine.federation import Federation
@@ -53,6 +54,9 @@ class Context:
     #: The cell-key secret of perturbed statistics; None before the hub has opened its store
     #: (statistics for roles below coordinator then fail closed).
     cell_keys: CellKeys | None = None
+    #: Per-principal work budgets of HTTP callers, and this caller's key in them (None in-process).
+    budgets: Budgets | None = None
+    budget_key: str | None = None
     #: The HTTP request and response when served over HTTP (strawberry's integration).
     request: Any = None
     response: Any = None

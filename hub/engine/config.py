@@ -36,6 +36,10 @@ from hub.support.typed_toml import StrictModel, TomlFileError, read_toml, valida
 
 #: A source name: lower-case letters, digits and _, starting with a letter (it appears in ids).
 SOURCE_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+#: A GraphQL operation name (metrics labels are limited to listed names).
+OPERATION_NAME = r"^[_A-Za-z][_0-9A-Za-z]{0,63}$"
+#: A database host, optionally with a port (registration allow-list).
+HOST = r"^[A-Za-z0-9.\-\[\]:]{1,255}$"
 
 
 class ConfigError(ValueError):
@@ -76,6 +80,28 @@ class HttpSection(StrictModel):
     )
     tracing: Literal["console", "otlp", False] | None = Field(
         None, description='OpenTelemetry tracing per operation and source call: "console", "otlp" or false.'
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, le=1_000_000_000, description="Largest request body accepted (413 above)."
+    )
+    metrics_operations: list[Annotated[str, Field(pattern=OPERATION_NAME)]] = Field(
+        default_factory=list,
+        description="Operation names that get their own metrics series (others count as `other`).",
+    )
+
+
+class RegistrationSection(StrictModel):
+    """``[registration]``: where run-time sources may be registered from (nothing unless listed).
+
+    The hub's own store is refused whatever the list says.
+    """
+
+    allowed_hosts: list[Annotated[str, Field(pattern=HOST)]] = Field(
+        default_factory=list,
+        description='PostgreSQL / MySQL servers, e.g. ["db.kemensos.go.id", "10.1.2.3:5432"].',
+    )
+    allowed_directories: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Directories of SQLite files (relative to the configuration file)."
     )
 
 
@@ -124,6 +150,7 @@ class ConfigFile(StrictModel):
     hub: HubSection = Field(default_factory=HubSection)
     http: HttpSection = Field(default_factory=HttpSection)
     sources: list[SourceEntry] = Field(default_factory=list)
+    registration: RegistrationSection = Field(default_factory=RegistrationSection)
     auth: dict[str, Any] = Field(default_factory=dict, description="Checked by hub.access.auth.")
 
     @field_validator("sources")
@@ -180,6 +207,15 @@ class HubConfig:
     cors_origins: tuple[str, ...] = ()
     persisted_queries: str | None = "apq"
     tracing: str | None = None
+    #: ``[http].max_body_bytes``: largest request body accepted (HTTP 413 beyond it).
+    max_body_bytes: int = 1_000_000
+    #: ``[http].metrics_operations``: operation names that get their own metrics series
+    #: (with the allow-listed queries' names); every other name is counted as ``other``.
+    metrics_operations: tuple[str, ...] = ()
+    #: ``[registration]``: where run-time sources may live (see :mod:`hub.engine.onboarding`):
+    #: database hosts (``host`` or ``host:port``) and directories of SQLite files.
+    registration_hosts: tuple[str, ...] = ()
+    registration_directories: tuple[Path, ...] = ()
     #: The raw ``[auth]`` section, checked by :mod:`hub.access.auth` when the app is built.
     auth: dict[str, Any] = field(default_factory=dict)
 
@@ -238,5 +274,13 @@ def _config(model: ConfigFile, base_dir: Path) -> HubConfig:
         cors_origins=tuple(http.cors_origins),
         persisted_queries=http.persisted_queries or None,
         tracing=http.tracing or None,
+        max_body_bytes=http.max_body_bytes,
+        metrics_operations=tuple(http.metrics_operations),
+        registration_hosts=tuple(h.lower() for h in model.registration.allowed_hosts),
+        # An absolute path stays itself.
+        registration_directories=tuple(
+            (base_dir / d).resolve() for d in model.registration.allowed_directories
+        ),
         auth=dict(model.auth),
     )
+

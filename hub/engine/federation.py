@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError, SourceTimeout
 from hub.engine import tracing
-from hub.engine.breaker import BreakerState
+from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
 from hub.engine.ids import GlobalId
 from hub.engine.loaders import Loaders
@@ -234,7 +234,7 @@ class Federation:
             CURRENT_CALL.reset(token)
             elapsed = (time.perf_counter() - started) * 1000
             ctx.record(entry.name, outcome, elapsed, stats.statements, stats.rows)
-        self._track_health(entry, outcome)
+        await self._track_health(entry, outcome)
         if self.metrics is not None:
             self.metrics.observe_call(entry.name, outcome.value, elapsed / 1000, stats.statements)
             if outcome is not CallOutcome.OK:
@@ -242,15 +242,20 @@ class Federation:
                 self.metrics.observe_failure(entry.name, code)
         return result
 
-    def _track_health(self, entry: RegisteredSource, outcome: CallOutcome) -> None:
-        """Feed the breaker: the source answered, or it failed to (timeouts count)."""
+    async def _track_health(self, entry: RegisteredSource, outcome: CallOutcome) -> None:
+        """Feed the breaker with source faults only: errors count; a timeout counts only when
+        a cheap probe of the source fails too (an expensive query is no fault of the agency)."""
         if outcome is CallOutcome.OK:
             entry.breaker.record_success()
             entry.state, entry.detail = SourceState.UP, ""
+        elif outcome is CallOutcome.TIMEOUT and entry.source is not None:
+            probe = _health_probe(entry.source)
+            if await entry.breaker.judge_timeout(probe, min(PROBE_SECONDS, entry.timeout_seconds)):
+                entry.state, entry.detail = SourceState.UP, ""
         else:
             entry.breaker.record_failure()
-            if entry.breaker.state is BreakerState.OPEN:
-                entry.state, entry.detail = SourceState.DOWN, "failing (circuit open)"
+        if entry.breaker.state is BreakerState.OPEN:
+            entry.state, entry.detail = SourceState.DOWN, "failing (circuit open)"
         entry.last_checked_at = datetime.now(UTC)
 
     def _unavailable(self, ctx: RequestContext, entry: RegisteredSource, default: T, why: str) -> T:
@@ -525,6 +530,13 @@ def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFil
     """``filter`` as sent to ``source``: with the roles hidden from this request there."""
     hidden = ctx.hidden_roles(source.name)
     return replace(filter, hidden_roles=hidden) if hidden else filter
+
+
+def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return (await source.health()).ok
+
+    return probe
 
 
 async def _no_cases() -> list[CaseRecord]:
