@@ -16,6 +16,7 @@ from hub.access.policy import Principal
 from hub.engine.ids import GlobalId, encode_id
 from hub.server.app import Hub
 from hub.vocabulary.model import Entity
+from tests.linkage_helpers import linked_fixture  # noqa: F401 - fixture
 
 PROTECTED_ROLES = {"WITNESS", "VICTIM_WITNESS", "REPORTER", "JUSTICE_COLLABORATOR"}
 #: Viewers who may not see LPSK's protected witnesses, and LPSK's own staff, who may.
@@ -87,3 +88,20 @@ async def test_a_case_shows_no_trace_of_its_protected_witnesses(
         assert services == truth_services
         # A service shown has its recipient shown: none is left with recipient null.
         assert all(s["recipient"] is not None for s in case["services"])
+
+
+@pytest.mark.parametrize("viewer", list(HIDDEN_FROM))
+async def test_linked_persons_match_nothing_through_a_protected_witness(
+    hub: Hub, linked: Any, truth: dict[str, Any], viewer: str
+) -> None:
+    """A person filter that only a protected LPSK record satisfies matches no one for outsiders."""
+    query = """{ persons(first: 500,
+        filter: {agencies: ["LPSK"], roles: [WITNESS, REPORTER, JUSTICE_COLLABORATOR]}) {
+        totalCount edges { node { id } } } }"""
+    # Every LPSK record in those roles is a protected witness's (the rule names the roles).
+    assert any(PROTECTED_ROLES & set(p["roles"]) for p in truth["agencies"]["lpsk"]["persons"])
+    result = await hub.execute(query, None, HIDDEN_FROM[viewer])
+    assert not result.errors, [e.formatted for e in result.errors]
+    assert result.data["persons"] == {"totalCount": 0, "edges": []}
+    staff = await hub.execute(query, None, LPSK_STAFF)
+    assert staff.data["persons"]["totalCount"] > 0
