@@ -105,3 +105,48 @@ async def test_linked_persons_match_nothing_through_a_protected_witness(
     assert result.data["persons"] == {"totalCount": 0, "edges": []}
     staff = await hub.execute(query, None, LPSK_STAFF)
     assert staff.data["persons"]["totalCount"] > 0
+
+
+CASES = """query($f: CaseFilter) { cases(first: 5, filter: $f) { totalCount edges { node { id } } } }"""
+
+
+def hidden_victim_cases(truth: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """LPSK cases whose only victims are protected victim-witnesses, with one such victim."""
+    lpsk = truth["agencies"]["lpsk"]
+    found = []
+    for case in lpsk["cases"]:
+        victims = [
+            p
+            for p in lpsk["persons"]
+            if p["case_key"] == case["key"] and {"VICTIM", "VICTIM_WITNESS"} & set(p["roles"])
+        ]
+        if victims and all(PROTECTED_ROLES & set(p["roles"]) for p in victims):
+            hidden = next((v for v in victims if v["is_child"] is not None and v["sex"] != "UNKNOWN"), None)
+            if hidden is not None:
+                found.append((case, hidden))
+    return found[:4]
+
+
+@pytest.mark.parametrize("viewer", [*HIDDEN_FROM, "lpsk staff"])
+async def test_case_filters_never_match_through_a_protected_witness(
+    hub: Hub, truth: dict[str, Any], viewer: str
+) -> None:
+    principal = HIDDEN_FROM.get(viewer, LPSK_STAFF)
+    sees = viewer == "lpsk staff"
+    cases = hidden_victim_cases(truth)
+    assert cases, "the demo has LPSK cases whose only victims are protected"
+    for case, victim in cases:
+        pinned = {"agencies": ["LPSK"], "text": case["source_key"]}
+        alone = await hub.execute(CASES, {"f": pinned}, principal)
+        assert alone.data["cases"]["totalCount"] >= 1  # the case itself is visible to everyone
+        for extra in (
+            {"childVictim": victim["is_child"]},
+            {"victimSex": [victim["sex"]]},
+            {"victimAgeGroups": [victim["age_group"]]},
+        ):
+            result = await hub.execute(CASES, {"f": {**pinned, **extra}}, principal)
+            assert not result.errors, [e.formatted for e in result.errors]
+            ids = {GlobalId.decode(e["node"]["id"]).key for e in result.data["cases"]["edges"]}
+            assert (case["key"] in ids) is sees, (viewer, extra)
+            # The count agrees with the rows: no hidden match counted.
+            assert result.data["cases"]["totalCount"] == len(result.data["cases"]["edges"])
