@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import CURRENT_CALL
+from adapters.cellkeys import register_sqlite
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,11 @@ def _count_statement(*_args: Any) -> None:
     stats = CURRENT_CALL.get()
     if stats is not None:
         stats.statements += 1
+
+
+def _sqlite_cell_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite has no hash function: the cell-key method's record key is registered (adapters.cellkeys)."""
+    register_sqlite(dbapi_connection)
 
 
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
@@ -95,6 +101,7 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
             max_overflow=options.max_overflow,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_query_only)
+        event.listen(engine.sync_engine, "connect", _sqlite_cell_keys)
     elif backend == "postgresql":
         settings = {
             "default_transaction_read_only": "on",

@@ -237,6 +237,11 @@ class MappedSQLSource(Source):
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         return await statistics.aggregate(self, request)
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]]:
+        return await statistics.aggregate_keyed(self, request, salt)
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:

@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access import querysets
 from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
 from hub.access.suppression import TOTAL, TableTooLarge, protect
@@ -192,6 +193,11 @@ class StatisticsQueries:
                 "statistics are unavailable: disclosure control is not ready",
                 extensions={"code": "UNAVAILABLE"},
             )
+        if k is not None:
+            try:
+                await querysets.check(federation, ctx, request, k)
+            except querysets.SmallComponent as exc:
+                raise bad_input(str(exc), f"filter.{querysets.GRAPHQL_NAME[exc.field]}") from None
         try:
             result = await federation.statistics(
                 ctx, request, index=index, double_counting=want_double, keying=keying

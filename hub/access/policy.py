@@ -31,7 +31,13 @@ agency's own caseworkers and coordinators. The rule names the organisation type,
 agency, so the hub core stays free of agency knowledge.
 
 Statistics: every role below ``coordinator`` (and ``admin``, which is not a data role) gets
-cells under *k* suppressed (:mod:`hub.access.suppression`); coordinators get exact counts.
+cells under *k* suppressed (:mod:`hub.access.suppression`), every published count perturbed
+consistently (:mod:`hub.access.cellkey`) and list filters restricted to values that count
+none or at least *k* alone (:mod:`hub.access.querysets`); coordinators get exact counts.
+
+Hidden rows leave no trace: :meth:`Guard.hidden_roles` tells the engine, per source, which
+person roles this request may not see; the engine drops those records where they are read
+and the sources leave them out of filters and counts (``CaseFilter.hidden_roles``).
 
 Denials fail closed: an unknown role, a missing purpose or a missing context denies.
 
