@@ -34,6 +34,7 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
 from adapters.base import SourceError
+from adapters.compiler import CompiledPart
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -51,7 +52,7 @@ from adapters.mapping import (
     national_fields,
 )
 from adapters.regions import match_regency
-from adapters.sql import CompiledPart, MappedSQLSource
+from adapters.sql import MappedSQLSource
 from adapters.sqlfuncs import DigitsOnly
 from hub.vocabulary import countries as country_codes
 from hub.vocabulary import model, reference
@@ -67,7 +68,7 @@ TOP_VALUES = 10
 #: Most groups read back from one GROUP BY (dates: one per day; codes: one per value).
 MAX_GROUPS = 50_000
 EARLIEST_PLAUSIBLE = date(1900, 1, 1)
-MAX_AGE = 120
+MAX_AGE = model.MAX_PLAUSIBLE_AGE
 #: Statements of one report in flight at once (a source's pool has 8 connections).
 CONCURRENCY = 4
 

@@ -460,8 +460,9 @@ class HubProcess:
         return self._proc.pid
 
     def spawn(self) -> None:
+        # One process: the bench reads one hub's /metrics, memory and breaker states.
         args = [sys.executable, "-m", "hub.server.cli", "serve", "--config", str(self.config)]
-        args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
+        args += ["--workers", "1", "--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(

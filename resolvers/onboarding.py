@@ -28,14 +28,12 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from adapters import check as checking
-from adapters import quality as measuring
-from adapters.screening import shape
-from adapters.sql import MappedSQLSource
 from hub.access.audit import AuditLog, AuditUnavailable
 from hub.access.policy import PersonalRead, Principal
+from hub.engine import quality as measuring
 from hub.engine.federation import Federation
 from hub.engine.onboarding import (
+    CheckReport,
     RegistrationOutcome,
     RegistrationRefused,
     RegistrationRequest,
@@ -45,11 +43,14 @@ from hub.engine.onboarding import (
     register_source,
     reject_source,
     remove_source,
+    shape,
 )
 from hub.engine.registration import Pending, Registration
 from hub.engine.sources import RegisteredSource, SourceState
 from resolvers import enums, types
+from resolvers.context import optional_context
 from resolvers.convert import agency_of
+from resolvers.errors import bad_input
 
 ADMIN_ROLE = "admin"
 
@@ -61,7 +62,8 @@ def require_admin(info: Info) -> Principal:
     point (:mod:`hub.access.policy`) lists admin-only *queries*; this is the same rule for these
     mutations, checked here so they stay closed in any schema.
     """
-    principal = info.context.get("principal") if isinstance(info.context, dict) else None
+    ctx = optional_context(info.context)
+    principal = ctx.principal if ctx is not None else None
     if not isinstance(principal, Principal) or principal.role != ADMIN_ROLE:
         raise GraphQLError("only admins may register or remove sources", extensions={"code": "FORBIDDEN"})
     return principal
@@ -119,7 +121,7 @@ class CheckFinding:
     )
 
 
-def _findings(report: checking.CheckReport) -> list[CheckFinding]:
+def _findings(report: CheckReport) -> list[CheckFinding]:
     return [
         CheckFinding(
             severity=FindingSeverity[f.severity.upper()],
@@ -267,10 +269,6 @@ class RemoveSourcePayload:
     )
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
-
-
 def _store_error(exc: StoreUnavailable) -> GraphQLError:
     return GraphQLError(str(exc), extensions={"code": "STORE_UNAVAILABLE"})
 
@@ -283,7 +281,7 @@ async def _audit(
     The query hash is the hash of a description of the registration (its revision and the hash
     of its mapping), never of its URL. A change that cannot be audited is reported as an error.
     """
-    audit: AuditLog | None = info.context.get("audit")
+    audit: AuditLog | None = info.context.audit
     if audit is None:
         return
     detail = f"source.{action} {name}"
@@ -326,7 +324,7 @@ class Mutation:
         input: Annotated[RegisterSourceInput, strawberry.argument(description="The source to register.")],
     ) -> RegisterSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         request = RegistrationRequest(
             name=input.name,
             url=input.url,
@@ -339,7 +337,7 @@ class Mutation:
         try:
             outcome = await register_source(federation.registry, request, by=principal.subject)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), f"input.{exc.argument}") from None
+            raise bad_input(str(exc), f"input.{exc.argument}") from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         if outcome.pending is not None:
@@ -362,11 +360,11 @@ class Mutation:
         ] = None,
     ) -> RegisterSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         try:
             outcome = await approve_source(federation.registry, name, principal.subject, revision)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         if outcome.activated:
@@ -391,13 +389,13 @@ class Mutation:
         ] = None,
     ) -> RejectSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         if reason is not None and len(reason) > 1000:
-            raise _bad_input("reason must be at most 1000 characters", "reason")
+            raise bad_input("reason must be at most 1000 characters", "reason")
         try:
             rejected = await reject_source(federation.registry, name, principal.subject, reason)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         await _audit(info, principal, "reject", name, rejected)
@@ -413,11 +411,11 @@ class Mutation:
         name: Annotated[str, strawberry.argument(description="Name of the registered source.")],
     ) -> RemoveSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         try:
             removed = await remove_source(federation.registry, name)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         if removed:
@@ -590,7 +588,7 @@ class QualityQueries:
     )
     async def pending_sources(self, info: Info) -> list[PendingSource]:
         require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         try:
             return [_pending(p) for p in await pending_sources(federation.registry)]
         except StoreUnavailable as exc:
@@ -607,25 +605,18 @@ class QualityQueries:
             list[str] | None, strawberry.argument(description="Only these sources, by name (default: all).")
         ] = None,
     ) -> list[SourceQuality]:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         entries = federation.registry.all()
         if sources is not None:
             known = {e.name for e in entries}
             unknown = sorted(set(sources) - known)
             if unknown:
-                raise _bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
+                raise bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
             entries = [e for e in entries if e.name in sources]
-        ctx = info.context["hub"]
+        ctx = info.context.scope
 
         async def one(entry: RegisteredSource) -> SourceQuality:
-            if entry.source is not None and not isinstance(entry.source, MappedSQLSource):
-                return _quality(entry, None, QualityStatus.NOT_SUPPORTED)
-
-            async def work(source: Any) -> measuring.SourceQuality:
-                return await measuring.measure(source)
-
-            measured = await federation.call(ctx, entry, work, None)
-            status = QualityStatus.MEASURED if measured is not None else QualityStatus.UNAVAILABLE
-            return _quality(entry, measured, status)
+            outcome, measured = await measuring.measure_source(federation, ctx, entry)
+            return _quality(entry, measured, QualityStatus[outcome.name])
 
         return list(await asyncio.gather(*(one(e) for e in entries)))

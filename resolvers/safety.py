@@ -64,6 +64,7 @@ from strawberry.extensions import SchemaExtension
 
 from hub.access.budgets import Budgets, RateLimited
 from hub.access.policy import Guard, QueryLimits
+from resolvers.context import optional_context
 
 
 def too_complex(message: str, limit: str, maximum: float, actual: float | None = None) -> GraphQLError:
@@ -76,11 +77,8 @@ def too_complex(message: str, limit: str, maximum: float, actual: float | None =
 
 def limits_of(context: Any) -> QueryLimits:
     """The hub's limits from the request context (defaults if the context has none)."""
-    if isinstance(context, dict):
-        found = context.get("limits")
-        if isinstance(found, QueryLimits):
-            return found
-    return QueryLimits()
+    ctx = optional_context(context)
+    return ctx.limits if ctx is not None else QueryLimits()
 
 
 # --- depth and aliases (validation rules) ------------------------------------------------------
@@ -546,11 +544,10 @@ def _refusal(
             limits.max_cost,
             cost,
         )
-    found = context if isinstance(context, dict) else {}
-    guard = found.get("guard")
+    ctx = optional_context(context)
+    guard = ctx.guard if ctx is not None else None
     suppressed = not isinstance(guard, Guard) or guard.statistics_k() is not None
-    federation = found.get("federation")
-    sources = len(federation.registry.all()) if federation is not None else 5
+    sources = len(ctx.federation.registry.all()) if ctx is not None else 5
     work = estimate_work(
         schema, document, operation_name, variables, limits, suppressed=suppressed, sources=max(1, sources)
     )
@@ -562,7 +559,7 @@ def _refusal(
             limits.max_work,
             work,
         )
-    budgets, key = found.get("budgets"), found.get("budget_key")
+    budgets, key = (ctx.budgets, ctx.budget_key) if ctx is not None else (None, None)
     if isinstance(budgets, Budgets) and isinstance(key, str):
         try:
             budgets.charge(key, work)

@@ -18,6 +18,8 @@ from strawberry.types import ExecutionContext, Info
 from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
+from resolvers.compiled import PlanCache, execution_context_for
+from resolvers.context import optional_context
 from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
 from resolvers.onboarding import Mutation, QualityQueries
@@ -33,14 +35,19 @@ class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, Quality
 
 
 class HubSchema(strawberry.federation.Schema):
-    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks), and
-    checks ``_entities`` representations before resolving them (:mod:`resolvers.entities`)."""
+    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks); keeps the
+    compiled plans of known operations (:mod:`resolvers.compiled`); checks ``_entities``
+    representations before resolving them (:mod:`resolvers.entities`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.plans = PlanCache()
+        super().__init__(*args, execution_context_class=execution_context_for(self.plans), **kwargs)
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
     ) -> list[FederationAny]:  # these annotations make the `_entities` field: keep them
-        federation = info.context.get("federation") if isinstance(info.context, dict) else None
-        cap = federation.config.max_page_size if federation is not None else DEFAULT_PAGE_CAP
+        ctx = optional_context(info.context)
+        cap = ctx.federation.config.max_page_size if ctx is not None else DEFAULT_PAGE_CAP
         return super().entities_resolver(info, check_representations(representations, cap))  # type: ignore[arg-type]
 
     def process_errors(

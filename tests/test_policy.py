@@ -243,7 +243,8 @@ async def test_every_lpsk_record_is_shown_or_hidden_by_the_rule(
     assert len(expected) < len(persons) or SEES_PROTECTED.get(label)
 
 
-async def test_service_recipient_that_is_protected_is_hidden(hub: Hub, truth: dict[str, Any]) -> None:
+async def test_a_service_of_a_protected_witness_is_hidden_too(hub: Hub, truth: dict[str, Any]) -> None:
+    """A protection programme tells that its recipient exists: it is as absent as the recipient."""
     lpsk = truth["agencies"]["lpsk"]
     protected = {p["key"] for p in lpsk["persons"] if is_protected("lpsk", p)}
     service = next(s for s in lpsk["services"] if s["recipient_key"] in protected)
@@ -251,8 +252,10 @@ async def test_service_recipient_that_is_protected_is_hidden(hub: Hub, truth: di
     gid = encode_id("lpsk", Entity.SERVICE, service["key"])
     hidden = await hub.execute(query, {"id": gid}, principal_of("analyst"))
     assert hidden.errors is None
-    assert hidden.data["node"]["type"] == service["type"] and hidden.data["node"]["recipient"] is None
+    assert hidden.data["node"] is None
+    assert [s["rows"] for s in hidden.extensions["sources"] if s["source"] == "lpsk"] == [0]
     shown = await hub.execute(query, {"id": gid}, principal_of("caseworker/LPSK"))
+    assert shown.data["node"]["type"] == service["type"]
     assert GlobalId.decode(shown.data["node"]["recipient"]["id"]).key == service["recipient_key"]
 
 
@@ -338,13 +341,13 @@ def test_linked_person_views_drop_what_the_row_rule_hides(hub: Hub) -> None:
         last_location=Location("lpsk"),
         gaps=["something"],
     )
-    analyst = GuardedConverter(hub.registry, hub.context(principal_of("analyst"))["guard"])
+    analyst = GuardedConverter(hub.registry, hub.context(principal_of("analyst")).guard)
     filtered = analyst.person_view(view)
     assert [(e.source, e.key) for e in filtered.entries] == [("polri", "1")]
     assert [n.record.key for n in filtered.records] == ["1"]
     assert [n.record.key for n in filtered.cases] == ["c1"]
     assert filtered.services == [] and filtered.last_location is None and filtered.gaps is None
-    lpsk = GuardedConverter(hub.registry, hub.context(principal_of("caseworker/LPSK"))["guard"])
+    lpsk = GuardedConverter(hub.registry, hub.context(principal_of("caseworker/LPSK")).guard)
     assert lpsk.person_view(view) is view
     only_protected = View([view.entries[1]], [view.records[1]], [], [], None, None)
     assert analyst.person_view(only_protected) is None

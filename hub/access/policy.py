@@ -44,7 +44,7 @@ audit trail), the statistics query (:meth:`Guard.statistics_k`). In-process call
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,15 +53,8 @@ from hub.vocabulary import model
 #: Roles of DESIGN.md §7 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
-#: Personal fields of a person record: GraphQL name → attribute of :class:`hub.vocabulary.model.PersonRecord`.
-PERSONAL_FIELDS: Mapping[str, str] = {
-    "fullName": "full_name",
-    "nik": "nik",
-    "birthDate": "birth_date",
-    "passportNumber": "passport_number",
-    "address": "address",
-    "phone": "phone",
-}
+#: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
+PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
 PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
@@ -309,6 +302,20 @@ class Guard:
             for source in sources
             if not record_visible(self.principal, self._agency_of(source), protected)
         )
+
+    def hidden_roles(self, source: str) -> frozenset[model.PersonRole]:
+        """The person roles whose records of ``source`` this request may not see.
+
+        The engine applies it where records are read and inside every source query (victim
+        filters, counts, per-source row counts), so a hidden record changes nothing the
+        asker can observe.
+        """
+        agency = self._agency_of(source)
+        if not is_protected(agency, PROTECTED_ROLES):
+            return frozenset()  # not a witness-protection agency: its witnesses are not hidden
+        assert agency is not None
+        staff = self.principal.role in PROTECTION_STAFF_ROLES and self.principal.agency == agency.code
+        return frozenset() if staff else PROTECTED_ROLES
 
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""

@@ -26,8 +26,9 @@ from starlette.routing import Route
 from strawberry.types import ExecutionResult
 
 from hub.access.audit import AuditLog
-from hub.access.auth import Authenticator, load_auth, principal_of
+from hub.access.auth import Authenticator, load_auth
 from hub.access.budgets import Budgets, budget_key
+from hub.access.cellkey import CellKeys
 from hub.access.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.engine import tracing
 from hub.engine.config import ConfigError, HubConfig, load_config
@@ -37,12 +38,15 @@ from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
 from hub.server import examples
+from hub.server.authn import principal_of, protect
 from hub.server.http import BodyLimit, GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
 from hub.server.persisted import PersistedQueries, operation_names
 from hub.storage.store import Store
 from hub.vocabulary import model
 from resolvers.access import GuardedConverter
+from resolvers.context import Context
+from resolvers.entities import ENTITIES
 from resolvers.schema import HubSchema, build_schema
 
 log = logging.getLogger("tppo_hub.app")
@@ -62,18 +66,26 @@ class Hub:
         # section stops the hub before it serves anything.
         self.auth = load_auth(config)
         self.authenticator = Authenticator(self.auth)
+        #: Operations the hub documents (its examples): run by plan (resolvers/compiled.py) even
+        #: when sent as text; allow-listed and persisted queries are known over HTTP too.
+        self.known_queries = frozenset(
+            q for q in (*examples.OPERATIONS, config.example_query) if isinstance(q, str) and q
+        )
         self.audit = AuditLog(self.store)
         #: Per-principal concurrency and work budgets of HTTP callers (hub.access.budgets).
         self.budgets = Budgets(self.auth.access.limits)
         #: Policy hook for linkage (issue 5): lets caseworkers read records of persons linked
         #: to their agency's records. None until the linkage index provides one.
         self.linkage: LinkedAgencies | None = None
+        #: The cell-key secret for perturbed statistics, read from (or created in) the store at start.
+        self.cell_keys: CellKeys | None = None
 
     async def start(self) -> None:
         # aiosqlite logs every statement with its parameters at DEBUG: never personal data in logs.
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
         await self.store.open()
         await self.audit.open()
+        self.cell_keys = await CellKeys.open(self.store)
         await self.authenticator.start()
         await self.registry.open()
 
@@ -81,27 +93,40 @@ class Hub:
         await self.registry.close()
         await self.store.close()
 
-    def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
+    def context(
+        self,
+        principal: Principal = ANONYMOUS,
+        request: Any = None,
+        response: Any = None,
+        budgets: Budgets | None = None,
+        budget_key: str | None = None,
+    ) -> Context:
         """A fresh per-request context (call inside the running event loop)."""
-        hub_ctx = self.federation.new_context()
+        scope = self.federation.new_context()
         linkage = self.linkage
         if linkage is None and principal.role == "caseworker" and self.store.is_open:
             # Caseworkers may read records of persons their agency also holds: the policy asks
             # the linkage index, prefetched once per page (hub.engine.persons.expand).
-            linkage = hub_ctx.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
+            linkage = scope.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
         guard = Guard(principal, self._agency_of, self.auth.access, linkage)
-        return {
-            "hub": hub_ctx,
-            "federation": self.federation,
-            "converter": GuardedConverter(self.registry, guard),
-            "guard": guard,
-            "audit": self.audit,
-            "limits": self.auth.access.limits,
-            "store": self.store,  # linkage index for person views (hub.engine.persons)
-            "metrics": self.metrics,
-            "principal": principal,
-            **extra,
-        }
+        scope.hidden_roles = guard.hidden_roles  # the row rule, applied by the engine
+        return Context(
+            scope=scope,
+            federation=self.federation,
+            converter=GuardedConverter(self.registry, guard),
+            guard=guard,
+            principal=principal,
+            limits=self.auth.access.limits,
+            entities=ENTITIES,
+            audit=self.audit,
+            linkage=LinkageIndex(self.store.engine) if self.store.is_open else None,
+            metrics=self.metrics,
+            cell_keys=self.cell_keys,  # perturbed statistics (hub.access.cellkey)
+            budgets=budgets,
+            budget_key=budget_key,
+            request=request,
+            response=response,
+        )
 
     def _agency_code(self, source: str) -> str | None:
         agency = self._agency_of(source)
@@ -112,12 +137,21 @@ class Hub:
         return entry.source.agency if entry is not None and entry.source is not None else None
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, principal: Principal = ANONYMOUS
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        principal: Principal = ANONYMOUS,
+        *,
+        compiled: bool | None = None,
     ) -> ExecutionResult:
-        """Run one operation in-process (tests, benchmarks, scripts)."""
-        return await self.schema.execute(
-            query, variable_values=variables, context_value=self.context(principal)
-        )
+        """Run one operation in-process (tests, benchmarks, scripts).
+
+        ``compiled``: complete plain subtrees by plan (True) or field by field (False); by
+        default, by plan when the query is one of :attr:`known_queries`, as over HTTP.
+        """
+        context = self.context(principal)
+        context.known_operation = query in self.known_queries if compiled is None else compiled
+        return await self.schema.execute(query, variable_values=variables, context_value=context)
 
 
 class HubGraphQL(GraphQLOverHTTP):
@@ -127,9 +161,10 @@ class HubGraphQL(GraphQLOverHTTP):
         super().__init__(hub.schema, **kwargs)
         self.hub = hub
         self.persisted = _persisted_queries(hub.config)
+        self.known_queries = hub.known_queries
 
-    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        principal = principal_of(request.scope)  # authenticated by hub.access.auth.AuthMiddleware
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware
         if principal.demo:
             response.headers["X-TPPO-Demo-Role"] = principal.role
         client = request.client.host if getattr(request, "client", None) is not None else None
@@ -202,7 +237,7 @@ def create_app(config: HubConfig) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", hub.authenticator.protect(graphql), methods=["GET", "POST"]),
+            Route("/graphql", protect(graphql, hub.authenticator), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
