@@ -161,6 +161,17 @@ def test_concurrency_budget_and_bounded_table() -> None:
         budgets.enter("a")
 
 
+def test_anonymous_callers_get_a_share_of_the_budget() -> None:
+    budgets = Budgets(
+        QueryLimits(work_per_second=100, work_burst=1000, anonymous_share=0.5), clock=lambda: 0.0
+    )
+    assert budgets.available("anonymous:10.0.0.1") == 500
+    assert budgets.available("jwt:alice") == 1000
+    with pytest.raises(RateLimited) as refused:
+        budgets.charge("anonymous:10.0.0.1", 600)
+    assert refused.value.retry_after == pytest.approx(2.0)  # 100 missing at 50 per second
+
+
 def test_budget_keys_tell_principals_and_anonymous_clients_apart() -> None:
     anonymous = Principal(subject="anonymous", role="analyst", method="anonymous", demo=True)
     assert budget_key(anonymous, "10.0.0.1") != budget_key(anonymous, "10.0.0.2")
@@ -169,7 +180,7 @@ def test_budget_keys_tell_principals_and_anonymous_clients_apart() -> None:
 
 
 async def test_spent_work_budget_is_429_with_retry_after(demo_dir: Path, tmp_path: Path) -> None:
-    limits = {"work_per_second": 1, "work_burst": 600, "max_work": 600}
+    limits = {"work_per_second": 1, "work_burst": 600, "max_work": 600, "anonymous_share": 1}
     app = _config_app(demo_dir, tmp_path, auth={"limits": limits})
     query = {"query": "{ cases(first: 500) { edges { node { id } } } }"}  # ~100 ms of work
     async with app.router.lifespan_context(app):
