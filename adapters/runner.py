@@ -111,7 +111,7 @@ class StatementRunner:
             interrupt = None
             if self.dialect == "sqlite" and self.options.statement_timeout_ms > 0:
                 # aiosqlite runs the statement in a thread that asyncio cannot cancel; SQLite's
-                # own interrupt stops it at the deadline (DESIGN.md §9).
+                # own interrupt stops it at the deadline (docs/architecture.md §7).
                 driver = (await conn.get_raw_connection()).driver_connection
                 deadline = self.options.statement_timeout_ms / 1000
                 interrupt = asyncio.get_running_loop().call_later(

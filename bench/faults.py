@@ -424,6 +424,8 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
         f"breaker_threshold = {settings.breaker_threshold}",
         f"breaker_reset_seconds = {settings.breaker_reset:g}",
         'store = "sqlite:///hub-store.sqlite"',
+        "",
+        data.LOAD_CLIENT_LIMITS_TOML,
     ]
     for agency in AGENCIES:
         url, schema = urls.get(agency, (f"sqlite:///{directory / f'{agency}.sqlite'}", None))

@@ -194,7 +194,7 @@ def write_hub_config(directory: Path, url: str) -> Path:
     path = directory / "hub.toml"
     path.write_text(
         "# Written by bench/postgraphile.py: the hub side of the PostGraphile comparison.\n"
-        '[hub]\ndemo = true\nstore = "sqlite:///hub-store.sqlite"\n\n'
+        '[hub]\ndemo = true\nstore = "sqlite:///hub-store.sqlite"\n\n' + data.LOAD_CLIENT_LIMITS_TOML + "\n"
         f'[[sources]]\nname = "{AGENCY}"\nmapping = "{AGENCY}"\nurl = "{url}"\nschema = "{AGENCY}"\n',
         encoding="utf-8",
     )

@@ -1,4 +1,4 @@
-"""The role matrix of DESIGN.md §7: what each role gets, field by field and row by row.
+"""The role matrix of docs/architecture.md §3: what each role gets, field by field and row by row.
 
 Expected values come from the generator's ground truth; what was audited is read from the
 hub's store with plain SQL. The matrix covers every role, every personal field, a record of

@@ -1,6 +1,6 @@
 """The policy point: the one module that decides who may see which operation, row and field.
 
-Every rule of DESIGN.md §7 is declared here as data or as a small pure function, and nowhere
+Every rule of docs/architecture.md §3 is declared here as data or as a small pure function, and nowhere
 else; resolvers and extensions only *ask* (through a per-request :class:`Guard`). Reviewing
 access therefore means reading this file. The rules, by role (contract names):
 
@@ -50,7 +50,7 @@ from typing import Any, Protocol
 
 from hub.vocabulary import model
 
-#: Roles of DESIGN.md §7 (contract names), least to most privileged.
+#: Roles of docs/architecture.md §3 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
 #: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).

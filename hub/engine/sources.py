@@ -150,7 +150,7 @@ class SourceRegistry:
         if refused:
             # A source that can never serve (its mapping or adapter is wrong) stops start-up, so an
             # operator does not run a national view silently missing an agency. A source that is
-            # merely down is not refused: it rejoins when it answers (DESIGN.md §4 partial results).
+            # merely down is not refused: it rejoins when it answers (partial results).
             await self.close()
             lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(refused.items()))
             raise ConfigError(
