@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -206,7 +207,11 @@ class StatisticsQueries:
             total: int | None = result.total
             suppressed = False
             if k is not None and keying is not None:
-                protected = protect(
+                # Complementary suppression is CPU work that grows with the square of the cells
+                # (seconds for three dimensions): in a worker thread, so the event loop keeps
+                # serving every other caller meanwhile (abuse resistance, issue 12).
+                protected = await asyncio.to_thread(
+                    protect,
                     result.cells,  # type: ignore[arg-type]
                     k,
                     total=result.total,

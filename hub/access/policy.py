@@ -248,12 +248,14 @@ class QueryLimits:
     introspection: bool = True
     #: Estimated work of one request, in milliseconds of hub and source time on the reference
     #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
-    max_work: float = 8_000.0
+    max_work: float = 5_000.0
     #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
-    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``.
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``. Anonymous
+    #: callers (told apart by address) get ``anonymous_share`` of the rate and of the bucket.
     concurrent_requests: int = 4
-    work_per_second: float = 1_000.0
-    work_burst: float = 20_000.0
+    work_per_second: float = 200.0
+    work_burst: float = 10_000.0
+    anonymous_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
