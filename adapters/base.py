@@ -1,7 +1,7 @@
 """The adapter contract: what every agency source answers, whatever its database looks like.
 
 A source is small and async. It declares its agency and what it holds, and answers five
-questions, always in the national vocabulary of :mod:`hub.model`:
+questions, always in the national vocabulary of :mod:`hub.vocabulary.model`:
 
 - ``search_cases`` — one page of cases after a keyset position, filter pushed into its SQL;
 - ``count_cases`` — how many cases match a filter (a COUNT in the source, never by paging);
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from hub.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
+from hub.vocabulary.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
 
 
 class SourceError(Exception):
@@ -124,7 +124,7 @@ class Source(abc.ABC):
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         """Counts of ``request.measure`` per combination of national dimension values.
 
-        Keys follow ``request.dimensions`` (values as in :class:`hub.model.StatisticsRequest`);
+        Keys follow ``request.dimensions`` (values as in :class:`hub.vocabulary.model.StatisticsRequest`);
         the grouping runs in the source's database.
         """
 

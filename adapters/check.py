@@ -48,7 +48,7 @@ from adapters.mapping import (
 )
 from adapters.quality import SourceQuality, ValueCount, measure
 from adapters.sql import MappedSQLSource
-from hub.model import CaseFilter, CaseSearch, Dimension, Entity, Measure, StatisticsRequest
+from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Entity, Measure, StatisticsRequest
 
 #: Records read per part in the sample run.
 DEFAULT_SAMPLE = 200

@@ -28,7 +28,7 @@ from typing import Any
 
 from adapters.base import MappingError
 from adapters.locator import KeyPath, TomlLocator
-from hub.model import (
+from hub.vocabulary.model import (
     Agency,
     CaseStage,
     Entity,

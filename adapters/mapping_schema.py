@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from adapters.mapping import COUNTRY_FORMATS, DATE_FORMATS, FieldKind, field_kind, national_fields
-from hub.model import Entity, Labelled, OrgType
+from hub.vocabulary.model import Entity, Labelled, OrgType
 
 Schema = dict[str, Any]
 

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Integer, String, Table, and_, case, false, func, literal, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import codes as country_codes
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -31,8 +30,9 @@ from adapters.mapping import (
     RegionSpec,
     SourceMapping,
 )
-from hub import reference
-from hub.model import (
+from hub.vocabulary import countries as country_codes
+from hub.vocabulary import reference
+from hub.vocabulary.model import (
     CHILD_AGE_LIMIT,
     AgeGroup,
     CaseFilter,

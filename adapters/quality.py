@@ -33,7 +33,6 @@ from sqlalchemy import Integer, Numeric, String, Table, and_, case, cast, func, 
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
-from adapters import codes as country_codes
 from adapters.base import SourceError
 from adapters.mapping import (
     DEFAULT_CODE,
@@ -54,8 +53,9 @@ from adapters.mapping import (
 from adapters.regions import match_regency
 from adapters.sql import CompiledPart, MappedSQLSource
 from adapters.sqlfuncs import DigitsOnly
-from hub import model, reference
-from hub.model import Entity, Labelled
+from hub.vocabulary import countries as country_codes
+from hub.vocabulary import model, reference
+from hub.vocabulary.model import Entity, Labelled
 
 #: Fields whose values are personal data: counts only, never example values.
 PERSONAL_FIELDS = frozenset(model.PERSONAL_FIELDS)

@@ -1,6 +1,6 @@
 """Region names as agencies type them: exact Kemendagri spellings first, then close variants.
 
-:meth:`hub.reference.RegionIndex.find_regency` knows the official names and their usual
+:meth:`hub.vocabulary.reference.RegionIndex.find_regency` knows the official names and their usual
 abbreviations (``KAB. INDRAMAYU``). Agency registers also hold old orthography
 (``Indramajoe``), typos (``Kab. Cilacapp``) and names run together differently. Those are
 matched here, in a fallback that runs only when the exact lookup finds nothing:
@@ -23,8 +23,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from hub import reference
-from hub.reference import Region
+from hub.vocabulary import reference
+from hub.vocabulary.reference import Region
 
 #: Lowest rapidfuzz ratio (0 to 100) accepted for an approximate match.
 MIN_SCORE = 88.0

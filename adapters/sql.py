@@ -41,7 +41,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from adapters import codes as country_codes
 from adapters import predicates, statistics
 from adapters.base import (
     Capabilities,
@@ -74,8 +73,9 @@ from adapters.mapping import (
 )
 from adapters.regions import match_regency
 from adapters.sqlfuncs import VALUE_SEPARATOR, AggregateStrings, iso_date
-from hub import reference
-from hub.model import (
+from hub.vocabulary import countries as country_codes
+from hub.vocabulary import reference
+from hub.vocabulary.model import (
     CHILD_AGE_LIMIT,
     VICTIM_ROLES,
     AgeGroup,
@@ -1055,7 +1055,7 @@ def _age_in_years(born: date, at: date) -> int:
 
 
 def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
-    from hub.model import ExploitationType, TraffickingMeans
+    from hub.vocabulary.model import ExploitationType, TraffickingMeans
 
     return CaseRecord(
         source=source,

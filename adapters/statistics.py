@@ -24,8 +24,8 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import predicates
 from adapters.mapping import ChildValues, Const, FieldKind, RegionSpec
-from hub import reference
-from hub.model import (
+from hub.vocabulary import reference
+from hub.vocabulary.model import (
     CHILD_AGE_LIMIT,
     VICTIM_ROLES,
     AgeGroup,

@@ -34,8 +34,8 @@ import httpx
 
 from bench import data, direct, measure, profile, report
 from bench.server import HubServer
-from hub.app import Hub
 from hub.demo.generate import MILLION_ROWS_SCALE
+from hub.server.app import Hub
 
 
 @dataclass(slots=True)

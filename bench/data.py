@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.config import HubConfig, parse_config
 from hub.demo.agencies import AGENCIES, SCHEMAS
 from hub.demo.generate import generate
 from hub.demo.writers import run_async, write_postgres
+from hub.engine.config import HubConfig, parse_config
 
 #: Default location of cached data (git-ignored).
 DEFAULT_ROOT = Path(__file__).resolve().parent / "data"

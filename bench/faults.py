@@ -1,6 +1,6 @@
 """``python -m bench.faults``: the hub under load while one agency dies and another is slow.
 
-Issue 7, item 6. The hub runs as a real server process (``python -m hub.cli serve``) over five
+Issue 7, item 6. The hub runs as a real server process (``python -m hub.server.cli serve``) over five
 demo agencies:
 
 - ``simfoni`` from embedded PostgreSQL server #1, which is SIGKILLed at 25 % of the run and
@@ -63,9 +63,9 @@ import httpx
 from bench import data
 from bench.measure import percentile
 from bench.server import LOOPBACK, free_port
-from hub import examples
 from hub.demo.agencies import AGENCIES, SCHEMAS
 from hub.demo.writers import write_postgres
+from hub.server import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -441,7 +441,7 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
 
 
 class HubProcess:
-    """``python -m hub.cli serve`` in a child process on a free loopback port."""
+    """``python -m hub.server.cli serve`` in a child process on a free loopback port."""
 
     def __init__(self, config: Path, log: Path, level: str = "warning") -> None:
         self.config = config
@@ -460,7 +460,7 @@ class HubProcess:
         return self._proc.pid
 
     def spawn(self) -> None:
-        args = [sys.executable, "-m", "hub.cli", "serve", "--config", str(self.config)]
+        args = [sys.executable, "-m", "hub.server.cli", "serve", "--config", str(self.config)]
         args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log.open("wb") as out:
@@ -1227,7 +1227,7 @@ def _pg_version(server: PostgresServer) -> str:
 
 def _read_hub_log(path: Path, origin: float) -> tuple[dict[str, int], list[str]]:
     """Log lines by level, and the distinct error-level messages with when they came (seconds from
-    the load start, ``origin`` being its wall-clock time). JSON lines from :mod:`hub.logs`."""
+    the load start, ``origin`` being its wall-clock time). JSON lines from :mod:`hub.server.logs`."""
     levels: Counter[str] = Counter()
     errors: dict[str, list[float]] = defaultdict(list)
     try:
@@ -1396,7 +1396,7 @@ def render(results: FaultResults, light: FaultResults | None = None) -> str:
         f"**{SLOWED}** ({rows_of.get(SLOWED, 0):,} rows) on embedded PostgreSQL #2 behind a TCP proxy "
         f"(`bench.faults.StatementDelayProxy`) that holds every statement on its tables for "
         f"{s.slow_delay:g} s; {others} on SQLite.",
-        f"- **Hub**: `python -m hub.cli serve` (one uvicorn process) on 127.0.0.1; `timeout_seconds = "
+        f"- **Hub**: `python -m hub.server.cli serve` (one uvicorn process) on 127.0.0.1; `timeout_seconds = "
         f"{s.source_timeout:g}` for every source (PostgreSQL `statement_timeout` "
         f"{s.source_timeout * 0.9:g} s), "
         f"breaker {s.breaker_threshold} consecutive failures / {s.breaker_reset:g} s open, pools of 8 + 4 "
@@ -1404,10 +1404,10 @@ def render(results: FaultResults, light: FaultResults | None = None) -> str:
         f"- **Load**: {s.clients} httpx clients, one keep-alive connection each, starting requests for "
         f"{results.window:g} s ({results.wall:.1f} s until the last one finished; at most "
         f"{s.max_requests:,} requests, client timeout {s.client_timeout:g} s). Each client cycles through "
-        "five operations from its own starting point: the portal list page (`hub.examples.PORTAL_LIST`, "
-        "first 20), the analyst's filter (`hub.examples.ANALYST_FILTER`: a filtered page plus statistics by "
+        "five operations from its own starting point: the portal list page (`PORTAL_LIST`, "
+        "first 20), the analyst's filter (`ANALYST_FILTER`: a filtered page plus statistics by "
         "agency), `statistics(measure: CASES, groupBy: [PROVINCE, YEAR])`, a case in detail "
-        f"(`hub.examples.CASE_DETAIL`, one of {results.ids} ids, {s.ids_per_agency} per agency, at random) "
+        f"(`CASE_DETAIL`, one of {results.ids} ids, {s.ids_per_agency} per agency, at random) "
         f"and `sources {{ name status breaker }}`. Besides, one monitor client asks only {KILLED} (a "
         f"`totalCount`) and the breaker states every {MONITOR_PERIOD:g} s: it times the recovery, which "
         f"workload replies cannot (they also wait for {SLOWED}).",

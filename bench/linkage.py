@@ -36,7 +36,7 @@ from hub.demo.population import build_world
 from hub.linkage.engine import bulk_work, link
 from hub.linkage.features import link_record
 from hub.linkage.quality import pair_quality
-from hub.model import AgeGroup, PersonRecord, PersonRole, Sex
+from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 #: Person records per unit of ``scale`` (seed 2023: 6,525 at scale 1).
@@ -147,9 +147,9 @@ def measure(target: int, seed: int) -> Row:
 
 async def _job_seconds(scale: float, seed: int) -> float:
     """The whole ``tppo-hub link --full`` over SQLite demo databases (reads, links, writes)."""
-    from hub.config import load_config
     from hub.demo.generate import generate
-    from hub.linkage.job import Progress, run_linkage
+    from hub.engine.config import load_config
+    from hub.engine.linking import Progress, run_linkage
 
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), seed=seed, scale=scale)

@@ -23,10 +23,10 @@ import httpx
 from adapters.base import Source
 from bench import direct
 from bench.direct import AGENCY_CODE
-from hub.app import Hub
+from hub.access.policy import Principal
 from hub.demo.agencies import AGENCIES
-from hub.examples import PORTAL_LIST
-from hub.policy import Principal
+from hub.server.app import Hub
+from hub.server.examples import PORTAL_LIST
 
 #: The nested page: a portal's case list with everything a case card shows.
 PAGE_QUERY = """query BenchPage($first: Int!, $filter: CaseFilter) {

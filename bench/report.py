@@ -270,7 +270,7 @@ def _load_section(results: Results) -> str:
         return _section("5. Requests per second under concurrent HTTP load", ["Not run (`--no-load`)."])
     first = results.loads[0]
     lines = [
-        f"The portal list page (`hub.examples.PORTAL_LIST`: newest 20 cases with `totalCount`, victims and "
+        f"The portal list page (`PORTAL_LIST`: newest 20 cases with `totalCount`, victims and "
         f"services) over HTTP, {first.clients} concurrent clients (httpx, keep-alive) for "
         f"{first.window:g} s per backend (new requests start for {first.window:g} s; requests/s counts "
         "until the last one finished) after one warm-up request per client; server: one uvicorn "

@@ -3,7 +3,7 @@
 A child process, not a thread: on a 2-core machine a server thread would share the GIL with
 the load generator, and the benchmark would measure the client as much as the hub. The child
 builds the same configuration as the in-process hub (:func:`bench.data.hub_config`) and serves
-:func:`hub.app.create_app` with uvicorn's defaults minus the access log (logging every request
+:func:`hub.server.app.create_app` with uvicorn's defaults minus the access log (logging every request
 is a deployment choice, not the hub's cost).
 
 Run by :class:`HubServer`; ``python -m bench.server --dataset DIR --backend sqlite --port N``.
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from bench.data import Dataset, hub_config
-    from hub.app import create_app
+    from hub.server.app import create_app
 
     parser = argparse.ArgumentParser(prog="bench.server")
     parser.add_argument("--dataset", type=Path, required=True)

@@ -1,6 +1,6 @@
 """The GraphQL side of the policy point: operations, rows and the audit trail.
 
-:mod:`hub.policy` decides; this module applies its decisions where GraphQL needs them, once:
+:mod:`hub.access.policy` decides; this module applies its decisions where GraphQL needs them, once:
 
 - :class:`AccessGate` refuses, before execution, an operation whose root fields the role may
   not ask (``FORBIDDEN``, naming the fields), and says so when a demo principal is in use.
@@ -9,7 +9,7 @@
   victims and witnesses, a service's recipient, ``node(id:)`` and linked persons. Code that
   builds person records itself must filter with :meth:`GuardedConverter.visible`.
 - :class:`AuditTrail` appends the personal fields the request released
-  (:class:`hub.policy.Guard` collects them) to the audit log *before* the response leaves;
+  (:class:`hub.access.policy.Guard` collects them) to the audit log *before* the response leaves;
   if that fails, it withholds those values (null + ``AUDIT_UNAVAILABLE`` at each path).
 """
 
@@ -35,11 +35,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub import model
-from hub.audit import AuditUnavailable
-from hub.federation import Linked
-from hub.policy import PUBLIC, Guard, PersonalRead
-from hub.sources import SourceRegistry
+from hub.access.audit import AuditUnavailable
+from hub.access.policy import PUBLIC, Guard, PersonalRead
+from hub.engine.federation import Linked
+from hub.engine.sources import SourceRegistry
+from hub.vocabulary import model
 from resolvers import types
 from resolvers.convert import Converter
 
@@ -164,7 +164,7 @@ class GuardedConverter(Converter):
         return super().linked_person(view) if view is not None else None
 
     def person_view(self, view: Any) -> Any:
-        """A linkage view (``hub.persons.PersonView``) without what the row rule hides.
+        """A linkage view (``hub.engine.persons.PersonView``) without what the row rule hides.
 
         Hidden: the protected records, their index entries (roles, agencies, link evidence),
         their services and cases reached only through them, and a last known location or

@@ -15,9 +15,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from hub.audit import AuditFilter as EngineAuditFilter
-from hub.audit import AuditLog, decode_audit_cursor, encode_audit_cursor
-from hub.policy import PERSONAL_ROLES, PUBLIC, Guard
+from hub.access.audit import AuditFilter as EngineAuditFilter
+from hub.access.audit import AuditLog, decode_audit_cursor, encode_audit_cursor
+from hub.access.policy import PERSONAL_ROLES, PUBLIC, Guard
 from resolvers import types
 
 

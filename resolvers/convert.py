@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from hub import model, reference
-from hub.federation import Linked
-from hub.ids import encode_id
-from hub.sources import RegisteredSource, SourceRegistry
+from hub.engine.federation import Linked
+from hub.engine.ids import encode_id
+from hub.engine.sources import RegisteredSource, SourceRegistry
+from hub.vocabulary import model, reference
 from resolvers import types
 
 
@@ -72,7 +72,7 @@ class Converter:
         )
 
     def linked_person(self, view: Any) -> Any:
-        """The linked Person the engine attached (``hub.persons.PersonView``), if any."""
+        """The linked Person the engine attached (``hub.engine.persons.PersonView``), if any."""
         if view is None:
             return None
         from resolvers.persons import person_object  # the Person type imports this module

@@ -11,7 +11,7 @@ from typing import Any
 
 from strawberry.types import Info
 
-from hub.model import Entity
+from hub.vocabulary.model import Entity
 from resolvers.convert import agency_of
 
 

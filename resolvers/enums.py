@@ -1,4 +1,4 @@
-"""GraphQL enums generated from the national vocabulary in :mod:`hub.model`.
+"""GraphQL enums generated from the national vocabulary in :mod:`hub.vocabulary.model`.
 
 Each GraphQL enum value wraps the model's own member, so resolvers hand model values to
 strawberry unchanged, and every value's description is its English and Indonesian label —
@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 
-from hub import model
+from hub.vocabulary import model
 
 
 def vocabulary_enum(source: type[model.Labelled], description: str) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from hub.context import RequestContext
+from hub.engine.scope import RequestContext
 
 log = logging.getLogger("tppo_hub.graphql")
 

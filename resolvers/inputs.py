@@ -12,9 +12,9 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from adapters.codes import country_from_alpha2
-from hub import reference
-from hub.model import CaseFilter as EngineCaseFilter
+from hub.vocabulary import reference
+from hub.vocabulary.countries import country_from_alpha2
+from hub.vocabulary.model import CaseFilter as EngineCaseFilter
 from resolvers import enums
 from resolvers.enums import to_model
 

@@ -1,6 +1,6 @@
 """Onboarding over GraphQL: ``registerSource`` / ``removeSource`` (admins) and ``dataQuality``.
 
-The mutations are thin: :mod:`hub.onboarding` checks, stores and activates (or activates
+The mutations are thin: :mod:`hub.engine.onboarding` checks, stores and activates (or activates
 nothing). A registration whose check fails is *not* a GraphQL error — the operation worked and
 its answer is "not activated" with the findings, each at its mapping line — while a request
 that cannot even be checked (bad name, URL, both mapping and adapter) is ``BAD_USER_INPUT``.
@@ -26,16 +26,16 @@ from strawberry.types import Info
 from adapters import check as checking
 from adapters import quality as measuring
 from adapters.sql import MappedSQLSource
-from hub.federation import Federation
-from hub.onboarding import (
+from hub.access.policy import Principal
+from hub.engine.federation import Federation
+from hub.engine.onboarding import (
     RegistrationRefused,
     RegistrationRequest,
     StoreUnavailable,
     register_source,
     remove_source,
 )
-from hub.policy import Principal
-from hub.sources import RegisteredSource, SourceState
+from hub.engine.sources import RegisteredSource, SourceState
 from resolvers import enums, types
 from resolvers.convert import agency_of
 
@@ -46,7 +46,7 @@ def require_admin(info: Info) -> Principal:
     """The caller, if an admin; else ``FORBIDDEN``.
 
     Registering a source changes what every user is served, so only ``admin`` may. The policy
-    point (:mod:`hub.policy`) lists admin-only *queries*; this is the same rule for these
+    point (:mod:`hub.access.policy`) lists admin-only *queries*; this is the same rule for these
     mutations, checked here so they stay closed in any schema.
     """
     principal = info.context.get("principal") if isinstance(info.context, dict) else None

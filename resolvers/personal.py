@@ -3,11 +3,11 @@
 A denied field never fails the query and never leaks: its value is null and the response
 carries a ``FORBIDDEN`` error at that path, naming the field and the rule (``reason``:
 ``ROLE``, ``PURPOSE_REQUIRED`` or ``OTHER_AGENCY``), never a value. A released field is noted
-in the request's :class:`hub.policy.Guard`, and the audit extension
+in the request's :class:`hub.access.policy.Guard`, and the audit extension
 (:class:`resolvers.access.AuditTrail`) appends it to the audit log before the response
 leaves. Without a guard in the context (a hand-made context) every field is denied.
 
-The object the field sits on must carry ``record`` (a :class:`hub.model.PersonRecord`) and
+The object the field sits on must carry ``record`` (a :class:`hub.vocabulary.model.PersonRecord`) and
 ``id`` (its global id), as :class:`resolvers.types.PersonRecord` does.
 """
 
@@ -20,13 +20,13 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from hub.policy import PERSONAL_FIELDS, PUBLIC, Decision, Reason
+from hub.access.policy import PERSONAL_FIELDS, PUBLIC, Decision, Reason
 
 
 def personal_field(name: str, description: str) -> Any:
     """A strawberry field reading ``record.<name>`` of a PersonRecord only if policy allows."""
     if name not in PERSONAL_FIELDS.values():
-        raise ValueError(f"{name!r} is not declared personal in hub.policy.PERSONAL_FIELDS")
+        raise ValueError(f"{name!r} is not declared personal in hub.access.policy.PERSONAL_FIELDS")
 
     def resolve(root: Any, info: Info) -> Any:
         context = info.context

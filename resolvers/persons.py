@@ -1,7 +1,7 @@
 """GraphQL for one person across agencies: ``persons``, ``person`` and the ``Person`` type.
 
 Thin, like the case queries: arguments become an index query, the selection becomes an
-include tree, :mod:`hub.persons` does the work (index lookups, live reads through the
+include tree, :mod:`hub.engine.persons` does the work (index lookups, live reads through the
 loaders), and the results are converted into plain objects whose fields are sync
 attributes. The personal fields of the linked records still pass the policy point one by one
 (:mod:`resolvers.personal`), exactly as on any other PersonRecord.
@@ -16,14 +16,13 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from hub import model
-from hub.federation import Federation
-from hub.ids import InvalidId
-from hub.linkage.index import LinkageIndex, PersonQuery
-from hub.persons import (
+from hub.access.policy import Guard
+from hub.engine.federation import Federation
+from hub.engine.ids import InvalidId
+from hub.engine.persons import (
     KnownLocation as EngineLocation,
 )
-from hub.persons import (
+from hub.engine.persons import (
     Persons,
     PersonView,
     decode_person_cursor,
@@ -32,7 +31,8 @@ from hub.persons import (
     encode_person_id,
     index_of,
 )
-from hub.policy import Guard
+from hub.linkage.index import LinkageIndex, PersonQuery
+from hub.vocabulary import model
 from resolvers import selection, types
 from resolvers.access import guard_of
 from resolvers.convert import Converter, region
@@ -214,7 +214,7 @@ def person_object(convert: Converter, view: PersonView) -> Person:
 
 
 def types_id(source: str, key: str) -> str:
-    from hub.ids import encode_id
+    from hub.engine.ids import encode_id
 
     return encode_id(source, model.Entity.PERSON, key)
 

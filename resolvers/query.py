@@ -12,11 +12,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from hub import model, persons
-from hub.federation import Federation, Linked
-from hub.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
-from hub.model import Entity, Keyset, SortOrder
-from hub.sources import SourceState
+from hub.engine import persons
+from hub.engine.federation import Federation, Linked
+from hub.engine.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
+from hub.engine.sources import SourceState
+from hub.vocabulary import model
+from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
 from resolvers.convert import Converter, agency_of
 from resolvers.inputs import CaseFilter, bad_input
@@ -36,7 +37,7 @@ def _converter(info: Info) -> Converter:
 
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
-    # hub.persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
+    # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
     await persons.expand(
         info.context["hub"], _federation(info), persons.index_of(info.context), entity, nodes, include
     )

@@ -1,6 +1,6 @@
 """Query safety: depth, alias, token and cost limits, a per-request timeout, introspection switch.
 
-Limits come from the hub's configuration (``[auth.limits]``, :class:`hub.policy.QueryLimits`)
+Limits come from the hub's configuration (``[auth.limits]``, :class:`hub.access.policy.QueryLimits`)
 through the request context, so one static schema serves hubs with different limits. Each
 refusal is a ``QUERY_TOO_COMPLEX`` error saying what was exceeded::
 
@@ -54,7 +54,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub.policy import QueryLimits
+from hub.access.policy import QueryLimits
 
 
 def too_complex(message: str, limit: str, maximum: float, actual: float | None = None) -> GraphQLError:

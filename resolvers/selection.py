@@ -26,7 +26,7 @@ RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "services": ("services", "Service"),
         "person": ("person", "Person"),
     },
-    # A linked person (hub.persons): its parts are assembled from its records' relations.
+    # A linked person (hub.engine.persons): its parts are assembled from its records' relations.
     "Person": {
         "records": ("records", "PersonRecord"),
         "cases": ("cases", "Case"),

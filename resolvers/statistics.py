@@ -8,10 +8,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from hub import model, persons, reference
-from hub.federation import Federation
-from hub.policy import DEFAULT_K
-from hub.suppression import TableTooLarge, protect
+from hub.access.policy import DEFAULT_K
+from hub.access.suppression import TableTooLarge, protect
+from hub.engine import persons
+from hub.engine.federation import Federation
+from hub.vocabulary import model, reference
 from resolvers import enums, selection
 from resolvers.access import guard_of
 from resolvers.enums import to_model

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from hub import model
+from hub.vocabulary import model
 from resolvers.enums import (
     AgeGroup,
     BreakerStatus,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from hub.app import Hub
-from hub.config import load_config
 from hub.demo.generate import generate
+from hub.engine.config import load_config
+from hub.server.app import Hub
 
 pytest_plugins = ["tests._pg"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.app import Hub
-from hub.policy import ANONYMOUS, Principal
+from hub.access.policy import ANONYMOUS, Principal
+from hub.server.app import Hub
 
 #: A principal that sees every row (an LPSK coordinator: protected witnesses included) but,
 #: without a purpose, no personal field: for tests that compare all records with the truth.

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from hub.engine.linking import LinkageJob, LinkReport, Progress
 from hub.linkage.index import LinkageIndex
-from hub.linkage.job import LinkageJob, LinkReport, Progress
 from tests.test_ground_truth import PERSON_TABLES, truth_person_key
 
 RecordRef = tuple[str, str]

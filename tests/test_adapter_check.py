@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hub.cli import main
+from hub.server.cli import main
 
 CASES = [  # id, nomor, tgl, dibuka (unix), wilayah, jenis, negara
     (1, "K-1", "2023-01-05", 1672876800, "33.73", "A", "MY"),

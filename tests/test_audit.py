@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hub.app import Hub
-from hub.audit import AuditLog, AuditUnavailable
-from hub.cli import main as cli
-from hub.config import parse_config
-from hub.ids import encode_id
-from hub.model import Entity
-from hub.policy import Principal
+from hub.access.audit import AuditLog, AuditUnavailable
+from hub.access.policy import Principal
+from hub.engine.config import parse_config
+from hub.engine.ids import encode_id
+from hub.server.app import Hub
+from hub.server.cli import main as cli
+from hub.vocabulary.model import Entity
 from tests.test_ground_truth import truth_person_key
 
 READ = "query($id: ID!) { node(id: $id) { ... on PersonRecord { id sex fullName nik } } }"
@@ -263,7 +263,7 @@ async def test_bad_log_arguments(own_hub: Hub) -> None:
 
 
 async def test_replicas_on_postgres_keep_one_chain(postgres_server: Any) -> None:
-    from hub.store import Store
+    from hub.storage.store import Store
 
     url = postgres_server.create_database("tppo_audit_test", replace=True)
     stores = [Store(url), Store(url)]

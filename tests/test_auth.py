@@ -25,10 +25,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from hub.app import create_app
-from hub.auth import DEV_SECRET_FILE, hash_api_key, load_auth, mint_token
-from hub.cli import main as cli
-from hub.config import ConfigError, parse_config
+from hub.access.auth import DEV_SECRET_FILE, hash_api_key, load_auth, mint_token
+from hub.engine.config import ConfigError, parse_config
+from hub.server.app import create_app
+from hub.server.cli import main as cli
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 API_KEY = "tppo_test-key-for-the-portal-0123456789"

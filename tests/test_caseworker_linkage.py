@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.ids import encode_id
+from hub.access.policy import Principal
+from hub.engine.ids import encode_id
 from hub.linkage.index import LinkageIndex
-from hub.model import Entity
-from hub.policy import Principal
+from hub.vocabulary.model import Entity
 from tests.linkage_helpers import linked_fixture  # noqa: F401 - fixture
 
 CASEWORKER = Principal(subject="cw", role="caseworker", agency="KEMLU", purpose="victim_services")

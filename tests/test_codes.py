@@ -1,4 +1,4 @@
-"""adapters.codes against ISO 3166-1 codes written out by hand (not computed by the module)."""
+"""hub.vocabulary.countries against ISO 3166-1 codes written out by hand (not computed by the module)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from adapters import codes
-from adapters.codes import (
+from hub.vocabulary import countries as codes
+from hub.vocabulary.countries import (
     country_from_alpha2,
     country_from_alpha3,
     country_from_name,

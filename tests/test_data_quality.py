@@ -15,9 +15,9 @@ from typing import Any
 
 from graphql import GraphQLObjectType
 
-from hub.app import Hub
-from hub.config import parse_config
-from hub.model import CaseStage, ExploitationType
+from hub.engine.config import parse_config
+from hub.server.app import Hub
+from hub.vocabulary.model import CaseStage, ExploitationType
 from resolvers.schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent

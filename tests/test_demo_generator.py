@@ -66,7 +66,7 @@ DOC = _doc_schemas()
 
 def _reference() -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """(province code -> name, regency code -> (province code, name)) from the ODbL CSVs."""
-    for base in (ROOT / "hub" / "reference_data", ROOT.parent / "shared" / "reference"):
+    for base in (ROOT / "hub" / "vocabulary" / "reference_data", ROOT.parent / "shared" / "reference"):
         if (base / "regencies.csv").is_file():
             break
     with (base / "provinces.csv").open(encoding="utf-8") as fh:

@@ -10,10 +10,10 @@ import pytest
 
 from adapters.base import MappingError, SourceError
 from adapters.mapping import load_mapping, parse_mapping
-from hub.app import Hub
-from hub.config import ConfigError, load_config, parse_config
-from hub.ids import encode_id
-from hub.model import Entity
+from hub.engine.config import ConfigError, load_config, parse_config
+from hub.engine.ids import encode_id
+from hub.server.app import Hub
+from hub.vocabulary.model import Entity
 
 
 async def errors_of(hub: Hub, query: str, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:

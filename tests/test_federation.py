@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.ids import encode_id
-from hub.model import Entity
+from hub.engine.ids import encode_id
+from hub.vocabulary.model import Entity
 from tests.helpers import EVERY_ROW
 
 ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {

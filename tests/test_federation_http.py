@@ -42,7 +42,7 @@ def server_url(demo_dir: Path) -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "hub.cli",
+            "hub.server.cli",
             "serve",
             "--config",
             str(demo_dir / "hub.toml"),
@@ -115,7 +115,7 @@ def test_several_workers_share_one_store(demo_dir: Path, tmp_path: Path) -> None
         [
             sys.executable,
             "-m",
-            "hub.cli",
+            "hub.server.cli",
             "serve",
             "--config",
             str(config),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.ids import GlobalId
+from hub.engine.ids import GlobalId
 from tests.helpers import all_cases
 
 #: Fields some demo agencies do not record (docs/demo-agencies.md): their cases are excluded.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from hub.ids import GlobalId
-from hub.model import Entity
+from hub.engine.ids import GlobalId
+from hub.vocabulary.model import Entity
 from tests.helpers import EVERY_ROW, all_cases
 
 AGENCIES = ["simfoni", "polri", "lpsk", "bp2mi", "kemlu"]

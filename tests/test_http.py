@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.app import create_app
-from hub.config import load_config
+from hub.engine.config import load_config
+from hub.server.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from hub.http import accepts_graphql_response
-from hub.logs import REQUEST_ID, JSONFormatter, PersonalDataFilter, RequestIdMiddleware
-from hub.persisted import PersistedQueries, Rejection, sha256
+from hub.server.http import accepts_graphql_response
+from hub.server.logs import REQUEST_ID, JSONFormatter, PersonalDataFilter, RequestIdMiddleware
+from hub.server.persisted import PersistedQueries, Rejection, sha256
 
 
 def test_accept_negotiation() -> None:

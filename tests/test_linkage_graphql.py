@@ -3,7 +3,7 @@
 For persons whose records the linkage joined exactly as the truth says, every part of the
 Person — records, agencies, cases, the service timeline, service gaps and last known
 location — is recomputed from ``ground_truth.json`` with the rules documented in
-``hub/persons.py``, independently of the hub.
+``hub/engine/persons.py``, independently of the hub.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from hub.ids import encode_id
+from hub.access.policy import Principal
+from hub.engine.ids import encode_id
 from hub.linkage.counting import count_distinct, deduplicate
 from hub.linkage.index import LinkageIndex
-from hub.model import Entity
-from hub.policy import Principal
+from hub.vocabulary.model import Entity
 from tests.conftest import run
 from tests.linkage_helpers import (  # noqa: F401 - fixture
     linked_fixture,

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from hub.app import Hub
-from hub.config import load_config
+from hub.engine.config import load_config
 from hub.linkage.index import FORBIDDEN_COLUMNS, LinkageIndex, linkage_record, linkage_run
+from hub.server.app import Hub
 from tests.linkage_helpers import run_job, truth_labels
 
 
@@ -149,7 +149,7 @@ async def test_index_holds_no_personal_data(hub: Any, truth: dict) -> None:
 
 
 def test_cli_link_command(world_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from hub.cli import main
+    from hub.server.cli import main
 
     assert main(["link", "--config", str(world_copy / "hub.toml")]) == 0
     assert main(["link", "--config", str(world_copy / "hub.toml"), "--full"]) == 0

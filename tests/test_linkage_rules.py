@@ -23,7 +23,7 @@ from hub.linkage.normalise import (
     normalise_nik,
     normalise_passport,
 )
-from hub.model import AgeGroup, PersonRecord, PersonRole, Sex
+from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 from tests.linkage_helpers import linked_fixture, truth_persons, truth_records  # noqa: F401 - fixture
 
 

@@ -15,7 +15,7 @@ import pytest
 from adapters.engines import EngineOptions
 from adapters.mapping import parse_mapping
 from adapters.sql import MappedSQLSource
-from hub.model import (
+from hub.vocabulary.model import (
     AgeGroup,
     CaseFilter,
     CaseSearch,

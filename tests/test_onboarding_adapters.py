@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from hub.app import Hub
-from hub.config import parse_config
-from hub.policy import Principal
-from hub.sources import ADAPTER_ENTRY_POINTS
+from hub.access.policy import Principal
+from hub.engine.config import parse_config
+from hub.engine.sources import ADAPTER_ENTRY_POINTS
+from hub.server.app import Hub
 from tests.helpers import all_cases
 
 ROOT = Path(__file__).resolve().parent.parent

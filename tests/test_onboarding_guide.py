@@ -22,11 +22,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from hub.app import Hub
-from hub.cli import main
-from hub.config import load_config
-from hub.policy import Principal
-from hub.sources import SourceRegistry
+from hub.access.policy import Principal
+from hub.engine.config import load_config
+from hub.engine.sources import SourceRegistry
+from hub.server.app import Hub
+from hub.server.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = (ROOT / "docs" / "onboarding.md").read_text(encoding="utf-8")

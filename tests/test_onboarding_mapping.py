@@ -22,9 +22,9 @@ from adapters.mapping import LocatedMappingError, load_mapping, load_mapping_tex
 from adapters.mapping_schema import schema_text
 from adapters.regions import match_regency
 from adapters.sql import MappedSQLSource
-from hub.app import Hub
-from hub.config import parse_config
-from hub.model import CaseFilter, CaseSearch, Dimension, Measure, StatisticsRequest
+from hub.engine.config import parse_config
+from hub.server.app import Hub
+from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Measure, StatisticsRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "docs" / "mapping.schema.json"

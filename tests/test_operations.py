@@ -10,9 +10,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.app import create_app
-from hub.config import load_config, parse_config
-from hub.persisted import sha256
+from hub.engine.config import load_config, parse_config
+from hub.server.app import create_app
+from hub.server.persisted import sha256
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.ids import GlobalId
+from hub.engine.ids import GlobalId
 from tests.helpers import EVERY_ROW, all_cases
 
 FIELDS = "id source reportedAt"

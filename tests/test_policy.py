@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from hub.app import Hub
-from hub.ids import GlobalId, encode_id
-from hub.model import Entity, PersonRole
-from hub.policy import ROLES, Principal, statistics_k
+from hub.access.policy import ROLES, Principal, statistics_k
+from hub.engine.ids import GlobalId, encode_id
+from hub.server.app import Hub
+from hub.vocabulary.model import Entity, PersonRole
 from resolvers.access import GuardedConverter
 from tests.helpers import all_cases
 from tests.test_ground_truth import truth_person_key
@@ -307,7 +307,7 @@ def test_linked_person_views_drop_what_the_row_rule_hides(hub: Hub) -> None:
         last_location: Any
         gaps: Any
 
-    from hub import model
+    from hub.vocabulary import model
 
     def person(source: str, key: str, role: PersonRole) -> Any:
         return Node(
@@ -409,7 +409,7 @@ async def test_no_count_under_k_reaches_a_role_below_coordinator(hub: Hub, role:
     with open(statistics.__file__, encoding="utf-8") as source:
         wired = "suppression" in source.read()
     if not wired:
-        pytest.xfail("the statistics query does not call hub.suppression yet (its engineer wires it)")
+        pytest.xfail("the statistics query does not call hub.access.suppression yet (its engineer wires it)")
     query = """{ statistics(measure: VICTIM_RECORDS, groupBy: [PROVINCE, SEX]) {
         rows { count suppressed } total } }"""
     result = await hub.execute(query, None, Principal(role=role))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from hub.app import Hub
+from hub.server.app import Hub
 from tests.helpers import all_cases
 
 

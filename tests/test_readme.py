@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub import examples
+from hub.server import examples
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```graphql\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)

@@ -1,4 +1,4 @@
-"""hub.reference against values read by hand from hub/reference_data/*.csv (Kemendagri codes).
+"""hub.vocabulary.reference against values read by hand from its reference_data/*.csv (Kemendagri codes).
 
 Expected codes and names below were copied from the CSV files, not computed by the module.
 """
@@ -9,8 +9,8 @@ import doctest
 
 import pytest
 
-from hub import reference
-from hub.reference import Region, normalize_code, normalize_name, normalize_prefix, regions
+from hub.vocabulary import reference
+from hub.vocabulary.reference import Region, normalize_code, normalize_name, normalize_prefix, regions
 
 JATENG = Region("33", "Jawa Tengah", "PROVINCE", "33")
 CILACAP = Region("33.01", "Kabupaten Cilacap", "REGENCY", "33")

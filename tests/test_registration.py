@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from hub.app import Hub
-from hub.cli import main
-from hub.config import parse_config
-from hub.policy import Principal
-from hub.sources import SourceRegistry
+from hub.access.policy import Principal
+from hub.engine.config import parse_config
+from hub.engine.sources import SourceRegistry
+from hub.server.app import Hub
+from hub.server.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = Principal(subject="ops-admin", role="admin")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from hub.app import Hub
-from hub.config import parse_config
 from hub.demo.generate import generate
+from hub.engine.config import parse_config
+from hub.server.app import Hub
 from tests.conftest import SEED
 
 SQLITE_AGENCIES = ["polri", "lpsk", "bp2mi", "kemlu"]

@@ -28,10 +28,10 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import examples
-from hub.app import Hub, create_app
-from hub.config import load_config, parse_config
-from hub.policy import Principal, QueryLimits
+from hub.access.policy import Principal, QueryLimits
+from hub.engine.config import load_config, parse_config
+from hub.server import examples
+from hub.server.app import Hub, create_app
 from resolvers.safety import estimate_cost
 from resolvers.schema import schema
 from tests.helpers import CASE_FIELDS
@@ -359,7 +359,7 @@ def _admin_token(http: httpx.AsyncClient) -> str:
     app = http._transport.app  # type: ignore[attr-defined]
     hub = app.state.hub
     if id(hub) not in _TOKENS:
-        from hub.auth import mint_token
+        from hub.access.auth import mint_token
 
         _TOKENS[id(hub)] = mint_token(hub.auth, "admin", ttl_seconds=600)
     return _TOKENS[id(hub)]

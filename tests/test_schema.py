@@ -6,7 +6,7 @@ from pathlib import Path
 
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from hub.cli import main
+from hub.server.cli import main
 from resolvers.schema import schema, sdl
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.policy import Principal
+from hub.access.policy import Principal
 from tests.linkage_helpers import linked_fixture  # noqa: F401 - fixture
 from tests.test_filters import truth_victims
 

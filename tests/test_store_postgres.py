@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hub.app import Hub
-from hub.config import parse_config
-from hub.policy import Principal
+from hub.access.policy import Principal
+from hub.engine.config import parse_config
+from hub.server.app import Hub
 from tests.linkage_helpers import run_job
 
 COORDINATOR = Principal(subject="store-test", role="coordinator", agency="LPSK", purpose="coordination")

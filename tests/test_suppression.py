@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.suppression import MAX_CELLS, TOTAL, TableTooLarge, protect, suppress
+from hub.access.suppression import MAX_CELLS, TOTAL, TableTooLarge, protect, suppress
 
 K = 11
 EPS = 1e-7

@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from hub.app import Hub
-from hub.config import parse_config
-from hub.ids import GlobalId
-from hub.policy import Principal
+from hub.access.policy import Principal
+from hub.engine.config import parse_config
+from hub.engine.ids import GlobalId
+from hub.server.app import Hub
 from tests.helpers import all_cases
 
 ROWS = [

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from faker import Faker
 
+from hub.vocabulary.reference import DATA_DIR as REFERENCE_DATA_DIR
+
 from .noise import old_spelling
 
 BASE_CASES = 1500
@@ -33,7 +35,7 @@ LAST_DAY = date(2025, 12, 31)
 
 CROSS_BORDER_SHARE = 0.40
 
-# National vocabulary values used by the generator (hub/model.py owns the real enums; the
+# National vocabulary values used by the generator (hub/vocabulary/model.py owns the real enums; the
 # generator keeps its own copy so the tests compare against an independent encoding).
 SEXUAL = "SEXUAL_EXPLOITATION"
 LABOUR = "FORCED_LABOUR"
@@ -337,18 +339,8 @@ _PHONE_PREFIXES = (
 
 
 def _reference_dir() -> Path:
-    """Where the Kemendagri code lists live: the packaged copy, else the shared checkout.
-
-    The package copy (``hub/reference_data``) is what ships; ``../shared/reference`` beside the
-    repository is the original, used while the packaged copy does not exist yet.
-    """
-    package_copy = Path(__file__).resolve().parents[1] / "reference_data"
-    if (package_copy / "regencies.csv").is_file():
-        return package_copy
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-    if (shared / "regencies.csv").is_file():
-        return shared
-    raise FileNotFoundError("regency reference data not found (hub/reference_data or ../shared)")
+    """Where the Kemendagri code lists live: the vocabulary's packaged copy (ODbL, attributed)."""
+    return REFERENCE_DATA_DIR
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ def _toml_string(value: str) -> str:
 
 
 def hub_toml(agencies: Sequence[str], seed: int, scale: float, postgres_url: str | None) -> str:
-    """The hub configuration that serves the generated databases (read by hub/config.py)."""
+    """The hub configuration that serves the generated databases (read by hub/engine/config.py)."""
     lines = [
         f"# Demo hub configuration written by `tppo-hub demo generate` (seed {seed}, scale {float(scale)}).",
         "[hub]",

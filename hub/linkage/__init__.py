@@ -7,7 +7,7 @@
 - :mod:`~hub.linkage.cluster` — transitive-safe clustering of the links;
 - :mod:`~hub.linkage.engine` — the in-memory pipeline (block, score, cluster, linked cases);
 - :mod:`~hub.linkage.index` — the non-identifying linkage index in the hub's store;
-- :mod:`~hub.linkage.job` — ``tppo-hub link``: full and incremental runs over the sources;
+- :mod:`~hub.engine.linking` — ``tppo-hub link``: full and incremental runs over the sources;
 - :mod:`~hub.linkage.counting` — deduplicated victim counts and double counting, for statistics;
 - :mod:`~hub.linkage.quality` — pairwise precision/recall/F1 against external labels.
 """

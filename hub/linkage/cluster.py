@@ -28,7 +28,7 @@ from rapidfuzz import fuzz
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.scoring import STRONG_THRESHOLD
-from hub.model import PersonRole, Sex
+from hub.vocabulary.model import PersonRole, Sex
 
 _VICTIM_PAIR = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
 #: Weak merges check names pairwise only up to this many record pairs (clusters are small).

@@ -20,7 +20,7 @@ from hub.linkage.normalise import (
     normalise_nik,
     normalise_passport,
 )
-from hub.model import AgeGroup, PersonRecord, PersonRole, Sex
+from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 
 #: Age bands as (lowest, highest) completed years.
 AGE_RANGES: dict[AgeGroup, tuple[int, int]] = {

@@ -1,6 +1,6 @@
 """The linkage index in the hub's store: which records are one person — and nothing personal.
 
-Two tables on :data:`hub.store.metadata`:
+Two tables on :data:`hub.storage.store.metadata`:
 
 - ``linkage_record``: one row per agency person record that the linkage job has seen:
   ``person_id``, ``source``, ``record_key``, ``roles`` (procedural roles as recorded, e.g.
@@ -45,8 +45,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.model import VICTIM_ROLES, PersonRole
-from hub.store import metadata
+from hub.storage.store import metadata
+from hub.vocabulary.model import VICTIM_ROLES, PersonRole
 
 linkage_record = Table(
     "linkage_record",

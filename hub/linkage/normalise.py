@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from hub.model import Sex
+from hub.vocabulary.model import Sex
 
 #: Titles and honorifics (gelar) that agencies add or leave out, after punctuation is removed
 #: and letters are lowered: religious (haji), academic, professional and customary ones.

@@ -39,7 +39,7 @@ from rapidfuzz import fuzz
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic
-from hub.model import PersonRole
+from hub.vocabulary.model import PersonRole
 
 #: Score at which a candidate pair is a link.
 LINK_THRESHOLD = 8.0

@@ -6,7 +6,7 @@ It shows the whole contract of :class:`adapters.base.Source` in about 200 lines:
 - the hub builds it with ``CsvSource(name=…, url=…, base_dir=…, **options)`` — ``options`` are
   the other keys of its ``[[sources]]`` entry (here ``agency_code``, ``agency_name``);
 - ``open`` reads the files (a database adapter would connect and check its schema);
-- every method answers in the national vocabulary (:mod:`hub.model`): records, enum members,
+- every method answers in the national vocabulary (:mod:`hub.vocabulary.model`): records, enum members,
   ISO dates, Kemendagri codes, ISO alpha-2 countries;
 - ``unsupported`` names the filter fields it cannot evaluate, so the hub leaves this source
   out of such queries (and says so) instead of counting cases nobody filtered.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Capabilities, Health, Source, SourceError
-from hub.model import (
+from hub.vocabulary.model import (
     CHILD_AGE_LIMIT,
     VICTIM_ROLES,
     AgeGroup,

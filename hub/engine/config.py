@@ -70,7 +70,7 @@ class HubConfig:
     cors_origins: tuple[str, ...] = ()
     persisted_queries: str | None = "apq"
     tracing: str | None = None
-    #: The raw ``[auth]`` section, checked by :mod:`hub.auth` when the app is built.
+    #: The raw ``[auth]`` section, checked by :mod:`hub.access.auth` when the app is built.
     auth: dict[str, Any] = field(default_factory=dict)
 
 

@@ -25,20 +25,22 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.types import ExecutionResult
 
-from hub import examples, model, tracing
-from hub.audit import AuditLog
-from hub.auth import Authenticator, load_auth, principal_of
-from hub.config import ConfigError, HubConfig, load_config
-from hub.federation import Federation
-from hub.http import GraphQLOverHTTP
+from hub.access.audit import AuditLog
+from hub.access.auth import Authenticator, load_auth, principal_of
+from hub.access.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
+from hub.engine import tracing
+from hub.engine.config import ConfigError, HubConfig, load_config
+from hub.engine.federation import Federation
+from hub.engine.metrics import HubMetrics
+from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
-from hub.logs import RequestIdMiddleware
-from hub.metrics import HubMetrics
-from hub.persisted import PersistedQueries
-from hub.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
-from hub.sources import SourceRegistry, SourceState
-from hub.store import Store
+from hub.server import examples
+from hub.server.http import GraphQLOverHTTP
+from hub.server.logs import RequestIdMiddleware
+from hub.server.persisted import PersistedQueries
+from hub.storage.store import Store
+from hub.vocabulary import model
 from resolvers.access import GuardedConverter
 from resolvers.schema import HubSchema, build_schema
 
@@ -55,7 +57,7 @@ class Hub:
         self.metrics = HubMetrics()
         self.federation = Federation(self.registry, config, self.metrics)
         self.schema = schema or build_schema()
-        # Access (hub/auth.py, hub/policy.py, hub/audit.py): checked here, so a bad [auth]
+        # Access (hub/access/: auth, policy, audit): checked here, so a bad [auth]
         # section stops the hub before it serves anything.
         self.auth = load_auth(config)
         self.authenticator = Authenticator(self.auth)
@@ -82,7 +84,7 @@ class Hub:
         linkage = self.linkage
         if linkage is None and principal.role == "caseworker" and self.store.is_open:
             # Caseworkers may read records of persons their agency also holds: the policy asks
-            # the linkage index, prefetched once per page (hub.persons.expand).
+            # the linkage index, prefetched once per page (hub.engine.persons.expand).
             linkage = hub_ctx.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
         guard = Guard(principal, self._agency_of, self.auth.access, linkage)
         return {
@@ -92,7 +94,7 @@ class Hub:
             "guard": guard,
             "audit": self.audit,
             "limits": self.auth.access.limits,
-            "store": self.store,  # linkage index for person views (hub.persons)
+            "store": self.store,  # linkage index for person views (hub.engine.persons)
             "metrics": self.metrics,
             "principal": principal,
             **extra,
@@ -124,7 +126,7 @@ class HubGraphQL(GraphQLOverHTTP):
         self.persisted = _persisted_queries(hub.config)
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        principal = principal_of(request.scope)  # authenticated by hub.auth.AuthMiddleware
+        principal = principal_of(request.scope)  # authenticated by hub.access.auth.AuthMiddleware
         if principal.demo:
             response.headers["X-TPPO-Demo-Role"] = principal.role
         return self.hub.context(principal, request=request, response=response)

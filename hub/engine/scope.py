@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hub.loaders import Loaders
+    from hub.engine.loaders import Loaders
 
 
 class CallOutcome(enum.Enum):

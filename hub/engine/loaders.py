@@ -1,7 +1,7 @@
 """Per-request DataLoaders: every nested relation costs one query per source, not one per row.
 
 Loader keys are ``(source name, key)``. A batch groups its keys by source and asks each source
-once — concurrently — through :meth:`hub.federation.Federation.call`, so loads inherit the
+once — concurrently — through :meth:`hub.engine.federation.Federation.call`, so loads inherit the
 engine's timeouts, statement counting and partial-failure handling. Loaders are created per
 request, inside the running event loop (aiodataloader binds the loop at construction and its
 cache is unbounded, so a shared loader would leak data across users and grow forever).
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
 
-from hub.model import Entity, Record
+from hub.vocabulary.model import Entity, Record
 
 if TYPE_CHECKING:
-    from hub.context import RequestContext
-    from hub.federation import Federation
+    from hub.engine.federation import Federation
+    from hub.engine.scope import RequestContext
 
 LoaderKey = tuple[str, str]
 

@@ -22,7 +22,7 @@ Configuration (``[auth]`` of the hub configuration; every key optional)::
     role = "analyst"
     agency = "KEMENPPPA"
 
-    [auth.limits]                        # query safety (see hub.policy.QueryLimits)
+    [auth.limits]                        # query safety (see hub.access.policy.QueryLimits)
     max_depth = 12
     max_cost = 250000
     request_timeout_seconds = 30
@@ -62,8 +62,7 @@ import jwt
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
-from hub.config import ConfigError, HubConfig
-from hub.policy import (
+from hub.access.policy import (
     DEFAULT_K,
     PUBLIC,
     ROLES,
@@ -71,6 +70,7 @@ from hub.policy import (
     Principal,
     QueryLimits,
 )
+from hub.engine.config import ConfigError, HubConfig
 
 log = logging.getLogger("tppo_hub.auth")
 

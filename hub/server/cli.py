@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.base import MappingError
-from hub.config import ConfigError, load_config
+from hub.engine.config import ConfigError, load_config
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hub.app import CONFIG_ENV, create_app
-    from hub.logs import configure_logging
+    from hub.server.app import CONFIG_ENV, create_app
+    from hub.server.logs import configure_logging
 
     config = load_config(Path(args.config))
     app = create_app(config)
@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Several processes need an import string; each builds its hub from the same file and
         # shares the store (use a PostgreSQL store for replicas on several machines).
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-        uvicorn.run("hub.app:app_from_environment", factory=True, workers=args.workers, **common)
+        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=args.workers, **common)
     else:
         uvicorn.run(app, **common)
     return 0
@@ -73,7 +73,7 @@ def _schema_export(args: argparse.Namespace) -> int:
 def _link(args: argparse.Namespace) -> int:
     import asyncio
 
-    from hub.linkage.job import LinkageFailed, run_linkage
+    from hub.engine.linking import LinkageFailed, run_linkage
 
     config = load_config(Path(args.config))
     try:
@@ -86,7 +86,7 @@ def _link(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from hub.auth import load_auth, mint_token
+    from hub.access.auth import load_auth, mint_token
 
     settings = load_auth(load_config(Path(args.config)))
     token = mint_token(
@@ -115,8 +115,8 @@ def _seconds(text: str) -> int:
 
 
 def _apikey(args: argparse.Namespace) -> int:
-    from hub.auth import hash_api_key, new_api_key
-    from hub.policy import ROLES
+    from hub.access.auth import hash_api_key, new_api_key
+    from hub.access.policy import ROLES
 
     if args.role not in ROLES:
         raise ValueError(f"--role must be one of {', '.join(ROLES)}")
@@ -135,8 +135,8 @@ def _apikey(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     import asyncio
 
-    from hub.audit import AuditLog
-    from hub.store import Store
+    from hub.access.audit import AuditLog
+    from hub.storage.store import Store
 
     config = load_config(Path(args.config))
 
@@ -191,7 +191,12 @@ def _adapter_add(args: argparse.Namespace) -> int:
     import asyncio
     import getpass
 
-    from hub.onboarding import RegistrationRefused, RegistrationRequest, add_to_store, read_mapping_file
+    from hub.engine.onboarding import (
+        RegistrationRefused,
+        RegistrationRequest,
+        add_to_store,
+        read_mapping_file,
+    )
 
     config = load_config(Path(args.config))
     path = Path(args.mapping)
@@ -221,7 +226,7 @@ def _adapter_add(args: argparse.Namespace) -> int:
 def _adapter_remove(args: argparse.Namespace) -> int:
     import asyncio
 
-    from hub.onboarding import RegistrationRefused, remove_from_store
+    from hub.engine.onboarding import RegistrationRefused, remove_from_store
 
     config = load_config(Path(args.config))
     try:
@@ -241,7 +246,7 @@ def _adapter_list(args: argparse.Namespace) -> int:
     import asyncio
 
     from adapters.engines import redact_url
-    from hub.onboarding import list_store
+    from hub.engine.onboarding import list_store
 
     config = load_config(Path(args.config))
     for registration in asyncio.run(list_store(config)):

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hub.context import RequestContext
-from hub.federation import RELATIONS, Federation, Include, Linked
-from hub.ids import GlobalId, InvalidId, encode_id
+from hub.engine.federation import RELATIONS, Federation, Include, Linked
+from hub.engine.ids import GlobalId, InvalidId, encode_id
+from hub.engine.scope import RequestContext
 from hub.linkage.index import IndexEntry, LinkageIndex, PersonQuery, RecordRef
-from hub.model import (
+from hub.vocabulary.model import (
     VICTIM_ROLES,
     CaseRecord,
     Entity,

@@ -2,7 +2,7 @@
 
 Used by the ``registerSource`` / ``removeSource`` mutations (in the running hub) and by
 ``tppo-hub adapter add`` / ``remove`` (which write the store; running hubs pick the change up
-within :attr:`hub.sources.SourceRegistry.watch_seconds`). In both, a registration is checked
+within :attr:`hub.engine.sources.SourceRegistry.watch_seconds`). In both, a registration is checked
 exactly as ``tppo-hub adapter check`` does (:mod:`adapters.check`), and only a source that can
 serve is stored and activated. The check's opened connection is handed to the registry, so
 activation costs no second connection.
@@ -24,11 +24,11 @@ from sqlalchemy.exc import ArgumentError
 from adapters.base import MappingError, Source, SourceError
 from adapters.check import DEFAULT_SAMPLE, ERROR, CheckReport, check_text
 from adapters.engines import redact_url
-from hub.config import HubConfig, SourceConfig
-from hub.model import CaseSearch
-from hub.registration import Registration, RegistrationStore
-from hub.sources import RegisteredSource, SourceRegistry, build_source, engine_options
-from hub.store import Store
+from hub.engine.config import HubConfig, SourceConfig
+from hub.engine.registration import Registration, RegistrationStore
+from hub.engine.sources import RegisteredSource, SourceRegistry, build_source, engine_options
+from hub.storage.store import Store
+from hub.vocabulary.model import CaseSearch
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _BACKENDS = ("sqlite", "postgresql", "mysql")

@@ -47,8 +47,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from hub.policy import PersonalRead, Principal
-from hub.store import Store, metadata
+from hub.access.policy import PersonalRead, Principal
+from hub.storage.store import Store, metadata
 
 log = logging.getLogger("tppo_hub.audit")
 

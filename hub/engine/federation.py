@@ -25,16 +25,17 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError, SourceTimeout
-from hub import tracing
-from hub.breaker import BreakerState
-from hub.config import HubConfig
-from hub.context import CallOutcome, RequestContext, SourceFailure
-from hub.ids import GlobalId
+from hub.engine import tracing
+from hub.engine.breaker import BreakerState
+from hub.engine.config import HubConfig
+from hub.engine.ids import GlobalId
+from hub.engine.loaders import Loaders
+from hub.engine.metrics import HubMetrics
+from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
+from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
 from hub.linkage.counting import DoubleCounting, count_distinct, deduplicate
 from hub.linkage.index import LinkageIndex
-from hub.loaders import Loaders
-from hub.metrics import HubMetrics
-from hub.model import (
+from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
@@ -45,7 +46,6 @@ from hub.model import (
     SortOrder,
     StatisticsRequest,
 )
-from hub.sources import RegisteredSource, SourceRegistry, SourceState
 
 log = logging.getLogger("tppo_hub.federation")
 

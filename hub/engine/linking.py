@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from adapters.base import Source
-from hub.config import HubConfig
+from hub.engine.config import HubConfig
+from hub.engine.sources import SourceRegistry
 from hub.linkage.engine import Linkage, bulk_work, link
 from hub.linkage.features import LinkRecord, link_record
 from hub.linkage.index import LinkageIndex, RecordRef, encode_roles
-from hub.model import Entity, PersonRecord
-from hub.sources import SourceRegistry
-from hub.store import Store
+from hub.storage.store import Store
+from hub.vocabulary.model import Entity, PersonRecord
 
 log = logging.getLogger("tppo_hub.linkage")
 

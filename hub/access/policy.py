@@ -30,7 +30,7 @@ agency's own caseworkers and coordinators. The rule names the organisation type,
 agency, so the hub core stays free of agency knowledge.
 
 Statistics: every role below ``coordinator`` (and ``admin``, which is not a data role) gets
-cells under *k* suppressed (:mod:`hub.suppression`); coordinators get exact counts.
+cells under *k* suppressed (:mod:`hub.access.suppression`); coordinators get exact counts.
 
 Denials fail closed: an unknown role, a missing purpose or a missing context denies.
 
@@ -38,7 +38,7 @@ Where the answers are applied, once each: :mod:`resolvers.personal` (every perso
 :mod:`resolvers.access` (operations before execution, rows in the request's converter, the
 audit trail), the statistics query (:meth:`Guard.statistics_k`). In-process callers
 (``Hub.execute`` without a principal) are an ``analyst``; HTTP callers are whoever
-:mod:`hub.auth` authenticated.
+:mod:`hub.access.auth` authenticated.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub import model
+from hub.vocabulary import model
 
 #: Roles of DESIGN.md §7 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
-#: Personal fields of a person record: GraphQL name → attribute of :class:`hub.model.PersonRecord`.
+#: Personal fields of a person record: GraphQL name → attribute of :class:`hub.vocabulary.model.PersonRecord`.
 PERSONAL_FIELDS: Mapping[str, str] = {
     "fullName": "full_name",
     "nik": "nik",
@@ -243,7 +243,7 @@ class QueryLimits:
 
 @dataclass(frozen=True, slots=True)
 class AccessSettings:
-    """Settings of the policy point, from ``[auth]`` (see :mod:`hub.auth`)."""
+    """Settings of the policy point, from ``[auth]`` (see :mod:`hub.access.auth`)."""
 
     suppression_k: int = DEFAULT_K
     limits: QueryLimits = field(default_factory=QueryLimits)

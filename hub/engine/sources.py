@@ -6,7 +6,7 @@ registry is created by the app factory and lives for the app's lifetime; it hold
 per-request state.
 
 Besides the configured sources, the registry serves the sources registered at run time
-(:mod:`hub.registration`, table ``registered_sources`` of the hub's store): it loads them at
+(:mod:`hub.engine.registration`, table ``registered_sources`` of the hub's store): it loads them at
 start and re-reads the table every :attr:`SourceRegistry.watch_seconds`, so a source added by
 ``tppo-hub adapter add`` or by another replica joins without a restart. :meth:`register` and
 :meth:`remove` change the set of sources while queries run without losing any: a query that
@@ -29,10 +29,10 @@ from adapters.base import MappingError, Source, SourceError
 from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping, load_mapping_text, resolve_mapping_path
 from adapters.sql import MappedSQLSource
-from hub.breaker import CircuitBreaker
-from hub.config import HubConfig, SourceConfig
-from hub.registration import Registration, RegistrationStore
-from hub.store import Store
+from hub.engine.breaker import CircuitBreaker
+from hub.engine.config import HubConfig, SourceConfig
+from hub.engine.registration import Registration, RegistrationStore
+from hub.storage.store import Store
 
 log = logging.getLogger("tppo_hub.sources")
 

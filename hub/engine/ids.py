@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from hub.model import Entity, Keyset, SortOrder
+from hub.vocabulary.model import Entity, Keyset, SortOrder
 
 
 class InvalidId(ValueError):

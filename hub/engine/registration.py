@@ -2,7 +2,7 @@
 
 Sources in the configuration file are the operator's; sources registered with
 ``registerSource`` or ``tppo-hub adapter add`` live here, so they survive a restart and every
-replica sharing the store serves them (:class:`hub.sources.SourceRegistry` re-reads this table
+replica sharing the store serves them (:class:`hub.engine.sources.SourceRegistry` re-reads this table
 every few seconds). A registration holds what is needed to rebuild the source — the mapping's
 TOML text (or a Python adapter's entry-point name), the database URL, schema and timeout —
 and a random ``revision`` that changes with every write, which is how a replica notices
@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import Column, Float, String, Table, Text, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.config import SourceConfig
-from hub.store import metadata
+from hub.engine.config import SourceConfig
+from hub.storage.store import metadata
 
 registered_sources = Table(
     "registered_sources",

@@ -19,7 +19,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from hub.persisted import PersistedQueries, Rejection
+from hub.server.persisted import PersistedQueries, Rejection
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 

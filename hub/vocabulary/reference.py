@@ -6,12 +6,12 @@ codes (``3373011001``), official names (``Kota Semarang``), upper-case abbreviat
 This module turns all of those into the national form, a dotted code, and back again (the name
 strings a source may store, so filters can be pushed into a source's SQL).
 
-Data: ``hub/reference_data/provinces.csv`` and ``regencies.csv``, from ``idn-area-data`` 4.0.1
+Data: ``hub/vocabulary/reference_data/provinces.csv`` and ``regencies.csv``, from ``idn-area-data`` 4.0.1
 (ODbL 1.0; attribution and licence in that folder). The index is built once per process
 (:func:`regions`) and is read-only afterwards.
 
 ``Region.level`` is the plain string ``"PROVINCE"`` or ``"REGENCY"``, the value of
-``hub.model.RegionLevel``, so this module needs nothing from the rest of the project:
+``hub.vocabulary.model.RegionLevel``, so this module needs nothing from the rest of the project:
 ``RegionLevel(region.level)`` gives the enum.
 """
 
