@@ -111,7 +111,10 @@ class Page:
         """Poll until ``expression`` is truthy; its value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except BrowserError:  # the page is still navigating (no document.body yet)
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

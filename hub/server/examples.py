@@ -63,3 +63,6 @@ query CaseDetail($id: ID!) {
   }
 }
 """
+
+#: GraphiQL opens one tab per example, in this order.
+GRAPHIQL_TABS = (PORTAL_LIST, ANALYST_FILTER, CASE_DETAIL)
