@@ -117,18 +117,29 @@
     return (lang === "id" ? key.labelId : key.label) || key.value;
   }
 
-  // Rows of a one-dimension table as {value, label, count, suppressed}, largest first unless the
-  // dimension has a natural order (age bands, sex, child status, years).
+  // Rows of a one-dimension table as {value, label, count, suppressed}: largest first, except
+  // for dimensions with a natural order (age bands and sex in vocabulary order, years ascending).
+  var VOCABULARY_OF = { AGE_GROUP: "AgeGroup", SEX: "Sex" };
   var ORDERED = { AGE_GROUP: true, SEX: true, CHILD: true, YEAR: true, MONTH: true };
   function series(table) {
     var rows = table.rows.map(function (row) {
       return { value: row.keys[0].value, label: keyLabel(row.keys[0]), count: row.count, suppressed: row.suppressed };
     });
     var dimension = table.rows.length ? table.rows[0].keys[0].dimension : null;
-    if (!ORDERED[dimension]) {
+    var order = vocabularyOrder[VOCABULARY_OF[dimension]];
+    if (order) {
+      rows.sort(function (a, b) { return rank(order, a.value) - rank(order, b.value); });
+    } else if (!ORDERED[dimension]) {
       rows.sort(function (a, b) { return (b.count || 0) - (a.count || 0); });
     }
     return rows;
+  }
+  function rank(order, value) { return value in order ? order[value] : 1e6; }
+
+  // Long category names are cut on the axis (the table and tooltip show them whole).
+  function shortLabel(value) {
+    var label = this.getLabelForValue(value);
+    return label.length > 32 ? label.slice(0, 31) + "…" : label;
   }
 
   function csvOf(table) {
@@ -252,6 +263,7 @@
       options: {
         indexAxis: horizontal ? "y" : "x", animation: false, responsive: true, maintainAspectRatio: false,
         plugins: { legend: { display: false } },
+        scales: horizontal ? { y: { ticks: { callback: shortLabel, autoSkip: false } } } : {},
       },
     };
   }
@@ -465,8 +477,11 @@
 
   // ServiceType labels from the national vocabulary (fetched with the viewer).
   var serviceTypeLabels = {};
+  var vocabularyOrder = {};
   function rememberVocabulary(lists) {
     lists.forEach(function (list) {
+      vocabularyOrder[list.name] = {};
+      list.values.forEach(function (v, i) { vocabularyOrder[list.name][v.value] = i; });
       if (list.name !== "ServiceType") return;
       list.values.forEach(function (v) { serviceTypeLabels[v.value] = { en: v.labelEn, id: v.labelId }; });
     });
