@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from adapters.base import (
     SourceTimeout,
     count_rows,
 )
-from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -947,6 +947,15 @@ class MappedSQLSource(Source):
         except (SQLAlchemyError, OSError) as exc:
             return Health(False, type(exc).__name__)
         return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+    async def last_changed(self) -> datetime | None:
+        """A SQLite file's modification time (its write-ahead log included); servers cannot
+        tell without commit timestamps, so None for them."""
+        path = sqlite_file(self.options, self.base_dir)
+        if path is None:
+            return None
+        times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 # --- helpers ------------------------------------------------------------------------------

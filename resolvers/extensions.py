@@ -50,7 +50,10 @@ class SourceReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         ctx = _request_context(self)
-        return {"sources": ctx.extension() if ctx is not None else []}
+        results: dict[str, Any] = {"sources": ctx.extension() if ctx is not None else []}
+        if ctx is not None and ctx.linkage_freshness is not None:
+            results["linkage"] = ctx.linkage_freshness.as_extension()
+        return results
 
 
 def _classify(error: GraphQLError) -> GraphQLError:

@@ -37,6 +37,7 @@ from resolvers import selection, types
 from resolvers.access import guard_of
 from resolvers.convert import Converter, region
 from resolvers.enums import PersonRole, ServiceType
+from resolvers.linkage_status import LinkageStatus, report_linkage
 
 
 def _bad_input(message: str, argument: str) -> Exception:
@@ -145,6 +146,10 @@ class PersonConnection:
     edges: list[PersonEdge] = strawberry.field(description="The persons of this page with their cursors.")
     page_info: types.PageInfo = strawberry.field(description="Whether more pages follow, and where.")
     total_count: int | None = strawberry.field(description="All persons matching the filter (Jumlah orang).")
+    linkage: LinkageStatus = strawberry.field(
+        description="Whether the linkage index these persons come from is current: NOT_RUN means no "
+        "persons exist yet, STALE that sources changed after the last run (Status penautan)."
+    )
 
 
 @strawberry.input(
@@ -297,7 +302,9 @@ class PersonQueries:
             for view in page.items
             if (visible := _visible_view(convert, view)) is not None
         ]
+        linkage = await report_linkage(info.context, _index(info), federation.registry)
         return PersonConnection(
+            linkage=linkage,
             edges=edges,
             page_info=types.PageInfo(
                 has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None

@@ -99,6 +99,8 @@ class StatisticsResult:
     cells: dict[Cell, int]
     total: int
     double_counting: DoubleCounting | None = None
+    #: Victim records counted that the linkage index has not seen (None: no linkage involved).
+    unlinked: int | None = None
 
 
 @dataclass(slots=True)
@@ -352,9 +354,10 @@ class Federation:
             dedup = await deduplicate(index, list(victims), agency_of=self._agency_code)
             if request.measure is Measure.VICTIMS:
                 cells = count_distinct(dedup, victims)
-                return StatisticsResult(dict(cells), dedup.distinct, dedup.double_counting)
+                return StatisticsResult(dict(cells), dedup.distinct, dedup.double_counting, dedup.unlinked)
             result = await self._grouped(ctx, entries, request)
             result.double_counting = dedup.double_counting
+            result.unlinked = dedup.unlinked
             return result
         return await self._grouped(ctx, entries, request)
 

@@ -74,6 +74,9 @@ class RequestContext:
     loaders: Loaders | None = None
     #: Linked agencies of the request's person records (caseworker rule); prefetched per page.
     linkage: Any = None
+    #: How current the linkage index is, when an answer depended on it
+    #: (:class:`hub.engine.freshness.LinkageFreshness`; reported as ``extensions.linkage``).
+    linkage_freshness: Any = None
 
     def record(
         self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int

@@ -407,7 +407,7 @@
   function warnLinkage(extensions) {
     var banner = byId("linkage-warning");
     var linkage = extensions && extensions.linkage;
-    if (linkage && linkage.status && linkage.status !== "CURRENT") {
+    if (linkage && linkage.state && linkage.state !== "CURRENT") {
       banner.hidden = false;
       banner.textContent = t("staleLinkage") + " " + linkage.message;
     } else {
