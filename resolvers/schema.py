@@ -18,6 +18,7 @@ from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
+from resolvers.federation_docs import describe_federation
 from resolvers.onboarding import Mutation, QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
@@ -56,13 +57,15 @@ def build_schema() -> HubSchema:
         ErrorCodes,
         RequestMetrics,
     ]
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         types=[types.Case, types.PersonRecord, types.Service, types.Agency],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    describe_federation(schema._schema)
+    return schema
 
 
 schema = build_schema()

@@ -129,7 +129,7 @@ def test_graphiql_runs_its_prefilled_query_offline(page: Page, base_url: str) ->
     page.goto(f"{base_url}/graphql")
     page.wait_for("document.querySelector('.graphiql-execute-button') !== null")
     tabs = page.evaluate("Array.from(document.querySelectorAll('.graphiql-tab')).map(t => t.textContent)")
-    names = ("PortalList", "Analyst", "CaseDetail")
+    names = ("PortalList", "AnalystFilter", "CaseDetail", "StatisticsByProvinceAndYear", "LinkedPersons")
     assert all(t.startswith(name) for t, name in zip(tabs, names, strict=True))
     page.evaluate("document.querySelector('.graphiql-execute-button').click()")
     shown = page.wait_for(
