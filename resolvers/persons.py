@@ -141,11 +141,22 @@ class PersonEdge:
     node: Person = strawberry.field(description="The person (Orang).")
 
 
-@strawberry.type(description="A page of linked persons (Relay connection; Daftar orang).")
+@strawberry.type(
+    description="A page of linked persons (Relay connection; Daftar orang). Forward only (`first`/`after`): "
+    "persons are in linkage-index order (person number), which has no meaning a reader would page "
+    "backwards through."
+)
 class PersonConnection:
     edges: list[PersonEdge] = strawberry.field(description="The persons of this page with their cursors.")
     page_info: types.PageInfo = strawberry.field(description="Whether more pages follow, and where.")
-    total_count: int | None = strawberry.field(description="All persons matching the filter (Jumlah orang).")
+    total: strawberry.Private[int | None]
+
+    @strawberry.field(description="All persons matching the filter (Jumlah orang).")
+    def total_count(self) -> int:
+        # Counted only when selected (look-ahead in the resolver), so always known here.
+        if self.total is None:
+            raise types.TotalNotSelected("totalCount was not prefetched")
+        return self.total
     linkage: LinkageStatus = strawberry.field(
         description="Whether the linkage index these persons come from is current: NOT_RUN means no "
         "persons exist yet, STALE that sources changed after the last run (Status penautan)."
@@ -306,10 +317,10 @@ class PersonQueries:
         return PersonConnection(
             linkage=linkage,
             edges=edges,
-            page_info=types.PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=types.page_info(
+                [edge.cursor for edge in edges], has_next=page.has_next, has_previous=after is not None
             ),
-            total_count=page.total,
+            total=page.total,
         )
 
     @strawberry.field(description="One linked person by id (Orang).")
