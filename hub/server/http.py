@@ -9,12 +9,15 @@ no ``data`` entry, so HTTP intermediaries can tell a bad request from a partial 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
@@ -22,6 +25,14 @@ from strawberry.types import ExecutionResult
 from hub.server.persisted import PersistedQueries, Rejection
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def http_error(status: int, reason: str, accept: str) -> Response:
+    """A refused request as a GraphQL response body: ``{"errors": [{message, extensions.code}]}``."""
+    code = HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
+    media = GRAPHQL_RESPONSE if accepts_graphql_response(accept) else "application/json"
+    body = json.dumps({"errors": [{"message": reason, "extensions": {"code": code}}]})
+    return Response(body, status_code=status, media_type=media)
 
 
 def accepts_graphql_response(accept: str) -> bool:
@@ -42,11 +53,35 @@ def accepts_graphql_response(accept: str) -> bool:
     return wanted > 0 and wanted >= best.get("application/json", -1.0)
 
 
+#: ``extensions.code`` of a request refused before GraphQL sees it, by HTTP status.
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
 class GraphQLOverHTTP(GraphQL):
     """Strawberry's view with the spec's ``application/graphql-response+json`` behaviour and
     persisted queries (APQ, or an allow-list in production)."""
 
     persisted: PersistedQueries | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Requests strawberry refuses over HTTP (a body that is not JSON, an unknown
+        ``operationName``, a wrong method) get a GraphQL error body with ``extensions.code``,
+        as every other error does, instead of plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason, request.headers.get("accept", ""))
+        await response(scope, receive, send)
 
     async def execute_single(self, *, request_data: GraphQLRequestData, **kwargs: Any) -> ExecutionResult:
         if self.persisted is not None:
