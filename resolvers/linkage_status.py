@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from hub.engine.freshness import LinkageFreshness, linkage_freshness
 from hub.engine.sources import SourceRegistry
 from hub.linkage.index import LinkageIndex
+from resolvers.context import Context
 
 
 @strawberry.enum(description="How far the linkage index can be trusted (Status penautan rekam).")
@@ -68,7 +68,7 @@ def linkage_status(freshness: LinkageFreshness) -> LinkageStatus:
 
 
 async def report_linkage(
-    context: dict[str, Any],
+    context: Context,
     index: LinkageIndex,
     registry: SourceRegistry,
     sources: Iterable[str] | None = None,
@@ -84,5 +84,5 @@ async def report_linkage(
     freshness = await linkage_freshness(index, registry, sources, unlinked_records)
     if not exact:
         freshness = freshness.without_count()
-    context["hub"].linkage_freshness = freshness
+    context.scope.linkage_freshness = freshness
     return linkage_status(freshness)

@@ -20,7 +20,9 @@ from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
 from resolvers.convert import Converter, agency_of
-from resolvers.inputs import CaseFilter, bad_input
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter
+from resolvers.persons import load_person
 
 
 def _known_agencies(federation: Federation) -> set[str]:
@@ -28,18 +30,18 @@ def _known_agencies(federation: Federation) -> set[str]:
 
 
 def _federation(info: Info) -> Federation:
-    return info.context["federation"]
+    return info.context.federation
 
 
 def _converter(info: Info) -> Converter:
-    return info.context["converter"]
+    return info.context.converter
 
 
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
     await persons.expand(
-        info.context["hub"], _federation(info), persons.index_of(info.context), entity, nodes, include
+        info.context.scope, _federation(info), info.context.linkage, entity, nodes, include
     )
 
 
@@ -152,7 +154,7 @@ class CaseQueries:
         # Backwards is forwards in the reverse order from the cursor, then turned around.
         engine_order = _REVERSED[order] if backwards else order
         page = await federation.cases(
-            info.context["hub"], engine_filter, engine_order, size, position, want_total
+            info.context.scope, engine_filter, engine_order, size, position, want_total
         )
         items = page.items[::-1] if backwards else page.items
         node_selections = selection.child(selections, "edges", "node")
@@ -176,7 +178,7 @@ class CaseQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")],
     ) -> types.Case | None:
-        node = await _load(info, id, expected=Entity.CASE)
+        node = await load_node(info, id, expected=Entity.CASE)
         return _converter(info).case(node) if node is not None else None
 
     @strawberry.field(description="Any object by its global id (Relay node).")
@@ -190,10 +192,8 @@ class CaseQueries:
         except InvalidId:
             raise bad_input("malformed id", "id") from None
         if person_id is not None:  # a linked Person (resolvers/persons.py)
-            from resolvers.persons import load_person
-
             return await load_person(info, person_id, info.selected_fields[0].selections)
-        node = await _load(info, id, expected=None)
+        node = await load_node(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
     @strawberry.field(
@@ -217,7 +217,7 @@ class CaseQueries:
         return result
 
 
-async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
+async def load_node(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
     try:
         gid = GlobalId.decode(raw_id)
     except InvalidId:
@@ -227,7 +227,7 @@ async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | No
     if gid.entity not in _ENTITY_TYPE:
         return None
     federation = _federation(info)
-    node = await federation.get(info.context["hub"], gid)
+    node = await federation.get(info.context.scope, gid)
     if node is None:
         return None
     field = info.selected_fields[0]
