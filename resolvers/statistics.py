@@ -223,7 +223,7 @@ class StatisticsQueries:
             SourceCoverage(
                 source=entry["source"],
                 agency=converter.agency(entry["source"]),
-                status=enums.CoverageStatus[entry["status"].upper()],
+                status=enums.CoverageStatus(entry["status"]),
                 excluded_for=entry.get("excludedFor", []),
             )
             for entry in ctx.extension()

@@ -203,8 +203,8 @@ def test_dashboard_filters_and_speaks_indonesian(page: Page, base_url: str) -> N
         ".map(c => [c.dataset.source, c.dataset.status])"
     )
     statuses = dict(chips)
-    assert statuses["polri"] == "OK"
-    assert {s for name, s in statuses.items() if name != "polri"} == {"SKIPPED"}
+    assert statuses["polri"] == "ok"
+    assert {s for name, s in statuses.items() if name != "polri"} == {"skipped"}
 
 
 def test_every_chart_downloads_its_table_as_csv(page: Page, base_url: str, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@
       persons: "Distinct victims (after record linkage)", overcount: "Counted more than once",
       perAgency: "Per agency: records and distinct persons",
       cases: "Cases", count: "Count", year: "Year", table: "Table", csv: "Download CSV",
-      covers: "Covers", excluded: "left out", failed: "did not answer", notLinked: "not linked",
+      covers: "Covers", excluded: "left out", failed: "did not answer",
       suppressedCell: "withheld", suppressedNote: "Cells under 11 persons are withheld for your role.",
       loading: "Loading…", error: "Could not load", coordinatorsOnly: "Per-agency overlap: coordinators only.",
       gapsPublic: "Service gaps come from person views: analysts and above.",
@@ -49,7 +49,7 @@
       persons: "Korban berbeda (setelah penautan rekam)", overcount: "Terhitung lebih dari sekali",
       perAgency: "Per lembaga: rekam dan orang berbeda",
       cases: "Kasus", count: "Jumlah", year: "Tahun", table: "Tabel", csv: "Unduh CSV",
-      covers: "Mencakup", excluded: "dikecualikan", failed: "tidak menjawab", notLinked: "belum ditautkan",
+      covers: "Mencakup", excluded: "dikecualikan", failed: "tidak menjawab",
       suppressedCell: "disembunyikan", suppressedNote: "Sel di bawah 11 orang disembunyikan untuk peran Anda.",
       loading: "Memuat…", error: "Gagal memuat", coordinatorsOnly: "Tumpang tindih per lembaga: hanya koordinator.",
       gapsPublic: "Kesenjangan layanan berasal dari data orang: analis ke atas.",
@@ -192,14 +192,13 @@
     table.coverage.forEach(function (c) {
       var chip = document.createElement("span");
       var name = c.agency ? c.agency.code : c.source;
-      var status = c.status.toUpperCase();
-      chip.className = "chip chip-" + status.toLowerCase();
+      var status = c.status;
+      chip.className = "chip chip-" + status;
       chip.textContent = name;
       chip.setAttribute("data-source", c.source);
       chip.setAttribute("data-status", status);
-      if (status === "EXCLUDED") chip.title = t("excluded") + ": " + c.excludedFor.join(", ");
-      else if (status === "ERROR" || status === "TIMEOUT") chip.title = t("failed");
-      else if (status === "NOT_LINKED" || status === "STALE") chip.title = t("notLinked");
+      if (status === "excluded") chip.title = t("excluded") + ": " + c.excludedFor.join(", ");
+      else if (status === "error" || status === "timeout") chip.title = t("failed");
       line.appendChild(chip);
     });
     return line;
