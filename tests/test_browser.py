@@ -40,11 +40,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A linked demo world served by ``tppo-hub serve`` on a free port."""
+def config(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo world of the browser tests' own (linked below)."""
     demo = tmp_path_factory.mktemp("browser-demo")
     generate(demo, seed=2023, scale=1.0)
-    config = str(demo / "hub.toml")
+    return str(demo / "hub.toml")
+
+
+@pytest.fixture(scope="module")
+def base_url(config: str) -> Iterator[str]:
+    """The linked demo world served by ``tppo-hub serve`` on a free port."""
     subprocess.run(
         [sys.executable, "-m", "hub.server.cli", "link", "--config", config],
         check=True,
@@ -59,7 +64,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a busy machine starts slowly
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
@@ -81,16 +86,19 @@ def page() -> Iterator[Page]:
         yield tab
 
 
-def api(base_url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def api(
+    base_url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
     body = {"query": query, "variables": variables or {}}
-    response = httpx.post(f"{base_url}/graphql", json=body, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(f"{base_url}/graphql", json=body, headers=headers, timeout=120)
     payload = response.json()
     assert not payload.get("errors"), payload.get("errors")
     return payload["data"]
 
 
 def table(base_url: str, measure: str, dimensions: str, filter: dict[str, Any] | None = None,
-          lang: str = "en") -> dict[tuple[str, ...], int | None]:
+          lang: str = "en", token: str | None = None) -> dict[tuple[str, ...], int | None]:
     """The API's answer as {labels of the cell: count}: what a chart should draw."""
     label = "label" if lang == "en" else "labelId"
     data = api(
@@ -98,6 +106,7 @@ def table(base_url: str, measure: str, dimensions: str, filter: dict[str, Any] |
         f"query T($f: CaseFilter) {{ statistics(measure: {measure}, groupBy: [{dimensions}], filter: $f) "
         f"{{ total rows {{ keys {{ value {label} }} count }} }} }}",
         {"f": filter},
+        token,
     )["statistics"]
     return {tuple(k[label] or k["value"] for k in row["keys"]): row["count"] for row in data["rows"]}
 
@@ -146,7 +155,8 @@ def test_graphiql_runs_its_prefilled_query_offline(page: Page, base_url: str) ->
     assert page.exceptions == []
 
 
-def test_dashboard_draws_the_apis_numbers(page: Page, base_url: str) -> None:
+def test_dashboard_draws_the_apis_numbers(page: Page, base_url: str, tmp_path: Path) -> None:
+    page.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(tmp_path))
     page.send("Emulation.setDeviceMetricsOverride", width=1400, height=3200, deviceScaleFactor=1,
               mobile=False)
     open_dashboard(page, base_url)
@@ -183,6 +193,23 @@ def test_dashboard_draws_the_apis_numbers(page: Page, base_url: str) -> None:
     )
     sources = {s["name"] for s in api(base_url, "{ sources { name } }")["sources"]}
     assert set(coverage) == sources
+    assert page.evaluate("document.getElementById('linkage-warning').hidden") is True  # linked demo
+    # Every chart's table downloads as CSV; the age-group one holds the API's rows.
+    cards = page.evaluate("Array.from(document.querySelectorAll('.card a.csv')).map(a => a.download)")
+    assert len(cards) >= 9
+    page.evaluate("document.querySelector('#card-victimsByAgeGroup a.csv').click()")
+    target = tmp_path / "tppo-victimsByAgeGroup.csv"
+    deadline = time.monotonic() + 30
+    while not target.exists() and time.monotonic() < deadline:
+        page.pump(0.2)
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    expected = api(
+        base_url,
+        "{ statistics(measure: VICTIMS, groupBy: [AGE_GROUP]) { rows { keys { value } count } } }",
+    )["statistics"]["rows"]
+    assert {(r["AGE_GROUP"], r["count"]) for r in rows} == {
+        (row["keys"][0]["value"] or "", "" if row["count"] is None else str(row["count"])) for row in expected
+    }
 
 
 def test_dashboard_filters_and_speaks_indonesian(page: Page, base_url: str) -> None:
@@ -207,21 +234,29 @@ def test_dashboard_filters_and_speaks_indonesian(page: Page, base_url: str) -> N
     assert {s for name, s in statuses.items() if name != "polri"} == {"skipped"}
 
 
-def test_every_chart_downloads_its_table_as_csv(page: Page, base_url: str, tmp_path: Path) -> None:
-    page.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(tmp_path))
+def test_a_coordinator_token_shows_exact_numbers_and_overlaps(page: Page, base_url: str, config: str) -> None:
+    token = subprocess.run(
+        [sys.executable, "-m", "hub.server.cli", "token", "--config", config, "--role", "coordinator",
+         "--purpose", "COORDINATION"],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout.strip().splitlines()[-1]
     open_dashboard(page, base_url)
-    cards = page.evaluate("Array.from(document.querySelectorAll('.card a.csv')).map(a => a.download)")
-    assert len(cards) >= 9
-    page.evaluate("document.querySelector('#card-victimsByAgeGroup a.csv').click()")
-    target = tmp_path / "tppo-victimsByAgeGroup.csv"
-    deadline = time.monotonic() + 30
-    while not target.exists() and time.monotonic() < deadline:
-        page.pump(0.2)
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    page.evaluate(
+        f"var t = document.getElementById('token'); t.value = {json.dumps(token)};"
+        "t.dispatchEvent(new Event('change'))"
+    )
+    page.wait_for(
+        "document.getElementById('viewer').dataset.role === 'coordinator'"
+        " && document.body.dataset.state === 'ready'"
+    )
+    page.screenshot(ARTIFACTS / "dashboard-coordinator.png")
+    assert drawn(page, "victimsBySex") == table(base_url, "VICTIMS", "SEX", token=token)
+    assert drawn(page, "exploitationTypes") == table(base_url, "CASES", "EXPLOITATION_TYPE", token=token)
+    assert None not in drawn(page, "destinationCountries").values()  # exact: nothing withheld
+    overlaps = page.evaluate("Array.from(document.querySelectorAll('#card-dedup .overlap li')).length")
     expected = api(
         base_url,
-        "{ statistics(measure: VICTIMS, groupBy: [AGE_GROUP]) { rows { keys { value } count } } }",
-    )["statistics"]["rows"]
-    assert {(r["AGE_GROUP"], r["count"]) for r in rows} == {
-        (row["keys"][0]["value"] or "", "" if row["count"] is None else str(row["count"])) for row in expected
-    }
+        "{ statistics(measure: VICTIMS, groupBy: [AGENCY]) { doubleCounting { overlap { persons } } } }",
+        token=token,
+    )["statistics"]["doubleCounting"]["overlap"]
+    assert overlaps == len(expected) > 0
