@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters import filters, predicates, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
-from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.mapping import LocatedMappingError, RegionSpec, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -324,6 +325,15 @@ class MappedSQLSource(Source):
         except (SQLAlchemyError, OSError) as exc:
             return Health(False, type(exc).__name__)
         return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+    async def last_changed(self) -> datetime | None:
+        """A SQLite file's modification time (its write-ahead log included); servers cannot
+        tell without commit timestamps, so None for them."""
+        path = sqlite_file(self.options, self.base_dir)
+        if path is None:
+            return None
+        times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def _never_null(expr: Any, part: CompiledPart) -> bool:

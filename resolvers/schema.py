@@ -22,6 +22,7 @@ from resolvers.compiled import PlanCache, execution_context_for
 from resolvers.context import optional_context
 from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
+from resolvers.federation_docs import describe_federation
 from resolvers.onboarding import Mutation as SourceMutation
 from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
@@ -86,13 +87,15 @@ def build_schema() -> HubSchema:
         ErrorCodes,
         RequestMetrics,
     ]
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         types=[types.Case, types.PersonRecord, types.Service, types.Agency],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    describe_federation(schema._schema)
+    return schema
 
 
 schema = build_schema()
