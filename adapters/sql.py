@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from adapters import predicates, statistics
+from adapters import predicates, sql_facts, statistics
 from adapters.base import (
     Capabilities,
     Health,
@@ -53,6 +53,7 @@ from adapters.base import (
     count_rows,
 )
 from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.facts import PersonFact, PersonFactsRequest, ServiceFact, StageFact
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -83,6 +84,7 @@ from hub.vocabulary.model import (
     CaseRecord,
     CaseSearch,
     CaseStage,
+    Dimension,
     Entity,
     ExploitationType,
     Labelled,
@@ -877,6 +879,17 @@ class MappedSQLSource(Source):
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
         return await statistics.victim_records(self, request)
+
+    answers_facts = True
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        return await sql_facts.person_facts(self, request)
+
+    async def service_facts(self) -> list[ServiceFact]:
+        return await sql_facts.service_facts(self)
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        return await sql_facts.stage_facts(self, filter, dimensions)
 
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []
