@@ -18,6 +18,7 @@ from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
+from resolvers.indicators import IndicatorQueries
 from resolvers.onboarding import Mutation, QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
@@ -26,7 +27,7 @@ from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, QualityQueries):
+class Query(CaseQueries, PersonQueries, StatisticsQueries, IndicatorQueries, AdminQueries, QualityQueries):
     """The root query: the query groups of each feature, composed by inheritance."""
 
 

@@ -64,7 +64,9 @@ PERSONAL_FIELDS: Mapping[str, str] = {
 }
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
-PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
+PUBLIC_OPERATIONS = frozenset(
+    {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
+)
 #: Root fields only ``admin`` may query.
 ADMIN_OPERATIONS = frozenset({"auditLog", "registerSource", "removeSource"})
 #: Roles that read records (every root field not listed above): all but ``public``.
