@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import enum
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from adapters import check as checking
-from adapters import quality as measuring
-from adapters.sql import MappedSQLSource
 from hub.access.policy import Principal
+from hub.engine import quality as measuring
 from hub.engine.federation import Federation
 from hub.engine.onboarding import (
+    CheckReport,
     RegistrationRefused,
     RegistrationRequest,
     StoreUnavailable,
@@ -98,7 +97,7 @@ class CheckFinding:
     examples: list[ValueCount] = strawberry.field(description="The most frequent values concerned (Contoh).")
 
 
-def _findings(report: checking.CheckReport) -> list[CheckFinding]:
+def _findings(report: CheckReport) -> list[CheckFinding]:
     return [
         CheckFinding(
             severity=FindingSeverity[f.severity.upper()],
@@ -428,14 +427,7 @@ class QualityQueries:
         ctx = info.context["hub"]
 
         async def one(entry: RegisteredSource) -> SourceQuality:
-            if entry.source is not None and not isinstance(entry.source, MappedSQLSource):
-                return _quality(entry, None, QualityStatus.NOT_SUPPORTED)
-
-            async def work(source: Any) -> measuring.SourceQuality:
-                return await measuring.measure(source)
-
-            measured = await federation.call(ctx, entry, work, None)
-            status = QualityStatus.MEASURED if measured is not None else QualityStatus.UNAVAILABLE
-            return _quality(entry, measured, status)
+            outcome, measured = await measuring.measure_source(federation, ctx, entry)
+            return _quality(entry, measured, QualityStatus[outcome.name])
 
         return list(await asyncio.gather(*(one(e) for e in entries)))

@@ -53,14 +53,12 @@ import secrets
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import jwt
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 
 from hub.access.policy import (
     DEFAULT_K,
@@ -77,7 +75,6 @@ log = logging.getLogger("tppo_hub.auth")
 #: File beside a demo configuration holding its generated development secret.
 DEV_SECRET_FILE = ".tppo-hub-dev-secret"
 #: Where the ASGI middleware leaves the authenticated principal in the request scope.
-PRINCIPAL_SCOPE_KEY = "tppo_hub.principal"
 DEFAULT_AUDIENCE = "tppo-hub"
 DEFAULT_ISSUER = "tppo-hub"
 #: RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
@@ -97,14 +94,6 @@ class AuthError(Exception):
         self.message = message
         self.code = code
         self.status = status
-
-    def response(self) -> JSONResponse:
-        """The GraphQL-shaped JSON error response (RFC 6750 header on 401)."""
-        headers = {}
-        if self.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="tppo-hub", error="invalid_token"'
-        body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -750,45 +739,8 @@ class Authenticator:
             api_key_id=found.id,
         )
 
-    def protect(self, app: ASGIApp) -> ASGIApp:
-        """``app`` behind authentication: a bad credential gets 401 before anything runs."""
-        return AuthMiddleware(app, self)
-
 
 def _replace(principal: Principal, **changes: Any) -> Principal:
     values = {f.name: getattr(principal, f.name) for f in fields(Principal)}
     values.update(changes)
     return Principal(**values)
-
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class AuthMiddleware:
-    """A pure ASGI wrapper: authenticates HTTP requests and leaves the principal in the scope."""
-
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
-        self.app = app
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            principal = await self.authenticator.authenticate(Headers(scope=scope))
-        except AuthError as exc:
-            log.info("request refused before execution: %s (%s)", exc.code, exc.message)
-            await exc.response()(scope, receive, send)
-            return
-        scope[PRINCIPAL_SCOPE_KEY] = principal
-        await self.app(scope, receive, send)
-
-
-def principal_of(scope: Mapping[str, Any]) -> Principal:
-    """The principal the middleware authenticated; ``public`` if none ran (fail closed)."""
-    found = scope.get(PRINCIPAL_SCOPE_KEY)
-    return found if isinstance(found, Principal) else PUBLIC

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from strawberry.types import ExecutionResult
 
 from hub.access.audit import AuditLog
-from hub.access.auth import Authenticator, load_auth, principal_of
+from hub.access.auth import Authenticator, load_auth
 from hub.access.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.engine import tracing
 from hub.engine.config import ConfigError, HubConfig, load_config
@@ -36,6 +36,7 @@ from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
 from hub.server import examples
+from hub.server.authn import principal_of, protect
 from hub.server.http import GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
 from hub.server.persisted import PersistedQueries
@@ -126,7 +127,7 @@ class HubGraphQL(GraphQLOverHTTP):
         self.persisted = _persisted_queries(hub.config)
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        principal = principal_of(request.scope)  # authenticated by hub.access.auth.AuthMiddleware
+        principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware
         if principal.demo:
             response.headers["X-TPPO-Demo-Role"] = principal.role
         return self.hub.context(principal, request=request, response=response)
@@ -191,7 +192,7 @@ def create_app(config: HubConfig) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", hub.authenticator.protect(graphql), methods=["GET", "POST"]),
+            Route("/graphql", protect(graphql, hub.authenticator), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
