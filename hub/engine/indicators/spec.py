@@ -565,7 +565,9 @@ def read_indicator(path: Path) -> tuple[Indicator | None, list[Problem]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        # Python 3.11's TOMLDecodeError has no ``lineno``: read it from "(at line N, column M)".
+        found = re.search(r"at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else None
         return None, [Problem(str(path), line, f"not valid TOML: {exc}")]
     reader = _Reader(path, data, TomlLocator(text))
     indicator = reader.read()
