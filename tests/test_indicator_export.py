@@ -1,0 +1,112 @@
+"""``tppo-hub indicators export``: a period's indicators with metadata, as CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.access.policy import DEFAULT_K
+from hub.engine.indicators import builtin_registry
+from hub.server.cli import main
+from tests.indicator_truth import Truth
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_export_as_coordinator_is_exact(
+    demo_dir: Path, truth: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(demo_dir / "hub.toml")
+    code, out, _ = run(
+        capsys,
+        "indicators",
+        "export",
+        "--config",
+        config,
+        "--format",
+        "json",
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-12-31",
+        "--role",
+        "coordinator",
+        "--indicator",
+        "enforcement.case_funnel",
+        "--indicator",
+        "coordination.freshness",
+        "--by",
+        "year",
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert document["period"] == {"from": "2023-01-01", "to": "2023-12-31"}
+    assert document["disclosureControlled"] is False
+    funnel, freshness = document["indicators"]
+    assert funnel["indicator"]["metadata"]["formula"].startswith("cases that reached step i")
+    # Case indicators need no linkage: they equal the ground truth exactly.
+    spec = builtin_registry().get("enforcement.case_funnel")
+    assert spec is not None
+    want = Truth(truth).evaluate(spec, ["YEAR"], ("2023-01-01", "2023-12-31"))
+    got = {(t["keys"][0]["value"], None): (t["numerator"], t["denominator"]) for t in funnel["totals"]}
+    got |= {
+        (v["keys"][0]["value"], (v["keys"][1]["value"],)): (v["numerator"], v["denominator"])
+        for v in funnel["values"]
+    }
+    assert got == {key: figure[:2] for key, figure in want.items()}
+    assert freshness["asOf"] == "2023-12-31"
+
+
+def test_csv_export_is_disclosure_controlled_by_default(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "indicators.csv"
+    code, out, _ = run(
+        capsys,
+        "indicators",
+        "export",
+        "--config",
+        str(demo_dir / "hub.toml"),
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-12-31",
+        "--by",
+        "PROVINCE",
+        "--output",
+        str(target),
+    )
+    assert code == 0 and out == ""
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert {r["indicator"] for r in rows} == {i.id for i in builtin_registry()}
+    assert all(r["period_from"] == "2024-01-01" and r["formula"] and r["name_id"] for r in rows)
+    assert any(r["suppressed"] == "true" for r in rows)
+    for row in rows:
+        for column in ("numerator", "denominator"):
+            if row[column]:
+                assert int(row[column]) == 0 or int(row[column]) >= DEFAULT_K, row
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--indicator", "no.such"], "unknown indicator(s): no.such"),
+        (["--from", "2024-13-01"], "--from must be a date"),
+        (["--from", "2024-02-01", "--to", "2024-01-01"], "--from is after --to"),
+        (["--role", "king"], "--role must be one of"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "indicators", "export", "--config", str(demo_dir / "hub.toml"), *args)
+    assert code == 2 and message in err
