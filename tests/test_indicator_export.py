@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hub.access.policy import DEFAULT_K
 from hub.engine.indicators import builtin_registry
 from hub.server.cli import main
 from tests.indicator_truth import Truth
+from tests.linkage_helpers import linked_fixture  # noqa: F401 - fixture
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -110,3 +112,25 @@ def test_bad_arguments_exit_2(
 ) -> None:
     code, _, err = run(capsys, "indicators", "export", "--config", str(demo_dir / "hub.toml"), *args)
     assert code == 2 and message in err
+
+
+async def test_readme_worked_example_is_what_the_export_writes(demo_dir: Path, linked: Any) -> None:
+    """The README's worked example, run as written on the linked demo data."""
+    from hub.engine.config import load_config
+    from hub.server.indicator_export import ExportRequest, export
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("columns cut to `indicator,keys,numerator,denominator,value,suppressed`):\n\n```\n")[
+        1
+    ]
+    expected = block.split("```")[0].splitlines()
+    request = ExportRequest(
+        period_from=date(2024, 1, 1),
+        period_to=date(2024, 12, 31),
+        indicators=("rights.repatriation", "enforcement.case_funnel"),
+        disaggregate_by=("SEX",),
+    )
+    text = await export(load_config(demo_dir / "hub.toml"), request, "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    columns = ("indicator", "keys", "numerator", "denominator", "value", "suppressed")
+    assert [",".join(r[c] for c in columns) for r in rows] == expected

@@ -136,3 +136,15 @@ def problems_of(paths: list[Path]) -> list[str]:
     with pytest.raises(RegistryError) as caught:
         load_registry(paths)
     return [str(p) for p in caught.value.problems]
+
+
+def test_docs_page_is_generated_from_the_registry() -> None:
+    from hub.engine.indicators.document import render
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "indicators.md"
+    text = render()
+    assert page.read_text(encoding="utf-8") == text, (
+        "run: python -m hub.engine.indicators.document > docs/indicators.md"
+    )
+    for indicator in load_registry():
+        assert f"`{indicator.id}`" in text and indicator.definition.en in text
