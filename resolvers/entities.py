@@ -13,19 +13,27 @@ from strawberry.types import Info
 
 from hub.vocabulary.model import Entity
 from resolvers.convert import agency_of
+from resolvers.query import load_node
 
 
-async def resolve_record(info: Info, raw_id: str, entity: Entity) -> Any:
-    """The GraphQL object of the record a global id names (None if unknown or hidden)."""
-    from resolvers.query import _load  # the shared id → record path (validation, look-ahead)
+class Entities:
+    """The :class:`resolvers.context.EntityResolver` the server puts in every request context.
 
-    node = await _load(info, raw_id, expected=entity)
-    return info.context["converter"].any(node) if node is not None else None
+    It lives here, above the types, so the types' ``resolve_reference`` hooks reach it through
+    ``info.context`` instead of importing the query module (which imports the types).
+    """
+
+    async def record(self, info: Info, raw_id: str, entity: Entity) -> Any:
+        """The GraphQL object of the record a global id names (None if unknown or hidden)."""
+        node = await load_node(info, raw_id, expected=entity)
+        return info.context.converter.any(node) if node is not None else None
+
+    def agency(self, info: Info, code: str) -> Any:
+        """The Agency with this code among the registered sources (None if none holds it)."""
+        for entry in info.context.federation.registry.all():
+            if entry.source is not None and entry.source.agency.code == code:
+                return agency_of(entry)
+        return None
 
 
-def resolve_agency(info: Info, code: str) -> Any:
-    """The Agency with this code among the registered sources (None if none holds it)."""
-    for entry in info.context["federation"].registry.all():
-        if entry.source is not None and entry.source.agency.code == code:
-            return agency_of(entry)
-    return None
+ENTITIES = Entities()

@@ -21,6 +21,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from hub.engine.scope import RequestContext
+from resolvers.context import optional_context
 
 log = logging.getLogger("tppo_hub.graphql")
 
@@ -28,9 +29,9 @@ _LIMIT_WORDS = ("exceeds maximum operation depth", "aliases", "token", "cost")
 
 
 def _request_context(extension: SchemaExtension) -> RequestContext | None:
-    context = extension.execution_context.context
-    if isinstance(context, dict):
-        return context.get("hub")
+    ctx = optional_context(extension.execution_context.context)
+    if ctx is not None:
+        return ctx.scope
     return None
 
 
@@ -115,8 +116,8 @@ class RequestMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        context = self.execution_context.context
-        metrics = context.get("metrics") if isinstance(context, dict) else None
+        ctx = optional_context(self.execution_context.context)
+        metrics = ctx.metrics if ctx is not None else None
         if metrics is None:
             return
         result = self.execution_context.result

@@ -36,7 +36,9 @@ from hub.engine.onboarding import (
 )
 from hub.engine.sources import RegisteredSource, SourceState
 from resolvers import enums, types
+from resolvers.context import optional_context
 from resolvers.convert import agency_of
+from resolvers.errors import bad_input
 
 ADMIN_ROLE = "admin"
 
@@ -48,7 +50,8 @@ def require_admin(info: Info) -> Principal:
     point (:mod:`hub.access.policy`) lists admin-only *queries*; this is the same rule for these
     mutations, checked here so they stay closed in any schema.
     """
-    principal = info.context.get("principal") if isinstance(info.context, dict) else None
+    ctx = optional_context(info.context)
+    principal = ctx.principal if ctx is not None else None
     if not isinstance(principal, Principal) or principal.role != ADMIN_ROLE:
         raise GraphQLError("only admins may register or remove sources", extensions={"code": "FORBIDDEN"})
     return principal
@@ -183,8 +186,6 @@ class RemoveSourcePayload:
     )
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
 def _store_error(exc: StoreUnavailable) -> GraphQLError:
@@ -203,7 +204,7 @@ class Mutation:
         input: Annotated[RegisterSourceInput, strawberry.argument(description="The source to register.")],
     ) -> RegisterSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         request = RegistrationRequest(
             name=input.name,
             url=input.url,
@@ -216,7 +217,7 @@ class Mutation:
         try:
             outcome = await register_source(federation.registry, request, by=principal.subject)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), f"input.{exc.argument}") from None
+            raise bad_input(str(exc), f"input.{exc.argument}") from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         return RegisterSourcePayload(
@@ -236,11 +237,11 @@ class Mutation:
         name: Annotated[str, strawberry.argument(description="Name of the registered source.")],
     ) -> RemoveSourcePayload:
         require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         try:
             removed = await remove_source(federation.registry, name)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
         return RemoveSourcePayload(name=name, removed=removed)
@@ -416,15 +417,15 @@ class QualityQueries:
             list[str] | None, strawberry.argument(description="Only these sources, by name (default: all).")
         ] = None,
     ) -> list[SourceQuality]:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         entries = federation.registry.all()
         if sources is not None:
             known = {e.name for e in entries}
             unknown = sorted(set(sources) - known)
             if unknown:
-                raise _bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
+                raise bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
             entries = [e for e in entries if e.name in sources]
-        ctx = info.context["hub"]
+        ctx = info.context.scope
 
         async def one(entry: RegisteredSource) -> SourceQuality:
             outcome, measured = await measuring.measure_source(federation, ctx, entry)

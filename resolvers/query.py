@@ -20,7 +20,9 @@ from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
 from resolvers.convert import Converter, agency_of
-from resolvers.inputs import CaseFilter, bad_input
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter
+from resolvers.persons import load_person
 
 
 def _known_agencies(federation: Federation) -> set[str]:
@@ -28,18 +30,18 @@ def _known_agencies(federation: Federation) -> set[str]:
 
 
 def _federation(info: Info) -> Federation:
-    return info.context["federation"]
+    return info.context.federation
 
 
 def _converter(info: Info) -> Converter:
-    return info.context["converter"]
+    return info.context.converter
 
 
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
     await persons.expand(
-        info.context["hub"], _federation(info), persons.index_of(info.context), entity, nodes, include
+        info.context.scope, _federation(info), info.context.linkage, entity, nodes, include
     )
 
 
@@ -119,7 +121,7 @@ class CaseQueries:
         engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
         selections = info.selected_fields[0].selections
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
-        page = await federation.cases(info.context["hub"], engine_filter, order, first, position, want_total)
+        page = await federation.cases(info.context.scope, engine_filter, order, first, position, want_total)
         node_selections = selection.child(selections, "edges", "node")
         await _expand(info, Entity.CASE, "Case", page.items, node_selections)
         convert = _converter(info)
@@ -141,7 +143,7 @@ class CaseQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")],
     ) -> types.Case | None:
-        node = await _load(info, id, expected=Entity.CASE)
+        node = await load_node(info, id, expected=Entity.CASE)
         return _converter(info).case(node) if node is not None else None
 
     @strawberry.field(description="Any object by its global id (Relay node).")
@@ -155,10 +157,8 @@ class CaseQueries:
         except InvalidId:
             raise bad_input("malformed id", "id") from None
         if person_id is not None:  # a linked Person (resolvers/persons.py)
-            from resolvers.persons import load_person
-
             return await load_person(info, person_id, info.selected_fields[0].selections)
-        node = await _load(info, id, expected=None)
+        node = await load_node(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
     @strawberry.field(
@@ -182,7 +182,7 @@ class CaseQueries:
         return result
 
 
-async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
+async def load_node(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
     try:
         gid = GlobalId.decode(raw_id)
     except InvalidId:
@@ -192,7 +192,7 @@ async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | No
     if gid.entity not in _ENTITY_TYPE:
         return None
     federation = _federation(info)
-    node = await federation.get(info.context["hub"], gid)
+    node = await federation.get(info.context.scope, gid)
     if node is None:
         return None
     field = info.selected_fields[0]

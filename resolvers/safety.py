@@ -55,6 +55,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from hub.access.policy import QueryLimits
+from resolvers.context import optional_context
 
 
 def too_complex(message: str, limit: str, maximum: float, actual: float | None = None) -> GraphQLError:
@@ -67,11 +68,8 @@ def too_complex(message: str, limit: str, maximum: float, actual: float | None =
 
 def limits_of(context: Any) -> QueryLimits:
     """The hub's limits from the request context (defaults if the context has none)."""
-    if isinstance(context, dict):
-        found = context.get("limits")
-        if isinstance(found, QueryLimits):
-            return found
-    return QueryLimits()
+    ctx = optional_context(context)
+    return ctx.limits if ctx is not None else QueryLimits()
 
 
 # --- depth and aliases (validation rules) ------------------------------------------------------

@@ -10,13 +10,13 @@ from strawberry.types import Info
 
 from hub.access.policy import DEFAULT_K
 from hub.access.suppression import TableTooLarge, protect
-from hub.engine import persons
 from hub.engine.federation import Federation
 from hub.vocabulary import model, reference
 from resolvers import enums, selection
 from resolvers.access import guard_of
 from resolvers.enums import to_model
-from resolvers.inputs import CaseFilter, bad_input, engine_filter
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter, engine_filter
 from resolvers.types import Agency
 
 MAX_DIMENSIONS = 3
@@ -166,19 +166,19 @@ class StatisticsQueries:
             CaseFilter | None, strawberry.argument(description="Conditions on the cases.")
         ] = None,
     ) -> Statistics:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         engine_measure = to_model(measure)
         dimensions = tuple(to_model(d) for d in group_by)
         _check(engine_measure, dimensions)
         known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
         request = model.StatisticsRequest(engine_measure, dimensions, engine_filter(filter, known))
-        ctx = info.context["hub"]
+        ctx = info.context.scope
         guard = guard_of(info.context)
         k = guard.statistics_k() if guard is not None else DEFAULT_K
         want_double = selection.selects(info.selected_fields[0].selections, "Statistics", "doubleCounting")
         allowed = k is None
         want_double = want_double and allowed
-        index = persons.index_of(info.context)
+        index = info.context.linkage
         if (engine_measure is model.Measure.VICTIMS or want_double) and index is None:
             raise bad_input(
                 "distinct persons need the linkage index (the hub's store is not open)", "measure"
@@ -187,7 +187,7 @@ class StatisticsQueries:
             result = await federation.statistics(ctx, request, index=index, double_counting=want_double)
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
-        converter = info.context["converter"]
+        converter = info.context.converter
         agencies = {
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }

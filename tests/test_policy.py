@@ -338,13 +338,13 @@ def test_linked_person_views_drop_what_the_row_rule_hides(hub: Hub) -> None:
         last_location=Location("lpsk"),
         gaps=["something"],
     )
-    analyst = GuardedConverter(hub.registry, hub.context(principal_of("analyst"))["guard"])
+    analyst = GuardedConverter(hub.registry, hub.context(principal_of("analyst")).guard)
     filtered = analyst.person_view(view)
     assert [(e.source, e.key) for e in filtered.entries] == [("polri", "1")]
     assert [n.record.key for n in filtered.records] == ["1"]
     assert [n.record.key for n in filtered.cases] == ["c1"]
     assert filtered.services == [] and filtered.last_location is None and filtered.gaps is None
-    lpsk = GuardedConverter(hub.registry, hub.context(principal_of("caseworker/LPSK"))["guard"])
+    lpsk = GuardedConverter(hub.registry, hub.context(principal_of("caseworker/LPSK")).guard)
     assert lpsk.person_view(view) is view
     only_protected = View([view.entries[1]], [view.records[1]], [], [], None, None)
     assert analyst.person_view(only_protected) is None

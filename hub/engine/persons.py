@@ -170,17 +170,6 @@ class PersonPage:
     total: int | None
 
 
-def index_of(context: Mapping[str, Any]) -> LinkageIndex | None:
-    """The linkage index of a request context (None when the hub has no open store)."""
-    store = context.get("store")
-    if store is None:
-        return None
-    try:
-        return LinkageIndex(store.engine)
-    except RuntimeError:  # store not open
-        return None
-
-
 class Persons:
     """Loads linked persons for one request."""
 

@@ -43,6 +43,8 @@ from hub.server.persisted import PersistedQueries
 from hub.storage.store import Store
 from hub.vocabulary import model
 from resolvers.access import GuardedConverter
+from resolvers.context import Context
+from resolvers.entities import ENTITIES
 from resolvers.schema import HubSchema, build_schema
 
 log = logging.getLogger("tppo_hub.app")
@@ -79,27 +81,29 @@ class Hub:
         await self.registry.close()
         await self.store.close()
 
-    def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
+    def context(self, principal: Principal = ANONYMOUS, request: Any = None, response: Any = None) -> Context:
         """A fresh per-request context (call inside the running event loop)."""
-        hub_ctx = self.federation.new_context()
+        scope = self.federation.new_context()
         linkage = self.linkage
         if linkage is None and principal.role == "caseworker" and self.store.is_open:
             # Caseworkers may read records of persons their agency also holds: the policy asks
             # the linkage index, prefetched once per page (hub.engine.persons.expand).
-            linkage = hub_ctx.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
+            linkage = scope.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
         guard = Guard(principal, self._agency_of, self.auth.access, linkage)
-        return {
-            "hub": hub_ctx,
-            "federation": self.federation,
-            "converter": GuardedConverter(self.registry, guard),
-            "guard": guard,
-            "audit": self.audit,
-            "limits": self.auth.access.limits,
-            "store": self.store,  # linkage index for person views (hub.engine.persons)
-            "metrics": self.metrics,
-            "principal": principal,
-            **extra,
-        }
+        return Context(
+            scope=scope,
+            federation=self.federation,
+            converter=GuardedConverter(self.registry, guard),
+            guard=guard,
+            principal=principal,
+            limits=self.auth.access.limits,
+            entities=ENTITIES,
+            audit=self.audit,
+            linkage=LinkageIndex(self.store.engine) if self.store.is_open else None,
+            metrics=self.metrics,
+            request=request,
+            response=response,
+        )
 
     def _agency_code(self, source: str) -> str | None:
         agency = self._agency_of(source)
@@ -126,7 +130,7 @@ class HubGraphQL(GraphQLOverHTTP):
         self.hub = hub
         self.persisted = _persisted_queries(hub.config)
 
-    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
+    async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware
         if principal.demo:
             response.headers["X-TPPO-Demo-Role"] = principal.role
