@@ -25,7 +25,7 @@ region; remaining ties go to the agency name, then the key, so the answer is det
 each entitlement of UU 21/2007 Pasal 51 — HEALTH_REHABILITATION, SOCIAL_REHABILITATION,
 REPATRIATION, SOCIAL_REINTEGRATION — and LEGAL_AID (UU 21/2007 Pasal 35, layanan hukum of
 Permen PPPA 8/2021) is a gap when no agency has recorded a service that satisfies it, in any
-status. LPSK's medical/psychosocial aid satisfies health rehabilitation. Repatriation is an
+status. A protection programme's medical/psychosocial aid satisfies health rehabilitation. Repatriation is an
 entitlement only when one of the person's cases is cross-border (has a country of
 exploitation). A person whose records could not all be read (a source down) is reported
 with the gaps of what could be read; the response says which source failed.
@@ -65,7 +65,7 @@ LINKAGE_SOURCE = "_linkage"
 #: Entitlement → the recorded service types that satisfy it, with its legal basis.
 ENTITLEMENTS: dict[ServiceType, tuple[frozenset[ServiceType], str]] = {
     ServiceType.HEALTH_REHABILITATION: (
-        frozenset({ServiceType.HEALTH_REHABILITATION, ServiceType.LPSK_MEDICAL_PSYCHOSOCIAL}),
+        frozenset({ServiceType.HEALTH_REHABILITATION, ServiceType.PROTECTION_MEDICAL_PSYCHOSOCIAL}),
         "UU 21/2007 Pasal 51",
     ),
     ServiceType.SOCIAL_REHABILITATION: (

@@ -190,20 +190,20 @@ class ServiceType(Labelled):
         "Social reintegration (incl. economic empowerment)",
         "Reintegrasi sosial",
     )
-    LPSK_PHYSICAL_PROTECTION = (
-        "LPSK_PHYSICAL_PROTECTION",
-        "LPSK physical protection",
-        "Perlindungan fisik LPSK",
+    PROTECTION_PHYSICAL = (
+        "PROTECTION_PHYSICAL",
+        "Physical protection of a witness or victim (protection programme)",
+        "Perlindungan fisik saksi/korban",
     )
-    LPSK_PROCEDURAL_RIGHTS = (
-        "LPSK_PROCEDURAL_RIGHTS",
-        "LPSK fulfilment of procedural rights",
+    PROTECTION_PROCEDURAL_RIGHTS = (
+        "PROTECTION_PROCEDURAL_RIGHTS",
+        "Fulfilment of a witness's or victim's procedural rights (protection programme)",
         "Pemenuhan hak prosedural",
     )
-    LPSK_MEDICAL_PSYCHOSOCIAL = (
-        "LPSK_MEDICAL_PSYCHOSOCIAL",
-        "LPSK medical, psychological or psychosocial aid",
-        "Bantuan medis/psikologis/psikososial LPSK",
+    PROTECTION_MEDICAL_PSYCHOSOCIAL = (
+        "PROTECTION_MEDICAL_PSYCHOSOCIAL",
+        "Medical, psychological or psychosocial aid (protection programme)",
+        "Bantuan medis/psikologis/psikososial",
     )
     RESTITUTION_FACILITATION = (
         "RESTITUTION_FACILITATION",
@@ -328,12 +328,12 @@ class OrgType(Labelled):
     SOCIAL_REHAB_CENTRE = (
         "SOCIAL_REHAB_CENTRE",
         "Social rehabilitation centre",
-        "RPTC/Sentra/Balai Kemensos",
+        "RPTC/Sentra/Balai rehabilitasi sosial",
     )
     WITNESS_PROTECTION = (
         "WITNESS_PROTECTION",
         "Witness and victim protection",
-        "Perlindungan saksi dan korban (LPSK)",
+        "Perlindungan saksi dan korban",
     )
     MIGRANT_WORKER_PROTECTION = (
         "MIGRANT_WORKER_PROTECTION",
