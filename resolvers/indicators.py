@@ -18,7 +18,6 @@ from strawberry.types import Info
 
 from hub.access.policy import DEFAULT_K
 from hub.access.suppression import TableTooLarge, protect
-from hub.engine import persons
 from hub.engine.federation import Federation
 from hub.engine.indicators import builtin_registry
 from hub.engine.indicators.evaluate import (
@@ -37,7 +36,8 @@ from hub.vocabulary import model
 from resolvers import enums
 from resolvers.access import guard_of
 from resolvers.enums import to_model
-from resolvers.inputs import CaseFilter, bad_input, engine_filter
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter, engine_filter
 from resolvers.statistics import DimensionValue, label
 from resolvers.types import Agency
 
@@ -224,8 +224,8 @@ def indicator_type(spec: IndicatorSpec, federation: Federation, agencies: Mappin
 
 
 def _agencies(info: Info) -> dict[str, Agency]:
-    federation: Federation = info.context["federation"]
-    converter = info.context["converter"]
+    federation: Federation = info.context.federation
+    converter = info.context.converter
     out: dict[str, Agency] = {}
     for entry in federation.registry.all():
         agency = converter.agency(entry.name)
@@ -286,8 +286,8 @@ def result_type(
     result: IndicatorResult, k: int | None, info: Info, agencies: dict[str, Agency]
 ) -> IndicatorResultType:
     """The GraphQL result, with disclosure control applied when ``k`` is set."""
-    federation: Federation = info.context["federation"]
-    converter = info.context["converter"]
+    federation: Federation = info.context.federation
+    converter = info.context.converter
     spec = result.indicator
     figures, hidden = _published(result.blocks, k)
     totals, values = [], []
@@ -305,7 +305,7 @@ def result_type(
             suppressed=suppressed,
         )
         (totals if cell is None else values).append(value)
-    ctx = info.context["hub"]
+    ctx = info.context.scope
     coverage = [
         IndicatorCoverage(
             source=entry["source"],
@@ -352,7 +352,7 @@ class IndicatorQueries:
             strawberry.argument(description="Only this sub-task force's indicators."),
         ] = None,
     ) -> list[Indicator]:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         agencies = _agencies(info)
         wanted = to_model(theme) if theme is not None else None
         return [
@@ -387,7 +387,7 @@ class IndicatorQueries:
         spec = builtin_registry().get(id)
         if spec is None:
             raise bad_input(f"unknown indicator {id!r} (see `indicators`)", "id")
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
         request = IndicatorRequest(
             engine_filter(filter, known), tuple(to_model(d) for d in disaggregate_by or ()), as_of
@@ -398,9 +398,9 @@ class IndicatorQueries:
             raise bad_input(str(exc), "disaggregateBy") from None
         guard = guard_of(info.context)
         k = guard.statistics_k() if guard is not None else DEFAULT_K
-        engine = IndicatorEngine(federation, persons.index_of(info.context))
+        engine = IndicatorEngine(federation, info.context.linkage)
         try:
-            result = await engine.evaluate(info.context["hub"], spec, request)
+            result = await engine.evaluate(info.context.scope, spec, request)
         except IndicatorUnavailable as exc:
             raise bad_input(str(exc), "id") from None
         try:

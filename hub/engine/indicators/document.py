@@ -82,7 +82,7 @@ figures, the default role `public` is disclosure-controlled).
   indicators ask for each case's first date per stage (a GROUP BY on the stage history). Only
   keys, national codes and dates leave a source — never a name, NIK or address.
 - **Distinct persons.** The linkage index says which agency records are the same person, so a
-  victim recorded by the police, KemenPPPA and LPSK counts once. A record the linkage job has
+  victim recorded by three agencies counts once. A record the linkage job has
   not seen yet counts as a person of its own (counts can be too high, never hide a victim).
 - **A person's services** are every service any agency recorded for any of their linked
   records, in any case, with a status the indicator counts as received (ONGOING or COMPLETED in
