@@ -99,6 +99,7 @@ schema: venv ## Export the GraphQL SDL to schema.graphql
 
 bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
 	$(VENV_PY) -m bench
+	$(VENV_PY) -m bench.indicators
 
 clean: ## Remove demo data, stamps, caches and build output (keeps .venv)
 	rm -rf $(DEMO_DIR) $(DEMO_PARAMS) $(DEMO_STAMP) schema.graphql.tmp \
