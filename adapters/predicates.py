@@ -33,6 +33,7 @@ from adapters.mapping import (
 from hub.vocabulary import countries as country_codes
 from hub.vocabulary import reference
 from hub.vocabulary.model import (
+    AGE_RANGES,
     CHILD_AGE_LIMIT,
     AgeGroup,
     CaseFilter,
@@ -53,16 +54,6 @@ _CASE_FIELD_OF = {
 }
 _VICTIM_FIELD_OF = {"victim_sex": "sex", "victim_age_groups": "age", "child_victim": "age"}
 
-#: Age bands as inclusive year ranges (None: open upper bound).
-AGE_RANGES: dict[AgeGroup, tuple[int, int | None]] = {
-    AgeGroup.AGE_0_5: (0, 5),
-    AgeGroup.AGE_6_12: (6, 12),
-    AgeGroup.AGE_13_17: (13, 17),
-    AgeGroup.AGE_18_24: (18, 24),
-    AgeGroup.AGE_25_44: (25, 44),
-    AgeGroup.AGE_45_59: (45, 59),
-    AgeGroup.AGE_60_PLUS: (60, None),
-}
 
 
 def unsupported_fields(mapping: SourceMapping, filter: CaseFilter) -> set[str]:

@@ -26,7 +26,7 @@ from resolvers.context import optional_context
 
 def personal_field(name: str, description: str) -> Any:
     """A strawberry field reading ``record.<name>`` of a PersonRecord only if policy allows."""
-    if name not in PERSONAL_FIELDS.values():
+    if name not in PERSONAL_FIELDS:
         raise ValueError(f"{name!r} is not declared personal in hub.access.policy.PERSONAL_FIELDS")
 
     def resolve(root: Any, info: Info) -> Any:

@@ -44,7 +44,7 @@ audit trail), the statistics query (:meth:`Guard.statistics_k`). In-process call
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,15 +53,8 @@ from hub.vocabulary import model
 #: Roles of DESIGN.md §7 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
-#: Personal fields of a person record: GraphQL name → attribute of :class:`hub.vocabulary.model.PersonRecord`.
-PERSONAL_FIELDS: Mapping[str, str] = {
-    "fullName": "full_name",
-    "nik": "nik",
-    "birthDate": "birth_date",
-    "passportNumber": "passport_number",
-    "address": "address",
-    "phone": "phone",
-}
+#: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
+PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
 PUBLIC_OPERATIONS = frozenset(

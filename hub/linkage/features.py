@@ -20,17 +20,12 @@ from hub.linkage.normalise import (
     normalise_nik,
     normalise_passport,
 )
-from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
+from hub.vocabulary.model import AGE_RANGES as MODEL_AGE_RANGES
+from hub.vocabulary.model import MAX_PLAUSIBLE_AGE, AgeGroup, PersonRecord, PersonRole, Sex
 
-#: Age bands as (lowest, highest) completed years.
+#: Age bands as closed (lowest, highest) ranges of completed years, for overlap tests.
 AGE_RANGES: dict[AgeGroup, tuple[int, int]] = {
-    AgeGroup.AGE_0_5: (0, 5),
-    AgeGroup.AGE_6_12: (6, 12),
-    AgeGroup.AGE_13_17: (13, 17),
-    AgeGroup.AGE_18_24: (18, 24),
-    AgeGroup.AGE_25_44: (25, 44),
-    AgeGroup.AGE_45_59: (45, 59),
-    AgeGroup.AGE_60_PLUS: (60, 120),
+    band: (low, MAX_PLAUSIBLE_AGE if high is None else high) for band, (low, high) in MODEL_AGE_RANGES.items()
 }
 
 

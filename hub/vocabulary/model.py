@@ -11,8 +11,10 @@ descriptions, the ``vocabulary`` query and reports are all generated from this s
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 
@@ -253,20 +255,29 @@ class AgeGroup(Labelled):
         """The band for an age in whole years (``None`` or negative → UNKNOWN)."""
         if years is None or years < 0:
             return cls.UNKNOWN
-        for upper, band in _AGE_BANDS:
-            if years <= upper:
+        for band, (low, high) in AGE_RANGES.items():
+            if years >= low and (high is None or years <= high):
                 return band
-        return cls.AGE_60_PLUS
+        return cls.UNKNOWN
 
 
-_AGE_BANDS: tuple[tuple[int, AgeGroup], ...] = (
-    (5, AgeGroup.AGE_0_5),
-    (12, AgeGroup.AGE_6_12),
-    (17, AgeGroup.AGE_13_17),
-    (24, AgeGroup.AGE_18_24),
-    (44, AgeGroup.AGE_25_44),
-    (59, AgeGroup.AGE_45_59),
+#: The Simfoni PPA age bands as inclusive ranges of completed years (None: open upper bound).
+#: The one definition: records, SQL filters, statistics and linkage all read it.
+AGE_RANGES: Mapping[AgeGroup, tuple[int, int | None]] = MappingProxyType(
+    {
+        AgeGroup.AGE_0_5: (0, 5),
+        AgeGroup.AGE_6_12: (6, 12),
+        AgeGroup.AGE_13_17: (13, 17),
+        AgeGroup.AGE_18_24: (18, 24),
+        AgeGroup.AGE_25_44: (25, 44),
+        AgeGroup.AGE_45_59: (45, 59),
+        AgeGroup.AGE_60_PLUS: (60, None),
+    }
 )
+
+#: The oldest plausible age in whole years: older values are data errors (data quality), and
+#: comparisons that need a closed range close the open band here.
+MAX_PLAUSIBLE_AGE = 120
 
 #: Under this age a person is a child (anak) under UU 21/2007 Pasal 1 angka 5.
 CHILD_AGE_LIMIT = 18
@@ -448,7 +459,8 @@ class PersonRecord:
     phone: str | None
 
 
-#: The fields of ``PersonRecord`` that are personal data.
+#: The fields of ``PersonRecord`` that are personal data (UU 27/2022): the one list that the policy
+#: point, the resolvers, data quality and the mapping checks all read.
 PERSONAL_FIELDS: tuple[str, ...] = (
     "full_name",
     "nik",
