@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from adapters.facts import PersonFact, PersonFactsRequest, ServiceFact, StageFact
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from hub.vocabulary.model import (
     Agency,
     CaseFilter,
@@ -166,6 +166,10 @@ class Source(abc.ABC):
     async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
         """Cases matching ``filter``: cells, report date and the first date of each stage reached."""
         raise NotImplementedError(f"{type(self).__name__} cannot list stage facts")
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        """Per recipient record: restitution requested, ordered and paid, summed (GROUP BY)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot group its restitution")
 
     @abc.abstractmethod
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:

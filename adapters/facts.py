@@ -2,8 +2,8 @@
 
 The Task Force's indicators (``hub.engine.indicators``) count *persons* across agencies, so a
 source cannot just return one number: the hub needs to know which records are the same human
-being (the linkage index) before it can count. Each source therefore answers three grouped
-questions, computed in its own database, returning only keys, national codes and dates —
+being (the linkage index) before it can count. Each source therefore answers four grouped
+questions, computed in its own database, returning only keys, national codes, dates and sums —
 never a name, NIK, birth date or address:
 
 - :class:`PersonFactsRequest` → :class:`PersonFact`: the person records with one of some
@@ -11,7 +11,9 @@ never a name, NIK, birth date or address:
 - :class:`ServiceFact`: for every recipient record, per service type and status, the earliest
   start date and how many services (a GROUP BY on the service table);
 - :class:`StageFact`: for every case matching a filter, the earliest date of each procedural
-  stage in its stage history, and its report date.
+  stage in its stage history, and its report date;
+- :class:`RestitutionFact`: for every recipient record, the restitution amounts requested,
+  ordered and paid (a GROUP BY with SUM on the restitution table).
 
 These types are part of the adapter contract (:class:`adapters.base.Source`); the SQL that
 answers them for mapped sources lives in :mod:`adapters.sql_facts`.
@@ -59,6 +61,16 @@ class ServiceFact:
     status: ServiceStatus
     first_start: date | None
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestitutionFact:
+    """Restitution recorded for one recipient record: amounts summed (None where none recorded)."""
+
+    recipient_key: str
+    requested_idr: int | None
+    ordered_idr: int | None
+    paid_idr: int | None
 
 
 @dataclass(frozen=True, slots=True)

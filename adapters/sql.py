@@ -53,7 +53,7 @@ from adapters.base import (
     count_rows,
 )
 from adapters.engines import EngineOptions, create_readonly_engine
-from adapters.facts import PersonFact, PersonFactsRequest, ServiceFact, StageFact
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -90,6 +90,7 @@ from hub.vocabulary.model import (
     Labelled,
     PersonRecord,
     Record,
+    RestitutionRecord,
     ServiceRecord,
     ServiceStatus,
     Sex,
@@ -891,6 +892,9 @@ class MappedSQLSource(Source):
     async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
         return await sql_facts.stage_facts(self, filter, dimensions)
 
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        return await sql_facts.restitution_facts(self)
+
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []
         for compiled in self._compiled(entity):
@@ -1134,9 +1138,22 @@ def _build_stage_event(source: str, key: str, v: dict[str, Any]) -> StageEventRe
     )
 
 
+def _build_restitution(source: str, key: str, v: dict[str, Any]) -> RestitutionRecord:
+    return RestitutionRecord(
+        source=source,
+        key=key,
+        case_key=v.get("case_key"),
+        recipient_key=v.get("recipient_key"),
+        requested_idr=v.get("requested_idr"),
+        ordered_idr=v.get("ordered_idr"),
+        paid_idr=v.get("paid_idr"),
+    )
+
+
 _BUILDERS: dict[Entity, Callable[[str, str, dict[str, Any]], Record]] = {
     Entity.CASE: _build_case,
     Entity.PERSON: _build_person,
     Entity.SERVICE: _build_service,
     Entity.STAGE_EVENT: _build_stage_event,
+    Entity.RESTITUTION: _build_restitution,
 }

@@ -9,6 +9,8 @@ statement returns only keys, the source's own codes (translated here) and ISO da
   records with one of the roles, joined to the frame;
 - service facts: ``SELECT recipient, type, status, MIN(start), COUNT(*) … GROUP BY recipient,
   type, status`` on each service table;
+- restitution facts: ``SELECT recipient, SUM(requested), SUM(ordered), SUM(paid) … GROUP BY
+  recipient`` on each restitution table;
 - stage facts: the frame's cases with their report date and cells, and ``SELECT case,
   stage, MIN(date) … GROUP BY case, stage`` on each stage-history table joined to the frame.
 """
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, literal, select
 
 from adapters import predicates
-from adapters.facts import Cell, PersonFact, PersonFactsRequest, ServiceFact, StageFact
+from adapters.facts import Cell, PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.statistics import _add_person_dimensions, _Frame, _Grouping, _options
 from hub.vocabulary.model import (
     CaseFilter,
@@ -159,3 +161,31 @@ async def stage_facts(
         StageFact(case_part.record_key(k), tuple(sorted(found, key=str)), dates[k], dict(firsts.get(k, {})))
         for k, found in cells.items()
     ]
+
+
+_AMOUNTS = ("requested_idr", "ordered_idr", "paid_idr")
+
+
+async def restitution_facts(source: MappedSQLSource) -> list[RestitutionFact]:
+    """Per recipient record: the restitution amounts requested, ordered and paid, summed."""
+    facts: list[RestitutionFact] = []
+    for part in source.compiled_parts(Entity.RESTITUTION):
+        exprs, readers = part.field_exprs, part.field_readers
+        recipient = exprs.get("recipient_key", [])
+        if not recipient:
+            continue
+        sums = [func.sum(exprs[name][0]) if exprs.get(name) else literal(None) for name in _AMOUNTS]
+        statement = (
+            select(*recipient, *sums)
+            .select_from(part.from_clause)
+            .where(*part.row_conditions)
+            .group_by(*recipient)
+        )
+        width = len(recipient)
+        for row in await source.fetch(statement):
+            key = readers["recipient_key"](row[:width])
+            if key is None:
+                continue
+            amounts = [None if v is None else int(v) for v in row[width:]]
+            facts.append(RestitutionFact(key, *amounts))
+    return facts

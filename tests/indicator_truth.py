@@ -89,6 +89,7 @@ class _Person:
     first_service: str | None = None
     served: bool = False
     any_service: bool = False
+    amount: int = 0
 
 
 def _share(top: int, bottom: int, unit: str) -> Figure:
@@ -125,7 +126,13 @@ class Truth:
         self, spec: Indicator, dims: list[str], period: tuple[str, str] | None, as_of: str | None = None
     ) -> dict[Key, Figure]:
         kind = spec.kind.name
-        if kind in ("PERSON_SHARE", "PERSON_DAYS", "AGENCY_COVERAGE", "DOUBLE_COUNTING"):
+        if kind in (
+            "PERSON_SHARE",
+            "PERSON_DAYS",
+            "PERSON_RESTITUTION",
+            "AGENCY_COVERAGE",
+            "DOUBLE_COUNTING",
+        ):
             return self._persons(spec, dims, period)
         if kind == "CASE_FUNNEL":
             return self._funnel(spec, dims, period)
@@ -168,6 +175,15 @@ class Truth:
                         unit.served = True
                         if unit.first_service is None or s["start_date"] < unit.first_service:
                             unit.first_service = s["start_date"]
+        if spec.kind.name == "PERSON_RESTITUTION":
+            field_name = f"{spec.measure.lower()}_idr"
+            for agency, data in self.agencies.items():
+                for r in data.get("restitutions", []):
+                    person = self.true_person[(agency, self.recipient[(agency, r["recipient_key"])])]
+                    unit = units.get(person)
+                    if unit is not None and r[field_name]:
+                        unit.amount += r[field_name]
+                        unit.served = True
         kind, unit_name = spec.kind.name, spec.unit.name
 
         def counted(p: _Person) -> bool:
@@ -183,6 +199,9 @@ class Truth:
                 return _median(
                     [_days(p.first_report, p.first_service) for p in group if p.served and p.first_service]
                 )
+            if kind == "PERSON_RESTITUTION":
+                paid = [p for p in group if p.served]
+                return (len(paid), len(group), float(sum(p.amount for p in paid)))
             if kind == "AGENCY_COVERAGE":
                 return _share(sum(1 for p in group if agency in p.agencies), len(group), unit_name)
             total = sum(len(p.agencies) for p in group)

@@ -21,6 +21,7 @@ _NEED_TEXT = {
     Need.SERVICE: "services",
     Need.STAGE: "the procedural stage of cases",
     Need.STAGE_EVENT: "dated stage histories",
+    Need.RESTITUTION: "restitution amounts",
 }
 
 
@@ -37,6 +38,7 @@ def _holders(need: Need) -> list[str]:
             Need.SERVICE: bool(mapping.parts.get(Entity.SERVICE)),
             Need.STAGE: any("stage" in part.fields for part in cases),
             Need.STAGE_EVENT: bool(mapping.parts.get(Entity.STAGE_EVENT)),
+            Need.RESTITUTION: bool(mapping.parts.get(Entity.RESTITUTION)),
         }
         if held.get(need):
             codes.add(mapping.agency.code)

@@ -39,7 +39,7 @@ from datetime import date
 from typing import Any
 
 from adapters.base import Source
-from adapters.facts import Cell, PersonFact, PersonFactsRequest, ServiceFact, StageFact
+from adapters.facts import Cell, PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from hub.engine.federation import Federation
 from hub.engine.indicators.spec import Indicator, Kind, Unit
 from hub.engine.scope import RequestContext
@@ -140,7 +140,13 @@ class IndicatorEngine:
     ) -> IndicatorResult:
         check_request(indicator, request)
         kind = indicator.kind
-        if kind in (Kind.PERSON_SHARE, Kind.PERSON_DAYS, Kind.AGENCY_COVERAGE, Kind.DOUBLE_COUNTING):
+        if kind in (
+            Kind.PERSON_SHARE,
+            Kind.PERSON_DAYS,
+            Kind.PERSON_RESTITUTION,
+            Kind.AGENCY_COVERAGE,
+            Kind.DOUBLE_COUNTING,
+        ):
             return await self._persons(ctx, indicator, request)
         if kind is Kind.CASE_FUNNEL:
             return await self._funnel(ctx, indicator, request)
@@ -205,9 +211,16 @@ class IndicatorEngine:
             if wants_services
             else []
         )
-        person_results, service_results = await asyncio.gather(
+        wants_restitution = indicator.kind is Kind.PERSON_RESTITUTION
+        restitution_entries = (
+            self._facts_sources(self.federation.registry.all(), Entity.RESTITUTION, cannot, "restitution")
+            if wants_restitution
+            else []
+        )
+        person_results, service_results, restitution_results = await asyncio.gather(
             self._ask(ctx, entries, lambda s: s.person_facts(facts_request), []),
             self._ask(ctx, service_entries, lambda s: s.service_facts(), []),
+            self._ask(ctx, restitution_entries, lambda s: s.restitution_facts(), []),
         )
         facts: dict[RecordRef, PersonFact] = {}
         for name, found in person_results:
@@ -217,7 +230,11 @@ class IndicatorEngine:
         for name, found in service_results:
             for fact in found:
                 services[(name, fact.recipient_key)].append(fact)
-        refs = list(dict.fromkeys([*facts, *services]))
+        restitutions: dict[RecordRef, list[RestitutionFact]] = defaultdict(list)
+        for name, found in restitution_results:
+            for fact in found:
+                restitutions[(name, fact.recipient_key)].append(fact)
+        refs = list(dict.fromkeys([*facts, *services, *restitutions]))
         known = await self.index.persons_of(refs) if refs else {}
         person_of: dict[RecordRef, PersonKey] = {ref: known.get(ref, ref) for ref in refs}
 
@@ -256,6 +273,17 @@ class IndicatorEngine:
                             unit.first_service is None or fact.first_start < unit.first_service
                         ):
                             unit.first_service = fact.first_start
+        if wants_restitution:
+            field_name = f"{indicator.measure.lower()}_idr"
+            for ref, found in restitutions.items():
+                unit = units.get(person_of[ref])
+                if unit is None:
+                    continue
+                for fact in found:
+                    amount = getattr(fact, field_name)
+                    if amount:
+                        unit.amount += amount
+                        unit.served = True
         blocks = _person_blocks(indicator, list(units.values()), sorted(self._agencies()))
         return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot))
 
@@ -379,6 +407,7 @@ class _Person:
     first_service: date | None = None
     served: bool = False
     any_service: bool = False
+    amount: int = 0
 
 
 def _stage(value: str | None) -> CaseStage | None:
@@ -421,6 +450,9 @@ def _person_blocks(indicator: Indicator, persons: list[_Person], agencies: list[
                     if p.served and p.first_service is not None and p.first_report is not None
                 ]
             )
+        if kind is Kind.PERSON_RESTITUTION:
+            paid = [p for p in group if p.served]
+            return Figure(len(paid), len(group), float(sum(p.amount for p in paid)))
         if kind is Kind.AGENCY_COVERAGE:
             return _share(sum(1 for p in group if agency in p.agencies), len(group), unit)
         agency_sum = sum(len(p.agencies) for p in group)

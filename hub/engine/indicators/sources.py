@@ -11,6 +11,7 @@ _FROM = {
     Need.PERSON: Entity.PERSON,
     Need.SERVICE: Entity.SERVICE,
     Need.STAGE_EVENT: Entity.STAGE_EVENT,
+    Need.RESTITUTION: Entity.RESTITUTION,
 }
 
 

@@ -48,6 +48,11 @@ class Kind(Labelled):
         "Median days from a person's first report to their first service of some types",
         "Median hari dari laporan pertama sampai layanan pertama",
     )
+    PERSON_RESTITUTION = (
+        "PERSON_RESTITUTION",
+        "Restitution requested, ordered or paid for distinct persons: how many, and how much",
+        "Restitusi yang dimohonkan, diputus atau dibayar: berapa orang dan berapa rupiah",
+    )
     CASE_FUNNEL = (
         "CASE_FUNNEL",
         "Cases reaching each procedural stage, against the previous stage",
@@ -83,6 +88,11 @@ class Unit(Labelled):
     MEDIAN_DAYS = "MEDIAN_DAYS", "Median number of days", "Median hari"
     DAYS = "DAYS", "Days", "Hari"
     RATIO = "RATIO", "Ratio: numerator / denominator", "Rasio"
+    AMOUNT_IDR = (
+        "AMOUNT_IDR",
+        "Amount in rupiah, over the numerator's persons",
+        "Jumlah rupiah, atas orang pada pembilang",
+    )
 
 
 class Theme(Labelled):
@@ -120,6 +130,7 @@ class Need(enum.Enum):
     STAGE = "STAGE"  # the current procedural stage of cases
     STAGE_EVENT = "STAGE_EVENT"  # stage histories with dates
     LINKAGE = "LINKAGE"  # the linkage index (distinct persons across agencies)
+    RESTITUTION = "RESTITUTION"  # restitution amounts requested, ordered, paid
 
 
 #: Per kind: units it can produce, data it needs, disaggregations it can answer, its row dimension.
@@ -168,6 +179,11 @@ KIND_RULES: dict[Kind, KindRules] = {
         frozenset({Need.CASE, Need.PERSON, Need.SERVICE, Need.LINKAGE}),
         _PERSON_DIMS,
     ),
+    Kind.PERSON_RESTITUTION: KindRules(
+        frozenset({Unit.AMOUNT_IDR}),
+        frozenset({Need.CASE, Need.PERSON, Need.RESTITUTION, Need.LINKAGE}),
+        _PERSON_DIMS,
+    ),
     Kind.CASE_FUNNEL: KindRules(
         frozenset({Unit.SHARE, Unit.COUNT}), frozenset({Need.CASE, Need.STAGE}), _CASE_DIMS, Dimension.STAGE
     ),
@@ -193,10 +209,15 @@ KIND_RULES: dict[Kind, KindRules] = {
     ),
 }
 
-_PERSON_KINDS = frozenset({Kind.PERSON_SHARE, Kind.PERSON_DAYS, Kind.AGENCY_COVERAGE, Kind.DOUBLE_COUNTING})
+_PERSON_KINDS = frozenset(
+    {Kind.PERSON_SHARE, Kind.PERSON_DAYS, Kind.PERSON_RESTITUTION, Kind.AGENCY_COVERAGE, Kind.DOUBLE_COUNTING}
+)
 _STEP_KINDS = frozenset({Kind.CASE_FUNNEL, Kind.STAGE_DAYS})
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-_FUNNEL_MEASURES = ("PROGRESSION", "ATTRITION")
+_MEASURES = {
+    Kind.CASE_FUNNEL: ("PROGRESSION", "ATTRITION"),
+    Kind.PERSON_RESTITUTION: ("REQUESTED", "ORDERED", "PAID"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,12 +481,14 @@ class _Reader:
             steps = self._steps()
         elif "steps" in data:
             self.problem(("steps",), f"a {kind.name} indicator takes no 'steps'")
-        if kind is Kind.CASE_FUNNEL:
-            measure = data.get("measure", "PROGRESSION")
-            if measure not in _FUNNEL_MEASURES:
-                self.problem(("measure",), f"'measure' must be one of {', '.join(_FUNNEL_MEASURES)}")
+        if kind in _MEASURES:
+            choices = _MEASURES[kind]
+            measure = data.get("measure", choices[0] if kind is Kind.CASE_FUNNEL else None)
+            if measure not in choices:
+                self.problem(("measure",), f"'measure' must be one of {', '.join(choices)}")
         elif "measure" in data:
-            self.problem(("measure",), "'measure' applies to CASE_FUNNEL indicators only")
+            kinds = " and ".join(k.name for k in _MEASURES)
+            self.problem(("measure",), f"'measure' applies to {kinds} indicators only")
         if None in (ident, theme, unit, legal_basis, name, definition, metadata) or self.problems:
             return None
         return Indicator(
