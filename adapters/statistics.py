@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from adapters import predicates
+from adapters import filters
+from adapters.compiler import CompiledPart
 from adapters.mapping import ChildValues, Const, FieldKind, RegionSpec
 from hub.vocabulary import reference
 from hub.vocabulary.model import (
     CHILD_AGE_LIMIT,
-    VICTIM_ROLES,
     AgeGroup,
     Dimension,
     Entity,
@@ -37,7 +37,7 @@ from hub.vocabulary.model import (
 )
 
 if TYPE_CHECKING:
-    from adapters.sql import CompiledPart, MappedSQLSource
+    from adapters.sql import MappedSQLSource
 
 Cell = tuple[str | None, ...]
 #: Turns the raw values of one dimension (a slice of a result row) into national values.
@@ -86,7 +86,7 @@ class _Frame:
         self, source: MappedSQLSource, request: StatisticsRequest, with_reported: bool = False
     ) -> None:
         self.source = source
-        case_part = source._case_part()
+        case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
         self.dimensions: list[tuple[Dimension, list[str], Translate]] = []
         self.child: tuple[Dimension, ChildValues] | None = None
@@ -104,7 +104,7 @@ class _Frame:
             self.dimensions.append((dimension, names, translate))
         if with_reported and case_part.date_expr is not None:
             columns.append(case_part.date_expr.label("rep"))
-        conditions = source._case_conditions(case_part, request.filter)
+        conditions = filters.case_conditions(source.compiled, case_part, request.filter)
         self.subquery = (
             select(*columns)
             .select_from(case_part.from_clause)
@@ -125,7 +125,7 @@ class _Frame:
             grouping.add(dimension, [frame.c[n] for n in names], translate)
         if self.child is not None:
             dimension, spec = self.child
-            child = self.source._tables[spec.table]
+            child = self.source.compiled.tables[spec.table]
             base = base.outerjoin(child, child.c[spec.key] == frame.c.k)
             grouping.add(dimension, [child.c[spec.column]], _child_translator(self.source, spec))
         return base
@@ -136,14 +136,14 @@ def _victim_queries(
 ) -> list[tuple[CompiledPart, FromClause, _Grouping, list[ColumnElement[bool]]]]:
     """Per person table: its join to the frame, its grouping and its victim conditions."""
     queries = []
-    for person in source._compiled(Entity.PERSON):
+    for person in source.compiled.parts_of(Entity.PERSON):
         base = frame.joined(person)
         if base is None:
             continue
         grouping = _Grouping()
         base = frame.attach(grouping, base)
         _add_person_dimensions(source, person, request.dimensions, grouping)
-        conditions = [*person.row_conditions, _victim_condition(source, person)]
+        conditions = [*person.row_conditions, source.compiled.victim_condition(person)]
         queries.append((person, base, grouping, conditions))
     return queries
 
@@ -160,7 +160,7 @@ async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict
         for _person, base, grouping, conditions in _victim_queries(source, frame, request):
             queries.append((_grouped(base, grouping, conditions), grouping))
     elif request.measure is Measure.SERVICES:
-        for service in source._compiled(Entity.SERVICE):
+        for service in source.compiled.parts_of(Entity.SERVICE):
             joined = frame.joined(service)
             if joined is None:
                 continue
@@ -175,7 +175,7 @@ async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict
 
     cells: dict[Cell, int] = defaultdict(int)
     for statement, grouping in queries:
-        for row in await source._fetch(statement):
+        for row in await source.fetch(statement):
             count = int(row[-1])
             if count == 0:
                 continue  # an ungrouped COUNT over no rows: no cell
@@ -197,7 +197,7 @@ async def victim_records(source: MappedSQLSource, request: StatisticsRequest) ->
         statement = (
             select(person.key_column, *grouping.columns).select_from(base).where(*conditions).distinct()
         )
-        for row in await source._fetch(statement):
+        for row in await source.fetch(statement):
             options = [_options(source, grouping, row[1:], d) for d in request.dimensions]
             result[person.record_key(row[0])].update(product(*options))
     return [(key, sorted(cells, key=str)) for key, cells in result.items()]
@@ -303,7 +303,9 @@ def _province_grouping(
 
 
 def _child_translator(source: MappedSQLSource, spec: ChildValues) -> Translate:
-    translate = source._translator(FieldKind(ExploitationType, many=True), spec.codes, "child")
+    translate = source.compiled.translations.translator(
+        FieldKind(ExploitationType, many=True), spec.codes, "child"
+    )
     return lambda v: tuple(m.name for m in translate(v[0])) or ("UNKNOWN",)
 
 
@@ -313,7 +315,7 @@ def _add_person_dimensions(
     if Dimension.SEX in dimensions and "sex" in person.field_readers:
         reader = person.field_readers["sex"]
         grouping.add(Dimension.SEX, person.field_exprs["sex"], lambda v: (_name(reader(v)) or "UNKNOWN",))
-    years = source._age_years(person)
+    years = source.compiled.age_years(person)
     if Dimension.AGE_GROUP in dimensions and years is not None:
         grouping.add(Dimension.AGE_GROUP, [years], lambda v: (AgeGroup.for_age(_int(v[0])).name,))
     if Dimension.CHILD in dimensions:
@@ -329,12 +331,6 @@ def _add_person_dimensions(
 
         if exprs:
             grouping.add(Dimension.CHILD, exprs, child)
-
-
-def _victim_condition(source: MappedSQLSource, person: CompiledPart) -> ColumnElement[bool]:
-    return predicates.role_condition(
-        person.part.fields.get("roles"), person.field_exprs.get("roles", []), source.mapping, VICTIM_ROLES
-    )
 
 
 def _name(member: Any) -> str | None:

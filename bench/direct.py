@@ -256,7 +256,7 @@ async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> 
             by_key[r[0]].stages.append(r)
     elif agency == "lpsk":
         # The benchmark reads as an analyst, for whom LPSK's protected witnesses (victim-witnesses
-        # included) do not exist (DESIGN.md §7, hub/access/policy.py): its victims are the KORBAN rows.
+        # included) do not exist (hub/access/policy.py): its victims are the KORBAN rows.
         condition, params = driver.in_list("no_permohonan", keys)
         for r in await driver.fetch(
             agency,

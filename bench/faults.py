@@ -424,6 +424,8 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
         f"breaker_threshold = {settings.breaker_threshold}",
         f"breaker_reset_seconds = {settings.breaker_reset:g}",
         'store = "sqlite:///hub-store.sqlite"',
+        "",
+        data.LOAD_CLIENT_LIMITS_TOML,
     ]
     for agency in AGENCIES:
         url, schema = urls.get(agency, (f"sqlite:///{directory / f'{agency}.sqlite'}", None))
@@ -460,8 +462,9 @@ class HubProcess:
         return self._proc.pid
 
     def spawn(self) -> None:
+        # One process: the bench reads one hub's /metrics, memory and breaker states.
         args = [sys.executable, "-m", "hub.server.cli", "serve", "--config", str(self.config)]
-        args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
+        args += ["--workers", "1", "--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(

@@ -55,7 +55,7 @@ FANOUT_QUERIES = {
     "cases, first 10": "{ cases(first: 10) { edges { node { id reportedAt } } } }",
 }
 
-#: Statistics are compared unsuppressed: a coordinator sees exact counts (DESIGN.md §7).
+#: Statistics are compared unsuppressed: a coordinator sees exact counts (docs/architecture.md §3).
 COORDINATOR = Principal(subject="bench", role="coordinator", purpose="benchmark", method="in_process")
 
 PAGE_SIZE = 50

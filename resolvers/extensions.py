@@ -1,7 +1,7 @@
 """Schema extensions: per-source report, source errors, error codes and masking.
 
 - ``extensions.sources`` on every response: one entry per source touched (status, time,
-  statements, rows), from the request context (DESIGN.md §4, contract).
+  statements, rows), from the request context (docs/architecture.md §4, contract).
 - A source that failed adds an error entry with ``extensions.code`` SOURCE_UNAVAILABLE,
   SOURCE_TIMEOUT or SOURCE_DATA_ERROR and ``extensions.source``; the data of the other
   sources is still returned.

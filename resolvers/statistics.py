@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
-from hub.access.suppression import TableTooLarge, protect
-from hub.engine.federation import Federation
+from hub.access.suppression import TOTAL, TableTooLarge, protect
+from hub.engine.federation import Federation, StatisticsResult
 from hub.vocabulary import model, reference
 from resolvers import enums, selection
 from resolvers.access import guard_of
@@ -183,20 +185,34 @@ class StatisticsQueries:
             raise bad_input(
                 "distinct persons need the linkage index (the hub's store is not open)", "measure"
             )
+        keying: CellKeys | None = info.context.cell_keys if k is not None else None
+        if k is not None and keying is None:
+            # Fail closed: without its secret the hub cannot perturb, and must not publish exactly.
+            raise GraphQLError(
+                "statistics are unavailable: disclosure control is not ready",
+                extensions={"code": "UNAVAILABLE"},
+            )
         try:
-            result = await federation.statistics(ctx, request, index=index, double_counting=want_double)
+            result = await federation.statistics(
+                ctx, request, index=index, double_counting=want_double, keying=keying
+            )
+            published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
+            total: int | None = result.total
+            suppressed = False
+            if k is not None and keying is not None:
+                protected = protect(
+                    result.cells,  # type: ignore[arg-type]
+                    k,
+                    total=result.total,
+                    perturb=_perturbation(keying, result, k),
+                )
+                published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
         converter = info.context.converter
         agencies = {
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }
-        published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
-        total: int | None = result.total
-        suppressed = False
-        if k is not None and result.cells:
-            protected = protect(result.cells, k, total=result.total)  # type: ignore[arg-type]
-            published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         rows = []
         for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
@@ -226,6 +242,17 @@ class StatisticsQueries:
             double_counting_allowed=allowed,
             suppressed=suppressed,
         )
+
+
+def _perturbation(keying: CellKeys, result: StatisticsResult, k: int) -> Callable[[Any, int], int]:
+    """The cell-key perturbation of this result's cells and total (:mod:`hub.access.cellkey`)."""
+    keys = result.keys or {}
+
+    def perturb(cell: Any, count: int) -> int:
+        key = keys.get(cell) if TOTAL not in cell else result.total_key
+        return keying.perturb(count, key or 0, floor=k)
+
+    return perturb
 
 
 def _double_counting(value: Any) -> DoubleCounting | None:

@@ -1,7 +1,7 @@
 """Case filters are evaluated inside each source and agree with the ground truth.
 
 Expected cases are computed here from the generator's ground truth by a plain-Python reading
-of the filter semantics (DESIGN.md §4), independently of the adapters' SQL.
+of the filter semantics (docs/architecture.md §4), independently of the adapters' SQL.
 """
 
 from __future__ import annotations

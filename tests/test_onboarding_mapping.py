@@ -17,13 +17,13 @@ import pytest
 
 from adapters.base import MappingError
 from adapters.engines import EngineOptions
-from adapters.locator import TomlLocator
 from adapters.mapping import LocatedMappingError, load_mapping, load_mapping_text, parse_mapping
 from adapters.mapping_schema import schema_text
 from adapters.regions import match_regency
 from adapters.sql import MappedSQLSource
 from hub.engine.config import parse_config
 from hub.server.app import Hub
+from hub.support.locator import TomlLocator
 from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Measure, StatisticsRequest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The role matrix of DESIGN.md §7: what each role gets, field by field and row by row.
+"""The role matrix of docs/architecture.md §3: what each role gets, field by field and row by row.
 
 Expected values come from the generator's ground truth; what was audited is read from the
 hub's store with plain SQL. The matrix covers every role, every personal field, a record of
@@ -243,7 +243,8 @@ async def test_every_lpsk_record_is_shown_or_hidden_by_the_rule(
     assert len(expected) < len(persons) or SEES_PROTECTED.get(label)
 
 
-async def test_service_recipient_that_is_protected_is_hidden(hub: Hub, truth: dict[str, Any]) -> None:
+async def test_a_service_of_a_protected_witness_is_hidden_too(hub: Hub, truth: dict[str, Any]) -> None:
+    """A protection programme tells that its recipient exists: it is as absent as the recipient."""
     lpsk = truth["agencies"]["lpsk"]
     protected = {p["key"] for p in lpsk["persons"] if is_protected("lpsk", p)}
     service = next(s for s in lpsk["services"] if s["recipient_key"] in protected)
@@ -251,8 +252,10 @@ async def test_service_recipient_that_is_protected_is_hidden(hub: Hub, truth: di
     gid = encode_id("lpsk", Entity.SERVICE, service["key"])
     hidden = await hub.execute(query, {"id": gid}, principal_of("analyst"))
     assert hidden.errors is None
-    assert hidden.data["node"]["type"] == service["type"] and hidden.data["node"]["recipient"] is None
+    assert hidden.data["node"] is None
+    assert [s["rows"] for s in hidden.extensions["sources"] if s["source"] == "lpsk"] == [0]
     shown = await hub.execute(query, {"id": gid}, principal_of("caseworker/LPSK"))
+    assert shown.data["node"]["type"] == service["type"]
     assert GlobalId.decode(shown.data["node"]["recipient"]["id"]).key == service["recipient_key"]
 
 

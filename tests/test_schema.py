@@ -62,7 +62,7 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
 
 
 def test_contract_names_exist() -> None:
-    """Names marked contract in DESIGN.md §3-4 are present with their types."""
+    """Names marked contract in docs/architecture.md §4-4 are present with their types."""
     types = schema._schema.type_map
     query = types["Query"].fields
     expected = {

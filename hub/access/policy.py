@@ -1,6 +1,6 @@
 """The policy point: the one module that decides who may see which operation, row and field.
 
-Every rule of DESIGN.md §7 is declared here as data or as a small pure function, and nowhere
+Every rule of docs/architecture.md §3 is declared here as data or as a small pure function, and nowhere
 else; resolvers and extensions only *ask* (through a per-request :class:`Guard`). Reviewing
 access therefore means reading this file. The rules, by role (contract names):
 
@@ -50,7 +50,7 @@ from typing import Any, Protocol
 
 from hub.vocabulary import model
 
-#: Roles of DESIGN.md §7 (contract names), least to most privileged.
+#: Roles of docs/architecture.md §3 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
 #: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
@@ -61,7 +61,9 @@ PUBLIC_OPERATIONS = frozenset(
     {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
 )
 #: Root fields only ``admin`` may query.
-ADMIN_OPERATIONS = frozenset({"auditLog", "registerSource", "removeSource"})
+ADMIN_OPERATIONS = frozenset(
+    {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
+)
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})
 
@@ -234,6 +236,14 @@ class QueryLimits:
     list_size: int = 5
     request_timeout_seconds: float = 30.0
     introspection: bool = True
+    #: Estimated work of one request, in milliseconds of hub and source time on the reference
+    #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
+    max_work: float = 8_000.0
+    #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``.
+    concurrent_requests: int = 4
+    work_per_second: float = 1_000.0
+    work_burst: float = 20_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +304,20 @@ class Guard:
             for source in sources
             if not record_visible(self.principal, self._agency_of(source), protected)
         )
+
+    def hidden_roles(self, source: str) -> frozenset[model.PersonRole]:
+        """The person roles whose records of ``source`` this request may not see.
+
+        The engine applies it where records are read and inside every source query (victim
+        filters, counts, per-source row counts), so a hidden record changes nothing the
+        asker can observe.
+        """
+        agency = self._agency_of(source)
+        if not is_protected(agency, PROTECTED_ROLES):
+            return frozenset()  # not a witness-protection agency: its witnesses are not hidden
+        assert agency is not None
+        staff = self.principal.role in PROTECTION_STAFF_ROLES and self.principal.agency == agency.code
+        return frozenset() if staff else PROTECTED_ROLES
 
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""

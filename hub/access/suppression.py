@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,16 +111,33 @@ def suppress(cells: Mapping[tuple[str, ...], int], k: int = DEFAULT_K, total: in
     return _Suppressor(table, dims, k).run()
 
 
+#: Turns a cell's true count into the value to publish (the cell-key perturbation); called
+#: with the cell's key, or ``(TOTAL,) * d`` for the grand total.
+Perturb = Callable[[Key, int], int]
+
+
 def protect(
-    cells: Mapping[tuple[str, ...], int], k: int = DEFAULT_K, total: int | None = None
+    cells: Mapping[tuple[str, ...], int],
+    k: int = DEFAULT_K,
+    total: int | None = None,
+    perturb: Perturb | None = None,
 ) -> ProtectedTable:
-    """:func:`suppress` applied: the counts to publish, suppressed ones as None."""
+    """:func:`suppress` applied: the counts to publish, suppressed ones as None.
+
+    Suppression is decided on the true counts; the cells and total that remain are published
+    through ``perturb`` when given (:mod:`hub.access.cellkey`), as they are otherwise.
+    """
     hidden = suppress(cells, k, total)
     dims = len(next(iter(cells))) if cells else 0
     true_total = total if total is not None else sum(cells.values())
+    grand = (TOTAL,) * dims
+
+    def published(key: Key, count: int) -> int:
+        return perturb(key, count) if perturb is not None and count else count
+
     return ProtectedTable(
-        cells={key: (None if key in hidden else count) for key, count in cells.items()},
-        total=None if dims and (TOTAL,) * dims in hidden else true_total,
+        cells={key: (None if key in hidden else published(key, count)) for key, count in cells.items()},
+        total=None if dims and grand in hidden else published(grand, true_total),
         suppressed=frozenset(hidden),
     )
 

@@ -63,3 +63,7 @@ query CaseDetail($id: ID!) {
   }
 }
 """
+
+
+#: Every example: known operations, run by plan rather than field by field (resolvers/compiled.py).
+OPERATIONS = (PORTAL_LIST, ANALYST_FILTER, CASE_DETAIL)

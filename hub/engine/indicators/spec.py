@@ -13,7 +13,7 @@ vocabulary is enough, and :func:`load_registry` refuses a file that
 - allows a disaggregation its kind cannot answer (sex of a case, agency of a ratio across
   agencies) or needs data it does not declare;
 
-with every problem at ``file:line`` (lines found by :class:`adapters.locator.TomlLocator`, the
+with every problem at ``file:line`` (lines found by :class:`hub.support.locator.TomlLocator`, the
 same scanner the mapping files use), all problems at once.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.locator import KeyPath, TomlLocator
+from hub.support.locator import KeyPath, TomlLocator
 from hub.vocabulary.model import CaseStage, Dimension, Labelled, PersonRole, ServiceStatus, ServiceType
 
 #: Where the shipped indicator files live (package data).
