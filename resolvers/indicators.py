@@ -16,8 +16,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
-from hub.access.suppression import TableTooLarge, protect
+from hub.access.suppression import TOTAL, TableTooLarge, protect
 from hub.engine.federation import Federation
 from hub.engine.indicators import builtin_registry
 from hub.engine.indicators.evaluate import (
@@ -49,21 +50,42 @@ IndicatorFrequency = enums.vocabulary_enum(Frequency, "How often it is reported 
 Cell = tuple[str | None, ...]
 
 
+#: A count with its cell key (the sum of its persons' or records' keys).
+Keyed = tuple[int, int]
+
+
 def disclose(
-    cells: Mapping[Cell, int], k: int | None, total: int | None
+    cells: Mapping[Cell, Keyed], k: int | None, total: Keyed | None, keying: CellKeys | None
 ) -> tuple[dict[Cell, int | None], int | None]:
     """Counts as a caller may see them: exact for ``k`` None, else disclosure-controlled.
 
-    The one call into the access layer's disclosure control for indicators (today k-anonymity
-    with complementary suppression, :func:`hub.access.suppression.protect`); a table without
+    The one call into the access layer's disclosure control for indicators, the same as
+    ``statistics``: k-anonymity with complementary suppression decided on the true counts
+    (:func:`hub.access.suppression.protect`), and every count that remains perturbed
+    consistently by its cell key (:mod:`hub.access.cellkey`), never below k. A table without
     disaggregation is its total alone.
     """
+    counts = {cell: n for cell, (n, _) in cells.items()}
+    true_total = total[0] if total is not None else None
     if k is None:
-        return dict(cells), total
+        return counts, true_total
+    if keying is None:  # fail closed: without the secret nothing is published inexactly-safe
+        raise GraphQLError(
+            "indicators are unavailable: disclosure control is not ready", extensions={"code": "UNAVAILABLE"}
+        )
+    keys = {cell: key for cell, (_, key) in cells.items()}
+    total_key = total[1] if total is not None else 0
+
+    def perturb(cell: Any, count: int) -> int:
+        key = total_key if TOTAL in cell or not cell else keys.get(cell, 0)
+        return keying.perturb(count, key, floor=k)
+
     if not cells or all(len(cell) == 0 for cell in cells):
-        shown = None if total is not None and 0 < total < k else total
+        if true_total is None or 0 < true_total < k:
+            return {cell: None for cell in cells}, None
+        shown = perturb((), true_total) if true_total else 0
         return {cell: shown for cell in cells}, shown
-    protected = protect(cells, k, total=total)  # type: ignore[arg-type]
+    protected = protect(counts, k, total=true_total, perturb=perturb)  # type: ignore[arg-type]
     return dict(protected.cells), protected.total
 
 
@@ -233,19 +255,39 @@ def _agencies(info: Info) -> dict[str, Agency]:
     return out
 
 
+def _table(block: Block, part: str) -> tuple[dict[Cell, Keyed], Keyed | None]:
+    """The numerator or denominator counts of a block with their keys, and its total."""
+
+    def keyed(figure: Figure) -> Keyed | None:
+        count = getattr(figure, part)
+        return None if count is None else (count, getattr(figure, f"{part}_key") or 0)
+
+    cells = {cell: found for cell, f in block.cells.items() if (found := keyed(f)) is not None}
+    total = keyed(block.total)
+    return (cells or ({(): total} if total is not None else {})), total
+
+
+def _shown(figure: Figure, top: int | None, bottom: int | None, unit: Unit) -> Figure:
+    """A figure rebuilt from its published counts: shares and ratios from the published ones."""
+    if unit in (Unit.SHARE, Unit.RATIO):
+        value = top / bottom if top is not None and bottom else None
+        return Figure(top, bottom, value)
+    if unit is Unit.COUNT:
+        return Figure(top, bottom, float(top) if top is not None else None)
+    return Figure(top, bottom, figure.value)  # medians, days, amounts: shown with their counts
+
+
 def _published(
-    blocks: list[Block], k: int | None
+    blocks: list[Block], k: int | None, keying: CellKeys | None, unit: Unit
 ) -> tuple[list[tuple[str | None, Cell | None, Figure, bool]], bool]:
     """Every figure as the caller may see it: (block key, cell or None for the total, figure, hidden)."""
     out: list[tuple[str | None, Cell | None, Figure, bool]] = []
     any_hidden = False
     for block in blocks:
-        tops = {cell: f.numerator for cell, f in block.cells.items() if f.numerator is not None}
-        bottoms = {cell: f.denominator for cell, f in block.cells.items() if f.denominator is not None}
-        top_cells, top_total = disclose(tops or {(): block.total.numerator or 0}, k, block.total.numerator)
-        bottom_cells, bottom_total = disclose(
-            bottoms or {(): block.total.denominator or 0}, k, block.total.denominator
-        )
+        tops, top_total_in = _table(block, "numerator")
+        bottoms, bottom_total_in = _table(block, "denominator")
+        top_cells, top_total = disclose(tops, k, top_total_in, keying) if tops else ({}, None)
+        bottom_cells, bottom_total = disclose(bottoms, k, bottom_total_in, keying) if bottoms else ({}, None)
         figures = [(None, block.total, top_total, bottom_total)]
         figures += [
             (cell, figure, top_cells.get(cell), bottom_cells.get(cell))
@@ -258,8 +300,10 @@ def _published(
             any_hidden = any_hidden or hidden
             if hidden:
                 out.append((block.key, cell, Figure(None, None, None), True))
-            else:
+            elif k is None:
                 out.append((block.key, cell, figure, False))
+            else:
+                out.append((block.key, cell, _shown(figure, top, bottom, unit), False))
     return out, any_hidden
 
 
@@ -283,13 +327,13 @@ def _keys(
 
 
 def result_type(
-    result: IndicatorResult, k: int | None, info: Info, agencies: dict[str, Agency]
+    result: IndicatorResult, k: int | None, info: Info, agencies: dict[str, Agency], keying: CellKeys | None
 ) -> IndicatorResultType:
     """The GraphQL result, with disclosure control applied when ``k`` is set."""
     federation: Federation = info.context.federation
     converter = info.context.converter
     spec = result.indicator
-    figures, hidden = _published(result.blocks, k)
+    figures, hidden = _published(result.blocks, k, keying, spec.unit)
     totals, values = [], []
     order = sorted(
         range(len(figures)),
@@ -398,13 +442,20 @@ class IndicatorQueries:
             raise bad_input(str(exc), "disaggregateBy") from None
         guard = guard_of(info.context)
         k = guard.statistics_k() if guard is not None else DEFAULT_K
-        engine = IndicatorEngine(federation, info.context.linkage)
+        keying = info.context.cell_keys if k is not None else None
+        if k is not None and keying is None:
+            # Fail closed, as statistics: without its secret the hub cannot perturb.
+            raise GraphQLError(
+                "indicators are unavailable: disclosure control is not ready",
+                extensions={"code": "UNAVAILABLE"},
+            )
+        engine = IndicatorEngine(federation, info.context.linkage, keying)
         try:
             result = await engine.evaluate(info.context.scope, spec, request)
         except IndicatorUnavailable as exc:
             raise bad_input(str(exc), "id") from None
         try:
-            return result_type(result, k, info, _agencies(info))
+            return result_type(result, k, info, _agencies(info), keying)
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
 

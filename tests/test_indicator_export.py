@@ -129,6 +129,7 @@ async def test_readme_worked_example_is_what_the_export_writes(demo_dir: Path, l
         period_to=date(2024, 12, 31),
         indicators=("rights.repatriation", "enforcement.case_funnel"),
         disaggregate_by=("SEX",),
+        role="coordinator",
     )
     text = await export(load_config(demo_dir / "hub.toml"), request, "csv")
     rows = list(csv.DictReader(io.StringIO(text)))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hub.access.cellkey import PerturbationRule
 from hub.access.policy import DEFAULT_K, Principal
 from hub.engine.config import load_config
 from hub.engine.indicators import builtin_registry
@@ -198,31 +199,46 @@ async def test_coverage_says_what_each_source_could_not_evaluate(truth_hub: Hub)
     assert all(c["status"] == "OK" for c in rights["coverage"])
 
 
-async def test_disclosure_control_below_coordinator(truth_hub: Hub, truth_model: Truth) -> None:
-    """An analyst never sees a count under k; what is shown equals the coordinator's figure."""
+async def test_disclosure_control_below_coordinator(truth_hub: Hub) -> None:
+    """Below coordinator: cells under k hidden, the rest perturbed consistently, never under k.
+
+    As ``statistics`` (docs/access.md): suppression decided on the true counts, then each
+    published count moved by its cell key's bounded noise — the same on every asking.
+    """
+    bound = PerturbationRule().max_bound
     for ident, by in [
         ("rights.health_rehabilitation", ["SEX", "PROVINCE"]),
         ("enforcement.case_funnel", ["PROVINCE"]),
+        ("coordination.freshness", ["PROVINCE"]),
     ]:
         spec = builtin_registry().get(ident)
         assert spec is not None
-        exact = _figures(
-            await _ask(truth_hub, COORDINATOR, ident, by, PERIOD), spec.row_dimension is not None
-        )
+        row = spec.row_dimension is not None
+        exact = _figures(await _ask(truth_hub, COORDINATOR, ident, by, PERIOD), row)
         answer = await _ask(truth_hub, ANALYST, ident, by, PERIOD)
         assert answer["suppressed"] is True
-        shown = _figures(answer, spec.row_dimension is not None)
+        shown = _figures(answer, row)
+        assert shown == _figures(await _ask(truth_hub, ANALYST, ident, by, PERIOD), row)  # consistent
         assert set(shown) == set(exact)
+        moved = 0
         for key, (top, bottom, value) in shown.items():
-            for count in (top, bottom):
-                assert count is None or count == 0 or count >= DEFAULT_K, (ident, key, count)
-            if top is not None or bottom is not None:
-                assert (top, bottom, value) == exact[key]
-        # Every small cell of the exact table is hidden.
+            true_top, true_bottom, _ = exact[key]
+            for count, true in ((top, true_top), (bottom, true_bottom)):
+                if count is None:
+                    continue
+                assert count == 0 or count >= DEFAULT_K, (ident, key, count)
+                assert abs(count - true) <= max(bound, DEFAULT_K - true if true < DEFAULT_K else 0), (
+                    ident,
+                    key,
+                )
+                moved += count != true
+            if spec.unit.name == "SHARE" and top is not None and bottom:
+                assert value == pytest.approx(top / bottom, abs=1e-6)
+        assert moved > 0, ident  # the perturbation is on
         small = [
             k for k, (t, b, _) in exact.items() if any(c is not None and 0 < c < DEFAULT_K for c in (t, b))
         ]
-        assert small and all(shown[k] == (None, None, None) for k in small)
+        assert small and all(shown[k] == (None, None, None) for k in small), ident
 
 
 async def test_bad_input(truth_hub: Hub) -> None:

@@ -124,6 +124,7 @@ def _indicators_export(args: argparse.Namespace) -> int:
         indicators=tuple(args.indicator or ()),
         disaggregate_by=tuple(d.upper() for d in args.by or ()),
         as_of=_date(args.as_of, "--as-of"),
+        allow_partial=args.allow_partial,
     )
     text = asyncio.run(export(load_config(Path(args.config)), request, args.format))
     if args.output:
@@ -397,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     ind_export.add_argument("--by", action="append", help="disaggregate by this dimension where allowed")
     ind_export.add_argument("--as-of", dest="as_of", help="reference date for freshness (default: --to)")
     ind_export.add_argument("--output", help="write to this file instead of standard output")
+    ind_export.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="export even if a source fails (figures then partial, errors in the output)",
+    )
     ind_export.set_defaults(run=_indicators_export)
 
     audit = commands.add_parser("audit", help="the audit trail of personal-data reads")

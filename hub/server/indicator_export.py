@@ -67,6 +67,7 @@ CSV_COLUMNS = (
     "reference_codes",
     "legal_basis",
     "not_evaluated",
+    "errors",
 )
 
 
@@ -80,6 +81,8 @@ class ExportRequest:
     indicators: tuple[str, ...] = ()
     disaggregate_by: tuple[str, ...] = ()
     as_of: date | None = None
+    #: Export even when a source failed (the figures are then partial and say so).
+    allow_partial: bool = False
 
 
 class ExportError(ValueError):
@@ -121,10 +124,15 @@ async def export(config: HubConfig, request: ExportRequest, fmt: str) -> str:
             result = await hub.execute(_QUERY, variables, principal)
             if result.errors:
                 messages = "; ".join(e.message for e in result.errors)
-                if result.data is None or result.data.get("indicator") is None:
+                # A source that failed or timed out leaves a partial figure: a report must not
+                # carry one silently (``allow_partial`` keeps it, with the errors beside it).
+                if result.data is None or result.data.get("indicator") is None or not request.allow_partial:
                     raise ExportError(f"{ident}: {messages}")
             assert result.data is not None
-            results.append(result.data["indicator"])
+            entry = result.data["indicator"]
+            if result.errors:
+                entry = {**entry, "errors": [e.message for e in result.errors]}
+            results.append(entry)
     finally:
         await hub.stop()
     document = {
@@ -179,6 +187,7 @@ def _csv(document: dict[str, Any]) -> str:
                     ";".join(meta["referenceCodes"]),
                     meta["legalBasis"],
                     not_evaluated,
+                    "; ".join(result.get("errors", [])),
                 )
             )
     return out.getvalue()

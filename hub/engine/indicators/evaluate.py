@@ -40,7 +40,7 @@ from typing import Any
 
 from adapters.base import Source
 from adapters.facts import Cell, PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
-from hub.engine.federation import Federation
+from hub.engine.federation import CellKeying, Federation
 from hub.engine.indicators.spec import Indicator, Kind, Unit
 from hub.engine.scope import RequestContext
 from hub.engine.sources import RegisteredSource
@@ -88,6 +88,10 @@ class Figure:
     numerator: int | None
     denominator: int | None
     value: float | None
+    #: Cell keys of the numerator's and denominator's units (sums of their keys), when the
+    #: evaluation was keyed for perturbed publication (:mod:`hub.access.cellkey`).
+    numerator_key: int | None = None
+    denominator_key: int | None = None
 
 
 @dataclass(slots=True)
@@ -131,9 +135,14 @@ def check_request(indicator: Indicator, request: IndicatorRequest) -> None:
 class IndicatorEngine:
     """Evaluates registry indicators for one request context."""
 
-    def __init__(self, federation: Federation, index: LinkageIndex | None) -> None:
+    def __init__(
+        self, federation: Federation, index: LinkageIndex | None, keying: CellKeying | None = None
+    ) -> None:
         self.federation = federation
         self.index = index
+        #: With a keying, every count gets the cell key perturbed publication needs: the sum
+        #: of its persons' keys, or of its records' keys (cases).
+        self.keying = keying
 
     async def evaluate(
         self, ctx: RequestContext, indicator: Indicator, request: IndicatorRequest
@@ -250,7 +259,10 @@ class IndicatorEngine:
             ]
             if not cells:
                 continue
-            unit = units.setdefault(person_of[ref], _Person())
+            person = person_of[ref]
+            unit = units.get(person)
+            if unit is None:
+                unit = units[person] = _Person(key=self._person_key(person))
             unit.cells.update(tuple(cell[i] for i in project) for cell in cells)
             unit.agencies.add(self._agency(ref[0]))
             if fact.reported_at is not None and (
@@ -284,8 +296,20 @@ class IndicatorEngine:
                     if amount:
                         unit.amount += amount
                         unit.served = True
-        blocks = _person_blocks(indicator, list(units.values()), sorted(self._agencies()))
+        blocks = _person_blocks(
+            indicator,
+            list(units.values()),
+            sorted(self._agencies()),
+            self._person_key if self.keying else None,
+        )
         return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot))
+
+    def _case_key(self, source: str, key: str) -> int:
+        """The key of one case record (for counts of cases computed in the hub)."""
+        return self.keying.person_key(("case", source, key)) if self.keying is not None else 0
+
+    def _person_key(self, person: PersonKey) -> int:
+        return self.keying.person_key(person) if self.keying is not None else 0
 
     def _agencies(self) -> set[str]:
         return {e.source.agency.code for e in self.federation.registry.all() if e.source is not None}
@@ -299,41 +323,62 @@ class IndicatorEngine:
         by_cell = StatisticsRequest(Measure.CASES, (Dimension.STAGE, *dims), request.filter)
         by_stage = replace(by_cell, dimensions=(Dimension.STAGE,))
 
-        async def work(source: Source) -> tuple[dict[Cell, int], dict[Cell, int]]:
+        keying = self.keying
+
+        async def keyed(source: Source, request: StatisticsRequest) -> dict[Cell, tuple[int, int]]:
+            """Counts with their cell keys (record keys summed in the source's SQL when it can)."""
+            if keying is not None:
+                found = await source.aggregate_keyed(request, keying.salt(source.name))
+                if found is not None:
+                    return found
+            counts = await source.aggregate(request)
+            return {
+                cell: (n, keying.fallback_key(source.name, cell, n) if keying is not None else 0)
+                for cell, n in counts.items()
+            }
+
+        async def work(source: Source) -> tuple[dict[Cell, tuple[int, int]], dict[Cell, tuple[int, int]]]:
             cells, totals = await asyncio.gather(
-                source.aggregate(by_cell), source.aggregate(by_stage) if dims else _none()
+                keyed(source, by_cell), keyed(source, by_stage) if dims else _none()
             )
             return cells, totals if totals is not None else cells
 
         entries = self.federation.sources_for(ctx, request.filter)
         answers = await self._ask(ctx, entries, work, ({}, {}))
         cannot: dict[str, list[str]] = defaultdict(list)
-        cells: dict[Cell, int] = defaultdict(int)
-        totals: dict[str | None, int] = defaultdict(int)
+        per_cell: dict[Cell, dict[str | None, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        totals: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
         for name, (source_cells, source_totals) in answers:
             if source_totals and all(key[0] is None for key in source_totals):
                 cannot[name].append("stage")
                 continue
-            for key, count in source_cells.items():
-                cells[key] += count
-            for key, count in source_totals.items():
-                totals[key[0]] += count
+            for key, (count, cell_key) in source_cells.items():
+                slot = per_cell[key[1:]][key[0]]
+                slot[0], slot[1] = slot[0] + count, slot[1] + cell_key
+            for key, (count, cell_key) in source_totals.items():
+                slot = totals[key[0]]
+                slot[0], slot[1] = slot[0] + count, slot[1] + cell_key
         steps = indicator.steps
 
-        def reached(counts: dict[str | None, int], step: CaseStage) -> int:
-            return sum(
-                n
-                for stage, n in counts.items()
-                if (found := _stage(stage)) is not None
-                and (
-                    step == steps[0]
-                    or (found is not CaseStage.DISCONTINUED and _ORDER[found] >= _ORDER[step])
+        def reached(
+            counts: dict[str | None, list[int]], step: CaseStage, between: CaseStage | None = None
+        ) -> tuple[int, int]:
+            """(cases, key) at ``step`` or later — and before ``between`` when given."""
+            n = key = 0
+            for stage, (count, cell_key) in counts.items():
+                found = _stage(stage)
+                if found is None:
+                    continue
+                at_or_after = step == steps[0] or (
+                    found is not CaseStage.DISCONTINUED and _ORDER[found] >= _ORDER[step]
                 )
-            )
+                before = between is None or not (
+                    found is not CaseStage.DISCONTINUED and _ORDER[found] >= _ORDER[between]
+                )
+                if at_or_after and before:
+                    n, key = n + count, key + cell_key
+            return n, key
 
-        per_cell: dict[Cell, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
-        for key, count in cells.items():
-            per_cell[key[1:]][key[0]] += count
         blocks = []
         attrition = indicator.measure == "ATTRITION"
         for i, step in enumerate(steps):
@@ -342,13 +387,13 @@ class IndicatorEngine:
             previous = steps[max(i - 1, 0)]
 
             def figure(
-                counts: dict[str | None, int], step: CaseStage = step, previous: CaseStage = previous
+                counts: dict[str | None, list[int]], step: CaseStage = step, previous: CaseStage = previous
             ) -> Figure:
-                now, before = reached(counts, step), reached(counts, previous)
-                top = before - now if attrition else now
+                (now, now_key), (before, before_key) = reached(counts, step), reached(counts, previous)
+                top, top_key = reached(counts, previous, step) if attrition else (now, now_key)
                 if indicator.unit is Unit.COUNT:
-                    return Figure(top, before, float(top))
-                return Figure(top, before, top / before if before else None)
+                    return Figure(top, before, float(top), top_key, before_key)
+                return Figure(top, before, top / before if before else None, top_key, before_key)
 
             block = Block(step.name, figure(totals))
             if dims:
@@ -374,25 +419,32 @@ class IndicatorEngine:
         answers = await self._ask(ctx, entries, lambda s: s.stage_facts(request.filter, dims), [])
         if indicator.kind is Kind.FRESHNESS:
             as_of = request.as_of or request.filter.reported_to or date.today()
-            blocks = _freshness(answers, self._agency, as_of, bool(dims))
+            blocks = _freshness(answers, self._agency, as_of, bool(dims), self._case_key)
             return IndicatorResult(indicator, dims, blocks, dict(cannot), as_of)
-        facts = [fact for _, found in answers for fact in found]
+        facts = [(self._case_key(name, fact.case_key), fact) for name, found in answers for fact in found]
         blocks = []
         for i in range(1, len(indicator.steps)):
             before, after = indicator.steps[i - 1], indicator.steps[i]
             days: dict[Cell, list[int]] = defaultdict(list)
+            keys: dict[Cell, int] = defaultdict(int)
             overall: list[int] = []
-            for fact in facts:
+            overall_key = 0
+            for key, fact in facts:
                 start = fact.reported_at if before is CaseStage.REPORTED else fact.first_dates.get(before)
                 end = fact.first_dates.get(after)
                 if start is None or end is None:
                     continue
                 overall.append((end - start).days)
+                overall_key += key
                 for cell in set(fact.cells):
                     days[cell].append((end - start).days)
-            block = Block(after.name, _median(overall))
+                    keys[cell] += key
+            block = Block(after.name, replace(_median(overall), denominator_key=overall_key))
             if dims:
-                block.cells = {cell: _median(values) for cell, values in days.items()}
+                block.cells = {
+                    cell: replace(_median(values), denominator_key=keys[cell])
+                    for cell, values in days.items()
+                }
             blocks.append(block)
         return IndicatorResult(indicator, dims, blocks, dict(cannot))
 
@@ -408,6 +460,7 @@ class _Person:
     served: bool = False
     any_service: bool = False
     amount: int = 0
+    key: int = 0
 
 
 def _stage(value: str | None) -> CaseStage | None:
@@ -428,8 +481,17 @@ def _share(numerator: int, denominator: int, unit: Unit) -> Figure:
     return Figure(numerator, denominator, numerator / denominator if denominator else None)
 
 
-def _person_blocks(indicator: Indicator, persons: list[_Person], agencies: list[str]) -> list[Block]:
-    """The blocks of a person indicator from its distinct persons."""
+def _keys(persons: Iterable[_Person]) -> int:
+    return sum(p.key for p in persons)
+
+
+def _person_blocks(
+    indicator: Indicator,
+    persons: list[_Person],
+    agencies: list[str],
+    pair_key: Callable[[PersonKey], int] | None = None,
+) -> list[Block]:
+    """The blocks of a person indicator from its distinct persons (keyed when ``pair_key``)."""
     kind, unit = indicator.kind, indicator.unit
     numerator = indicator.numerator
 
@@ -439,24 +501,33 @@ def _person_blocks(indicator: Indicator, persons: list[_Person], agencies: list[
             return not (person.served if numerator.services else person.any_service)
         return person.served
 
+    def share(top: list[_Person], group: Sequence[_Person]) -> Figure:
+        figure = _share(len(top), len(group), unit)
+        return replace(figure, numerator_key=_keys(top), denominator_key=_keys(group))
+
     def figure(group: Sequence[_Person], agency: str | None = None) -> Figure:
         if kind is Kind.PERSON_SHARE:
-            return _share(sum(1 for p in group if counted(p)), len(group), unit)
+            return share([p for p in group if counted(p)], group)
         if kind is Kind.PERSON_DAYS:
-            return _median(
-                [
-                    (p.first_service - p.first_report).days
-                    for p in group
-                    if p.served and p.first_service is not None and p.first_report is not None
-                ]
-            )
+            observed = [
+                p for p in group if p.served and p.first_service is not None and p.first_report is not None
+            ]
+            days = [(p.first_service - p.first_report).days for p in observed]  # type: ignore[operator]
+            return replace(_median(days), denominator_key=_keys(observed))
         if kind is Kind.PERSON_RESTITUTION:
             paid = [p for p in group if p.served]
-            return Figure(len(paid), len(group), float(sum(p.amount for p in paid)))
+            return Figure(
+                len(paid), len(group), float(sum(p.amount for p in paid)), _keys(paid), _keys(group)
+            )
         if kind is Kind.AGENCY_COVERAGE:
-            return _share(sum(1 for p in group if agency in p.agencies), len(group), unit)
+            return share([p for p in group if agency in p.agencies], group)
         agency_sum = sum(len(p.agencies) for p in group)
-        return Figure(agency_sum, len(group), agency_sum / len(group) if group else None)
+        pairs = (
+            sum(pair_key((p.key, a)) for p in group for a in sorted(p.agencies))
+            if pair_key is not None
+            else 0
+        )
+        return Figure(agency_sum, len(group), agency_sum / len(group) if group else None, pairs, _keys(group))
 
     by_cell: dict[Cell, list[_Person]] = defaultdict(list)
     for person in persons:
@@ -476,29 +547,36 @@ def _person_blocks(indicator: Indicator, persons: list[_Person], agencies: list[
 
 
 def _freshness(
-    answers: list[tuple[str, list[StageFact]]], agency_of: Callable[[str], str], as_of: date, by_cell: bool
+    answers: list[tuple[str, list[StageFact]]],
+    agency_of: Callable[[str], str],
+    as_of: date,
+    by_cell: bool,
+    case_key: Callable[[str, str], int],
 ) -> list[Block]:
     """Per agency: days from its latest report to ``as_of`` (and per cell), over its cases."""
     latest: dict[str, date | None] = {}
-    count: dict[str, int] = defaultdict(int)
+    count: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     cell_latest: dict[str, dict[Cell, date]] = defaultdict(dict)
-    cell_count: dict[str, dict[Cell, int]] = defaultdict(lambda: defaultdict(int))
+    cell_count: dict[str, dict[Cell, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for name, facts in answers:
         agency = agency_of(name)
         latest.setdefault(agency, None)
         for fact in facts:
-            count[agency] += 1
+            key = case_key(name, fact.case_key)
+            count[agency][0] += 1
+            count[agency][1] += key
             if fact.reported_at is None:
                 continue
             if latest[agency] is None or fact.reported_at > latest[agency]:  # type: ignore[operator]
                 latest[agency] = fact.reported_at
             for cell in set(fact.cells):
-                cell_count[agency][cell] += 1
+                slot = cell_count[agency][cell]
+                slot[0], slot[1] = slot[0] + 1, slot[1] + key
                 if cell not in cell_latest[agency] or fact.reported_at > cell_latest[agency][cell]:
                     cell_latest[agency][cell] = fact.reported_at
 
-    def figure(day: date | None, n: int) -> Figure:
-        return Figure(None, n, float((as_of - day).days) if day is not None else None)
+    def figure(day: date | None, n: list[int]) -> Figure:
+        return Figure(None, n[0], float((as_of - day).days) if day is not None else None, None, n[1])
 
     blocks = []
     for agency in sorted(latest):
