@@ -74,7 +74,7 @@ def test_a_new_file_using_only_the_vocabulary_is_accepted(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ('unit = "SHARE"', 'unit = "SHARE"\ncolour = "red"', "colour", "unknown field 'colour'"),
+        ('unit = "SHARE"', 'unit = "SHARE"\ncolour = "red"', "colour", "[colour]: unknown setting"),
         ("[numerator]\n", "[numerator]\nservice = 1\n", "service = 1", "did you mean 'services'?"),
         ('services = ["LEGAL_AID"]', 'services = ["LEGAL_AIDE"]', "LEGAL_AIDE", "did you mean 'LEGAL_AID'?"),
         ('theme = "VICTIM_RIGHTS"', 'theme = "RIGHTS"', "theme =", "is not a Theme"),

@@ -102,8 +102,12 @@ figures, the default role `public` is disclosure-controlled).
 - **Coverage.** Every answer says which sources answered, which were excluded by the filter,
   and what each could not evaluate (`services`, `stage`, `stage history`, `persons`).
 - **Disclosure control.** For roles below coordinator, numerators and denominators pass the
-  same disclosure control as `statistics` (cells under k = 11 suppressed, with complementary
-  suppression per table); a value is shown only when what it is computed from is shown.
+  same disclosure control as `statistics`: cells under k = 11 suppressed (with complementary
+  suppression per table), decided on the true counts; every count shown is then perturbed
+  consistently by its cell key (the sum of its persons' keys from the linkage index, or of its
+  records' keys computed in the source), never below k, so asking again or differencing two
+  answers gives nothing away. Shares are computed from the shown counts; a median, a number
+  of days or an amount is shown only when the counts it rests on are.
 - **Proved right.** `tests/test_indicators.py` computes every indicator independently from the
   demo generator's ground truth (`tests/indicator_truth.py`) and compares exactly, for
   coordinators, with and without disaggregations; the analyst view is checked never to show a

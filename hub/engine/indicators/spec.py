@@ -13,8 +13,11 @@ vocabulary is enough, and :func:`load_registry` refuses a file that
 - allows a disaggregation its kind cannot answer (sex of a case, agency of a ratio across
   agencies) or needs data it does not declare;
 
-with every problem at ``file:line`` (lines found by :class:`hub.support.locator.TomlLocator`, the
-same scanner the mapping files use), all problems at once.
+with every problem at ``file:line``, all problems at once. The file shape is a pydantic model
+(:class:`IndicatorFile`, ``extra="forbid"``) read through the shared
+:mod:`hub.support.typed_toml` (lines from :class:`hub.support.locator.TomlLocator`, the same
+scanner as ``hub.toml`` and the mapping files); the rules across fields (:class:`_Rules`)
+follow, located the same way.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from hub.support.locator import KeyPath, TomlLocator
+from hub.support.typed_toml import Problem, StrictModel, TomlFileError, read_toml, validate
 from hub.vocabulary.model import CaseStage, Dimension, Labelled, PersonRole, ServiceStatus, ServiceType
 
 #: Where the shipped indicator files live (package data).
@@ -213,7 +218,6 @@ _PERSON_KINDS = frozenset(
     {Kind.PERSON_SHARE, Kind.PERSON_DAYS, Kind.PERSON_RESTITUTION, Kind.AGENCY_COVERAGE, Kind.DOUBLE_COUNTING}
 )
 _STEP_KINDS = frozenset({Kind.CASE_FUNNEL, Kind.STAGE_DAYS})
-_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _MEASURES = {
     Kind.CASE_FUNNEL: ("PROGRESSION", "ATTRITION"),
     Kind.PERSON_RESTITUTION: ("REQUESTED", "ORDERED", "PAID"),
@@ -295,18 +299,6 @@ class Indicator:
         return KIND_RULES[self.kind].row
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with an indicator file, where it is."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line or 1}: {self.message}"
-
-
 class RegistryError(ValueError):
     """One or more indicator files are invalid; lists every problem as ``file:line: message``."""
 
@@ -316,257 +308,205 @@ class RegistryError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in the indicator registry:\n{listing}")
 
 
-# --- reading one file ------------------------------------------------------------------------
-
-_TOP = (
-    "id",
-    "theme",
-    "kind",
-    "unit",
-    "legal_basis",
-    "disaggregations",
-    "needs",
-    "steps",
-    "measure",
-    "order",
-    "name",
-    "definition",
-    "population",
-    "numerator",
-    "metadata",
-)
-_TEXT = ("en", "id")
-_POPULATION = ("roles", "cross_border", "stages")
-_NUMERATOR = ("services", "statuses", "none")
-_METADATA = ("concept", "formula", "frequency", "reference_codes", "interpretation", "producer")
+# --- reading one file: the file shape as a pydantic model (hub/support/typed_toml.py) ---------
 
 
-class _Reader:
-    """Reads one parsed file into an :class:`Indicator`, collecting problems with lines."""
+def _member(enum_cls: type[enum.Enum]) -> Any:
+    """A field holding a member of ``enum_cls`` by name, with a "did you mean" on a wrong one."""
+    names = [m.name for m in enum_cls]  # type: ignore[var-annotated]
 
-    def __init__(self, path: Path, data: Mapping[str, Any], locator: TomlLocator) -> None:
-        self.file = str(path)
-        self.data = data
-        self.locator = locator
-        self.problems: list[Problem] = []
-
-    def problem(self, at: KeyPath, message: str) -> None:
-        self.problems.append(Problem(self.file, self.locator.line_of(at), message))
-
-    def keys(self, table: Mapping[str, Any], allowed: Sequence[str], at: KeyPath) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = difflib.get_close_matches(key, allowed, n=1)
-                suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
-                self.problem((*at, key), f"unknown field {key!r}{suffix}")
-
-    def table(self, key: str, at: KeyPath = (), required: bool = True) -> Mapping[str, Any] | None:
-        parent: Any = self.data
-        for part in at:
-            parent = parent.get(part, {}) if isinstance(parent, Mapping) else {}
-        value = parent.get(key) if isinstance(parent, Mapping) else None
-        if value is None:
-            if required:
-                self.problem(at, f"missing table {'.'.join((*map(str, at), key))!r}")
-            return None
-        if not isinstance(value, Mapping):
-            self.problem((*at, key), f"{key!r} must be a table")
-            return None
-        return value
-
-    def string(self, table: Mapping[str, Any], key: str, at: KeyPath, required: bool = True) -> str | None:
-        value = table.get(key)
-        if value is None:
-            if required:
-                self.problem(at, f"missing field {key!r}")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.problem((*at, key), f"{key!r} must be a non-empty string")
-            return None
-        return value.strip()
-
-    def text(self, key: str, at: KeyPath = (), required: bool = True) -> Text | None:
-        table = self.table(key, at, required)
-        if table is None:
-            return None
-        here = (*at, key)
-        self.keys(table, _TEXT, here)
-        en, id_ = self.string(table, "en", here), self.string(table, "id", here)
-        return Text(en, id_) if en and id_ else None
-
-    def member(self, enum_cls: type[enum.Enum], value: Any, at: KeyPath) -> Any:
-        names = [m.name for m in enum_cls]  # type: ignore[var-annotated]
+    def check(value: Any) -> Any:
+        if isinstance(value, enum_cls):
+            return value
         if isinstance(value, str) and value in names:
             return enum_cls[value]
         hint = difflib.get_close_matches(str(value), names, n=1)
         suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (valid: {', '.join(names)})"
-        self.problem(at, f"{value!r} is not a {enum_cls.__name__}{suffix}")
-        return None
+        raise ValueError(f"{value!r} is not a {enum_cls.__name__}{suffix}")
 
-    def members(
-        self, enum_cls: type[enum.Enum], table: Mapping[str, Any], key: str, at: KeyPath
-    ) -> list[Any]:
-        values = table.get(key, [])
-        if not isinstance(values, list):
-            self.problem((*at, key), f"{key!r} must be a list")
-            return []
-        out = []
-        for i, value in enumerate(values):
-            member = self.member(enum_cls, value, (*at, key, i))
-            if member is not None:
-                if member in out:
-                    self.problem((*at, key, i), f"{value!r} is listed twice")
-                out.append(member)
-        return out
+    return Annotated[enum_cls, BeforeValidator(check)]
 
-    def boolean(self, table: Mapping[str, Any], key: str, at: KeyPath) -> bool:
-        value = table.get(key, False)
-        if not isinstance(value, bool):
-            self.problem((*at, key), f"{key!r} must be true or false")
-            return False
-        return value
 
-    def read(self) -> Indicator | None:
-        data = self.data
-        self.keys(data, _TOP, ())
-        ident = self.string(data, "id", ())
-        if ident is not None and not _ID.match(ident):
-            self.problem(("id",), f"id {ident!r} must be dotted lower-case words, e.g. 'rights.health'")
-        theme = self.member(Theme, data.get("theme"), ("theme",))
-        kind = self.member(Kind, data.get("kind"), ("kind",))
-        unit = self.member(Unit, data.get("unit"), ("unit",))
-        legal_basis = self.string(data, "legal_basis", ())
-        name, definition = self.text("name"), self.text("definition")
-        dims = self.members(Dimension, data, "disaggregations", ())
-        needs = self.members(Need, data, "needs", ())
-        order = data.get("order", 0)
-        if not isinstance(order, int) or isinstance(order, bool):
-            self.problem(("order",), "'order' must be an integer")
-            order = 0
-        metadata = self._metadata()
-        if kind is None:
-            return None
+def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    repeated = [v.name for i, v in enumerate(values) if v in values[:i]]
+    if repeated:
+        raise ValueError(f"{repeated[0]!r} is listed twice")
+    return values
+
+
+def _members(enum_cls: type[enum.Enum]) -> Any:
+    return Annotated[tuple[_member(enum_cls), ...], AfterValidator(_unique)]
+
+
+Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class TextFile(StrictModel):
+    """``{ en = "…", id = "…" }``: English and Indonesian."""
+
+    en: Words
+    id: Words
+
+
+class PopulationFile(StrictModel):
+    """``[population]``: roles, and optionally cross-border and stages of the record's case."""
+
+    roles: _members(PersonRole)  # type: ignore[valid-type]
+    cross_border: bool = False
+    stages: _members(CaseStage) = ()  # type: ignore[valid-type]
+
+
+class NumeratorFile(StrictModel):
+    """``[numerator]``: the service types and statuses counted (or ``none``)."""
+
+    services: _members(ServiceType) = ()  # type: ignore[valid-type]
+    statuses: _members(ServiceStatus) = ()  # type: ignore[valid-type]
+    none: bool = False
+
+
+class MetadataFile(StrictModel):
+    """``[metadata]``: the Satu Data metadata."""
+
+    concept: TextFile
+    formula: Words
+    frequency: _member(Frequency)  # type: ignore[valid-type]
+    reference_codes: Annotated[tuple[Words, ...], Field(min_length=1)]
+    interpretation: TextFile | None = None
+    producer: Words = "Gugus Tugas PP-TPPO (Sekretariat)"
+
+
+class IndicatorFile(StrictModel):
+    """One indicator file (``registry/*.toml``), as written; the rules across fields follow."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
+    theme: _member(Theme)  # type: ignore[valid-type]
+    kind: _member(Kind)  # type: ignore[valid-type]
+    unit: _member(Unit)  # type: ignore[valid-type]
+    legal_basis: Words
+    disaggregations: _members(Dimension) = ()  # type: ignore[valid-type]
+    needs: _members(Need)  # type: ignore[valid-type]
+    steps: _members(CaseStage) = ()  # type: ignore[valid-type]
+    measure: str | None = None
+    order: int = 0
+    name: TextFile
+    definition: TextFile
+    population: PopulationFile | None = None
+    numerator: NumeratorFile | None = None
+    metadata: MetadataFile
+
+
+class _Rules:
+    """The rules across fields of a validated file, each problem at its line."""
+
+    def __init__(self, path: Path, locator: TomlLocator, raw: Mapping[str, Any]) -> None:
+        self.file = str(path)
+        self.locator = locator
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def problem(self, at: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.file, self.locator.line_of(at), "", message))
+
+    def check(self, f: IndicatorFile) -> Indicator | None:
+        kind = f.kind
         rules = KIND_RULES[kind]
-        if unit is not None and unit not in rules.units:
+        if f.unit not in rules.units:
             allowed = ", ".join(sorted(u.name for u in rules.units))
             self.problem(
-                ("unit",), f"a {kind.name} indicator cannot be measured in {unit.name} (use {allowed})"
+                ("unit",), f"a {kind.name} indicator cannot be measured in {f.unit.name} (use {allowed})"
             )
-        for i, dim in enumerate(dims):
+        for i, dim in enumerate(f.disaggregations):
             if dim not in rules.dimensions:
                 self.problem(
                     ("disaggregations", i),
                     f"a {kind.name} indicator cannot be disaggregated by {dim.name}: the data it counts "
-                    f"does not carry it",
+                    "does not carry it",
                 )
-        missing = rules.needs - set(needs)
+        missing = rules.needs - set(f.needs)
         if missing:
             self.problem(
                 ("needs",),
                 f"a {kind.name} indicator needs {', '.join(sorted(n.name for n in missing))} "
                 "(declare it in 'needs')",
             )
-        population = numerator = None
-        steps: tuple[CaseStage, ...] = ()
-        measure = "PROGRESSION"
-        if kind in _PERSON_KINDS:
-            population = self._population()
-        elif "population" in data:
+        population = self._population(f) if kind in _PERSON_KINDS else None
+        if kind not in _PERSON_KINDS and f.population is not None:
             self.problem(("population",), f"a {kind.name} indicator has no person population")
+        numerator = None
         if kind in (Kind.PERSON_SHARE, Kind.PERSON_DAYS):
-            numerator = self._numerator(kind)
-        elif "numerator" in data:
+            numerator = self._numerator(f)
+        elif f.numerator is not None:
             self.problem(("numerator",), f"a {kind.name} indicator takes no 'numerator' table")
         if kind in _STEP_KINDS:
-            steps = self._steps()
-        elif "steps" in data:
+            self._steps(f.steps)
+        elif f.steps:
             self.problem(("steps",), f"a {kind.name} indicator takes no 'steps'")
+        measure = f.measure
         if kind in _MEASURES:
             choices = _MEASURES[kind]
-            measure = data.get("measure", choices[0] if kind is Kind.CASE_FUNNEL else None)
+            measure = measure or (choices[0] if kind is Kind.CASE_FUNNEL else None)
             if measure not in choices:
                 self.problem(("measure",), f"'measure' must be one of {', '.join(choices)}")
-        elif "measure" in data:
+        elif measure is not None:
             kinds = " and ".join(k.name for k in _MEASURES)
             self.problem(("measure",), f"'measure' applies to {kinds} indicators only")
-        if None in (ident, theme, unit, legal_basis, name, definition, metadata) or self.problems:
+        if self.problems:
             return None
+        meta = f.metadata
         return Indicator(
-            id=ident,  # type: ignore[arg-type]
-            theme=theme,
+            id=f.id,
+            theme=f.theme,
             kind=kind,
-            unit=unit,
-            name=name,  # type: ignore[arg-type]
-            definition=definition,  # type: ignore[arg-type]
-            legal_basis=legal_basis,  # type: ignore[arg-type]
-            disaggregations=tuple(dims),
-            needs=frozenset(needs),
-            metadata=metadata,  # type: ignore[arg-type]
+            unit=f.unit,
+            name=Text(f.name.en, f.name.id),
+            definition=Text(f.definition.en, f.definition.id),
+            legal_basis=f.legal_basis,
+            disaggregations=tuple(f.disaggregations),
+            needs=frozenset(f.needs),
+            metadata=Metadata(
+                Text(meta.concept.en, meta.concept.id),
+                meta.formula,
+                meta.frequency,
+                tuple(meta.reference_codes),
+                Text(meta.interpretation.en, meta.interpretation.id) if meta.interpretation else None,
+                meta.producer,
+            ),
             population=population,
             numerator=numerator,
-            steps=steps,
-            measure=measure,
+            steps=tuple(f.steps),
+            measure=measure or "PROGRESSION",
             path=self.file,
-            order=order,
+            order=f.order,
         )
 
-    def _metadata(self) -> Metadata | None:
-        table = self.table("metadata")
-        if table is None:
+    def _population(self, f: IndicatorFile) -> Population | None:
+        if f.population is None:
+            self.problem((), f"a {f.kind.name} indicator needs a [population] table")
             return None
-        at: KeyPath = ("metadata",)
-        self.keys(table, _METADATA, at)
-        concept = self.text("concept", at)
-        formula = self.string(table, "formula", at)
-        frequency = self.member(Frequency, table.get("frequency"), (*at, "frequency"))
-        codes = table.get("reference_codes", [])
-        if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c for c in codes):
-            self.problem((*at, "reference_codes"), "'reference_codes' must list the code lists used")
-            codes = []
-        interpretation = self.text("interpretation", at, required=False)
-        producer = self.string(table, "producer", at, required=False)
-        if concept is None or formula is None or frequency is None:
-            return None
-        return Metadata(
-            concept,
-            formula,
-            frequency,
-            tuple(codes),
-            interpretation,
-            producer or Metadata.__dataclass_fields__["producer"].default,
+        if not f.population.roles:
+            self.problem(
+                ("population",),
+                "the population must name at least one role: an empty denominator is impossible",
+            )
+        return Population(
+            frozenset(f.population.roles), f.population.cross_border, frozenset(f.population.stages)
         )
 
-    def _population(self) -> Population | None:
-        table = self.table("population")
+    def _numerator(self, f: IndicatorFile) -> Numerator | None:
+        table = f.numerator
         if table is None:
-            return None
-        at: KeyPath = ("population",)
-        self.keys(table, _POPULATION, at)
-        roles = self.members(PersonRole, table, "roles", at)
-        if not roles:
-            self.problem(at, "the population must name at least one role: an empty denominator is impossible")
-        stages = self.members(CaseStage, table, "stages", at)
-        return Population(frozenset(roles), self.boolean(table, "cross_border", at), frozenset(stages))
-
-    def _numerator(self, kind: Kind) -> Numerator | None:
-        table = self.table("numerator")
-        if table is None:
+            self.problem((), f"a {f.kind.name} indicator needs a [numerator] table")
             return None
         at: KeyPath = ("numerator",)
-        self.keys(table, _NUMERATOR, at)
-        services = self.members(ServiceType, table, "services", at)
-        statuses = self.members(ServiceStatus, table, "statuses", at)
-        none = self.boolean(table, "none", at)
-        if not statuses:
+        if not table.statuses:
             self.problem(at, "'statuses' must list the service statuses that count as received")
-        if not services and not none:
+        if not table.services and not table.none:
             self.problem(at, "'services' must list the service types counted (or set none = true)")
-        if none and kind is Kind.PERSON_DAYS:
+        if table.none and f.kind is Kind.PERSON_DAYS:
             self.problem((*at, "none"), "days to a first service cannot be measured for persons without one")
-        return Numerator(frozenset(services), frozenset(statuses), none)
+        return Numerator(frozenset(table.services), frozenset(table.statuses), table.none)
 
-    def _steps(self) -> tuple[CaseStage, ...]:
-        steps = self.members(CaseStage, self.data, "steps", ())
+    def _steps(self, steps: tuple[CaseStage, ...]) -> None:
         if len(steps) < 2:
             self.problem(("steps",), "a funnel needs at least two stages")
         if CaseStage.DISCONTINUED in steps:
@@ -579,22 +519,32 @@ class _Reader:
                     f"{steps[i].name} comes before {steps[i - 1].name} in procedure: a later stage "
                     "cannot be the denominator of an earlier one",
                 )
-        return tuple(steps)
 
 
 def read_indicator(path: Path) -> tuple[Indicator | None, list[Problem]]:
-    """One indicator file: the indicator (None when invalid) and its problems."""
-    text = path.read_text(encoding="utf-8")
+    """One indicator file: the indicator (None when invalid) and its problems, each at its line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's TOMLDecodeError has no ``lineno``: read it from "(at line N, column M)".
-        found = re.search(r"at line (\d+)", str(exc))
-        line = int(found.group(1)) if found else None
-        return None, [Problem(str(path), line, f"not valid TOML: {exc}")]
-    reader = _Reader(path, data, TomlLocator(text))
-    indicator = reader.read()
-    return indicator, reader.problems
+        raw, locator = read_toml(path)
+    except TomlFileError as exc:
+        return None, _located(exc, path)
+    try:
+        model = validate(IndicatorFile, raw, file=str(path), locator=locator)
+    except TomlFileError as exc:
+        return None, _located(exc, path)
+    rules = _Rules(path, locator, raw)
+    return rules.check(model), rules.problems
+
+
+def _located(exc: TomlFileError, path: Path) -> list[Problem]:
+    """The problems of a TomlFileError, each naming the file by its path (and line)."""
+    problems = []
+    for p in exc.problems:
+        line = p.line
+        if line is None:  # Python 3.11's TOMLDecodeError has no lineno: "(at line N, column M)"
+            found = re.search(r"at line (\d+)", p.message)
+            line = int(found.group(1)) if found else None
+        problems.append(Problem(str(path), line, p.where, p.message))
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +583,7 @@ def load_registry(paths: Iterable[Path] | None = None) -> Registry:
                 Problem(
                     str(path),
                     TomlLocator(path.read_text(encoding="utf-8")).line_of(("id",)),
+                    "",
                     f"id {indicator.id!r} is already defined in {seen[indicator.id]}",
                 )
             )
