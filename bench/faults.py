@@ -63,8 +63,10 @@ import httpx
 from bench import data
 from bench.measure import percentile
 from bench.server import LOOPBACK, free_port
+from hub.access.auth import load_auth, mint_token
 from hub.demo.agencies import AGENCIES, SCHEMAS
 from hub.demo.writers import write_postgres
+from hub.engine.config import load_config
 from hub.server import examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,6 +444,12 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     return "\n".join(lines) + "\n"
 
 
+def coordinator_headers(config: Path) -> dict[str, str]:
+    """A development token (the demo hub's secret beside ``config``) for a coordinator."""
+    token = mint_token(load_auth(load_config(config)), "coordinator", subject="bench-faults")
+    return {"Authorization": f"Bearer {token}"}
+
+
 class HubProcess:
     """``python -m hub.server.cli serve`` in a child process on a free loopback port."""
 
@@ -453,6 +461,9 @@ class HubProcess:
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.url = f"{self.base}/graphql"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: The clients read as a coordinator: exact counts, so a partial answer can be checked
+        #: against the per-agency baseline (analysts get perturbed counts, hub.access.cellkey).
+        self.headers = coordinator_headers(config)
         self.exit_code: int | None = None
         self.stop_seconds: float | None = None
 
@@ -1000,7 +1011,7 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     )
     hub = HubProcess(config, run_dir / "hub.log", "info" if settings.keep else "warning")
     try:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             hub.spawn()
             say(f"hub pid {hub.pid} on {hub.url}; waiting for its five sources")
             await hub.wait_ready(client, len(AGENCIES))
@@ -1098,7 +1109,8 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         nonlocal issued
         rng = random.Random(settings.seed * 1000 + index)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=settings.client_timeout, limits=limits) as client:
+        client_options = {"timeout": settings.client_timeout, "limits": limits, "headers": hub.headers}
+        async with httpx.AsyncClient(**client_options) as client:
             for turn in itertools.count(index):
                 if clock() >= settings.seconds or issued >= settings.max_requests:
                     return
@@ -1121,7 +1133,7 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
 
     async def monitoring() -> None:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             while not stop.is_set():
                 monitor.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
                 with contextlib.suppress(TimeoutError):
@@ -1199,7 +1211,7 @@ async def _probe_recovery(
         return probes
     say("simfoni has not answered since the restart: probing")
     deadline = clock() + settings.recovery_wait
-    async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+    async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
         while clock() < deadline and not recovered():
             probes.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
             await asyncio.sleep(MONITOR_PERIOD)
