@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,30 @@ async def test_readme_worked_example_is_what_the_export_writes(demo_dir: Path, l
     rows = list(csv.DictReader(io.StringIO(text)))
     columns = ("indicator", "keys", "numerator", "denominator", "value", "suppressed")
     assert [",".join(r[c] for c in columns) for r in rows] == expected
+
+
+async def test_a_failing_source_stops_the_export_unless_partial_is_allowed(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report must not carry a partial figure silently."""
+    from adapters.base import SourceError
+    from adapters.sql import MappedSQLSource
+    from hub.engine.config import load_config
+    from hub.server.indicator_export import ExportError, ExportRequest, export
+
+    original = MappedSQLSource.person_facts
+
+    async def failing(self: MappedSQLSource, request: Any) -> Any:
+        if self.name == "kemlu":
+            raise SourceError("source 'kemlu' failed")
+        return await original(self, request)
+
+    monkeypatch.setattr(MappedSQLSource, "person_facts", failing)
+    config = load_config(demo_dir / "hub.toml")
+    request = ExportRequest(indicators=("rights.repatriation",), role="coordinator")
+    with pytest.raises(ExportError, match="kemlu"):
+        await export(config, request, "csv")
+    text = await export(config, replace(request, allow_partial=True), "json")
+    entry = json.loads(text)["indicators"][0]
+    assert any("kemlu" in e for e in entry["errors"])
+    assert {c["source"]: c["status"] for c in entry["coverage"]}["kemlu"] == "ERROR"
