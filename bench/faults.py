@@ -587,7 +587,7 @@ _ANALYST_NATIONWIDE = """reportedFrom: "2023-01-01", reportedTo: "2023-12-31",
     childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR], agencies: $a"""
 _ANALYST_COUNT = (
     "query($a: [String!]) { cases(first: 0, filter: {" + _ANALYST_FILTER + "}) { totalCount }"
-    " nationwideByAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {"
+    " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {"
     + _ANALYST_NATIONWIDE
     + "}) { total } }"
 )
@@ -603,7 +603,7 @@ def _portal_totals(d: dict[str, Any]) -> dict[str, int | None]:
 
 
 def _analyst_totals(d: dict[str, Any]) -> dict[str, int | None]:
-    return {"cases": d["cases"]["totalCount"], "byAgency": d["nationwideByAgency"]["total"]}
+    return {"cases": d["cases"]["totalCount"], "byAgency": d["byAgency"]["total"]}
 
 
 def _statistics_totals(d: dict[str, Any]) -> dict[str, int | None]:
