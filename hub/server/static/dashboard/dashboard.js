@@ -245,7 +245,7 @@
     }
     tableHolder.appendChild(tableElement(table));
     var meta = element.querySelector(".meta");
-    meta.appendChild(coverageElement(table));
+    if (table.coverage.length) meta.appendChild(coverageElement(table));
     if (table.suppressed) {
       var note = document.createElement("p");
       note.className = "note";
