@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ from sqlalchemy import Column, Integer, Select, Table, bindparam, func, literal,
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters import filters, predicates, statistics
+from adapters import filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
-from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.mapping import LocatedMappingError, RegionSpec, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -42,6 +44,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    Dimension,
     Entity,
     Record,
     SortOrder,
@@ -237,10 +240,29 @@ class MappedSQLSource(Source):
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         return await statistics.aggregate(self, request)
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]]:
+        return await statistics.aggregate_keyed(self, request, salt)
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
         return await statistics.victim_records(self, request)
+
+    answers_facts = True
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        return await sql_facts.person_facts(self, request)
+
+    async def service_facts(self) -> list[ServiceFact]:
+        return await sql_facts.service_facts(self)
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        return await sql_facts.stage_facts(self, filter, dimensions)
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        return await sql_facts.restitution_facts(self)
 
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []
@@ -319,6 +341,15 @@ class MappedSQLSource(Source):
         except (SQLAlchemyError, OSError) as exc:
             return Health(False, type(exc).__name__)
         return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+    async def last_changed(self) -> datetime | None:
+        """A SQLite file's modification time (its write-ahead log included); servers cannot
+        tell without commit timestamps, so None for them."""
+        path = sqlite_file(self.options, self.base_dir)
+        if path is None:
+            return None
+        times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 def _never_null(expr: Any, part: CompiledPart) -> bool:
