@@ -225,11 +225,6 @@ def personal_decision(
     return Decision(False, Reason.OTHER_AGENCY)
 
 
-def may_read_personal(principal: Principal, record_agency: str) -> bool:
-    """Shorthand of :func:`personal_decision` without linkage (kept for existing callers)."""
-    return personal_decision(principal, record_agency).allowed
-
-
 def statistics_k(principal: Principal, k: int = DEFAULT_K) -> int | None:
     """The minimum cell size for ``principal``'s statistics, or None for exact counts."""
     return None if principal.role in EXACT_STATISTICS_ROLES else k

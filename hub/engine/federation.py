@@ -136,7 +136,6 @@ class CasePage:
     items: list[Linked]
     has_next: bool
     total: int | None
-    end: Keyset | None
 
 
 class Federation:
@@ -525,9 +524,8 @@ def _page(
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
     has_next = len(items) > first
     items = items[:first]
-    end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
     total = sum(t for _, t in results if t is not None) if want_total else None
-    return CasePage([Linked(r) for r in items], has_next, total, end)
+    return CasePage([Linked(r) for r in items], has_next, total)
 
 
 def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFilter:
