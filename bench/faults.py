@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import math
@@ -410,6 +411,11 @@ async def load_agency(url: str, directory: Path, agency: str) -> None:
     await write_postgres(url, agency, SCHEMAS[agency], tables)
 
 
+#: The API key of the bench's clients (a coordinator on the bench's own throw-away hub).
+BENCH_API_KEY = "tppo-bench-faults-coordinator-key"
+CLIENT_HEADERS = {"X-API-Key": BENCH_API_KEY}
+
+
 def _toml(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
@@ -426,6 +432,13 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
         'store = "sqlite:///hub-store.sqlite"',
         "",
         data.LOAD_CLIENT_LIMITS_TOML,
+        "",
+        "# The clients ask as a coordinator: exact statistics, whose per-agency totals add up",
+        "# (perturbed statistics for other roles do not: docs/access.md).",
+        "[[auth.api_keys]]",
+        'id = "bench-faults"',
+        f'sha256 = "{hashlib.sha256(BENCH_API_KEY.encode()).hexdigest()}"',
+        'role = "coordinator"',
     ]
     for agency in AGENCIES:
         url, schema = urls.get(agency, (f"sqlite:///{directory / f'{agency}.sqlite'}", None))
@@ -1000,7 +1013,7 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     )
     hub = HubProcess(config, run_dir / "hub.log", "info" if settings.keep else "warning")
     try:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=CLIENT_HEADERS) as client:
             hub.spawn()
             say(f"hub pid {hub.pid} on {hub.url}; waiting for its five sources")
             await hub.wait_ready(client, len(AGENCIES))
@@ -1098,7 +1111,9 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         nonlocal issued
         rng = random.Random(settings.seed * 1000 + index)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=settings.client_timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.client_timeout, limits=limits, headers=CLIENT_HEADERS
+        ) as client:
             for turn in itertools.count(index):
                 if clock() >= settings.seconds or issued >= settings.max_requests:
                     return
@@ -1121,7 +1136,7 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
 
     async def monitoring() -> None:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=CLIENT_HEADERS) as client:
             while not stop.is_set():
                 monitor.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
                 with contextlib.suppress(TimeoutError):
@@ -1199,7 +1214,7 @@ async def _probe_recovery(
         return probes
     say("simfoni has not answered since the restart: probing")
     deadline = clock() + settings.recovery_wait
-    async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+    async with httpx.AsyncClient(timeout=settings.client_timeout, headers=CLIENT_HEADERS) as client:
         while clock() < deadline and not recovered():
             probes.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
             await asyncio.sleep(MONITOR_PERIOD)
@@ -1210,7 +1225,7 @@ async def _scrape_metrics(base: str) -> dict[tuple[str, str], float]:
     """Calls into each source by outcome, from the hub's own /metrics."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=CLIENT_HEADERS) as client:
         text = (await client.get(f"{base}/metrics")).text
     calls: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
