@@ -80,6 +80,17 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def sqlite_file(options: EngineOptions, base_dir: Path | None = None) -> Path | None:
+    """The database file of a SQLite URL (relative paths against ``base_dir``); None otherwise."""
+    url = make_url(options.url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = Path(url.database or "")
+    if not path.is_absolute() and base_dir is not None:
+        path = (base_dir / path).resolve()
+    return path
+
+
 def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None) -> AsyncEngine:
     """An async engine that cannot write to the database behind ``options.url``.
 
@@ -90,9 +101,8 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
     url = make_url(options.url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        path = Path(url.database or "")
-        if not path.is_absolute() and base_dir is not None:
-            path = (base_dir / path).resolve()
+        path = sqlite_file(options, base_dir)
+        assert path is not None
         if not path.exists():
             raise FileNotFoundError(f"SQLite database not found: {path.name}")
         engine = create_async_engine(

@@ -165,7 +165,7 @@ async def test_filtered_statistics(hub: Any, truth: dict) -> None:
     assert {r["keys"][0]["value"]: r["count"] for r in stats["rows"]} == dict(want)
     assert stats["total"] == sum(want.values())
     coverage = {c["source"]: c for c in stats["coverage"]}
-    assert coverage["kemlu"]["status"] == "EXCLUDED" and coverage["kemlu"]["excludedFor"] == ["regions"]
+    assert coverage["kemlu"]["status"] == "excluded" and coverage["kemlu"]["excludedFor"] == ["regions"]
 
 
 async def test_each_source_sends_group_by(hub: Any) -> None:
