@@ -64,7 +64,9 @@ ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
-PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
+PUBLIC_OPERATIONS = frozenset(
+    {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
+)
 #: Root fields only ``admin`` may query.
 ADMIN_OPERATIONS = frozenset(
     {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
