@@ -23,6 +23,7 @@ import abc
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hub.vocabulary.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
 
@@ -31,6 +32,9 @@ class SourceError(Exception):
     """A source could not answer. The message must never carry SQL, DSNs or personal data."""
 
     code = "SOURCE_UNAVAILABLE"
+    #: The database's own message about a failed statement, literals removed (see
+    #: :func:`adapters.runner.database_message`): for ``adapter check``, never for clients.
+    detail: str | None = None
 
 
 class SourceTimeout(SourceError):
@@ -128,6 +132,18 @@ class Source(abc.ABC):
         the grouping runs in the source's database.
         """
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]] | None:
+        """Like :meth:`aggregate`, with each cell's sum of record keys beside its count.
+
+        A record's key is :func:`adapters.cellkeys.record_key` of ``salt`` and its key text
+        (the cell-key method of :mod:`hub.access.cellkey`), summed in the source's own query.
+        None when this source cannot key its records: the hub then keys its cells by count,
+        which protects less against differencing.
+        """
+        return None
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
@@ -158,6 +174,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> Health:
         """Probe the database with a trivial statement."""
+
+    async def last_changed(self) -> datetime | None:
+        """When the source's data last changed, if the source can tell (None otherwise).
+
+        The hub compares it with the last linkage run, so that counts of distinct persons say
+        when they may be out of date instead of silently counting old links.
+        """
+        return None
 
     def unsupported(self, filter: CaseFilter) -> set[str]:
         """Fields of ``filter`` this source cannot evaluate; its cases are then excluded."""

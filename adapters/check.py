@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, MetaData, Numeric, String, Table, inspect
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine
 
@@ -47,6 +47,7 @@ from adapters.mapping import (
     load_mapping_text,
 )
 from adapters.quality import SourceQuality, ValueCount, measure
+from adapters.reflect import reflect_tables, tables_named
 from adapters.sql import MappedSQLSource
 from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Entity, Measure, StatisticsRequest
 
@@ -380,29 +381,21 @@ def _family(column_type: TypeEngine[Any]) -> str:
     return "other"
 
 
-async def _reflect(mapping: SourceMapping, options: EngineOptions, base_dir: Path | None) -> dict[str, Table]:
+async def _reflect(
+    mapping: SourceMapping, options: EngineOptions, base_dir: Path | None
+) -> Mapping[str, Table]:
     """The tables of the mapping that exist (for type checks when the source cannot open)."""
-    wanted = {p.table for parts in mapping.parts.values() for p in parts}
-    wanted |= {j.table for parts in mapping.parts.values() for p in parts for j in p.joins}
-    metadata = MetaData()
-
-    def reflect(sync_conn: Any) -> None:
-        inspector = inspect(sync_conn)
-        existing = set(inspector.get_table_names()) | set(inspector.get_view_names())
-        metadata.reflect(sync_conn, only=sorted(wanted & existing), views=True)
-
     try:
         engine = create_readonly_engine(options, base_dir)
     except (ValueError, OSError):
         return {}
     try:
-        async with engine.connect() as conn:
-            await conn.run_sync(reflect)
+        tables, _missing = await reflect_tables(engine, tables_named(mapping))
     except (SQLAlchemyError, OSError):
         return {}
     finally:
         await engine.dispose()
-    return {t.name: t for t in metadata.tables.values()}
+    return tables
 
 
 def _check_types(report: CheckReport, mapping: SourceMapping, tables: Mapping[str, Table]) -> None:

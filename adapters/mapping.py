@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import MappingError
-from adapters.locator import KeyPath, TomlLocator
+from hub.support.locator import KeyPath, TomlLocator
 from hub.vocabulary.model import (
     Agency,
     CaseStage,

@@ -34,6 +34,7 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
 from adapters.base import SourceError
+from adapters.compiler import CompiledPart
 from adapters.mapping import (
     DEFAULT_CODE,
     FALSE_VALUES,
@@ -51,7 +52,7 @@ from adapters.mapping import (
     national_fields,
 )
 from adapters.regions import match_regency
-from adapters.sql import CompiledPart, MappedSQLSource
+from adapters.sql import MappedSQLSource
 from adapters.sqlfuncs import DigitsOnly
 from hub.vocabulary import countries as country_codes
 from hub.vocabulary import model, reference

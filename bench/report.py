@@ -137,7 +137,7 @@ def _pages_section(results: Results) -> str:
         "it**, "
         "in-process and over HTTP. Why: the hub sends the same round trips (the page, then one "
         "statement per relation table), so the SQL is shared; on top it translates each row into the "
-        "national vocabulary and completes ~1,000–2,000 GraphQL fields (≈2.5 µs each, DESIGN.md §9), "
+        "national vocabulary and completes ~1,000–2,000 GraphQL fields (≈2.5 µs each, docs/architecture.md), "
         "plus JSON and HTTP: a fixed cost of milliseconds to a few tens of milliseconds on this "
         f"machine. Against tens of milliseconds of SQL that is ≤ {PAGE_TARGET:g}×. Where the direct SQL "
         "walks an index and answers in about a millisecond, no ratio is meaningful and the fixed cost "

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from strawberry.types import Info
 
 from hub.access.audit import AuditLog
+from hub.access.budgets import Budgets
+from hub.access.cellkey import CellKeys
 from hub.access.policy import Guard, Principal, QueryLimits
 from hub.engine.federation import Federation
 from hub.engine.metrics import HubMetrics
@@ -49,9 +51,18 @@ class Context:
     #: The linkage index of the hub's store; None when the hub has no open store.
     linkage: LinkageIndex | None = None
     metrics: HubMetrics | None = None
+    #: The cell-key secret of perturbed statistics; None before the hub has opened its store
+    #: (statistics for roles below coordinator then fail closed).
+    cell_keys: CellKeys | None = None
+    #: Per-principal work budgets of HTTP callers, and this caller's key in them (None in-process).
+    budgets: Budgets | None = None
+    budget_key: str | None = None
     #: The HTTP request and response when served over HTTP (strawberry's integration).
     request: Any = None
     response: Any = None
+    #: A known operation (documented example, allow-listed or persisted): its plain subtrees
+    #: are completed by a plan made once (resolvers/compiled.py), not field by field.
+    known_operation: bool = False
 
 
 def context_of(info: Info) -> Context:

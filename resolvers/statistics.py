@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access import querysets
+from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
-from hub.access.suppression import TableTooLarge, protect
-from hub.engine.federation import Federation
+from hub.access.suppression import TOTAL, TableTooLarge, protect
+from hub.engine.federation import Federation, StatisticsResult
 from hub.vocabulary import model, reference
 from resolvers import enums, selection
 from resolvers.access import guard_of
 from resolvers.enums import to_model
 from resolvers.errors import bad_input
 from resolvers.inputs import CaseFilter, engine_filter
+from resolvers.linkage_status import LinkageStatus, report_linkage
 from resolvers.types import Agency
 
 MAX_DIMENSIONS = 3
@@ -111,6 +116,10 @@ class Statistics:
         description="True when cells were withheld because they describe fewer than k persons "
         "(k-anonymity with complementary suppression; Disembunyikan)."
     )
+    linkage: LinkageStatus | None = strawberry.field(
+        description="For distinct-person numbers (measure VICTIMS, doubleCounting): whether the linkage "
+        "index behind them is current; null for counts that do not use it (Status penautan)."
+    )
 
 
 def _check(measure: model.Measure, dimensions: tuple[model.Dimension, ...]) -> None:
@@ -183,20 +192,43 @@ class StatisticsQueries:
             raise bad_input(
                 "distinct persons need the linkage index (the hub's store is not open)", "measure"
             )
+        keying: CellKeys | None = info.context.cell_keys if k is not None else None
+        if k is not None and keying is None:
+            # Fail closed: without its secret the hub cannot perturb, and must not publish exactly.
+            raise GraphQLError(
+                "statistics are unavailable: disclosure control is not ready",
+                extensions={"code": "UNAVAILABLE"},
+            )
+        if k is not None:
+            try:
+                await querysets.check(federation, ctx, request, k)
+            except querysets.SmallComponent as exc:
+                raise bad_input(str(exc), f"filter.{querysets.GRAPHQL_NAME[exc.field]}") from None
         try:
-            result = await federation.statistics(ctx, request, index=index, double_counting=want_double)
+            result = await federation.statistics(
+                ctx, request, index=index, double_counting=want_double, keying=keying
+            )
+            published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
+            total: int | None = result.total
+            suppressed = False
+            if k is not None and keying is not None:
+                # Complementary suppression is CPU work that grows with the square of the cells
+                # (seconds for three dimensions): in a worker thread, so the event loop keeps
+                # serving every other caller meanwhile (abuse resistance, issue 12).
+                protected = await asyncio.to_thread(
+                    protect,
+                    result.cells,  # type: ignore[arg-type]
+                    k,
+                    total=result.total,
+                    perturb=_perturbation(keying, result, k),
+                )
+                published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
         converter = info.context.converter
         agencies = {
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }
-        published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
-        total: int | None = result.total
-        suppressed = False
-        if k is not None and result.cells:
-            protected = protect(result.cells, k, total=result.total)  # type: ignore[arg-type]
-            published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         rows = []
         for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
@@ -207,11 +239,18 @@ class StatisticsQueries:
                 )
             count = published[cell]
             rows.append(StatisticsRow(keys=keys, count=count, suppressed=count is None))
+        linkage = None
+        if engine_measure is model.Measure.VICTIMS or want_double:
+            assert index is not None
+            answered = [e["source"] for e in ctx.extension() if e["status"] == "ok"]
+            linkage = await report_linkage(
+                info.context, index, federation.registry, answered, result.unlinked, exact=k is None
+            )
         coverage = [
             SourceCoverage(
                 source=entry["source"],
                 agency=converter.agency(entry["source"]),
-                status=enums.CoverageStatus[entry["status"].upper()],
+                status=enums.CoverageStatus(entry["status"]),
                 excluded_for=entry.get("excludedFor", []),
             )
             for entry in ctx.extension()
@@ -225,7 +264,19 @@ class StatisticsQueries:
             double_counting_value=_double_counting(result.double_counting),
             double_counting_allowed=allowed,
             suppressed=suppressed,
+            linkage=linkage,
         )
+
+
+def _perturbation(keying: CellKeys, result: StatisticsResult, k: int) -> Callable[[Any, int], int]:
+    """The cell-key perturbation of this result's cells and total (:mod:`hub.access.cellkey`)."""
+    keys = result.keys or {}
+
+    def perturb(cell: Any, count: int) -> int:
+        key = keys.get(cell) if TOTAL not in cell else result.total_key
+        return keying.perturb(count, key or 0, floor=k)
+
+    return perturb
 
 
 def _double_counting(value: Any) -> DoubleCounting | None:

@@ -1,6 +1,6 @@
 """The policy point: the one module that decides who may see which operation, row and field.
 
-Every rule of DESIGN.md §7 is declared here as data or as a small pure function, and nowhere
+Every rule of docs/architecture.md §3 is declared here as data or as a small pure function, and nowhere
 else; resolvers and extensions only *ask* (through a per-request :class:`Guard`). Reviewing
 access therefore means reading this file. The rules, by role (contract names):
 
@@ -31,7 +31,13 @@ agency's own caseworkers and coordinators. The rule names the organisation type,
 agency, so the hub core stays free of agency knowledge.
 
 Statistics: every role below ``coordinator`` (and ``admin``, which is not a data role) gets
-cells under *k* suppressed (:mod:`hub.access.suppression`); coordinators get exact counts.
+cells under *k* suppressed (:mod:`hub.access.suppression`), every published count perturbed
+consistently (:mod:`hub.access.cellkey`) and list filters restricted to values that count
+none or at least *k* alone (:mod:`hub.access.querysets`); coordinators get exact counts.
+
+Hidden rows leave no trace: :meth:`Guard.hidden_roles` tells the engine, per source, which
+person roles this request may not see; the engine drops those records where they are read
+and the sources leave them out of filters and counts (``CaseFilter.hidden_roles``).
 
 Denials fail closed: an unknown role, a missing purpose or a missing context denies.
 
@@ -51,7 +57,7 @@ from typing import Any, Protocol
 
 from hub.vocabulary import model
 
-#: Roles of DESIGN.md §7 (contract names), least to most privileged.
+#: Roles of docs/architecture.md §3 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
 #: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
@@ -60,7 +66,9 @@ PERSONAL_FIELDS = model.PERSONAL_FIELDS
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
 PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
 #: Root fields only ``admin`` may query.
-ADMIN_OPERATIONS = frozenset({"auditLog", "registerSource", "removeSource"})
+ADMIN_OPERATIONS = frozenset(
+    {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
+)
 #: Root fields of the clerical review queue of record linkage, and the roles that may use them.
 REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink"})
 REVIEW_ROLES = frozenset({"coordinator"})
@@ -238,6 +246,16 @@ class QueryLimits:
     list_size: int = 5
     request_timeout_seconds: float = 30.0
     introspection: bool = True
+    #: Estimated work of one request, in milliseconds of hub and source time on the reference
+    #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
+    max_work: float = 5_000.0
+    #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``. Anonymous
+    #: callers (told apart by address) get ``anonymous_share`` of the rate and of the bucket.
+    concurrent_requests: int = 4
+    work_per_second: float = 200.0
+    work_burst: float = 10_000.0
+    anonymous_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +316,20 @@ class Guard:
             for source in sources
             if not record_visible(self.principal, self._agency_of(source), protected)
         )
+
+    def hidden_roles(self, source: str) -> frozenset[model.PersonRole]:
+        """The person roles whose records of ``source`` this request may not see.
+
+        The engine applies it where records are read and inside every source query (victim
+        filters, counts, per-source row counts), so a hidden record changes nothing the
+        asker can observe.
+        """
+        agency = self._agency_of(source)
+        if not is_protected(agency, PROTECTED_ROLES):
+            return frozenset()  # not a witness-protection agency: its witnesses are not hidden
+        assert agency is not None
+        staff = self.principal.role in PROTECTION_STAFF_ROLES and self.principal.agency == agency.code
+        return frozenset() if staff else PROTECTED_ROLES
 
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""

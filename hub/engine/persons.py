@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -96,9 +97,18 @@ def decode_person_id(text: str) -> int | None:
     gid = GlobalId.decode(text)
     if gid.source != LINKAGE_SOURCE:
         return None
-    if not gid.key.isdigit():
-        raise InvalidId("malformed id")
-    return int(gid.key)
+    return _person_number(gid.key, "malformed id")
+
+
+#: Person numbers are SQL BIGINTs: at most 19 ASCII digits and below 2**63.
+_PERSON_NUMBER = re.compile(r"^[0-9]{1,19}$")
+
+
+def _person_number(text: str, problem: str) -> int:
+    """A person number from its decimal text; :class:`InvalidId` if it cannot be one."""
+    if not _PERSON_NUMBER.match(text) or int(text) >= 2**63:
+        raise InvalidId(problem)
+    return int(text)
 
 
 def encode_person_cursor(person_id: int) -> str:
@@ -111,9 +121,9 @@ def decode_person_cursor(text: str) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidId("malformed cursor") from None
     kind, _, number = raw.partition(":")
-    if kind != "person" or not number.isdigit():
+    if kind != "person":
         raise InvalidId("malformed cursor")
-    return int(number)
+    return _person_number(number, "malformed cursor")
 
 
 @dataclass(frozen=True, slots=True)

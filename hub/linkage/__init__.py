@@ -1,4 +1,4 @@
-"""Record linkage: one person across agencies (DESIGN.md §6, issue 5).
+"""Record linkage: one person across agencies (docs/architecture.md §1, issue 5).
 
 - :mod:`~hub.linkage.normalise` — Indonesian names, NIK, passport and birth dates made comparable;
 - :mod:`~hub.linkage.variants` — Indonesian name knowledge as reviewed data files (``data/*.csv``);

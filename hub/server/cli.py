@@ -22,21 +22,42 @@ def _serve(args: argparse.Namespace) -> int:
 
     from hub.server.app import CONFIG_ENV, create_app
     from hub.server.logs import configure_logging
+    from hub.server.transport import PROTOCOL
 
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
     config = load_config(Path(args.config))
     app = create_app(config)
     # JSON lines with request ids for operators; plain lines when a person watches a terminal.
     configure_logging(args.log_level, json_lines=not sys.stderr.isatty())
     print(f"TPPO hub: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "log_config": None}
-    if args.workers > 1:
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "log_config": None,
+        # uvloop and httptools when installed (they are dependencies); TCP_NODELAY on every
+        # connection whatever the worker count (hub/server/transport.py).
+        "loop": "auto",
+        "http": PROTOCOL,
+    }
+    if workers > 1:
         # Several processes need an import string; each builds its hub from the same file and
         # shares the store (use a PostgreSQL store for replicas on several machines).
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=args.workers, **common)
+        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=workers, **common)
     else:
         uvicorn.run(app, **common)
     return 0
+
+
+def default_workers() -> int:
+    """One worker process per core this process may run on (the GIL makes one a core's worth)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _demo_generate(args: argparse.Namespace) -> int:
@@ -286,7 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (share the store)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (share the store; default: one per core)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="demo agency databases")

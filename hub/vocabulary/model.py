@@ -554,6 +554,15 @@ class CaseFilter:
     child_victim: bool | None = None
     countries_of_exploitation: tuple[str, ...] = ()
     text: str | None = None
+    #: Not a user condition: the person roles whose records the asker may not see *in the
+    #: source this filter is sent to* (the policy's row rule, set per source by the engine).
+    #: Victim conditions and victim/service counts leave those records out, so a hidden
+    #: record never changes what its viewer can observe.
+    hidden_roles: frozenset[PersonRole] = frozenset()
+
+    def victim_roles(self) -> frozenset[PersonRole]:
+        """The roles that make a record a victim for this asker (hidden roles left out)."""
+        return VICTIM_ROLES - self.hidden_roles
 
     def pushed_fields(self) -> set[str]:
         """The names of the fields set in this filter that a source must evaluate."""
