@@ -271,3 +271,13 @@ async def test_registry_query_lists_metadata(truth_hub: Hub) -> None:
         "POLRI",
     }
     assert [s["code"] for s in listed["enforcement.days_between_stages"]["metadata"]["sources"]] == ["POLRI"]
+
+
+async def test_many_person_indicators_in_one_request_are_too_complex(truth_hub: Hub) -> None:
+    """Each person indicator reads every source: aliasing many of them is refused, not run."""
+    aliases = " ".join(f'a{i}: indicator(id: "rights.no_service") {{ suppressed }}' for i in range(20))
+    result = await truth_hub.execute(f"{{ {aliases} }}", None, ANALYST)
+    assert [e.extensions["code"] for e in result.errors] == ["QUERY_TOO_COMPLEX"]
+    few = " ".join(f'a{i}: indicator(id: "enforcement.case_funnel") {{ suppressed }}' for i in range(5))
+    result = await truth_hub.execute(f"{{ {few} }}", None, ANALYST)
+    assert not result.errors, result.errors
