@@ -248,6 +248,7 @@ class IndicatorEngine:
         person_of: dict[RecordRef, PersonKey] = {ref: known.get(ref, ref) for ref in refs}
 
         positions = {dim: asked.index(dim) for dim in asked}
+        agency_of = {entry.name: self._agency(entry.name) for entry in self.federation.registry.all()}
         project = [positions[d] for d in dims]
         units: dict[PersonKey, _Person] = {}
         for ref, fact in facts.items():
@@ -264,7 +265,7 @@ class IndicatorEngine:
             if unit is None:
                 unit = units[person] = _Person(key=self._person_key(person))
             unit.cells.update(tuple(cell[i] for i in project) for cell in cells)
-            unit.agencies.add(self._agency(ref[0]))
+            unit.agencies.add(agency_of[ref[0]])
             if fact.reported_at is not None and (
                 unit.first_report is None or fact.reported_at < unit.first_report
             ):
