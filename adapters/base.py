@@ -23,6 +23,7 @@ import abc
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from hub.vocabulary.model import (
@@ -206,6 +207,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> Health:
         """Probe the database with a trivial statement."""
+
+    async def last_changed(self) -> datetime | None:
+        """When the source's data last changed, if the source can tell (None otherwise).
+
+        The hub compares it with the last linkage run, so that counts of distinct persons say
+        when they may be out of date instead of silently counting old links.
+        """
+        return None
 
     def unsupported(self, filter: CaseFilter) -> set[str]:
         """Fields of ``filter`` this source cannot evaluate; its cases are then excluded."""

@@ -29,6 +29,9 @@ from typing import Any
 from hub.demo.agencies import AGENCIES
 
 #: Agency (source name) → its code in the national vocabulary (how the hub labels it).
+#: LPSK's protected persons in a witness role (witness, victim-witness, reporter, justice
+#: collaborator): hidden from an analyst, with their services (hub/access/policy.py).
+HIDDEN_LPSK_ROLES = "'SAKSI', 'SAKSI_KORBAN', 'PELAPOR', 'SAKSI_PELAKU'"
 AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
 
 Row = Sequence[Any]
@@ -265,10 +268,15 @@ async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> 
             params,
         ):
             by_key[r[0]].victims.append(r)
-        for r in await rows(
-            f"SELECT no_permohonan, id_program, jenis_program, status, mulai, selesai "
-            f"FROM {t(agency, 'program_perlindungan')}",
-            "no_permohonan",
+        # A service of a hidden person is hidden too: only programmes of visible recipients.
+        condition, params = driver.in_list("p.no_permohonan", keys)
+        for r in await driver.fetch(
+            agency,
+            f"SELECT p.no_permohonan, p.id_program, p.jenis_program, p.status, p.mulai, p.selesai "
+            f"FROM {t(agency, 'program_perlindungan')} p "
+            f"JOIN {t(agency, 'terlindung')} w ON w.id_terlindung = p.id_terlindung "
+            f"WHERE w.status_hukum NOT IN ({HIDDEN_LPSK_ROLES}) AND {condition} ORDER BY p.id_program",
+            params,
         ):
             by_key[r[0]].services.append(r)
     elif agency == "kemlu":

@@ -100,6 +100,11 @@ class Settings:
     seconds: float = 60.0
     kill_at: float = 0.25  # fraction of the run
     start_at: float = 0.60
+    #: Keep PostgreSQL #1 down past ``start_at`` until this many replies that started after the
+    #: kill have come back marked partial (for at most ``recovery_wait`` past the load): on a
+    #: loaded machine a short outage can otherwise pass without one reply wholly inside it.
+    #: 0: restart on time.
+    min_down_replies: int = 0
     slow_delay: float = 2.0  # seconds added to every statement on lpsk's tables
     source_timeout: float = 5.0
     breaker_threshold: int = 3
@@ -444,10 +449,17 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     return "\n".join(lines) + "\n"
 
 
-def coordinator_headers(config: Path) -> dict[str, str]:
-    """A development token (the demo hub's secret beside ``config``) for a coordinator."""
-    token = mint_token(load_auth(load_config(config)), "coordinator", subject="bench-faults")
-    return {"Authorization": f"Bearer {token}"}
+def coordinator_token(config: Path) -> str:
+    """A development token of an LPSK coordinator (sees every row) for the hub of ``config``.
+
+    The demo hub signs with the development secret it keeps beside its configuration; loading
+    its [auth] here creates that secret first, so the hub process reads the same one.
+    """
+
+    settings = load_auth(load_config(config))
+    return mint_token(
+        settings, "coordinator", agency="LPSK", ttl_seconds=int(settings.max_token_lifetime_seconds)
+    )
 
 
 class HubProcess:
@@ -461,9 +473,9 @@ class HubProcess:
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.url = f"{self.base}/graphql"
         self._proc: subprocess.Popen[bytes] | None = None
-        #: The clients read as a coordinator: exact counts, so a partial answer can be checked
-        #: against the per-agency baseline (analysts get perturbed counts, hub.access.cellkey).
-        self.headers = coordinator_headers(config)
+        #: Every request is a coordinator's: exact statistics (a lower role's counts are perturbed
+        #: by the cell-key method, and per-agency totals would not add up to the whole).
+        self.headers = {"Authorization": f"Bearer {coordinator_token(config)}"}
         self.exit_code: int | None = None
         self.stop_seconds: float | None = None
 
@@ -885,6 +897,9 @@ class Faults:
 
     kill: float = float("nan")
     killed: float = float("nan")  # kill() returned: every PostgreSQL process gone
+    # The restart is issued at ``start``: from then on the server may accept a connection (the
+    # breaker's half-open probe can reach it before ``start()`` returns), so the outage window
+    # ends at ``start``, not at ``started``; replies in between are "across".
     start: float = float("nan")
     started: float = float("nan")  # start() returned: accepting connections again
 
@@ -941,7 +956,7 @@ class FaultResults:
         f = self.faults
         if reply.finished < f.kill:
             return "healthy"
-        if reply.started >= f.killed and reply.finished <= f.started:
+        if reply.started >= f.killed and reply.finished <= f.start:
             return "down"
         if reply.started >= f.started:
             return "back"
@@ -1109,8 +1124,9 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         nonlocal issued
         rng = random.Random(settings.seed * 1000 + index)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        client_options = {"timeout": settings.client_timeout, "limits": limits, "headers": hub.headers}
-        async with httpx.AsyncClient(**client_options) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.client_timeout, limits=limits, headers=hub.headers
+        ) as client:
             for turn in itertools.count(index):
                 if clock() >= settings.seconds or issued >= settings.max_requests:
                     return
@@ -1126,11 +1142,24 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         await asyncio.to_thread(killed.kill)
         faults.killed = clock()
         await asyncio.sleep(max(0.0, settings.start_at * settings.seconds - clock()))
+        # (The monitor keeps asking while the schedule waits, so the wait ends even after the load.)
+        while (
+            _seen_down() < settings.min_down_replies and clock() < settings.seconds + settings.recovery_wait
+        ):
+            await asyncio.sleep(0.05)
         faults.start = clock()
         say(f"t={faults.start:.1f} s: start PostgreSQL #1 again")
         await asyncio.to_thread(killed.start)
         faults.started = clock()
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
+
+    def _seen_down() -> int:
+        """Replies started after the kill and back already, marked partial for the killed source."""
+        return sum(
+            1
+            for r in (*replies, *monitor)
+            if r.started >= faults.killed and r.outcome == PARTIAL and KILLED in _failed(r)
+        )
 
     async def monitoring() -> None:
         async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
@@ -1282,9 +1311,9 @@ def _load_average() -> str:
 PHASES = ("healthy", "down", "back", "across")
 PHASE_TEXT = {
     "healthy": "finished before the kill",
-    "down": "started once every PostgreSQL #1 process was gone, finished before it accepted again",
+    "down": "started once every PostgreSQL #1 process was gone, finished before its restart was issued",
     "back": "started after PostgreSQL #1 accepted again (the breaker's wait included)",
-    "across": "in flight at the kill or at the restart",
+    "across": "in flight at the kill, or between the restart being issued and PostgreSQL #1 accepting",
 }
 #: Peak RSS budget for one hub process: what a small VM gives a worker next to its database
 #: drivers. The figure that matters as much is the plateau (no growth once warm).
@@ -1361,7 +1390,7 @@ def verdicts(results: FaultResults) -> Verdicts:
     started_down = [
         r.latency
         for r in results.replies
-        if f.killed <= r.started < f.started and r.outcome == PARTIAL and KILLED in _failed(r)
+        if f.killed <= r.started < f.start and r.outcome == PARTIAL and KILLED in _failed(r)
     ]
     peak = max((s.get("VmHWM", 0) for _, s in results.memory), default=None)
     plateau: bool | None = None

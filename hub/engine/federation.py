@@ -125,6 +125,8 @@ class StatisticsResult:
     double_counting: DoubleCounting | None = None
     keys: dict[Cell, int] | None = None
     total_key: int | None = None
+    #: Victim records counted that the linkage index has not seen (None: no linkage involved).
+    unlinked: int | None = None
 
 
 @dataclass(slots=True)
@@ -394,6 +396,7 @@ class Federation:
                     {cell: len(persons) for cell, persons in members.items()},
                     dedup.distinct,
                     dedup.double_counting,
+                    unlinked=dedup.unlinked,
                 )
                 if keying is not None:
                     result.keys = {
@@ -403,6 +406,7 @@ class Federation:
                 return result
             result = await self._grouped(ctx, entries, request, keying)
             result.double_counting = dedup.double_counting
+            result.unlinked = dedup.unlinked
             return result
         return await self._grouped(ctx, entries, request, keying)
 
