@@ -162,4 +162,4 @@ async def test_a_failing_source_stops_the_export_unless_partial_is_allowed(
     text = await export(config, replace(request, allow_partial=True), "json")
     entry = json.loads(text)["indicators"][0]
     assert any("kemlu" in e for e in entry["errors"])
-    assert {c["source"]: c["status"] for c in entry["coverage"]}["kemlu"] == "ERROR"
+    assert {c["source"]: c["status"] for c in entry["coverage"]}["kemlu"] == "error"

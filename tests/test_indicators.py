@@ -171,7 +171,7 @@ async def test_every_indicator_matches_the_ground_truth_on_postgres(
     for by, period in CASES[:2]:
         by = [d for d in by if d in {x.name for x in spec.disaggregations}]
         answer = await _ask(pg_truth_hub, COORDINATOR, ident, by, period)
-        assert all(c["status"] in ("OK", "EXCLUDED") for c in answer["coverage"])
+        assert all(c["status"] in ("ok", "excluded") for c in answer["coverage"])
         got = _figures(answer, spec.row_dimension is not None)
         want = truth_model.evaluate(spec, by, period, AS_OF)
         assert not _same(got, want), _same(got, want)[:10]
@@ -196,7 +196,7 @@ async def test_coverage_says_what_each_source_could_not_evaluate(truth_hub: Hub)
     rights = await _ask(truth_hub, COORDINATOR, "rights.health_rehabilitation", [], PERIOD)
     cannot = {c["source"]: c["cannotEvaluate"] for c in rights["coverage"]}
     assert cannot["polri"] == ["services"]  # the police record no services
-    assert all(c["status"] == "OK" for c in rights["coverage"])
+    assert all(c["status"] == "ok" for c in rights["coverage"])
 
 
 async def test_disclosure_control_below_coordinator(truth_hub: Hub) -> None:
@@ -281,3 +281,13 @@ async def test_many_person_indicators_in_one_request_are_too_complex(truth_hub: 
     few = " ".join(f'a{i}: indicator(id: "enforcement.case_funnel") {{ suppressed }}' for i in range(5))
     result = await truth_hub.execute(f"{{ {few} }}", None, ANALYST)
     assert not result.errors, result.errors
+
+
+async def test_person_indicators_report_the_linkage_state(truth_hub: Hub, hub: Hub) -> None:
+    """Distinct persons come from linkage: its state is part of the answer, never silent."""
+    query = '{ indicator(id: "rights.no_service") { linkage { state unlinkedRecords } } }'
+    result = await truth_hub.execute(query, None, COORDINATOR)
+    assert not result.errors, result.errors
+    assert result.data["indicator"]["linkage"]["unlinkedRecords"] == 0
+    funnel = await truth_hub.execute('{ indicator(id: "enforcement.case_funnel") { linkage { state } } }')
+    assert funnel.data["indicator"]["linkage"] is None

@@ -117,6 +117,9 @@ class IndicatorResult:
     #: source → what it could not evaluate for this indicator (e.g. ``stage``, ``services``).
     cannot_evaluate: dict[str, list[str]]
     as_of: date | None = None
+    #: Person indicators: matching records the linkage index does not know yet (each counted
+    #: as a person of its own); None for indicators that count no persons.
+    unlinked: int | None = None
 
 
 def check_request(indicator: Indicator, request: IndicatorRequest) -> None:
@@ -303,7 +306,8 @@ class IndicatorEngine:
             sorted(self._agencies()),
             self._person_key if self.keying else None,
         )
-        return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot))
+        unlinked = sum(1 for ref in facts if ref not in known)
+        return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot), unlinked=unlinked)
 
     def _case_key(self, source: str, key: str) -> int:
         """The key of one case record (for counts of cases computed in the hub)."""
