@@ -79,7 +79,7 @@ async def person_facts(source: MappedSQLSource, request: PersonFactsRequest) -> 
             options = [_options(source, grouping, row[2:], d) for d in request.dimensions]
             cells[key].update(product(*options))
             dates[key] = _iso(row[1])
-    return [PersonFact(key, tuple(sorted(found, key=str)), dates[key]) for key, found in cells.items()]
+    return [PersonFact(key, tuple(found), dates[key]) for key, found in cells.items()]
 
 
 async def service_facts(source: MappedSQLSource) -> list[ServiceFact]:
@@ -158,7 +158,7 @@ async def stage_facts(
             if known is None or day < known:
                 firsts[row[0]][found] = day
     return [
-        StageFact(case_part.record_key(k), tuple(sorted(found, key=str)), dates[k], dict(firsts.get(k, {})))
+        StageFact(case_part.record_key(k), tuple(found), dates[k], dict(firsts.get(k, {})))
         for k, found in cells.items()
     ]
 

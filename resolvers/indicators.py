@@ -39,6 +39,7 @@ from resolvers.access import guard_of
 from resolvers.enums import to_model
 from resolvers.errors import bad_input
 from resolvers.inputs import CaseFilter, engine_filter
+from resolvers.linkage_status import LinkageStatus, report_linkage
 from resolvers.statistics import DimensionValue, label
 from resolvers.types import Agency
 
@@ -204,6 +205,10 @@ class IndicatorResultType:
     suppressed: bool = strawberry.field(
         description="True when figures were withheld to protect individuals (Disembunyikan)."
     )
+    linkage: LinkageStatus | None = strawberry.field(
+        description="Person indicators: the state of the record linkage their distinct persons come "
+        "from (also in `extensions.linkage`); null for case indicators."
+    )
 
 
 def _text(value: Any) -> BilingualText:
@@ -327,7 +332,12 @@ def _keys(
 
 
 def result_type(
-    result: IndicatorResult, k: int | None, info: Info, agencies: dict[str, Agency], keying: CellKeys | None
+    result: IndicatorResult,
+    k: int | None,
+    info: Info,
+    agencies: dict[str, Agency],
+    keying: CellKeys | None,
+    linkage: LinkageStatus | None = None,
 ) -> IndicatorResultType:
     """The GraphQL result, with disclosure control applied when ``k`` is set."""
     federation: Federation = info.context.federation
@@ -380,6 +390,7 @@ def result_type(
         as_of=result.as_of,
         coverage=coverage,
         suppressed=hidden,
+        linkage=linkage,
     )
 
 
@@ -454,8 +465,19 @@ class IndicatorQueries:
             result = await engine.evaluate(info.context.scope, spec, request)
         except IndicatorUnavailable as exc:
             raise bad_input(str(exc), "id") from None
+        linkage = None
+        if result.unlinked is not None and info.context.linkage is not None:
+            answered = [e["source"] for e in info.context.scope.extension() if e["status"] == "ok"]
+            linkage = await report_linkage(
+                info.context,
+                info.context.linkage,
+                federation.registry,
+                answered,
+                result.unlinked,
+                exact=k is None,
+            )
         try:
-            return result_type(result, k, info, _agencies(info), keying)
+            return result_type(result, k, info, _agencies(info), keying, linkage)
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
 

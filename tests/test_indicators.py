@@ -271,3 +271,23 @@ async def test_registry_query_lists_metadata(truth_hub: Hub) -> None:
         "POLRI",
     }
     assert [s["code"] for s in listed["enforcement.days_between_stages"]["metadata"]["sources"]] == ["POLRI"]
+
+
+async def test_many_person_indicators_in_one_request_are_too_complex(truth_hub: Hub) -> None:
+    """Each person indicator reads every source: aliasing many of them is refused, not run."""
+    aliases = " ".join(f'a{i}: indicator(id: "rights.no_service") {{ suppressed }}' for i in range(20))
+    result = await truth_hub.execute(f"{{ {aliases} }}", None, ANALYST)
+    assert [e.extensions["code"] for e in result.errors] == ["QUERY_TOO_COMPLEX"]
+    few = " ".join(f'a{i}: indicator(id: "enforcement.case_funnel") {{ suppressed }}' for i in range(5))
+    result = await truth_hub.execute(f"{{ {few} }}", None, ANALYST)
+    assert not result.errors, result.errors
+
+
+async def test_person_indicators_report_the_linkage_state(truth_hub: Hub, hub: Hub) -> None:
+    """Distinct persons come from linkage: its state is part of the answer, never silent."""
+    query = '{ indicator(id: "rights.no_service") { linkage { state unlinkedRecords } } }'
+    result = await truth_hub.execute(query, None, COORDINATOR)
+    assert not result.errors, result.errors
+    assert result.data["indicator"]["linkage"]["unlinkedRecords"] == 0
+    funnel = await truth_hub.execute('{ indicator(id: "enforcement.case_funnel") { linkage { state } } }')
+    assert funnel.data["indicator"]["linkage"] is None

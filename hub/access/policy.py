@@ -357,6 +357,15 @@ class Guard:
         """Note a personal field handed out (audited before the response leaves)."""
         self.reads.append(PersonalRead(record_id, field_name, path))
 
+    def restricts_query_sets(self) -> bool:
+        """Whether list filters of statistics must hold only values that count 0 or >= k alone.
+
+        Only for roles that read no records (``public``): the others can count the cases they
+        may see exactly (``totalCount``), so refusing their lists would protect nothing and
+        only get in their way (see :mod:`hub.access.querysets`).
+        """
+        return self.principal.role not in RECORD_ROLES
+
     def statistics_k(self) -> int | None:
         """Minimum cell size for this request's statistics, or None for exact counts."""
         return statistics_k(self.principal, self.settings.suppression_k)

@@ -60,7 +60,7 @@ when it is stale).
 Ask for them in GraphQL:
 
 ```graphql
-{
+query IndicatorsAndRepatriation {
   indicators { id name { en id } unit metadata { formula frequency sources { code } } }
   indicator(id: "rights.repatriation", filter: { reportedFrom: "2024-01-01", reportedTo: "2024-12-31" },
             disaggregateBy: [SEX]) {

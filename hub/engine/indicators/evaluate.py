@@ -117,6 +117,9 @@ class IndicatorResult:
     #: source → what it could not evaluate for this indicator (e.g. ``stage``, ``services``).
     cannot_evaluate: dict[str, list[str]]
     as_of: date | None = None
+    #: Person indicators: matching records the linkage index does not know yet (each counted
+    #: as a person of its own); None for indicators that count no persons.
+    unlinked: int | None = None
 
 
 def check_request(indicator: Indicator, request: IndicatorRequest) -> None:
@@ -248,6 +251,7 @@ class IndicatorEngine:
         person_of: dict[RecordRef, PersonKey] = {ref: known.get(ref, ref) for ref in refs}
 
         positions = {dim: asked.index(dim) for dim in asked}
+        agency_of = {entry.name: self._agency(entry.name) for entry in self.federation.registry.all()}
         project = [positions[d] for d in dims]
         units: dict[PersonKey, _Person] = {}
         for ref, fact in facts.items():
@@ -264,7 +268,7 @@ class IndicatorEngine:
             if unit is None:
                 unit = units[person] = _Person(key=self._person_key(person))
             unit.cells.update(tuple(cell[i] for i in project) for cell in cells)
-            unit.agencies.add(self._agency(ref[0]))
+            unit.agencies.add(agency_of[ref[0]])
             if fact.reported_at is not None and (
                 unit.first_report is None or fact.reported_at < unit.first_report
             ):
@@ -302,7 +306,8 @@ class IndicatorEngine:
             sorted(self._agencies()),
             self._person_key if self.keying else None,
         )
-        return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot))
+        unlinked = sum(1 for ref in facts if ref not in known)
+        return IndicatorResult(indicator, request.disaggregate_by, blocks, dict(cannot), unlinked=unlinked)
 
     def _case_key(self, source: str, key: str) -> int:
         """The key of one case record (for counts of cases computed in the hub)."""
