@@ -18,7 +18,7 @@ baseline's (median over the phases).
 data, timed (median of several runs), and compared with :func:`resolvers.safety.estimate_work`;
 the per-component constants are fitted by least squares and printed beside the ones in use.
 
-Results go to ``bench/RESULTS.md`` (section "7. Abuse"); ``--quick`` prints a short run instead.
+Results go to ``bench/RESULTS.md`` (section "8. Abuse"); ``--quick`` prints a short run instead.
 """
 
 from __future__ import annotations
@@ -408,7 +408,7 @@ def render(results: Results, calibration: list[str] | None = None) -> str:
     s, v = results.settings, verdicts(results)
     mark = lambda ok: "✅" if ok else "❌"  # noqa: E731
     lines = [
-        "## 7. Abuse: one attacker beside 32 ordinary clients",
+        "## 8. Abuse: one attacker beside 32 ordinary clients",
         MARKER,
         "",
         f"- **Date**: {results.started:%Y-%m-%d %H:%M} UTC → {results.finished:%H:%M} UTC "
@@ -473,11 +473,11 @@ def render(results: Results, calibration: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SECTION = re.compile(r"^## 7\. Abuse\b.*?(?=^## |\Z)", re.M | re.S)
+_SECTION = re.compile(r"^## 8\. Abuse\b.*?(?=^## |\Z)", re.M | re.S)
 
 
 def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace section 7 of ``path`` (or put it before ``## Linkage``); the rest stays."""
+    """Replace section 8 of ``path`` (or put it before ``## Linkage``); the rest stays."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
     block = section.rstrip() + "\n\n"
     match = _SECTION.search(text)

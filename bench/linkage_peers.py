@@ -66,14 +66,14 @@ class Run:
 # --- the child ----------------------------------------------------------------------------------
 
 
-def _link_hub(records: Sequence, labels: Sequence[str]) -> tuple[list[int], str]:
+def _link_hub(records: list, labels: Sequence[str]) -> tuple[list[int], str]:
     from hub.linkage.engine import bulk_work, link
     from hub.linkage.features import link_record
 
     with bulk_work():
         features = [link_record(i, r) for i, r in enumerate(records)]
     result = link(features)
-    out = [0] * len(records)
+    out = [0] * len(features)
     for n, group in enumerate(result.groups):
         for i in group:
             out[i] = n
@@ -83,7 +83,7 @@ def _link_hub(records: Sequence, labels: Sequence[str]) -> tuple[list[int], str]
     )
 
 
-def _link_splink(records: Sequence, labels: Sequence[str]) -> tuple[list[int], str]:
+def _link_splink(records: list, labels: Sequence[str]) -> tuple[list[int], str]:
     from bench import splink_peer
 
     out, _seconds, threshold = splink_peer.run(records, labels)

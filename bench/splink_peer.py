@@ -127,7 +127,9 @@ def run(records: Sequence[PersonRecord], truth: Sequence[str]) -> tuple[list[int
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     rows = [_row(i, r) for i, r in enumerate(records)]
+    count = len(rows)
     table = pa.Table.from_pylist(rows)
+    del rows
     started = time.perf_counter()
     db_api = DuckDBAPI()
     frame = db_api.register(table)
@@ -149,7 +151,7 @@ def run(records: Sequence[PersonRecord], truth: Sequence[str]) -> tuple[list[int
     by_threshold: dict[float, float] = {}
     for threshold in (w / 2 for w in range(-10, 61)):
         pairs = [(a, b) for a, b, w in zip(left, right, weight, strict=True) if w >= threshold]
-        by_threshold[threshold] = _f1(_components(len(records), pairs), truth, half)
+        by_threshold[threshold] = _f1(_components(count, pairs), truth, half)
     threshold = max(by_threshold, key=lambda t: (by_threshold[t], t))
 
     started = time.perf_counter()
@@ -162,5 +164,5 @@ def run(records: Sequence[PersonRecord], truth: Sequence[str]) -> tuple[list[int
         zip(table.column("unique_id").to_pylist(), table.column("cluster_id").to_pylist(), strict=True)
     )
     numbers: dict[object, int] = defaultdict(lambda: len(numbers))
-    labels = [numbers[label_of.get(i, ("alone", i))] for i in range(len(records))]
+    labels = [numbers[label_of.get(i, ("alone", i))] for i in range(count)]
     return labels, elapsed, threshold

@@ -284,8 +284,8 @@ class ReviewQueries:
         edges = [PossibleLinkEdge(cursor=str(node.id), node=node) for node in nodes]
         return PossibleLinkConnection(
             edges=edges,
-            page_info=types.PageInfo(
-                has_next_page=len(items) > first, end_cursor=edges[-1].cursor if edges else None
+            page_info=types.page_info(
+                [edge.cursor for edge in edges], has_next=len(items) > first, has_previous=after is not None
             ),
             total_count=total,
             persons_affected=persons,

@@ -346,3 +346,22 @@ def test_pair_scores_do_not_depend_on_the_order_of_the_pair(a: str, b: str, same
     fy2, fx2 = pair(y, x)
     assert compare(fx, fy).score == compare(fy2, fx2).score
     assert compare_names(fx.name, fy.name)[0] is compare_names(fy.name, fx.name)[0]
+
+
+def test_twins_with_consecutive_niks_are_not_linked() -> None:
+    born = date(1991, 4, 25)
+    x, y = pair(
+        person("1", "Siti Aminah", nik=NIK, born=born, region="33.74", address="Jl. Melati 5"),
+        person(
+            "2", "Dewi Lestari", nik="3374056504910004", born=born, region="33.74", address="Jl. Melati 5"
+        ),
+    )
+    assert levels(x, y).nik is Agreement.ONE_DIGIT
+    assert compare(x, y).score < REVIEW_THRESHOLD
+
+
+def test_a_nik_mistyped_in_its_date_digits_does_not_make_a_birth_conflict() -> None:
+    # the second NIK's day is mistyped (65 → 66): its encoded date is the 26th, not the 25th
+    x, y = pair(person("1", "Siti Aminah", nik=NIK), person("2", "SITI AMINAH", nik="3374056604910003"))
+    assert birth_agreement(x, y) is Agreement.MISSING
+    assert compare(x, y).score >= LINK_THRESHOLD

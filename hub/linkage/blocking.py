@@ -26,7 +26,6 @@ those records still find their matches.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
@@ -70,37 +69,60 @@ def keys_of(record: LinkRecord) -> Iterator[str]:
         yield f"nx:{record.name_key}|{record.sex.value}"
 
 
+_ID_KINDS = ("nik:", "pas:", "ph:")
+
+
+def _blocks(records: Sequence[LinkRecord]) -> tuple[dict[int, int | list[int]], dict[int, int | list[int]]]:
+    """Members of each key, (other keys, identifier keys), keyed by the key's hash.
+
+    Memory matters at a million records (about ten keys each): a key is kept as its hash (a
+    collision could only add a pair to score, never lose one) and a key held by one record
+    as that record's position, not a list.
+    """
+    blocks: dict[int, int | list[int]] = {}
+    id_blocks: dict[int, int | list[int]] = {}
+    for record in records:
+        ref = record.ref
+        for key in keys_of(record):
+            target = id_blocks if key.startswith(_ID_KINDS) else blocks
+            slot = hash(key)
+            found = target.get(slot)
+            if found is None:
+                target[slot] = ref
+            elif type(found) is int:
+                target[slot] = [found, ref]
+            else:
+                found.append(ref)  # type: ignore[union-attr]
+    return blocks, id_blocks
+
+
 def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> set[tuple[int, int]]:
     """Pairs ``(i, j)`` with ``i < j`` (positions in ``records``) that share a usable key.
 
     With ``only``, just the pairs that involve at least one of those positions (an
     incremental run compares new records with everything, but old pairs are not redone).
     """
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for record in records:
-        for key in keys_of(record):
-            blocks[key].append(record.ref)
+    blocks, id_blocks = _blocks(records)
     wanted = set(only) if only is not None else None
     pairs: set[tuple[int, int]] = set()
-    for key, members in blocks.items():
-        size = len(members)
-        if size < 2:
-            continue
-        limit = MAX_ID_BLOCK if key.startswith(("nik:", "pas:", "ph:")) else MAX_BLOCK
-        if size > limit:
-            continue
-        if wanted is not None:
-            fresh = [m for m in members if m in wanted]
-            if not fresh:
+    for groups, limit in ((blocks, MAX_BLOCK), (id_blocks, MAX_ID_BLOCK)):
+        for members in groups.values():
+            if type(members) is int:
                 continue
-            for i in fresh:
-                for j in members:
-                    if i != j:
-                        pairs.add((i, j) if i < j else (j, i))
-            continue
-        for x in range(size):
-            i = members[x]
-            for y in range(x + 1, size):
-                j = members[y]
-                pairs.add((i, j) if i < j else (j, i))
+            size = len(members)  # type: ignore[arg-type]
+            if size > limit:
+                continue
+            if wanted is not None:
+                fresh = [m for m in members if m in wanted]  # type: ignore[union-attr]
+                for i in fresh:
+                    for j in members:  # type: ignore[union-attr]
+                        if i != j:
+                            pairs.add((i, j) if i < j else (j, i))
+                continue
+            for x in range(size):
+                i = members[x]  # type: ignore[index]
+                for y in range(x + 1, size):
+                    j = members[y]  # type: ignore[index]
+                    pairs.add((i, j) if i < j else (j, i))
+        groups.clear()
     return pairs

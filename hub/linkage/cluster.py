@@ -7,8 +7,8 @@ of decreasing score, and every merge is checked against the whole clusters it wo
 - one passport and one sex in a cluster, and NIKs at most one digit (or one adjacent swap)
   apart from each other;
 - birth years in a cluster at most one year apart, and full birth dates at most a month
-  apart unless day and month are swapped — unless both clusters hold the same NIK, which
-  encodes the true birth date and outweighs a mistyped one;
+  apart unless day and month are swapped — unless both clusters hold NIKs (by then known to agree to
+  a digit), which outweigh a mistyped date — or the mistyped NIK digit that encodes it;
 - no two records of the same case in the same source, except a victim and the same victim
   examined as a witness (saksi korban);
 - a weak link (below :data:`~hub.linkage.scoring.STRONG_THRESHOLD`) only joins clusters
@@ -161,8 +161,9 @@ class Clusterer:
             return False
         if not all(nik_compatible(x, y) for x in a.niks for y in b.niks):
             return False
-        # One NIK on both sides outweighs a mistyped birth date (it encodes the true one).
-        same_nik = bool(a.niks & b.niks)
+        # NIKs on both sides that agree (to a digit) outweigh a birth date: the mistyped one
+        # is the date, or the NIK digit that encodes it.
+        same_nik = bool(a.niks and b.niks)
         if (
             not same_nik
             and a.years

@@ -58,6 +58,8 @@ class LinkRecord:
     births: tuple[date, ...] = field(init=False)  # full dates: as recorded, as in the NIK
     birth_year: int | None = field(init=False)
     regions: tuple[str, ...] = field(init=False)  # recorded regency, then the NIK's
+    recorded_births: tuple[date, ...] = field(init=False)  # as recorded only
+    recorded_year: int | None = field(init=False)
     sound: str = field(init=False)  # sorted sound keys of the name tokens
     sorted_tokens: tuple[str, ...] = field(init=False)
 
@@ -65,8 +67,10 @@ class LinkRecord:
         births: list[date] = []
         if self.birth is not None and not self.birth.year_only:
             births.append(self.birth.value)
+        self.recorded_births = tuple(births)
         if self.nik_birth is not None and self.nik_birth not in births:
             births.append(self.nik_birth)
+        self.recorded_year = self.birth.year if self.birth is not None else None
         self.births = tuple(births)
         if self.birth is not None:
             self.birth_year = self.birth.year

@@ -11,7 +11,8 @@ data of each run (:class:`NameFrequencies`).
 field          level                                                        points
 =============  ==========================================================  =======
 NIK            ``EXACT``                                                    +12
-               ``ONE_DIGIT``: one digit or two adjacent digits differ       +7
+               ``ONE_DIGIT``: one digit or two adjacent digits differ,      +7
+               with names agreeing at least ``FUZZY`` (else ``DIFFERENT``)
                ``DIFFERENT``                                                -8
 passport       ``EXACT`` / ``DIFFERENT`` (renewals happen)                  +10 / -8
 sex            conflict                                                     veto
@@ -249,17 +250,27 @@ _BIRTH_ORDER = (
 )
 
 
+def _nik_date_differs(a: LinkRecord, b: LinkRecord) -> bool:
+    """Whether both NIKs are recorded and differ in their date digits (positions 7-12)."""
+    return bool(a.nik and b.nik and a.nik[6:12] != b.nik[6:12])
+
+
 def birth_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
     """The best agreement between the full birth dates the records state (recorded or in the NIK).
 
     Day and month swapped (``1978-06-02`` / ``1978-02-06``) is its own level; with one side
-    known only by its year, the years are compared.
+    known only by its year, the years are compared. When the two NIKs disagree in their date
+    digits (one of them mistyped, or two people), only recorded dates are compared.
     """
-    da, db = a.births, b.births
+    if _nik_date_differs(a, b):
+        da, db = a.recorded_births, b.recorded_births
+        ya, yb = a.recorded_year, b.recorded_year
+    else:
+        da, db = a.births, b.births
+        ya, yb = a.birth_year, b.birth_year
     if da and db:
         best = min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_ORDER.index)
         return best
-    ya, yb = a.birth_year, b.birth_year
     if ya is not None and yb is not None:
         if ya == yb:
             return Agreement.YEAR
@@ -381,6 +392,10 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
     if names is not None and level >= NameLevel.VARIANT:
         score += _rarity_points(names.surplus(a.name.tokens))
     nik = nik_agreement(a.nik, b.nik)
+    if nik is Agreement.ONE_DIGIT and level < NameLevel.FUZZY:
+        # Twins born the same day in one regency get consecutive NIKs: a near NIK says
+        # "the same person" only when the names agree too.
+        nik = Agreement.DIFFERENT
     if nik is not Agreement.MISSING:
         score += NIK_POINTS[nik]
         if nik is not Agreement.DIFFERENT:
