@@ -116,6 +116,7 @@ schema: venv ## Export the GraphQL SDL to schema.graphql
 bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	$(VENV_PY) -m bench
+	$(VENV_PY) -m bench.indicators
 	$(VENV_PY) -m bench.linkage
 	$(VENV_PY) -m bench.linkage --peer splink
 

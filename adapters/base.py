@@ -25,7 +25,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hub.vocabulary.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
+from hub.vocabulary.model import (
+    Agency,
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Dimension,
+    Entity,
+    Record,
+    StatisticsRequest,
+)
 
 
 class SourceError(Exception):
@@ -153,6 +163,29 @@ class Source(abc.ABC):
         only keys and dimension values are returned, never personal fields.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list victim records")
+
+    #: Whether this source answers the indicator facts below (:mod:`adapters.facts`); a
+    #: source that does not is reported as unable to evaluate person and stage indicators.
+    answers_facts: bool = False
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        """Person records with one of ``request.roles`` in cases matching the filter, with cells.
+
+        Keys, national cells and the case's report date only; never personal fields.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list person facts")
+
+    async def service_facts(self) -> list[ServiceFact]:
+        """Per recipient record, service type and status: first start date and count (GROUP BY)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot group its services")
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        """Cases matching ``filter``: cells, report date and the first date of each stage reached."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list stage facts")
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        """Per recipient record: restitution requested, ordered and paid, summed (GROUP BY)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot group its restitution")
 
     @abc.abstractmethod
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:

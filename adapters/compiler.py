@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Select, Table, and_, literal, select
+from sqlalchemy import Integer, Select, Table, Text, and_, cast, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import predicates
@@ -39,7 +39,7 @@ from adapters.mapping import (
     field_kind,
 )
 from adapters.reflect import tables_of_part
-from adapters.sqlfuncs import AggregateStrings, iso_date
+from adapters.sqlfuncs import VALUE_SEPARATOR, iso_date
 from adapters.translate import Reader, Translations, split_many, to_int
 from hub.vocabulary import reference
 from hub.vocabulary.model import VICTIM_ROLES, Entity, PersonRole
@@ -328,7 +328,8 @@ class _PartCompiler:
                 )
                 return [], lambda _values: ()
             correlated = (
-                select(AggregateStrings(child.c[spec.column]))
+                # SQLAlchemy's portable string aggregation (group_concat / string_agg).
+                select(func.aggregate_strings(cast(child.c[spec.column], Text), VALUE_SEPARATOR))
                 .where(child.c[spec.key] == column(ColumnRef(None, part.key)))
                 .scalar_subquery()
             )

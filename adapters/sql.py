@@ -29,10 +29,11 @@ from sqlalchemy import Column, Integer, Select, Table, bindparam, func, literal,
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters import filters, predicates, statistics
+from adapters import filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.mapping import LocatedMappingError, RegionSpec, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -43,6 +44,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    Dimension,
     Entity,
     Record,
     SortOrder,
@@ -247,6 +249,20 @@ class MappedSQLSource(Source):
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
         return await statistics.victim_records(self, request)
+
+    answers_facts = True
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        return await sql_facts.person_facts(self, request)
+
+    async def service_facts(self) -> list[ServiceFact]:
+        return await sql_facts.service_facts(self)
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        return await sql_facts.stage_facts(self, filter, dimensions)
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        return await sql_facts.restitution_facts(self)
 
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []

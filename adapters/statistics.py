@@ -77,10 +77,14 @@ class _Frame:
     """The cases matching the filter, as a subquery with each case dimension's raw columns.
 
     Measures join their tables to it; :meth:`attach` adds the frame's dimensions to a
-    grouping (and joins a child table for a multi-valued dimension stored there).
+    grouping (and joins a child table for a multi-valued dimension stored there). With
+    ``with_reported`` the frame also carries each case's report date as ISO text (column
+    ``rep``), for the indicator facts of :mod:`adapters.sql_facts`.
     """
 
-    def __init__(self, source: MappedSQLSource, request: StatisticsRequest) -> None:
+    def __init__(
+        self, source: MappedSQLSource, request: StatisticsRequest, with_reported: bool = False
+    ) -> None:
         self.source = source
         case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
@@ -98,6 +102,8 @@ class _Frame:
                 names.append(f"d{len(columns)}")
                 columns.append(expr.label(names[-1]))
             self.dimensions.append((dimension, names, translate))
+        if with_reported and case_part.date_expr is not None:
+            columns.append(case_part.date_expr.label("rep"))
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
         self.subquery = (
             select(*columns)

@@ -276,6 +276,11 @@ def failed_checks(results: report.Results) -> list[str]:
         for p in results.pages
         if not p.check.same
     ]
+    problems += [
+        f"{p.backend} {measure.page_label(p.agency)}: the whole-row page statement returned other rows"
+        for p in results.pages
+        if not p.check.direct_rows_same
+    ]
     problems += [f"{s.backend} statistics: {s.detail}" for s in results.statistics if not s.equal]
     return problems
 

@@ -582,9 +582,14 @@ SOURCES = "query Sources { sources { name status breaker } }"
 _PORTAL_COUNT = "query($a: [String!]) { cases(first: 0, filter: {agencies: $a}) { totalCount } }"
 _ANALYST_FILTER = """reportedFrom: "2023-01-01", reportedTo: "2023-12-31", regions: ["33"],
     childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR], agencies: $a"""
+#: The example's statistics ask the same question nationwide (examples.ANALYST_FILTER).
+_ANALYST_NATIONWIDE = """reportedFrom: "2023-01-01", reportedTo: "2023-12-31",
+    childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR], agencies: $a"""
 _ANALYST_COUNT = (
     "query($a: [String!]) { cases(first: 0, filter: {" + _ANALYST_FILTER + "}) { totalCount }"
-    " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {" + _ANALYST_FILTER + "}) { total } }"
+    " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {"
+    + _ANALYST_NATIONWIDE
+    + "}) { total } }"
 )
 _IDS = "query($a: [String!], $n: Int!) { cases(first: $n, filter: {agencies: $a}) { edges { node { id } } } }"
 _STATISTICS_COUNT = (

@@ -10,11 +10,12 @@ each selection once — the first time an operation runs — into a tree of smal
 read the attributes and serialise the leaves, and reuses the plan on every later run.
 
 What stays the same: parsing, validation, variables, the query-safety and access extensions,
-every root resolver (policy, audit, federation, loaders) and every field with a resolver of its
-own (personal fields pass the policy point one by one). The plan covers only subtrees whose
-every field is a basic attribute (no resolver, no arguments, no directives) of a concrete object
-type. Anything unusual at run time — a null in a non-null field, a value a scalar cannot
-serialise, an object of an unexpected type — abandons the plan for that object, and graphql-core
+every root resolver (policy, audit, federation, loaders) and every field with a resolver that
+sees more than its object (personal fields pass the policy point one by one). The plan covers
+only subtrees whose every field is a basic attribute or a plain synchronous method of its object
+(no ``info``, no arguments, no directives) of a concrete object type. Anything unusual at run
+time — a null in a non-null field, a value a scalar cannot serialise, an object of an
+unexpected type, a method that raises — abandons the plan for that object, and graphql-core
 completes it instead, producing exactly the error and partial result it always would. A plan
 never changes an answer; it only skips work. Tests compare both paths on every documented
 operation (``tests/test_compiled.py``).
@@ -107,7 +108,7 @@ class _Planner:
         grouped, defer_usages, forbidden = self.context.collect_subfields(object_type, field_details_list)
         if defer_usages or forbidden:
             raise _NotCompilable
-        readers: list[tuple[str, str | None, Any]] = []
+        readers: list[tuple[str, Any, Any]] = []
         for response_key, sub_details in grouped.items():
             nodes = [d.node for d in sub_details]
             if any(node.directives for node in nodes):
@@ -119,13 +120,14 @@ class _Planner:
             field_def = object_type.fields.get(name)
             if field_def is None or field_def.args or any(node.arguments for node in nodes):
                 raise _NotCompilable
-            if not getattr(field_def.resolve, "_is_default", False):
-                raise _NotCompilable  # a resolver of its own (personal fields, computed fields)
             definition = field_def.extensions.get(_STRAWBERRY_FIELD)
             python_name = getattr(definition, "python_name", None)
             if not isinstance(python_name, str):
                 raise _NotCompilable
-            readers.append((response_key, python_name, self.value(field_def.type, list(sub_details))))
+            read: str | Callable[[Any], Any] = python_name
+            if not getattr(field_def.resolve, "_is_default", False):
+                read = _pure_method(definition)  # or _NotCompilable (personal fields, info, args)
+            readers.append((response_key, read, self.value(field_def.type, list(sub_details))))
         return _object_completer(readers)
 
     def value(self, type_: GraphQLOutputType, field_details_list: list[FieldDetails]) -> Complete:
@@ -141,17 +143,50 @@ class _Planner:
         raise _NotCompilable  # interfaces and unions: the runtime type needs graphql-core
 
 
-def _object_completer(readers: list[tuple[str, str | None, Any]]) -> Complete:
-    fields = tuple(readers)
+def _pure_method(definition: Any) -> Callable[[Any], Any]:
+    """A field computed by a plain synchronous method of the object (``def f(self) -> T``).
+
+    Such a method sees nothing but its object: no arguments, no ``info`` (so no context, no
+    policy point, no audit), no permission classes or field extensions. Calling it from the plan
+    is what graphql-core would do; if it raises, the plan falls back and graphql-core calls it
+    again and reports the error where it belongs.
+    """
+    resolver = getattr(definition, "base_resolver", None)
+    if (
+        resolver is None
+        or resolver.is_async
+        or resolver.arguments
+        or resolver.self_parameter is None
+        or resolver.info_parameter is not None
+        or resolver.root_parameter is not None
+        or definition.permission_classes
+        or definition.extensions
+    ):
+        raise _NotCompilable
+    method = resolver.wrapped_func
+
+    def read(value: Any) -> Any:
+        try:
+            return method(value)
+        except Exception:
+            raise Fallback from None
+
+    return read
+
+
+def _object_completer(readers: list[tuple[str, Any, Any]]) -> Complete:
+    fields = tuple((key, read, completer, isinstance(read, str)) for key, read, completer in readers)
 
     def complete(value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         try:
-            for response_key, python_name, completer in fields:
-                if python_name is None:  # __typename
+            for response_key, read, completer, attribute in fields:
+                if read is None:  # __typename
                     out[response_key] = completer
+                elif attribute:
+                    out[response_key] = completer(getattr(value, read))
                 else:
-                    out[response_key] = completer(getattr(value, python_name))
+                    out[response_key] = completer(read(value))
         except AttributeError:
             raise Fallback from None  # graphql-core reports the missing attribute as a field error
         return out

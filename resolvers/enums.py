@@ -134,3 +134,6 @@ class EntityKind(enum.Enum):
     PERSON = strawberry.enum_value("PERSON", description="Person records (Rekam orang).")
     SERVICE = strawberry.enum_value("SERVICE", description="Services (Layanan).")
     STAGE_EVENT = strawberry.enum_value("STAGE_EVENT", description="Stage events (Tahapan perkara).")
+    RESTITUTION = strawberry.enum_value(
+        "RESTITUTION", description="Restitution claimed, ordered and paid (Restitusi)."
+    )

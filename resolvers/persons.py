@@ -52,14 +52,8 @@ class PersonConnection:
         description="Whether the linkage index these persons come from is current: NOT_RUN means no "
         "persons exist yet, STALE that sources changed after the last run (Status penautan)."
     )
-    total: strawberry.Private[int | None]
-
-    @strawberry.field(description="All persons matching the filter (Jumlah orang).")
-    def total_count(self) -> int:
-        # Counted only when selected (look-ahead in the resolver), so always known here.
-        if self.total is None:
-            raise types.TotalNotSelected("totalCount was not prefetched")
-        return self.total
+    # Counted only when selected (the resolver looks ahead), so known whenever it is asked for.
+    total_count: int = strawberry.field(description="All persons matching the filter (Jumlah orang).")
 
 
 @strawberry.input(
@@ -163,7 +157,7 @@ class PersonQueries:
                 [edge.cursor for edge in edges], has_next=page.has_next, has_previous=after is not None
             ),
             linkage=linkage,
-            total=page.total,
+            total_count=page.total,  # type: ignore[arg-type]
         )
 
     @strawberry.field(description="One linked person by id (Orang).")

@@ -170,7 +170,7 @@ class CaseQueries:
             pagination = types.page_info(cursors, has_next=before is not None, has_previous=page.has_next)
         else:
             pagination = types.page_info(cursors, has_next=page.has_next, has_previous=after is not None)
-        return types.CaseConnection(edges=edges, page_info=pagination, total=page.total)
+        return types.CaseConnection(edges=edges, page_info=pagination, total_count=page.total)  # type: ignore[arg-type]
 
     @strawberry.field(description="One case by its global id (Kasus).")
     async def case(

@@ -65,6 +65,8 @@ from strawberry.extensions import SchemaExtension
 
 from hub.access.budgets import Budgets, RateLimited
 from hub.access.policy import Guard, QueryLimits
+from hub.engine.indicators import builtin_registry
+from hub.engine.indicators.spec import Need
 from resolvers.context import optional_context
 
 
@@ -290,6 +292,11 @@ WORK_CELL = 0.9  # per populated statistics cell, grouped in the sources, merged
 WORK_SUPPRESSION = 0.000041  # per cell², complementary suppression below coordinator
 WORK_DISTINCT = 1.3  # factor for VICTIMS (distinct persons through the linkage index)
 WORK_QUALITY = 150.0  # per source measured by `dataQuality`
+#: An `indicator` (bench/RESULTS.md, "Indicators"): a person indicator reads every matching
+#: person record and every service of every source and counts through the linkage index
+#: (240–700 ms at demo scale 1 on the reference machine); a case indicator is a GROUP BY.
+WORK_INDICATOR_PERSONS = 600.0
+WORK_INDICATOR_CASES = 40.0
 #: Dimension cardinalities on a national deployment (years and months over a decade).
 CARDINALITY = {
     "YEAR": 12,
@@ -378,6 +385,8 @@ class _Work(_Cost):
                 total += WORK_FIELD + WORK_PAGE + rows * WORK_ROW + self._connection(node, target, rows)
             elif name == "dataQuality":
                 total += WORK_FIELD + WORK_QUALITY * self.sources
+            elif name == "indicator":
+                total += WORK_FIELD + self._indicator(node)
             elif name == "_entities":
                 rows = self._representations(node)
                 total += WORK_FIELD + rows * WORK_ROW + self._relations(node.selection_set, target, rows)
@@ -461,6 +470,14 @@ class _Work(_Cost):
             + (cells * cells * WORK_SUPPRESSION if self.suppressed else 0.0)
         )
         return work * (WORK_DISTINCT if measure == "VICTIMS" else 1.0)
+
+    def _indicator(self, node: FieldNode) -> float:
+        """A person indicator (or one not known yet) is priced as one; a case indicator less."""
+        ident = next((self._value(a.value) for a in node.arguments or () if a.name.value == "id"), None)
+        spec = builtin_registry().get(ident) if isinstance(ident, str) else None
+        if spec is not None and Need.LINKAGE not in spec.needs:
+            return WORK_INDICATOR_CASES
+        return WORK_INDICATOR_PERSONS
 
     def _representations(self, node: FieldNode) -> int:
         for argument in node.arguments or ():

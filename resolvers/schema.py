@@ -23,6 +23,7 @@ from resolvers.context import optional_context
 from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
 from resolvers.federation_docs import describe_federation
+from resolvers.indicators import IndicatorQueries
 from resolvers.onboarding import Mutation as SourceMutation
 from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
@@ -33,7 +34,15 @@ from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, QualityQueries, ReviewQueries):
+class Query(
+    CaseQueries,
+    PersonQueries,
+    StatisticsQueries,
+    IndicatorQueries,
+    AdminQueries,
+    QualityQueries,
+    ReviewQueries,
+):
     """The root query: the query groups of each feature, composed by inheritance."""
 
 

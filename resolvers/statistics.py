@@ -104,10 +104,13 @@ class Statistics:
 
     measure: enums.Measure = strawberry.field(description="What is counted (Ukuran).")
     dimensions: list[enums.Dimension] = strawberry.field(description="What it is grouped by (Dimensi).")
-    rows: list[StatisticsRow] = strawberry.field(description="One row per combination of values present.")
+    rows: list[StatisticsRow] = strawberry.field(
+        description="One row per combination of values present; for roles below coordinator none at all "
+        "when the table counts fewer than k records."
+    )
     total: int | None = strawberry.field(
         description="Distinct records counted (a multi-valued dimension makes rows add up to more); "
-        "null when suppressed."
+        "null when suppressed — for roles below coordinator whenever it is under k, zero included."
     )
     coverage: list[SourceCoverage] = strawberry.field(
         description="Which sources answered, were excluded or failed: the scope of these numbers."
@@ -199,14 +202,14 @@ class StatisticsQueries:
                 "statistics are unavailable: disclosure control is not ready",
                 extensions={"code": "UNAVAILABLE"},
             )
-        if k is not None:
+        if k is not None and guard is not None and guard.restricts_query_sets():
             try:
                 await querysets.check(federation, ctx, request, k)
             except querysets.SmallComponent as exc:
                 raise bad_input(str(exc), f"filter.{querysets.GRAPHQL_NAME[exc.field]}") from None
         try:
             result = await federation.statistics(
-                ctx, request, index=index, double_counting=want_double, keying=keying
+                ctx, request, index=index, double_counting=want_double, keying=keying, disclose_rows=k is None
             )
             published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
             total: int | None = result.total
@@ -223,6 +226,10 @@ class StatisticsQueries:
                     perturb=_perturbation(keying, result, k),
                 )
                 published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
+                if result.total < k:
+                    # Fewer than k records, none included: "none" and "a few" look alike, so a
+                    # filter pinned to one case cannot test its victims' attributes.
+                    total, suppressed = None, True
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
         converter = info.context.converter
@@ -230,7 +237,10 @@ class StatisticsQueries:
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }
         rows = []
-        for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
+        # A table of fewer than k records shows no rows at all: which values are present (a
+        # suppressed row) would tell "1 to k−1" from "none" about a filter pinned to a few records.
+        shown = {} if k is not None and result.total < k else result.cells
+        for cell in sorted(shown, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
             for dimension, value in zip(dimensions, cell, strict=True):
                 english, indonesian = label(dimension, value, agencies)

@@ -222,10 +222,6 @@ def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> Page
     )
 
 
-class TotalNotSelected(RuntimeError):
-    """``totalCount`` was resolved though the look-ahead said it was not selected (a bug)."""
-
-
 @strawberry.type(description="A case and its cursor.")
 class CaseEdge:
     cursor: str = strawberry.field(description="Opaque position of this case: pass it as `after`.")
@@ -236,16 +232,11 @@ class CaseEdge:
 class CaseConnection:
     edges: list[CaseEdge] = strawberry.field(description="The cases of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Whether more pages follow, and where.")
-    total: strawberry.Private[int | None]
-
-    @strawberry.field(
+    # Counted only when selected (the resolver looks ahead), so known whenever it is asked for:
+    # a plain field, which the compiled path completes with the rest of the connection.
+    total_count: int = strawberry.field(
         description="All cases matching the filter across the sources that answered (COUNT in each source)."
     )
-    def total_count(self) -> int:
-        # Counted only when selected (look-ahead in the resolver), so always known here.
-        if self.total is None:
-            raise TotalNotSelected("totalCount was not prefetched")
-        return self.total
 
 
 @strawberry.type(description="One value of a code list with its labels (Nilai kode).")

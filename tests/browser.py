@@ -34,6 +34,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
     "--no-default-browser-check",
     "--disable-default-apps",
     "--disable-extensions",

@@ -194,6 +194,21 @@ def test_dashboard_draws_the_apis_numbers(page: Page, base_url: str, tmp_path: P
     sources = {s["name"] for s in api(base_url, "{ sources { name } }")["sources"]}
     assert set(coverage) == sources
     assert page.evaluate("document.getElementById('linkage-warning').hidden") is True  # linked demo
+    # The Task Force's indicators: every one listed with its value, its definition one click away.
+    shown = page.evaluate(
+        "Array.from(document.querySelectorAll('#card-indicators tr[data-indicator]'))"
+        ".map(r => [r.dataset.indicator, r.querySelector('td.num').dataset.value])"
+    )
+    registry = api(base_url, "{ indicators { id } }")["indicators"]
+    assert {i for i, _ in shown} == {i["id"] for i in registry}
+    for indicator in ("rights.repatriation", "coordination.double_counting"):
+        (total,) = api(
+            base_url, "query($id: String!) { indicator(id: $id) { totals { value } } }", {"id": indicator}
+        )["indicator"]["totals"]
+        drawn_values = [float(v) if v else None for i, v in shown if i == indicator]
+        assert drawn_values == [total["value"]]
+    definitions = page.evaluate("document.querySelectorAll('#card-indicators details').length")
+    assert definitions == len(registry)
     # Every chart's table downloads as CSV; the age-group one holds the API's rows.
     cards = page.evaluate("Array.from(document.querySelectorAll('.card a.csv')).map(a => a.download)")
     assert len(cards) >= 9

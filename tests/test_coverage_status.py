@@ -19,6 +19,6 @@ async def test_coverage_and_extensions_spell_statuses_alike(hub: Any) -> None:
     coverage = {c["source"]: c["status"] for c in result.data["statistics"]["coverage"]}
     extensions = {s["source"]: s["status"] for s in result.extensions["sources"]}
     assert coverage == extensions
-    # Several states in one answer: answered, left out by the agency filter, and (kemlu keeps
-    # no regions) excluded for the region filter.
-    assert {"ok", "skipped", "excluded"} <= set(coverage.values())
+    # Several states in one answer: answered, and (kemlu keeps no regions) excluded for the
+    # region filter.
+    assert {"ok", "excluded"} <= set(coverage.values())

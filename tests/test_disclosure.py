@@ -465,3 +465,21 @@ async def check_record_keys(hub: Hub, truth: dict[str, Any]) -> None:
         assert result.cells[(AGENCY_CODE[name],)] == len(data["cases"])
         assert result.keys[(AGENCY_CODE[name],)] % KEY_SPACE == want % KEY_SPACE, name
     assert result.total_key % KEY_SPACE == expected_total % KEY_SPACE
+
+
+async def test_a_filter_pinned_to_one_case_cannot_test_its_victims(hub: Hub, truth: dict[str, Any]) -> None:
+    """ "None" and "a few" look alike below k, and no source reports the rows it read."""
+    polri = truth["agencies"]["polri"]
+    by_case = Counter(p["case_key"] for p in polri["persons"] if VICTIM_ROLES & set(p["roles"]))
+    children = {p["case_key"] for p in polri["persons"] if p["is_child"] and VICTIM_ROLES & set(p["roles"])}
+    case = next(c for c in polri["cases"] if c["key"] in children and by_case[c["key"]] >= 1)
+    answers = []
+    for child in (True, False):
+        for measure in ("CASES", "VICTIM_RECORDS", "VICTIMS"):
+            f = {"agencies": ["POLRI"], "text": case["source_key"], "childVictim": child}
+            result = await hub.execute(TABLE_QUERY, {"m": measure, "g": ["AGENCY"], "f": f}, PUBLIC)
+            assert not result.errors, [e.formatted for e in result.errors]
+            answers.append(result.data["statistics"])
+            assert all(s["rows"] == 0 for s in result.extensions["sources"])
+    # One of the two child conditions matches the case and the other may not: same answers.
+    assert all(a == {"total": None, "rows": []} for a in answers)

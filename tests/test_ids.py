@@ -25,6 +25,9 @@ def b64(text: str) -> str:
 
 def test_an_id_is_base64url_of_source_entity_key_without_padding() -> None:
     assert encode_id("polri", Entity.CASE, "LP/B/123/2023") == b64("polri:case:LP/B/123/2023")
+    # Only padding is stripped, never a letter: this encoding ends in "X".
+    assert encode_id("polri", Entity.CASE, "W") == "cG9scmk6Y2FzZTpX"
+    assert GlobalId.decode("cG9scmk6Y2FzZTpX").key == "W"
     assert "=" not in encode_id("ab", Entity.CASE, "k")
     assert GlobalId.decode(b64("polri:case:LP/B/1:2")) == GlobalId("polri", Entity.CASE, "LP/B/1:2")
 
@@ -53,8 +56,9 @@ def test_ids_round_trip(source: str, entity: Entity, key: str) -> None:
     ],
 )
 def test_malformed_ids_are_refused(text: str) -> None:
-    with pytest.raises(InvalidId, match="malformed id"):
+    with pytest.raises(InvalidId) as raised:
         GlobalId.decode(text)
+    assert str(raised.value) == "malformed id"
 
 
 def test_an_id_of_exactly_the_longest_length_is_decoded() -> None:
@@ -79,8 +83,9 @@ def test_a_cursor_is_refused_under_another_order(order: SortOrder) -> None:
     text = encode_cursor(order, Keyset(date(2023, 1, 1), "polri", "k"))
     for other in SortOrder:
         if other is not order:
-            with pytest.raises(InvalidId, match="another order"):
+            with pytest.raises(InvalidId) as raised:
                 decode_cursor(text, other)
+            assert str(raised.value) == "cursor was produced for another order"
 
 
 @pytest.mark.parametrize(
@@ -97,10 +102,12 @@ def test_a_cursor_is_refused_under_another_order(order: SortOrder) -> None:
     ],
 )
 def test_malformed_cursors_are_refused(payload: str) -> None:
-    with pytest.raises(InvalidId, match="malformed"):
+    with pytest.raises(InvalidId) as raised:
         decode_cursor(b64(payload), SortOrder.DESC)
+    assert str(raised.value) == "malformed cursor"
 
 
 def test_a_cursor_that_is_not_base64_is_refused() -> None:
-    with pytest.raises(InvalidId):
+    with pytest.raises(InvalidId) as raised:
         decode_cursor("!!!", SortOrder.DESC)
+    assert str(raised.value) == "malformed cursor"

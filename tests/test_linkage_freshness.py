@@ -91,7 +91,8 @@ async def _records_missing_from_the_index_make_victims_stale(fresh_hub: tuple[Hu
         victims = (
             await conn.execute(
                 select(linkage_record.c.source, linkage_record.c.record_key)
-                .where(linkage_record.c.roles.like("%VICTIM%"))
+                # Police victims: counted for every role (no protected-witness rule applies).
+                .where(linkage_record.c.roles == "VICTIM", linkage_record.c.source == "polri")
                 .limit(3)
             )
         ).all()

@@ -64,7 +64,9 @@ ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
-PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
+PUBLIC_OPERATIONS = frozenset(
+    {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
+)
 #: Root fields only ``admin`` may query.
 ADMIN_OPERATIONS = frozenset(
     {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
@@ -223,11 +225,6 @@ def personal_decision(
     return Decision(False, Reason.OTHER_AGENCY)
 
 
-def may_read_personal(principal: Principal, record_agency: str) -> bool:
-    """Shorthand of :func:`personal_decision` without linkage (kept for existing callers)."""
-    return personal_decision(principal, record_agency).allowed
-
-
 def statistics_k(principal: Principal, k: int = DEFAULT_K) -> int | None:
     """The minimum cell size for ``principal``'s statistics, or None for exact counts."""
     return None if principal.role in EXACT_STATISTICS_ROLES else k
@@ -359,6 +356,15 @@ class Guard:
     def released(self, record_id: str, field_name: str, path: tuple[str | int, ...]) -> None:
         """Note a personal field handed out (audited before the response leaves)."""
         self.reads.append(PersonalRead(record_id, field_name, path))
+
+    def restricts_query_sets(self) -> bool:
+        """Whether list filters of statistics must hold only values that count 0 or >= k alone.
+
+        Only for roles that read no records (``public``): the others can count the cases they
+        may see exactly (``totalCount``), so refusing their lists would protect nothing and
+        only get in their way (see :mod:`hub.access.querysets`).
+        """
+        return self.principal.role not in RECORD_ROLES
 
     def statistics_k(self) -> int | None:
         """Minimum cell size for this request's statistics, or None for exact counts."""

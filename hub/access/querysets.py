@@ -4,11 +4,12 @@ The cheapest differencing attack hides a small set inside a list: ``T([R, BIG]) 
 gives the small region ``R`` (issue 12 recovered 106 of 106 suppressed cells so). Perturbation
 (:mod:`hub.access.cellkey`) turns each such difference into noise, but a bounded noise on
 large cells (2 % at most, for utility) still leaves a single difference more informative than
-a guess. So, for roles below coordinator, a statistics filter whose list field holds two or
-more values is answered only if *each value alone* — the rest of the filter unchanged —
-counts none or at least k. Otherwise the query is refused, naming the field and the value:
-that value's own cell is suppressed anyway, so the refusal tells nothing a suppressed cell
-does not.
+a guess. So, for roles that read no records (``public``; the record roles can count the cases
+they may see exactly anyway, so a refusal would only get in their way), a statistics filter
+whose list field holds two or more values is answered only if *each value alone* — the rest
+of the filter unchanged — counts none or at least k. Otherwise the query is refused, naming
+the field and the value: that value's own cell is suppressed anyway, so the refusal tells
+nothing a suppressed cell does not.
 
 Lists checked: ``regions`` (a province prefix counts its province, a regency its regency),
 ``agencies``, ``exploitationTypes``, ``stages``, ``countriesOfExploitation`` (one grouped query
@@ -86,7 +87,9 @@ def _small(count: int, k: int) -> bool:
 async def _counts(
     federation: Federation, scope: RequestContext, measure: Measure, f: CaseFilter, dimension: Dimension
 ) -> dict[Any, int]:
-    result = await federation.statistics(scope, StatisticsRequest(measure, (dimension,), f))
+    result = await federation.statistics(
+        scope, StatisticsRequest(measure, (dimension,), f), disclose_rows=False
+    )
     return {cell[0]: count for cell, count in result.cells.items()}
 
 

@@ -136,7 +136,6 @@ class CasePage:
     items: list[Linked]
     has_next: bool
     total: int | None
-    end: Keyset | None
 
 
 class Federation:
@@ -372,6 +371,7 @@ class Federation:
         index: LinkageIndex | None = None,
         double_counting: bool = False,
         keying: CellKeying | None = None,
+        disclose_rows: bool = True,
     ) -> StatisticsResult:
         """Counts per national dimension values, summed over the sources that answered.
 
@@ -383,12 +383,16 @@ class Federation:
         With ``keying`` (perturbed statistics), each cell and the total also get their cell
         key: the sum of their records' keys, computed by each source's SQL beside the count
         (or of their persons' keys for VICTIMS), added up across sources.
+
+        Without ``disclose_rows`` the calls report 0 rows in ``extensions.sources``: the rows
+        a source reads for an aggregate (its groups, or its matching victim records for
+        VICTIMS) would be an exact count beside a perturbed one.
         """
         entries = self.sources_for(ctx, request.filter)
         if request.measure is Measure.VICTIMS or double_counting:
             if index is None:
                 raise ValueError("counting distinct persons needs the linkage index")
-            victims = await self._victims(ctx, entries, request)
+            victims = await self._victims(ctx, entries, request, disclose_rows)
             dedup = await deduplicate(index, list(victims), agency_of=self._agency_code)
             if request.measure is Measure.VICTIMS:
                 members = persons_by_cell(dedup, victims)
@@ -404,11 +408,11 @@ class Federation:
                     }
                     result.total_key = sum(keying.person_key(p) for p in set(dedup.person_of.values()))
                 return result
-            result = await self._grouped(ctx, entries, request, keying)
+            result = await self._grouped(ctx, entries, request, keying, disclose_rows)
             result.double_counting = dedup.double_counting
             result.unlinked = dedup.unlinked
             return result
-        return await self._grouped(ctx, entries, request, keying)
+        return await self._grouped(ctx, entries, request, keying, disclose_rows)
 
     async def _grouped(
         self,
@@ -416,8 +420,16 @@ class Federation:
         entries: list[RegisteredSource],
         request: StatisticsRequest,
         keying: CellKeying | None,
+        disclose_rows: bool = True,
     ) -> StatisticsResult:
         async def work(source: Source) -> dict[Cell, tuple[int, int]]:
+            try:
+                return await counted(source)
+            finally:
+                if not disclose_rows:
+                    _report_no_rows()
+
+        async def counted(source: Source) -> dict[Cell, tuple[int, int]]:
             seen = replace(request, filter=_as_seen(ctx, source, request.filter))
             both = (seen, replace(seen, dimensions=()))
             if keying is not None:
@@ -448,14 +460,22 @@ class Federation:
         return result
 
     async def _victims(
-        self, ctx: RequestContext, entries: list[RegisteredSource], request: StatisticsRequest
+        self,
+        ctx: RequestContext,
+        entries: list[RegisteredSource],
+        request: StatisticsRequest,
+        disclose_rows: bool = True,
     ) -> dict[tuple[str, str], list[Cell]]:
         """(source, record key) → cells, for every matching victim record of every source."""
 
         async def work(source: Source) -> list[tuple[str, list[Cell]]]:
             seen_filter = _as_seen(ctx, source, request.filter)
             seen = replace(request, measure=Measure.VICTIM_RECORDS, filter=seen_filter)
-            return await source.victim_records(seen)
+            try:
+                return await source.victim_records(seen)
+            finally:
+                if not disclose_rows:
+                    _report_no_rows()
 
         results = await asyncio.gather(*(self.call(ctx, e, work, []) for e in entries))
         return {
@@ -525,9 +545,15 @@ def _page(
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
     has_next = len(items) > first
     items = items[:first]
-    end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
     total = sum(t for _, t in results if t is not None) if want_total else None
-    return CasePage([Linked(r) for r in items], has_next, total, end)
+    return CasePage([Linked(r) for r in items], has_next, total)
+
+
+def _report_no_rows() -> None:
+    """The running source call reports no rows (an aggregate whose row count would be exact)."""
+    stats = CURRENT_CALL.get()
+    if stats is not None:
+        stats.rows = 0
 
 
 def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFilter:

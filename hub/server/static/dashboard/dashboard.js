@@ -34,6 +34,10 @@
       gapsTruncated: "showing the first", language: "Bahasa Indonesia", graphiql: "Query in GraphiQL",
       staleLinkage: "Distinct-victim numbers are not current:",
       share: "share", none: "No data for this selection.", total: "Total",
+      indicators: "Task Force indicators", indicator: "Indicator", value: "Value",
+      numerator: "Numerator", denominator: "Denominator", definitionLink: "Definition",
+      formula: "Formula", frequency: "Frequency", legalBasis: "Legal basis", producer: "Producer",
+      sources: "Sources", days: "days",
     },
     id: {
       title: "Tindak pidana perdagangan orang: gambaran nasional",
@@ -57,6 +61,10 @@
       gapsTruncated: "menampilkan", language: "English", graphiql: "Kueri di GraphiQL",
       staleLinkage: "Angka korban berbeda belum mutakhir:",
       share: "bagian", none: "Tidak ada data untuk pilihan ini.", total: "Total",
+      indicators: "Indikator Gugus Tugas", indicator: "Indikator", value: "Nilai",
+      numerator: "Pembilang", denominator: "Penyebut", definitionLink: "Definisi",
+      formula: "Rumus", frequency: "Frekuensi", legalBasis: "Dasar hukum", producer: "Produsen data",
+      sources: "Sumber", days: "hari",
     },
   };
   var lang = localStorage.getItem("tppo.lang") || (navigator.language.indexOf("id") === 0 ? "id" : "en");
@@ -237,7 +245,7 @@
     }
     tableHolder.appendChild(tableElement(table));
     var meta = element.querySelector(".meta");
-    meta.appendChild(coverageElement(table));
+    if (table.coverage.length) meta.appendChild(coverageElement(table));
     if (table.suppressed) {
       var note = document.createElement("p");
       note.className = "note";
@@ -474,6 +482,84 @@
     }).catch(function (error) { showError(id, error); });
   }
 
+  // --- indicators (the Task Force's registry, evaluated with the same filter) ----------------
+  var INDICATOR_CONCURRENCY = 4;
+
+  function formatValue(unit, value) {
+    if (value === null || value === undefined) return t("suppressedCell");
+    var locale = lang === "id" ? "id-ID" : "en-GB";
+    if (unit === "SHARE") return (value * 100).toLocaleString(locale, { maximumFractionDigits: 1 }) + " %";
+    if (unit === "MEDIAN_DAYS" || unit === "DAYS") return value.toLocaleString(locale) + " " + t("days");
+    if (unit === "RATIO") return value.toLocaleString(locale, { maximumFractionDigits: 2 }) + "×";
+    if (unit === "AMOUNT_IDR") return "Rp " + value.toLocaleString(locale, { maximumFractionDigits: 0 });
+    return value.toLocaleString(locale);
+  }
+
+  function indicatorRow(body, indicator, result) {
+    var text = lang === "id" ? "id" : "en";
+    var totals = result ? result.totals : [];
+    var rows = totals.length ? totals : [null];
+    rows.forEach(function (total, i) {
+      var tr = body.insertRow();
+      tr.setAttribute("data-indicator", indicator.id);
+      var head = cell(tr, "td", "");
+      if (i === 0) {
+        head.appendChild(document.createTextNode(indicator.name[text] + " "));
+        var details = document.createElement("details");
+        var summary = document.createElement("summary");
+        summary.textContent = t("definitionLink");
+        details.appendChild(summary);
+        var meta = indicator.metadata;
+        [[null, indicator.definition[text]], ["formula", meta.formula], ["frequency", meta.frequency],
+         ["sources", meta.sources.map(function (a) { return a.code; }).join(", ")],
+         ["producer", meta.producer], ["legalBasis", meta.legalBasis]].forEach(function (pair) {
+          var p = document.createElement("p");
+          p.textContent = (pair[0] ? t(pair[0]) + ": " : "") + pair[1];
+          details.appendChild(p);
+        });
+        head.appendChild(details);
+      }
+      var label = total && total.keys.length
+        ? total.keys.map(function (k) { return (lang === "id" ? k.labelId : k.label) || k.value; }).join(" · ") : "";
+      cell(tr, "td", label);
+      var value = cell(tr, "td", total ? formatValue(indicator.unit, total.value) : t("error"));
+      value.className = "num";
+      value.setAttribute("data-value", total && total.value !== null ? String(total.value) : "");
+      cell(tr, "td", total && total.numerator !== null ? formatNumber(total.numerator) : "").className = "num";
+      cell(tr, "td", total && total.denominator !== null ? formatNumber(total.denominator) : "").className = "num";
+    });
+  }
+
+  function loadIndicators(filter) {
+    var element = byId("card-indicators");
+    element.querySelector("h2").textContent = t("indicators");
+    var holder = element.querySelector(".indicators");
+    return gql("DashboardIndicators", {}).then(function (payload) {
+      var list = payload.data.indicators;
+      var results = {};
+      var queue = list.slice();
+      function worker() {
+        var next = queue.shift();
+        if (!next) return Promise.resolve();
+        return gql("DashboardIndicator", { id: next.id, filter: filter })
+          .then(function (answer) { results[next.id] = answer.data.indicator; })
+          .catch(function () { results[next.id] = null; })
+          .then(worker);
+      }
+      var workers = [];
+      for (var i = 0; i < INDICATOR_CONCURRENCY; i++) workers.push(worker());
+      return Promise.all(workers).then(function () {
+        holder.innerHTML = "";
+        var table = document.createElement("table");
+        var head = table.createTHead().insertRow();
+        ["indicator", "", "value", "numerator", "denominator"].forEach(function (key) { cell(head, "th", key ? t(key) : ""); });
+        var body = table.createTBody();
+        list.forEach(function (indicator) { indicatorRow(body, indicator, results[indicator.id]); });
+        holder.appendChild(table);
+      });
+    }).catch(function (error) { holder.textContent = t("error") + ": " + error.message; });
+  }
+
   // ServiceType labels from the national vocabulary (fetched with the viewer).
   var serviceTypeLabels = {};
   var vocabularyOrder = {};
@@ -535,6 +621,7 @@
         loadVictims(filter),
         loadDoubleCounting(filter),
         loadServiceGaps(filter, viewer.role),
+        loadIndicators(filter),
       ]);
     }).then(function () {
       body.setAttribute("data-state", "ready");
