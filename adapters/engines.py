@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import CURRENT_CALL
+from adapters.cellkeys import register_sqlite
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,11 @@ def _count_statement(*_args: Any) -> None:
         stats.statements += 1
 
 
+def _sqlite_cell_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite has no hash function: the cell-key method's record key is registered (adapters.cellkeys)."""
+    register_sqlite(dbapi_connection)
+
+
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only = ON")
@@ -74,6 +80,17 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def sqlite_file(options: EngineOptions, base_dir: Path | None = None) -> Path | None:
+    """The database file of a SQLite URL (relative paths against ``base_dir``); None otherwise."""
+    url = make_url(options.url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = Path(url.database or "")
+    if not path.is_absolute() and base_dir is not None:
+        path = (base_dir / path).resolve()
+    return path
+
+
 def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None) -> AsyncEngine:
     """An async engine that cannot write to the database behind ``options.url``.
 
@@ -84,9 +101,8 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
     url = make_url(options.url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        path = Path(url.database or "")
-        if not path.is_absolute() and base_dir is not None:
-            path = (base_dir / path).resolve()
+        path = sqlite_file(options, base_dir)
+        assert path is not None
         if not path.exists():
             raise FileNotFoundError(f"SQLite database not found: {path.name}")
         engine = create_async_engine(
@@ -95,6 +111,7 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
             max_overflow=options.max_overflow,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_query_only)
+        event.listen(engine.sync_engine, "connect", _sqlite_cell_keys)
     elif backend == "postgresql":
         settings = {
             "default_transaction_read_only": "on",

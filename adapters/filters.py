@@ -84,7 +84,7 @@ def victim_condition(
     matches = []
     for person in source.parts_of(Entity.PERSON):
         fields, exprs = person.part.fields, person.field_exprs
-        conditions = [source.victim_condition(person)]
+        conditions = [source.victim_condition(person, filter.victim_roles())]
         if filter.victim_sex:
             conditions.append(
                 predicates.enum_field_condition(

@@ -279,6 +279,13 @@ _ENTITY_FIELDS: dict[Entity, dict[str, FieldKind]] = {
         "date": FieldKind("date"),
         "reference": FieldKind("text"),
     },
+    Entity.RESTITUTION: {
+        "case_key": FieldKind("key", required=True),
+        "recipient_key": FieldKind("key"),
+        "requested_idr": FieldKind("int"),
+        "ordered_idr": FieldKind("int"),
+        "paid_idr": FieldKind("int"),
+    },
 }
 
 _SECTION_ENTITY = {
@@ -286,6 +293,7 @@ _SECTION_ENTITY = {
     "person": Entity.PERSON,
     "service": Entity.SERVICE,
     "stage_event": Entity.STAGE_EVENT,
+    "restitution": Entity.RESTITUTION,
 }
 _ENTITY_SECTION = {e: s for s, e in _SECTION_ENTITY.items()}
 _PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}

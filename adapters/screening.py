@@ -9,8 +9,8 @@ non-personal field (read-only, a few hundred rows per part) and looks at their *
 - **NIK-shaped**: 16 digits whose province code, birth day (``+40`` for women) and month
   are plausible;
 - **phone-shaped**: an Indonesian mobile number (``08…``, ``+628…``, ``628…``), 10–14 digits;
-- **name-like**: two to five capitalised words of letters only, nearly one value per row
-  (personal names repeat rarely; code values repeat a lot).
+- **name-like**: one to six capitalised words of letters (``bin``/``binti`` allowed), nearly
+  one value per row (personal names repeat rarely; code values repeat a lot).
 
 A column where most sampled values have such a shape is a **refusal** (an ``error``
 finding: the mapping cannot be registered). A column whose *name* says it holds personal data
@@ -43,6 +43,7 @@ MIN_VALUES = 5
 
 _DIGITS = re.compile(r"\D+")
 _PHONE = re.compile(r"^(?:62|0)8\d{8,11}$")
+_NAME_PARTICLES = frozenset({"bin", "binti", "van", "de", "al", "el", "bt", "bte"})
 _NAME_WORD = re.compile(r"^[A-Z][A-Za-z'\-]*\.?$|^[A-Z]{2,}$")
 #: Tokens of a column name that say it holds personal data.
 _PERSONAL_TOKENS = frozenset(
@@ -154,9 +155,13 @@ def phone_shaped(value: str) -> bool:
 
 
 def name_like(value: str) -> bool:
-    """Two to five capitalised words of letters: the shape of a personal name."""
+    """One to six capitalised words of letters, Indonesian particles (``bin``, ``binti``) allowed:
+    the shape of a personal name (mononyms are common in Indonesia)."""
     words = value.split()
-    return 2 <= len(words) <= 5 and len(value) <= 60 and all(_NAME_WORD.match(w) for w in words)
+    if not 1 <= len(words) <= 6 or len(value) > 60:
+        return False
+    named = [w for w in words if w.lower() not in _NAME_PARTICLES]
+    return bool(named) and all(_NAME_WORD.match(w) and len(w) >= 2 for w in named)
 
 
 def personal_column_name(column: str) -> bool:

@@ -47,32 +47,6 @@ def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
     return f"DATE_FORMAT({utc}, '%%Y-%%m-%%d')"
 
 
-class AggregateStrings(FunctionElement[str]):
-    """Concatenate a column's values of a group with :data:`VALUE_SEPARATOR`."""
-
-    type = Text()
-    inherit_cache = True
-    name = "aggregate_strings"
-
-
-@compiles(AggregateStrings)
-def _agg_default(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"group_concat({compiler.process(arg, **kw)}, char(31))"
-
-
-@compiles(AggregateStrings, "postgresql")
-def _agg_pg(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"string_agg(CAST({compiler.process(arg, **kw)} AS TEXT), chr(31))"
-
-
-@compiles(AggregateStrings, "mysql")
-def _agg_mysql(element: AggregateStrings, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"group_concat({compiler.process(arg, **kw)} SEPARATOR char(31))"
-
-
 def iso_date(column: ColumnElement[Any], fmt: str) -> ColumnElement[str]:
     """An expression giving ``column`` as ISO date text, whatever the source format."""
     if fmt == "unix":

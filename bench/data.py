@@ -266,6 +266,7 @@ def postgres_row_counts(url: str) -> dict[str, dict[str, int]]:
 # --- hub configuration --------------------------------------------------------------------------
 
 
+
 def hub_config(dataset: Dataset, backend: str, postgres_url: str | None = None) -> HubConfig:
     """A hub serving the dataset's five agencies from ``backend``.
 

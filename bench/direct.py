@@ -29,6 +29,9 @@ from typing import Any
 from hub.demo.agencies import AGENCIES
 
 #: Agency (source name) → its code in the national vocabulary (how the hub labels it).
+#: LPSK's protected persons in a witness role (witness, victim-witness, reporter, justice
+#: collaborator): hidden from an analyst, with their services (hub/access/policy.py).
+HIDDEN_LPSK_ROLES = "'SAKSI', 'SAKSI_KORBAN', 'PELAPOR', 'SAKSI_PELAKU'"
 AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
 
 Row = Sequence[Any]
@@ -333,14 +336,14 @@ async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> 
                 "no_permohonan",
                 extra="status_hukum = 'KORBAN' AND ",
             ),
-            # Programmes of protected witnesses are hidden from the analyst too (their recipient
-            # does not exist for them): only the victims' programmes.
+            # A service of a hidden person is hidden too: only programmes of visible recipients.
             rows(
                 f"SELECT p.no_permohonan, p.id_program, p.jenis_program, p.status, p.mulai, p.selesai "
                 f"FROM {t(agency, 'program_perlindungan')} p JOIN {t(agency, 'terlindung')} w "
                 f"ON w.id_terlindung = p.id_terlindung",
                 "p.no_permohonan",
-                extra="w.status_hukum = 'KORBAN' AND ",
+                " ORDER BY p.id_program",
+                extra=f"w.status_hukum NOT IN ({HIDDEN_LPSK_ROLES}) AND ",
             ),
         )
         _attach(by_key, victims, "victims")

@@ -63,8 +63,10 @@ import httpx
 from bench import data
 from bench.measure import percentile
 from bench.server import LOOPBACK, free_port
+from hub.access.auth import load_auth, mint_token
 from hub.demo.agencies import AGENCIES, SCHEMAS
 from hub.demo.writers import write_postgres
+from hub.engine.config import load_config
 from hub.server import examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -453,8 +455,6 @@ def coordinator_token(config: Path) -> str:
     The demo hub signs with the development secret it keeps beside its configuration; loading
     its [auth] here creates that secret first, so the hub process reads the same one.
     """
-    from hub.access.auth import load_auth, mint_token
-    from hub.engine.config import load_config
 
     settings = load_auth(load_config(config))
     return mint_token(

@@ -297,14 +297,21 @@ class StatementResult:
         return {first: sum(s for s, _ in per.values()) for first, per in self.by_first.items()}
 
     def constant_per_source(self) -> bool:
-        """Each source sends the same statements at every size at which it has cases on the page."""
+        """No statement per row: each source sends as many statements at its largest page as at
+        its next largest, and never more at a smaller one.
+
+        A statement may depend on the data rather than the size: the row rule reads the
+        recipients of a page's services only when the page has services (hub/engine/rowrule.py),
+        so a tiny page without any sends one statement fewer. Growth with the page size is what
+        would betray N+1, and that is what this refuses.
+        """
         for source in {s for per in self.by_first.values() for s in per}:
-            counts = {
+            counts = [
                 per[source][0]
-                for first, per in self.by_first.items()
+                for first, per in sorted(self.by_first.items())
                 if source in per and self.composition[first].get(source)
-            }
-            if len(counts) > 1:
+            ]
+            if len(counts) >= 2 and (counts[-1] != counts[-2] or max(counts) != counts[-1]):
                 return False
         return True
 

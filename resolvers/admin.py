@@ -51,7 +51,11 @@ class AuditEntryEdge:
     node: AuditEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type(description="A page of audit entries, newest first (Relay connection).")
+@strawberry.type(
+    description="A page of audit entries, newest first (Relay connection). Forward only (`first`/`after`): "
+    "an audit trail is read from the newest entry back, and `auditLog(filter: {since, until})` narrows it "
+    "in time, so `last`/`before` add nothing."
+)
 class AuditEntryConnection:
     edges: list[AuditEntryEdge] = strawberry.field(description="The entries of this page with their cursors.")
     page_info: types.PageInfo = strawberry.field(description="Whether older entries follow, and where.")
@@ -179,7 +183,7 @@ class AdminQueries:
         ]
         return AuditEntryConnection(
             edges=edges,
-            page_info=types.PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=types.page_info(
+                [edge.cursor for edge in edges], has_next=page.has_next, has_previous=after is not None
             ),
         )

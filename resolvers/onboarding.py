@@ -504,6 +504,11 @@ class QualityStatus(enum.Enum):
     NOT_SUPPORTED = strawberry.enum_value(
         "NOT_SUPPORTED", description="A Python adapter: only mapped sources are measured (Tidak didukung)."
     )
+    RESTRICTED = strawberry.enum_value(
+        "RESTRICTED",
+        description="Not measured for you: the source holds records hidden from your role (protected "
+        "witnesses), which whole-table counts would reveal; its own agency's staff see it (Terbatas).",
+    )
 
 
 @strawberry.type(

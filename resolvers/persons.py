@@ -30,6 +30,7 @@ from resolvers.access import guard_of
 from resolvers.convert import Converter
 from resolvers.enums import PersonRole
 from resolvers.errors import bad_input
+from resolvers.linkage_status import LinkageStatus, report_linkage
 from resolvers.types import Person
 
 
@@ -39,11 +40,26 @@ class PersonEdge:
     node: Person = strawberry.field(description="The person (Orang).")
 
 
-@strawberry.type(description="A page of linked persons (Relay connection; Daftar orang).")
+@strawberry.type(
+    description="A page of linked persons (Relay connection; Daftar orang). Forward only (`first`/`after`): "
+    "persons are in linkage-index order (person number), which has no meaning a reader would page "
+    "backwards through."
+)
 class PersonConnection:
     edges: list[PersonEdge] = strawberry.field(description="The persons of this page with their cursors.")
     page_info: types.PageInfo = strawberry.field(description="Whether more pages follow, and where.")
-    total_count: int | None = strawberry.field(description="All persons matching the filter (Jumlah orang).")
+    linkage: LinkageStatus = strawberry.field(
+        description="Whether the linkage index these persons come from is current: NOT_RUN means no "
+        "persons exist yet, STALE that sources changed after the last run (Status penautan)."
+    )
+    total: strawberry.Private[int | None]
+
+    @strawberry.field(description="All persons matching the filter (Jumlah orang).")
+    def total_count(self) -> int:
+        # Counted only when selected (look-ahead in the resolver), so always known here.
+        if self.total is None:
+            raise types.TotalNotSelected("totalCount was not prefetched")
+        return self.total
 
 
 @strawberry.input(
@@ -140,12 +156,14 @@ class PersonQueries:
             for view in page.items
             if (visible := _visible_view(convert, view)) is not None
         ]
+        linkage = await report_linkage(info.context, _index(info), federation.registry)
         return PersonConnection(
             edges=edges,
-            page_info=types.PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=types.page_info(
+                [edge.cursor for edge in edges], has_next=page.has_next, has_previous=after is not None
             ),
-            total_count=page.total,
+            linkage=linkage,
+            total=page.total,
         )
 
     @strawberry.field(description="One linked person by id (Orang).")

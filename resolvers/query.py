@@ -45,6 +45,15 @@ async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked
     )
 
 
+_SORT_ORDER = {
+    enums.CaseOrder.REPORTED_AT_DESC: SortOrder.DESC,
+    enums.CaseOrder.REPORTED_AT_ASC: SortOrder.ASC,
+    enums.CaseOrder.AGENCY_ASC: SortOrder.AGENCY_ASC,
+    enums.CaseOrder.AGENCY_DESC: SortOrder.AGENCY_DESC,
+}
+#: The order that lists the same cases back to front (report-date orders only).
+_REVERSED = {SortOrder.DESC: SortOrder.ASC, SortOrder.ASC: SortOrder.DESC}
+
 _ENTITY_TYPE = {Entity.CASE: "Case", Entity.PERSON: "PersonRecord", Entity.SERVICE: "Service"}
 
 
@@ -101,41 +110,67 @@ class CaseQueries:
             str | None,
             strawberry.argument(description="Cursor of the last case of the previous page."),
         ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page backwards: this many cases before `before` (or the last ones). "
+                "Report-date orders only; replaces `first`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the first case of the next page (with `last`)."),
+        ] = None,
     ) -> types.CaseConnection:
         federation = _federation(info)
         cap = federation.config.max_page_size
-        if not 0 <= first <= cap:
-            raise bad_input(f"first must be between 0 and {cap}", "first")
-        order = {
-            enums.CaseOrder.REPORTED_AT_DESC: SortOrder.DESC,
-            enums.CaseOrder.REPORTED_AT_ASC: SortOrder.ASC,
-            enums.CaseOrder.AGENCY_ASC: SortOrder.AGENCY_ASC,
-            enums.CaseOrder.AGENCY_DESC: SortOrder.AGENCY_DESC,
-        }[order_by]
+        order = _SORT_ORDER[order_by]
+        backwards = last is not None or before is not None
+        if backwards:
+            if last is None:
+                raise bad_input("before needs last: page backwards with last and before", "last")
+            if after is not None:
+                raise bad_input("give after (forwards) or before (backwards), not both", "after")
+            if order.by_agency:
+                raise bad_input(
+                    "last/before page by report date only (agency orders are newest first within each "
+                    "agency and cannot be reversed)",
+                    "last",
+                )
+        size = last if last is not None else first
+        argument = "last" if last is not None else "first"
+        if not 0 <= size <= cap:
+            raise bad_input(f"{argument} must be between 0 and {cap}", argument)
+        cursor, cursor_argument = (before, "before") if backwards else (after, "after")
         position: Keyset | None = None
-        if after is not None:
+        if cursor is not None:
             try:
-                position = decode_cursor(after, order)
+                position = decode_cursor(cursor, order)
             except InvalidId as exc:
-                raise bad_input(f"invalid cursor: {exc}", "after") from None
+                raise bad_input(f"invalid cursor: {exc}", cursor_argument) from None
         engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
         selections = info.selected_fields[0].selections
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
-        page = await federation.cases(info.context.scope, engine_filter, order, first, position, want_total)
+        # Backwards is forwards in the reverse order from the cursor, then turned around.
+        engine_order = _REVERSED[order] if backwards else order
+        page = await federation.cases(
+            info.context.scope, engine_filter, engine_order, size, position, want_total
+        )
+        items = page.items[::-1] if backwards else page.items
         node_selections = selection.child(selections, "edges", "node")
-        await _expand(info, Entity.CASE, "Case", page.items, node_selections)
+        await _expand(info, Entity.CASE, "Case", items, node_selections)
         convert = _converter(info)
         edges = []
-        for item in page.items:
+        for item in items:
             record: model.CaseRecord = item.record  # type: ignore[assignment]
-            cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
-            edges.append(types.CaseEdge(cursor=cursor, node=convert.case(item)))
-        end_cursor = edges[-1].cursor if edges else None
-        return types.CaseConnection(
-            edges=edges,
-            page_info=types.PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
-            total_count=page.total,
-        )
+            edge_cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
+            edges.append(types.CaseEdge(cursor=edge_cursor, node=convert.case(item)))
+        cursors = [edge.cursor for edge in edges]
+        if backwards:
+            pagination = types.page_info(cursors, has_next=before is not None, has_previous=page.has_next)
+        else:
+            pagination = types.page_info(cursors, has_next=page.has_next, has_previous=after is not None)
+        return types.CaseConnection(edges=edges, page_info=pagination, total=page.total)
 
     @strawberry.field(description="One case by its global id (Kasus).")
     async def case(

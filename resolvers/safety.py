@@ -26,6 +26,7 @@ size is bounded by the schema, and GraphiQL needs them.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -284,8 +285,9 @@ WORK_PAGE = 8.0  # a page of cases or persons (one search per source)
 WORK_ROW = 0.15  # per row of a page (read, merge, convert)
 WORK_RELATION_ROW = 0.6  # per parent row, per relation loaded below it (victims, services, …)
 WORK_TOTAL = 6.0  # a `totalCount` (one COUNT per source)
-WORK_CELL = 0.45  # per statistics cell, grouped in the sources and merged
-WORK_SUPPRESSION = 0.00022  # per cell², complementary suppression below coordinator
+WORK_STATISTICS = 40.0  # a statistics field: two GROUP BYs per source, merge, cell keys
+WORK_CELL = 0.9  # per populated statistics cell, grouped in the sources, merged, labelled
+WORK_SUPPRESSION = 0.000041  # per cell², complementary suppression below coordinator
 WORK_DISTINCT = 1.3  # factor for VICTIMS (distinct persons through the linkage index)
 WORK_QUALITY = 150.0  # per source measured by `dataQuality`
 #: Dimension cardinalities on a national deployment (years and months over a decade).
@@ -303,8 +305,11 @@ CARDINALITY = {
     "COUNTRY_OF_EXPLOITATION": 60,
     "SERVICE_TYPE": 15,
 }
-#: Most cells a table can have: they cannot outnumber the records (demo scale 1: ~5,000).
-MAX_STATISTICS_CELLS = 5_000
+#: Dimensions a statistics query may group by (more is the resolver's BAD_USER_INPUT).
+MAX_DIMENSIONS = 3
+#: Records a table's cells are drawn from (demo scale 1: ~6,000 with multi-valued dimensions):
+#: the populated cells of P possible ones are about N·(1 − e^(−P/N)), balls into bins.
+STATISTICS_RECORDS = 6_000
 #: Object types whose fields load records from the sources (relations).
 RECORD_TYPES = frozenset({"Case", "PersonRecord", "Service", "StageEvent", "Person"})
 #: Root fields that page records (``first`` rows).
@@ -367,7 +372,7 @@ class _Work(_Cost):
                 continue
             target = get_named_type(definition.type)
             if name == "statistics":
-                total += WORK_FIELD + self._statistics(node)
+                total += self._statistics(node)
             elif name in PAGED_ROOTS:
                 rows = self._first(node, definition.args["first"].default_value)
                 total += WORK_FIELD + WORK_PAGE + rows * WORK_ROW + self._connection(node, target, rows)
@@ -444,11 +449,17 @@ class _Work(_Cost):
                 ]
             elif argument.name.value == "measure":
                 measure = str(value)
-        cells = 1
+        if not 1 <= len(dimensions) <= MAX_DIMENSIONS or len(set(dimensions)) != len(dimensions):
+            return WORK_STATISTICS  # refused by the resolver with the argument named, not priced
+        possible = 1
         for dimension in dimensions:
-            cells *= CARDINALITY.get(dimension, 20)
-        cells = min(cells, MAX_STATISTICS_CELLS)
-        work = cells * WORK_CELL + (cells * cells * WORK_SUPPRESSION if self.suppressed else 0.0)
+            possible *= CARDINALITY.get(dimension, 20)
+        cells = STATISTICS_RECORDS * -math.expm1(-possible / STATISTICS_RECORDS)
+        work = (
+            WORK_STATISTICS
+            + cells * WORK_CELL
+            + (cells * cells * WORK_SUPPRESSION if self.suppressed else 0.0)
+        )
         return work * (WORK_DISTINCT if measure == "VICTIMS" else 1.0)
 
     def _representations(self, node: FieldNode) -> int:

@@ -22,16 +22,35 @@ from resolvers.compiled import PlanCache, execution_context_for
 from resolvers.context import optional_context
 from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
-from resolvers.onboarding import Mutation, QualityQueries
+from resolvers.federation_docs import describe_federation
+from resolvers.indicators import IndicatorQueries
+from resolvers.onboarding import Mutation as SourceMutation
+from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
+from resolvers.review import ReviewMutation, ReviewQueries
 from resolvers.safety import QuerySafety
 from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, QualityQueries):
+class Query(
+    CaseQueries,
+    PersonQueries,
+    StatisticsQueries,
+    IndicatorQueries,
+    AdminQueries,
+    QualityQueries,
+    ReviewQueries,
+):
     """The root query: the query groups of each feature, composed by inheritance."""
+
+
+@strawberry.type(
+    description="Changes to the hub: agency sources (admins), linkage reviews (coordinators) (Perubahan)."
+)
+class Mutation(SourceMutation, ReviewMutation):
+    """The root mutation: the mutation groups of each feature, composed by inheritance."""
 
 
 class HubSchema(strawberry.federation.Schema):
@@ -77,13 +96,15 @@ def build_schema() -> HubSchema:
         ErrorCodes,
         RequestMetrics,
     ]
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         types=[types.Case, types.PersonRecord, types.Service, types.Agency],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    describe_federation(schema._schema)
+    return schema
 
 
 schema = build_schema()

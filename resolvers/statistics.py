@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access import querysets
 from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
 from hub.access.suppression import TOTAL, TableTooLarge, protect
@@ -19,6 +21,7 @@ from resolvers.access import guard_of
 from resolvers.enums import to_model
 from resolvers.errors import bad_input
 from resolvers.inputs import CaseFilter, engine_filter
+from resolvers.linkage_status import LinkageStatus, report_linkage
 from resolvers.types import Agency
 
 MAX_DIMENSIONS = 3
@@ -113,6 +116,10 @@ class Statistics:
         description="True when cells were withheld because they describe fewer than k persons "
         "(k-anonymity with complementary suppression; Disembunyikan)."
     )
+    linkage: LinkageStatus | None = strawberry.field(
+        description="For distinct-person numbers (measure VICTIMS, doubleCounting): whether the linkage "
+        "index behind them is current; null for counts that do not use it (Status penautan)."
+    )
 
 
 def _check(measure: model.Measure, dimensions: tuple[model.Dimension, ...]) -> None:
@@ -192,6 +199,11 @@ class StatisticsQueries:
                 "statistics are unavailable: disclosure control is not ready",
                 extensions={"code": "UNAVAILABLE"},
             )
+        if k is not None:
+            try:
+                await querysets.check(federation, ctx, request, k)
+            except querysets.SmallComponent as exc:
+                raise bad_input(str(exc), f"filter.{querysets.GRAPHQL_NAME[exc.field]}") from None
         try:
             result = await federation.statistics(
                 ctx, request, index=index, double_counting=want_double, keying=keying
@@ -200,7 +212,11 @@ class StatisticsQueries:
             total: int | None = result.total
             suppressed = False
             if k is not None and keying is not None:
-                protected = protect(
+                # Complementary suppression is CPU work that grows with the square of the cells
+                # (seconds for three dimensions): in a worker thread, so the event loop keeps
+                # serving every other caller meanwhile (abuse resistance, issue 12).
+                protected = await asyncio.to_thread(
+                    protect,
                     result.cells,  # type: ignore[arg-type]
                     k,
                     total=result.total,
@@ -223,11 +239,18 @@ class StatisticsQueries:
                 )
             count = published[cell]
             rows.append(StatisticsRow(keys=keys, count=count, suppressed=count is None))
+        linkage = None
+        if engine_measure is model.Measure.VICTIMS or want_double:
+            assert index is not None
+            answered = [e["source"] for e in ctx.extension() if e["status"] == "ok"]
+            linkage = await report_linkage(
+                info.context, index, federation.registry, answered, result.unlinked, exact=k is None
+            )
         coverage = [
             SourceCoverage(
                 source=entry["source"],
                 agency=converter.agency(entry["source"]),
-                status=enums.CoverageStatus[entry["status"].upper()],
+                status=enums.CoverageStatus(entry["status"]),
                 excluded_for=entry.get("excludedFor", []),
             )
             for entry in ctx.extension()
@@ -241,6 +264,7 @@ class StatisticsQueries:
             double_counting_value=_double_counting(result.double_counting),
             double_counting_allowed=allowed,
             suppressed=suppressed,
+            linkage=linkage,
         )
 
 

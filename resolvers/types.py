@@ -197,10 +197,33 @@ class Case(Node):
         return await info.context.entities.record(info, id, model.Entity.CASE)
 
 
-@strawberry.type(description="Position in a connection (Relay PageInfo).")
+@strawberry.type(description="Position in a connection (Relay PageInfo, Cursor Connections spec).")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow the last one.")
+    has_next_page: bool = strawberry.field(
+        description="Whether more items follow the last one (paging backwards: true when `before` was given)."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede the first one. Paging forwards this is true when `after` was "
+        "given (the spec allows not counting them); paging backwards it is exact."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first item: pass it as `before` to page backwards."
+    )
     end_cursor: str | None = strawberry.field(description="Cursor of the last item: pass it as `after`.")
+
+
+def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+    """The PageInfo of a page whose edges have these cursors, in order."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+class TotalNotSelected(RuntimeError):
+    """``totalCount`` was resolved though the look-ahead said it was not selected (a bug)."""
 
 
 @strawberry.type(description="A case and its cursor.")
@@ -213,9 +236,16 @@ class CaseEdge:
 class CaseConnection:
     edges: list[CaseEdge] = strawberry.field(description="The cases of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Whether more pages follow, and where.")
-    total_count: int | None = strawberry.field(
+    total: strawberry.Private[int | None]
+
+    @strawberry.field(
         description="All cases matching the filter across the sources that answered (COUNT in each source)."
     )
+    def total_count(self) -> int:
+        # Counted only when selected (look-ahead in the resolver), so always known here.
+        if self.total is None:
+            raise TotalNotSelected("totalCount was not prefetched")
+        return self.total
 
 
 @strawberry.type(description="One value of a code list with its labels (Nilai kode).")
@@ -253,6 +283,7 @@ __all__ = [
     "StageEvent",
     "VocabularyEnum",
     "VocabularyValue",
+    "page_info",
 ]
 
 

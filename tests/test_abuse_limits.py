@@ -4,6 +4,7 @@ per-principal persisted queries, breakers that count source faults only, and cre
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -75,6 +76,46 @@ async def test_body_limit_is_configurable(demo_dir: Path, tmp_path: Path) -> Non
             padded = {"query": "{ agencies { code } }", "variables": {"pad": "x" * 3000}}
             assert (await http.post("/graphql", json=padded)).status_code == 413
             assert (await http.post("/graphql", json={"query": "{ agencies { code } }"})).status_code == 200
+
+
+# --- malformed requests: 4xx or BAD_USER_INPUT, never 5xx ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"query": "\xff\xfe"}',
+        b"42",
+        b'"query"',
+        b"null",
+        b"[" * 100_000,
+        b'{"query": "{ a }", "operationName": 5}',
+    ],
+)
+async def test_malformed_bodies_are_400(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        ("query($v: String) { cases(after: $v) { totalCount } }", _b64("[" * 50_000 + "]" * 50_000)),
+        ("query($v: String) { persons(after: $v) { totalCount } }", _b64("person:" + "9" * 5000)),
+        ("query($v: String) { persons(after: $v) { totalCount } }", _b64(f"person:{2**63}")),
+        ("query($v: ID!) { person(id: $v) { id } }", _b64("_linkage:person:" + "9" * 5000)),
+        ("query($v: ID!) { person(id: $v) { id } }", _b64(f"_linkage:person:{2**63}")),
+        ("query($v: ID!) { node(id: $v) { id } }", _b64(f"_linkage:person:{2**63}")),
+        ("query($v: ID!) { node(id: $v) { id } }", _b64("_linkage:person:٣")),
+    ],
+)
+async def test_malformed_ids_and_cursors_are_bad_user_input(hub: Hub, query: str, value: str) -> None:
+    result = await hub.execute(query, {"v": value})
+    assert [e.extensions["code"] for e in result.errors] == ["BAD_USER_INPUT"]
 
 
 # --- _entities ----------------------------------------------------------------------------------
@@ -161,6 +202,17 @@ def test_concurrency_budget_and_bounded_table() -> None:
         budgets.enter("a")
 
 
+def test_anonymous_callers_get_a_share_of_the_budget() -> None:
+    budgets = Budgets(
+        QueryLimits(work_per_second=100, work_burst=1000, anonymous_share=0.5), clock=lambda: 0.0
+    )
+    assert budgets.available("anonymous:10.0.0.1") == 500
+    assert budgets.available("jwt:alice") == 1000
+    with pytest.raises(RateLimited) as refused:
+        budgets.charge("anonymous:10.0.0.1", 600)
+    assert refused.value.retry_after == pytest.approx(2.0)  # 100 missing at 50 per second
+
+
 def test_budget_keys_tell_principals_and_anonymous_clients_apart() -> None:
     anonymous = Principal(subject="anonymous", role="analyst", method="anonymous", demo=True)
     assert budget_key(anonymous, "10.0.0.1") != budget_key(anonymous, "10.0.0.2")
@@ -169,7 +221,7 @@ def test_budget_keys_tell_principals_and_anonymous_clients_apart() -> None:
 
 
 async def test_spent_work_budget_is_429_with_retry_after(demo_dir: Path, tmp_path: Path) -> None:
-    limits = {"work_per_second": 1, "work_burst": 600, "max_work": 600}
+    limits = {"work_per_second": 1, "work_burst": 600, "max_work": 600, "anonymous_share": 1}
     app = _config_app(demo_dir, tmp_path, auth={"limits": limits})
     query = {"query": "{ cases(first: 500) { edges { node { id } } } }"}  # ~100 ms of work
     async with app.router.lifespan_context(app):

@@ -87,7 +87,7 @@ def test_duplicate_names_and_bad_values_are_listed_together() -> None:
 
 def test_the_editor_schema_comes_from_the_same_models() -> None:
     schema = config_json_schema()
-    assert set(schema["properties"]) == {"hub", "http", "sources", "auth"}
+    assert set(schema["properties"]) == {"hub", "http", "sources", "registration", "auth"}
     source = schema["$defs"]["SourceEntry"]
     assert source["additionalProperties"] is False
     assert "schema" in source["properties"] and "required" in source["properties"]

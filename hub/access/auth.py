@@ -431,6 +431,7 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         "concurrent_requests": (1, 1000),
         "work_per_second": (1, 10_000_000),
         "work_burst": (1, 100_000_000),
+        "anonymous_share": (0.01, 1),
     }
     for key, (low, high) in bounds.items():
         if key not in raw:
@@ -452,8 +453,11 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         introspection = True
     values["introspection"] = introspection
     limits = QueryLimits(**values)
-    if limits.max_work > limits.work_burst:
-        problems.append("[auth.limits].max_work must not exceed work_burst (such a request could never run)")
+    if limits.max_work > limits.work_burst * limits.anonymous_share:
+        problems.append(
+            "[auth.limits].max_work must not exceed work_burst × anonymous_share "
+            "(such a request could never run)"
+        )
     return limits
 
 

@@ -13,9 +13,11 @@ with HTTP 429 and a ``Retry-After`` header (GraphQL code ``RATE_LIMITED``):
   would pass. (An operation costing more than the whole bucket is ``QUERY_TOO_COMPLEX``.)
 
 A principal is its subject and credential; anonymous callers are told apart by their client
-address, so one anonymous caller cannot spend the budget of all others. The table of buckets is
-bounded: a full bucket with nothing in flight is the same as a fresh one, so such entries are
-the ones dropped when the table is full. Nothing here is module-level: each hub owns its budgets.
+address, so one anonymous caller cannot spend the budget of all others, and get
+``anonymous_share`` of the rate and of the bucket (an address is cheaper to change than a token).
+The table of buckets is bounded: a full bucket with nothing in flight is the same as a fresh
+one, so such entries are the ones dropped when the table is full. Nothing here is module-level:
+each hub owns its budgets.
 """
 
 from __future__ import annotations
@@ -75,25 +77,31 @@ class Budgets:
     max_tracked: int = MAX_TRACKED
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
+    def _share(self, key: str) -> float:
+        return self.settings.anonymous_share if key.startswith("anonymous:") else 1.0
+
     def _bucket(self, key: str) -> _Bucket:
         bucket = self._buckets.get(key)
         now = self.clock()
+        share = self._share(key)
+        burst, rate = self.settings.work_burst * share, self.settings.work_per_second * share
         if bucket is None:
             if len(self._buckets) >= self.max_tracked:
                 self._prune(now)
-            bucket = self._buckets[key] = _Bucket(self.settings.work_burst, now)
+            bucket = self._buckets[key] = _Bucket(burst, now)
             return bucket
-        rate = self.settings.work_per_second
-        bucket.tokens = min(self.settings.work_burst, bucket.tokens + rate * (now - bucket.updated))
+        bucket.tokens = min(burst, bucket.tokens + rate * (now - bucket.updated))
         bucket.updated = now
         return bucket
 
     def _prune(self, now: float) -> None:
-        burst, rate = self.settings.work_burst, self.settings.work_per_second
+        settings = self.settings
         idle = [
             key
             for key, b in self._buckets.items()
-            if b.in_flight == 0 and b.tokens + rate * (now - b.updated) >= burst
+            if b.in_flight == 0
+            and b.tokens + settings.work_per_second * self._share(key) * (now - b.updated)
+            >= settings.work_burst * self._share(key)
         ]
         for key in idle:
             del self._buckets[key]
@@ -121,7 +129,7 @@ class Budgets:
         if bucket.tokens >= work:
             bucket.tokens -= work
             return
-        wait = (work - bucket.tokens) / self.settings.work_per_second
+        wait = (work - bucket.tokens) / (self.settings.work_per_second * self._share(key))
         raise RateLimited(
             "work",
             wait,

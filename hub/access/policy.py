@@ -17,8 +17,9 @@ role            operations       rows                        personal fields
 ``caseworker``  as analyst       as analyst, plus protected  own agency's records, and
                                  witnesses of their own      records of persons linked to
                                  witness-protection agency   them; only with a purpose
-``coordinator`` as analyst       as caseworker               every agency's records; only
-                                                             with a purpose
+``coordinator`` as analyst,      as caseworker               every agency's records; only
+                plus the linkage                             with a purpose
+                review queue
 ``admin``       as analyst, plus as analyst                  never (runs the hub, reads the
                 ``auditLog``                                 audit trail; not a case role)
 ==============  ===============  ==========================  ===============================
@@ -30,7 +31,13 @@ agency's own caseworkers and coordinators. The rule names the organisation type,
 agency, so the hub core stays free of agency knowledge.
 
 Statistics: every role below ``coordinator`` (and ``admin``, which is not a data role) gets
-cells under *k* suppressed (:mod:`hub.access.suppression`); coordinators get exact counts.
+cells under *k* suppressed (:mod:`hub.access.suppression`), every published count perturbed
+consistently (:mod:`hub.access.cellkey`) and list filters restricted to values that count
+none or at least *k* alone (:mod:`hub.access.querysets`); coordinators get exact counts.
+
+Hidden rows leave no trace: :meth:`Guard.hidden_roles` tells the engine, per source, which
+person roles this request may not see; the engine drops those records where they are read
+and the sources leave them out of filters and counts (``CaseFilter.hidden_roles``).
 
 Denials fail closed: an unknown role, a missing purpose or a missing context denies.
 
@@ -57,11 +64,16 @@ ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
-PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
+PUBLIC_OPERATIONS = frozenset(
+    {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
+)
 #: Root fields only ``admin`` may query.
 ADMIN_OPERATIONS = frozenset(
     {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
 )
+#: Root fields of the clerical review queue of record linkage, and the roles that may use them.
+REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink"})
+REVIEW_ROLES = frozenset({"coordinator"})
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})
 
@@ -165,6 +177,8 @@ def may_query(principal: Principal, root_field: str) -> bool:
         return principal.role in ROLES
     if root_field in ADMIN_OPERATIONS:
         return principal.role == "admin"
+    if root_field in REVIEW_OPERATIONS:
+        return principal.role in REVIEW_ROLES
     return principal.role in RECORD_ROLES
 
 
@@ -211,11 +225,6 @@ def personal_decision(
     return Decision(False, Reason.OTHER_AGENCY)
 
 
-def may_read_personal(principal: Principal, record_agency: str) -> bool:
-    """Shorthand of :func:`personal_decision` without linkage (kept for existing callers)."""
-    return personal_decision(principal, record_agency).allowed
-
-
 def statistics_k(principal: Principal, k: int = DEFAULT_K) -> int | None:
     """The minimum cell size for ``principal``'s statistics, or None for exact counts."""
     return None if principal.role in EXACT_STATISTICS_ROLES else k
@@ -236,12 +245,14 @@ class QueryLimits:
     introspection: bool = True
     #: Estimated work of one request, in milliseconds of hub and source time on the reference
     #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
-    max_work: float = 8_000.0
+    max_work: float = 5_000.0
     #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
-    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``.
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``. Anonymous
+    #: callers (told apart by address) get ``anonymous_share`` of the rate and of the bucket.
     concurrent_requests: int = 4
-    work_per_second: float = 1_000.0
-    work_burst: float = 20_000.0
+    work_per_second: float = 200.0
+    work_burst: float = 10_000.0
+    anonymous_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

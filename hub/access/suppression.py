@@ -35,6 +35,9 @@ How to report a suppressed table (for the ``statistics`` query):
 - Report ``total`` as the true total (the sum of all cells, or the distinct count for a
   multi-valued dimension — pass it as ``total=``), *not* the sum of the visible cells — unless
   the grand total key ``(TOTAL,) * d`` is in the result: then report ``total: null``.
+- The published cells and total then go through the cell-key perturbation (``perturb=`` of
+  :func:`protect`, :mod:`hub.access.cellkey`): suppression is decided on true counts, the
+  numbers shown are perturbed.
 - Zero cells are not disclosive and are never suppressed; omit them or show 0.
 """
 

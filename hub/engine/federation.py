@@ -125,6 +125,8 @@ class StatisticsResult:
     double_counting: DoubleCounting | None = None
     keys: dict[Cell, int] | None = None
     total_key: int | None = None
+    #: Victim records counted that the linkage index has not seen (None: no linkage involved).
+    unlinked: int | None = None
 
 
 @dataclass(slots=True)
@@ -134,7 +136,6 @@ class CasePage:
     items: list[Linked]
     has_next: bool
     total: int | None
-    end: Keyset | None
 
 
 class Federation:
@@ -394,6 +395,7 @@ class Federation:
                     {cell: len(persons) for cell, persons in members.items()},
                     dedup.distinct,
                     dedup.double_counting,
+                    unlinked=dedup.unlinked,
                 )
                 if keying is not None:
                     result.keys = {
@@ -403,6 +405,7 @@ class Federation:
                 return result
             result = await self._grouped(ctx, entries, request, keying)
             result.double_counting = dedup.double_counting
+            result.unlinked = dedup.unlinked
             return result
         return await self._grouped(ctx, entries, request, keying)
 
@@ -521,9 +524,8 @@ def _page(
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
     has_next = len(items) > first
     items = items[:first]
-    end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
     total = sum(t for _, t in results if t is not None) if want_total else None
-    return CasePage([Linked(r) for r in items], has_next, total, end)
+    return CasePage([Linked(r) for r in items], has_next, total)
 
 
 def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFilter:

@@ -77,6 +77,9 @@ class RequestContext:
     loaders: Loaders | None = None
     #: Linked agencies of the request's person records (caseworker rule); prefetched per page.
     linkage: Any = None
+    #: How current the linkage index is, when an answer depended on it
+    #: (:class:`hub.engine.freshness.LinkageFreshness`; reported as ``extensions.linkage``).
+    linkage_freshness: Any = None
     #: The row rule as the engine applies it: per source, the person roles whose records this
     #: request may not see (set from the policy point by the server; nothing hidden by default).
     hidden_roles: Callable[[str], frozenset[PersonRole]] = field(default=lambda _source: frozenset())

@@ -367,10 +367,6 @@ class SourceRegistry:
     def all(self) -> list[RegisteredSource]:
         return list(self._sources.values())
 
-    def serving(self) -> list[RegisteredSource]:
-        """Sources that are up, in configuration order."""
-        return [e for e in self._sources.values() if e.state is SourceState.UP]
-
     def get(self, name: str) -> RegisteredSource | None:
         """The source serving ``name``; a just-removed one while it drains, so a query that
         chose it before the removal can still load its nested records."""

@@ -5,7 +5,8 @@ Each record instead emits a few *blocking keys*; only records that share a key a
 The keys are chosen so that the same person almost always shares at least one despite the
 noise agencies add:
 
-- ``nik`` — the NIK, where recorded;
+- ``nik`` — the NIK, where recorded; ``nk1``/``nk2`` — its first and last eight digits, so a
+  NIK with one mistyped digit still meets its true form;
 - ``pas`` — the passport number;
 - ``ny`` — order-free sound key of the given name + birth year (recorded or from the NIK);
 - ``tb`` — the sound key of each longer name token + the full birth date, which survives a
@@ -13,6 +14,9 @@ noise agencies add:
 - ``nr`` — name key + regency (recorded domicile or the NIK's region), for records without a
   birth date;
 - ``nx`` — name key + sex alone, for the records that carry nothing else (a police witness);
+- ``ph`` — the phone number (last nine digits); ``ad`` — the address, normalised;
+- ``br`` — full birth date + regency, which finds a nickname or a name written quite
+  differently by the same person's birth date and place;
 - ``case`` — the same case in the same source (a victim examined again as a witness).
 
 A key shared by more than :data:`MAX_BLOCK` records (a very common name in a big region) is
@@ -26,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
-from hub.linkage.normalise import phonetic
+from hub.linkage.normalise import phonetic, sound_key
 
 #: Largest block that is still compared pairwise.
 MAX_BLOCK = 20
@@ -38,6 +42,12 @@ def keys_of(record: LinkRecord) -> Iterator[str]:
     """The blocking keys of one record."""
     if record.nik:
         yield f"nik:{record.nik}"
+        yield f"nk1:{record.nik[:8]}"
+        yield f"nk2:{record.nik[8:]}"
+    if record.phone:
+        yield f"ph:{record.phone}"
+    if record.address:
+        yield f"ad:{record.address}"
     if record.passport:
         yield f"pas:{record.passport}"
     if record.case_key is not None:
@@ -47,9 +57,12 @@ def keys_of(record: LinkRecord) -> Iterator[str]:
     year = record.birth_year
     if year is not None:
         yield f"ny:{record.name_key}|{year}"
-    births = {b for b in (record.exact_birth, record.nik_birth) if b is not None}
+    births = set(record.births)
     for born in births:
-        for token in {phonetic(t) for t in record.name.tokens if len(t) >= 3}:
+        for region in set(record.regions):
+            yield f"br:{born.isoformat()}|{region}"
+    for born in births:
+        for token in {phonetic(sound_key(t)) for t in record.name.tokens if len(t) >= 3}:
             yield f"tb:{token}|{born.isoformat()}"
     for region in set(record.regions):
         yield f"nr:{record.name_key}|{region}"
@@ -73,7 +86,7 @@ def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = 
         size = len(members)
         if size < 2:
             continue
-        limit = MAX_ID_BLOCK if key.startswith(("nik:", "pas:")) else MAX_BLOCK
+        limit = MAX_ID_BLOCK if key.startswith(("nik:", "pas:", "ph:")) else MAX_BLOCK
         if size > limit:
             continue
         if wanted is not None:

@@ -79,6 +79,11 @@ class Deduplication:
         return len(set(self.person_of.values()))
 
     @property
+    def unlinked(self) -> int:
+        """Records the linkage job has not seen yet (each counted as a person of its own)."""
+        return sum(1 for person in self.person_of.values() if isinstance(person, tuple))
+
+    @property
     def double_counting(self) -> DoubleCounting:
         by_agency: dict[str, set[PersonKey]] = defaultdict(set)
         records: dict[str, int] = defaultdict(int)

@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 from strawberry.types import ExecutionResult
 
 from hub.access.audit import AuditLog
@@ -37,7 +37,7 @@ from hub.engine.metrics import HubMetrics
 from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
-from hub.server import examples
+from hub.server import examples, pages
 from hub.server.authn import principal_of, protect
 from hub.server.http import BodyLimit, GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
@@ -178,13 +178,9 @@ class HubGraphQL(GraphQLOverHTTP):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        start = html.find("const EXAMPLE_QUERY = `")
-        end = html.find("`;", start)
-        if start >= 0 and end >= 0:
-            example = (self.hub.config.example_query or examples.PORTAL_LIST).replace("`", "'")
-            html = html[: start + len("const EXAMPLE_QUERY = `")] + example + html[end:]
-        return HTMLResponse(html)
+        """The hub's own GraphiQL page (no CDN): the configured example first, then every example."""
+        tabs = [self.hub.config.example_query] if self.hub.config.example_query else []
+        return pages.graphiql_page(request, [*tabs, *examples.GRAPHIQL_TABS])
 
 
 def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
@@ -205,7 +201,8 @@ def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
 
 
 def create_app(config: HubConfig) -> Starlette:
-    """The ASGI app: ``/graphql``, ``/healthz``, ``/readyz`` and ``/metrics`` for ``config``."""
+    """The ASGI app for ``config``: ``/graphql`` (API and GraphiQL), ``/`` (the Task Force
+    dashboard), ``/static/`` (their assets), ``/healthz``, ``/readyz`` and ``/metrics``."""
     hub = Hub(config)
     if config.tracing:
         tracing.configure(exporter=config.tracing)
@@ -241,6 +238,8 @@ def create_app(config: HubConfig) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/", pages.dashboard_page, name="dashboard"),
+            Mount(pages.STATIC_PATH, app=pages.static_files(), name="static"),
         ],
         middleware=_middleware(config),
         lifespan=lifespan,

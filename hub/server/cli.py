@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from adapters.base import MappingError
@@ -109,6 +110,37 @@ def _link(args: argparse.Namespace) -> int:
         return 1
     print(report.summary(), file=sys.stderr)
     return 0
+
+
+def _indicators_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.server.indicator_export import ExportRequest, export
+
+    request = ExportRequest(
+        period_from=_date(args.period_from, "--from"),
+        period_to=_date(args.period_to, "--to"),
+        role=args.role,
+        indicators=tuple(args.indicator or ()),
+        disaggregate_by=tuple(d.upper() for d in args.by or ()),
+        as_of=_date(args.as_of, "--as-of"),
+        allow_partial=args.allow_partial,
+    )
+    text = asyncio.run(export(load_config(Path(args.config)), request, args.format))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a date like 2024-12-31 (got {text!r})") from None
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -349,6 +381,29 @@ def build_parser() -> argparse.ArgumentParser:
     apikey.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
     apikey.add_argument("--agency", default=None, help="agency code of the key's holder")
     apikey.set_defaults(run=_apikey)
+
+    indicators = commands.add_parser("indicators", help="the Task Force's indicators")
+    indicator_commands = indicators.add_subparsers(dest="indicators_command", required=True)
+    ind_export = indicator_commands.add_parser(
+        "export", help="write a period's indicators with their metadata (CSV or JSON) for a report"
+    )
+    ind_export.add_argument("--config", default="hub.toml")
+    ind_export.add_argument("--format", choices=("csv", "json"), default="csv")
+    ind_export.add_argument("--from", dest="period_from", help="first report date of the period (YYYY-MM-DD)")
+    ind_export.add_argument("--to", dest="period_to", help="last report date of the period (YYYY-MM-DD)")
+    ind_export.add_argument(
+        "--role", default="public", help="export as this role: public (default) is disclosure-controlled"
+    )
+    ind_export.add_argument("--indicator", action="append", help="only this indicator id (repeatable)")
+    ind_export.add_argument("--by", action="append", help="disaggregate by this dimension where allowed")
+    ind_export.add_argument("--as-of", dest="as_of", help="reference date for freshness (default: --to)")
+    ind_export.add_argument("--output", help="write to this file instead of standard output")
+    ind_export.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="export even if a source fails (figures then partial, errors in the output)",
+    )
+    ind_export.set_defaults(run=_indicators_export)
 
     audit = commands.add_parser("audit", help="the audit trail of personal-data reads")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

@@ -48,6 +48,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def http_error(status: int, reason: str, accept: str) -> Response:
+    """A refused request as a GraphQL response body: ``{"errors": [{message, extensions.code}]}``."""
+    code = HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
+    media = GRAPHQL_RESPONSE if accepts_graphql_response(accept) else "application/json"
+    body = json.dumps({"errors": [{"message": reason, "extensions": {"code": code}}]})
+    return Response(body, status_code=status, media_type=media)
+
+
 def accepts_graphql_response(accept: str) -> bool:
     """Whether the client prefers (or only accepts) ``application/graphql-response+json``."""
     ranked: list[tuple[float, str]] = []
@@ -66,11 +74,35 @@ def accepts_graphql_response(accept: str) -> bool:
     return wanted > 0 and wanted >= best.get("application/json", -1.0)
 
 
+#: ``extensions.code`` of a request refused before GraphQL sees it, by HTTP status.
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
 class GraphQLOverHTTP(GraphQL):
     """Strawberry's view with the spec's ``application/graphql-response+json`` behaviour and
     persisted queries (APQ, or an allow-list in production)."""
 
     persisted: PersistedQueries | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Requests strawberry refuses over HTTP (a body that is not JSON, an unknown
+        ``operationName``, a wrong method) get a GraphQL error body with ``extensions.code``,
+        as every other error does, instead of plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = http_error(exc.status_code, exc.reason, request.headers.get("accept", ""))
+        await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
         """The response body: orjson, several times faster than ``json.dumps`` on a page of cases.

@@ -387,6 +387,7 @@ class Entity(enum.Enum):
     PERSON = "person"
     SERVICE = "service"
     STAGE_EVENT = "stage"
+    RESTITUTION = "restitution"
 
 
 #: Every labelled code list of the national vocabulary, for the ``vocabulary`` query.
@@ -499,7 +500,25 @@ class StageEventRecord:
     reference: str | None
 
 
-Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord
+@dataclass(slots=True)
+class RestitutionRecord:
+    """Restitution for one victim (Restitusi, UU 21/2007 Pasal 48–50), as an agency recorded it.
+
+    Amounts in rupiah: ``requested_idr`` claimed (as assessed for the claim, e.g. by the witness
+    and victim protection agency), ``ordered_idr`` ordered by a court, ``paid_idr`` paid;
+    None where the agency records none.
+    """
+
+    source: str
+    key: str
+    case_key: str | None
+    recipient_key: str | None
+    requested_idr: int | None
+    ordered_idr: int | None
+    paid_idr: int | None
+
+
+Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord | RestitutionRecord
 
 
 # --- Requests -----------------------------------------------------------------------------
