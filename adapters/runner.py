@@ -24,7 +24,7 @@ from sqlalchemy import Select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.base import SourceError, SourceTimeout, count_rows
+from adapters.base import SourceDataError, SourceError, SourceTimeout, count_rows
 from adapters.engines import EngineOptions
 
 #: Pauses before retrying a transient connection failure (then give up).
@@ -42,6 +42,12 @@ def is_timeout(exc: SQLAlchemyError) -> bool:
     text = str(original).lower() if original is not None else ""
     cancelled = name in {"QueryCanceledError", "QueryCanceled"}
     return cancelled or text == "interrupted" or "max_execution_time" in text
+
+
+def is_undecodable(exc: SQLAlchemyError) -> bool:
+    """The source returned text that is not text (SQLite: bytes in a TEXT column that are not
+    UTF-8): its rows cannot be read, which is a data error, not an unavailable source."""
+    return "could not decode to utf-8" in str(getattr(exc, "orig", "")).lower()
 
 
 def is_transient(exc: SQLAlchemyError) -> bool:
@@ -97,6 +103,9 @@ class StatementRunner:
                 if pause is not None and is_transient(exc):
                     await asyncio.sleep(pause)
                     continue
+                if is_undecodable(exc):
+                    message = f"source {self.name!r}: rows cannot be read (text that is not UTF-8)"
+                    raise SourceDataError(message) from None
                 error = SourceError(f"source {self.name!r}: database error ({type(exc).__name__})")
                 error.detail = database_message(exc)
                 raise error from None

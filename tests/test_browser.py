@@ -27,8 +27,13 @@ import pytest
 
 from hub.demo.generate import generate
 from tests.browser import CHROMIUM, Page, chromium
+from tests.prerequisites import require
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium() -> None:
+    """Chromium is a prerequisite: missing, it fails the run (tests/prerequisites.py)."""
+    require("chromium", CHROMIUM is not None, "chromium is not installed (make test installs it)")
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 

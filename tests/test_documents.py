@@ -32,6 +32,7 @@ from graphql import (
 )
 
 from resolvers.schema import schema
+from tests.prerequisites import require
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "tests" / "js"
@@ -128,11 +129,12 @@ export function provinces(answer: StatisticsByProvinceAndYearQuery): (number | n
 """
 
 
-@pytest.mark.skipif(
-    NODE is None or not (JS / "node_modules" / "@graphql-codegen" / "cli").exists() or not TSC.exists(),
-    reason="Node tools not installed (make test runs npm ci in tests/js)",
-)
 def test_typed_clients_generate_and_compile_strictly(tmp_path: Path) -> None:
+    require(
+        "node",
+        NODE is not None and (JS / "node_modules" / "@graphql-codegen" / "cli").exists() and TSC.exists(),
+        "Node or the npm tools in tests/js are missing (make js-deps runs npm ci)",
+    )
     out = tmp_path / "operations.ts"
     globs = [str(EXAMPLES / "*.graphql"), str(DOCS / "*.graphql"), str(DASHBOARD)]
     done = subprocess.run(

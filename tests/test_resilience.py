@@ -267,3 +267,27 @@ async def test_a_busy_hub_queues_calls_without_blaming_the_agency(demo_dir: Path
         assert entry.breaker.state.value == "closed"  # the agency answered every call it got
     finally:
         await hub.stop()
+
+
+async def test_rows_that_cannot_be_read_are_a_source_data_error(demo_dir: Path, tmp_path: Path) -> None:
+    """Bytes that are not text in a text column: the source is up but its rows cannot be read.
+    The answer says SOURCE_DATA_ERROR for that source (not "unavailable"), the other sources
+    answer in full, and the error names no value."""
+    shutil.copy(demo_dir / "polri.sqlite", tmp_path / "polri.sqlite")
+    with sqlite3.connect(tmp_path / "polri.sqlite") as db:
+        db.execute("UPDATE laporan_polisi SET tgl_lp = x'ff00'")
+    sources = sqlite_sources(tmp_path, ["polri"]) + sqlite_sources(demo_dir, ["kemlu"])
+    hub = Hub(parse_config({"sources": sources}, tmp_path))
+    await hub.start()
+    try:
+        result = await hub.execute("{ cases(first: 500) { totalCount edges { node { agency { code } } } } }")
+        assert [e.extensions for e in result.errors] == [{"code": "SOURCE_DATA_ERROR", "source": "polri"}]
+        assert result.errors[0].message == "source 'polri': rows cannot be read (text that is not UTF-8)"
+        with sqlite3.connect(demo_dir / "kemlu.sqlite") as db:
+            kemlu_cases = db.execute("SELECT count(*) FROM cases").fetchone()[0]
+        codes = [e["node"]["agency"]["code"] for e in result.data["cases"]["edges"]]
+        assert codes == ["KEMLU"] * min(kemlu_cases, 500)
+        statuses = {s["source"]: s["status"] for s in result.extensions["sources"]}
+        assert statuses == {"polri": "error", "kemlu": "ok"}
+    finally:
+        await hub.stop()

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.prerequisites import require
+
 VENDOR = Path(__file__).resolve().parent.parent / "hub" / "server" / "static" / "vendor"
 MANIFEST = json.loads((VENDOR / "package.json").read_text(encoding="utf-8"))
 LOCK = json.loads((VENDOR / "package-lock.json").read_text(encoding="utf-8"))
@@ -40,9 +42,7 @@ def test_every_dependency_is_pinned_exactly_and_locked() -> None:
 
 def test_the_vendor_folder_holds_exactly_the_declared_files() -> None:
     declared = {f"{name}/{path}" for name, paths in MANIFEST["vendorFiles"].items() for path in paths}
-    present = {
-        p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file()
-    } - OWN_FILES
+    present = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file()} - OWN_FILES
     assert present == declared
 
 
@@ -64,9 +64,9 @@ def _integrity(data: bytes, algorithm: str) -> str:
     return f"{algorithm}-{base64.b64encode(hashlib.new(algorithm, data).digest()).decode()}"
 
 
-@pytest.mark.skipif(shutil.which("npm") is None, reason="npm not installed")
 @pytest.mark.parametrize("name", sorted(MANIFEST["vendorFiles"]))
 def test_committed_files_equal_the_locked_tarball(name: str, tmp_path: Path) -> None:
+    require("node", shutil.which("npm") is not None, "npm is not on PATH (Debian: apt-get install npm)")
     entry = locked(name)
     done = subprocess.run(
         ["npm", "pack", f"{name}@{entry['version']}", "--json", "--pack-destination", str(tmp_path)],
@@ -75,8 +75,11 @@ def test_committed_files_equal_the_locked_tarball(name: str, tmp_path: Path) -> 
         text=True,
         timeout=300,
     )
-    if done.returncode != 0:
-        pytest.skip(f"npm pack failed (no registry or cache?): {done.stderr.strip()[:200]}")
+    require(
+        "npm-registry",
+        done.returncode == 0,
+        f"npm pack failed (no registry or cache?): {done.stderr.strip()[:200]}",
+    )
     tarball = tmp_path / json.loads(done.stdout)[0]["filename"]
     expected = entry["integrity"]
     assert _integrity(tarball.read_bytes(), expected.split("-", 1)[0]) == expected
