@@ -151,6 +151,10 @@ def valid_iso(iso: ColumnElement[str]) -> ColumnElement[bool]:
     return ValidIsoDate(iso)
 
 
+def _at_least_0(length: ColumnElement[int]) -> ColumnElement[int]:
+    return case((length < const(0), const(0)), else_=length)
+
+
 def _checked(iso: ColumnElement[str]) -> ColumnElement[str]:
     return case((ValidIsoDate(iso), iso), else_=None)
 
@@ -254,8 +258,9 @@ def _pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElement[str]
         )
     first = Position(text, const(sep))
     second = Position(func.substr(text, first + 1, type_=String), const(sep))
-    p1 = func.substr(text, 1, first - 1, type_=String)
-    p2 = func.substr(text, first + 1, second - 1, type_=String)
+    # PostgreSQL refuses a negative length: a separator that is missing gives an empty part.
+    p1 = func.substr(text, 1, _at_least_0(first - 1), type_=String)
+    p2 = func.substr(text, first + 1, _at_least_0(second - 1), type_=String)
     last = func.substr(text, first + second + 1, type_=String)
     # A time after the date ("07-Jul-2023 00:00:00") ends the last part.
     p3 = func.substr(last, 1, Position(_cat(last, " "), const(" ")) - 1, type_=String)

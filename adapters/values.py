@@ -291,24 +291,29 @@ def boolean_value(column: ColumnElement[Any]) -> ColumnElement[int]:
 
 
 def age_value(column: ColumnElement[Any]) -> ColumnElement[int]:
-    """An age in whole years from ``34``, ``34.0``, ``34 th``, ``34 tahun``, ``8 bln`` … else NULL.
+    """An age in whole years from ``34``, ``34.0``, ``34 th``, ``34tahun``, ``8 bln`` … else NULL.
 
-    The unit words of :data:`AGE_UNITS` are removed (longest first) and what remains must be
-    a number; a month word makes it months, counted as whole years (``18 bln`` is 1). Ages
-    above :data:`MAX_AGE` are NULL. An integer column is read as it is (range-checked).
+    The text must start with a number of one to three digits; what follows (spaces aside) must
+    be nothing, ``.0``, or one of the unit words of :data:`AGE_UNITS`. A month word makes it
+    months, counted as whole years (``18 bln`` is 1). Ages above :data:`MAX_AGE` are NULL. An
+    integer column is read as it is (range-checked). The expression is flat — one CASE over the
+    three number lengths — so it nests shallowly inside other statements.
     """
     if isinstance(getattr(column, "type", None), Integer):
-        return case((column.between(0, MAX_AGE), column), else_=None)
-    text: Any = func.lower(text_of(column))
-    lowered = text
-    for unit in sorted(AGE_UNITS, key=len, reverse=True):
-        text = func.replace(text, unit, "", type_=String)
-    number_text = func.trim(func.replace(text, ".0", "", type_=String), type_=String)
-    in_months = or_(*(Position(lowered, unit) > 0 for unit, months in AGE_UNITS.items() if months))
-    digits = and_(DigitsOnly(number_text), func.length(number_text) <= 4)
-    number = cast(case((digits, number_text), else_=None), Integer)
-    years = case((in_months, cast((number - number % 12) / 12, Integer)), else_=number)
-    return case((years.between(0, MAX_AGE), years), else_=None)
+        return case((column.between(const(0), const(MAX_AGE)), column), else_=None)
+    text = func.lower(text_of(column))
+    years_words = [const(w) for w, months in AGE_UNITS.items() if not months] + [const(""), const(".0")]
+    month_words = [const(w) for w, months in AGE_UNITS.items() if months]
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
+    for digits in (3, 2, 1):
+        head = func.substr(text, 1, digits, type_=String)
+        unit = func.trim(func.substr(text, digits + 1, type_=String), type_=String)
+        number = cast(case((DigitsOnly(head), head), else_=None), Integer)
+        shaped = and_(func.length(head) == const(digits), DigitsOnly(head))
+        whens.append((and_(shaped, unit.in_(years_words)), number))
+        whens.append((and_(shaped, unit.in_(month_words)), IntDiv(number, const(12))))
+    years = case(*whens, else_=None)
+    return case((years.between(const(0), const(MAX_AGE)), years), else_=None)
 
 
 def date_reader(value: Any) -> date | None:
