@@ -137,7 +137,8 @@ def _years(born: date, at: date) -> int:
 
 def _nik(rng: random.Random, born: date, female: bool) -> str:
     day = born.day + (40 if female else 0)
-    return f"32{rng.randint(1, 79):02d}{rng.randint(1, 20):02d}{day:02d}{born.month:02d}{born.year % 100:02d}{rng.randint(1, 9999):04d}"
+    area = f"32{rng.randint(1, 79):02d}{rng.randint(1, 20):02d}"
+    return f"{area}{day:02d}{born.month:02d}{born.year % 100:02d}{rng.randint(1, 9999):04d}"
 
 
 def build(options: Options) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], Truth]:
