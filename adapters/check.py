@@ -737,14 +737,21 @@ async def _date_proposals(
             shown = shape_of(str(example)) if personal else str(example)
             found.append((int(count), fmt, shown))
     if not found:
-        return "; no known format reads them: check the column"
-    found.sort(key=lambda f: (-f[0], f[1]))
+        return "; no known format reads them: junk to fix in the register, or accept it with --max-unparsed"
+    found.sort(key=lambda f: (-f[0], sqldates.CANDIDATES.index(f[1])))
+    # Two formats reading the same values (serial day numbers are also valid Unix seconds):
+    # keep the first, in the order of sqldates.CANDIDATES (the likelier reading).
+    distinct: list[tuple[int, str, str]] = []
+    for count, fmt, shown in found:
+        if not any(count == c and shown == s for c, _f, s in distinct):
+            distinct.append((count, fmt, shown))
+    found = distinct[:5]
     described = ", ".join(
         f"values {'shaped' if personal else 'like'} {shown!r} ×{count:,} match {fmt!r}"
-        for count, fmt, shown in found[:3]
+        for count, fmt, shown in found
     )
     proposal = json.dumps(
-        [*(spec.formats or ("YYYY-MM-DD",)), *(f for _c, f, _s in found[:3])], ensure_ascii=False
+        [*(spec.formats or ("YYYY-MM-DD",)), *(f for _c, f, _s in found)], ensure_ascii=False
     )
     return f"; {described}: format = {proposal}"
 

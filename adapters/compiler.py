@@ -342,7 +342,12 @@ class _PartCompiler:
             kind = field_kind(part.entity, name)
             at[0] = part.path(name)
             if name == "type" and exploded is not None:
-                field_values[name] = FieldValue(exploded.c.national, values.read_member(ServiceType))
+                raw_cell = column(spec.ref) if isinstance(spec, Column) else None
+                field_values[name] = FieldValue(
+                    exploded.c.national,
+                    values.read_member(ServiceType),
+                    (raw_cell,) if raw_cell is not None else (),
+                )
             else:
                 field_values[name] = self._field(part, name, spec, kind, column, key_column)
             if kind.kind == "key" and isinstance(spec, Column):
