@@ -23,8 +23,19 @@ import abc
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from hub.vocabulary.model import Agency, CaseFilter, CaseRecord, CaseSearch, Entity, Record, StatisticsRequest
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
+from hub.vocabulary.model import (
+    Agency,
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Dimension,
+    Entity,
+    Record,
+    StatisticsRequest,
+)
 
 
 class SourceError(Exception):
@@ -131,6 +142,18 @@ class Source(abc.ABC):
         the grouping runs in the source's database.
         """
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]] | None:
+        """Like :meth:`aggregate`, with each cell's sum of record keys beside its count.
+
+        A record's key is :func:`adapters.cellkeys.record_key` of ``salt`` and its key text
+        (the cell-key method of :mod:`hub.access.cellkey`), summed in the source's own query.
+        None when this source cannot key its records: the hub then keys its cells by count,
+        which protects less against differencing.
+        """
+        return None
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
@@ -140,6 +163,29 @@ class Source(abc.ABC):
         only keys and dimension values are returned, never personal fields.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list victim records")
+
+    #: Whether this source answers the indicator facts below (:mod:`adapters.facts`); a
+    #: source that does not is reported as unable to evaluate person and stage indicators.
+    answers_facts: bool = False
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        """Person records with one of ``request.roles`` in cases matching the filter, with cells.
+
+        Keys, national cells and the case's report date only; never personal fields.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list person facts")
+
+    async def service_facts(self) -> list[ServiceFact]:
+        """Per recipient record, service type and status: first start date and count (GROUP BY)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot group its services")
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        """Cases matching ``filter``: cells, report date and the first date of each stage reached."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list stage facts")
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        """Per recipient record: restitution requested, ordered and paid, summed (GROUP BY)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot group its restitution")
 
     @abc.abstractmethod
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
@@ -161,6 +207,14 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> Health:
         """Probe the database with a trivial statement."""
+
+    async def last_changed(self) -> datetime | None:
+        """When the source's data last changed, if the source can tell (None otherwise).
+
+        The hub compares it with the last linkage run, so that counts of distinct persons say
+        when they may be out of date instead of silently counting old links.
+        """
+        return None
 
     def unsupported(self, filter: CaseFilter) -> set[str]:
         """Fields of ``filter`` this source cannot evaluate; its cases are then excluded."""

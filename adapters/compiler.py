@@ -32,6 +32,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -67,11 +68,11 @@ from adapters.mapping import (
 from adapters.reflect import tables_of_part
 from adapters.regions import resolve_region
 from adapters.sqldates import parse_date
-from adapters.sqlfuncs import VALUE_SEPARATOR, AggregateStrings, Position
+from adapters.sqlfuncs import VALUE_SEPARATOR, Position
 from adapters.values import FieldValue, Lookup
 from hub.vocabulary import countries as country_codes
 from hub.vocabulary import reference
-from hub.vocabulary.model import VICTIM_ROLES, AgeGroup, Entity, Labelled, ServiceType
+from hub.vocabulary.model import VICTIM_ROLES, AgeGroup, Entity, Labelled, PersonRole, ServiceType
 
 #: Turns a key as it travels (text) into the value the key column holds.
 KeyConverter = Callable[[str], Any]
@@ -174,9 +175,12 @@ class CompiledSource:
         value = person.values.get("age_years")
         return value.sql if value is not None else None
 
-    def victim_condition(self, person: CompiledPart) -> ColumnElement[bool]:
-        """The person record has a victim role."""
-        return predicates.enum_condition(person.values.get("roles"), {r.name for r in VICTIM_ROLES})
+    def victim_condition(
+        self, person: CompiledPart, roles: frozenset[PersonRole] = VICTIM_ROLES
+    ) -> ColumnElement[bool]:
+        """The person record has one of ``roles`` (by default a victim role; the asker's
+        victim roles when some are hidden from them)."""
+        return predicates.enum_condition(person.values.get("roles"), {r.name for r in roles})
 
     def lookups(self) -> Iterator[tuple[CompiledPart, Lookup]]:
         """Every lookup (region, country) of every part, to learn from the database."""
@@ -477,7 +481,8 @@ class _PartCompiler:
         if kind.kind == "country":
             return FieldValue(None, lambda v: v, raw, lookup=_country_lookup(col, spec.format or "alpha2"))
         if kind.kind == "int":
-            return FieldValue(values.age_value(col), values.read_int, raw)
+            parsed = values.age_value(col) if name == "age" else values.integer_value(col)
+            return FieldValue(parsed, values.read_int, raw)
         if kind.kind == "bool":
             return FieldValue(values.boolean_value(col), values.read_bool, raw)
         if kind.kind == "key":
@@ -544,7 +549,12 @@ class _PartCompiler:
         child = child.alias(f"c_{spec.table}")
         table = self.mapping.codes.get(spec.codes) if spec.codes else None
         names = values.code_value(child.c[spec.column], table, enum_cls)
-        aggregated = select(AggregateStrings(names)).where(child.c[spec.key] == key_column).scalar_subquery()
+        # SQLAlchemy's portable string aggregation (group_concat / string_agg).
+        aggregated = (
+            select(func.aggregate_strings(cast(names, Text), VALUE_SEPARATOR))
+            .where(child.c[spec.key] == key_column)
+            .scalar_subquery()
+        )
         sql = func.coalesce(aggregated, null_as) if null_as is not None else aggregated
         assert enum_cls is not None
         return FieldValue(

@@ -8,6 +8,18 @@ read-only session. A mapping bug or an injected statement therefore cannot write
 Statements are counted through an engine event into the running call's
 :class:`adapters.base.CallStats`, which is how ``extensions.sources[].statements`` and the
 "no N+1" tests see what was sent.
+
+One round trip per statement (issue 13). Server databases run in autocommit: the hub only
+reads, one statement per connection checkout, so a transaction around it buys nothing but a
+BEGIN and a ROLLBACK round trip each (the read-only guarantee holds for the implicit
+transaction of every statement: ``default_transaction_read_only`` / ``transaction_read_only``).
+There is no ping per checkout (``pool_pre_ping`` cost another round trip, or two, per
+statement). Reconnection is driven by errors instead: a statement on a connection the server
+dropped fails with a disconnect, SQLAlchemy then invalidates every pooled connection opened
+before it, and the adapter retries the statement once on a fresh one (``_is_transient`` in the
+SQL adapter). Statements are cached twice: SQLAlchemy's compiled cache (one compile per
+statement shape) and asyncpg's prepared statements per connection (:data:`PREPARED_CACHE`, so a
+page's statements are parsed and planned once per connection, not once per request).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import CURRENT_CALL
+from adapters.cellkeys import register_sqlite
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +47,23 @@ class EngineOptions:
     max_overflow: int = 4
 
 
+#: asyncpg prepared statements kept per connection: a source's statement shapes (page, count,
+#: each relation by batch size) fit; the default of 100 is shared with introspection.
+PREPARED_CACHE = 500
+#: Connections older than this are replaced at checkout (firewalls, PgBouncer, MySQL's
+#: ``wait_timeout`` drop idle ones silently); well below the usual one-hour limits.
+RECYCLE_SECONDS = 1800
+
+
 def _count_statement(*_args: Any) -> None:
     stats = CURRENT_CALL.get()
     if stats is not None:
         stats.statements += 1
+
+
+def _sqlite_cell_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite has no hash function: the cell-key method's record key is registered (adapters.cellkeys)."""
+    register_sqlite(dbapi_connection)
 
 
 def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +80,17 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def sqlite_file(options: EngineOptions, base_dir: Path | None = None) -> Path | None:
+    """The database file of a SQLite URL (relative paths against ``base_dir``); None otherwise."""
+    url = make_url(options.url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = Path(url.database or "")
+    if not path.is_absolute() and base_dir is not None:
+        path = (base_dir / path).resolve()
+    return path
+
+
 def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None) -> AsyncEngine:
     """An async engine that cannot write to the database behind ``options.url``.
 
@@ -64,9 +101,8 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
     url = make_url(options.url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        path = Path(url.database or "")
-        if not path.is_absolute() and base_dir is not None:
-            path = (base_dir / path).resolve()
+        path = sqlite_file(options, base_dir)
+        assert path is not None
         if not path.exists():
             raise FileNotFoundError(f"SQLite database not found: {path.name}")
         engine = create_async_engine(
@@ -75,6 +111,7 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
             max_overflow=options.max_overflow,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_query_only)
+        event.listen(engine.sync_engine, "connect", _sqlite_cell_keys)
     elif backend == "postgresql":
         settings = {
             "default_transaction_read_only": "on",
@@ -85,10 +122,13 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
         if options.schema:
             settings["search_path"] = options.schema
         engine = create_async_engine(
-            url.set(drivername="postgresql+asyncpg"),
+            url.set(drivername="postgresql+asyncpg").update_query_dict(
+                {"prepared_statement_cache_size": str(PREPARED_CACHE)}
+            ),
             pool_size=options.pool_size,
             max_overflow=options.max_overflow,
-            pool_pre_ping=True,
+            pool_recycle=RECYCLE_SECONDS,
+            isolation_level="AUTOCOMMIT",
             connect_args={
                 "server_settings": settings,
                 "timeout": 5,
@@ -103,8 +143,8 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
             url.set(drivername="mysql+aiomysql"),
             pool_size=options.pool_size,
             max_overflow=options.max_overflow,
-            pool_pre_ping=True,
-            pool_recycle=1800,
+            pool_recycle=RECYCLE_SECONDS,
+            isolation_level="AUTOCOMMIT",
             connect_args={"init_command": init, "connect_timeout": 5},
         )
     else:

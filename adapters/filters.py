@@ -52,7 +52,7 @@ def victim_condition(
     matches = []
     for person in source.parts_of(Entity.PERSON):
         fields = person.values
-        conditions = [source.victim_condition(person)]
+        conditions = [source.victim_condition(person, filter.victim_roles())]
         if filter.victim_sex:
             wanted = {s.name for s in filter.victim_sex}
             conditions.append(predicates.enum_condition(fields.get("sex"), wanted, Sex.UNKNOWN.name))

@@ -28,7 +28,7 @@ from typing import Any
 
 from adapters import sqldates
 from adapters.base import MappingError
-from adapters.locator import KeyPath, TomlLocator
+from hub.support.locator import KeyPath, TomlLocator
 from hub.vocabulary import reference
 from hub.vocabulary.model import (
     Agency,
@@ -292,6 +292,13 @@ _ENTITY_FIELDS: dict[Entity, dict[str, FieldKind]] = {
         "date": FieldKind("date"),
         "reference": FieldKind("text"),
     },
+    Entity.RESTITUTION: {
+        "case_key": FieldKind("key", required=True),
+        "recipient_key": FieldKind("key"),
+        "requested_idr": FieldKind("int"),
+        "ordered_idr": FieldKind("int"),
+        "paid_idr": FieldKind("int"),
+    },
 }
 
 _SECTION_ENTITY = {
@@ -299,6 +306,7 @@ _SECTION_ENTITY = {
     "person": Entity.PERSON,
     "service": Entity.SERVICE,
     "stage_event": Entity.STAGE_EVENT,
+    "restitution": Entity.RESTITUTION,
 }
 _ENTITY_SECTION = {e: s for s, e in _SECTION_ENTITY.items()}
 _PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}

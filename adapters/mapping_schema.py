@@ -26,6 +26,7 @@ _SECTIONS = {
     Entity.PERSON: "person",
     Entity.SERVICE: "service",
     Entity.STAGE_EVENT: "stage_event",
+    Entity.RESTITUTION: "restitution",
 }
 _CODES = {"type": "string", "description": "Name of a code list under [codes]."}
 _SPLIT = {
@@ -303,6 +304,9 @@ def build_schema() -> Schema:
             "person": _many("person", "Person records (Rekam orang): one table or several."),
             "service": _many("service", "Services (Layanan): one table or several."),
             "stage_event": _many("stage_event", "Procedural steps (Tahapan perkara): one table or several."),
+            "restitution": _many(
+                "restitution", "Restitution claimed, ordered and paid (Restitusi): one table or several."
+            ),
             "codes": {
                 "type": "object",
                 "description": "Code lists, by name.",

@@ -65,7 +65,7 @@ TOP_VALUES = 10
 #: Most groups read back from one GROUP BY (dates: one per day; codes: one per value).
 MAX_GROUPS = 50_000
 EARLIEST_PLAUSIBLE = date(1900, 1, 1)
-MAX_AGE = 120
+MAX_AGE = model.MAX_PLAUSIBLE_AGE
 #: Statements of one report in flight at once (a source's pool has 8 connections).
 CONCURRENCY = 4
 

@@ -18,6 +18,7 @@ from hub.vocabulary.model import (
     ExploitationType,
     PersonRecord,
     Record,
+    RestitutionRecord,
     ServiceRecord,
     ServiceStatus,
     Sex,
@@ -110,9 +111,22 @@ def _build_stage_event(source: str, key: str, v: dict[str, Any]) -> StageEventRe
     )
 
 
+def _build_restitution(source: str, key: str, v: dict[str, Any]) -> RestitutionRecord:
+    return RestitutionRecord(
+        source=source,
+        key=key,
+        case_key=v.get("case_key"),
+        recipient_key=v.get("recipient_key"),
+        requested_idr=v.get("requested_idr"),
+        ordered_idr=v.get("ordered_idr"),
+        paid_idr=v.get("paid_idr"),
+    )
+
+
 _BUILDERS: dict[Entity, Callable[[str, str, dict[str, Any]], Record]] = {
     Entity.CASE: _build_case,
     Entity.PERSON: _build_person,
     Entity.SERVICE: _build_service,
     Entity.STAGE_EVENT: _build_stage_event,
+    Entity.RESTITUTION: _build_restitution,
 }

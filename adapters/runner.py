@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select
@@ -79,15 +79,18 @@ class StatementRunner:
         """``sqlite``, ``postgresql`` or ``mysql``."""
         return str(self.engine.dialect.name)
 
-    async def fetch(self, stmt: Select[Any]) -> list[Sequence[Any]]:
-        """Run one SELECT; retry transient connection failures, enforce the statement timeout.
+    async def fetch(
+        self, stmt: Select[Any], parameters: Mapping[str, Any] | None = None
+    ) -> list[Sequence[Any]]:
+        """Run one SELECT (with values for its bound parameters); retry transient connection
+        failures, enforce the statement timeout.
 
         Raises :class:`SourceTimeout` or :class:`SourceError`; the error's ``detail`` holds the
         database's message without literals (for ``adapter check``), its text only the type.
         """
         for pause in (*RETRY_BACKOFF, None):
             try:
-                rows = await self._execute(stmt)
+                rows = await self._execute(stmt, parameters)
             except SQLAlchemyError as exc:
                 if is_timeout(exc):
                     raise SourceTimeout(f"source {self.name!r}: statement timed out") from None
@@ -106,19 +109,19 @@ class StatementRunner:
             return rows
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _execute(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+    async def _execute(self, stmt: Select[Any], parameters: Mapping[str, Any] | None) -> list[Sequence[Any]]:
         async with self.engine.connect() as conn:
             interrupt = None
             if self.dialect == "sqlite" and self.options.statement_timeout_ms > 0:
                 # aiosqlite runs the statement in a thread that asyncio cannot cancel; SQLite's
-                # own interrupt stops it at the deadline (DESIGN.md §9).
+                # own interrupt stops it at the deadline (docs/architecture.md §7).
                 driver = (await conn.get_raw_connection()).driver_connection
                 deadline = self.options.statement_timeout_ms / 1000
                 interrupt = asyncio.get_running_loop().call_later(
                     deadline, lambda: asyncio.ensure_future(driver.interrupt())
                 )
             try:
-                result = await conn.execute(stmt)
+                result = await (conn.execute(stmt, dict(parameters)) if parameters else conn.execute(stmt))
                 return list(result.all())
             finally:
                 if interrupt is not None:

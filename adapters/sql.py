@@ -20,18 +20,20 @@ a field's one definition (:mod:`adapters.values`) — and the data-quality repor
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, func, literal, select
+from sqlalchemy import Column, Integer, Select, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters import filters, predicates, statistics
+from adapters import filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
-from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
+from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.mapping import LocatedMappingError, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -40,6 +42,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    Dimension,
     Entity,
     Record,
     SortOrder,
@@ -70,6 +73,10 @@ class MappedSQLSource(Source):
         self._engine: AsyncEngine | None = None
         self._runner: StatementRunner | None = None
         self._compiled: CompiledSource | None = None
+        #: Statements whose shape never changes (relations, records by key, the unfiltered page
+        #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
+        #: and compiled form instead of rebuilding both on every request (issue 13).
+        self._statements: dict[tuple[Any, ...], Select[Any]] = {}
 
     @property
     def skipped_rows(self) -> int:
@@ -94,6 +101,7 @@ class MappedSQLSource(Source):
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
+            self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
         try:
@@ -140,11 +148,20 @@ class MappedSQLSource(Source):
             raise SourceError(f"source {self.name!r} is not open")
         return self._runner.dialect
 
-    async def fetch(self, stmt: Select[Any]) -> list[Sequence[Any]]:
+    async def fetch(
+        self, stmt: Select[Any], parameters: Mapping[str, Any] | None = None
+    ) -> list[Sequence[Any]]:
         """Run one read-only SELECT built on :attr:`compiled` (timeouts and retries apply)."""
         if self._runner is None:
             raise SourceError(f"source {self.name!r} is not open")
-        return await self._runner.fetch(stmt)
+        return await self._runner.fetch(stmt, parameters)
+
+    def _statement(self, key: tuple[Any, ...], build: Callable[[], Select[Any]]) -> Select[Any]:
+        """The statement of a fixed shape, built on first use (keys: a bounded set of shapes)."""
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = self._statements[key] = build()
+        return stmt
 
     def read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
         """Rows of ``compiled.select`` as national records (unreadable rows skipped and counted)."""
@@ -159,45 +176,81 @@ class MappedSQLSource(Source):
         """A page in (report date, key) order after the keyset position.
 
         A missing date sorts as the earliest date: NULLS FIRST ascending, NULLS LAST
-        descending — SQLite's own default, stated explicitly for the other databases.
+        descending — SQLite's own default, stated explicitly for the other databases. Where
+        the date is a NOT NULL column of the case table the NULL order is moot, and the
+        plain ORDER BY is the one an index on the column serves: PostgreSQL walks the index
+        for the page instead of sorting every case (``DESC NULLS LAST`` is not the reverse
+        of an ascending index's order; issue 13).
         """
         source = self.compiled
         part = source.case_part()
         assert part.date_expr is not None
         day, key = part.date_expr, part.key_column
         descending = search.order is SortOrder.DESC
-        conditions = [*part.row_conditions, *filters.case_conditions(source, part, search.filter)]
+        narrowing = filters.case_conditions(source, part, search.filter)
         if search.after is not None:
-            conditions.append(filters.after_position(self.name, part, search.after, descending))
-        explicit_nulls = self.dialect != "sqlite"
+            narrowing.append(filters.after_position(self.name, part, search.after, descending))
+        explicit_nulls = self.dialect != "sqlite" and not _never_null(day, part)
         if descending:
             order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
         else:
             order = (day.asc().nulls_first() if explicit_nulls else day.asc(), key.asc())
-        # Two steps in one statement: pick the page's keys by the cheap sort columns first,
-        # then compute the full row (correlated subqueries for stages and multi-valued codes)
-        # for those rows only — not for every row the database has to sort.
-        page_keys = (
-            select(key).select_from(part.from_clause).where(*conditions).order_by(*order).limit(search.limit)
-        )
-        stmt = part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
-        rows = await self.fetch(stmt)
+
+        def build() -> Select[Any]:
+            # Two steps in one statement: pick the page's keys by the cheap sort columns first,
+            # then compute the full row (correlated subqueries for stages and multi-valued
+            # codes) for those rows only — not for every row the database has to sort.
+            page_keys = (
+                select(key)
+                .select_from(part.from_clause)
+                .where(*part.row_conditions, *narrowing)
+                .order_by(*order)
+                .limit(bindparam("page_limit", type_=Integer))
+            )
+            return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
+
+        # The first page without a filter (a portal's landing page) has one shape per order.
+        stmt = build() if narrowing else self._statement(("page", descending), build)
+        rows = await self.fetch(stmt, {"page_limit": search.limit})
         return self.read(part, rows)  # type: ignore[return-value]
 
     async def count_cases(self, filter: CaseFilter) -> int:
         source = self.compiled
         part = source.case_part()
-        inner = part.select.where(*filters.case_conditions(source, part, filter)).subquery()
-        rows = await self.fetch(select(func.count()).select_from(inner))
+        conditions = filters.case_conditions(source, part, filter)
+
+        def build() -> Select[Any]:
+            return select(func.count()).select_from(part.select.where(*conditions).subquery())
+
+        rows = await self.fetch(build() if conditions else self._statement(("count",), build))
         return int(rows[0][0])
 
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         return await statistics.aggregate(self, request)
 
+    async def aggregate_keyed(
+        self, request: StatisticsRequest, salt: str
+    ) -> dict[tuple[str | None, ...], tuple[int, int]]:
+        return await statistics.aggregate_keyed(self, request, salt)
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:
         return await statistics.victim_records(self, request)
+
+    answers_facts = True
+
+    async def person_facts(self, request: PersonFactsRequest) -> list[PersonFact]:
+        return await sql_facts.person_facts(self, request)
+
+    async def service_facts(self) -> list[ServiceFact]:
+        return await sql_facts.service_facts(self)
+
+    async def stage_facts(self, filter: CaseFilter, dimensions: Sequence[Dimension]) -> list[StageFact]:
+        return await sql_facts.stage_facts(self, filter, dimensions)
+
+    async def restitution_facts(self) -> list[RestitutionFact]:
+        return await sql_facts.restitution_facts(self)
 
     async def load(self, entity: Entity, keys: Sequence[str]) -> list[Record]:
         records: list[Record] = []
@@ -205,7 +258,11 @@ class MappedSQLSource(Source):
             db_keys = convert_keys(compiled.own_keys(keys), compiled.key_to_db)
             if not db_keys:
                 continue
-            rows = await self.fetch(compiled.select.where(compiled.key_column.in_(db_keys)))
+            stmt = self._statement(
+                ("load", id(compiled)),
+                lambda c=compiled: c.select.where(c.key_column.in_(bindparam("keys", expanding=True))),
+            )
+            rows = await self.fetch(stmt, {"keys": db_keys})
             records.extend(self.read(compiled, rows))
         return records
 
@@ -219,8 +276,13 @@ class MappedSQLSource(Source):
             db_keys = convert_keys(parent_keys, convert)
             if not db_keys:
                 continue
-            stmt = compiled.select.where(column.in_(db_keys)).order_by(compiled.key_column)
-            rows = await self.fetch(stmt)
+            stmt = self._statement(
+                ("children", id(compiled), field),
+                lambda c=compiled, col=column: c.select.where(
+                    col.in_(bindparam("keys", expanding=True))
+                ).order_by(c.key_column),
+            )
+            rows = await self.fetch(stmt, {"keys": db_keys})
             records.extend(self.read(compiled, rows))
         return records
 
@@ -267,6 +329,21 @@ class MappedSQLSource(Source):
         except (SQLAlchemyError, OSError) as exc:
             return Health(False, type(exc).__name__)
         return Health(True, f"{(time.perf_counter() - started) * 1000:.1f} ms")
+
+    async def last_changed(self) -> datetime | None:
+        """A SQLite file's modification time (its write-ahead log included); servers cannot
+        tell without commit timestamps, so None for them."""
+        path = sqlite_file(self.options, self.base_dir)
+        if path is None:
+            return None
+        times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+def _never_null(expr: Any, part: CompiledPart) -> bool:
+    """Whether ``expr`` is a column of the part's own table that the database declares NOT NULL
+    (a joined table's column can still be NULL through an outer join)."""
+    return isinstance(expr, Column) and expr.nullable is False and expr.table is part.key_column.table
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

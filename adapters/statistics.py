@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, and_, func, select
+from sqlalchemy import String, and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from adapters import filters
+from adapters import cellkeys, filters
 from adapters.compiler import CompiledPart
 from adapters.values import FieldValue, names_of
 from hub.vocabulary.model import Dimension, Entity, Measure, StatisticsRequest
@@ -132,9 +132,13 @@ class _Frame:
     """The cases matching the filter, as a subquery with each case dimension's columns.
 
     Measures join their tables to it; :meth:`attach` adds the frame's dimensions to a grouping.
+    With ``with_reported`` the frame also carries each case's report date as ISO text (column
+    ``rep``), for the indicator facts of :mod:`adapters.sql_facts`.
     """
 
-    def __init__(self, source: MappedSQLSource, request: StatisticsRequest) -> None:
+    def __init__(
+        self, source: MappedSQLSource, request: StatisticsRequest, with_reported: bool = False
+    ) -> None:
         self.source = source
         case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
@@ -148,6 +152,8 @@ class _Frame:
                 names.append(f"d{len(columns)}")
                 columns.append(expr.label(names[-1]))
             self.dimensions.append((dimension, names, translate))
+        if with_reported and case_part.date_expr is not None:
+            columns.append(case_part.date_expr.label("rep"))
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
         self.subquery = (
             select(*columns)
@@ -190,26 +196,56 @@ def _victim_queries(
             continue
         grouping = _Grouping()
         base = frame.attach(grouping, base)
-        for dimension in (Dimension.SEX, Dimension.AGE_GROUP, Dimension.CHILD):
-            if dimension in request.dimensions:
-                exprs, translate = dimension_values(dimension, person.values.get(_FIELD_OF[dimension]))
-                grouping.add(dimension, exprs, translate)
-        conditions = [*person.row_conditions, source.compiled.victim_condition(person)]
+        _add_person_dimensions(source, person, request.dimensions, grouping)
+        conditions = [
+            *person.row_conditions,
+            source.compiled.victim_condition(person, request.filter.victim_roles()),
+        ]
         queries.append((person, base, grouping, conditions))
     return queries
 
 
+def _add_person_dimensions(
+    source: MappedSQLSource, person: CompiledPart, dimensions: Sequence[Dimension], grouping: _Grouping
+) -> None:
+    """Group by the person dimensions asked for: the SQL sex, age band and child flag."""
+    for dimension in (Dimension.SEX, Dimension.AGE_GROUP, Dimension.CHILD):
+        if dimension in dimensions:
+            exprs, translate = dimension_values(dimension, person.values.get(_FIELD_OF[dimension]))
+            grouping.add(dimension, exprs, translate)
+
+
 async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
     """Counts per combination of national dimension values, for one source."""
+    return {cell: count for cell, (count, _) in (await _aggregate(source, request, None)).items()}
+
+
+async def aggregate_keyed(
+    source: MappedSQLSource, request: StatisticsRequest, salt: str
+) -> dict[Cell, tuple[int, int]]:
+    """Counts and sums of record keys (:mod:`adapters.cellkeys`) per cell, both in the source's SQL."""
+    return await _aggregate(source, request, salt)
+
+
+async def _aggregate(
+    source: MappedSQLSource, request: StatisticsRequest, salt: str | None
+) -> dict[Cell, tuple[int, int]]:
     frame = _Frame(source, request)
     queries: list[tuple[Any, _Grouping]] = []
+
+    def keyed(part: str, key: ColumnElement[Any]) -> ColumnElement[Any] | None:
+        # One salt per part, so two tables' records with the same key get different keys.
+        return None if salt is None else func.sum(cellkeys.cell_key(f"{salt}/{part}/", key))
+
     if request.measure is Measure.CASES:
         grouping = _Grouping()
         base = frame.attach(grouping, frame.subquery)
-        queries.append((_grouped(base, grouping, []), grouping))
+        case_key = keyed(source.compiled.case_part().part.name, frame.subquery.c.k)
+        queries.append((_grouped(base, grouping, [], case_key), grouping))
     elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
-        for _person, base, grouping, conditions in _victim_queries(source, frame, request):
-            queries.append((_grouped(base, grouping, conditions), grouping))
+        for person, base, grouping, conditions in _victim_queries(source, frame, request):
+            person_key = keyed(person.part.name, person.key_column)
+            queries.append((_grouped(base, grouping, conditions, person_key), grouping))
     elif request.measure is Measure.SERVICES:
         for service in source.compiled.parts_of(Entity.SERVICE):
             joined = frame.joined(service)
@@ -220,18 +256,23 @@ async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict
             if Dimension.SERVICE_TYPE in request.dimensions:
                 exprs, translate = dimension_values(Dimension.SERVICE_TYPE, service.values.get("type"))
                 grouping.add(Dimension.SERVICE_TYPE, exprs, translate)
-            queries.append((_grouped(base, grouping, service.row_conditions), grouping))
+            service_key = keyed(service.part.name, service.key_column)
+            conditions = [*service.row_conditions, *_visible_recipient(source, service, request)]
+            queries.append((_grouped(base, grouping, conditions, service_key), grouping))
 
-    cells: dict[Cell, int] = defaultdict(int)
+    cells: dict[Cell, tuple[int, int]] = {}
+    width = 0 if salt is None else 1
     for statement, grouping in queries:
         for row in await source.fetch(statement):
-            count = int(row[-1])
+            count = int(row[len(grouping.columns)])
             if count == 0:
                 continue  # an ungrouped COUNT over no rows: no cell
+            key = int(row[-1] or 0) if width else 0
             options = [_options(source, grouping, row, d) for d in request.dimensions]
             for cell in product(*options):
-                cells[cell] += count
-    return dict(cells)
+                before = cells.get(cell, (0, 0))
+                cells[cell] = (before[0] + count, before[1] + key)
+    return cells
 
 
 async def victim_records(source: MappedSQLSource, request: StatisticsRequest) -> list[tuple[str, list[Cell]]]:
@@ -252,6 +293,27 @@ async def victim_records(source: MappedSQLSource, request: StatisticsRequest) ->
     return [(key, sorted(cells, key=str)) for key, cells in result.items()]
 
 
+def _visible_recipient(
+    source: MappedSQLSource, service: CompiledPart, request: StatisticsRequest
+) -> list[ColumnElement[bool]]:
+    """Services whose recipient is hidden from the asker are not counted (the row rule)."""
+    hidden = request.filter.hidden_roles
+    relation = service.relation_columns.get("recipient_key")
+    if not hidden or relation is None:
+        return []
+    recipient = relation[0]
+    conditions = []
+    for person in source.compiled.parts_of(Entity.PERSON):
+        hidden_persons = (
+            select(person.key_column)
+            .select_from(person.from_clause)
+            .where(*person.row_conditions, source.compiled.victim_condition(person, hidden))
+            .correlate(None)
+        )
+        conditions.append(or_(recipient.is_(None), recipient.not_in(hidden_persons)))
+    return conditions
+
+
 def _options(
     source: MappedSQLSource, grouping: _Grouping, row: Sequence[Any], dimension: Dimension
 ) -> tuple[str | None, ...]:
@@ -263,8 +325,15 @@ def _options(
     return tuple(dict.fromkeys(values)) or (None,)
 
 
-def _grouped(base: FromClause, grouping: _Grouping, conditions: list[ColumnElement[bool]]) -> Any:
-    statement = select(*grouping.columns, func.count()).select_from(base)
+def _grouped(
+    base: FromClause,
+    grouping: _Grouping,
+    conditions: list[ColumnElement[bool]],
+    key_sum: ColumnElement[Any] | None = None,
+) -> Any:
+    """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``."""
+    extra = [key_sum] if key_sum is not None else []
+    statement = select(*grouping.columns, func.count(), *extra).select_from(base)
     if conditions:
         statement = statement.where(and_(*conditions))
     if grouping.columns:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, not_, or_, true
+from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, literal, not_, or_, true
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters.mapping import DEFAULT_CODE, FALSE_VALUES, TRUE_VALUES
@@ -314,6 +314,16 @@ def age_value(column: ColumnElement[Any]) -> ColumnElement[int]:
         whens.append((and_(shaped, unit.in_(month_words)), IntDiv(number, const(12))))
     years = case(*whens, else_=None)
     return case((years.between(const(0), const(MAX_AGE)), years), else_=None)
+
+
+def integer_value(column: ColumnElement[Any]) -> ColumnElement[int]:
+    """A whole number (an amount): an integer column as it is; text when it is digits (up to
+    18), else NULL."""
+    if isinstance(getattr(column, "type", None), Integer):
+        return column
+    text = text_of(column)
+    digits = and_(DigitsOnly(text), func.length(text) <= const(18))
+    return cast(case((digits, text), else_=None), BigInteger)
 
 
 def date_reader(value: Any) -> date | None:

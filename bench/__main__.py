@@ -11,7 +11,9 @@ open for each backend an in-process hub, a hub served over HTTP (uvicorn child p
 5. requests per second with 32 concurrent HTTP clients on the portal list page;
 
 plus a profile of where an in-process request's time goes, and write ``bench/RESULTS.md``
-(only this benchmark's sections; ``## Linkage`` and hand-written sections are kept).
+(only this benchmark's sections; ``## Linkage`` and hand-written sections are kept). Then the
+peer comparison: the portal page against PostGraphile 5 on the same PostgreSQL tables
+(``python -m bench.postgraphile``, its own section; ``--no-peer`` skips it).
 
 ``--quick`` is a smoke run (few rounds, short load) that prints instead of writing RESULTS.md;
 ``--scale`` and ``--backends`` choose the data. Exit status 1 if a correctness check failed (hub
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import data, direct, measure, profile, report
+from bench import data, direct, measure, postgraphile, profile, report
 from bench.server import HubServer
 from hub.demo.generate import MILLION_ROWS_SCALE
 from hub.server.app import Hub
@@ -59,6 +61,8 @@ class Options:
     command: str = "python -m bench"
     #: Use this dataset as it is instead of generating one under ``data_root`` (tests).
     dataset: data.Dataset | None = None
+    #: Arguments for ``python -m bench.postgraphile`` after the run; None skips the peer.
+    peer_args: list[str] | None = None
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -81,6 +85,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--no-load", action="store_true", help="skip the HTTP load test")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile")
     parser.add_argument("--postgres-url", help="use this database instead of the embedded PostgreSQL")
+    parser.add_argument("--no-peer", action="store_true", help="skip the PostGraphile comparison")
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     unknown = set(backends) - set(data.BACKENDS)
@@ -103,7 +108,18 @@ def parse_args(argv: list[str] | None) -> Options:
         profile=not args.no_profile,
         load=not args.no_load,
         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+        peer_args=None if args.no_peer else _peer_args(args),
     )
+
+
+def _peer_args(args: argparse.Namespace) -> list[str]:
+    """The peer bench's command line, mirroring this run's quick / no-write / data choices."""
+    peer = ["--data-dir", str(args.data_dir)]
+    if args.quick:
+        peer.append("--quick")
+    if args.no_write:
+        peer.append("--no-write")
+    return peer
 
 
 def _now() -> str:
@@ -260,16 +276,28 @@ def failed_checks(results: report.Results) -> list[str]:
         for p in results.pages
         if not p.check.same
     ]
+    problems += [
+        f"{p.backend} {measure.page_label(p.agency)}: the whole-row page statement returned other rows"
+        for p in results.pages
+        if not p.check.direct_rows_same
+    ]
     problems += [f"{s.backend} statistics: {s.detail}" for s in results.statistics if not s.equal]
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    results = run(parse_args(argv))
+    options = parse_args(argv)
+    results = run(options)
     problems = failed_checks(results)
     for problem in problems:
         say(f"CHECK FAILED: {problem}")
-    return 1 if problems else 0
+    peer_status = 0
+    if options.peer_args is not None:
+        say("peer: the portal page against PostGraphile 5 (python -m bench.postgraphile)")
+        peer_status = postgraphile.main(options.peer_args)
+        if peer_status:
+            say("CHECK FAILED: hub and PostGraphile answered different rows")
+    return 1 if problems or peer_status else 0
 
 
 if __name__ == "__main__":

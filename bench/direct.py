@@ -34,10 +34,20 @@ AGENCY_CODE = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi"
 Row = Sequence[Any]
 
 
+#: Connections per agency the SQLite baseline opens: as many as the hub's pool may use at once
+#: for one page (the page, then one statement per relation table, concurrently).
+SQLITE_CONNECTIONS = 4
+
+
 class Driver(abc.ABC):
-    """One backend's connections and SQL dialect details."""
+    """One backend's connections and SQL dialect details.
+
+    ``statements`` counts every statement sent (round trips to the database), so the report
+    can state the direct side's round trips as measured, beside the hub's own count.
+    """
 
     name: str
+    statements: int = 0
 
     @abc.abstractmethod
     async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -60,24 +70,42 @@ class Driver(abc.ABC):
 
 
 class SQLiteDriver(Driver):
-    """aiosqlite, one read-only connection per agency file (opened once, like a pool)."""
+    """aiosqlite, a small pool of read-only connections per agency file (opened once).
+
+    Each aiosqlite connection runs its statements one after another in its own thread; with
+    one connection per agency a page's child queries would queue behind each other while the
+    hub runs them concurrently on its pool. :data:`SQLITE_CONNECTIONS` per agency give the
+    baseline the same concurrency.
+    """
 
     name = "sqlite"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, connections: int = SQLITE_CONNECTIONS) -> None:
         self.directory = directory
-        self._conns: dict[str, Any] = {}
+        self.connections = connections
+        self._free: dict[str, asyncio.Queue[Any]] = {}
+        self._all: list[Any] = []
 
     async def open(self) -> None:
         import aiosqlite
 
         for agency in AGENCIES:
             uri = f"file:{self.directory / f'{agency}.sqlite'}?mode=ro"
-            self._conns[agency] = await aiosqlite.connect(uri, uri=True)
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            for _ in range(self.connections):
+                conn = await aiosqlite.connect(uri, uri=True)
+                self._all.append(conn)
+                queue.put_nowait(conn)
+            self._free[agency] = queue
 
     async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        async with self._conns[agency].execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        self.statements += 1
+        conn = await self._free[agency].get()
+        try:
+            async with conn.execute(sql, tuple(params)) as cursor:
+                return list(await cursor.fetchall())
+        finally:
+            self._free[agency].put_nowait(conn)
 
     def in_list(self, column: str, values: Sequence[Any], start: int = 1) -> tuple[str, list[Any]]:
         return f"{column} IN ({', '.join('?' * len(values))})", list(values)
@@ -86,9 +114,10 @@ class SQLiteDriver(Driver):
         return f"strftime('%Y', {column}, 'unixepoch')"
 
     async def close(self) -> None:
-        for conn in self._conns.values():
+        for conn in self._all:
             await conn.close()
-        self._conns.clear()
+        self._all.clear()
+        self._free.clear()
 
 
 class PostgresDriver(Driver):
@@ -106,6 +135,7 @@ class PostgresDriver(Driver):
         self._pool = await asyncpg.create_pool(self.url, min_size=len(AGENCIES), max_size=2 * len(AGENCIES))
 
     async def fetch(self, agency: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.statements += 1
         async with self._pool.acquire() as conn:
             return list(await conn.fetch(sql, *params))
 
@@ -160,41 +190,79 @@ def _iso_from_unix(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
-async def _page_of(driver: Driver, agency: str, limit: int) -> list[DirectCase]:
+@dataclass(frozen=True, slots=True)
+class _PageSql:
+    """One agency's page statement: columns, table, order (newest first) and key column."""
+
+    columns: str
+    table: str
+    order: str
+    key: str
+
+
+_PAGE_SQL = {
+    "simfoni": _PageSql(
+        "id_kasus, no_registrasi, tgl_lapor, kode_wilayah, negara_tujuan, status_kasus",
+        "kasus",
+        "tgl_lapor DESC, id_kasus DESC",
+        "id_kasus",
+    ),
+    "polri": _PageSql(
+        "no_lp, tgl_lp, provinsi, kabupaten, negara, modus",
+        "laporan_polisi",
+        "substr(tgl_lp, 7, 4) || substr(tgl_lp, 4, 2) || substr(tgl_lp, 1, 2) DESC, no_lp DESC",
+        "no_lp",
+    ),
+    "lpsk": _PageSql(
+        "no_permohonan, tanggal_permohonan, kode_kabupaten, negara_kejadian, jenis_eksploitasi",
+        "permohonan",
+        "tanggal_permohonan DESC, no_permohonan DESC",
+        "no_permohonan",
+    ),
+    # One row is the complaint, its complainant (the victim) and a repatriation if any.
+    "bp2mi": _PageSql(
+        "id_pengaduan, no_pengaduan, tanggal_pengaduan, kab_asal, negara_penempatan, "
+        "jenis_pengaduan, jenis_kelamin, tgl_lahir, tgl_pemulangan, debarkasi",
+        "pengaduan",
+        "substr(tanggal_pengaduan, 1, 10) DESC, id_pengaduan DESC",
+        "id_pengaduan",
+    ),
+    "kemlu": _PageSql(
+        "case_id, opened_at, country_iso3, category, mission, status",
+        "cases",
+        "opened_at DESC, case_id DESC",
+        "case_id",
+    ),
+}
+
+#: How a page statement is shaped: ``rows`` sorts whole rows and cuts the page; ``keys`` first
+#: picks the page's keys in order (an index-only walk where the order is indexed), then reads
+#: those rows, as the hub's statement does. Both are one statement (one round trip).
+SHAPES = ("keys", "rows")
+
+
+def page_statement(driver: Driver, agency: str, limit: int, shape: str = "keys") -> str:
+    spec, table = _PAGE_SQL[agency], driver.table(agency, _PAGE_SQL[agency].table)
+    if shape == "rows":
+        return f"SELECT {spec.columns} FROM {table} ORDER BY {spec.order} LIMIT {limit}"
+    if shape != "keys":
+        raise ValueError(shape)
+    return (
+        f"SELECT {spec.columns} FROM {table} WHERE {spec.key} IN "
+        f"(SELECT {spec.key} FROM {table} ORDER BY {spec.order} LIMIT {limit}) ORDER BY {spec.order}"
+    )
+
+
+async def _page_of(driver: Driver, agency: str, limit: int, shape: str = "keys") -> list[DirectCase]:
     """The agency's newest ``limit`` cases, ordered as the hub orders them (day, key) desc."""
-    t = driver.table
+    rows = await driver.fetch(agency, page_statement(driver, agency, limit, shape))
     if agency == "simfoni":
-        rows = await driver.fetch(
-            agency,
-            f"SELECT id_kasus, no_registrasi, tgl_lapor, kode_wilayah, negara_tujuan, status_kasus "
-            f"FROM {t(agency, 'kasus')} ORDER BY tgl_lapor DESC, id_kasus DESC LIMIT {limit}",
-        )
         return [DirectCase(agency, r[0], r[1], r[2], r) for r in rows]
     if agency == "polri":
-        rows = await driver.fetch(
-            agency,
-            f"SELECT no_lp, tgl_lp, provinsi, kabupaten, negara, modus FROM {t(agency, 'laporan_polisi')} "
-            f"ORDER BY substr(tgl_lp, 7, 4) || substr(tgl_lp, 4, 2) || substr(tgl_lp, 1, 2) DESC, no_lp DESC "
-            f"LIMIT {limit}",
-        )
         return [DirectCase(agency, r[0], r[0], _iso_from_dmy(r[1]), r) for r in rows]
     if agency == "lpsk":
-        rows = await driver.fetch(
-            agency,
-            f"SELECT no_permohonan, tanggal_permohonan, kode_kabupaten, negara_kejadian, jenis_eksploitasi "
-            f"FROM {t(agency, 'permohonan')} ORDER BY tanggal_permohonan DESC, no_permohonan DESC "
-            f"LIMIT {limit}",
-        )
         return [DirectCase(agency, r[0], r[0], r[1], r) for r in rows]
     if agency == "bp2mi":
-        # One row is the complaint, its complainant (the victim) and a repatriation if any.
-        rows = await driver.fetch(
-            agency,
-            f"SELECT id_pengaduan, no_pengaduan, tanggal_pengaduan, kab_asal, negara_penempatan, "
-            f"jenis_pengaduan, jenis_kelamin, tgl_lahir, tgl_pemulangan, debarkasi "
-            f"FROM {t(agency, 'pengaduan')} "
-            f"ORDER BY substr(tanggal_pengaduan, 1, 10) DESC, id_pengaduan DESC LIMIT {limit}",
-        )
         cases = []
         for r in rows:
             case = DirectCase(agency, r[0], r[1], r[2][:10], r, victims=[r])
@@ -203,99 +271,113 @@ async def _page_of(driver: Driver, agency: str, limit: int) -> list[DirectCase]:
             cases.append(case)
         return cases
     if agency == "kemlu":
-        rows = await driver.fetch(
-            agency,
-            f"SELECT case_id, opened_at, country_iso3, category, mission, status FROM {t(agency, 'cases')} "
-            f"ORDER BY opened_at DESC, case_id DESC LIMIT {limit}",
-        )
         return [DirectCase(agency, r[0], r[0], _iso_from_unix(r[1]), r) for r in rows]
     raise ValueError(agency)
 
 
 async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> None:
-    """Victims, services, stage events (and simfoni's exploitation codes) of these cases."""
+    """Victims, services, stage events (and simfoni's exploitation codes) of these cases.
+
+    The agency's relation tables are read concurrently (one statement each), as the hub's
+    loaders do, on the driver's pool.
+    """
     if agency == "bp2mi" or not cases:
         return
     t = driver.table
     by_key = {c.key: c for c in cases}
     keys = list(by_key)
 
-    async def rows(sql_head: str, column: str, tail: str = "") -> list[Row]:
+    async def rows(sql_head: str, column: str, tail: str = "", extra: str = "") -> list[Row]:
         condition, params = driver.in_list(column, keys)
-        return await driver.fetch(agency, f"{sql_head} WHERE {condition}{tail}", params)
+        return await driver.fetch(agency, f"{sql_head} WHERE {extra}{condition}{tail}", params)
 
     if agency == "simfoni":
-        for r in await rows(
-            f"SELECT id_kasus, kode_eksploitasi FROM {t(agency, 'kasus_eksploitasi')}", "id_kasus"
-        ):
+        codes, victims, services = await asyncio.gather(
+            rows(f"SELECT id_kasus, kode_eksploitasi FROM {t(agency, 'kasus_eksploitasi')}", "id_kasus"),
+            rows(
+                f"SELECT id_kasus, id_korban, jenis_kelamin, tgl_lahir FROM {t(agency, 'korban')}", "id_kasus"
+            ),
+            rows(
+                f"SELECT id_kasus, id_layanan, jenis_layanan, status_layanan, tgl_mulai, tgl_selesai "
+                f"FROM {t(agency, 'layanan')}",
+                "id_kasus",
+            ),
+        )
+        for r in codes:
             by_key[r[0]].row = (*by_key[r[0]].row, r[1])
-        for r in await rows(
-            f"SELECT id_kasus, id_korban, jenis_kelamin, tgl_lahir FROM {t(agency, 'korban')}", "id_kasus"
-        ):
-            by_key[r[0]].victims.append(r)
-        for r in await rows(
-            f"SELECT id_kasus, id_layanan, jenis_layanan, status_layanan, tgl_mulai, tgl_selesai "
-            f"FROM {t(agency, 'layanan')}",
-            "id_kasus",
-        ):
-            by_key[r[0]].services.append(r)
+        _attach(by_key, victims, "victims")
+        _attach(by_key, services, "services")
     elif agency == "polri":
-        for r in await rows(f"SELECT no_lp, id, jk, tgl_lahir, umur FROM {t(agency, 'korban')}", "no_lp"):
-            by_key[r[0]].victims.append(r)
         # A victim examined as a witness is a victim record too (saksi_korban = 1).
-        condition, params = driver.in_list("no_lp", keys)
-        for r in await driver.fetch(
-            agency,
-            f"SELECT no_lp, id, jk, umur FROM {t(agency, 'saksi')} WHERE saksi_korban = 1 AND {condition}",
-            params,
-        ):
-            by_key[r[0]].victims.append(r)
-        for r in await rows(
-            f"SELECT no_lp, id, tahap, tgl, no_surat FROM {t(agency, 'tahapan')}", "no_lp", " ORDER BY id"
-        ):
-            by_key[r[0]].stages.append(r)
+        victims, witnesses, stages = await asyncio.gather(
+            rows(f"SELECT no_lp, id, jk, tgl_lahir, umur FROM {t(agency, 'korban')}", "no_lp"),
+            rows(
+                f"SELECT no_lp, id, jk, umur FROM {t(agency, 'saksi')}",
+                "no_lp",
+                extra="saksi_korban = 1 AND ",
+            ),
+            rows(
+                f"SELECT no_lp, id, tahap, tgl, no_surat FROM {t(agency, 'tahapan')}", "no_lp", " ORDER BY id"
+            ),
+        )
+        _attach(by_key, victims, "victims")
+        _attach(by_key, witnesses, "victims")
+        _attach(by_key, stages, "stages")
     elif agency == "lpsk":
         # The benchmark reads as an analyst, for whom LPSK's protected witnesses (victim-witnesses
-        # included) do not exist (DESIGN.md §7, hub/access/policy.py): its victims are the KORBAN rows.
-        condition, params = driver.in_list("no_permohonan", keys)
-        for r in await driver.fetch(
-            agency,
-            f"SELECT no_permohonan, id_terlindung, jenis_kelamin, tanggal_lahir, status_hukum "
-            f"FROM {t(agency, 'terlindung')} WHERE status_hukum = 'KORBAN' AND {condition}",
-            params,
-        ):
-            by_key[r[0]].victims.append(r)
-        for r in await rows(
-            f"SELECT no_permohonan, id_program, jenis_program, status, mulai, selesai "
-            f"FROM {t(agency, 'program_perlindungan')}",
-            "no_permohonan",
-        ):
-            by_key[r[0]].services.append(r)
+        # included) do not exist (hub/access/policy.py): its victims are the KORBAN rows.
+        victims, services = await asyncio.gather(
+            rows(
+                f"SELECT no_permohonan, id_terlindung, jenis_kelamin, tanggal_lahir, status_hukum "
+                f"FROM {t(agency, 'terlindung')}",
+                "no_permohonan",
+                extra="status_hukum = 'KORBAN' AND ",
+            ),
+            # Programmes of protected witnesses are hidden from the analyst too (their recipient
+            # does not exist for them): only the victims' programmes.
+            rows(
+                f"SELECT p.no_permohonan, p.id_program, p.jenis_program, p.status, p.mulai, p.selesai "
+                f"FROM {t(agency, 'program_perlindungan')} p JOIN {t(agency, 'terlindung')} w "
+                f"ON w.id_terlindung = p.id_terlindung",
+                "p.no_permohonan",
+                extra="w.status_hukum = 'KORBAN' AND ",
+            ),
+        )
+        _attach(by_key, victims, "victims")
+        _attach(by_key, services, "services")
     elif agency == "kemlu":
-        condition, params = driver.in_list("case_id", keys)
-        for r in await driver.fetch(
-            agency,
-            f"SELECT case_id, citizen_id, sex, date_of_birth FROM {t(agency, 'citizens')} "
-            f"WHERE role = 'VICTIM' AND {condition}",
-            params,
-        ):
-            by_key[r[0]].victims.append(r)
-        for r in await rows(
-            f"SELECT case_id, assistance_id, kind, status, started_at, ended_at "
-            f"FROM {t(agency, 'assistance')}",
-            "case_id",
-        ):
-            by_key[r[0]].services.append(r)
+        victims, services = await asyncio.gather(
+            rows(
+                f"SELECT case_id, citizen_id, sex, date_of_birth FROM {t(agency, 'citizens')}",
+                "case_id",
+                extra="role = 'VICTIM' AND ",
+            ),
+            rows(
+                f"SELECT case_id, assistance_id, kind, status, started_at, ended_at "
+                f"FROM {t(agency, 'assistance')}",
+                "case_id",
+            ),
+        )
+        _attach(by_key, victims, "victims")
+        _attach(by_key, services, "services")
 
 
-async def case_page(driver: Driver, first: int, agencies: Sequence[str] = AGENCIES) -> list[DirectCase]:
+def _attach(by_key: dict[Any, DirectCase], rows: list[Row], relation: str) -> None:
+    for r in rows:
+        getattr(by_key[r[0]], relation).append(r)
+
+
+async def case_page(
+    driver: Driver, first: int, agencies: Sequence[str] = AGENCIES, shape: str = "keys"
+) -> list[DirectCase]:
     """The newest ``first`` cases of ``agencies`` with victims, services and stage history.
 
-    Two round trips, like any fan-out: each agency's newest ``first`` cases (concurrently),
-    a merge in the hub's order (report day, then source name, newest first), then the
-    children of the cases that made the page (concurrently, per agency).
+    Two waves, like any fan-out: each agency's newest ``first`` cases (concurrently), a merge
+    in the hub's order (report day, then source name, newest first), then the children of the
+    cases that made the page (concurrently, per agency and per relation table). ``shape`` is
+    the page statement's (:data:`SHAPES`).
     """
-    streams = await asyncio.gather(*(_page_of(driver, a, first) for a in agencies))
+    streams = await asyncio.gather(*(_page_of(driver, a, first, shape) for a in agencies))
     merged = heapq.merge(*streams, key=lambda c: (c.day, c.agency), reverse=True)
     page = [case for _, case in zip(range(first), merged, strict=False)]
     per_agency: dict[str, list[DirectCase]] = defaultdict(list)

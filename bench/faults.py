@@ -63,8 +63,10 @@ import httpx
 from bench import data
 from bench.measure import percentile
 from bench.server import LOOPBACK, free_port
+from hub.access.auth import load_auth, mint_token
 from hub.demo.agencies import AGENCIES, SCHEMAS
 from hub.demo.writers import write_postgres
+from hub.engine.config import load_config
 from hub.server import examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,11 @@ class Settings:
     seconds: float = 60.0
     kill_at: float = 0.25  # fraction of the run
     start_at: float = 0.60
+    #: Keep PostgreSQL #1 down past ``start_at`` until this many replies that started after the
+    #: kill have come back marked partial (for at most ``recovery_wait`` past the load): on a
+    #: loaded machine a short outage can otherwise pass without one reply wholly inside it.
+    #: 0: restart on time.
+    min_down_replies: int = 0
     slow_delay: float = 2.0  # seconds added to every statement on lpsk's tables
     source_timeout: float = 5.0
     breaker_threshold: int = 3
@@ -424,6 +431,8 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
         f"breaker_threshold = {settings.breaker_threshold}",
         f"breaker_reset_seconds = {settings.breaker_reset:g}",
         'store = "sqlite:///hub-store.sqlite"',
+        "",
+        data.LOAD_CLIENT_LIMITS_TOML,
     ]
     for agency in AGENCIES:
         url, schema = urls.get(agency, (f"sqlite:///{directory / f'{agency}.sqlite'}", None))
@@ -440,6 +449,19 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     return "\n".join(lines) + "\n"
 
 
+def coordinator_token(config: Path) -> str:
+    """A development token of an LPSK coordinator (sees every row) for the hub of ``config``.
+
+    The demo hub signs with the development secret it keeps beside its configuration; loading
+    its [auth] here creates that secret first, so the hub process reads the same one.
+    """
+
+    settings = load_auth(load_config(config))
+    return mint_token(
+        settings, "coordinator", agency="LPSK", ttl_seconds=int(settings.max_token_lifetime_seconds)
+    )
+
+
 class HubProcess:
     """``python -m hub.server.cli serve`` in a child process on a free loopback port."""
 
@@ -451,6 +473,9 @@ class HubProcess:
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.url = f"{self.base}/graphql"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: Every request is a coordinator's: exact statistics (a lower role's counts are perturbed
+        #: by the cell-key method, and per-agency totals would not add up to the whole).
+        self.headers = {"Authorization": f"Bearer {coordinator_token(config)}"}
         self.exit_code: int | None = None
         self.stop_seconds: float | None = None
 
@@ -460,8 +485,9 @@ class HubProcess:
         return self._proc.pid
 
     def spawn(self) -> None:
+        # One process: the bench reads one hub's /metrics, memory and breaker states.
         args = [sys.executable, "-m", "hub.server.cli", "serve", "--config", str(self.config)]
-        args += ["--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
+        args += ["--workers", "1", "--host", LOOPBACK, "--port", str(self.port), "--log-level", self.level]
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         with self.log.open("wb") as out:
             self._proc = subprocess.Popen(
@@ -556,9 +582,14 @@ SOURCES = "query Sources { sources { name status breaker } }"
 _PORTAL_COUNT = "query($a: [String!]) { cases(first: 0, filter: {agencies: $a}) { totalCount } }"
 _ANALYST_FILTER = """reportedFrom: "2023-01-01", reportedTo: "2023-12-31", regions: ["33"],
     childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR], agencies: $a"""
+#: The example's statistics ask the same question nationwide (examples.ANALYST_FILTER).
+_ANALYST_NATIONWIDE = """reportedFrom: "2023-01-01", reportedTo: "2023-12-31",
+    childVictim: true, exploitationTypes: [FORCED_CRIMINALITY, CHILD_LABOUR], agencies: $a"""
 _ANALYST_COUNT = (
     "query($a: [String!]) { cases(first: 0, filter: {" + _ANALYST_FILTER + "}) { totalCount }"
-    " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {" + _ANALYST_FILTER + "}) { total } }"
+    " byAgency: statistics(measure: CASES, groupBy: [AGENCY], filter: {"
+    + _ANALYST_NATIONWIDE
+    + "}) { total } }"
 )
 _IDS = "query($a: [String!], $n: Int!) { cases(first: $n, filter: {agencies: $a}) { edges { node { id } } } }"
 _STATISTICS_COUNT = (
@@ -871,6 +902,9 @@ class Faults:
 
     kill: float = float("nan")
     killed: float = float("nan")  # kill() returned: every PostgreSQL process gone
+    # The restart is issued at ``start``: from then on the server may accept a connection (the
+    # breaker's half-open probe can reach it before ``start()`` returns), so the outage window
+    # ends at ``start``, not at ``started``; replies in between are "across".
     start: float = float("nan")
     started: float = float("nan")  # start() returned: accepting connections again
 
@@ -927,7 +961,7 @@ class FaultResults:
         f = self.faults
         if reply.finished < f.kill:
             return "healthy"
-        if reply.started >= f.killed and reply.finished <= f.started:
+        if reply.started >= f.killed and reply.finished <= f.start:
             return "down"
         if reply.started >= f.started:
             return "back"
@@ -997,7 +1031,7 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     )
     hub = HubProcess(config, run_dir / "hub.log", "info" if settings.keep else "warning")
     try:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             hub.spawn()
             say(f"hub pid {hub.pid} on {hub.url}; waiting for its five sources")
             await hub.wait_ready(client, len(AGENCIES))
@@ -1095,7 +1129,9 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         nonlocal issued
         rng = random.Random(settings.seed * 1000 + index)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=settings.client_timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.client_timeout, limits=limits, headers=hub.headers
+        ) as client:
             for turn in itertools.count(index):
                 if clock() >= settings.seconds or issued >= settings.max_requests:
                     return
@@ -1111,14 +1147,27 @@ async def _load(settings: Settings, hub: HubProcess, killed: PostgresServer, bas
         await asyncio.to_thread(killed.kill)
         faults.killed = clock()
         await asyncio.sleep(max(0.0, settings.start_at * settings.seconds - clock()))
+        # (The monitor keeps asking while the schedule waits, so the wait ends even after the load.)
+        while (
+            _seen_down() < settings.min_down_replies and clock() < settings.seconds + settings.recovery_wait
+        ):
+            await asyncio.sleep(0.05)
         faults.start = clock()
         say(f"t={faults.start:.1f} s: start PostgreSQL #1 again")
         await asyncio.to_thread(killed.start)
         faults.started = clock()
         say(f"t={faults.started:.1f} s: PostgreSQL #1 accepts connections")
 
+    def _seen_down() -> int:
+        """Replies started after the kill and back already, marked partial for the killed source."""
+        return sum(
+            1
+            for r in (*replies, *monitor)
+            if r.started >= faults.killed and r.outcome == PARTIAL and KILLED in _failed(r)
+        )
+
     async def monitoring() -> None:
-        async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+        async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
             while not stop.is_set():
                 monitor.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
                 with contextlib.suppress(TimeoutError):
@@ -1196,7 +1245,7 @@ async def _probe_recovery(
         return probes
     say("simfoni has not answered since the restart: probing")
     deadline = clock() + settings.recovery_wait
-    async with httpx.AsyncClient(timeout=settings.client_timeout) as client:
+    async with httpx.AsyncClient(timeout=settings.client_timeout, headers=hub.headers) as client:
         while clock() < deadline and not recovered():
             probes.append(await _request(client, hub.url, MONITOR, {}, baseline, clock))
             await asyncio.sleep(MONITOR_PERIOD)
@@ -1267,9 +1316,9 @@ def _load_average() -> str:
 PHASES = ("healthy", "down", "back", "across")
 PHASE_TEXT = {
     "healthy": "finished before the kill",
-    "down": "started once every PostgreSQL #1 process was gone, finished before it accepted again",
+    "down": "started once every PostgreSQL #1 process was gone, finished before its restart was issued",
     "back": "started after PostgreSQL #1 accepted again (the breaker's wait included)",
-    "across": "in flight at the kill or at the restart",
+    "across": "in flight at the kill, or between the restart being issued and PostgreSQL #1 accepting",
 }
 #: Peak RSS budget for one hub process: what a small VM gives a worker next to its database
 #: drivers. The figure that matters as much is the plateau (no growth once warm).
@@ -1346,7 +1395,7 @@ def verdicts(results: FaultResults) -> Verdicts:
     started_down = [
         r.latency
         for r in results.replies
-        if f.killed <= r.started < f.started and r.outcome == PARTIAL and KILLED in _failed(r)
+        if f.killed <= r.started < f.start and r.outcome == PARTIAL and KILLED in _failed(r)
     ]
     peak = max((s.get("VmHWM", 0) for _, s in results.memory), default=None)
     plateau: bool | None = None

@@ -20,7 +20,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLAlchemy (statement compile, execute, result rows)", ("/sqlalchemy/",)),
     ("database drivers (aiosqlite, asyncpg)", ("/aiosqlite/", "/asyncpg/", "sqlite3")),
     ("adapters (mapping: SQL building, row translation)", ("/adapters/",)),
-    ("region reference lookups (hub/vocabulary/reference.py)", ("/hub/reference.py",)),
+    ("region reference lookups (hub/vocabulary/reference.py)", ("/hub/vocabulary/reference.py",)),
     ("hub engine (federation, loaders, merge)", ("/hub/",)),
     ("resolvers (conversion to GraphQL objects)", ("/resolvers/",)),
     ("event loop and tasks (asyncio)", ("/asyncio/", "selectors.py")),

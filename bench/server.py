@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.data import Dataset, hub_config
     from hub.server.app import create_app
+    from hub.server.transport import PROTOCOL
 
     parser = argparse.ArgumentParser(prog="bench.server")
     parser.add_argument("--dataset", type=Path, required=True)
@@ -122,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     dataset = Dataset(args.dataset, 0, 0.0, {}, None, None, None)
     app = create_app(hub_config(dataset, args.backend, args.postgres_url))
     logging.basicConfig(level=logging.ERROR)
-    uvicorn.run(app, host=LOOPBACK, port=args.port, log_level="error", access_log=False, lifespan="on")
+    uvicorn.run(
+        app, host=LOOPBACK, port=args.port, log_level="error", access_log=False, lifespan="on", http=PROTOCOL
+    )
     return 0
 
 

@@ -41,6 +41,7 @@ from hub.engine.federation import Linked
 from hub.engine.sources import SourceRegistry
 from hub.vocabulary import model
 from resolvers import types
+from resolvers.context import optional_context
 from resolvers.convert import Converter
 
 log = logging.getLogger("tppo_hub.access")
@@ -53,10 +54,8 @@ DEMO_NOTICE = (
 
 def guard_of(context: Any) -> Guard | None:
     """The request's policy point, if the context has one (the hub's contexts always do)."""
-    if isinstance(context, dict):
-        found = context.get("guard")
-        return found if isinstance(found, Guard) else None
-    return None
+    ctx = optional_context(context)
+    return ctx.guard if ctx is not None else None
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -217,7 +216,8 @@ class AuditTrail(SchemaExtension):
         result = context.result
         if guard is None or not guard.reads or result is None or getattr(result, "data", None) is None:
             return  # nothing personal leaves with this response
-        audit = context.context.get("audit") if isinstance(context.context, dict) else None
+        ctx = optional_context(context.context)
+        audit = ctx.audit if ctx is not None else None
         query = context.query
         if query is None and context.graphql_document is not None:
             query = print_ast(context.graphql_document)

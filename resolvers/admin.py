@@ -19,6 +19,8 @@ from hub.access.audit import AuditFilter as EngineAuditFilter
 from hub.access.audit import AuditLog, decode_audit_cursor, encode_audit_cursor
 from hub.access.policy import PERSONAL_ROLES, PUBLIC, Guard
 from resolvers import types
+from resolvers.access import guard_of
+from resolvers.errors import bad_input
 
 
 @strawberry.type(description="One entry of the audit trail of personal-data reads (Catatan audit).")
@@ -49,7 +51,11 @@ class AuditEntryEdge:
     node: AuditEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type(description="A page of audit entries, newest first (Relay connection).")
+@strawberry.type(
+    description="A page of audit entries, newest first (Relay connection). Forward only (`first`/`after`): "
+    "an audit trail is read from the newest entry back, and `auditLog(filter: {since, until})` narrows it "
+    "in time, so `last`/`before` add nothing."
+)
 class AuditEntryConnection:
     edges: list[AuditEntryEdge] = strawberry.field(description="The entries of this page with their cursors.")
     page_info: types.PageInfo = strawberry.field(description="Whether older entries follow, and where.")
@@ -88,16 +94,13 @@ class Viewer:
 
 
 def _guard(info: Info) -> Guard | None:
-    found = info.context.get("guard") if isinstance(info.context, dict) else None
-    return found if isinstance(found, Guard) else None
+    return guard_of(info.context)
 
 
 def _forbidden(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
 @strawberry.type(description="Administration: the audit trail and the caller's identity.")
@@ -133,18 +136,18 @@ class AdminQueries:
         guard = _guard(info)
         if guard is None or guard.principal.role != "admin":
             raise _forbidden("only admins may read the audit log")
-        audit: AuditLog | None = info.context.get("audit")
+        audit: AuditLog | None = info.context.audit
         if audit is None:
             raise GraphQLError("the audit log is unavailable", extensions={"code": "AUDIT_UNAVAILABLE"})
-        cap = info.context["federation"].config.max_page_size if "federation" in info.context else 500
+        cap = info.context.federation.config.max_page_size
         if not 0 <= first <= cap:
-            raise _bad_input(f"first must be between 0 and {cap}", "first")
+            raise bad_input(f"first must be between 0 and {cap}", "first")
         position = None
         if after is not None:
             try:
                 position = decode_audit_cursor(after)
             except ValueError:
-                raise _bad_input("invalid cursor", "after") from None
+                raise bad_input("invalid cursor", "after") from None
         value = filter or AuditFilter()
         page = await audit.entries(
             EngineAuditFilter(
@@ -180,7 +183,7 @@ class AdminQueries:
         ]
         return AuditEntryConnection(
             edges=edges,
-            page_info=types.PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=types.page_info(
+                [edge.cursor for edge in edges], has_next=page.has_next, has_previous=after is not None
             ),
         )

@@ -9,8 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import strawberry
+
 from hub.engine.federation import Linked
 from hub.engine.ids import encode_id
+from hub.engine.persons import KnownLocation, PersonView, encode_person_id
 from hub.engine.sources import RegisteredSource, SourceRegistry
 from hub.vocabulary import model, reference
 from resolvers import types
@@ -71,13 +74,54 @@ class Converter:
             person=self.linked_person(links.get("person")),
         )
 
-    def linked_person(self, view: Any) -> Any:
+    def linked_person(self, view: PersonView | None) -> types.Person | None:
         """The linked Person the engine attached (``hub.engine.persons.PersonView``), if any."""
-        if view is None:
-            return None
-        from resolvers.persons import person_object  # the Person type imports this module
+        return self.person_object(view) if view is not None else None
 
-        return person_object(self, view)
+    def person_object(self, view: PersonView) -> types.Person:
+        """The GraphQL Person of an engine view (plain constructor, no I/O)."""
+        agencies: dict[str, types.Agency] = {}
+        for source in view.sources:
+            agency = self.agency(source)
+            agencies.setdefault(agency.code, agency)
+        return types.Person(
+            id=strawberry.ID(encode_person_id(view.person_id)),
+            records=[self.person(r) for r in view.records],
+            agencies=list(agencies.values()),
+            roles=list(view.roles),
+            is_victim=view.is_victim,
+            cases=[self.case(c) for c in view.cases],
+            services=[self.service(s) for s in view.services],
+            last_known_location=self.location(view.last_location),
+            service_gaps=None
+            if view.gaps is None
+            else [
+                types.ServiceGap(type=g.type, legal_basis=g.legal_basis, satisfied_by=list(g.satisfied_by))
+                for g in view.gaps
+            ],
+            links=[
+                types.RecordLink(
+                    record_id=strawberry.ID(encode_id(e.source, model.Entity.PERSON, e.key)),
+                    agency=self.agency(e.source),
+                    rule=e.rule,
+                    score=e.score,
+                )
+                for e in view.entries
+            ],
+        )
+
+    def location(self, loc: KnownLocation | None) -> types.KnownLocation | None:
+        if loc is None:
+            return None
+        return types.KnownLocation(
+            date=loc.date,
+            basis=types.LocationBasis[loc.basis],
+            agency=self.agency(loc.source),
+            source=loc.source,
+            region=region(loc.region),
+            country=loc.country,
+            place=loc.place,
+        )
 
     def service(self, node: Linked) -> types.Service:
         r: model.ServiceRecord = node.record  # type: ignore[assignment]

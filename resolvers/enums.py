@@ -74,16 +74,20 @@ Measure = vocabulary_enum(model.Measure, "What a statistic counts (Ukuran).")
 Dimension = vocabulary_enum(model.Dimension, "What a statistic is grouped by (Dimensi).")
 
 
-@strawberry.enum(description="How a source took part in answering (Status sumber dalam jawaban).")
+@strawberry.enum(
+    description="How a source took part in answering (Status sumber dalam jawaban). Spelled exactly as "
+    "`extensions.sources[].status` of every response (lower case, the response contract), so one "
+    "comparison serves both."
+)
 class CoverageStatus(enum.Enum):
-    OK = strawberry.enum_value("OK", description="Answered (Menjawab).")
-    ERROR = strawberry.enum_value("ERROR", description="Failed or unavailable (Gagal/tidak tersedia).")
-    TIMEOUT = strawberry.enum_value("TIMEOUT", description="Did not answer in time (Melewati batas waktu).")
-    SKIPPED = strawberry.enum_value(
-        "SKIPPED", description="Not asked: left out by the agency filter (Tidak ditanya)."
+    ok = strawberry.enum_value("ok", description="Answered (Menjawab).")
+    error = strawberry.enum_value("error", description="Failed or unavailable (Gagal/tidak tersedia).")
+    timeout = strawberry.enum_value("timeout", description="Did not answer in time (Melewati batas waktu).")
+    skipped = strawberry.enum_value(
+        "skipped", description="Not asked: left out by the agency filter (Tidak ditanya)."
     )
-    EXCLUDED = strawberry.enum_value(
-        "EXCLUDED", description="Left out: cannot evaluate a filter field (Dikecualikan)."
+    excluded = strawberry.enum_value(
+        "excluded", description="Left out: cannot evaluate a filter field (Dikecualikan)."
     )
 
 
@@ -130,3 +134,6 @@ class EntityKind(enum.Enum):
     PERSON = strawberry.enum_value("PERSON", description="Person records (Rekam orang).")
     SERVICE = strawberry.enum_value("SERVICE", description="Services (Layanan).")
     STAGE_EVENT = strawberry.enum_value("STAGE_EVENT", description="Stage events (Tahapan perkara).")
+    RESTITUTION = strawberry.enum_value(
+        "RESTITUTION", description="Restitution claimed, ordered and paid (Restitusi)."
+    )

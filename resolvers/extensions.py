@@ -1,13 +1,14 @@
 """Schema extensions: per-source report, source errors, error codes and masking.
 
 - ``extensions.sources`` on every response: one entry per source touched (status, time,
-  statements, rows), from the request context (DESIGN.md §4, contract).
+  statements, rows), from the request context (docs/architecture.md §4, contract).
 - A source that failed adds an error entry with ``extensions.code`` SOURCE_UNAVAILABLE,
   SOURCE_TIMEOUT or SOURCE_DATA_ERROR and ``extensions.source``; the data of the other
   sources is still returned.
-- Every error carries ``extensions.code``. An unexpected exception is masked: the client sees
-  ``INTERNAL_SERVER_ERROR`` and nothing of its message (which could hold SQL or personal
-  data), and the log gets the exception type only.
+- Every error carries ``extensions.code`` (``GRAPHQL_PARSE_FAILED`` for a syntax error,
+  ``GRAPHQL_VALIDATION_FAILED`` for a document the schema rejects). An unexpected exception
+  is masked: the client sees ``INTERNAL_SERVER_ERROR`` and nothing of its message (which
+  could hold SQL or personal data), and the log gets the exception type only.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from hub.engine.scope import RequestContext
+from resolvers.context import optional_context
 
 log = logging.getLogger("tppo_hub.graphql")
 
@@ -28,9 +30,9 @@ _LIMIT_WORDS = ("exceeds maximum operation depth", "aliases", "token", "cost")
 
 
 def _request_context(extension: SchemaExtension) -> RequestContext | None:
-    context = extension.execution_context.context
-    if isinstance(context, dict):
-        return context.get("hub")
+    ctx = optional_context(extension.execution_context.context)
+    if ctx is not None:
+        return ctx.scope
     return None
 
 
@@ -50,7 +52,10 @@ class SourceReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         ctx = _request_context(self)
-        return {"sources": ctx.extension() if ctx is not None else []}
+        results: dict[str, Any] = {"sources": ctx.extension() if ctx is not None else []}
+        if ctx is not None and ctx.linkage_freshness is not None:
+            results["linkage"] = ctx.linkage_freshness.as_extension()
+        return results
 
 
 def _classify(error: GraphQLError) -> GraphQLError:
@@ -103,10 +108,25 @@ class ErrorCodes(SchemaExtension):
     """Gives every error an ``extensions.code`` and masks unexpected ones."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as error:
+            # A syntax error leaves the operation as an exception (raised by the parser cache)
+            # and strawberry turns it into the response after every hook has run: name its
+            # code on the error itself.
+            if "code" not in (error.extensions or {}):
+                error.extensions = {**(error.extensions or {}), "code": _pre_execution_code(error)}
+            raise
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [_classify(e) for e in result.errors]
+
+
+def _pre_execution_code(error: GraphQLError) -> str:
+    """GRAPHQL_PARSE_FAILED for a syntax error; the usual classification otherwise."""
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    return str((_classify(error).extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED"))
 
 
 class RequestMetrics(SchemaExtension):
@@ -115,8 +135,8 @@ class RequestMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        context = self.execution_context.context
-        metrics = context.get("metrics") if isinstance(context, dict) else None
+        ctx = optional_context(self.execution_context.context)
+        metrics = ctx.metrics if ctx is not None else None
         if metrics is None:
             return
         result = self.execution_context.result

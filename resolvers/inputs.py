@@ -10,21 +10,18 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 
 from hub.vocabulary import reference
 from hub.vocabulary.countries import country_from_alpha2
 from hub.vocabulary.model import CaseFilter as EngineCaseFilter
 from resolvers import enums
 from resolvers.enums import to_model
+from resolvers.errors import bad_input
 
 MAX_TEXT = 100
 MAX_LIST = 100
 
 
-def bad_input(message: str, argument: str) -> GraphQLError:
-    """A ``BAD_USER_INPUT`` error that names the offending argument."""
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
 
 
 @strawberry.input(

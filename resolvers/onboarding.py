@@ -1,11 +1,15 @@
-"""Onboarding over GraphQL: ``registerSource`` / ``removeSource`` (admins) and ``dataQuality``.
+"""Onboarding over GraphQL: ``registerSource``, ``approveSource``, ``rejectSource``,
+``removeSource`` and ``pendingSources`` (admins), and ``dataQuality``.
 
-The mutations are thin: :mod:`hub.engine.onboarding` checks, stores and activates (or activates
-nothing). A registration whose check fails is *not* a GraphQL error — the operation worked and
-its answer is "not activated" with the findings, each at its mapping line — while a request
-that cannot even be checked (bad name, URL, both mapping and adapter) is ``BAD_USER_INPUT``.
-The connection URL goes in and never comes back out: no type has a URL field, and the
-findings name the database only by its redacted URL.
+The mutations are thin: :mod:`hub.engine.onboarding` checks, keeps for approval, approves and
+activates (or activates nothing). Four eyes: ``registerSource`` only files the registration;
+another admin's ``approveSource`` makes it serve. Each registration, approval, rejection and
+removal is written to the audit chain (record id ``source:<name>``, field ``source.<action>``).
+A registration whose check fails is *not* a GraphQL error — the operation worked and its answer
+is "not activated" with the findings, each at its mapping line — while a request that cannot
+even be checked (bad name, URL outside the allow-list, both mapping and adapter) is
+``BAD_USER_INPUT``. The connection URL goes in and never comes back out: no type has a URL
+field, and findings show the *shapes* of source values (``9{16}``), never the values.
 
 ``dataQuality`` measures every mapped source in its own database (:mod:`adapters.quality`),
 concurrently, through the federation engine (timeouts, partial results, ``extensions.sources``).
@@ -16,27 +20,37 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from hub.access.policy import Principal
+from hub.access.audit import AuditLog, AuditUnavailable
+from hub.access.policy import PersonalRead, Principal
 from hub.engine import quality as measuring
 from hub.engine.federation import Federation
 from hub.engine.onboarding import (
     CheckReport,
+    RegistrationOutcome,
     RegistrationRefused,
     RegistrationRequest,
     StoreUnavailable,
+    approve_source,
+    pending_sources,
     register_source,
+    reject_source,
     remove_source,
+    shape,
 )
+from hub.engine.registration import Pending, Registration
 from hub.engine.sources import RegisteredSource, SourceState
 from resolvers import enums, types
+from resolvers.context import optional_context
 from resolvers.convert import agency_of
+from resolvers.errors import bad_input
 
 ADMIN_ROLE = "admin"
 
@@ -48,7 +62,8 @@ def require_admin(info: Info) -> Principal:
     point (:mod:`hub.access.policy`) lists admin-only *queries*; this is the same rule for these
     mutations, checked here so they stay closed in any schema.
     """
-    principal = info.context.get("principal") if isinstance(info.context, dict) else None
+    ctx = optional_context(info.context)
+    principal = ctx.principal if ctx is not None else None
     if not isinstance(principal, Principal) or principal.role != ADMIN_ROLE:
         raise GraphQLError("only admins may register or remove sources", extensions={"code": "FORBIDDEN"})
     return principal
@@ -72,6 +87,11 @@ def _values(items: list[measuring.ValueCount]) -> list[ValueCount]:
     return [ValueCount(value=v.value, count=v.count, maps_to=v.maps_to) for v in items]
 
 
+def _shapes(items: list[measuring.ValueCount]) -> list[ValueCount]:
+    """Values as their shapes (``9{16}``): registration findings never show a source value."""
+    return [ValueCount(value=shape(v.value), count=v.count, maps_to=v.maps_to) for v in items]
+
+
 @strawberry.enum(description="How serious a finding of the mapping check is (Tingkat temuan).")
 class FindingSeverity(enum.Enum):
     ERROR = strawberry.enum_value("ERROR", description="The mapping cannot serve until fixed (Galat).")
@@ -86,7 +106,8 @@ class CheckFinding:
     severity: FindingSeverity = strawberry.field(description="How serious it is (Tingkat).")
     kind: str = strawberry.field(
         description="What kind: mapping, missing_table, missing_column, column_type, connection, query, "
-        "unmapped_value, parse_failure, invalid_nik, suspicious_value, approximate_match (Jenis temuan)."
+        "unmapped_value, parse_failure, invalid_nik, suspicious_value, approximate_match, personal_data "
+        "(personal data mapped into a non-personal field) (Jenis temuan)."
     )
     message: str = strawberry.field(description="What is wrong, in words (Pesan).")
     line: int | None = strawberry.field(description="Line of the mapping file it is about (Baris).")
@@ -94,7 +115,10 @@ class CheckFinding:
         description="The part and national field, e.g. `person:korban.sex` (Kolom nasional)."
     )
     count: int | None = strawberry.field(description="Rows concerned (Jumlah baris).")
-    examples: list[ValueCount] = strawberry.field(description="The most frequent values concerned (Contoh).")
+    examples: list[ValueCount] = strawberry.field(
+        description="The most frequent values concerned, as shapes (`A` upper-case, `a` lower-case, "
+        "`9` digit, `{n}` repeats: `9{16}`), never the values themselves (Contoh, sebagai pola)."
+    )
 
 
 def _findings(report: CheckReport) -> list[CheckFinding]:
@@ -106,9 +130,28 @@ def _findings(report: CheckReport) -> list[CheckFinding]:
             line=f.line,
             field=f.field,
             count=f.count,
-            examples=_values(f.examples),
+            examples=_shapes(f.examples),
         )
         for f in report.findings
+    ]
+
+
+def _stored_findings(findings: list[dict[str, Any]]) -> list[CheckFinding]:
+    """The findings kept with a pending registration (already reduced to shapes)."""
+    return [
+        CheckFinding(
+            severity=FindingSeverity[str(f["severity"]).upper()],
+            kind=f["kind"],
+            message=f["message"],
+            line=f.get("line"),
+            field=f.get("field"),
+            count=f.get("count"),
+            examples=[
+                ValueCount(value=e.get("shape"), count=e.get("count", 0), maps_to=e.get("mapsTo"))
+                for e in f.get("examples", [])
+            ],
+        )
+        for f in findings
     ]
 
 
@@ -159,10 +202,21 @@ class RegisterSourceInput:
     )
 
 
-@strawberry.type(description="Result of `registerSource` (Hasil pendaftaran sumber data).")
+@strawberry.type(
+    description="Result of `registerSource` and `approveSource` (Hasil pendaftaran sumber data)."
+)
 class RegisterSourcePayload:
     activated: bool = strawberry.field(
-        description="True when the source passed the check and now serves; false: nothing changed (Aktif)."
+        description="True when the source now serves (after `approveSource`); false: it waits for approval "
+        "or failed the check (Aktif)."
+    )
+    pending: bool = strawberry.field(
+        description="True when the registration passed the check and waits for another admin's "
+        "`approveSource` (Menunggu persetujuan)."
+    )
+    revision: str | None = strawberry.field(
+        description="The registration's revision: pass it to `approveSource` to approve exactly what was "
+        "reviewed (Revisi)."
     )
     replaced: bool = strawberry.field(
         description="True when it replaced an earlier registration of the same name (Menggantikan)."
@@ -175,6 +229,38 @@ class RegisterSourcePayload:
     )
 
 
+@strawberry.type(description="A registration waiting for a second admin (Pendaftaran menunggu persetujuan).")
+class PendingSource:
+    name: str = strawberry.field(description="Source name (Nama sumber).")
+    revision: str = strawberry.field(description="Revision to pass to `approveSource` (Revisi).")
+    registered_by: str = strawberry.field(description="The admin who registered it (Pendaftar).")
+    registered_at: str = strawberry.field(description="When, UTC ISO 8601 (Waktu pendaftaran).")
+    mapping_file_name: str | None = strawberry.field(description="The mapping's file name (Berkas pemetaan).")
+    adapter: str | None = strawberry.field(description="The Python adapter, if not a mapping (Adaptor).")
+    findings: list[CheckFinding] = strawberry.field(
+        description="What the check found, `personal_data` flags included: read before approving (Temuan)."
+    )
+
+
+def _pending(waiting: Pending) -> PendingSource:
+    registration = waiting.registration
+    return PendingSource(
+        name=registration.name,
+        revision=registration.revision,
+        registered_by=registration.registered_by,
+        registered_at=registration.registered_at,
+        mapping_file_name=registration.mapping_name,
+        adapter=registration.adapter,
+        findings=_stored_findings(waiting.findings),
+    )
+
+
+@strawberry.type(description="Result of `rejectSource` (Hasil penolakan pendaftaran).")
+class RejectSourcePayload:
+    name: str = strawberry.field(description="The source name asked for (Nama sumber).")
+    rejected: bool = strawberry.field(description="True: the pending registration was dropped (Ditolak).")
+
+
 @strawberry.type(description="Result of `removeSource` (Hasil penghapusan sumber data).")
 class RemoveSourcePayload:
     name: str = strawberry.field(description="The source name asked for (Nama sumber).")
@@ -183,19 +269,54 @@ class RemoveSourcePayload:
     )
 
 
-def _bad_input(message: str, argument: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
-
-
 def _store_error(exc: StoreUnavailable) -> GraphQLError:
     return GraphQLError(str(exc), extensions={"code": "STORE_UNAVAILABLE"})
+
+
+async def _audit(
+    info: Info, principal: Principal, action: str, name: str, registration: Registration | None
+) -> None:
+    """Write a source event to the audit chain (record ``source:<name>``, field ``source.<action>``).
+
+    The query hash is the hash of a description of the registration (its revision and the hash
+    of its mapping), never of its URL. A change that cannot be audited is reported as an error.
+    """
+    audit: AuditLog | None = info.context.audit
+    if audit is None:
+        return
+    detail = f"source.{action} {name}"
+    if registration is not None:
+        mapping = hashlib.sha256(
+            (registration.mapping_text or registration.adapter or "").encode()
+        ).hexdigest()
+        detail += f" revision={registration.revision} mapping-sha256={mapping}"
+    try:
+        await audit.append(principal, detail, [PersonalRead(f"source:{name}", f"source.{action}", ())])
+    except AuditUnavailable:
+        raise GraphQLError(
+            f"the {action} of {name!r} was done but could not be written to the audit log",
+            extensions={"code": "AUDIT_UNAVAILABLE"},
+        ) from None
+
+
+def _register_payload(outcome: RegistrationOutcome) -> RegisterSourcePayload:
+    pending = outcome.pending
+    return RegisterSourcePayload(
+        activated=outcome.activated,
+        pending=pending is not None,
+        revision=pending.revision if pending is not None else None,
+        replaced=outcome.replaced,
+        source=_source_info(outcome.entry) if outcome.entry is not None else None,
+        findings=_findings(outcome.report),
+    )
 
 
 @strawberry.type(description="Changes to the hub: registering agency sources (Perubahan). Admins only.")
 class Mutation:
     @strawberry.mutation(
-        description="Check a source as `tppo-hub adapter check` does, then store and activate it without "
-        "a restart; a source that fails the check activates nothing (Daftarkan sumber data). Admins only."
+        description="Check a source as `tppo-hub adapter check` does and file it for approval: it serves "
+        "only once another admin approves it (`approveSource`); a source that fails the check is not kept "
+        "(Daftarkan sumber data). Admins only; the URL must be in the hub's `[registration]` allow-list."
     )
     async def register_source(
         self,
@@ -203,7 +324,7 @@ class Mutation:
         input: Annotated[RegisterSourceInput, strawberry.argument(description="The source to register.")],
     ) -> RegisterSourcePayload:
         principal = require_admin(info)
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         request = RegistrationRequest(
             name=input.name,
             url=input.url,
@@ -216,15 +337,69 @@ class Mutation:
         try:
             outcome = await register_source(federation.registry, request, by=principal.subject)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), f"input.{exc.argument}") from None
+            raise bad_input(str(exc), f"input.{exc.argument}") from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
-        return RegisterSourcePayload(
-            activated=outcome.activated,
-            replaced=outcome.replaced,
-            source=_source_info(outcome.entry) if outcome.entry is not None else None,
-            findings=_findings(outcome.report),
-        )
+        if outcome.pending is not None:
+            await _audit(info, principal, "register", request.name, outcome.pending)
+        return _register_payload(outcome)
+
+    @strawberry.mutation(
+        description="Approve a pending registration: checked again, then it serves at once. Four eyes: "
+        "the approving admin must not be the one who registered it (Setujui sumber data). Admins only."
+    )
+    async def approve_source(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Name of the pending registration.")],
+        revision: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The revision reviewed (from `pendingSources`): refused if it changed."
+            ),
+        ] = None,
+    ) -> RegisterSourcePayload:
+        principal = require_admin(info)
+        federation: Federation = info.context.federation
+        try:
+            outcome = await approve_source(federation.registry, name, principal.subject, revision)
+        except RegistrationRefused as exc:
+            raise bad_input(str(exc), exc.argument) from None
+        except StoreUnavailable as exc:
+            raise _store_error(exc) from None
+        if outcome.activated:
+            registration = (
+                await federation.registry.registrations.get(name)
+                if federation.registry.registrations
+                else None
+            )
+            await _audit(info, principal, "approve", name, registration)
+        return _register_payload(outcome)
+
+    @strawberry.mutation(
+        description="Reject a pending registration: it is dropped and the decision recorded (Tolak "
+        "pendaftaran). Admins only."
+    )
+    async def reject_source(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Name of the pending registration.")],
+        reason: Annotated[
+            str | None, strawberry.argument(description="Why, for the record (Alasan).")
+        ] = None,
+    ) -> RejectSourcePayload:
+        principal = require_admin(info)
+        federation: Federation = info.context.federation
+        if reason is not None and len(reason) > 1000:
+            raise bad_input("reason must be at most 1000 characters", "reason")
+        try:
+            rejected = await reject_source(federation.registry, name, principal.subject, reason)
+        except RegistrationRefused as exc:
+            raise bad_input(str(exc), exc.argument) from None
+        except StoreUnavailable as exc:
+            raise _store_error(exc) from None
+        await _audit(info, principal, "reject", name, rejected)
+        return RejectSourcePayload(name=name, rejected=True)
 
     @strawberry.mutation(
         description="Deactivate a registered source and delete its registration; queries running keep "
@@ -235,14 +410,16 @@ class Mutation:
         info: Info,
         name: Annotated[str, strawberry.argument(description="Name of the registered source.")],
     ) -> RemoveSourcePayload:
-        require_admin(info)
-        federation: Federation = info.context["federation"]
+        principal = require_admin(info)
+        federation: Federation = info.context.federation
         try:
             removed = await remove_source(federation.registry, name)
         except RegistrationRefused as exc:
-            raise _bad_input(str(exc), exc.argument) from None
+            raise bad_input(str(exc), exc.argument) from None
         except StoreUnavailable as exc:
             raise _store_error(exc) from None
+        if removed:
+            await _audit(info, principal, "remove", name, None)
         return RemoveSourcePayload(name=name, removed=removed)
 
 
@@ -327,6 +504,11 @@ class QualityStatus(enum.Enum):
     NOT_SUPPORTED = strawberry.enum_value(
         "NOT_SUPPORTED", description="A Python adapter: only mapped sources are measured (Tidak didukung)."
     )
+    RESTRICTED = strawberry.enum_value(
+        "RESTRICTED",
+        description="Not measured for you: the source holds records hidden from your role (protected "
+        "witnesses), which whole-table counts would reveal; its own agency's staff see it (Terbatas).",
+    )
 
 
 @strawberry.type(
@@ -403,8 +585,20 @@ def _quality(
 _ENTITY_KIND = {"case": "CASE", "person": "PERSON", "service": "SERVICE", "stage": "STAGE_EVENT"}
 
 
-@strawberry.type(description="Data-quality reports of the registered sources.")
+@strawberry.type(description="Data-quality reports of the registered sources, and registrations to review.")
 class QualityQueries:
+    @strawberry.field(
+        description="Registrations waiting for a second admin's approval, with their findings "
+        "(Pendaftaran menunggu persetujuan). Admins only."
+    )
+    async def pending_sources(self, info: Info) -> list[PendingSource]:
+        require_admin(info)
+        federation: Federation = info.context.federation
+        try:
+            return [_pending(p) for p in await pending_sources(federation.registry)]
+        except StoreUnavailable as exc:
+            raise _store_error(exc) from None
+
     @strawberry.field(
         description="Per source, per national field: completeness, values that did not map, parse failures, "
         "invalid NIKs and code-list coverage, measured in each source's database (Kualitas data)."
@@ -416,15 +610,15 @@ class QualityQueries:
             list[str] | None, strawberry.argument(description="Only these sources, by name (default: all).")
         ] = None,
     ) -> list[SourceQuality]:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         entries = federation.registry.all()
         if sources is not None:
             known = {e.name for e in entries}
             unknown = sorted(set(sources) - known)
             if unknown:
-                raise _bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
+                raise bad_input(f"unknown source(s): {', '.join(unknown)}", "sources")
             entries = [e for e in entries if e.name in sources]
-        ctx = info.context["hub"]
+        ctx = info.context.scope
 
         async def one(entry: RegisteredSource) -> SourceQuality:
             outcome, measured = await measuring.measure_source(federation, ctx, entry)

@@ -21,16 +21,17 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from hub.access.policy import PERSONAL_FIELDS, PUBLIC, Decision, Reason
+from resolvers.context import optional_context
 
 
 def personal_field(name: str, description: str) -> Any:
     """A strawberry field reading ``record.<name>`` of a PersonRecord only if policy allows."""
-    if name not in PERSONAL_FIELDS.values():
+    if name not in PERSONAL_FIELDS:
         raise ValueError(f"{name!r} is not declared personal in hub.access.policy.PERSONAL_FIELDS")
 
     def resolve(root: Any, info: Info) -> Any:
-        context = info.context
-        guard = context.get("guard") if isinstance(context, dict) else None
+        ctx = optional_context(info.context)
+        guard = ctx.guard if ctx is not None else None
         if guard is None:
             decision, principal = Decision(False, Reason.ROLE), PUBLIC
         else:

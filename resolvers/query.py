@@ -20,7 +20,9 @@ from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
 from resolvers.convert import Converter, agency_of
-from resolvers.inputs import CaseFilter, bad_input
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter
+from resolvers.persons import load_person
 
 
 def _known_agencies(federation: Federation) -> set[str]:
@@ -28,20 +30,29 @@ def _known_agencies(federation: Federation) -> set[str]:
 
 
 def _federation(info: Info) -> Federation:
-    return info.context["federation"]
+    return info.context.federation
 
 
 def _converter(info: Info) -> Converter:
-    return info.context["converter"]
+    return info.context.converter
 
 
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
     await persons.expand(
-        info.context["hub"], _federation(info), persons.index_of(info.context), entity, nodes, include
+        info.context.scope, _federation(info), info.context.linkage, entity, nodes, include
     )
 
+
+_SORT_ORDER = {
+    enums.CaseOrder.REPORTED_AT_DESC: SortOrder.DESC,
+    enums.CaseOrder.REPORTED_AT_ASC: SortOrder.ASC,
+    enums.CaseOrder.AGENCY_ASC: SortOrder.AGENCY_ASC,
+    enums.CaseOrder.AGENCY_DESC: SortOrder.AGENCY_DESC,
+}
+#: The order that lists the same cases back to front (report-date orders only).
+_REVERSED = {SortOrder.DESC: SortOrder.ASC, SortOrder.ASC: SortOrder.DESC}
 
 _ENTITY_TYPE = {Entity.CASE: "Case", Entity.PERSON: "PersonRecord", Entity.SERVICE: "Service"}
 
@@ -99,41 +110,67 @@ class CaseQueries:
             str | None,
             strawberry.argument(description="Cursor of the last case of the previous page."),
         ] = None,
+        last: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Page backwards: this many cases before `before` (or the last ones). "
+                "Report-date orders only; replaces `first`."
+            ),
+        ] = None,
+        before: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the first case of the next page (with `last`)."),
+        ] = None,
     ) -> types.CaseConnection:
         federation = _federation(info)
         cap = federation.config.max_page_size
-        if not 0 <= first <= cap:
-            raise bad_input(f"first must be between 0 and {cap}", "first")
-        order = {
-            enums.CaseOrder.REPORTED_AT_DESC: SortOrder.DESC,
-            enums.CaseOrder.REPORTED_AT_ASC: SortOrder.ASC,
-            enums.CaseOrder.AGENCY_ASC: SortOrder.AGENCY_ASC,
-            enums.CaseOrder.AGENCY_DESC: SortOrder.AGENCY_DESC,
-        }[order_by]
+        order = _SORT_ORDER[order_by]
+        backwards = last is not None or before is not None
+        if backwards:
+            if last is None:
+                raise bad_input("before needs last: page backwards with last and before", "last")
+            if after is not None:
+                raise bad_input("give after (forwards) or before (backwards), not both", "after")
+            if order.by_agency:
+                raise bad_input(
+                    "last/before page by report date only (agency orders are newest first within each "
+                    "agency and cannot be reversed)",
+                    "last",
+                )
+        size = last if last is not None else first
+        argument = "last" if last is not None else "first"
+        if not 0 <= size <= cap:
+            raise bad_input(f"{argument} must be between 0 and {cap}", argument)
+        cursor, cursor_argument = (before, "before") if backwards else (after, "after")
         position: Keyset | None = None
-        if after is not None:
+        if cursor is not None:
             try:
-                position = decode_cursor(after, order)
+                position = decode_cursor(cursor, order)
             except InvalidId as exc:
-                raise bad_input(f"invalid cursor: {exc}", "after") from None
+                raise bad_input(f"invalid cursor: {exc}", cursor_argument) from None
         engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
         selections = info.selected_fields[0].selections
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
-        page = await federation.cases(info.context["hub"], engine_filter, order, first, position, want_total)
+        # Backwards is forwards in the reverse order from the cursor, then turned around.
+        engine_order = _REVERSED[order] if backwards else order
+        page = await federation.cases(
+            info.context.scope, engine_filter, engine_order, size, position, want_total
+        )
+        items = page.items[::-1] if backwards else page.items
         node_selections = selection.child(selections, "edges", "node")
-        await _expand(info, Entity.CASE, "Case", page.items, node_selections)
+        await _expand(info, Entity.CASE, "Case", items, node_selections)
         convert = _converter(info)
         edges = []
-        for item in page.items:
+        for item in items:
             record: model.CaseRecord = item.record  # type: ignore[assignment]
-            cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
-            edges.append(types.CaseEdge(cursor=cursor, node=convert.case(item)))
-        end_cursor = edges[-1].cursor if edges else None
-        return types.CaseConnection(
-            edges=edges,
-            page_info=types.PageInfo(has_next_page=page.has_next, end_cursor=end_cursor),
-            total_count=page.total,
-        )
+            edge_cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
+            edges.append(types.CaseEdge(cursor=edge_cursor, node=convert.case(item)))
+        cursors = [edge.cursor for edge in edges]
+        if backwards:
+            pagination = types.page_info(cursors, has_next=before is not None, has_previous=page.has_next)
+        else:
+            pagination = types.page_info(cursors, has_next=page.has_next, has_previous=after is not None)
+        return types.CaseConnection(edges=edges, page_info=pagination, total_count=page.total)  # type: ignore[arg-type]
 
     @strawberry.field(description="One case by its global id (Kasus).")
     async def case(
@@ -141,7 +178,7 @@ class CaseQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global id of the case.")],
     ) -> types.Case | None:
-        node = await _load(info, id, expected=Entity.CASE)
+        node = await load_node(info, id, expected=Entity.CASE)
         return _converter(info).case(node) if node is not None else None
 
     @strawberry.field(description="Any object by its global id (Relay node).")
@@ -155,10 +192,8 @@ class CaseQueries:
         except InvalidId:
             raise bad_input("malformed id", "id") from None
         if person_id is not None:  # a linked Person (resolvers/persons.py)
-            from resolvers.persons import load_person
-
             return await load_person(info, person_id, info.selected_fields[0].selections)
-        node = await _load(info, id, expected=None)
+        node = await load_node(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
     @strawberry.field(
@@ -182,7 +217,7 @@ class CaseQueries:
         return result
 
 
-async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
+async def load_node(info: Info, raw_id: str, expected: Entity | None) -> Linked | None:
     try:
         gid = GlobalId.decode(raw_id)
     except InvalidId:
@@ -192,7 +227,7 @@ async def _load(info: Info, raw_id: str, expected: Entity | None) -> Linked | No
     if gid.entity not in _ENTITY_TYPE:
         return None
     federation = _federation(info)
-    node = await federation.get(info.context["hub"], gid)
+    node = await federation.get(info.context.scope, gid)
     if node is None:
         return None
     field = info.selected_fields[0]

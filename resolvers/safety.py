@@ -11,6 +11,11 @@ refusal is a ``QUERY_TOO_COMPLEX`` error saying what was exceeded::
 - cost: estimated fields resolved, every field 1, a list field multiplying what is below it
   by its ``first`` argument (or by ``list_size`` if it has none); checked before execution
   because it depends on the variables;
+- work: the calibrated estimate of the milliseconds of hub and source time an operation costs
+  (:func:`estimate_work`): statistics priced by the cells their dimensions make and by
+  suppression, pages by their rows and the relations loaded per row, every alias on its own.
+  Over ``max_work`` it is ``QUERY_TOO_COMPLEX`` (limit ``work``); below, it is charged to the
+  caller's work budget (:mod:`hub.access.budgets`, HTTP callers), ``RATE_LIMITED`` when spent;
 - timeout: the whole execution runs under ``request_timeout_seconds``;
 - introspection: off when ``introspection = false`` (``FORBIDDEN``, reason ``INTROSPECTION_DISABLED``).
 
@@ -21,6 +26,7 @@ size is bounded by the schema, and GraphiQL needs them.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -28,6 +34,7 @@ from typing import Any
 from graphql import (
     ASTValidationRule,
     DocumentNode,
+    EnumValueNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -39,10 +46,12 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     Lexer,
+    ListValueNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
+    StringValueNode,
     TokenKind,
     ValidationContext,
     ValidationRule,
@@ -54,7 +63,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub.access.policy import QueryLimits
+from hub.access.budgets import Budgets, RateLimited
+from hub.access.policy import Guard, QueryLimits
+from hub.engine.indicators import builtin_registry
+from hub.engine.indicators.spec import Need
+from resolvers.context import optional_context
 
 
 def too_complex(message: str, limit: str, maximum: float, actual: float | None = None) -> GraphQLError:
@@ -67,11 +80,8 @@ def too_complex(message: str, limit: str, maximum: float, actual: float | None =
 
 def limits_of(context: Any) -> QueryLimits:
     """The hub's limits from the request context (defaults if the context has none)."""
-    if isinstance(context, dict):
-        found = context.get("limits")
-        if isinstance(found, QueryLimits):
-            return found
-    return QueryLimits()
+    ctx = optional_context(context)
+    return ctx.limits if ctx is not None else QueryLimits()
 
 
 # --- depth and aliases (validation rules) ------------------------------------------------------
@@ -266,6 +276,231 @@ class _Cost:
         return max(1, default) if isinstance(default, int) else self.list_size
 
 
+# --- work (the calibrated model) -------------------------------------------------------------
+
+#: The work model's constants, in milliseconds on the reference machine (2-core EPYC, demo
+#: scale 1, five SQLite sources), fitted by ``python -m bench.abuse --calibrate`` (the fit and
+#: its residuals are in bench/RESULTS.md): what a request really costs, so that statistics
+#: dimensions, aliases and relation fan-out are priced by their time, not by their size.
+WORK_FIELD = 2.0  # any root field that reaches the sources (fan-out, merge)
+WORK_PAGE = 8.0  # a page of cases or persons (one search per source)
+WORK_ROW = 0.15  # per row of a page (read, merge, convert)
+WORK_RELATION_ROW = 0.6  # per parent row, per relation loaded below it (victims, services, …)
+WORK_TOTAL = 6.0  # a `totalCount` (one COUNT per source)
+WORK_STATISTICS = 40.0  # a statistics field: two GROUP BYs per source, merge, cell keys
+WORK_CELL = 0.9  # per populated statistics cell, grouped in the sources, merged, labelled
+WORK_SUPPRESSION = 0.000041  # per cell², complementary suppression below coordinator
+WORK_DISTINCT = 1.3  # factor for VICTIMS (distinct persons through the linkage index)
+WORK_QUALITY = 150.0  # per source measured by `dataQuality`
+#: An `indicator` (bench/RESULTS.md, "Indicators"): a person indicator reads every matching
+#: person record and every service of every source and counts through the linkage index
+#: (240–700 ms at demo scale 1 on the reference machine); a case indicator is a GROUP BY.
+WORK_INDICATOR_PERSONS = 600.0
+WORK_INDICATOR_CASES = 40.0
+#: Dimension cardinalities on a national deployment (years and months over a decade).
+CARDINALITY = {
+    "YEAR": 12,
+    "MONTH": 144,
+    "PROVINCE": 38,
+    "REGENCY": 514,
+    "AGENCY": 10,
+    "EXPLOITATION_TYPE": 13,
+    "STAGE": 13,
+    "SEX": 3,
+    "AGE_GROUP": 8,
+    "CHILD": 2,
+    "COUNTRY_OF_EXPLOITATION": 60,
+    "SERVICE_TYPE": 15,
+}
+#: Dimensions a statistics query may group by (more is the resolver's BAD_USER_INPUT).
+MAX_DIMENSIONS = 3
+#: Records a table's cells are drawn from (demo scale 1: ~6,000 with multi-valued dimensions):
+#: the populated cells of P possible ones are about N·(1 − e^(−P/N)), balls into bins.
+STATISTICS_RECORDS = 6_000
+#: Object types whose fields load records from the sources (relations).
+RECORD_TYPES = frozenset({"Case", "PersonRecord", "Service", "StageEvent", "Person"})
+#: Root fields that page records (``first`` rows).
+PAGED_ROOTS = frozenset({"cases", "persons", "auditLog"})
+
+
+def estimate_work(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    limits: QueryLimits,
+    *,
+    suppressed: bool = True,
+    sources: int = 5,
+) -> float:
+    """Estimated milliseconds of hub and source time of an operation (see the module docstring).
+
+    ``suppressed`` says whether the caller's statistics are suppressed (below coordinator);
+    ``sources`` is how many sources a fan-out reaches.
+    """
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0.0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0.0
+    defaults = {
+        d.variable.name.value: d.default_value
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
+    estimator = _Work(
+        schema, _fragments(document), dict(variables or {}), defaults, limits, suppressed, sources
+    )
+    return round(estimator.root(operation.selection_set, root), 1)
+
+
+class _Work(_Cost):
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        defaults: dict[str, Any],
+        limits: QueryLimits,
+        suppressed: bool,
+        sources: int,
+    ) -> None:
+        super().__init__(schema, fragments, variables, defaults, limits.list_size)
+        self.suppressed = suppressed
+        self.sources = sources
+
+    def root(self, selection_set: SelectionSetNode, parent: Any) -> float:
+        total = 0.0
+        for node, field_parent in self._fields(selection_set, parent, frozenset()):
+            name = node.name.value
+            definition = field_parent.fields.get(name)
+            if name.startswith("__") or definition is None:
+                continue
+            target = get_named_type(definition.type)
+            if name == "statistics":
+                total += self._statistics(node)
+            elif name in PAGED_ROOTS:
+                rows = self._first(node, definition.args["first"].default_value)
+                total += WORK_FIELD + WORK_PAGE + rows * WORK_ROW + self._connection(node, target, rows)
+            elif name == "dataQuality":
+                total += WORK_FIELD + WORK_QUALITY * self.sources
+            elif name == "indicator":
+                total += WORK_FIELD + self._indicator(node)
+            elif name == "_entities":
+                rows = self._representations(node)
+                total += WORK_FIELD + rows * WORK_ROW + self._relations(node.selection_set, target, rows)
+            elif isinstance(
+                target, GraphQLObjectType | GraphQLInterfaceType
+            ) and target.name in RECORD_TYPES | {"Node"}:
+                total += WORK_FIELD + WORK_ROW + self._relations(node.selection_set, target, 1)
+        return total
+
+    def _fields(
+        self, selection_set: SelectionSetNode | None, parent: Any, seen: frozenset[str]
+    ) -> Iterator[tuple[FieldNode, Any]]:
+        """The fields of a selection set with their parent type, fragments flattened."""
+        if selection_set is None or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                yield node, parent
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                yield from self._fields(node.selection_set, target, seen)
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = self.fragments.get(node.name.value)
+                if fragment is not None and node.name.value not in seen:
+                    target = self.schema.get_type(fragment.type_condition.name.value)
+                    yield from self._fields(fragment.selection_set, target, seen | {node.name.value})
+
+    def _connection(self, node: FieldNode, connection: Any, rows: int) -> float:
+        work = 0.0
+        for field, parent in self._fields(node.selection_set, connection, frozenset()):
+            name = field.name.value
+            if name == "totalCount":
+                work += WORK_TOTAL
+            elif name == "edges":
+                edge = get_named_type(parent.fields[name].type)
+                for inner, inner_parent in self._fields(field.selection_set, edge, frozenset()):
+                    if inner.name.value == "node":
+                        target = get_named_type(inner_parent.fields["node"].type)
+                        work += self._relations(inner.selection_set, target, rows)
+        return work
+
+    def _relations(self, selection_set: SelectionSetNode | None, parent: Any, rows: float) -> float:
+        """Work of the relations selected below ``rows`` records of type ``parent``."""
+        work = 0.0
+        for field, field_parent in self._fields(selection_set, parent, frozenset()):
+            definition = field_parent.fields.get(field.name.value)
+            if definition is None:
+                continue
+            target = get_named_type(definition.type)
+            if (
+                not isinstance(target, GraphQLObjectType | GraphQLInterfaceType)
+                or target.name not in RECORD_TYPES
+            ):
+                continue
+            many = is_list_type(get_nullable_type(definition.type))
+            below = rows * (self.list_size if many else 1)
+            work += rows * WORK_RELATION_ROW + self._relations(field.selection_set, target, below)
+        return work
+
+    def _statistics(self, node: FieldNode) -> float:
+        dimensions: list[str] = []
+        measure = ""
+        for argument in node.arguments or ():
+            value = self._value(argument.value)
+            if argument.name.value == "groupBy":
+                dimensions = [
+                    str(v) for v in (value if isinstance(value, list) else [value]) if v is not None
+                ]
+            elif argument.name.value == "measure":
+                measure = str(value)
+        if not 1 <= len(dimensions) <= MAX_DIMENSIONS or len(set(dimensions)) != len(dimensions):
+            return WORK_STATISTICS  # refused by the resolver with the argument named, not priced
+        possible = 1
+        for dimension in dimensions:
+            possible *= CARDINALITY.get(dimension, 20)
+        cells = STATISTICS_RECORDS * -math.expm1(-possible / STATISTICS_RECORDS)
+        work = (
+            WORK_STATISTICS
+            + cells * WORK_CELL
+            + (cells * cells * WORK_SUPPRESSION if self.suppressed else 0.0)
+        )
+        return work * (WORK_DISTINCT if measure == "VICTIMS" else 1.0)
+
+    def _indicator(self, node: FieldNode) -> float:
+        """A person indicator (or one not known yet) is priced as one; a case indicator less."""
+        ident = next((self._value(a.value) for a in node.arguments or () if a.name.value == "id"), None)
+        spec = builtin_registry().get(ident) if isinstance(ident, str) else None
+        if spec is not None and Need.LINKAGE not in spec.needs:
+            return WORK_INDICATOR_CASES
+        return WORK_INDICATOR_PERSONS
+
+    def _representations(self, node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == "representations":
+                value = self._value(argument.value)
+                return len(value) if isinstance(value, list) else 1
+        return 0
+
+    def _value(self, value: Any) -> Any:
+        """A literal or variable argument as plain Python (enum names as strings)."""
+        if isinstance(value, VariableNode):
+            given = self.variables.get(value.name.value)
+            if given is None:
+                default = self.defaults.get(value.name.value)
+                return self._value(default) if default is not None else None
+            return given
+        if isinstance(value, ListValueNode):
+            return [self._value(v) for v in value.values]
+        if isinstance(value, EnumValueNode | StringValueNode | IntValueNode):
+            return value.value
+        return None
+
+
 # --- the extension -----------------------------------------------------------------------------
 
 
@@ -298,22 +533,16 @@ class QuerySafety(SchemaExtension):
         limits = limits_of(context.context)
         document = context.graphql_document
         if context.result is None and document is not None:
-            cost = estimate_cost(
-                context.schema._schema, document, context.operation_name, context.variables, limits.list_size
+            refusal = _refusal(
+                context.schema._schema,
+                document,
+                context.operation_name,
+                context.variables,
+                context.context,
+                limits,
             )
-            if cost > limits.max_cost:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        too_complex(
-                            f"estimated cost {cost} exceeds the limit of {limits.max_cost} "
-                            "(lower `first` or select fewer nested lists)",
-                            "cost",
-                            limits.max_cost,
-                            cost,
-                        )
-                    ],
-                )
+            if refusal is not None:
+                context.result = ExecutionResult(data=None, errors=[refusal])
         try:
             async with asyncio.timeout(limits.request_timeout_seconds):
                 yield
@@ -323,6 +552,48 @@ class QuerySafety(SchemaExtension):
                 "timeout",
                 limits.request_timeout_seconds,
             ) from None
+
+
+def _refusal(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    context: Any,
+    limits: QueryLimits,
+) -> GraphQLError | None:
+    """Why an operation may not run (cost, work, or the caller's work budget), or None."""
+    cost = estimate_cost(schema, document, operation_name, variables, limits.list_size)
+    if cost > limits.max_cost:
+        return too_complex(
+            f"estimated cost {cost} exceeds the limit of {limits.max_cost} "
+            "(lower `first` or select fewer nested lists)",
+            "cost",
+            limits.max_cost,
+            cost,
+        )
+    ctx = optional_context(context)
+    guard = ctx.guard if ctx is not None else None
+    suppressed = not isinstance(guard, Guard) or guard.statistics_k() is not None
+    sources = len(ctx.federation.registry.all()) if ctx is not None else 5
+    work = estimate_work(
+        schema, document, operation_name, variables, limits, suppressed=suppressed, sources=max(1, sources)
+    )
+    if work > limits.max_work:
+        return too_complex(
+            f"estimated work {work:.0f} ms exceeds the limit of {limits.max_work:.0f} ms "
+            "(ask for fewer dimensions, rows, relations or aliases)",
+            "work",
+            limits.max_work,
+            work,
+        )
+    budgets, key = (ctx.budgets, ctx.budget_key) if ctx is not None else (None, None)
+    if isinstance(budgets, Budgets) and isinstance(key, str):
+        try:
+            budgets.charge(key, work)
+        except RateLimited as exc:
+            return GraphQLError(exc.message, extensions=exc.extensions())
+    return None
 
 
 def _tokens_exceed(query: str, maximum: int) -> bool:

@@ -11,27 +11,63 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
 from resolvers import types
 from resolvers.access import AccessGate, AuditTrail
 from resolvers.admin import AdminQueries
+from resolvers.compiled import PlanCache, execution_context_for
+from resolvers.context import optional_context
+from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
-from resolvers.onboarding import Mutation, QualityQueries
+from resolvers.federation_docs import describe_federation
+from resolvers.indicators import IndicatorQueries
+from resolvers.onboarding import Mutation as SourceMutation
+from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
+from resolvers.review import ReviewMutation, ReviewQueries
 from resolvers.safety import QuerySafety
 from resolvers.statistics import StatisticsQueries
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
-class Query(CaseQueries, PersonQueries, StatisticsQueries, AdminQueries, QualityQueries):
+class Query(
+    CaseQueries,
+    PersonQueries,
+    StatisticsQueries,
+    IndicatorQueries,
+    AdminQueries,
+    QualityQueries,
+    ReviewQueries,
+):
     """The root query: the query groups of each feature, composed by inheritance."""
 
 
+@strawberry.type(
+    description="Changes to the hub: agency sources (admins), linkage reviews (coordinators) (Perubahan)."
+)
+class Mutation(SourceMutation, ReviewMutation):
+    """The root mutation: the mutation groups of each feature, composed by inheritance."""
+
+
 class HubSchema(strawberry.federation.Schema):
-    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks)."""
+    """Logs errors without tracebacks or messages of unexpected exceptions (no leaks); keeps the
+    compiled plans of known operations (:mod:`resolvers.compiled`); checks ``_entities``
+    representations before resolving them (:mod:`resolvers.entities`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.plans = PlanCache()
+        super().__init__(*args, execution_context_class=execution_context_for(self.plans), **kwargs)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:  # these annotations make the `_entities` field: keep them
+        ctx = optional_context(info.context)
+        cap = ctx.federation.config.max_page_size if ctx is not None else DEFAULT_PAGE_CAP
+        return super().entities_resolver(info, check_representations(representations, cap))  # type: ignore[arg-type]
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -40,6 +76,10 @@ class HubSchema(strawberry.federation.Schema):
             original = error.original_error
             if original is not None and not isinstance(original, GraphQLError):
                 log.warning("error %s at %s", type(original).__name__, error.path)
+
+
+#: The page cap when a context carries no federation (the configuration's default).
+DEFAULT_PAGE_CAP = 500
 
 
 def build_schema() -> HubSchema:
@@ -56,13 +96,15 @@ def build_schema() -> HubSchema:
         ErrorCodes,
         RequestMetrics,
     ]
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         types=[types.Case, types.PersonRecord, types.Service, types.Agency],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    describe_federation(schema._schema)
+    return schema
 
 
 schema = build_schema()

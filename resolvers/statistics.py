@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from hub.access import querysets
+from hub.access.cellkey import CellKeys
 from hub.access.policy import DEFAULT_K
-from hub.access.suppression import TableTooLarge, protect
-from hub.engine import persons
-from hub.engine.federation import Federation
+from hub.access.suppression import TOTAL, TableTooLarge, protect
+from hub.engine.federation import Federation, StatisticsResult
 from hub.vocabulary import model, reference
 from resolvers import enums, selection
 from resolvers.access import guard_of
 from resolvers.enums import to_model
-from resolvers.inputs import CaseFilter, bad_input, engine_filter
+from resolvers.errors import bad_input
+from resolvers.inputs import CaseFilter, engine_filter
+from resolvers.linkage_status import LinkageStatus, report_linkage
 from resolvers.types import Agency
 
 MAX_DIMENSIONS = 3
@@ -99,10 +104,13 @@ class Statistics:
 
     measure: enums.Measure = strawberry.field(description="What is counted (Ukuran).")
     dimensions: list[enums.Dimension] = strawberry.field(description="What it is grouped by (Dimensi).")
-    rows: list[StatisticsRow] = strawberry.field(description="One row per combination of values present.")
+    rows: list[StatisticsRow] = strawberry.field(
+        description="One row per combination of values present; for roles below coordinator none at all "
+        "when the table counts fewer than k records."
+    )
     total: int | None = strawberry.field(
         description="Distinct records counted (a multi-valued dimension makes rows add up to more); "
-        "null when suppressed."
+        "null when suppressed — for roles below coordinator whenever it is under k, zero included."
     )
     coverage: list[SourceCoverage] = strawberry.field(
         description="Which sources answered, were excluded or failed: the scope of these numbers."
@@ -110,6 +118,10 @@ class Statistics:
     suppressed: bool = strawberry.field(
         description="True when cells were withheld because they describe fewer than k persons "
         "(k-anonymity with complementary suppression; Disembunyikan)."
+    )
+    linkage: LinkageStatus | None = strawberry.field(
+        description="For distinct-person numbers (measure VICTIMS, doubleCounting): whether the linkage "
+        "index behind them is current; null for counts that do not use it (Status penautan)."
     )
 
 
@@ -166,39 +178,69 @@ class StatisticsQueries:
             CaseFilter | None, strawberry.argument(description="Conditions on the cases.")
         ] = None,
     ) -> Statistics:
-        federation: Federation = info.context["federation"]
+        federation: Federation = info.context.federation
         engine_measure = to_model(measure)
         dimensions = tuple(to_model(d) for d in group_by)
         _check(engine_measure, dimensions)
         known = {e.source.agency.code for e in federation.registry.all() if e.source is not None}
         request = model.StatisticsRequest(engine_measure, dimensions, engine_filter(filter, known))
-        ctx = info.context["hub"]
+        ctx = info.context.scope
         guard = guard_of(info.context)
         k = guard.statistics_k() if guard is not None else DEFAULT_K
         want_double = selection.selects(info.selected_fields[0].selections, "Statistics", "doubleCounting")
         allowed = k is None
         want_double = want_double and allowed
-        index = persons.index_of(info.context)
+        index = info.context.linkage
         if (engine_measure is model.Measure.VICTIMS or want_double) and index is None:
             raise bad_input(
                 "distinct persons need the linkage index (the hub's store is not open)", "measure"
             )
+        keying: CellKeys | None = info.context.cell_keys if k is not None else None
+        if k is not None and keying is None:
+            # Fail closed: without its secret the hub cannot perturb, and must not publish exactly.
+            raise GraphQLError(
+                "statistics are unavailable: disclosure control is not ready",
+                extensions={"code": "UNAVAILABLE"},
+            )
+        if k is not None and guard is not None and guard.restricts_query_sets():
+            try:
+                await querysets.check(federation, ctx, request, k)
+            except querysets.SmallComponent as exc:
+                raise bad_input(str(exc), f"filter.{querysets.GRAPHQL_NAME[exc.field]}") from None
         try:
-            result = await federation.statistics(ctx, request, index=index, double_counting=want_double)
+            result = await federation.statistics(
+                ctx, request, index=index, double_counting=want_double, keying=keying, disclose_rows=k is None
+            )
+            published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
+            total: int | None = result.total
+            suppressed = False
+            if k is not None and keying is not None:
+                # Complementary suppression is CPU work that grows with the square of the cells
+                # (seconds for three dimensions): in a worker thread, so the event loop keeps
+                # serving every other caller meanwhile (abuse resistance, issue 12).
+                protected = await asyncio.to_thread(
+                    protect,
+                    result.cells,  # type: ignore[arg-type]
+                    k,
+                    total=result.total,
+                    perturb=_perturbation(keying, result, k),
+                )
+                published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
+                if result.total < k:
+                    # Fewer than k records, none included: "none" and "a few" look alike, so a
+                    # filter pinned to one case cannot test its victims' attributes.
+                    total, suppressed = None, True
         except TableTooLarge as exc:
             raise GraphQLError(str(exc), extensions={"code": "QUERY_TOO_COMPLEX"}) from None
-        converter = info.context["converter"]
+        converter = info.context.converter
         agencies = {
             converter.agency(e.name).code: converter.agency(e.name) for e in federation.registry.all()
         }
-        published: dict[tuple[str | None, ...], int | None] = dict(result.cells)
-        total: int | None = result.total
-        suppressed = False
-        if k is not None and result.cells:
-            protected = protect(result.cells, k, total=result.total)  # type: ignore[arg-type]
-            published, total, suppressed = protected.cells, protected.total, bool(protected.suppressed)
         rows = []
-        for cell in sorted(result.cells, key=lambda c: tuple((v is None, v or "") for v in c)):
+        # A table of fewer than k records shows no rows at all: which values are present (a
+        # suppressed row) would tell "1 to k−1" from "none" about a filter pinned to a few records.
+        shown = {} if k is not None and result.total < k else result.cells
+        for cell in sorted(shown, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
             for dimension, value in zip(dimensions, cell, strict=True):
                 english, indonesian = label(dimension, value, agencies)
@@ -207,11 +249,18 @@ class StatisticsQueries:
                 )
             count = published[cell]
             rows.append(StatisticsRow(keys=keys, count=count, suppressed=count is None))
+        linkage = None
+        if engine_measure is model.Measure.VICTIMS or want_double:
+            assert index is not None
+            answered = [e["source"] for e in ctx.extension() if e["status"] == "ok"]
+            linkage = await report_linkage(
+                info.context, index, federation.registry, answered, result.unlinked, exact=k is None
+            )
         coverage = [
             SourceCoverage(
                 source=entry["source"],
                 agency=converter.agency(entry["source"]),
-                status=enums.CoverageStatus[entry["status"].upper()],
+                status=enums.CoverageStatus(entry["status"]),
                 excluded_for=entry.get("excludedFor", []),
             )
             for entry in ctx.extension()
@@ -225,7 +274,19 @@ class StatisticsQueries:
             double_counting_value=_double_counting(result.double_counting),
             double_counting_allowed=allowed,
             suppressed=suppressed,
+            linkage=linkage,
         )
+
+
+def _perturbation(keying: CellKeys, result: StatisticsResult, k: int) -> Callable[[Any, int], int]:
+    """The cell-key perturbation of this result's cells and total (:mod:`hub.access.cellkey`)."""
+    keys = result.keys or {}
+
+    def perturb(cell: Any, count: int) -> int:
+        key = keys.get(cell) if TOTAL not in cell else result.total_key
+        return keying.perturb(count, key or 0, floor=k)
+
+    return perturb
 
 
 def _double_counting(value: Any) -> DoubleCounting | None:

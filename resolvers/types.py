@@ -9,8 +9,9 @@ must pass the policy point one by one.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -33,9 +34,6 @@ from resolvers.enums import (
 )
 from resolvers.personal import personal_field
 
-if TYPE_CHECKING:
-    from resolvers.persons import Person
-
 
 @strawberry.interface(description="An object with a global id (Relay Node). Fetch any with `node(id:)`.")
 class Node:
@@ -55,9 +53,7 @@ class Agency:
     @classmethod
     def resolve_reference(cls, info: Info, code: str) -> Agency | None:
         """Federation: the agency with this code (``_entities``)."""
-        from resolvers.entities import resolve_agency
-
-        return resolve_agency(info, code)
+        return info.context.entities.agency(info, code)
 
 
 @strawberry.type(description="An administrative region (Wilayah) by its Kemendagri code.")
@@ -130,7 +126,7 @@ class PersonRecord(Node):
     address: str | None = personal_field("address", "Address as recorded (Alamat). Personal data.")
     phone: str | None = personal_field("phone", "Telephone number (Nomor telepon). Personal data.")
     record: strawberry.Private[model.PersonRecord]
-    person: Annotated[Person, strawberry.lazy("resolvers.persons")] | None = strawberry.field(
+    person: Person | None = strawberry.field(
         default=None,
         description="The same human being across agencies, from record linkage (Orang lintas lembaga); "
         "null until the linkage job has seen this record.",
@@ -139,9 +135,7 @@ class PersonRecord(Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> PersonRecord | None:
         """Federation: the person record with this global id, batched and policy-checked."""
-        from resolvers.entities import resolve_record
-
-        return await resolve_record(info, id, model.Entity.PERSON)
+        return await info.context.entities.record(info, id, model.Entity.PERSON)
 
 
 @strawberry.type(description="A service an agency provided to a victim or witness (Layanan).")
@@ -200,15 +194,32 @@ class Case(Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Case | None:
         """Federation: the case with this global id, batched like every page."""
-        from resolvers.entities import resolve_record
-
-        return await resolve_record(info, id, model.Entity.CASE)
+        return await info.context.entities.record(info, id, model.Entity.CASE)
 
 
-@strawberry.type(description="Position in a connection (Relay PageInfo).")
+@strawberry.type(description="Position in a connection (Relay PageInfo, Cursor Connections spec).")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow the last one.")
+    has_next_page: bool = strawberry.field(
+        description="Whether more items follow the last one (paging backwards: true when `before` was given)."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede the first one. Paging forwards this is true when `after` was "
+        "given (the spec allows not counting them); paging backwards it is exact."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the first item: pass it as `before` to page backwards."
+    )
     end_cursor: str | None = strawberry.field(description="Cursor of the last item: pass it as `after`.")
+
+
+def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> PageInfo:
+    """The PageInfo of a page whose edges have these cursors, in order."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=has_previous,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
 
 
 @strawberry.type(description="A case and its cursor.")
@@ -221,7 +232,9 @@ class CaseEdge:
 class CaseConnection:
     edges: list[CaseEdge] = strawberry.field(description="The cases of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Whether more pages follow, and where.")
-    total_count: int | None = strawberry.field(
+    # Counted only when selected (the resolver looks ahead), so known whenever it is asked for:
+    # a plain field, which the compiled path completes with the rest of the connection.
+    total_count: int = strawberry.field(
         description="All cases matching the filter across the sources that answered (COUNT in each source)."
     )
 
@@ -261,4 +274,94 @@ __all__ = [
     "StageEvent",
     "VocabularyEnum",
     "VocabularyValue",
+    "page_info",
 ]
+
+
+@strawberry.enum(description="What a last known location is based on (Dasar lokasi terakhir).")
+class LocationBasis(enum.Enum):
+    SERVICE = strawberry.enum_value(
+        "SERVICE", description="A service the person received there (Layanan yang diterima)."
+    )
+    DOMICILE = strawberry.enum_value(
+        "DOMICILE", description="The domicile an agency recorded (Domisili yang dicatat lembaga)."
+    )
+    CASE_REGION = strawberry.enum_value(
+        "CASE_REGION", description="The region or country of the person's case (Wilayah/negara kasus)."
+    )
+
+
+@strawberry.type(description="Where a person was last recorded, and by whom (Lokasi terakhir diketahui).")
+class KnownLocation:
+    date: date = strawberry.field(description="Date of the event that places the person there (Tanggal).")
+    basis: LocationBasis = strawberry.field(description="What the location is based on (Dasar).")
+    agency: Agency = strawberry.field(description="The agency that recorded it (Lembaga pencatat).")
+    source: str = strawberry.field(description="The source (agency database) it was read from (Sumber data).")
+    region: Region | None = strawberry.field(description="Regency, when known (Wilayah).")
+    country: str | None = strawberry.field(
+        description="Country, ISO 3166-1 alpha-2, when the location is abroad (Negara)."
+    )
+    place: str | None = strawberry.field(
+        description="The place or providing unit, e.g. a UPTD PPA or an embassy (Tempat/unit layanan)."
+    )
+
+
+@strawberry.type(
+    description="An entitlement of a victim that no agency has recorded yet (Hak korban yang belum tercatat)."
+)
+class ServiceGap:
+    type: ServiceType = strawberry.field(description="The entitled service (Jenis layanan yang menjadi hak).")
+    legal_basis: str = strawberry.field(
+        description="Where the law grants it (Dasar hukum), e.g. UU 21/2007 Pasal 51."
+    )
+    satisfied_by: list[ServiceType] = strawberry.field(
+        description="Recorded service types that would fulfil it (Layanan yang memenuhi)."
+    )
+
+
+@strawberry.type(description="Why a record belongs to a person, without personal data (Bukti keterkaitan).")
+class RecordLink:
+    record_id: strawberry.ID = strawberry.field(
+        description="Global id of the linked person record (Rekam orang)."
+    )
+    agency: Agency = strawberry.field(description="The agency holding the record (Lembaga pencatat).")
+    rule: str = strawberry.field(
+        description="The linkage rule that joined it, e.g. `NIK`, `PASSPORT`, `NAME_BIRTH_DATE`, or `SINGLE` "
+        "(Aturan keterkaitan)."
+    )
+    score: float | None = strawberry.field(description="Score of the link; null for a single record (Skor).")
+
+
+@strawberry.type(
+    description="One human being across agencies, from record linkage (Orang lintas lembaga). "
+    "Records are read live from each agency."
+)
+class Person(Node):
+    records: list[PersonRecord] = strawberry.field(
+        description="Every linked record, one per agency encounter (Rekam orang di setiap lembaga)."
+    )
+    agencies: list[Agency] = strawberry.field(
+        description="Agencies that recorded this person (Lembaga yang mencatat)."
+    )
+    roles: list[PersonRole] = strawberry.field(description="Roles across all records (Peran dalam perkara).")
+    is_victim: bool = strawberry.field(
+        description="Whether any agency recorded the person as a victim (Tercatat sebagai korban)."
+    )
+    cases: list[Case] = strawberry.field(
+        description="Cases of the linked records, in report-date order (Kasus terkait)."
+    )
+    services: list[Service] = strawberry.field(
+        description="One service timeline across agencies, ordered by start date (Riwayat layanan)."
+    )
+    last_known_location: KnownLocation | None = strawberry.field(
+        description="Latest dated location from any source, with the source (Lokasi terakhir diketahui): "
+        "the latest of the services received (at their unit) and the records (at their domicile, else "
+        "the case's region); on the same date a service wins."
+    )
+    service_gaps: list[ServiceGap] | None = strawberry.field(
+        description="Entitlements (UU 21/2007 Pasal 51, and legal aid) no agency has recorded for this "
+        "victim (Hak layanan yang belum tercatat); null when no record names the person a victim."
+    )
+    links: list[RecordLink] = strawberry.field(
+        description="Why each record belongs to this person (Bukti keterkaitan), without personal data."
+    )

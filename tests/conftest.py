@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hub.demo.generate import generate
 from hub.engine.config import load_config
 from hub.server.app import Hub
+from tests import prerequisites
 
 pytest_plugins = ["tests._pg"]
+
+# Hypothesis: in CI (CI=true) every run tries the same examples, so a red build reproduces and a
+# green one means the same thing twice; locally each run explores new examples. The example
+# database is off in CI (nothing to carry between runs) and on locally (failures are replayed).
+settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 
 SEED = 2023
 
@@ -87,7 +99,19 @@ _DEMO_DIRS: list[Path] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # One process may run several sessions (mutmut calls pytest.main repeatedly): start clean.
+    _DEMO_DIRS.clear()
+    _COLLECTOR.lines.clear()
     logging.getLogger().addHandler(_COLLECTOR)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say loudly what this run did not test because a prerequisite was opted out."""
+    lines = prerequisites.summary_lines(terminalreporter.stats.get("skipped", []))
+    if lines:
+        terminalreporter.section("prerequisites skipped on purpose", sep="!", red=True, bold=True)
+        for line in lines:
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -100,9 +100,10 @@ async def test_fault_bench_runs_at_tiny_scale(demo_dir: Path, postgres_server: A
         clients=8,
         seconds=6.0,
         slow_delay=0.3,
-        source_timeout=2.0,
+        source_timeout=10.0,  # a healthy source must not time out on a loaded machine
         breaker_threshold=3,
         breaker_reset=0.5,
+        min_down_replies=3,  # the outage lasts until it has been seen, however loaded the machine
         ids_per_agency=3,
         recovery_wait=20.0,
         dataset_dir=demo_dir,  # read-only: the hub's store goes to its own temporary directory

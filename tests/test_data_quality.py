@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType
 
+from hub.access.policy import Principal
 from hub.engine.config import parse_config
 from hub.server.app import Hub
 from hub.vocabulary.model import CaseStage, ExploitationType
@@ -52,8 +53,13 @@ def codes(source: str, name: str) -> dict[str, Any]:
     return mapping["codes"][name]
 
 
+#: LPSK's data officer: the one role that may see every record of every demo source (LPSK's
+#: protected witnesses included), so every source can be measured for them.
+DATA_OFFICER = Principal(subject="quality", role="caseworker", agency="LPSK", purpose="data quality")
+
+
 async def report(hub: Hub, sources: list[str] | None = None) -> tuple[dict[str, Any], Any]:
-    result = await hub.execute(QUERY, {"sources": sources})
+    result = await hub.execute(QUERY, {"sources": sources}, DATA_OFFICER)
     assert not result.errors, [e.formatted for e in result.errors]
     return {r["source"]: r for r in result.data["dataQuality"]}, result.extensions
 
@@ -66,6 +72,16 @@ async def test_every_source_is_measured(hub: Hub) -> None:
     reports, _ = await report(hub)
     assert set(reports) == {"simfoni", "polri", "lpsk", "bp2mi", "kemlu"}
     assert all(r["status"] == "MEASURED" and r["measuredAt"] for r in reports.values())
+
+
+async def test_a_source_with_records_hidden_from_the_asker_is_not_measured_for_them(hub: Hub) -> None:
+    """Whole-table counts would tell that LPSK's protected witnesses exist: restricted for others."""
+    result = await hub.execute(QUERY, {"sources": None}, Principal(role="analyst"))
+    assert not result.errors
+    reports = {r["source"]: r for r in result.data["dataQuality"]}
+    assert reports["lpsk"]["status"] == "RESTRICTED" and reports["lpsk"]["rows"] == []
+    assert reports["lpsk"]["fields"] == [] and reports["lpsk"]["unmappedCount"] == 0
+    assert all(r["status"] == "MEASURED" for name, r in reports.items() if name != "lpsk")
 
 
 async def test_completeness_is_counted_in_the_source(hub: Hub, demo_dir: Path) -> None:

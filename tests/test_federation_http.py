@@ -20,13 +20,21 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.prerequisites import require
+
 JS = Path(__file__).resolve().parent / "js"
 NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(
-    NODE is None or not (JS / "node_modules" / "graphql-http").exists(),
-    reason="Node tools not installed (make test runs npm ci in tests/js)",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def _node_tools() -> None:
+    """Node and the npm tools are prerequisites: missing, they fail the run (tests/prerequisites.py)."""
+    require("node", NODE is not None, "node is not on PATH (Debian: apt-get install nodejs npm)")
+    require(
+        "node",
+        (JS / "node_modules" / "graphql-http").exists(),
+        "the npm tools are not installed in tests/js (make js-deps runs npm ci)",
+    )
 
 
 def _free_port() -> int:

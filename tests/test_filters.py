@@ -1,7 +1,7 @@
 """Case filters are evaluated inside each source and agree with the ground truth.
 
 Expected cases are computed here from the generator's ground truth by a plain-Python reading
-of the filter semantics (DESIGN.md §4), independently of the adapters' SQL.
+of the filter semantics (docs/architecture.md §4), independently of the adapters' SQL.
 """
 
 from __future__ import annotations
@@ -47,10 +47,17 @@ REGIONS = ["33", "32", "52", "53", "33.01", "32.12", "12.71", "61"]
 COUNTRIES = ["MY", "SA", "HK", "KH", "TW", "AE", "SG"]
 
 
+#: LPSK's protected witnesses: hidden from everyone outside LPSK, so no filter matches them.
+PROTECTED_ROLES = {"WITNESS", "VICTIM_WITNESS", "REPORTER", "JUSTICE_COLLABORATOR"}
+
+
 def truth_victims(truth: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Victim records per case as a viewer outside LPSK sees them (protected witnesses left out)."""
     victims: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for agency, data in truth["agencies"].items():
         for person in data["persons"]:
+            if agency == "lpsk" and set(person["roles"]) & PROTECTED_ROLES:
+                continue
             if set(person["roles"]) & VICTIM_ROLES:
                 victims[(agency, person["case_key"])].append(person)
     return victims

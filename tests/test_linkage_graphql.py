@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hub.access.policy import Principal
-from hub.engine.ids import encode_id
+from hub.engine.ids import GlobalId, encode_id
 from hub.linkage.counting import count_distinct, deduplicate
 from hub.linkage.index import LinkageIndex
 from hub.vocabulary.model import Entity
@@ -47,7 +47,7 @@ GAP_ORDER = [
     "LEGAL_AID",
 ]
 SATISFIES = {
-    "HEALTH_REHABILITATION": {"HEALTH_REHABILITATION", "LPSK_MEDICAL_PSYCHOSOCIAL"},
+    "HEALTH_REHABILITATION": {"HEALTH_REHABILITATION", "PROTECTION_MEDICAL_PSYCHOSOCIAL"},
     "SOCIAL_REHABILITATION": {"SOCIAL_REHABILITATION"},
     "REPATRIATION": {"REPATRIATION"},
     "SOCIAL_REINTEGRATION": {"SOCIAL_REINTEGRATION"},
@@ -194,18 +194,54 @@ async def test_persons_pages_visit_everyone_once(hub: Any, linked: Any) -> None:
     assert len(seen) == len(set(seen)) == expected
 
 
-async def test_persons_filter(hub: Any, linked: Any) -> None:
-    data = await run(
-        hub,
-        """{ persons(first: 100, filter: { minAgencies: 3, roles: [VICTIM], agencies: ["LPSK"] }) {
-          totalCount edges { node { agencies { code } roles isVictim } } } }""",
-    )
-    page = data["persons"]
-    assert page["totalCount"] > 0
-    for edge in page["edges"]:
-        node = edge["node"]
-        codes = {a["code"] for a in node["agencies"]}
-        assert len(codes) >= 3 and "LPSK" in codes and "VICTIM" in node["roles"] and node["isVictim"]
+PERSON_FILTERS = [
+    ('minAgencies: 3, roles: [VICTIM], agencies: ["LPSK"]', 3, {"VICTIM"}, {"lpsk"}),
+    (
+        'roles: [WITNESS, REPORTER], agencies: ["POLRI", "KEMLU"]',
+        1,
+        {"WITNESS", "REPORTER"},
+        {"polri", "kemlu"},
+    ),
+    ("minAgencies: 2", 2, set(), set()),
+    ('agencies: ["BP2MI"], roles: [VICTIM_WITNESS]', 1, {"VICTIM_WITNESS"}, {"bp2mi"}),
+]
+
+
+@pytest.mark.parametrize(("condition", "min_sources", "roles", "sources"), PERSON_FILTERS)
+async def test_persons_filter_returns_exactly_the_matching_persons(
+    hub: Any, linked: Any, truth: dict, condition: str, min_sources: int, roles: set[str], sources: set[str]
+) -> None:
+    """Recall and precision: the persons listed are exactly the linked clusters that match,
+    computed here from the index's clusters and the ground truth's roles of each record."""
+    clusters: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for ref, person in (await LinkageIndex(hub.store.engine).assignments()).items():
+        clusters[person].add(ref)
+    records = truth_records(truth)
+    expected = {
+        frozenset(refs)
+        for refs in clusters.values()
+        if len({source for source, _ in refs}) >= min_sources
+        and (not sources or any(source in sources for source, _ in refs))
+        and (not roles or any(roles & set(records[ref]["roles"]) for ref in refs))
+    }
+    assert expected, "the filter must match someone for the test to mean anything"
+    query = f"""query($after: String) {{ persons(first: 500, after: $after, filter: {{ {condition} }}) {{
+      totalCount pageInfo {{ hasNextPage endCursor }}
+      edges {{ node {{ records {{ id }} }} }} }} }}"""
+    seen: set[frozenset[tuple[str, str]]] = set()
+    after, total = None, None
+    while True:
+        result = await hub.execute(query, {"after": after}, COORDINATOR)  # LPSK staff: every record
+        assert not result.errors, result.errors
+        page = result.data["persons"]
+        total = page["totalCount"]
+        for edge in page["edges"]:
+            seen.add(frozenset(_ref(r["id"]) for r in edge["node"]["records"]))
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+    assert total == len(expected)
 
 
 async def test_case_victims_lead_to_their_person_in_batches(hub: Any, linked: Any) -> None:
@@ -250,3 +286,8 @@ async def test_protected_witnesses_are_not_listed_to_analysts(hub: Any, linked: 
     lpsk = await hub.execute(query, None, staff)
     assert not lpsk.errors
     assert lpsk.data["persons"]["totalCount"] > analyst.data["persons"]["totalCount"]
+
+
+def _ref(gid: str) -> tuple[str, str]:
+    decoded = GlobalId.decode(gid)
+    return decoded.source, decoded.key

@@ -120,7 +120,16 @@ async def test_register_a_python_adapter_and_its_quality_status(
         principal=admin,
     )
     assert not result.errors, [e.formatted for e in result.errors]
-    assert result.data["registerSource"]["activated"] is True
+    assert result.data["registerSource"]["activated"] is False  # four eyes: waits for approval
+    approved = await hub.execute(
+        'mutation { approveSource(name: "shelter_two") { activated source { name status } } }',
+        principal=Principal(subject="second-admin", role="admin"),
+    )
+    assert not approved.errors, [e.formatted for e in approved.errors]
+    assert approved.data["approveSource"] == {
+        "activated": True,
+        "source": {"name": "shelter_two", "status": "UP"},
+    }
     result = await hub.execute(
         REGISTER.replace("FIELDS", "findings { kind }"),
         {"i": {"name": "shelter_bad", "adapter": "no_such_adapter", "url": "csv://exports"}},

@@ -37,6 +37,7 @@ COORDINATOR = Principal(
     subject="task-force", role="coordinator", purpose="onboarding check", method="in_process"
 )
 ADMIN = Principal(subject="ops", role="admin", method="in_process")
+SECOND_ADMIN = Principal(subject="ops-two", role="admin", method="in_process")
 
 # The code list of examples/kemensos/mapping.toml, written out independently.
 BENTUK = {
@@ -126,6 +127,7 @@ async def test_the_onboarding_guide_works_as_written(
     shutil.copy(demo_dir / "polri.sqlite", tmp_path / "polri.sqlite")
     (tmp_path / "hub.toml").write_text(
         '[hub]\nstore = "sqlite:///hub-store.sqlite"\n\n'
+        '[registration]\nallowed_hosts = ["127.0.0.1", "localhost"]\n\n'
         '[[sources]]\nname = "polri"\nmapping = "polri"\nurl = "sqlite:///polri.sqlite"\n',
         encoding="utf-8",
     )
@@ -318,17 +320,24 @@ async def _check_quality(data: dict[str, Any], conn: asyncpg.Connection) -> None
 
 
 async def _register_over_graphql(hub: Hub) -> None:
-    """Step 5's alternative: the admin mutation of the guide, replacing the CLI's registration."""
-    (mutation,) = [q for q in blocks("graphql") if q.lstrip().startswith("mutation")]
+    """Step 5's alternative: the admin mutations of the guide (four eyes), replacing the CLI's
+    registration."""
+    register, approve = [q for q in blocks("graphql") if q.lstrip().startswith("mutation")]
     variables = {
         "mapping": (ROOT / "examples" / "kemensos" / "mapping.toml").read_text(encoding="utf-8"),
         "url": os.environ["KEMENSOS_READER_URL"],
     }
-    result = await hub.execute(mutation, variables, principal=ADMIN)
+    result = await hub.execute(register, variables, principal=ADMIN)
     assert not result.errors, [e.formatted for e in result.errors]
-    payload = result.data["registerSource"]
+    filed = result.data["registerSource"]
+    assert filed["activated"] is False and filed["pending"] is True
+    result = await hub.execute(approve, {"revision": filed["revision"]}, principal=ADMIN)
+    assert [e.extensions["code"] for e in result.errors] == ["BAD_USER_INPUT"]  # not the registrant
+    result = await hub.execute(approve, {"revision": filed["revision"]}, principal=SECOND_ADMIN)
+    assert not result.errors, [e.formatted for e in result.errors]
+    payload = result.data["approveSource"]
     assert payload["activated"] is True and payload["source"] == {"name": "kemensos", "status": "UP"}
-    assert "change-me" not in str(result.data)
+    assert "change-me" not in str(result.data) + str(filed)
 
 
 def test_the_guide_shows_the_mapping_that_ships() -> None:

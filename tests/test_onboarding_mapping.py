@@ -17,13 +17,13 @@ import pytest
 
 from adapters.base import MappingError
 from adapters.engines import EngineOptions
-from adapters.locator import TomlLocator
 from adapters.mapping import LocatedMappingError, load_mapping, load_mapping_text, parse_mapping
 from adapters.mapping_schema import schema_text
 from adapters.regions import match_regency
 from adapters.sql import MappedSQLSource
-from hub.engine.config import parse_config
+from hub.engine.config import ConfigError, HubConfig, parse_config
 from hub.server.app import Hub
+from hub.support.locator import TomlLocator
 from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Measure, StatisticsRequest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("kind", list(BROKEN))
-async def test_a_malformed_mapping_names_key_and_line_and_the_hub_keeps_serving(
+async def test_a_malformed_mapping_names_key_and_line_and_stops_start_up_unless_optional(
     kind: str, demo_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     text, fragment, words = BROKEN[kind]
@@ -136,17 +136,27 @@ async def test_a_malformed_mapping_names_key_and_line_and_the_hub_keeps_serving(
     expected = f"polri_broken.toml:{line_of(text, fragment)}:"
     assert any(p.startswith(expected) and words in p for p in raised.value.problems), raised.value.problems
 
-    config = parse_config(
-        {
-            "hub": {"store": "sqlite:///hub-store.sqlite"},
-            "sources": [
-                {"name": "polri", "mapping": "polri_broken.toml", "url": "sqlite:///polri.sqlite"},
-                {"name": "kemlu", "mapping": "kemlu", "url": "sqlite:///kemlu.sqlite"},
-            ],
-        },
-        tmp_path,
-    )
-    hub = Hub(config)
+    def config(required: bool) -> HubConfig:
+        broken = {"name": "polri", "mapping": "polri_broken.toml", "url": "sqlite:///polri.sqlite"}
+        return parse_config(
+            {
+                "hub": {"store": "sqlite:///hub-store.sqlite"},
+                "sources": [
+                    {**broken, "required": required},
+                    {"name": "kemlu", "mapping": "kemlu", "url": "sqlite:///kemlu.sqlite"},
+                ],
+            },
+            tmp_path,
+        )
+
+    # A required source (the default) that can never serve stops start-up, naming the line.
+    hub = Hub(config(required=True))
+    with pytest.raises(ConfigError) as refused:
+        await hub.start()
+    await hub.stop()
+    assert expected in str(refused.value)
+    # Declared optional, the hub starts without it and says so.
+    hub = Hub(config(required=False))
     await hub.start()
     try:
         result = await hub.execute(

@@ -19,7 +19,8 @@ from hub.server.persisted import sha256
 async def client(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     raw = {
         "hub": {"demo": True},
-        "http": {"cors_origins": ["https://portal.example.go.id"]},
+        # "List" has its own metrics series; any other operation name counts as "other".
+        "http": {"cors_origins": ["https://portal.example.go.id"], "metrics_operations": ["List"]},
         "sources": [
             {"name": s.name, "mapping": s.mapping, "url": s.url}
             for s in load_config(demo_dir / "hub.toml").sources
@@ -34,6 +35,7 @@ async def client(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_metrics_parse_and_carry_per_source_series(client: httpx.AsyncClient) -> None:
     await client.post("/graphql", json={"query": "query List { cases(first: 5) { edges { node { id } } } }"})
+    await client.post("/graphql", json={"query": "query Unlisted { agencies { code } }"})
     text = (await client.get("/metrics")).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     calls = families["tppo_hub_source_calls"]
@@ -42,6 +44,8 @@ async def test_metrics_parse_and_carry_per_source_series(client: httpx.AsyncClie
     assert any(
         s.labels.get("operation") == "List" and s.labels.get("outcome") == "ok" for s in requests.samples
     )
+    operations = {s.labels.get("operation") for s in requests.samples}
+    assert "Unlisted" not in operations and "other" in operations
     assert {s.labels["source"] for s in families["tppo_hub_source_breaker_state"].samples} >= {"polri"}
     assert "tppo_hub_source_pool_checked_out" in families and "tppo_hub_request_seconds" in families
 

@@ -39,3 +39,29 @@ async def test_postgres_source_rejects_writes(pg_hub: Hub) -> None:
             await conn.execute(text("DELETE FROM korban"))
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM korban"))).scalar_one() > 0
+
+
+async def test_newest_page_walks_the_date_index(pg_hub: Hub) -> None:
+    """simfoni's report date is NOT NULL: the page is read along its index (no NULLS LAST that
+    the index cannot serve), not by sorting every case (issue 13)."""
+    from sqlalchemy import event
+
+    engine = pg_hub.registry.get("simfoni").source._engine
+    sent: list[tuple[str, object]] = []
+
+    def remember(_conn: object, _cursor: object, statement: str, parameters: object, *_rest: object) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        result = await pg_hub.execute(
+            '{ cases(first: 20, filter: {agencies: ["KEMENPPPA"]}) { edges { node { sourceKey } } } }'
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    assert not result.errors and len(result.data["cases"]["edges"]) == 20
+    page, parameters = next((s, p) for s, p in sent if "LIMIT" in s)
+    assert "NULLS" not in page
+    async with engine.connect() as conn:
+        plan = "\n".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {page}", parameters))
+    assert "Index Scan Backward" in plan, plan

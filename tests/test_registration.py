@@ -25,17 +25,22 @@ from hub.server.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = Principal(subject="ops-admin", role="admin")
+#: The second admin of four eyes: approves what ADMIN registered.
+APPROVER = Principal(subject="second-admin", role="admin")
 ANALYST = Principal(subject="an-analyst", role="analyst")
 KEMLU_MAPPING = (ROOT / "adapters" / "mappings" / "kemlu.toml").read_text(encoding="utf-8")
 
-REGISTER = """
-mutation($input: RegisterSourceInput!) {
-  registerSource(input: $input) {
-    activated replaced
+PAYLOAD = """activated pending revision replaced
     source { name status agency { code } }
-    findings { severity kind message line field count }
-  }
-}"""
+    findings { severity kind message line field count examples { value count } }"""
+REGISTER = f"""
+mutation($input: RegisterSourceInput!) {{
+  registerSource(input: $input) {{ {PAYLOAD} }}
+}}"""
+APPROVE = f"""
+mutation($name: String!, $revision: String) {{
+  approveSource(name: $name, revision: $revision) {{ {PAYLOAD} }}
+}}"""
 REMOVE = "mutation($name: String!) { removeSource(name: $name) { name removed } }"
 SOURCES = "{ sources { name status } }"
 
@@ -48,6 +53,7 @@ def count_cases(path: Path, table: str) -> int:
 def config_dict() -> dict[str, Any]:
     return {
         "hub": {"store": "sqlite:///hub-store.sqlite"},
+        "registration": {"allowed_directories": ["."], "allowed_hosts": ["127.0.0.1", "localhost"]},
         "sources": [
             {"name": "polri", "mapping": "polri", "url": "sqlite:///polri.sqlite"},
             {"name": "simfoni", "mapping": "simfoni", "url": "sqlite:///simfoni.sqlite"},
@@ -77,10 +83,24 @@ async def execute(hub: Hub, query: str, variables: dict[str, Any] | None = None,
     return result
 
 
-async def register(hub: Hub, **input: Any) -> dict[str, Any]:
+async def file(hub: Hub, **input: Any) -> dict[str, Any]:
+    """``registerSource`` by ADMIN: the registration waits for a second admin."""
     result = await hub.execute(REGISTER, {"input": input}, principal=ADMIN)
     assert not result.errors, [e.formatted for e in result.errors]
     return result.data["registerSource"]
+
+
+async def register(hub: Hub, **input: Any) -> dict[str, Any]:
+    """Register (ADMIN) and, when the check passed, approve (APPROVER): four eyes."""
+    filed = await file(hub, **input)
+    if not filed["pending"]:
+        return filed
+    assert filed["activated"] is False and filed["source"] is None
+    result = await hub.execute(
+        APPROVE, {"name": input["name"], "revision": filed["revision"]}, principal=APPROVER
+    )
+    assert not result.errors, [e.formatted for e in result.errors]
+    return result.data["approveSource"]
 
 
 def kemlu_input(**changes: Any) -> dict[str, Any]:
@@ -279,7 +299,7 @@ async def test_connection_secrets_are_never_returned_or_logged(
 
 async def test_cli_add_list_and_remove(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (workdir / "hub.toml").write_text(
-        '[hub]\nstore = "sqlite:///hub-store.sqlite"\n\n'
+        '[hub]\nstore = "sqlite:///hub-store.sqlite"\n\n[registration]\nallowed_directories = ["."]\n\n'
         '[[sources]]\nname = "polri"\nmapping = "polri"\nurl = "sqlite:///polri.sqlite"\n',
         encoding="utf-8",
     )

@@ -275,30 +275,62 @@ def test_no_suppressed_value_can_be_recovered(cells: dict[tuple[str, ...], int])
     assert_protected(cells)
 
 
-def test_primary_cells_can_mostly_reach_k() -> None:
-    """Beyond 'not determined': usually the reader cannot even tell a cell is under k."""
+def full_inner_cube_exists(cells: Mapping[Key, int], primary: Key, k: int = K) -> bool:
+    """Whether some cube of inner cells lets ``primary`` be shifted up to ``k``.
+
+    Brute force, independent of the code under test. In one dimension a cube is a pair: p moves
+    by +t, another category by -t. In two, four cells: (r, c) and (r', c') by +t, (r, c') and
+    (r', c) by -t. Every corner must stay at least 1, and t must reach k - count.
+    """
+    need = k - cells[primary]
+    if len(primary) == 1:
+        return any(n - 1 >= need for key, n in cells.items() if key != primary and n)
+    r, c = primary
+    rows = {key[0] for key, n in cells.items() if n}
+    cols = {key[1] for key, n in cells.items() if n}
+    for r2 in rows - {r}:
+        for c2 in cols - {c}:
+            corners = [cells.get((r, c2), 0), cells.get((r2, c), 0), cells.get((r2, c2), 0)]
+            if all(corners) and min(corners[0], corners[1]) - 1 >= need:
+                return True
+    return False
+
+
+def assert_reaches_k_where_a_cube_allows(cells: Mapping[Key, int]) -> int:
+    """Every primary cell with a full inner cube can be shifted up to k; returns how many."""
+    hidden = suppress(cells)
+    ranges = attacker_ranges(cells, hidden)
+    checked = 0
+    for key, count in cells.items():
+        if 0 < count < K and full_inner_cube_exists(cells, key):
+            checked += 1
+            _low, high = ranges[key]
+            assert high >= K - 1e-6, f"{key} = {count} in {cells}: can be shown under {K} (max {high})"
+    return checked
+
+
+def test_a_primary_cell_reaches_k_whenever_an_inner_cube_allows_it() -> None:
+    """Exact, not a rate: where inner cells can hide that a count is under k, the chosen
+    suppression does hide it (the attacker's upper bound reaches k). One-dimensional tables and
+    tables of 4 x 4 are searched exhaustively by the code (under its search budget)."""
     rng = random.Random(7)
-    reached = total = 0
-    for _ in range(25):
-        cells = {
-            (f"r{r}", f"c{c}"): rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 35, 60])
-            for r in range(4)
-            for c in range(4)
-        }
-        if not any(cells.values()):
-            continue
-        hidden = suppress(cells)
-        table = extended(cells)
-        for key, (_low, high) in attacker_ranges(cells, hidden).items():
-            if table[key] < K:
-                total += 1
-                reached += high >= K - 1e-6
-    assert total and reached / total >= 0.85  # measured 0.90 (seed 7)
+    checked = 0
+    for _ in range(40):
+        shape = rng.choice([(7,), (4, 4)])
+        keys = (
+            [(f"r{r}",) for r in range(shape[0])]
+            if len(shape) == 1
+            else [(f"r{r}", f"c{c}") for r in range(4) for c in range(4)]
+        )
+        cells = {key: rng.choice([0, 1, 2, 3, 5, 8, 9, 10, 12, 20, 35, 60]) for key in keys}
+        if any(cells.values()):
+            checked += assert_reaches_k_where_a_cube_allows(cells)
+    assert checked > 30  # the random tables do exercise the rule
 
 
-def test_realistic_table_is_fast_enough() -> None:
-    import time
-
+def test_a_realistic_table_is_protected() -> None:
+    """A province-by-type sized table (38 x 13, sparse): every small cell hidden, and the hidden
+    cells consistent with the margins. (Its speed is a benchmark's business, not a test's.)"""
     rng = random.Random(3)
     cells = {
         (f"p{p}", f"t{t}"): int(rng.expovariate(1 / 15))
@@ -306,6 +338,7 @@ def test_realistic_table_is_fast_enough() -> None:
         for t in range(13)
         if rng.random() < 0.6
     }
-    started = time.perf_counter()
-    suppress(cells)
-    assert time.perf_counter() - started < 2.0
+    hidden = suppress(cells)
+    small = {key for key, count in extended(cells).items() if 0 < count < K}
+    assert small <= hidden
+    assert all(key in extended(cells) for key in hidden)

@@ -195,7 +195,10 @@ def decode_audit_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         raise ValueError("malformed cursor") from None
     kind, _, number = text.partition(":")
-    if kind != "audit" or not number.isdigit():
+    # ASCII digits of a BIGINT only: Unicode digits, 4,300-digit numbers or 2**63 are not entry ids.
+    if kind != "audit" or not (number.isascii() and number.isdigit() and len(number) <= 19):
+        raise ValueError("malformed cursor")
+    if int(number) >= 2**63:
         raise ValueError("malformed cursor")
     return int(number)
 

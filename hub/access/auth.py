@@ -9,6 +9,7 @@ Configuration (``[auth]`` of the hub configuration; every key optional)::
     audience = "tppo-hub"                # checked `aud` (default "tppo-hub")
     issuer = "tppo-hub"                  # checked `iss` (string or list; default "tppo-hub")
     leeway_seconds = 30                  # clock skew allowed on exp / nbf
+    max_token_lifetime_seconds = 86400   # tokens valid for longer (exp − iat, or exp − now) are refused
     role_claim = "role"                  # dotted paths into the claims (e.g. "realm_access.roles")
     agency_claim = "agency"
     purpose_claim = "purpose"
@@ -29,11 +30,14 @@ Configuration (``[auth]`` of the hub configuration; every key optional)::
     introspection = true
 
 Requests carry ``Authorization: Bearer <JWT>`` or ``X-API-Key: <key>``, and optionally
-``X-Purpose: <purpose>`` (or a ``purpose`` claim). Expired, malformed or wrongly signed
-credentials are refused with HTTP 401 and a GraphQL-shaped ``UNAUTHENTICATED`` error: a bad
-credential is never downgraded to anonymous. Callers without credentials are ``public`` —
-or, on a demo hub only, the ``anonymous_role`` (default ``analyst``), and every response
-says so.
+``X-Purpose: <purpose>`` (or a ``purpose`` claim); each at most once (a repeated credential
+header is HTTP 400: which one counts would be the proxy's guess). A token must not be valid
+for longer than ``max_token_lifetime_seconds``, and a token of a role whose reads or changes
+are audited (caseworker, coordinator, admin) must carry a ``jti``, which the audit records.
+Expired, malformed or wrongly signed credentials are refused with HTTP 401 and a
+GraphQL-shaped ``UNAUTHENTICATED`` error: a bad credential is never downgraded to anonymous.
+Callers without credentials are ``public`` — or, on a demo hub only, the ``anonymous_role``
+(default ``analyst``), and every response says so.
 
 A demo hub without signing keys gets a development secret generated once into
 ``.tppo-hub-dev-secret`` beside its configuration, so ``tppo-hub token`` works out of the box.
@@ -84,6 +88,13 @@ _AGENCY = re.compile(r"^[A-Z][A-Z0-9_-]{0,39}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 _JWKS_MAX_BYTES = 1_000_000
+#: Default of ``[auth].max_token_lifetime_seconds``: one day.
+DEFAULT_MAX_TOKEN_LIFETIME = 86_400
+#: Roles whose tokens must carry a ``jti``: the audit chain names the token of every personal
+#: read (caseworker, coordinator) and of every source registration or approval (admin).
+AUDITED_ROLES = frozenset({"caseworker", "coordinator", "admin"})
+#: Request headers that carry a credential or its purpose: each may appear at most once.
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-purpose")
 
 
 class AuthError(Exception):
@@ -121,6 +132,7 @@ class AuthSettings:
     audience: str = DEFAULT_AUDIENCE
     issuer: tuple[str, ...] = (DEFAULT_ISSUER,)
     leeway_seconds: float = 30.0
+    max_token_lifetime_seconds: float = DEFAULT_MAX_TOKEN_LIFETIME
     role_claim: str = "role"
     agency_claim: str = "agency"
     purpose_claim: str = "purpose"
@@ -156,6 +168,7 @@ _KNOWN = {
     "audience",
     "issuer",
     "leeway_seconds",
+    "max_token_lifetime_seconds",
     "role_claim",
     "agency_claim",
     "purpose_claim",
@@ -196,6 +209,9 @@ def load_auth(config: HubConfig, *, create_dev_secret: bool = True) -> AuthSetti
         issuers = (DEFAULT_ISSUER,)
 
     leeway = _number(raw, "leeway_seconds", 30.0, 0, 600, problems)
+    lifetime = _number(
+        raw, "max_token_lifetime_seconds", DEFAULT_MAX_TOKEN_LIFETIME, 60, 30 * 86_400, problems
+    )
     refresh = _number(raw, "jwks_refresh_seconds", 300.0, 0, 86_400, problems)
     claims = {}
     for name in ("role_claim", "agency_claim", "purpose_claim"):
@@ -239,6 +255,7 @@ def load_auth(config: HubConfig, *, create_dev_secret: bool = True) -> AuthSetti
         audience=audience,
         issuer=tuple(issuers),
         leeway_seconds=leeway,
+        max_token_lifetime_seconds=lifetime,
         role_claim=claims["role_claim"],
         agency_claim=claims["agency_claim"],
         purpose_claim=claims["purpose_claim"],
@@ -410,6 +427,11 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         "max_cost": (10, 100_000_000),
         "list_size": (1, 1000),
         "request_timeout_seconds": (0.1, 3600),
+        "max_work": (1, 10_000_000),
+        "concurrent_requests": (1, 1000),
+        "work_per_second": (1, 10_000_000),
+        "work_burst": (1, 100_000_000),
+        "anonymous_share": (0.01, 1),
     }
     for key, (low, high) in bounds.items():
         if key not in raw:
@@ -430,7 +452,13 @@ def _limits(raw: Any, problems: list[str]) -> QueryLimits:
         problems.append("[auth.limits].introspection must be true or false")
         introspection = True
     values["introspection"] = introspection
-    return QueryLimits(**values)
+    limits = QueryLimits(**values)
+    if limits.max_work > limits.work_burst * limits.anonymous_share:
+        problems.append(
+            "[auth.limits].max_work must not exceed work_burst × anonymous_share "
+            "(such a request could never run)"
+        )
+    return limits
 
 
 def _valid_purpose(value: Any) -> bool:
@@ -475,8 +503,11 @@ def mint_token(
         raise ValueError("purpose must be a short printable string")
     if settings.purposes is not None and purpose is not None and purpose not in settings.purposes:
         raise ValueError(f"purpose must be one of: {', '.join(sorted(settings.purposes))}")
-    if not 1 <= ttl_seconds <= 30 * 86_400:
-        raise ValueError("ttl must be between 1 second and 30 days")
+    if not 1 <= ttl_seconds <= settings.max_token_lifetime_seconds:
+        raise ValueError(
+            f"ttl must be between 1 second and the hub's maximum token lifetime "
+            f"({settings.max_token_lifetime_seconds:g} s, [auth].max_token_lifetime_seconds)"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject or f"dev-{role}" + (f"-{agency.lower()}" if agency else ""),
@@ -610,6 +641,13 @@ class Authenticator:
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """The principal of a request; raises :class:`AuthError` for any bad credential."""
+        getlist = getattr(headers, "getlist", None)
+        if getlist is not None:
+            for name in CREDENTIAL_HEADERS:
+                if len(getlist(name)) > 1:
+                    raise AuthError(
+                        f"the {name} header is given more than once", code="BAD_USER_INPUT", status=400
+                    )
         authorization = headers.get("authorization")
         api_key = headers.get("x-api-key")
         purpose = self._purpose(headers.get("x-purpose"))
@@ -695,7 +733,23 @@ class Authenticator:
             raise AuthError(f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise AuthError("invalid token") from None
+        self._check_lifetime(claims)
         return self._principal_from_claims(claims)
+
+    def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
+        """Refuse a token valid for longer than the hub allows (a leaked one must expire soon)."""
+        maximum = self.settings.max_token_lifetime_seconds + self.settings.leeway_seconds
+        expires, issued = claims.get("exp"), claims.get("iat")
+        if not isinstance(expires, int | float):
+            raise AuthError("token expiry invalid")
+        if isinstance(issued, int | float) and not isinstance(issued, bool):
+            lifetime = expires - issued
+        else:
+            lifetime = expires - time.time()
+        if lifetime > maximum:
+            raise AuthError(
+                f"token lifetime exceeds the hub's maximum of {self.settings.max_token_lifetime_seconds:g} s"
+            )
 
     def _principal_from_claims(self, claims: Mapping[str, Any]) -> Principal:
         s = self.settings
@@ -717,6 +771,8 @@ class Authenticator:
         if purpose is not None and not _valid_purpose(purpose):
             raise AuthError("token purpose claim invalid")
         jti = claims.get("jti")
+        if role in AUDITED_ROLES and (not isinstance(jti, str) or not jti.strip()):
+            raise AuthError(f"a {role} token must carry a `jti` (token id): the audit records it")
         return Principal(
             subject=subject,
             role=role,

@@ -1,6 +1,6 @@
 """The policy point: the one module that decides who may see which operation, row and field.
 
-Every rule of DESIGN.md §7 is declared here as data or as a small pure function, and nowhere
+Every rule of docs/architecture.md §3 is declared here as data or as a small pure function, and nowhere
 else; resolvers and extensions only *ask* (through a per-request :class:`Guard`). Reviewing
 access therefore means reading this file. The rules, by role (contract names):
 
@@ -17,8 +17,9 @@ role            operations       rows                        personal fields
 ``caseworker``  as analyst       as analyst, plus protected  own agency's records, and
                                  witnesses of their own      records of persons linked to
                                  witness-protection agency   them; only with a purpose
-``coordinator`` as analyst       as caseworker               every agency's records; only
-                                                             with a purpose
+``coordinator`` as analyst,      as caseworker               every agency's records; only
+                plus the linkage                             with a purpose
+                review queue
 ``admin``       as analyst, plus as analyst                  never (runs the hub, reads the
                 ``auditLog``                                 audit trail; not a case role)
 ==============  ===============  ==========================  ===============================
@@ -30,7 +31,13 @@ agency's own caseworkers and coordinators. The rule names the organisation type,
 agency, so the hub core stays free of agency knowledge.
 
 Statistics: every role below ``coordinator`` (and ``admin``, which is not a data role) gets
-cells under *k* suppressed (:mod:`hub.access.suppression`); coordinators get exact counts.
+cells under *k* suppressed (:mod:`hub.access.suppression`), every published count perturbed
+consistently (:mod:`hub.access.cellkey`) and list filters restricted to values that count
+none or at least *k* alone (:mod:`hub.access.querysets`); coordinators get exact counts.
+
+Hidden rows leave no trace: :meth:`Guard.hidden_roles` tells the engine, per source, which
+person roles this request may not see; the engine drops those records where they are read
+and the sources leave them out of filters and counts (``CaseFilter.hidden_roles``).
 
 Denials fail closed: an unknown role, a missing purpose or a missing context denies.
 
@@ -44,29 +51,29 @@ audit trail), the statistics query (:meth:`Guard.statistics_k`). In-process call
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hub.vocabulary import model
 
-#: Roles of DESIGN.md §7 (contract names), least to most privileged.
+#: Roles of docs/architecture.md §3 (contract names), least to most privileged.
 ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
 
-#: Personal fields of a person record: GraphQL name → attribute of :class:`hub.vocabulary.model.PersonRecord`.
-PERSONAL_FIELDS: Mapping[str, str] = {
-    "fullName": "full_name",
-    "nik": "nik",
-    "birthDate": "birth_date",
-    "passportNumber": "passport_number",
-    "address": "address",
-    "phone": "phone",
-}
+#: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
+PERSONAL_FIELDS = model.PERSONAL_FIELDS
 
 #: Root fields that ``public`` may query (statistics only, plus harmless reference data).
-PUBLIC_OPERATIONS = frozenset({"statistics", "agencies", "vocabulary", "whoami", "__typename"})
+PUBLIC_OPERATIONS = frozenset(
+    {"statistics", "indicators", "indicator", "agencies", "vocabulary", "whoami", "__typename"}
+)
 #: Root fields only ``admin`` may query.
-ADMIN_OPERATIONS = frozenset({"auditLog", "registerSource", "removeSource"})
+ADMIN_OPERATIONS = frozenset(
+    {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
+)
+#: Root fields of the clerical review queue of record linkage, and the roles that may use them.
+REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink"})
+REVIEW_ROLES = frozenset({"coordinator"})
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})
 
@@ -170,6 +177,8 @@ def may_query(principal: Principal, root_field: str) -> bool:
         return principal.role in ROLES
     if root_field in ADMIN_OPERATIONS:
         return principal.role == "admin"
+    if root_field in REVIEW_OPERATIONS:
+        return principal.role in REVIEW_ROLES
     return principal.role in RECORD_ROLES
 
 
@@ -216,11 +225,6 @@ def personal_decision(
     return Decision(False, Reason.OTHER_AGENCY)
 
 
-def may_read_personal(principal: Principal, record_agency: str) -> bool:
-    """Shorthand of :func:`personal_decision` without linkage (kept for existing callers)."""
-    return personal_decision(principal, record_agency).allowed
-
-
 def statistics_k(principal: Principal, k: int = DEFAULT_K) -> int | None:
     """The minimum cell size for ``principal``'s statistics, or None for exact counts."""
     return None if principal.role in EXACT_STATISTICS_ROLES else k
@@ -239,6 +243,16 @@ class QueryLimits:
     list_size: int = 5
     request_timeout_seconds: float = 30.0
     introspection: bool = True
+    #: Estimated work of one request, in milliseconds of hub and source time on the reference
+    #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
+    max_work: float = 5_000.0
+    #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
+    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``. Anonymous
+    #: callers (told apart by address) get ``anonymous_share`` of the rate and of the bucket.
+    concurrent_requests: int = 4
+    work_per_second: float = 200.0
+    work_burst: float = 10_000.0
+    anonymous_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +314,20 @@ class Guard:
             if not record_visible(self.principal, self._agency_of(source), protected)
         )
 
+    def hidden_roles(self, source: str) -> frozenset[model.PersonRole]:
+        """The person roles whose records of ``source`` this request may not see.
+
+        The engine applies it where records are read and inside every source query (victim
+        filters, counts, per-source row counts), so a hidden record changes nothing the
+        asker can observe.
+        """
+        agency = self._agency_of(source)
+        if not is_protected(agency, PROTECTED_ROLES):
+            return frozenset()  # not a witness-protection agency: its witnesses are not hidden
+        assert agency is not None
+        staff = self.principal.role in PROTECTION_STAFF_ROLES and self.principal.agency == agency.code
+        return frozenset() if staff else PROTECTED_ROLES
+
     def entry_visible(self, source: str, roles: Iterable[model.PersonRole]) -> bool:
         """The row rule for a linkage-index entry (a record known only by source and roles)."""
         return record_visible(self.principal, self._agency_of(source), roles)
@@ -328,6 +356,15 @@ class Guard:
     def released(self, record_id: str, field_name: str, path: tuple[str | int, ...]) -> None:
         """Note a personal field handed out (audited before the response leaves)."""
         self.reads.append(PersonalRead(record_id, field_name, path))
+
+    def restricts_query_sets(self) -> bool:
+        """Whether list filters of statistics must hold only values that count 0 or >= k alone.
+
+        Only for roles that read no records (``public``): the others can count the cases they
+        may see exactly (``totalCount``), so refusing their lists would protect nothing and
+        only get in their way (see :mod:`hub.access.querysets`).
+        """
+        return self.principal.role not in RECORD_ROLES
 
     def statistics_k(self) -> int | None:
         """Minimum cell size for this request's statistics, or None for exact counts."""

@@ -35,6 +35,9 @@ How to report a suppressed table (for the ``statistics`` query):
 - Report ``total`` as the true total (the sum of all cells, or the distinct count for a
   multi-valued dimension — pass it as ``total=``), *not* the sum of the visible cells — unless
   the grand total key ``(TOTAL,) * d`` is in the result: then report ``total: null``.
+- The published cells and total then go through the cell-key perturbation (``perturb=`` of
+  :func:`protect`, :mod:`hub.access.cellkey`): suppression is decided on true counts, the
+  numbers shown are perturbed.
 - Zero cells are not disclosive and are never suppressed; omit them or show 0.
 """
 
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,16 +114,33 @@ def suppress(cells: Mapping[tuple[str, ...], int], k: int = DEFAULT_K, total: in
     return _Suppressor(table, dims, k).run()
 
 
+#: Turns a cell's true count into the value to publish (the cell-key perturbation); called
+#: with the cell's key, or ``(TOTAL,) * d`` for the grand total.
+Perturb = Callable[[Key, int], int]
+
+
 def protect(
-    cells: Mapping[tuple[str, ...], int], k: int = DEFAULT_K, total: int | None = None
+    cells: Mapping[tuple[str, ...], int],
+    k: int = DEFAULT_K,
+    total: int | None = None,
+    perturb: Perturb | None = None,
 ) -> ProtectedTable:
-    """:func:`suppress` applied: the counts to publish, suppressed ones as None."""
+    """:func:`suppress` applied: the counts to publish, suppressed ones as None.
+
+    Suppression is decided on the true counts; the cells and total that remain are published
+    through ``perturb`` when given (:mod:`hub.access.cellkey`), as they are otherwise.
+    """
     hidden = suppress(cells, k, total)
     dims = len(next(iter(cells))) if cells else 0
     true_total = total if total is not None else sum(cells.values())
+    grand = (TOTAL,) * dims
+
+    def published(key: Key, count: int) -> int:
+        return perturb(key, count) if perturb is not None and count else count
+
     return ProtectedTable(
-        cells={key: (None if key in hidden else count) for key, count in cells.items()},
-        total=None if dims and (TOTAL,) * dims in hidden else true_total,
+        cells={key: (None if key in hidden else published(key, count)) for key, count in cells.items()},
+        total=None if dims and grand in hidden else published(grand, true_total),
         suppressed=frozenset(hidden),
     )
 

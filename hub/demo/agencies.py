@@ -148,10 +148,10 @@ LPSK_ROLES = {
     "SAKSI_PELAKU": "JUSTICE_COLLABORATOR",
 }
 LPSK_PROGRAMS = {
-    "PERLINDUNGAN_FISIK": "LPSK_PHYSICAL_PROTECTION",
-    "HAK_PROSEDURAL": "LPSK_PROCEDURAL_RIGHTS",
-    "BANTUAN_MEDIS": "LPSK_MEDICAL_PSYCHOSOCIAL",
-    "BANTUAN_PSIKOSOSIAL": "LPSK_MEDICAL_PSYCHOSOCIAL",
+    "PERLINDUNGAN_FISIK": "PROTECTION_PHYSICAL",
+    "HAK_PROSEDURAL": "PROTECTION_PROCEDURAL_RIGHTS",
+    "BANTUAN_MEDIS": "PROTECTION_MEDICAL_PSYCHOSOCIAL",
+    "BANTUAN_PSIKOSOSIAL": "PROTECTION_MEDICAL_PSYCHOSOCIAL",
     "FASILITASI_RESTITUSI": "RESTITUTION_FACILITATION",
 }
 LPSK_STATUS = {"AKTIF": "ONGOING", "SELESAI": "COMPLETED", "DIHENTIKAN": "REFUSED"}
@@ -555,7 +555,13 @@ class AgencyData:
     name: str
     tables: dict[str, list[Row]]
     truth: dict[str, list[str]] = field(
-        default_factory=lambda: {"cases": [], "persons": [], "services": [], "stage_events": []}
+        default_factory=lambda: {
+            "cases": [],
+            "persons": [],
+            "services": [],
+            "stage_events": [],
+            "restitutions": [],
+        }
     )
 
     @property
@@ -1328,6 +1334,17 @@ class LpskEncoder(_Encoder):
             elif roll < 0.6:
                 paid = int(decided * rng.uniform(0.1, 0.9)) // 1000 * 1000
         self.data.tables["restitusi"].append((rid, pid, computed, decided, paid))
+        self.data.truth["restitutions"].append(
+            dumps_record(
+                {
+                    "key": str(rid),
+                    "recipient_key": str(pid),
+                    "requested_idr": computed,
+                    "ordered_idr": decided,
+                    "paid_idr": paid,
+                }
+            )
+        )
 
 
 # -- bp2mi ------------------------------------------------------------------------------------

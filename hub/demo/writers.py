@@ -192,7 +192,7 @@ class TruthWriter:
     def agency(self, name: str, truth: dict[str, list[str]]) -> None:
         self.fh.write(",\n" if self.agencies else "\n")
         self.fh.write(f'  "{name}": {{\n')
-        for i, kind in enumerate(("cases", "persons", "services", "stage_events")):
+        for i, kind in enumerate(("cases", "persons", "services", "stage_events", "restitutions")):
             if i:
                 self.fh.write(",\n")
             self.array(kind, truth.get(kind, ()), indent="   ")

@@ -18,22 +18,22 @@ import heapq
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError, SourceTimeout
 from hub.engine import tracing
-from hub.engine.breaker import BreakerState
+from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
 from hub.engine.ids import GlobalId
 from hub.engine.loaders import Loaders
 from hub.engine.metrics import HubMetrics
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
 from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
-from hub.linkage.counting import DoubleCounting, count_distinct, deduplicate
+from hub.linkage.counting import DoubleCounting, deduplicate, persons_by_cell
 from hub.linkage.index import LinkageIndex
 from hub.vocabulary.model import (
     CaseFilter,
@@ -92,13 +92,41 @@ class Linked:
 Cell = tuple[str | None, ...]
 
 
+#: Where a source's total travels among its cells inside :meth:`Federation._grouped`.
+_TOTAL: Cell = ("\x00total",)
+
+
+class CellKeying(Protocol):
+    """What perturbed statistics need from the access layer (:class:`hub.access.cellkey.CellKeys`)."""
+
+    def salt(self, source: str) -> str:
+        """The salt ``source`` hashes its record keys with."""
+        ...
+
+    def person_key(self, person: Hashable) -> int:
+        """The key of a distinct person (VICTIMS)."""
+        ...
+
+    def fallback_key(self, source: str, cell: Cell, count: int) -> int:
+        """A key for a cell of a source that cannot key its records."""
+        ...
+
+
 @dataclass(slots=True)
 class StatisticsResult:
-    """Merged statistics: counts per cell, the total, and (when asked) double counting."""
+    """Merged statistics: counts per cell, the total, and (when asked) double counting.
+
+    ``keys`` and ``total_key`` are the cell keys (sums of record or person keys) when the
+    statistics were asked with a :class:`CellKeying`.
+    """
 
     cells: dict[Cell, int]
     total: int
     double_counting: DoubleCounting | None = None
+    keys: dict[Cell, int] | None = None
+    total_key: int | None = None
+    #: Victim records counted that the linkage index has not seen (None: no linkage involved).
+    unlinked: int | None = None
 
 
 @dataclass(slots=True)
@@ -108,7 +136,6 @@ class CasePage:
     items: list[Linked]
     has_next: bool
     total: int | None
-    end: Keyset | None
 
 
 class Federation:
@@ -208,7 +235,7 @@ class Federation:
             CURRENT_CALL.reset(token)
             elapsed = (time.perf_counter() - started) * 1000
             ctx.record(entry.name, outcome, elapsed, stats.statements, stats.rows)
-        self._track_health(entry, outcome)
+        await self._track_health(entry, outcome)
         if self.metrics is not None:
             self.metrics.observe_call(entry.name, outcome.value, elapsed / 1000, stats.statements)
             if outcome is not CallOutcome.OK:
@@ -216,15 +243,20 @@ class Federation:
                 self.metrics.observe_failure(entry.name, code)
         return result
 
-    def _track_health(self, entry: RegisteredSource, outcome: CallOutcome) -> None:
-        """Feed the breaker: the source answered, or it failed to (timeouts count)."""
+    async def _track_health(self, entry: RegisteredSource, outcome: CallOutcome) -> None:
+        """Feed the breaker with source faults only: errors count; a timeout counts only when
+        a cheap probe of the source fails too (an expensive query is no fault of the agency)."""
         if outcome is CallOutcome.OK:
             entry.breaker.record_success()
             entry.state, entry.detail = SourceState.UP, ""
+        elif outcome is CallOutcome.TIMEOUT and entry.source is not None:
+            probe = _health_probe(entry.source)
+            if await entry.breaker.judge_timeout(probe, min(PROBE_SECONDS, entry.timeout_seconds)):
+                entry.state, entry.detail = SourceState.UP, ""
         else:
             entry.breaker.record_failure()
-            if entry.breaker.state is BreakerState.OPEN:
-                entry.state, entry.detail = SourceState.DOWN, "failing (circuit open)"
+        if entry.breaker.state is BreakerState.OPEN:
+            entry.state, entry.detail = SourceState.DOWN, "failing (circuit open)"
         entry.last_checked_at = datetime.now(UTC)
 
     def _unavailable(self, ctx: RequestContext, entry: RegisteredSource, default: T, why: str) -> T:
@@ -271,11 +303,12 @@ class Federation:
         """A page of cases merged across sources in (report date, source, key) order."""
         if order.by_agency:
             return await self._cases_by_agency(ctx, filter, order, first, after, want_total)
-        search = CaseSearch(filter=filter, order=order, after=after, limit=first + 1)
 
         async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+            seen = _as_seen(ctx, source, filter)
+            search = CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
             if want_total:
-                page, total = await asyncio.gather(source.search_cases(search), source.count_cases(filter))
+                page, total = await asyncio.gather(source.search_cases(search), source.count_cases(seen))
                 return page, total
             return await source.search_cases(search), None
 
@@ -312,12 +345,13 @@ class Federation:
 
         def work_for(position: int) -> Callable[[Source], Awaitable[tuple[list[CaseRecord], int | None]]]:
             continuing = after if position == start and after is not None else None
-            search = CaseSearch(filter=filter, order=SortOrder.DESC, after=continuing, limit=first + 1)
 
             async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+                seen = _as_seen(ctx, source, filter)
+                search = CaseSearch(filter=seen, order=SortOrder.DESC, after=continuing, limit=first + 1)
                 page_task = source.search_cases(search) if position >= start else _no_cases()
                 if want_total:
-                    page, total = await asyncio.gather(page_task, source.count_cases(filter))
+                    page, total = await asyncio.gather(page_task, source.count_cases(seen))
                     return page, total
                 return await page_task, None
 
@@ -336,6 +370,8 @@ class Federation:
         request: StatisticsRequest,
         index: LinkageIndex | None = None,
         double_counting: bool = False,
+        keying: CellKeying | None = None,
+        disclose_rows: bool = True,
     ) -> StatisticsResult:
         """Counts per national dimension values, summed over the sources that answered.
 
@@ -343,45 +379,105 @@ class Federation:
         (a multi-valued dimension makes the cells add up to more than the total). For
         VICTIMS (and for ``double_counting``) each source lists the keys of its matching
         victim records and the linkage ``index`` says which are the same person.
+
+        With ``keying`` (perturbed statistics), each cell and the total also get their cell
+        key: the sum of their records' keys, computed by each source's SQL beside the count
+        (or of their persons' keys for VICTIMS), added up across sources.
+
+        Without ``disclose_rows`` the calls report 0 rows in ``extensions.sources``: the rows
+        a source reads for an aggregate (its groups, or its matching victim records for
+        VICTIMS) would be an exact count beside a perturbed one.
         """
         entries = self.sources_for(ctx, request.filter)
         if request.measure is Measure.VICTIMS or double_counting:
             if index is None:
                 raise ValueError("counting distinct persons needs the linkage index")
-            victims = await self._victims(ctx, entries, request)
+            victims = await self._victims(ctx, entries, request, disclose_rows)
             dedup = await deduplicate(index, list(victims), agency_of=self._agency_code)
             if request.measure is Measure.VICTIMS:
-                cells = count_distinct(dedup, victims)
-                return StatisticsResult(dict(cells), dedup.distinct, dedup.double_counting)
-            result = await self._grouped(ctx, entries, request)
+                members = persons_by_cell(dedup, victims)
+                result = StatisticsResult(
+                    {cell: len(persons) for cell, persons in members.items()},
+                    dedup.distinct,
+                    dedup.double_counting,
+                    unlinked=dedup.unlinked,
+                )
+                if keying is not None:
+                    result.keys = {
+                        cell: sum(keying.person_key(p) for p in persons) for cell, persons in members.items()
+                    }
+                    result.total_key = sum(keying.person_key(p) for p in set(dedup.person_of.values()))
+                return result
+            result = await self._grouped(ctx, entries, request, keying, disclose_rows)
             result.double_counting = dedup.double_counting
+            result.unlinked = dedup.unlinked
             return result
-        return await self._grouped(ctx, entries, request)
+        return await self._grouped(ctx, entries, request, keying, disclose_rows)
 
     async def _grouped(
-        self, ctx: RequestContext, entries: list[RegisteredSource], request: StatisticsRequest
+        self,
+        ctx: RequestContext,
+        entries: list[RegisteredSource],
+        request: StatisticsRequest,
+        keying: CellKeying | None,
+        disclose_rows: bool = True,
     ) -> StatisticsResult:
-        async def work(source: Source) -> tuple[dict[Cell, int], int]:
-            cells, totals = await asyncio.gather(
-                source.aggregate(request), source.aggregate(replace(request, dimensions=()))
-            )
-            return cells, totals.get((), 0)
+        async def work(source: Source) -> dict[Cell, tuple[int, int]]:
+            try:
+                return await counted(source)
+            finally:
+                if not disclose_rows:
+                    _report_no_rows()
 
-        results = await asyncio.gather(*(self.call(ctx, e, work, ({}, 0)) for e in entries))
+        async def counted(source: Source) -> dict[Cell, tuple[int, int]]:
+            seen = replace(request, filter=_as_seen(ctx, source, request.filter))
+            both = (seen, replace(seen, dimensions=()))
+            if keying is not None:
+                salt = keying.salt(source.name)
+                keyed = await asyncio.gather(*(source.aggregate_keyed(r, salt) for r in both))
+                if keyed[0] is not None and keyed[1] is not None:
+                    return {**keyed[0], _TOTAL: keyed[1].get((), (0, 0))}
+            cells, totals = await asyncio.gather(*(source.aggregate(r) for r in both))
+            counted = {**cells, _TOTAL: totals.get((), 0)}
+            if keying is None:
+                return {cell: (count, 0) for cell, count in counted.items()}
+            # A source that cannot key its records: cells keyed by their count (weaker, documented).
+            return {cell: (n, keying.fallback_key(source.name, cell, n)) for cell, n in counted.items()}
+
+        results = await asyncio.gather(*(self.call(ctx, e, work, {}) for e in entries))
         merged: dict[Cell, int] = defaultdict(int)
-        for cells, _ in results:
-            for cell, count in cells.items():
+        keys: dict[Cell, int] = defaultdict(int)
+        for cells in results:
+            for cell, (count, key) in cells.items():
                 merged[cell] += count
-        return StatisticsResult(dict(merged), sum(total for _, total in results))
+                keys[cell] += key
+        total = merged.pop(_TOTAL, 0)
+        total_key = keys.pop(_TOTAL, 0)
+        result = StatisticsResult({c: n for c, n in merged.items() if n}, total)
+        if keying is not None:
+            result.keys = {c: keys[c] for c in result.cells}
+            result.total_key = total_key
+        return result
 
     async def _victims(
-        self, ctx: RequestContext, entries: list[RegisteredSource], request: StatisticsRequest
+        self,
+        ctx: RequestContext,
+        entries: list[RegisteredSource],
+        request: StatisticsRequest,
+        disclose_rows: bool = True,
     ) -> dict[tuple[str, str], list[Cell]]:
         """(source, record key) → cells, for every matching victim record of every source."""
-        victim_request = replace(request, measure=Measure.VICTIM_RECORDS)
-        results = await asyncio.gather(
-            *(self.call(ctx, e, lambda s: s.victim_records(victim_request), []) for e in entries)
-        )
+
+        async def work(source: Source) -> list[tuple[str, list[Cell]]]:
+            seen_filter = _as_seen(ctx, source, request.filter)
+            seen = replace(request, measure=Measure.VICTIM_RECORDS, filter=seen_filter)
+            try:
+                return await source.victim_records(seen)
+            finally:
+                if not disclose_rows:
+                    _report_no_rows()
+
+        results = await asyncio.gather(*(self.call(ctx, e, work, []) for e in entries))
         return {
             (entry.name, key): cells
             for entry, records in zip(entries, results, strict=True)
@@ -449,9 +545,28 @@ def _page(
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
     has_next = len(items) > first
     items = items[:first]
-    end = Keyset(items[-1].reported_at, items[-1].source, items[-1].key) if items else None
     total = sum(t for _, t in results if t is not None) if want_total else None
-    return CasePage([Linked(r) for r in items], has_next, total, end)
+    return CasePage([Linked(r) for r in items], has_next, total)
+
+
+def _report_no_rows() -> None:
+    """The running source call reports no rows (an aggregate whose row count would be exact)."""
+    stats = CURRENT_CALL.get()
+    if stats is not None:
+        stats.rows = 0
+
+
+def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFilter:
+    """``filter`` as sent to ``source``: with the roles hidden from this request there."""
+    hidden = ctx.hidden_roles(source.name)
+    return replace(filter, hidden_roles=hidden) if hidden else filter
+
+
+def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return (await source.health()).ok
+
+    return probe
 
 
 async def _no_cases() -> list[CaseRecord]:

@@ -23,6 +23,10 @@ class InvalidId(ValueError):
     """An id or cursor that the hub did not produce."""
 
 
+#: Longest id or cursor text the hub decodes: its own are far shorter (an agency key, a date).
+MAX_TEXT = 2048
+
+
 @dataclass(frozen=True, slots=True)
 class GlobalId:
     """A record's identity across the hub."""
@@ -64,7 +68,7 @@ def decode_cursor(text: str, order: SortOrder) -> Keyset:
     try:
         kind, day, source, key = json.loads(_unb64(text))
         when = date.fromisoformat(day) if day is not None else None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidId("malformed cursor") from exc
     if not isinstance(source, str) or not isinstance(key, str):
         raise InvalidId("malformed cursor")
@@ -78,6 +82,8 @@ def _b64(text: str) -> str:
 
 
 def _unb64(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        raise InvalidId("malformed id")
     try:
         padded = text + "=" * (-len(text) % 4)
         return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")

@@ -33,6 +33,8 @@ from hub.engine.sources import SourceRegistry
 from hub.linkage.engine import Linkage, bulk_work, link
 from hub.linkage.features import LinkRecord, link_record
 from hub.linkage.index import LinkageIndex, RecordRef, encode_roles
+from hub.linkage.review import Decided, NewPair, ReviewQueue, ReviewStatus
+from hub.linkage.scoring import levels
 from hub.storage.store import Store
 from hub.vocabulary.model import Entity, PersonRecord
 
@@ -58,6 +60,7 @@ class LinkReport:
     candidate_pairs: int = 0
     links: int = 0
     refused_merges: int = 0
+    possible_links: int = 0  # pairs queued for clerical review by this run
     removed: int = 0
     seconds: float = 0.0
     per_source: dict[str, int] = field(default_factory=dict)
@@ -68,7 +71,8 @@ class LinkReport:
             f"linkage ({self.mode}): {self.records_read:,} records read, {self.new_records:,} linked now, "
             f"{self.persons:,} persons ({self.multi_record_persons:,} with several records), "
             f"{self.candidate_pairs:,} candidate pairs, {self.links:,} links, "
-            f"{self.refused_merges:,} merges refused, {self.removed:,} removed, {self.seconds:.1f} s"
+            f"{self.refused_merges:,} merges refused, {self.possible_links:,} possible links queued for "
+            f"review, {self.removed:,} removed, {self.seconds:.1f} s"
         )
 
 
@@ -114,10 +118,15 @@ class LinkageJob:
         self.registry = registry
         self.index = index
         self.progress = progress or Progress()
+        self._review = ReviewQueue(index.engine)
+        self._decisions: list[Decided] = []
+        self._possible: list[NewPair] = []
 
     async def run(self, *, full: bool = False) -> LinkReport:
         started = time.perf_counter()
         existing = await self.index.assignments()
+        self._review = ReviewQueue(self.index.engine)
+        self._decisions = await self._review.decisions()
         mode = "full" if full or not existing else "incremental"
         report = LinkReport(mode=mode)
         run_id = await self.index.start_run(mode)
@@ -130,9 +139,13 @@ class LinkageJob:
             if mode == "full":
                 rows = self._full(records, roles, existing, report)
                 await self.index.write(run_id, rows, replace_sources=read_ok)
+                report.possible_links = await self._review.queue(run_id, self._possible, replace_pending=True)
             else:
                 rows, stale = self._incremental(records, roles, existing, read_ok, report)
                 await self.index.write(run_id, rows, remove=stale)
+                report.possible_links = await self._review.queue(
+                    run_id, self._possible, replace_pending=False
+                )
                 report.removed = len(stale)
             report.persons = len(set((await self.index.assignments()).values()))
         except BaseException:
@@ -200,7 +213,24 @@ class LinkageJob:
         def tick(stage: str, done: int, total: int) -> None:
             self.progress.update(stage, done, total)
 
-        result = link(records, progress=tick, **kwargs)  # type: ignore[arg-type]
+        position = {(r.source, r.key): r.ref for r in records}
+        confirmed, rejected = [], []
+        for decision in self._decisions:
+            i, j = position.get(decision.left), position.get(decision.right)
+            if i is None or j is None:
+                continue
+            (confirmed if decision.status is ReviewStatus.CONFIRMED else rejected).append((i, j))
+        result = link(records, progress=tick, confirmed=confirmed, rejected=rejected, **kwargs)  # type: ignore[arg-type]
+        self._possible = [
+            NewPair(
+                left=(records[p.left].source, records[p.left].key),
+                right=(records[p.right].source, records[p.right].key),
+                score=p.score,
+                rule=p.rule,
+                levels=levels(records[p.left], records[p.right]).as_dict(),
+            )
+            for p in result.possible
+        ]
         self.progress.done("link", f"{result.candidate_pairs:,} candidate pairs, {result.links:,} links")
         return result
 

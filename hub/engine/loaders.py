@@ -2,7 +2,8 @@
 
 Loader keys are ``(source name, key)``. A batch groups its keys by source and asks each source
 once — concurrently — through :meth:`hub.engine.federation.Federation.call`, so loads inherit the
-engine's timeouts, statement counting and partial-failure handling. Loaders are created per
+engine's timeouts, statement counting and partial-failure handling, and pass the row rule
+(:mod:`hub.engine.rowrule`) before anything else sees them. Loaders are created per
 request, inside the running event loop (aiodataloader binds the loop at construction and its
 cache is unbounded, so a shared loader would leak data across users and grow forever).
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
 
+from hub.engine.rowrule import without_hidden
 from hub.vocabulary.model import Entity, Record
 
 if TYPE_CHECKING:
@@ -84,8 +86,11 @@ class Loaders:
                 continue
             if relation is not None and entry.source is not None and not entry.source.supports(*relation):
                 continue  # this agency does not hold that relation: nothing to ask
-            calls.append(
-                self._federation.call(self._ctx, entry, lambda s, ks=source_keys: work(s, ks), default=[])
-            )
+            hidden = self._ctx.hidden_roles(source)
+
+            async def visible(s: Any, ks: list[str] = source_keys, hidden: frozenset[Any] = hidden) -> Any:
+                return await without_hidden(s, await work(s, ks), hidden)
+
+            calls.append(self._federation.call(self._ctx, entry, visible, default=[]))
         results = await asyncio.gather(*calls)
         return [record for batch in results for record in batch]

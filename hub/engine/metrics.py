@@ -3,6 +3,11 @@
 Each :class:`Hub` owns a :class:`HubMetrics` on its own registry (no process-global state, so
 tests and several hubs in one process stay independent). Labels are operation names, outcome
 words, source names and error codes only — never an argument, a value or anything personal.
+
+Every label set is bounded: an operation name gets its own series only when it is known (the
+hub's example queries, the persisted allow-list, ``[http].metrics_operations``); any other name
+is counted as ``other`` and an operation without a name as ``anonymous``, so a client sending a
+new ``operationName`` with every request cannot grow ``/metrics`` without end.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ class HubMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, operations: frozenset[str] = frozenset()) -> None:
+        #: Operation names that get their own series (see the module docstring).
+        self.operations = operations
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "tppo_hub_requests",
@@ -96,9 +103,15 @@ class HubMetrics:
         self.source_errors.labels(source, code).inc()
 
     def observe_request(self, operation: str, outcome: str, seconds: float) -> None:
-        name = operation if operation and len(operation) <= 64 else "anonymous"
+        name = self.operation_label(operation)
         self.requests.labels(name, outcome).inc()
         self.request_seconds.labels(name).observe(seconds)
+
+    def operation_label(self, operation: str | None) -> str:
+        """The bounded label of an operation name: itself if known, ``anonymous`` or ``other``."""
+        if not operation:
+            return "anonymous"
+        return operation if operation in self.operations else "other"
 
     def render(self, sources: SourceRegistry) -> bytes:
         """The exposition text, with source gauges refreshed from the registry."""

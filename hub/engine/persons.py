@@ -25,7 +25,7 @@ region; remaining ties go to the agency name, then the key, so the answer is det
 each entitlement of UU 21/2007 Pasal 51 — HEALTH_REHABILITATION, SOCIAL_REHABILITATION,
 REPATRIATION, SOCIAL_REINTEGRATION — and LEGAL_AID (UU 21/2007 Pasal 35, layanan hukum of
 Permen PPPA 8/2021) is a gap when no agency has recorded a service that satisfies it, in any
-status. LPSK's medical/psychosocial aid satisfies health rehabilitation. Repatriation is an
+status. A protection programme's medical/psychosocial aid satisfies health rehabilitation. Repatriation is an
 entitlement only when one of the person's cases is cross-border (has a country of
 exploitation). A person whose records could not all be read (a source down) is reported
 with the gaps of what could be read; the response says which source failed.
@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,7 +66,7 @@ LINKAGE_SOURCE = "_linkage"
 #: Entitlement → the recorded service types that satisfy it, with its legal basis.
 ENTITLEMENTS: dict[ServiceType, tuple[frozenset[ServiceType], str]] = {
     ServiceType.HEALTH_REHABILITATION: (
-        frozenset({ServiceType.HEALTH_REHABILITATION, ServiceType.LPSK_MEDICAL_PSYCHOSOCIAL}),
+        frozenset({ServiceType.HEALTH_REHABILITATION, ServiceType.PROTECTION_MEDICAL_PSYCHOSOCIAL}),
         "UU 21/2007 Pasal 51",
     ),
     ServiceType.SOCIAL_REHABILITATION: (
@@ -96,9 +97,18 @@ def decode_person_id(text: str) -> int | None:
     gid = GlobalId.decode(text)
     if gid.source != LINKAGE_SOURCE:
         return None
-    if not gid.key.isdigit():
-        raise InvalidId("malformed id")
-    return int(gid.key)
+    return _person_number(gid.key, "malformed id")
+
+
+#: Person numbers are SQL BIGINTs: at most 19 ASCII digits and below 2**63.
+_PERSON_NUMBER = re.compile(r"^[0-9]{1,19}$")
+
+
+def _person_number(text: str, problem: str) -> int:
+    """A person number from its decimal text; :class:`InvalidId` if it cannot be one."""
+    if not _PERSON_NUMBER.match(text) or int(text) >= 2**63:
+        raise InvalidId(problem)
+    return int(text)
 
 
 def encode_person_cursor(person_id: int) -> str:
@@ -111,9 +121,9 @@ def decode_person_cursor(text: str) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidId("malformed cursor") from None
     kind, _, number = raw.partition(":")
-    if kind != "person" or not number.isdigit():
+    if kind != "person":
         raise InvalidId("malformed cursor")
-    return int(number)
+    return _person_number(number, "malformed cursor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +178,6 @@ class PersonPage:
     items: list[PersonView]
     has_next: bool
     total: int | None
-
-
-def index_of(context: Mapping[str, Any]) -> LinkageIndex | None:
-    """The linkage index of a request context (None when the hub has no open store)."""
-    store = context.get("store")
-    if store is None:
-        return None
-    try:
-        return LinkageIndex(store.engine)
-    except RuntimeError:  # store not open
-        return None
 
 
 class Persons:

@@ -31,6 +31,9 @@ class Measurement(enum.Enum):
     MEASURED = "measured"
     UNAVAILABLE = "unavailable"
     NOT_SUPPORTED = "not_supported"
+    #: Not measured for this asker: the source holds records hidden from them (the row rule),
+    #: and whole-table counts and value lists would tell those records exist.
+    RESTRICTED = "restricted"
 
 
 async def measure_source(
@@ -39,6 +42,8 @@ async def measure_source(
     """Measure one source through :meth:`Federation.call` (timeouts, breaker, call statistics)."""
     if entry.source is not None and not isinstance(entry.source, MappedSQLSource):
         return Measurement.NOT_SUPPORTED, None
+    if ctx.hidden_roles(entry.name):
+        return Measurement.RESTRICTED, None
 
     async def work(source: MappedSQLSource) -> SourceQuality:
         return await measure(source)

@@ -8,6 +8,12 @@ TOML text (or a Python adapter's entry-point name), the database URL, schema and
 and a random ``revision`` that changes with every write, which is how a replica notices
 that a source was replaced.
 
+**Four eyes.** A registration made through the API does not serve at once: it waits in
+``pending_sources`` (with the check's findings, shapes and counts only) until a *second* admin
+approves it (:meth:`RegistrationStore.approve` moves it into ``registered_sources``) or
+rejects it. Every decision is kept in ``source_reviews`` — who registered, who decided, when —
+beside the audit chain's entries for the same events.
+
 The URL may carry a password. Like the configuration file, the store is the operator's to
 protect; the hub never returns a URL through its API and logs only redacted ones.
 """
@@ -20,27 +26,54 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, String, Table, Text, delete, insert, select, update
+from sqlalchemy import Column, Float, Integer, String, Table, Text, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.engine.config import SourceConfig
 from hub.storage.store import metadata
 
-registered_sources = Table(
-    "registered_sources",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("mapping_name", String(200), nullable=True),
-    Column("mapping_text", Text, nullable=True),
-    Column("adapter", String(200), nullable=True),
-    Column("url", Text, nullable=False),
-    Column("db_schema", String(200), nullable=True),
-    Column("timeout_seconds", Float, nullable=True),
-    Column("options", Text, nullable=False),
-    Column("revision", String(32), nullable=False),
-    Column("registered_at", String(40), nullable=False),
-    Column("registered_by", String(200), nullable=False),
+
+def _registration_columns() -> list[Column[Any]]:
+    """The columns of a registration, served (``registered_sources``) or waiting (``pending_sources``)."""
+    return [
+        Column("name", String(40), primary_key=True),
+        Column("mapping_name", String(200), nullable=True),
+        Column("mapping_text", Text, nullable=True),
+        Column("adapter", String(200), nullable=True),
+        Column("url", Text, nullable=False),
+        Column("db_schema", String(200), nullable=True),
+        Column("timeout_seconds", Float, nullable=True),
+        Column("options", Text, nullable=False),
+        Column("revision", String(32), nullable=False),
+        Column("registered_at", String(40), nullable=False),
+        Column("registered_by", String(200), nullable=False),
+    ]
+
+
+registered_sources = Table("registered_sources", metadata, *_registration_columns())
+#: Registrations waiting for a second admin; ``findings`` is the check's summary (JSON, shapes
+#: and counts only) that the approver reads.
+pending_sources = Table(
+    "pending_sources", metadata, *_registration_columns(), Column("findings", Text, nullable=False)
 )
+#: Every approval and rejection: the four-eyes record.
+source_reviews = Table(
+    "source_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(40), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("registered_by", String(200), nullable=False),
+    Column("registered_at", String(40), nullable=False),
+    Column("reviewed_by", String(200), nullable=False),
+    Column("reviewed_at", String(40), nullable=False),
+    Column("note", Text, nullable=True),
+)
+
+
+class ReviewRefused(ValueError):
+    """An approval or rejection that cannot be made (nothing pending, or the same person)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +127,32 @@ def _row(registration: Registration) -> dict[str, Any]:
     }
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A registration waiting for a second admin, with the findings the approver reads."""
+
+    registration: Registration
+    findings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One four-eyes decision on a registration."""
+
+    name: str
+    revision: str
+    decision: str
+    registered_by: str
+    registered_at: str
+    reviewed_by: str
+    reviewed_at: str
+    note: str | None
+
+
 def _registration(row: Any) -> Registration:
     return Registration(
         name=row.name,
@@ -134,31 +193,121 @@ class RegistrationStore:
         return _registration(row) if row is not None else None
 
     async def put(self, registration: Registration, by: str) -> Registration:
-        """Insert or replace; returns the stored registration with its new revision."""
-        stored = Registration(
-            **{
-                **{f: getattr(registration, f) for f in registration.__dataclass_fields__},
-                "revision": secrets.token_hex(16),
-                "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "registered_by": by,
-            }
-        )
-        values = _row(stored)
+        """Insert or replace a served registration; returns it with its new revision."""
+        stored = _stamped(registration, by)
         async with self.engine.begin() as conn:
-            exists = (
-                await conn.execute(
-                    select(registered_sources.c.name).where(registered_sources.c.name == stored.name)
-                )
-            ).first()
-            if exists:
-                await conn.execute(
-                    update(registered_sources).where(registered_sources.c.name == stored.name).values(values)
-                )
-            else:
-                await conn.execute(insert(registered_sources).values(values))
+            await _upsert(conn, registered_sources, _row(stored))
         return stored
+
+    # --- four eyes ---------------------------------------------------------------------------
+
+    async def put_pending(
+        self, registration: Registration, by: str, findings: list[dict[str, Any]]
+    ) -> Registration:
+        """Keep a registration until a second admin decides (replaces one pending of that name)."""
+        stored = _stamped(registration, by)
+        values = {**_row(stored), "findings": json.dumps(findings, sort_keys=True)}
+        async with self.engine.begin() as conn:
+            await _upsert(conn, pending_sources, values)
+        return stored
+
+    async def pending(self) -> list[Pending]:
+        """The registrations waiting for a decision, by name."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(pending_sources).order_by(pending_sources.c.name))).all()
+        return [Pending(_registration(r), json.loads(r.findings or "[]")) for r in rows]
+
+    async def get_pending(self, name: str) -> Pending | None:
+        stmt = select(pending_sources).where(pending_sources.c.name == name)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return Pending(_registration(row), json.loads(row.findings or "[]")) if row is not None else None
+
+    async def approve(self, name: str, by: str, revision: str | None = None) -> Registration:
+        """Serve a pending registration: another person than its registrant approves it.
+
+        ``revision`` (if given) must be the one the approver reviewed, so a registration
+        replaced in the meantime is not approved unseen. Raises :class:`ReviewRefused`.
+        """
+        async with self.engine.begin() as conn:
+            pending = await self._pending_for_review(conn, name, by, revision, approving=True)
+            served = pending  # served under the revision the approver reviewed
+            await _upsert(conn, registered_sources, _row(served))
+            await conn.execute(delete(pending_sources).where(pending_sources.c.name == name))
+            await conn.execute(insert(source_reviews).values(_review(pending, "approved", by, None)))
+        return served
+
+    async def reject(self, name: str, by: str, note: str | None = None) -> Registration:
+        """Drop a pending registration, recording who rejected it and why."""
+        async with self.engine.begin() as conn:
+            pending = await self._pending_for_review(conn, name, by, None, approving=False)
+            await conn.execute(delete(pending_sources).where(pending_sources.c.name == name))
+            await conn.execute(insert(source_reviews).values(_review(pending, "rejected", by, note)))
+        return pending
+
+    async def _pending_for_review(
+        self, conn: Any, name: str, by: str, revision: str | None, *, approving: bool
+    ) -> Registration:
+        row = (await conn.execute(select(pending_sources).where(pending_sources.c.name == name))).first()
+        if row is None:
+            raise ReviewRefused(f"no registration of {name!r} is waiting for a decision")
+        pending = _registration(row)
+        if approving and pending.registered_by == by:
+            raise ReviewRefused(
+                "four eyes: a registration must be approved by another admin than its registrant"
+            )
+        if revision is not None and revision != pending.revision:
+            raise ReviewRefused("the registration changed since it was reviewed: review it again")
+        return pending
+
+    async def reviews(self, name: str | None = None) -> list[Review]:
+        """The four-eyes decisions, oldest first (of one source, or of all)."""
+        stmt = select(source_reviews).order_by(source_reviews.c.id)
+        if name is not None:
+            stmt = stmt.where(source_reviews.c.name == name)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            Review(
+                r.name,
+                r.revision,
+                r.decision,
+                r.registered_by,
+                r.registered_at,
+                r.reviewed_by,
+                r.reviewed_at,
+                r.note,
+            )
+            for r in rows
+        ]
 
     async def delete(self, name: str) -> bool:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(registered_sources).where(registered_sources.c.name == name))
         return bool(result.rowcount)
+
+
+def _stamped(registration: Registration, by: str) -> Registration:
+    """``registration`` with a new revision, the time and its registrant."""
+    return replace(registration, revision=secrets.token_hex(16), registered_at=_now(), registered_by=by)
+
+
+async def _upsert(conn: Any, table: Table, values: dict[str, Any]) -> None:
+    exists = (await conn.execute(select(table.c.name).where(table.c.name == values["name"]))).first()
+    if exists:
+        await conn.execute(update(table).where(table.c.name == values["name"]).values(values))
+    else:
+        await conn.execute(insert(table).values(values))
+
+
+def _review(pending: Registration, decision: str, by: str, note: str | None) -> dict[str, Any]:
+    return {
+        "name": pending.name,
+        "revision": pending.revision,
+        "decision": decision,
+        "registered_by": pending.registered_by,
+        "registered_at": pending.registered_at,
+        "reviewed_by": by,
+        "reviewed_at": _now(),
+        "note": note,
+    }

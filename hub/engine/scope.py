@@ -7,8 +7,11 @@ requests), so loader caches, statement counts and error lists cannot leak across
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from hub.vocabulary.model import PersonRole
 
 if TYPE_CHECKING:
     from hub.engine.loaders import Loaders
@@ -74,6 +77,12 @@ class RequestContext:
     loaders: Loaders | None = None
     #: Linked agencies of the request's person records (caseworker rule); prefetched per page.
     linkage: Any = None
+    #: How current the linkage index is, when an answer depended on it
+    #: (:class:`hub.engine.freshness.LinkageFreshness`; reported as ``extensions.linkage``).
+    linkage_freshness: Any = None
+    #: The row rule as the engine applies it: per source, the person roles whose records this
+    #: request may not see (set from the policy point by the server; nothing hidden by default).
+    hidden_roles: Callable[[str], frozenset[PersonRole]] = field(default=lambda _source: frozenset())
 
     def record(
         self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int

@@ -30,7 +30,7 @@ from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping, load_mapping_text, resolve_mapping_path
 from adapters.sql import MappedSQLSource
 from hub.engine.breaker import CircuitBreaker
-from hub.engine.config import HubConfig, SourceConfig
+from hub.engine.config import ConfigError, HubConfig, SourceConfig
 from hub.engine.registration import Registration, RegistrationStore
 from hub.storage.store import Store
 
@@ -134,6 +134,8 @@ class SourceRegistry:
         self._watcher: asyncio.Task[None] | None = None
         #: Serialises registrations, removals and store syncs (each is check → write → swap).
         self.changes = asyncio.Lock()
+        #: Configured sources that cannot serve whatever their database does, and why.
+        self._unusable: dict[str, str] = {}
 
     async def open(self) -> None:
         """Build and open every configured source concurrently; failures mark it down.
@@ -143,6 +145,18 @@ class SourceRegistry:
         entries = [self._build(c) for c in self.config.sources]
         self._sources = {e.name: e for e in entries}
         await asyncio.gather(*(self.reopen(e) for e in entries if e.source is not None))
+        required = {c.name for c in self.config.sources if c.required}
+        refused = {name: why for name, why in self._unusable.items() if name in required}
+        if refused:
+            # A source that can never serve (its mapping or adapter is wrong) stops start-up, so an
+            # operator does not run a national view silently missing an agency. A source that is
+            # merely down is not refused: it rejoins when it answers (partial results).
+            await self.close()
+            lines = "\n".join(f"  - {name}: {why}" for name, why in sorted(refused.items()))
+            raise ConfigError(
+                f"source(s) cannot be used:\n{lines}\n"
+                "Fix them, or set required = false in their [[sources]] entry to start without them."
+            )
         await self._open_registrations()
 
     # --- sources registered at run time ---------------------------------------------------------
@@ -299,9 +313,11 @@ class SourceRegistry:
             source = build_source(config, self.config)
         except MappingError as exc:
             log.error("source %s: mapping cannot be used: %s", config.name, exc)
+            self._unusable[config.name] = f"mapping cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "mapping error", now, timeout)
         except (ValueError, FileNotFoundError) as exc:
             log.error("source %s: configuration cannot be used (%s)", config.name, type(exc).__name__)
+            self._unusable[config.name] = f"configuration cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "configuration error", now, timeout)
         breaker = CircuitBreaker(self.config.breaker_threshold, self.config.breaker_reset_seconds)
         return RegisteredSource(config, source, SourceState.DOWN, "not yet opened", now, timeout, breaker)
@@ -322,6 +338,7 @@ class SourceRegistry:
             except MappingError as exc:
                 log.error("source %s: mapping does not fit its database: %s", entry.name, exc)
                 entry.state, entry.detail = SourceState.DOWN, "mapping does not fit the database"
+                self._unusable[entry.name] = f"mapping does not fit its database: {exc}"
                 return False
             except (SourceError, OSError, TimeoutError, FileNotFoundError) as exc:
                 log.warning("source %s: cannot open (%s)", entry.name, type(exc).__name__)
@@ -349,10 +366,6 @@ class SourceRegistry:
 
     def all(self) -> list[RegisteredSource]:
         return list(self._sources.values())
-
-    def serving(self) -> list[RegisteredSource]:
-        """Sources that are up, in configuration order."""
-        return [e for e in self._sources.values() if e.state is SourceState.UP]
 
     def get(self, name: str) -> RegisteredSource | None:
         """The source serving ``name``; a just-removed one while it drains, so a query that

@@ -2,7 +2,7 @@
 
 Tracing is optional: with the ``opentelemetry-api`` package absent, or no tracer configured,
 every function here is a cheap no-op. Spans carry the operation name, the source name, the
-outcome and counts — never arguments, values or anything personal (DESIGN.md §7, §9: a
+outcome and counts — never arguments, values or anything personal (docs/architecture.md §3, §9: a
 per-field ``resolve`` hook costs 8–16× and would see personal values).
 """
 

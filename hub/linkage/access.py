@@ -1,7 +1,7 @@
 """The linkage side of the caseworker rule: which agencies hold records of the same person.
 
 A caseworker may read personal fields of another agency's record when their own agency holds a
-record of the same person (DESIGN.md §7). The policy asks synchronously, per record; this
+record of the same person (docs/architecture.md §3). The policy asks synchronously, per record; this
 object answers from a prefetch made once per page — one lookup in the linkage index for all
 person records the request loaded — so the decision stays a cheap, pure function.
 """

@@ -4,18 +4,21 @@ Plain connected components over links are fragile: if A-B is right and B-C is a 
 and C end up as one "person" although nothing says they are. Here links are merged in order
 of decreasing score, and every merge is checked against the whole clusters it would join:
 
-- at most one NIK, one passport and one sex in a cluster;
+- one passport and one sex in a cluster, and NIKs at most one digit (or one adjacent swap)
+  apart from each other;
 - birth years in a cluster at most one year apart, and full birth dates at most a month
-  apart unless day and month are swapped;
+  apart unless day and month are swapped — unless both clusters hold NIKs (by then known to agree to
+  a digit), which outweigh a mistyped date — or the mistyped NIK digit that encodes it;
 - no two records of the same case in the same source, except a victim and the same victim
   examined as a witness (saksi korban);
 - a weak link (below :data:`~hub.linkage.scoring.STRONG_THRESHOLD`) only joins clusters
   whose names all agree with each other.
 
 A merge that breaks any of these is refused, so a bad pair can at worst add one wrong record
-to a cluster, never join two people. In an incremental run, clusters that already carry a
-person id are *locked*: new records may join them, but two of them are never merged, so ids
-stay stable (a full run may re-cluster).
+to a cluster, never join two people. Reviewers' decisions bind: a rejected pair never ends up
+in one cluster, a confirmed pair is merged first (:meth:`Clusterer.force`). In an incremental
+run, clusters that already carry a person id are *locked*: new records may join them, but two
+of them are never merged, so ids stay stable (a full run may re-cluster).
 """
 
 from __future__ import annotations
@@ -24,10 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from rapidfuzz import fuzz
-
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import STRONG_THRESHOLD
+from hub.linkage.names import compare_names
+from hub.linkage.scoring import STRONG_THRESHOLD, nik_compatible
 from hub.vocabulary.model import PersonRole, Sex
 
 _VICTIM_PAIR = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
@@ -46,6 +48,8 @@ class _Cluster:
     births: set[date] = field(default_factory=set)
     cases: dict[tuple[str, str], list[frozenset[PersonRole]]] = field(default_factory=dict)
     locked: bool = False
+    #: records a reviewer said are *not* this person (rejected links), of any member
+    apart: set[int] = field(default_factory=set)
 
 
 def _single(record: LinkRecord) -> _Cluster:
@@ -56,10 +60,9 @@ def _single(record: LinkRecord) -> _Cluster:
         cluster.passports.add(record.passport)
     if record.sex is not None:
         cluster.sexes.add(record.sex)
-    years = [y for y in (record.birth.year if record.birth else None, _nik_year(record)) if y is not None]
-    if years:
-        cluster.years = (min(years), max(years))
-    if record.exact_birth is not None:
+    if record.birth_year is not None:  # as recorded, else as in the NIK
+        cluster.years = (record.birth_year, record.birth_year)
+    if record.exact_birth is not None:  # as recorded, else as in the NIK (which may be mistyped)
         cluster.births.add(record.exact_birth)
     if record.case_key is not None:
         cluster.cases[(record.source, record.case_key)] = [record.roles]
@@ -76,18 +79,28 @@ def _dates_agree(x: date, y: date) -> bool:
     return x.year == y.year and x.day == y.month and x.month == y.day
 
 
-def _nik_year(record: LinkRecord) -> int | None:
-    return record.nik_birth.year if record.nik_birth else None
-
-
 class Clusterer:
     """Union-find over record positions with per-cluster consistency checks."""
 
-    def __init__(self, records: Sequence[LinkRecord]) -> None:
+    def __init__(self, records: Sequence[LinkRecord], apart: Iterable[tuple[int, int]] = ()) -> None:
         self.records = records
         self.parent = list(range(len(records)))
         self.clusters: dict[int, _Cluster] = {r.ref: _single(r) for r in records}
         self.refused = 0
+        for i, j in apart:  # rejected by a reviewer: never in one cluster
+            self.clusters[i].apart.add(j)
+            self.clusters[j].apart.add(i)
+
+    def force(self, i: int, j: int) -> bool:
+        """Merge on a reviewer's confirmation: only a rejection or two locked persons stop it."""
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return True
+        a, b = self.clusters[ri], self.clusters[rj]
+        if (a.locked and b.locked) or self._kept_apart(a, b):
+            return False
+        self._union(ri, rj)
+        return True
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -129,14 +142,41 @@ class Clusterer:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def kept_apart(self, i: int, j: int) -> bool:
+        """Whether a reviewer's rejection keeps the clusters of ``i`` and ``j`` apart."""
+        return self._kept_apart(self.clusters[self.find(i)], self.clusters[self.find(j)])
+
+    @staticmethod
+    def _kept_apart(a: _Cluster, b: _Cluster) -> bool:
+        if not a.apart and not b.apart:
+            return False
+        return any(m in a.apart for m in b.members) or any(m in b.apart for m in a.members)
+
     def _consistent(self, a: _Cluster, b: _Cluster, *, strong: bool) -> bool:
         if a.locked and b.locked:
             return False
-        if len(a.niks | b.niks) > 1 or len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
+        if self._kept_apart(a, b):
             return False
-        if a.years and b.years and max(a.years[1], b.years[1]) - min(a.years[0], b.years[0]) > 1:
+        if len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
             return False
-        if a.births and b.births and not all(_dates_agree(x, y) for x in a.births for y in b.births):
+        if not all(nik_compatible(x, y) for x in a.niks for y in b.niks):
+            return False
+        # NIKs on both sides that agree (to a digit) outweigh a birth date: the mistyped one
+        # is the date, or the NIK digit that encodes it.
+        same_nik = bool(a.niks and b.niks)
+        if (
+            not same_nik
+            and a.years
+            and b.years
+            and max(a.years[1], b.years[1]) - min(a.years[0], b.years[0]) > 1
+        ):
+            return False
+        if (
+            not same_nik
+            and a.births
+            and b.births
+            and not all(_dates_agree(x, y) for x in a.births for y in b.births)
+        ):
             return False
         for slot, roles in b.cases.items():
             if slot in a.cases:
@@ -151,9 +191,9 @@ class Clusterer:
         if len(left) * len(right) > _NAME_CHECK_LIMIT:
             left, right = left[:8], right[:8]
         for i in left:
-            a = self.records[i].name.text
+            a = self.records[i].name
             for j in right:
-                if fuzz.token_sort_ratio(a, self.records[j].name.text) < _NAME_AGREEMENT:
+                if compare_names(a, self.records[j].name)[1] < _NAME_AGREEMENT:
                     return False
         return True
 
@@ -176,4 +216,5 @@ class Clusterer:
         for slot, roles in b.cases.items():
             a.cases.setdefault(slot, []).extend(roles)
         a.locked = a.locked or b.locked
+        a.apart |= b.apart
         del self.clusters[rj]

@@ -79,6 +79,11 @@ class Deduplication:
         return len(set(self.person_of.values()))
 
     @property
+    def unlinked(self) -> int:
+        """Records the linkage job has not seen yet (each counted as a person of its own)."""
+        return sum(1 for person in self.person_of.values() if isinstance(person, tuple))
+
+    @property
     def double_counting(self) -> DoubleCounting:
         by_agency: dict[str, set[PersonKey]] = defaultdict(set)
         records: dict[str, int] = defaultdict(int)
@@ -115,9 +120,9 @@ async def deduplicate(
     return Deduplication(person_of, {ref: agency_of(ref[0]) for ref in refs})
 
 
-def count_distinct(
+def persons_by_cell(
     dedup: Deduplication, cell_of: Mapping[RecordRef, Iterable[Hashable]]
-) -> dict[Hashable, int]:
+) -> dict[Hashable, set[PersonKey]]:
     """VICTIMS by a dimension: for each cell, the distinct persons among its records.
 
     ``cell_of`` gives each record's cell value(s) (a record may fall in several cells, e.g. a
@@ -130,4 +135,11 @@ def count_distinct(
             continue
         for value in values:
             cells[value].add(person)
-    return {value: len(persons) for value, persons in cells.items()}
+    return dict(cells)
+
+
+def count_distinct(
+    dedup: Deduplication, cell_of: Mapping[RecordRef, Iterable[Hashable]]
+) -> dict[Hashable, int]:
+    """VICTIMS by a dimension: for each cell, how many distinct persons (see :func:`persons_by_cell`)."""
+    return {value: len(persons) for value, persons in persons_by_cell(dedup, cell_of).items()}

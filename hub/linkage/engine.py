@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from hub.linkage.blocking import candidate_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import LINK_THRESHOLD, NameFrequencies, compare
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -37,6 +37,16 @@ CASE_MIN_SCORE = 3.0
 MAX_CASE_PARTICIPANTS = 30
 
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PossibleLink:
+    """A pair in the uncertain band, left apart and offered for clerical review."""
+
+    left: int  # record position (left < right)
+    right: int
+    score: float
+    rule: str
 
 
 @dataclass(slots=True)
@@ -49,6 +59,8 @@ class Linkage:
     candidate_pairs: int = 0
     links: int = 0
     refused: int = 0
+    #: the best uncertain pair between each two clusters that stayed apart (for review)
+    possible: list[PossibleLink] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -74,14 +86,19 @@ def link(
     existing: Iterable[Sequence[int]] = (),
     only: Iterable[int] | None = None,
     progress: Progress | None = None,
+    confirmed: Iterable[tuple[int, int]] = (),
+    rejected: Iterable[tuple[int, int]] = (),
 ) -> Linkage:
     """Cluster ``records`` (positions must equal ``record.ref``).
 
     ``existing`` seeds the clusters of an incremental run (locked: never merged with each
     other); ``only`` restricts comparisons to pairs that involve those positions.
+    ``confirmed`` and ``rejected`` are reviewers' decisions on pairs of positions: confirmed
+    pairs are merged before anything else, rejected pairs never end up in one cluster, and
+    neither is offered for review again.
     """
     with bulk_work():
-        return _link(records, existing, only, progress)
+        return _link(records, existing, only, progress, list(confirmed), list(rejected))
 
 
 def _link(
@@ -89,25 +106,35 @@ def _link(
     existing: Iterable[Sequence[int]],
     only: Iterable[int] | None,
     progress: Progress | None,
+    confirmed: list[tuple[int, int]],
+    rejected: list[tuple[int, int]],
 ) -> Linkage:
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
     pairs = candidate_pairs(records, only_set)
     scored: list[tuple[float, int, int, str]] = []
+    uncertain: list[tuple[float, int, int, str]] = []
     total = len(pairs)
     for n, (i, j) in enumerate(pairs, start=1):
         result = compare(records[i], records[j], names)
         if result.score >= LINK_THRESHOLD:
             scored.append((result.score, i, j, result.rule))
+        elif result.score >= REVIEW_THRESHOLD:
+            uncertain.append((result.score, i, j, result.rule))
         if progress is not None and n % 50_000 == 0:
             progress("scoring", n, total)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
 
-    clusterer = Clusterer(records)
+    clusterer = Clusterer(records, rejected)
     clusterer.seed(existing)
     evidence: dict[int, tuple[float, str]] = {}
     links = 0
+    for i, j in confirmed:
+        if clusterer.force(i, j):
+            links += 1
+            _note(evidence, i, 100.0, "CONFIRMED")
+            _note(evidence, j, 100.0, "CONFIRMED")
     for score, i, j, rule in scored:
         if clusterer.link(i, j, score):
             links += 1
@@ -115,7 +142,31 @@ def _link(
             _note(evidence, j, score, rule)
 
     links += _collective_pass(records, clusterer, evidence, only_set)
-    return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused)
+    decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
+    possible = _possible(clusterer, uncertain, decided)
+    return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused, possible)
+
+
+def _ordered(i: int, j: int) -> tuple[int, int]:
+    return (i, j) if i < j else (j, i)
+
+
+def _possible(
+    clusterer: Clusterer, uncertain: list[tuple[float, int, int, str]], decided: set[tuple[int, int]]
+) -> list[PossibleLink]:
+    """The best uncertain pair between each two clusters that stayed apart and undecided."""
+    best: dict[tuple[int, int], tuple[float, int, int, str]] = {}
+    for score, i, j, rule in uncertain:
+        ci, cj = clusterer.find(i), clusterer.find(j)
+        if ci == cj or _ordered(i, j) in decided or clusterer.kept_apart(ci, cj):
+            continue
+        slot = _ordered(ci, cj)
+        if slot not in best or best[slot][0] < score:
+            best[slot] = (score, *_ordered(i, j), rule)
+    return [
+        PossibleLink(i, j, score, rule)
+        for score, i, j, rule in sorted(best.values(), key=lambda x: (-x[0], x[1], x[2]))
+    ]
 
 
 def _note(evidence: dict[int, tuple[float, str]], i: int, score: float, rule: str) -> None:

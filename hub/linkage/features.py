@@ -7,7 +7,7 @@ run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from hub.linkage.normalise import (
@@ -15,22 +15,20 @@ from hub.linkage.normalise import (
     NameParts,
     name_key,
     nik_facts,
+    normalise_address,
     normalise_birth_date,
     normalise_name,
     normalise_nik,
     normalise_passport,
+    normalise_phone,
+    sound_key,
 )
-from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
+from hub.vocabulary.model import AGE_RANGES as MODEL_AGE_RANGES
+from hub.vocabulary.model import MAX_PLAUSIBLE_AGE, AgeGroup, PersonRecord, PersonRole, Sex
 
-#: Age bands as (lowest, highest) completed years.
+#: Age bands as closed (lowest, highest) ranges of completed years, for overlap tests.
 AGE_RANGES: dict[AgeGroup, tuple[int, int]] = {
-    AgeGroup.AGE_0_5: (0, 5),
-    AgeGroup.AGE_6_12: (6, 12),
-    AgeGroup.AGE_13_17: (13, 17),
-    AgeGroup.AGE_18_24: (18, 24),
-    AgeGroup.AGE_25_44: (25, 44),
-    AgeGroup.AGE_45_59: (45, 59),
-    AgeGroup.AGE_60_PLUS: (60, 120),
+    band: (low, MAX_PLAUSIBLE_AGE if high is None else high) for band, (low, high) in MODEL_AGE_RANGES.items()
 }
 
 
@@ -53,23 +51,39 @@ class LinkRecord:
     region: str | None  # recorded domicile/origin regency
     nik_region: str | None  # regency of first registration, from the NIK
     age_range: tuple[int, int] | None  # age band at the case's report date
+    phone: str | None = None  # last nine digits of a mobile number
+    address: str | None = None  # address words, normalised and sorted
+
+    # derived once at construction (compared millions of times)
+    births: tuple[date, ...] = field(init=False)  # full dates: as recorded, as in the NIK
+    birth_year: int | None = field(init=False)
+    regions: tuple[str, ...] = field(init=False)  # recorded regency, then the NIK's
+    recorded_births: tuple[date, ...] = field(init=False)  # as recorded only
+    recorded_year: int | None = field(init=False)
+    sound: str = field(init=False)  # sorted sound keys of the name tokens
+    sorted_tokens: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        births: list[date] = []
+        if self.birth is not None and not self.birth.year_only:
+            births.append(self.birth.value)
+        self.recorded_births = tuple(births)
+        if self.nik_birth is not None and self.nik_birth not in births:
+            births.append(self.nik_birth)
+        self.recorded_year = self.birth.year if self.birth is not None else None
+        self.births = tuple(births)
+        if self.birth is not None:
+            self.birth_year = self.birth.year
+        else:
+            self.birth_year = self.nik_birth.year if self.nik_birth else None
+        self.regions = tuple(r for r in (self.region, self.nik_region) if r)
+        self.sorted_tokens = tuple(sorted(self.name.tokens))
+        self.sound = " ".join(sorted(sound_key(t) for t in self.name.tokens))
 
     @property
     def exact_birth(self) -> date | None:
         """A full birth date: as recorded (unless only the year is), else from the NIK."""
-        if self.birth is not None and not self.birth.year_only:
-            return self.birth.value
-        return self.nik_birth
-
-    @property
-    def birth_year(self) -> int | None:
-        if self.birth is not None:
-            return self.birth.year
-        return self.nik_birth.year if self.nik_birth else None
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        return tuple(r for r in (self.region, self.nik_region) if r)
+        return self.births[0] if self.births else None
 
 
 def link_record(ref: int, record: PersonRecord) -> LinkRecord:
@@ -96,4 +110,6 @@ def link_record(ref: int, record: PersonRecord) -> LinkRecord:
         region=record.domicile_region,
         nik_region=facts.region if facts else None,
         age_range=AGE_RANGES.get(record.age_group),
+        phone=normalise_phone(record.phone),
+        address=normalise_address(record.address),
     )

@@ -253,6 +253,18 @@ class LinkageIndex:
             value = (await conn.execute(select(func.max(linkage_record.c.person_id)))).scalar()
         return int(value or 0)
 
+    async def last_run_at(self) -> datetime | None:
+        """When the last successful linkage run finished (None: linkage never ran)."""
+        async with self.engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(func.max(linkage_run.c.finished_at)).where(linkage_run.c.status == "ok")
+                )
+            ).scalar()
+        if value is not None and value.tzinfo is None:  # SQLite hands back naive datetimes
+            value = value.replace(tzinfo=UTC)
+        return value
+
     # --- writes (the job) ------------------------------------------------------------------
 
     async def start_run(self, mode: str) -> int:

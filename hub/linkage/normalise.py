@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from rapidfuzz.distance import DamerauLevenshtein
+
+from hub.linkage.variants import knowledge
 from hub.vocabulary.model import Sex
 
 #: Titles and honorifics (gelar) that agencies add or leave out, after punctuation is removed
@@ -36,38 +39,9 @@ TITLES = frozenset(
 )  # fmt: skip
 
 #: Words that start the patronym ("bin Sulaiman", "binti Ahmad"): it and what follows are
-#: kept apart from the given name, since agencies write it or leave it out.
-PATRONYM_MARKERS = frozenset(
-    {"bin", "binti", "bt", "bte", "bnti", "bniti", "bitni", "binit", "bintt", "bintii"}
-)
-
-#: Old (pre-1972 EYD, and van Ophuijsen) spellings and their modern form, applied in order.
-#: ``ch`` → ``kh`` follows the 1972 reform (Chairul → Khairul).
-_RESPELL = (("oe", "u"), ("dj", "j"), ("tj", "c"), ("nj", "ny"), ("sj", "sy"), ("ch", "kh"))
-
-#: Common given names and their abbreviations or variant spellings, to one canonical form.
-_CANONICAL = {
-    "m": "muhammad",
-    "muh": "muhammad",
-    "moh": "muhammad",
-    "mhd": "muhammad",
-    "moch": "muhammad",
-    "mokh": "muhammad",
-    "much": "muhammad",
-    "mukh": "muhammad",
-    "mochammad": "muhammad",
-    "mokhammad": "muhammad",
-    "mohammad": "muhammad",
-    "mohamad": "muhammad",
-    "muhamad": "muhammad",
-    "muhammad": "muhammad",
-    "mohammed": "muhammad",
-    "akhmad": "ahmad",
-    "achmad": "ahmad",
-    "ahmad": "ahmad",
-    "abd": "abdul",
-    "nurul": "nur",
-}
+#: kept apart from the given name, since agencies write it or leave it out. A longer word one
+#: typing slip away from ``binti`` (``bnti``, ``bintii``) counts too (:func:`is_patronym_marker`).
+PATRONYM_MARKERS = frozenset({"bin", "binti", "bt", "bte", "bint"})
 
 _NON_LETTER = re.compile(r"[^a-z]+")
 _DIGITS = re.compile(r"\D+")
@@ -89,6 +63,8 @@ class NameParts:
 
 def _fold(text: str) -> str:
     """Lower case with accents removed (``É`` → ``e``)."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -114,16 +90,46 @@ def _words(raw: str) -> list[tuple[str, bool]]:
     return out
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one inserted, dropped, changed or swapped letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    return DamerauLevenshtein.distance(a, b, score_cutoff=1) <= 1
+
+
+@lru_cache(maxsize=4096)
+def is_patronym_marker(word: str) -> bool:
+    """``bin``/``binti`` and their short forms, or a word one slip away from ``binti``."""
+    return word in PATRONYM_MARKERS or (4 <= len(word) <= 6 and _one_edit(word, "binti"))
+
+
 @lru_cache(maxsize=200_000)
 def modern_spelling(token: str) -> str:
-    """One lower-case token in modern spelling, with common names in canonical form."""
-    token = _CANONICAL.get(token, token)
-    for old, new in _RESPELL:
+    """One lower-case token in modern spelling, with common names in canonical form.
+
+    The rules and names are the reviewed tables of :mod:`hub.linkage.variants`.
+    """
+    names = knowledge()
+    token = names.canonical.get(token, token)
+    for old, new in names.spelling:
         if old in token:
             token = token.replace(old, new)
-    return _CANONICAL.get(token, token)
+    return names.canonical.get(token, token)
 
 
+@lru_cache(maxsize=200_000)
+def sound_key(token: str) -> str:
+    """What a modern-spelling token sounds like: two spellings of one name share the key.
+
+    ``hasanah``/``khasanah``, ``yahya``/``yahja``, ``fatimah``/``fatima``, ``amar``/``ammar``
+    (the rules of ``data/sound.csv``).
+    """
+    for pattern, replacement in knowledge().sound:
+        token = pattern.sub(replacement, token)
+    return token
+
+
+@lru_cache(maxsize=262_144)
 def normalise_name(raw: str | None) -> NameParts:
     """The comparable parts of a name as one agency wrote it (empty for no name)."""
     if not raw:
@@ -137,7 +143,7 @@ def normalise_name(raw: str | None) -> NameParts:
     for word, is_title in words:
         if is_title:
             continue
-        if word in PATRONYM_MARKERS and given:
+        if given and is_patronym_marker(word):
             target = patronym
             continue
         target.append(modern_spelling(word))
@@ -159,7 +165,7 @@ def phonetic(token: str) -> str:
 
 def name_key(parts: NameParts) -> str:
     """Order-free key of the given name (``Siregar Budi`` and ``Budi Siregar`` agree)."""
-    return " ".join(sorted(phonetic(t) for t in parts.tokens if len(t) > 1))
+    return " ".join(sorted(phonetic(sound_key(t)) for t in parts.tokens if len(t) > 1))
 
 
 # --- NIK and passport ------------------------------------------------------------------------
@@ -229,3 +235,37 @@ def normalise_birth_date(value: date | None) -> BirthDate | None:
     if value is None:
         return None
     return BirthDate(value, year_only=(value.month == 1 and value.day == 1))
+
+
+# --- contacts ----------------------------------------------------------------------------
+
+#: Address words that say nothing about the place (and their abbreviations, unified).
+_ADDRESS_WORDS = {
+    "jalan": "jl", "jln": "jl", "gang": "gg", "kelurahan": "kel", "desa": "ds", "kecamatan": "kec",
+    "kabupaten": "kab", "kota": "kota", "nomor": "no", "blok": "blok", "rt": "rt", "rw": "rw",
+}  # fmt: skip
+
+
+_ADDRESS_TOKEN = re.compile(r"[a-z]+|\d+")
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    """The last nine digits of a phone number (``+62 812-…`` and ``0812…`` agree), or None."""
+    if not raw:
+        return None
+    digits = _DIGITS.sub("", raw)
+    return digits[-9:] if len(digits) >= 9 else None
+
+
+def normalise_address(raw: str | None) -> str | None:
+    """Address words in lower case, abbreviations unified, numbers without leading zeros.
+
+    ``Jalan Melati No. 5, RT 008/RW 003`` and ``JL. MELATI NO.5 RT.08 RW.03`` agree.
+    """
+    if not raw:
+        return None
+    words = [
+        (word.lstrip("0") or "0") if word[0].isdigit() else _ADDRESS_WORDS.get(word, word)
+        for word in _ADDRESS_TOKEN.findall(_fold(raw))
+    ]
+    return " ".join(words) or None

@@ -1,30 +1,49 @@
-"""Scoring a candidate pair: how much the evidence says "the same human being".
+"""Scoring a candidate pair: graded agreement per field, and how much it says "the same person".
 
-Each field adds or subtracts points, in the spirit of Fellegi-Sunter weights (agreement on a
-rare, reliable field counts much; disagreement on a field that people rarely get wrong counts
-heavily against):
+Each field is compared on its own into an *agreement level* (the evidence a clerical
+reviewer sees, :class:`Levels`), and each level carries a weight in points — a log-odds in the
+spirit of Fellegi–Sunter: agreement on a rare, reliable field counts much; disagreement on a
+field people rarely get wrong counts heavily against. The weights were calibrated offline
+(``docs/linkage.md`` says how and against what); the rarity of a name is estimated from the
+data of each run (:class:`NameFrequencies`).
 
-=================  ===========================================  =========================
-field              agrees                                        disagrees
-=================  ===========================================  =========================
-NIK                +12 (the national identity number)            veto (different people)
-passport           +10                                           -8 (renewals happen)
-sex                0 (half of everybody agrees)                  veto
-birth date         +4 exact, +2 within a month or day/month      -6 more than a year apart
-                   swapped, +1/+0.5 same year
-name               +5 (≥ 97), +3.5 (≥ 90), +1.5 (≥ 80)           -5 below 70 (rapidfuzz)
-rare name          up to +4 for an exact match on a name rarer   —
-                   than the number of records explains
-patronym           +1 when both write it alike                   -3 when both write it
-region             +1.5 same regency, +0.5 same province         -0.5 (people move)
-age band           —                                             veto if the bands cannot
-                                                                 meet within 7 years
-same case          +4 victim and victim-witness of one case      veto for any other roles
-=================  ===========================================  =========================
+=============  ==========================================================  =======
+field          level                                                        points
+=============  ==========================================================  =======
+NIK            ``EXACT``                                                    +12
+               ``ONE_DIGIT``: one digit or two adjacent digits differ,      +7
+               with names agreeing at least ``FUZZY`` (else ``DIFFERENT``)
+               ``DIFFERENT``                                                -8
+passport       ``EXACT`` / ``DIFFERENT`` (renewals happen)                  +10 / -8
+sex            conflict                                                     veto
+birth date     ``EXACT`` (recorded or encoded in the NIK)                   +5
+               ``SWAPPED`` day and month                                    +3
+               ``NEAR`` within a month                                      +2
+               ``YEAR`` (one side knows only the year)                      +1
+               ``YEAR_OFF_ONE`` / ``SAME_YEAR_CONFLICT`` / ``CONFLICT``      -1 / -4 / -6
+name           ``EXACT`` 5, ``VARIANT`` 4.5, ``SIMILAR`` 3.5, ``SUBSET`` 3.5,
+               ``SHORT_FORM`` 3, ``FUZZY`` 1.5, ``PARTIAL`` 1, ``WEAK`` 0,
+               ``DIFFERENT`` -5 (:mod:`hub.linkage.names`)
+rare name      up to +4 for an exact or variant match on a name rarer than
+               the number of records explains
+patronym       alike / both written and different                           +1 / -3
+phone          ``EXACT`` (last nine digits)                                 +5
+address        ``SAME`` / ``SIMILAR`` (people move: no penalty)             +3 / +0.5
+region         same regency / same province / different                    +1.5 / +0.5 / -0.5
+age band       bands cannot meet within 7 years                             veto
+same case      victim and victim-witness of one case / other roles          +4 / veto
+=============  ==========================================================  =======
 
-A pair is a link when its score reaches :data:`LINK_THRESHOLD`. The *rule* names the
-strongest evidence (``NIK``, ``PASSPORT``, ``NAME_BIRTH_DATE``, …) and is stored in the
-linkage index so an auditor can see why two records were joined, without seeing the data.
+**No link on a name alone**: a pair whose only agreement is its name — no NIK, passport,
+birth date or year, phone, address or shared case agrees (a regency is shared by too many
+people to single one out) — is never linked automatically, however rare the name: its score
+is capped below :data:`LINK_THRESHOLD`, its rule is ``NAME_ONLY``, and when the name is rare
+enough to reach :data:`REVIEW_THRESHOLD` it goes to clerical review.
+
+A pair at or above :data:`LINK_THRESHOLD` is a link; between :data:`REVIEW_THRESHOLD` and it
+a *possible* link, offered to coordinators for review. The *rule* names the strongest
+evidence (``NIK``, ``NIK_ONE_DIGIT``, ``PASSPORT``, ``NAME_BIRTH_DATE``, …) and is stored in
+the linkage index so an auditor can see why two records were joined, without the data.
 """
 
 from __future__ import annotations
@@ -34,21 +53,73 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from rapidfuzz import fuzz
 
 from hub.linkage.features import LinkRecord
+from hub.linkage.names import NameLevel, compare_names, compare_tokens
 from hub.linkage.normalise import phonetic
 from hub.vocabulary.model import PersonRole
 
 #: Score at which a candidate pair is a link.
 LINK_THRESHOLD = 8.0
+#: Score from which a pair that is not a link is offered for clerical review.
+REVIEW_THRESHOLD = 6.0
 #: Links at or above this score carry an identifier or several agreeing fields: only these
 #: may join two clusters that are each already larger than one record.
 STRONG_THRESHOLD = 11.0
 VETO = -100.0
+#: Where a name-only pair's score is capped (below the link threshold, inside the review band).
+_NAME_ONLY_CAP = LINK_THRESHOLD - 0.5
 
 _VICTIM_PAIR = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
+
+
+class Agreement(StrEnum):
+    """Agreement level of one field of a pair (identifier, birth date or contact)."""
+
+    EXACT = "EXACT"
+    ONE_DIGIT = "ONE_DIGIT"
+    SWAPPED = "SWAPPED"
+    NEAR = "NEAR"
+    YEAR = "YEAR"
+    YEAR_OFF_ONE = "YEAR_OFF_ONE"
+    SAME = "SAME"
+    SIMILAR = "SIMILAR"
+    SAME_REGENCY = "SAME_REGENCY"
+    SAME_PROVINCE = "SAME_PROVINCE"
+    SAME_YEAR_CONFLICT = "SAME_YEAR_CONFLICT"
+    CONFLICT = "CONFLICT"
+    DIFFERENT = "DIFFERENT"
+    MISSING = "MISSING"
+
+
+NAME_POINTS: dict[NameLevel, float] = {
+    NameLevel.EXACT: 5.0,
+    NameLevel.VARIANT: 4.5,
+    NameLevel.SIMILAR: 3.5,
+    NameLevel.SUBSET: 3.5,
+    NameLevel.SHORT_FORM: 3.0,
+    NameLevel.FUZZY: 1.5,
+    NameLevel.PARTIAL: 1.0,
+    NameLevel.WEAK: 0.0,
+    NameLevel.DIFFERENT: -5.0,
+    NameLevel.MISSING: 0.0,
+}
+NIK_POINTS = {Agreement.EXACT: 12.0, Agreement.ONE_DIGIT: 7.0, Agreement.DIFFERENT: -8.0}
+BIRTH_POINTS = {
+    Agreement.EXACT: 5.0,
+    Agreement.SWAPPED: 3.0,
+    Agreement.NEAR: 2.0,
+    Agreement.YEAR: 1.0,
+    Agreement.YEAR_OFF_ONE: -1.0,
+    Agreement.SAME_YEAR_CONFLICT: -4.0,
+    Agreement.CONFLICT: -6.0,
+}
+PHONE_POINTS = 5.0
+ADDRESS_POINTS = {Agreement.SAME: 3.0, Agreement.SIMILAR: 0.5}
+REGION_POINTS = {Agreement.SAME_REGENCY: 1.5, Agreement.SAME_PROVINCE: 0.5, Agreement.DIFFERENT: -0.5}
 
 
 class NameFrequencies:
@@ -96,46 +167,156 @@ class Comparison:
     score: float
     rule: str
     name_similarity: float
+    #: Whether anything but the name agrees (the pair may be linked automatically).
+    corroborated: bool = True
 
 
-def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
-    """0-100: how alike the given names are, order-free, initials matching their word."""
-    ta, tb = a.name.tokens, b.name.tokens
-    if not ta or not tb:
-        return 0.0
-    if any(len(t) == 1 for t in ta) or any(len(t) == 1 for t in tb):
-        ta, tb = _expand_initials(ta, tb), _expand_initials(tb, ta)
-    return fuzz.token_sort_ratio(" ".join(ta), " ".join(tb))
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """The agreement level of every field of a pair: the evidence shown to a reviewer.
+
+    Levels only: no value of either record, so they can be stored and shown to any role
+    that may see that the pair exists.
+    """
+
+    name: NameLevel
+    nik: Agreement
+    passport: Agreement
+    birth_date: Agreement
+    sex: Agreement
+    phone: Agreement
+    address: Agreement
+    region: Agreement
+    patronym: Agreement
+
+    def as_dict(self) -> dict[str, str]:
+        """Field (GraphQL name) → level name, as stored in the review queue."""
+        return {
+            "name": self.name.name,
+            "nik": self.nik.value,
+            "passportNumber": self.passport.value,
+            "birthDate": self.birth_date.value,
+            "sex": self.sex.value,
+            "phone": self.phone.value,
+            "address": self.address.value,
+            "region": self.region.value,
+            "patronym": self.patronym.value,
+        }
 
 
-def _expand_initials(tokens: tuple[str, ...], other: tuple[str, ...]) -> tuple[str, ...]:
-    """``a yusuf`` against ``ahmad yusuf`` reads as ``ahmad yusuf``."""
-    out = []
-    for token in tokens:
-        if len(token) == 1:
-            match = next((o for o in other if len(o) > 1 and o[0] == token), None)
-            out.append(match or token)
-        else:
-            out.append(token)
-    return tuple(out)
+# --- field comparisons (each tested on its own) ---------------------------------------------
 
 
-def _birth_points(a: LinkRecord, b: LinkRecord) -> tuple[float, str | None]:
-    da, db = a.exact_birth, b.exact_birth
-    if da is not None and db is not None:
-        if da == db:
-            return 4.0, "BIRTH_DATE"
-        if abs((da - db).days) <= 31 or (da.year == db.year and da.day == db.month and da.month == db.day):
-            return 2.0, "BIRTH_DATE"
-        if da.year == db.year:  # both dates written in full, months apart: two people
-            return -4.0, None
-        return (-1.0 if abs(da.year - db.year) == 1 else -6.0), None
-    ya, yb = a.birth_year, b.birth_year
+def nik_agreement(a: str | None, b: str | None) -> Agreement:
+    """``EXACT``, ``ONE_DIGIT`` (one digit, or two adjacent digits swapped), ``DIFFERENT``."""
+    if not a or not b:
+        return Agreement.MISSING
+    if a == b:
+        return Agreement.EXACT
+    if len(a) == len(b):
+        diffs = [k for k in range(len(a)) if a[k] != b[k]]
+        if len(diffs) == 1:
+            return Agreement.ONE_DIGIT
+        if (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        ):
+            return Agreement.ONE_DIGIT
+    return Agreement.DIFFERENT
+
+
+def _date_agreement(x: date, y: date) -> Agreement:
+    if x == y:
+        return Agreement.EXACT
+    if x.year == y.year and x.day == y.month and x.month == y.day:
+        return Agreement.SWAPPED
+    if abs((x - y).days) <= 31:
+        return Agreement.NEAR
+    if x.year == y.year:
+        return Agreement.SAME_YEAR_CONFLICT
+    return Agreement.YEAR_OFF_ONE if abs(x.year - y.year) == 1 else Agreement.CONFLICT
+
+
+_BIRTH_ORDER = (
+    Agreement.EXACT,
+    Agreement.SWAPPED,
+    Agreement.NEAR,
+    Agreement.YEAR,
+    Agreement.YEAR_OFF_ONE,
+    Agreement.SAME_YEAR_CONFLICT,
+    Agreement.CONFLICT,
+)
+
+
+def _nik_date_differs(a: LinkRecord, b: LinkRecord) -> bool:
+    """Whether both NIKs are recorded and differ in their date digits (positions 7-12)."""
+    return bool(a.nik and b.nik and a.nik[6:12] != b.nik[6:12])
+
+
+def birth_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
+    """The best agreement between the full birth dates the records state (recorded or in the NIK).
+
+    Day and month swapped (``1978-06-02`` / ``1978-02-06``) is its own level; with one side
+    known only by its year, the years are compared. When the two NIKs disagree in their date
+    digits (one of them mistyped, or two people), only recorded dates are compared.
+    """
+    if _nik_date_differs(a, b):
+        da, db = a.recorded_births, b.recorded_births
+        ya, yb = a.recorded_year, b.recorded_year
+    else:
+        da, db = a.births, b.births
+        ya, yb = a.birth_year, b.birth_year
+    if da and db:
+        best = min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_ORDER.index)
+        return best
     if ya is not None and yb is not None:
         if ya == yb:
-            return 1.0, "BIRTH_YEAR"
-        return (-1.0 if abs(ya - yb) == 1 else -6.0), None
-    return 0.0, None
+            return Agreement.YEAR
+        return Agreement.YEAR_OFF_ONE if abs(ya - yb) == 1 else Agreement.CONFLICT
+    return Agreement.MISSING
+
+
+def passport_agreement(a: str | None, b: str | None) -> Agreement:
+    if not a or not b:
+        return Agreement.MISSING
+    return Agreement.EXACT if a == b else Agreement.DIFFERENT
+
+
+def phone_agreement(a: str | None, b: str | None) -> Agreement:
+    """Phones agree on their last nine digits; a different number says little (numbers change)."""
+    if not a or not b:
+        return Agreement.MISSING
+    return Agreement.EXACT if a == b else Agreement.DIFFERENT
+
+
+def address_agreement(a: str | None, b: str | None) -> Agreement:
+    """``SAME`` address words (any order, ≥ 90), ``SIMILAR`` (≥ 75), else ``DIFFERENT``."""
+    if not a or not b:
+        return Agreement.MISSING
+    ratio = fuzz.token_set_ratio(a, b)
+    if ratio >= 90:
+        return Agreement.SAME
+    return Agreement.SIMILAR if ratio >= 75 else Agreement.DIFFERENT
+
+
+def region_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
+    ra, rb = a.regions, b.regions
+    if not ra or not rb:
+        return Agreement.MISSING
+    if any(x == y for x in ra for y in rb):
+        return Agreement.SAME_REGENCY
+    if any(x[:2] == y[:2] for x in ra for y in rb):
+        return Agreement.SAME_PROVINCE
+    return Agreement.DIFFERENT
+
+
+def patronym_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
+    if not a.name.patronym or not b.name.patronym:
+        return Agreement.MISSING
+    similar = fuzz.ratio(" ".join(a.name.patronym), " ".join(b.name.patronym)) >= 85
+    return Agreement.SAME if similar else Agreement.DIFFERENT
 
 
 def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
@@ -153,74 +334,142 @@ def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
     return lo1 <= hi2 + 7 and lo2 <= hi1 + 7
 
 
-def _region_points(a: LinkRecord, b: LinkRecord) -> float:
-    ra, rb = a.regions, b.regions
-    if not ra or not rb:
-        return 0.0
-    if any(x == y for x in ra for y in rb):
-        return 1.5
-    if any(x[:2] == y[:2] for x in ra for y in rb):
-        return 0.5
-    return -0.5
+def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
+    """:func:`~hub.linkage.names.compare_names` on the record's precomputed forms."""
+    ta, tb = a.name.tokens, b.name.tokens
+    if not ta or not tb:
+        return NameLevel.MISSING, 0.0
+    if a.sorted_tokens == b.sorted_tokens:
+        return NameLevel.EXACT, 100.0
+    return compare_tokens(ta, tb, a.sound, b.sound)
 
 
-def _name_points(similarity: float) -> float:
-    if similarity >= 97:
-        return 5.0
-    if similarity >= 90:
-        return 3.5
-    if similarity >= 80:
-        return 1.5
-    if similarity >= 70:
-        return 0.0
-    return -5.0
+def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
+    """0-100: how alike the given names are (order-free, variants and short forms credited)."""
+    return compare_names(a.name, b.name)[1]
+
+
+# --- the pair -------------------------------------------------------------------------------
+
+
+def _identifier_may_agree(a: LinkRecord, b: LinkRecord) -> bool:
+    """Whether NIK, passport or phone could add points (both recorded), or it is one case."""
+    return bool(
+        (a.nik and b.nik)
+        or (a.passport and b.passport and a.passport == b.passport)
+        or (a.phone and a.phone == b.phone)
+        or (a.source == b.source and a.case_key is not None and a.case_key == b.case_key)
+    )
+
+
+def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
+    if a.sex is not None and b.sex is not None and a.sex is not b.sex:
+        return "SEX_CONFLICT"
+    same_case = a.source == b.source and a.case_key is not None and a.case_key == b.case_key
+    if same_case and (a.roles | b.roles) != _VICTIM_PAIR:
+        return "SAME_CASE"
+    if not _age_compatible(a, b):
+        return "AGE_CONFLICT"
+    return None
 
 
 def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) -> Comparison:
     """Score the pair; a veto gives a score far below any threshold.
 
-    With ``names``, an exact name match also earns points for how rare the name is.
+    With ``names``, an exact or variant name match also earns points for how rare the name is.
     """
-    if a.sex is not None and b.sex is not None and a.sex is not b.sex:
-        return Comparison(VETO, "SEX_CONFLICT", 0.0)
-    if a.nik and b.nik and a.nik != b.nik:
-        return Comparison(VETO, "NIK_CONFLICT", 0.0)
-    same_case = a.source == b.source and a.case_key is not None and a.case_key == b.case_key
-    if same_case and (a.roles | b.roles) != _VICTIM_PAIR:
-        return Comparison(VETO, "SAME_CASE", 0.0)
-    if not _age_compatible(a, b):
-        return Comparison(VETO, "AGE_CONFLICT", 0.0)
-
-    similarity = name_similarity(a, b)
-    score = _name_points(similarity)
+    veto = _veto(a, b)
+    if veto is not None:
+        return Comparison(VETO, veto, 0.0, False)
+    level, similarity = _names(a, b)
+    if level is NameLevel.DIFFERENT and not _identifier_may_agree(a, b):
+        # Without an identifier, different names cannot reach the review band: at most
+        # -5 + 5 (birth date) + 1 (patronym) + 1.5 (regency). Most blocked pairs end here.
+        return Comparison(NAME_POINTS[level], "NAME_DIFFERENT", similarity, False)
+    score = NAME_POINTS[level]
     rule = "NAME"
-    if names is not None and similarity >= 97:
+    corroborated = False
+    if names is not None and level >= NameLevel.VARIANT:
         score += _rarity_points(names.surplus(a.name.tokens))
-    if a.nik and a.nik == b.nik:
-        score += 12.0
-        rule = "NIK"
-    if a.passport and b.passport:
-        if a.passport == b.passport:
-            score += 10.0
-            rule = "PASSPORT" if rule == "NAME" else rule
-        else:
-            score -= 8.0
-    birth, birth_rule = _birth_points(a, b)
-    score += birth
-    if rule == "NAME" and birth_rule is not None:
-        rule = f"NAME_{birth_rule}"
-    if a.name.patronym and b.name.patronym:
-        pat = fuzz.ratio(" ".join(a.name.patronym), " ".join(b.name.patronym))
-        score += 1.0 if pat >= 85 else -3.0
-    region = _region_points(a, b)
-    score += region
-    if rule == "NAME" and region > 1:
-        rule = "NAME_REGION"
-    if same_case:
+    nik = nik_agreement(a.nik, b.nik)
+    if nik is Agreement.ONE_DIGIT and level < NameLevel.FUZZY:
+        # Twins born the same day in one regency get consecutive NIKs: a near NIK says
+        # "the same person" only when the names agree too.
+        nik = Agreement.DIFFERENT
+    if nik is not Agreement.MISSING:
+        score += NIK_POINTS[nik]
+        if nik is not Agreement.DIFFERENT:
+            corroborated = True
+            rule = "NIK" if nik is Agreement.EXACT else "NIK_ONE_DIGIT"
+    passport = passport_agreement(a.passport, b.passport)
+    if passport is Agreement.EXACT:
+        score += 10.0
+        corroborated = True
+        rule = "PASSPORT" if rule == "NAME" else rule
+    elif passport is Agreement.DIFFERENT:
+        score -= 8.0
+    birth = birth_agreement(a, b)
+    if birth is not Agreement.MISSING:
+        points = BIRTH_POINTS[birth]
+        score += points
+        if points > 0:
+            corroborated = True
+            if rule == "NAME":
+                rule = "NAME_BIRTH_YEAR" if birth is Agreement.YEAR else "NAME_BIRTH_DATE"
+    if a.phone and b.phone and a.phone == b.phone:
+        score += PHONE_POINTS
+        corroborated = True
+        rule = "NAME_PHONE" if rule == "NAME" else rule
+    if a.address and b.address and level is not NameLevel.DIFFERENT:
+        address = address_agreement(a.address, b.address)
+        if address in ADDRESS_POINTS:
+            score += ADDRESS_POINTS[address]
+            if address is Agreement.SAME:
+                corroborated = True
+                rule = "NAME_ADDRESS" if rule == "NAME" else rule
+    patronym = patronym_agreement(a, b)
+    if patronym is Agreement.SAME:
+        score += 1.0
+    elif patronym is Agreement.DIFFERENT:
+        score -= 3.0
+    region = region_agreement(a, b)
+    if region is not Agreement.MISSING:
+        score += REGION_POINTS[region]
+        if region is Agreement.SAME_REGENCY:
+            rule = "NAME_REGION" if rule == "NAME" else rule
+    if a.source == b.source and a.case_key is not None and a.case_key == b.case_key:
         score += 4.0
+        corroborated = True
         if rule.startswith("NAME"):
             rule = "NAME_SAME_CASE"
-    return Comparison(score, rule, similarity)
+    if not corroborated:
+        score, rule = min(score, _NAME_ONLY_CAP), "NAME_ONLY"
+    return Comparison(score, rule, similarity, corroborated)
+
+
+def levels(a: LinkRecord, b: LinkRecord) -> Levels:
+    """Every field's agreement level for the pair (for clerical review; no values)."""
+    sex = (
+        Agreement.MISSING
+        if a.sex is None or b.sex is None
+        else (Agreement.EXACT if a.sex is b.sex else Agreement.CONFLICT)
+    )
+    return Levels(
+        name=compare_names(a.name, b.name)[0],
+        nik=nik_agreement(a.nik, b.nik),
+        passport=passport_agreement(a.passport, b.passport),
+        birth_date=birth_agreement(a, b),
+        sex=sex,
+        phone=phone_agreement(a.phone, b.phone),
+        address=address_agreement(a.address, b.address),
+        region=region_agreement(a, b),
+        patronym=patronym_agreement(a, b),
+    )
+
+
+def nik_compatible(a: str, b: str) -> bool:
+    """Whether two NIKs can be one person's (equal, or one digit or adjacent swap apart)."""
+    return nik_agreement(a, b) in (Agreement.EXACT, Agreement.ONE_DIGIT)
 
 
 def birth_conflict(a: date | None, b: date | None) -> bool:

@@ -21,12 +21,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 from strawberry.types import ExecutionResult
 
 from hub.access.audit import AuditLog
 from hub.access.auth import Authenticator, load_auth
+from hub.access.budgets import Budgets, budget_key
+from hub.access.cellkey import CellKeys
 from hub.access.policy import ANONYMOUS, Guard, LinkedAgencies, Principal
 from hub.engine import tracing
 from hub.engine.config import ConfigError, HubConfig, load_config
@@ -35,14 +37,16 @@ from hub.engine.metrics import HubMetrics
 from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
-from hub.server import examples
+from hub.server import examples, pages
 from hub.server.authn import principal_of, protect
-from hub.server.http import GraphQLOverHTTP
+from hub.server.http import BodyLimit, GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
-from hub.server.persisted import PersistedQueries
+from hub.server.persisted import PersistedQueries, operation_names
 from hub.storage.store import Store
 from hub.vocabulary import model
 from resolvers.access import GuardedConverter
+from resolvers.context import Context
+from resolvers.entities import ENTITIES
 from resolvers.schema import HubSchema, build_schema
 
 log = logging.getLogger("tppo_hub.app")
@@ -55,23 +59,33 @@ class Hub:
         self.config = config
         self.store = Store(config.store_url, config.base_dir)
         self.registry = SourceRegistry(config)
-        self.metrics = HubMetrics()
+        self.metrics = HubMetrics(_metrics_operations(config))
         self.federation = Federation(self.registry, config, self.metrics)
         self.schema = schema or build_schema()
         # Access (hub/access/: auth, policy, audit): checked here, so a bad [auth]
         # section stops the hub before it serves anything.
         self.auth = load_auth(config)
         self.authenticator = Authenticator(self.auth)
+        #: Operations the hub documents (its examples): run by plan (resolvers/compiled.py) even
+        #: when sent as text; allow-listed and persisted queries are known over HTTP too.
+        self.known_queries = frozenset(
+            q for q in (*examples.OPERATIONS, config.example_query) if isinstance(q, str) and q
+        )
         self.audit = AuditLog(self.store)
+        #: Per-principal concurrency and work budgets of HTTP callers (hub.access.budgets).
+        self.budgets = Budgets(self.auth.access.limits)
         #: Policy hook for linkage (issue 5): lets caseworkers read records of persons linked
         #: to their agency's records. None until the linkage index provides one.
         self.linkage: LinkedAgencies | None = None
+        #: The cell-key secret for perturbed statistics, read from (or created in) the store at start.
+        self.cell_keys: CellKeys | None = None
 
     async def start(self) -> None:
         # aiosqlite logs every statement with its parameters at DEBUG: never personal data in logs.
         logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
         await self.store.open()
         await self.audit.open()
+        self.cell_keys = await CellKeys.open(self.store)
         await self.authenticator.start()
         await self.registry.open()
 
@@ -79,27 +93,40 @@ class Hub:
         await self.registry.close()
         await self.store.close()
 
-    def context(self, principal: Principal = ANONYMOUS, **extra: Any) -> dict[str, Any]:
+    def context(
+        self,
+        principal: Principal = ANONYMOUS,
+        request: Any = None,
+        response: Any = None,
+        budgets: Budgets | None = None,
+        budget_key: str | None = None,
+    ) -> Context:
         """A fresh per-request context (call inside the running event loop)."""
-        hub_ctx = self.federation.new_context()
+        scope = self.federation.new_context()
         linkage = self.linkage
         if linkage is None and principal.role == "caseworker" and self.store.is_open:
             # Caseworkers may read records of persons their agency also holds: the policy asks
             # the linkage index, prefetched once per page (hub.engine.persons.expand).
-            linkage = hub_ctx.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
+            linkage = scope.linkage = RequestLinkage(LinkageIndex(self.store.engine), self._agency_code)
         guard = Guard(principal, self._agency_of, self.auth.access, linkage)
-        return {
-            "hub": hub_ctx,
-            "federation": self.federation,
-            "converter": GuardedConverter(self.registry, guard),
-            "guard": guard,
-            "audit": self.audit,
-            "limits": self.auth.access.limits,
-            "store": self.store,  # linkage index for person views (hub.engine.persons)
-            "metrics": self.metrics,
-            "principal": principal,
-            **extra,
-        }
+        scope.hidden_roles = guard.hidden_roles  # the row rule, applied by the engine
+        return Context(
+            scope=scope,
+            federation=self.federation,
+            converter=GuardedConverter(self.registry, guard),
+            guard=guard,
+            principal=principal,
+            limits=self.auth.access.limits,
+            entities=ENTITIES,
+            audit=self.audit,
+            linkage=LinkageIndex(self.store.engine) if self.store.is_open else None,
+            metrics=self.metrics,
+            cell_keys=self.cell_keys,  # perturbed statistics (hub.access.cellkey)
+            budgets=budgets,
+            budget_key=budget_key,
+            request=request,
+            response=response,
+        )
 
     def _agency_code(self, source: str) -> str | None:
         agency = self._agency_of(source)
@@ -110,12 +137,21 @@ class Hub:
         return entry.source.agency if entry is not None and entry.source is not None else None
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, principal: Principal = ANONYMOUS
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        principal: Principal = ANONYMOUS,
+        *,
+        compiled: bool | None = None,
     ) -> ExecutionResult:
-        """Run one operation in-process (tests, benchmarks, scripts)."""
-        return await self.schema.execute(
-            query, variable_values=variables, context_value=self.context(principal)
-        )
+        """Run one operation in-process (tests, benchmarks, scripts).
+
+        ``compiled``: complete plain subtrees by plan (True) or field by field (False); by
+        default, by plan when the query is one of :attr:`known_queries`, as over HTTP.
+        """
+        context = self.context(principal)
+        context.known_operation = query in self.known_queries if compiled is None else compiled
+        return await self.schema.execute(query, variable_values=variables, context_value=context)
 
 
 class HubGraphQL(GraphQLOverHTTP):
@@ -125,21 +161,26 @@ class HubGraphQL(GraphQLOverHTTP):
         super().__init__(hub.schema, **kwargs)
         self.hub = hub
         self.persisted = _persisted_queries(hub.config)
+        self.known_queries = hub.known_queries
 
-    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
+    async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware
         if principal.demo:
             response.headers["X-TPPO-Demo-Role"] = principal.role
-        return self.hub.context(principal, request=request, response=response)
+        client = request.client.host if getattr(request, "client", None) is not None else None
+        # HTTP callers spend per-principal budgets (in-process callers hold the config anyway).
+        return self.hub.context(
+            principal,
+            request=request,
+            response=response,
+            budgets=self.hub.budgets,
+            budget_key=budget_key(principal, client),
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        start = html.find("const EXAMPLE_QUERY = `")
-        end = html.find("`;", start)
-        if start >= 0 and end >= 0:
-            example = (self.hub.config.example_query or examples.PORTAL_LIST).replace("`", "'")
-            html = html[: start + len("const EXAMPLE_QUERY = `")] + example + html[end:]
-        return HTMLResponse(html)
+        """The hub's own GraphiQL page (no CDN): the configured example first, then every example."""
+        tabs = [self.hub.config.example_query] if self.hub.config.example_query else []
+        return pages.graphiql_page(request, [*tabs, *examples.GRAPHIQL_TABS])
 
 
 def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
@@ -160,7 +201,8 @@ def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
 
 
 def create_app(config: HubConfig) -> Starlette:
-    """The ASGI app: ``/graphql``, ``/healthz``, ``/readyz`` and ``/metrics`` for ``config``."""
+    """The ASGI app for ``config``: ``/graphql`` (API and GraphiQL), ``/`` (the Task Force
+    dashboard), ``/static/`` (their assets), ``/healthz``, ``/readyz`` and ``/metrics``."""
     hub = Hub(config)
     if config.tracing:
         tracing.configure(exporter=config.tracing)
@@ -196,6 +238,8 @@ def create_app(config: HubConfig) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/", pages.dashboard_page, name="dashboard"),
+            Mount(pages.STATIC_PATH, app=pages.static_files(), name="static"),
         ],
         middleware=_middleware(config),
         lifespan=lifespan,
@@ -204,9 +248,19 @@ def create_app(config: HubConfig) -> Starlette:
     return app
 
 
+def _metrics_operations(config: HubConfig) -> frozenset[str]:
+    """Operation names with their own metrics series: the examples, ``[http].metrics_operations``
+    and the persisted allow-list's operations (every other name is ``other``)."""
+    known = operation_names([examples.PORTAL_LIST, examples.ANALYST_FILTER, examples.CASE_DETAIL])
+    persisted = _persisted_queries(config)
+    allow_listed = persisted.operation_names() if persisted is not None else frozenset()
+    return known | allow_listed | frozenset(config.metrics_operations)
+
+
 def _middleware(config: HubConfig) -> list[Middleware]:
-    """Request ids on every response and in every log line; CORS for configured portals."""
-    stack = [Middleware(RequestIdMiddleware)]
+    """Request ids on every response and in every log line; a request body limit; CORS for
+    configured portals."""
+    stack = [Middleware(RequestIdMiddleware), Middleware(BodyLimit, max_bytes=config.max_body_bytes)]
     if config.cors_origins:
         stack.append(
             Middleware(

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from adapters.base import MappingError
@@ -22,25 +23,51 @@ def _serve(args: argparse.Namespace) -> int:
 
     from hub.server.app import CONFIG_ENV, create_app
     from hub.server.logs import configure_logging
+    from hub.server.transport import PROTOCOL
 
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
     config = load_config(Path(args.config))
     app = create_app(config)
     # JSON lines with request ids for operators; plain lines when a person watches a terminal.
     configure_logging(args.log_level, json_lines=not sys.stderr.isatty())
     print(f"TPPO hub: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
-    common = {"host": args.host, "port": args.port, "log_level": args.log_level, "log_config": None}
-    if args.workers > 1:
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "log_config": None,
+        # uvloop and httptools when installed (they are dependencies); TCP_NODELAY on every
+        # connection whatever the worker count (hub/server/transport.py).
+        "loop": "auto",
+        "http": PROTOCOL,
+    }
+    if workers > 1:
         # Several processes need an import string; each builds its hub from the same file and
         # shares the store (use a PostgreSQL store for replicas on several machines).
         os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=args.workers, **common)
+        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=workers, **common)
     else:
         uvicorn.run(app, **common)
     return 0
 
 
+def default_workers() -> int:
+    """One worker process per core this process may run on (the GIL makes one a core's worth)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _demo_generate(args: argparse.Namespace) -> int:
-    from hub.demo.generate import generate
+    try:  # an optional part of the product: `pip install tppo-hub[demo]`
+        from hub.demo.generate import generate
+    except ImportError as exc:
+        print(f"error: the demo generator is not installed ({exc.name}): pip install 'tppo-hub[demo]'",
+              file=sys.stderr)
+        return 2
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr)
@@ -83,6 +110,37 @@ def _link(args: argparse.Namespace) -> int:
         return 1
     print(report.summary(), file=sys.stderr)
     return 0
+
+
+def _indicators_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from hub.server.indicator_export import ExportRequest, export
+
+    request = ExportRequest(
+        period_from=_date(args.period_from, "--from"),
+        period_to=_date(args.period_to, "--to"),
+        role=args.role,
+        indicators=tuple(args.indicator or ()),
+        disaggregate_by=tuple(d.upper() for d in args.by or ()),
+        as_of=_date(args.as_of, "--as-of"),
+        allow_partial=args.allow_partial,
+    )
+    text = asyncio.run(export(load_config(Path(args.config)), request, args.format))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a date like 2024-12-31 (got {text!r})") from None
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -283,7 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (share the store)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (share the store; default: one per core)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser("demo", help="demo agency databases")
@@ -320,6 +383,29 @@ def build_parser() -> argparse.ArgumentParser:
     apikey.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
     apikey.add_argument("--agency", default=None, help="agency code of the key's holder")
     apikey.set_defaults(run=_apikey)
+
+    indicators = commands.add_parser("indicators", help="the Task Force's indicators")
+    indicator_commands = indicators.add_subparsers(dest="indicators_command", required=True)
+    ind_export = indicator_commands.add_parser(
+        "export", help="write a period's indicators with their metadata (CSV or JSON) for a report"
+    )
+    ind_export.add_argument("--config", default="hub.toml")
+    ind_export.add_argument("--format", choices=("csv", "json"), default="csv")
+    ind_export.add_argument("--from", dest="period_from", help="first report date of the period (YYYY-MM-DD)")
+    ind_export.add_argument("--to", dest="period_to", help="last report date of the period (YYYY-MM-DD)")
+    ind_export.add_argument(
+        "--role", default="public", help="export as this role: public (default) is disclosure-controlled"
+    )
+    ind_export.add_argument("--indicator", action="append", help="only this indicator id (repeatable)")
+    ind_export.add_argument("--by", action="append", help="disaggregate by this dimension where allowed")
+    ind_export.add_argument("--as-of", dest="as_of", help="reference date for freshness (default: --to)")
+    ind_export.add_argument("--output", help="write to this file instead of standard output")
+    ind_export.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="export even if a source fails (figures then partial, errors in the output)",
+    )
+    ind_export.set_defaults(run=_indicators_export)
 
     audit = commands.add_parser("audit", help="the audit trail of personal-data reads")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

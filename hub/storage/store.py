@@ -1,7 +1,7 @@
 """The hub's own store: registered sources, the linkage index and the audit log — nothing else.
 
 It never holds agency data: only derived, non-identifying indexes and the hub's own records
-(DESIGN.md §2). SQLite by default (a file next to the configuration); a PostgreSQL URL lets
+(docs/architecture.md §2). SQLite by default (a file next to the configuration); a PostgreSQL URL lets
 several hub replicas share it. Modules that keep tables here declare them on :data:`metadata`
 at import time; :meth:`Store.open` creates what is missing.
 """

@@ -11,8 +11,10 @@ descriptions, the ``vocabulary`` query and reports are all generated from this s
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 
@@ -190,20 +192,20 @@ class ServiceType(Labelled):
         "Social reintegration (incl. economic empowerment)",
         "Reintegrasi sosial",
     )
-    LPSK_PHYSICAL_PROTECTION = (
-        "LPSK_PHYSICAL_PROTECTION",
-        "LPSK physical protection",
-        "Perlindungan fisik LPSK",
+    PROTECTION_PHYSICAL = (
+        "PROTECTION_PHYSICAL",
+        "Physical protection of a witness or victim (protection programme)",
+        "Perlindungan fisik saksi/korban",
     )
-    LPSK_PROCEDURAL_RIGHTS = (
-        "LPSK_PROCEDURAL_RIGHTS",
-        "LPSK fulfilment of procedural rights",
+    PROTECTION_PROCEDURAL_RIGHTS = (
+        "PROTECTION_PROCEDURAL_RIGHTS",
+        "Fulfilment of a witness's or victim's procedural rights (protection programme)",
         "Pemenuhan hak prosedural",
     )
-    LPSK_MEDICAL_PSYCHOSOCIAL = (
-        "LPSK_MEDICAL_PSYCHOSOCIAL",
-        "LPSK medical, psychological or psychosocial aid",
-        "Bantuan medis/psikologis/psikososial LPSK",
+    PROTECTION_MEDICAL_PSYCHOSOCIAL = (
+        "PROTECTION_MEDICAL_PSYCHOSOCIAL",
+        "Medical, psychological or psychosocial aid (protection programme)",
+        "Bantuan medis/psikologis/psikososial",
     )
     RESTITUTION_FACILITATION = (
         "RESTITUTION_FACILITATION",
@@ -253,20 +255,29 @@ class AgeGroup(Labelled):
         """The band for an age in whole years (``None`` or negative → UNKNOWN)."""
         if years is None or years < 0:
             return cls.UNKNOWN
-        for upper, band in _AGE_BANDS:
-            if years <= upper:
+        for band, (low, high) in AGE_RANGES.items():
+            if years >= low and (high is None or years <= high):
                 return band
-        return cls.AGE_60_PLUS
+        return cls.UNKNOWN
 
 
-_AGE_BANDS: tuple[tuple[int, AgeGroup], ...] = (
-    (5, AgeGroup.AGE_0_5),
-    (12, AgeGroup.AGE_6_12),
-    (17, AgeGroup.AGE_13_17),
-    (24, AgeGroup.AGE_18_24),
-    (44, AgeGroup.AGE_25_44),
-    (59, AgeGroup.AGE_45_59),
+#: The Simfoni PPA age bands as inclusive ranges of completed years (None: open upper bound).
+#: The one definition: records, SQL filters, statistics and linkage all read it.
+AGE_RANGES: Mapping[AgeGroup, tuple[int, int | None]] = MappingProxyType(
+    {
+        AgeGroup.AGE_0_5: (0, 5),
+        AgeGroup.AGE_6_12: (6, 12),
+        AgeGroup.AGE_13_17: (13, 17),
+        AgeGroup.AGE_18_24: (18, 24),
+        AgeGroup.AGE_25_44: (25, 44),
+        AgeGroup.AGE_45_59: (45, 59),
+        AgeGroup.AGE_60_PLUS: (60, None),
+    }
 )
+
+#: The oldest plausible age in whole years: older values are data errors (data quality), and
+#: comparisons that need a closed range close the open band here.
+MAX_PLAUSIBLE_AGE = 120
 
 #: Under this age a person is a child (anak) under UU 21/2007 Pasal 1 angka 5.
 CHILD_AGE_LIMIT = 18
@@ -328,12 +339,12 @@ class OrgType(Labelled):
     SOCIAL_REHAB_CENTRE = (
         "SOCIAL_REHAB_CENTRE",
         "Social rehabilitation centre",
-        "RPTC/Sentra/Balai Kemensos",
+        "RPTC/Sentra/Balai rehabilitasi sosial",
     )
     WITNESS_PROTECTION = (
         "WITNESS_PROTECTION",
         "Witness and victim protection",
-        "Perlindungan saksi dan korban (LPSK)",
+        "Perlindungan saksi dan korban",
     )
     MIGRANT_WORKER_PROTECTION = (
         "MIGRANT_WORKER_PROTECTION",
@@ -376,6 +387,7 @@ class Entity(enum.Enum):
     PERSON = "person"
     SERVICE = "service"
     STAGE_EVENT = "stage"
+    RESTITUTION = "restitution"
 
 
 #: Every labelled code list of the national vocabulary, for the ``vocabulary`` query.
@@ -448,7 +460,8 @@ class PersonRecord:
     phone: str | None
 
 
-#: The fields of ``PersonRecord`` that are personal data.
+#: The fields of ``PersonRecord`` that are personal data (UU 27/2022): the one list that the policy
+#: point, the resolvers, data quality and the mapping checks all read.
 PERSONAL_FIELDS: tuple[str, ...] = (
     "full_name",
     "nik",
@@ -487,7 +500,25 @@ class StageEventRecord:
     reference: str | None
 
 
-Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord
+@dataclass(slots=True)
+class RestitutionRecord:
+    """Restitution for one victim (Restitusi, UU 21/2007 Pasal 48–50), as an agency recorded it.
+
+    Amounts in rupiah: ``requested_idr`` claimed (as assessed for the claim, e.g. by the witness
+    and victim protection agency), ``ordered_idr`` ordered by a court, ``paid_idr`` paid;
+    None where the agency records none.
+    """
+
+    source: str
+    key: str
+    case_key: str | None
+    recipient_key: str | None
+    requested_idr: int | None
+    ordered_idr: int | None
+    paid_idr: int | None
+
+
+Record = CaseRecord | PersonRecord | ServiceRecord | StageEventRecord | RestitutionRecord
 
 
 # --- Requests -----------------------------------------------------------------------------
@@ -542,6 +573,15 @@ class CaseFilter:
     child_victim: bool | None = None
     countries_of_exploitation: tuple[str, ...] = ()
     text: str | None = None
+    #: Not a user condition: the person roles whose records the asker may not see *in the
+    #: source this filter is sent to* (the policy's row rule, set per source by the engine).
+    #: Victim conditions and victim/service counts leave those records out, so a hidden
+    #: record never changes what its viewer can observe.
+    hidden_roles: frozenset[PersonRole] = frozenset()
+
+    def victim_roles(self) -> frozenset[PersonRole]:
+        """The roles that make a record a victim for this asker (hidden roles left out)."""
+        return VICTIM_ROLES - self.hidden_roles
 
     def pushed_fields(self) -> set[str]:
         """The names of the fields set in this filter that a source must evaluate."""

@@ -1,0 +1,291 @@
+"""A compiled execution path for known operations: a page's objects to JSON without per-field overhead.
+
+graphql-core completes every field of every object one by one: a resolver call, a resolve-info
+object, a path entry, a null check, a type dispatch (~2.5 µs a field, ``shared/notes/stack.md``
+§3). For a portal page that is ~500 fields and a fifth of the hub's CPU per page. Yet almost all
+of them are plain attributes of the dataclasses the root resolvers already built
+(:mod:`resolvers.types`): nothing is left to decide but which attributes to read and how to
+serialise them. So, the way graphql-jit or Grafast plan an operation once, this module plans
+each selection once — the first time an operation runs — into a tree of small functions that
+read the attributes and serialise the leaves, and reuses the plan on every later run.
+
+What stays the same: parsing, validation, variables, the query-safety and access extensions,
+every root resolver (policy, audit, federation, loaders) and every field with a resolver that
+sees more than its object (personal fields pass the policy point one by one). The plan covers
+only subtrees whose every field is a basic attribute or a plain synchronous method of its object
+(no ``info``, no arguments, no directives) of a concrete object type. Anything unusual at run
+time — a null in a non-null field, a value a scalar cannot serialise, an object of an
+unexpected type, a method that raises — abandons the plan for that object, and graphql-core
+completes it instead, producing exactly the error and partial result it always would. A plan
+never changes an answer; it only skips work. Tests compare both paths on every documented
+operation (``tests/test_compiled.py``).
+
+Which operations: only known ones (the hub's documented examples, allow-listed and persisted
+queries: ``Context.known_operation``). Plans are kept per schema in a bounded LRU keyed by the
+parsed document's field nodes; ad-hoc queries take the normal path and cost no plan memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetails
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+#: How many selection plans a schema keeps (a plan is a few closures per field).
+MAX_PLANS = 1024
+#: Where strawberry keeps its field definition on a graphql-core field.
+_STRAWBERRY_FIELD = "strawberry-definition"
+
+Complete = Callable[[Any], Any]
+
+
+class Fallback(Exception):
+    """The plan cannot complete this value; graphql-core's normal path must."""
+
+
+class _NotCompilable(Exception):
+    """A selection the planner leaves to graphql-core (compile time only)."""
+
+
+class PlanCache:
+    """Plans of one schema: (object type, field nodes) → the completer of that selection.
+
+    The entry keeps the field nodes themselves alive, so the ids in its key can never be
+    reused by another document's nodes while the entry exists.
+    """
+
+    def __init__(self, max_plans: int = MAX_PLANS) -> None:
+        self.max_plans = max_plans
+        self._plans: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Complete | None]] = OrderedDict()
+        self.hits = 0
+        self.compiled = 0
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, Complete | None]:
+        entry = self._plans.get(key)
+        if entry is None:
+            return False, None
+        self._plans.move_to_end(key)
+        self.hits += 1
+        return True, entry[1]
+
+    def put(self, key: tuple[Any, ...], nodes: tuple[Any, ...], plan: Complete | None) -> None:
+        self._plans[key] = (nodes, plan)
+        self.compiled += 1
+        while len(self._plans) > self.max_plans:
+            self._plans.popitem(last=False)
+
+
+def _key(object_type: GraphQLObjectType, field_details_list: list[FieldDetails]) -> tuple[Any, ...]:
+    return (object_type.name, *(id(fd.node) for fd in field_details_list))
+
+
+class _Planner:
+    """Builds the completer of one selection, asking the execution context to collect fields."""
+
+    def __init__(self, context: StrawberryGraphQLCoreExecutionContext) -> None:
+        self.context = context
+
+    def object(self, object_type: GraphQLObjectType, field_details_list: list[FieldDetails]) -> Complete:
+        """The completer of an object's selection set (its own type check excluded)."""
+        for details in field_details_list:
+            if details.defer_usage is not None or details.fragment_variable_values is not None:
+                raise _NotCompilable
+        grouped, defer_usages, forbidden = self.context.collect_subfields(object_type, field_details_list)
+        if defer_usages or forbidden:
+            raise _NotCompilable
+        readers: list[tuple[str, Any, Any]] = []
+        for response_key, sub_details in grouped.items():
+            nodes = [d.node for d in sub_details]
+            if any(node.directives for node in nodes):
+                raise _NotCompilable  # @skip/@include depend on variables: not part of the key
+            name = nodes[0].name.value
+            if name == "__typename":
+                readers.append((response_key, None, object_type.name))
+                continue
+            field_def = object_type.fields.get(name)
+            if field_def is None or field_def.args or any(node.arguments for node in nodes):
+                raise _NotCompilable
+            definition = field_def.extensions.get(_STRAWBERRY_FIELD)
+            python_name = getattr(definition, "python_name", None)
+            if not isinstance(python_name, str):
+                raise _NotCompilable
+            read: str | Callable[[Any], Any] = python_name
+            if not getattr(field_def.resolve, "_is_default", False):
+                read = _pure_method(definition)  # or _NotCompilable (personal fields, info, args)
+            readers.append((response_key, read, self.value(field_def.type, list(sub_details))))
+        return _object_completer(readers)
+
+    def value(self, type_: GraphQLOutputType, field_details_list: list[FieldDetails]) -> Complete:
+        if isinstance(type_, GraphQLNonNull):
+            return _non_null(self.value(type_.of_type, field_details_list))
+        if isinstance(type_, GraphQLList):
+            return _list(self.value(type_.of_type, field_details_list))
+        if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+            return _leaf(type_.serialize)
+        if isinstance(type_, GraphQLObjectType):
+            inner = self.object(type_, field_details_list)
+            return _typed_object(type_, inner)
+        raise _NotCompilable  # interfaces and unions: the runtime type needs graphql-core
+
+
+def _pure_method(definition: Any) -> Callable[[Any], Any]:
+    """A field computed by a plain synchronous method of the object (``def f(self) -> T``).
+
+    Such a method sees nothing but its object: no arguments, no ``info`` (so no context, no
+    policy point, no audit), no permission classes or field extensions. Calling it from the plan
+    is what graphql-core would do; if it raises, the plan falls back and graphql-core calls it
+    again and reports the error where it belongs.
+    """
+    resolver = getattr(definition, "base_resolver", None)
+    if (
+        resolver is None
+        or resolver.is_async
+        or resolver.arguments
+        or resolver.self_parameter is None
+        or resolver.info_parameter is not None
+        or resolver.root_parameter is not None
+        or definition.permission_classes
+        or definition.extensions
+    ):
+        raise _NotCompilable
+    method = resolver.wrapped_func
+
+    def read(value: Any) -> Any:
+        try:
+            return method(value)
+        except Exception:
+            raise Fallback from None
+
+    return read
+
+
+def _object_completer(readers: list[tuple[str, Any, Any]]) -> Complete:
+    fields = tuple((key, read, completer, isinstance(read, str)) for key, read, completer in readers)
+
+    def complete(value: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        try:
+            for response_key, read, completer, attribute in fields:
+                if read is None:  # __typename
+                    out[response_key] = completer
+                elif attribute:
+                    out[response_key] = completer(getattr(value, read))
+                else:
+                    out[response_key] = completer(read(value))
+        except AttributeError:
+            raise Fallback from None  # graphql-core reports the missing attribute as a field error
+        return out
+
+    return complete
+
+
+def _typed_object(object_type: GraphQLObjectType, inner: Complete) -> Complete:
+    is_type_of = object_type.is_type_of
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if is_type_of is not None and is_type_of(value, None) is not True:
+            raise Fallback
+        return inner(value)
+
+    return complete
+
+
+def _non_null(inner: Complete) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None:
+            raise Fallback
+        completed = inner(value)
+        if completed is None:
+            raise Fallback
+        return completed
+
+    return complete
+
+
+def _list(inner: Complete) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):
+            raise Fallback  # graphql-core accepts other iterables; let it
+        return [inner(item) for item in value]
+
+    return complete
+
+
+def _leaf(serialize: Callable[[Any], Any]) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            serialized = serialize(value)
+        except Exception:
+            raise Fallback from None
+        if serialized is None or serialized is Undefined:
+            raise Fallback
+        return serialized
+
+    return complete
+
+
+class CompiledExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's execution, with planned completion of known operations' plain subtrees.
+
+    ``plans`` is set per schema (:func:`execution_context_for`); ``Context.known_operation``
+    switches the plans on for one request.
+    """
+
+    plans: PlanCache
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if getattr(self.context_value, "known_operation", False):
+            plan = self._plan(return_type, field_details_list)
+            if plan is not None:
+                try:
+                    return plan(result)
+                except Fallback:
+                    pass  # graphql-core completes this object; its children may still use plans
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Complete | None:
+        key = _key(object_type, field_details_list)
+        found, plan = self.plans.get(key)
+        if found:
+            return plan
+        try:
+            plan = _Planner(self).object(object_type, list(field_details_list))
+        except _NotCompilable:
+            plan = None
+        self.plans.put(key, tuple(fd.node for fd in field_details_list), plan)
+        return plan
+
+
+def execution_context_for(plans: PlanCache) -> type[CompiledExecutionContext]:
+    """An execution context class bound to one schema's plans (no state shared between schemas)."""
+    return type("CompiledExecutionContext", (CompiledExecutionContext,), {"plans": plans})

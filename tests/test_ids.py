@@ -1,0 +1,113 @@
+"""Global ids and cursors: the documented encoding, round trips, and refusal of anything else.
+
+Expected encodings are built here from the documented format (hub/engine/ids.py docstring):
+base64url without padding of ``source:entity:key``, and of the JSON list
+``[order, day, source, key]`` for a cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.engine.ids import MAX_TEXT, GlobalId, InvalidId, decode_cursor, encode_cursor, encode_id
+from hub.vocabulary.model import Entity, Keyset, SortOrder
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_an_id_is_base64url_of_source_entity_key_without_padding() -> None:
+    assert encode_id("polri", Entity.CASE, "LP/B/123/2023") == b64("polri:case:LP/B/123/2023")
+    # Only padding is stripped, never a letter: this encoding ends in "X".
+    assert encode_id("polri", Entity.CASE, "W") == "cG9scmk6Y2FzZTpX"
+    assert GlobalId.decode("cG9scmk6Y2FzZTpX").key == "W"
+    assert "=" not in encode_id("ab", Entity.CASE, "k")
+    assert GlobalId.decode(b64("polri:case:LP/B/1:2")) == GlobalId("polri", Entity.CASE, "LP/B/1:2")
+
+
+@given(
+    source=st.text(st.characters(blacklist_characters=":"), min_size=1, max_size=20),
+    entity=st.sampled_from(list(Entity)),
+    key=st.text(min_size=1, max_size=60),
+)
+def test_ids_round_trip(source: str, entity: Entity, key: str) -> None:
+    gid = GlobalId(source, entity, key)
+    assert GlobalId.decode(gid.encode()) == gid
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b64("polri:case:"),  # no key
+        b64(":case:k"),  # no source
+        b64("polri:case"),  # no second separator
+        b64("polri"),
+        b64("polri:nothing:k"),  # not an entity
+        "***",  # not base64
+        base64.urlsafe_b64encode(b"\xff\xfe:case:k").decode(),  # not UTF-8
+        "a" * (MAX_TEXT + 1),  # longer than any id the hub makes
+    ],
+)
+def test_malformed_ids_are_refused(text: str) -> None:
+    with pytest.raises(InvalidId) as raised:
+        GlobalId.decode(text)
+    assert str(raised.value) == "malformed id"
+
+
+def test_an_id_of_exactly_the_longest_length_is_decoded() -> None:
+    long_key = "x" * (MAX_TEXT * 3 // 4 - len("polri:case:"))
+    long_text = b64(f"polri:case:{long_key}")
+    assert len(long_text) == MAX_TEXT
+    assert GlobalId.decode(long_text).key == long_key
+
+
+@pytest.mark.parametrize("order", list(SortOrder))
+@pytest.mark.parametrize("day", [date(2023, 1, 31), None])
+def test_cursor_is_the_documented_json_and_round_trips(order: SortOrder, day: date | None) -> None:
+    position = Keyset(day, "polri", "LP/B/7/2023")
+    text = encode_cursor(order, position)
+    expected = [order.value, day.isoformat() if day else None, "polri", "LP/B/7/2023"]
+    assert text == b64(json.dumps(expected, separators=(",", ":")))
+    assert decode_cursor(text, order) == position
+
+
+@pytest.mark.parametrize("order", list(SortOrder))
+def test_a_cursor_is_refused_under_another_order(order: SortOrder) -> None:
+    text = encode_cursor(order, Keyset(date(2023, 1, 1), "polri", "k"))
+    for other in SortOrder:
+        if other is not order:
+            with pytest.raises(InvalidId) as raised:
+                decode_cursor(text, other)
+            assert str(raised.value) == "cursor was produced for another order"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '["desc", "2023-01-01", "polri"]',  # three items
+        '["desc", "2023-13-01", "polri", "k"]',  # no such date
+        '["desc", "2023-01-01", 5, "k"]',  # source not text
+        '["desc", "2023-01-01", "polri", 7]',  # key not text
+        '["desc", 20230101, "polri", "k"]',  # day not text
+        "{}",
+        "not json",
+        "[" * 5000 + "]" * 5000,  # deeply nested
+    ],
+)
+def test_malformed_cursors_are_refused(payload: str) -> None:
+    with pytest.raises(InvalidId) as raised:
+        decode_cursor(b64(payload), SortOrder.DESC)
+    assert str(raised.value) == "malformed cursor"
+
+
+def test_a_cursor_that_is_not_base64_is_refused() -> None:
+    with pytest.raises(InvalidId) as raised:
+        decode_cursor("!!!", SortOrder.DESC)
+    assert str(raised.value) == "malformed cursor"
