@@ -47,6 +47,58 @@ def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
     return f"DATE_FORMAT({utc}, '%%Y-%%m-%%d')"
 
 
+class Position(FunctionElement[int]):
+    """1-based position of ``needle`` in ``haystack`` (0 when absent): instr / strpos / locate."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "tppo_position"
+
+
+@compiles(Position)
+def _position_default(element: Position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = element.clauses
+    return f"instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+@compiles(Position, "postgresql")
+def _position_pg(element: Position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = element.clauses
+    return f"strpos({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+@compiles(Position, "mysql")
+def _position_mysql(element: Position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = element.clauses
+    return f"locate({compiler.process(needle, **kw)}, {compiler.process(haystack, **kw)})"
+
+
+class DateFromSerial(FunctionElement[str]):
+    """A spreadsheet serial day number (an integer) → ISO date text (day 0 = 1899-12-30)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "date_from_serial"
+
+
+@compiles(DateFromSerial)
+def _serial_default(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"date('1899-12-30', '+' || {compiler.process(arg, **kw)} || ' days')"
+
+
+@compiles(DateFromSerial, "postgresql")
+def _serial_pg(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"to_char(DATE '1899-12-30' + {compiler.process(arg, **kw)}, 'YYYY-MM-DD')"
+
+
+@compiles(DateFromSerial, "mysql")
+def _serial_mysql(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"DATE_FORMAT(DATE_ADD('1899-12-30', INTERVAL {compiler.process(arg, **kw)} DAY), '%%Y-%%m-%%d')"
+
+
 class DigitsOnly(FunctionElement[bool]):
     """True when a text is one or more ASCII digits (per dialect: GLOB, ~, REGEXP)."""
 
