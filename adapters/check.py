@@ -30,10 +30,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Table
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import NullType, TypeEngine
 
+from adapters import sqldates
 from adapters.base import MappingError, SourceDataError, SourceError
 from adapters.engines import EngineOptions, create_readonly_engine, redact_url
 from adapters.mapping import (
@@ -46,13 +60,17 @@ from adapters.mapping import (
     load_mapping,
     load_mapping_text,
 )
-from adapters.quality import SourceQuality, ValueCount, measure
+from adapters.quality import SourceQuality, ValueCount, measure, shape_of
 from adapters.reflect import reflect_tables, tables_named
+from adapters.regions import closest_region
 from adapters.sql import MappedSQLSource
 from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Entity, Measure, StatisticsRequest
 
 #: Records read per part in the sample run.
 DEFAULT_SAMPLE = 200
+#: Share of a field's present values that may fail to parse before the check refuses the
+#: mapping (``--max-unparsed``): above it the format (or the alias table) is wrong, not the data.
+DEFAULT_MAX_UNPARSED = 0.02
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -242,10 +260,17 @@ async def check_file(
     base_dir: Path | None = None,
     *,
     sample: int = DEFAULT_SAMPLE,
+    max_unparsed: float = DEFAULT_MAX_UNPARSED,
 ) -> CheckReport:
     """Check the mapping file at ``path`` against the database of ``options`` (then close)."""
     report, source = await check_source(
-        lambda: load_mapping(path, name), name, path.name, options, base_dir, sample=sample
+        lambda: load_mapping(path, name),
+        name,
+        path.name,
+        options,
+        base_dir,
+        sample=sample,
+        max_unparsed=max_unparsed,
     )
     if source is not None:
         await source.close()
@@ -260,6 +285,7 @@ async def check_text(
     base_dir: Path | None = None,
     *,
     sample: int = DEFAULT_SAMPLE,
+    max_unparsed: float = DEFAULT_MAX_UNPARSED,
     keep_open: bool = False,
 ) -> tuple[CheckReport, MappedSQLSource | None]:
     """Check a mapping given as TOML text; with ``keep_open`` the opened source is returned
@@ -271,6 +297,7 @@ async def check_text(
         options,
         base_dir,
         sample=sample,
+        max_unparsed=max_unparsed,
     )
     if source is not None and not (keep_open and report.ok):
         await source.close()
@@ -286,6 +313,7 @@ async def check_source(
     base_dir: Path | None,
     *,
     sample: int = DEFAULT_SAMPLE,
+    max_unparsed: float = DEFAULT_MAX_UNPARSED,
 ) -> tuple[CheckReport, MappedSQLSource | None]:
     """Run the check; returns the report and the open source (None when it could not open).
 
@@ -315,9 +343,11 @@ async def check_source(
     try:
         _check_types(report, source.mapping, source.tables)
         await _sample(report, source, sample)
+        await _unique_keys(report, source)
         if report.ok:
             report.quality = await measure(source)
             _quality_findings(report, report.quality)
+            await _refuse_unparsed(report, source, report.quality, max_unparsed)
     except BaseException:
         await source.close()
         raise
@@ -477,7 +507,9 @@ async def _sample(report: CheckReport, source: MappedSQLSource, limit: int) -> N
                 report.add(ERROR, "query", "no sampled row could be read as mapped", line=line, field=label)
                 continue
             except SourceError as exc:
-                report.add(ERROR, "query", f"reading the table failed: {exc}", line=line, field=label)
+                report.add(
+                    ERROR, "query", f"reading the table failed: {_reason(exc)}", line=line, field=label
+                )
                 continue
             report.sampled[label] = len(records)
     operations: list[tuple[str, Any]] = [
@@ -498,11 +530,12 @@ async def _sample(report: CheckReport, source: MappedSQLSource, limit: int) -> N
             )
         )
     cases: list[Any] = []
+    case_line = source.mapping.problem(("case", 0, "table"), "").line
     for label, run in operations:
         try:
             result = await run()
         except (SourceError, ValueError, TypeError, KeyError) as exc:
-            report.add(ERROR, "query", f"{label} failed ({type(exc).__name__})")
+            report.add(ERROR, "query", f"{label} failed: {_reason(exc)}", line=case_line, field="case")
             continue
         if label == "a page of cases":
             cases = result
@@ -519,7 +552,9 @@ async def _sample(report: CheckReport, source: MappedSQLSource, limit: int) -> N
                 report.add(
                     ERROR,
                     "query",
-                    f"{entity.value} records of the sampled cases failed ({type(exc).__name__})",
+                    f"{entity.value} records of the sampled cases failed: {_reason(exc)}",
+                    line=source.mapping.problem((entity.value, 0, "case_key"), "").line,
+                    field=entity.value,
                 )
     skipped = source.skipped_rows - skipped_before
     if skipped:
@@ -539,10 +574,11 @@ def _quality_findings(report: CheckReport, quality: SourceQuality) -> None:
         if q.unmapped_count:
             target = q.unmapped[0].maps_to if q.unmapped else None
             becomes = f" (read as {target})" if target else " (read as null)"
+            region = field_kind(q.entity, q.field).kind == "region"
             report.add(
                 WARNING,
                 "unmapped_value",
-                f"source values with no code mapping{becomes}",
+                f"source values with no code mapping{becomes}" + (_region_proposals(q) if region else ""),
                 line=q.line,
                 field=where,
                 count=q.unmapped_count,
@@ -594,3 +630,142 @@ def _quality_findings(report: CheckReport, quality: SourceQuality) -> None:
                 "too many distinct values: only the most frequent were examined",
                 field=where,
             )
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a statement failed: the database's own message (literals removed) when there is one."""
+    detail = getattr(exc, "detail", None)
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+# --- refusals: keys that are not unique, formats that do not fit --------------------------------
+
+
+async def _unique_keys(report: CheckReport, source: MappedSQLSource) -> None:
+    """A key two rows share would give two records one id: the mapping cannot serve."""
+    for entity in (Entity.CASE, Entity.PERSON, Entity.SERVICE, Entity.STAGE_EVENT):
+        for compiled in source.compiled_parts(entity):
+            key = compiled.key_column
+            duplicated = (
+                select(key)
+                .select_from(compiled.from_clause)
+                .group_by(key)
+                .having(func.count() > 1)
+                .subquery()
+            )
+            stmt = select(func.count()).select_from(duplicated)
+            line = source.mapping.problem(
+                compiled.part.path("key" if compiled.part.key else "table"), ""
+            ).line
+            where = f"{entity.value}:{compiled.part.name}"
+            try:
+                (row,) = await source.fetch(stmt)
+            except SourceError as exc:
+                report.add(ERROR, "query", f"checking the key failed: {_reason(exc)}", line=line, field=where)
+                continue
+            if row[0]:
+                named = f"key {compiled.part.key!r}" if compiled.part.key else "the synthetic key"
+                report.add(
+                    ERROR,
+                    "duplicate_key",
+                    f"{named} is not unique: {row[0]:,} value(s) belong to more than one row, so "
+                    "records would share one id (choose a unique column, or leave key out to number rows)",
+                    line=line,
+                    field=where,
+                    count=int(row[0]),
+                )
+
+
+async def _refuse_unparsed(
+    report: CheckReport, source: MappedSQLSource, quality: SourceQuality, max_unparsed: float
+) -> None:
+    """Dates and ages that fail their declared format on more than ``max_unparsed`` of their
+    present values: an ERROR naming the failing shapes and the formats that would read them.
+
+    (Region and country names no table reads stay warnings — they are data to fix, and the
+    warning proposes aliases; see :func:`_region_proposals`.)"""
+    parts = {(c.part.entity, c.part.name): c for e in Entity for c in source.compiled_parts(e)}
+    for q in quality.fields:
+        kind = field_kind(q.entity, q.field)
+        if kind.kind not in ("date", "int"):
+            continue
+        failures = q.parse_failures
+        present = q.non_null + failures
+        if not failures or not present or failures / present <= max_unparsed:
+            continue
+        compiled = parts[(q.entity, q.part)]
+        value = compiled.values.get(q.field)
+        spec = compiled.part.fields.get(q.field)
+        where = f"{q.entity.value}:{q.part}.{q.field}"
+        share = f"{failures:,} of {present:,} values ({failures / present:.0%}, more than {max_unparsed:.0%})"
+        hint = ""
+        if kind.kind == "date" and value is not None and isinstance(spec, Column):
+            hint = await _date_proposals(source, compiled, value, spec, q.personal)
+            declared = ", ".join(spec.formats or ("YYYY-MM-DD",))
+            message = f"{share} do not parse as {declared}{hint}"
+        else:
+            message = f"{share} are no age (a number, or text like '34 th', '34 tahun', '8 bln')"
+        report.add(ERROR, "unparsed", message, line=q.line, field=where, count=failures)
+
+
+async def _date_proposals(
+    source: MappedSQLSource, compiled: Any, value: Any, spec: Column, personal: bool
+) -> str:
+    """Which other formats read the unparsed values, counted in the database with the very
+    SQL that would serve them: ``; values like '7 Juli 1980' ×31 match 'D MMMM YYYY'``."""
+    raw = value.raw[0]
+    candidates = [f for f in sqldates.CANDIDATES if f not in (spec.formats or ("YYYY-MM-DD",))]
+    columns = []
+    for fmt in candidates:
+        parsed = sqldates.format_expression(raw, fmt)
+        columns.append(func.sum(case((parsed.is_not(None), 1), else_=0)))
+        columns.append(func.min(case((parsed.is_not(None), cast(raw, String)), else_=None)))
+    text = func.trim(cast(raw, String))
+    stmt = (
+        select(*columns)
+        .select_from(compiled.from_clause)
+        .where(raw.is_not(None), text != "", value.sql.is_(None))
+    )
+    try:
+        (row,) = await source.fetch(stmt)
+    except SourceError:
+        return ""
+    found = []
+    for index, fmt in enumerate(candidates):
+        count, example = row[2 * index], row[2 * index + 1]
+        if count:
+            shown = shape_of(str(example)) if personal else str(example)
+            found.append((int(count), fmt, shown))
+    if not found:
+        return "; no known format reads them: junk to fix in the register, or accept it with --max-unparsed"
+    found.sort(key=lambda f: (-f[0], sqldates.CANDIDATES.index(f[1])))
+    # Two formats reading the same values (serial day numbers are also valid Unix seconds):
+    # keep the first, in the order of sqldates.CANDIDATES (the likelier reading).
+    distinct: list[tuple[int, str, str]] = []
+    for count, fmt, shown in found:
+        if not any(count == c and shown == s for c, _f, s in distinct):
+            distinct.append((count, fmt, shown))
+    found = distinct[:5]
+    described = ", ".join(
+        f"values {'shaped' if personal else 'like'} {shown!r} ×{count:,} match {fmt!r}"
+        for count, fmt, shown in found
+    )
+    proposal = json.dumps(
+        [*(spec.formats or ("YYYY-MM-DD",)), *(f for _c, f, _s in found)], ensure_ascii=False
+    )
+    return f"; {described}: format = {proposal}"
+
+
+def _region_proposals(q: Any) -> str:
+    """For the most frequent unread names, the region each most resembles, as aliases to add."""
+    proposals = []
+    for example in q.unmapped[:3]:
+        if example.value is None:
+            continue
+        name = example.value.split(" (")[0]
+        code = closest_region(name)
+        if code is not None:
+            proposals.append(f"{json.dumps(name, ensure_ascii=False)} = {json.dumps(code)}")
+    if not proposals:
+        return ""
+    return f"; if they mean these regions, add aliases = {{ {', '.join(proposals)} }}"

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, false, func, literal, or_, select, true
+from sqlalchemy import and_, false, literal, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import predicates
 from adapters.compiler import CompiledPart, CompiledSource
-from adapters.mapping import ChildValues, Column, RegionSpec
-from hub.vocabulary.model import CaseFilter, CaseStage, Entity, ExploitationType, Keyset, Sex
+from hub.vocabulary.model import CaseFilter, Entity, Keyset, Sex
 
 
 def case_conditions(
@@ -24,54 +23,23 @@ def case_conditions(
 ) -> list[ColumnElement[bool]]:
     """The filter as WHERE conditions on the case part (the fields it can evaluate)."""
     assert part.date_expr is not None
-    spec, exprs = part.part.fields, part.field_exprs
+    fields = part.values
     conditions: list[ColumnElement[bool]] = []
     if filter.reported_from is not None:
         conditions.append(part.date_expr >= filter.reported_from.isoformat())
     if filter.reported_to is not None:
         conditions.append(part.date_expr <= filter.reported_to.isoformat())
-    if filter.regions and isinstance(spec.get("region"), RegionSpec):
-        region = predicates.region_condition(spec["region"], exprs["region"], filter.regions)
-        variants = source.approximate_region_names(filter.regions)
-        if variants:
-            region = or_(region, exprs["region"][0].in_(variants))
-        conditions.append(region)
-    if filter.exploitation_types and "exploitation_types" in spec:
-        field_spec = spec["exploitation_types"]
-        child = source.tables.get(field_spec.table) if isinstance(field_spec, ChildValues) else None
-        conditions.append(
-            predicates.enum_field_condition(
-                field_spec,
-                exprs["exploitation_types"],
-                source.mapping,
-                ExploitationType,
-                {t.name for t in filter.exploitation_types},
-                key_column=part.key_column,
-                child_table=child,
-            )
-        )
-    if filter.stages and "stage" in spec:
-        conditions.append(
-            predicates.enum_field_condition(
-                spec["stage"],
-                exprs["stage"],
-                source.mapping,
-                CaseStage,
-                {s.name for s in filter.stages},
-                null_is_fallback=False,
-            )
-        )
-    if filter.countries_of_exploitation and isinstance(spec.get("country"), Column):
-        conditions.append(
-            predicates.country_condition(
-                spec["country"], exprs["country"][0], filter.countries_of_exploitation
-            )
-        )
-    if filter.text and "source_key" in spec and exprs.get("source_key"):
-        pattern = (
-            "%" + filter.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        conditions.append(func.lower(exprs["source_key"][0]).like(pattern, escape="\\"))
+    if filter.regions and "region" in fields:
+        conditions.append(predicates.region_condition(fields["region"], filter.regions))
+    if filter.exploitation_types and "exploitation_types" in fields:
+        wanted = {t.name for t in filter.exploitation_types}
+        conditions.append(predicates.enum_condition(fields["exploitation_types"], wanted))
+    if filter.stages and "stage" in fields:
+        conditions.append(predicates.enum_condition(fields["stage"], {s.name for s in filter.stages}))
+    if filter.countries_of_exploitation and "country" in fields:
+        conditions.append(predicates.country_condition(fields["country"], filter.countries_of_exploitation))
+    if filter.text and "source_key" in fields:
+        conditions.append(predicates.text_condition(fields["source_key"], filter.text))
     if filter.victim_sex or filter.victim_age_groups or filter.child_victim is not None:
         conditions.append(victim_condition(source, part, filter))
     return conditions
@@ -83,24 +51,15 @@ def victim_condition(
     """The case has a victim record meeting every victim condition (in one of its tables)."""
     matches = []
     for person in source.parts_of(Entity.PERSON):
-        fields, exprs = person.part.fields, person.field_exprs
+        fields = person.values
         conditions = [source.victim_condition(person, filter.victim_roles())]
         if filter.victim_sex:
-            conditions.append(
-                predicates.enum_field_condition(
-                    fields.get("sex"),
-                    exprs.get("sex", []),
-                    source.mapping,
-                    Sex,
-                    {s.name for s in filter.victim_sex},
-                )
-            )
-        years = source.age_years(person)
+            wanted = {s.name for s in filter.victim_sex}
+            conditions.append(predicates.enum_condition(fields.get("sex"), wanted, Sex.UNKNOWN.name))
         if filter.victim_age_groups:
-            conditions.append(predicates.age_group_condition(years, filter.victim_age_groups))
+            conditions.append(predicates.age_group_condition(fields, filter.victim_age_groups))
         if filter.child_victim is not None:
-            flag = exprs.get("child", [None])[0]
-            conditions.append(predicates.child_condition(years, filter.child_victim, flag))
+            conditions.append(predicates.child_condition(fields, filter.child_victim))
         relation = person.relation_columns.get("case_key")
         if relation is None:
             continue

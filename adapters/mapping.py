@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters import sqldates
 from adapters.base import MappingError
 from hub.support.locator import KeyPath, TomlLocator
+from hub.vocabulary import reference
 from hub.vocabulary.model import (
     Agency,
     CaseStage,
@@ -45,7 +47,7 @@ from hub.vocabulary.model import (
 #: Where the mapping files shipped with the hub live; ``mapping = "polri"`` resolves here.
 BUILTIN_MAPPINGS = Path(__file__).parent / "mappings"
 
-DATE_FORMATS = ("YYYY-MM-DD", "YYYY-MM-DD HH:MM:SS", "DD/MM/YYYY", "unix")
+DATE_FORMATS = sqldates.CANDIDATES
 #: Spellings of yes/no seen in Indonesian agency data (Ya/Tidak, Y/T, Y/N, 1/0, true/false).
 #: Note ``T`` is *Tidak* (no), as on Indonesian forms, not "true".
 TRUE_VALUES = frozenset({"y", "ya", "yes", "true", "1", "benar"})
@@ -81,6 +83,12 @@ class Column:
     format: str | None = None
     codes: str | None = None
     part: str | None = None  # for keys of a multi-table entity: which table's key this is
+    #: Date formats tried in order (``format`` as a list); ``format`` is the first.
+    formats: tuple[str, ...] = ()
+    #: Separator of several codes in one cell (``"ES, KP"``): several values or records.
+    split: str | None = None
+    #: ``digits``: keep only the digits (NIK, phone); NULL when anything else remains.
+    clean: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,11 @@ class RegionSpec:
     province_name: ColumnRef | None = None
     #: Whether names no exact spelling matches may be matched approximately (``Kab. Cilacapp``).
     fuzzy: bool = True
+    #: A constant province code for every row (a provincial unit's register): names are
+    #: matched inside it, and a row with no regency name is in the province itself.
+    province: str | None = None
+    #: This source's own spellings → region codes, tried before the shared alias table.
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,9 +314,9 @@ _PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}
 _FORM_KEYS = {
     "constant": {"value"},
     "latest": {"latest_of", "field", "default"},
-    "region": {"column", "regency_name", "province_name", "fuzzy"},
+    "region": {"column", "regency_name", "province_name", "fuzzy", "province", "aliases"},
     "child": {"table", "key", "column", "codes"},
-    "column": {"column", "format", "codes", "part"},
+    "column": {"column", "format", "codes", "part", "split", "clean"},
 }
 _SOURCE_KEYS = {"agency", "description"}
 _AGENCY_KEYS = {"code", "name", "type"}
@@ -504,7 +517,7 @@ def _parse_part(
         problems.add(base, f"{where} must be a table")
         return None
     missing_table = False
-    for required in ("table", "key"):
+    for required in ("table", "key") if entity is Entity.CASE else ("table",):
         value = raw.get(required)
         if value is None:
             problems.add(base, f"{where}: '{required}' (a string) is required")
@@ -514,7 +527,7 @@ def _parse_part(
             missing_table = missing_table or required == "table"
     if missing_table:
         return None
-    for key in ("name", "order_by"):
+    for key in ("name", "order_by", "key"):
         if key in raw and not isinstance(raw[key], str):
             problems.add((*base, key), f"{where}.{key} must be a string, not {_type_name(raw[key])}")
     allowed = _ENTITY_FIELDS[entity]
@@ -621,9 +634,17 @@ def _parse_field(
         return None
     form = _form_of(kind, value)
     _unknown_keys(path, where, value, _FORM_KEYS[form], problems)
-    wrong = [k for k, v in value.items() if k in _FORM_KEYS[form] and k != "fuzzy" and not isinstance(v, str)]
+    typed = {"fuzzy": bool, "aliases": dict}
+    wrong = [
+        k
+        for k, v in value.items()
+        if k in _FORM_KEYS[form]
+        and not isinstance(v, typed.get(k, str))
+        and not (k == "format" and isinstance(v, list) and v and all(isinstance(f, str) for f in v))
+    ]
     for key in wrong:
-        problems.add((*path, key), f"{where}.{key} must be a string, not {_type_name(value[key])}")
+        expected = {"fuzzy": "true or false", "aliases": "a table of name = code"}.get(key, "a string")
+        problems.add((*path, key), f"{where}.{key} must be {expected}, not {_type_name(value[key])}")
     if wrong:
         return None
     if form == "constant":
@@ -631,19 +652,7 @@ def _parse_field(
     if form == "latest":
         return LatestOf(value["latest_of"], value.get("field", "stage"), value.get("default"))
     if form == "region":
-        fuzzy = value.get("fuzzy", True)
-        if not isinstance(fuzzy, bool):
-            problems.add((*path, "fuzzy"), f"{where}.fuzzy must be true or false")
-            fuzzy = True
-        spec = RegionSpec(
-            code=ColumnRef.parse(value["column"]) if "column" in value else None,
-            regency_name=ColumnRef.parse(value["regency_name"]) if "regency_name" in value else None,
-            province_name=ColumnRef.parse(value["province_name"]) if "province_name" in value else None,
-            fuzzy=fuzzy,
-        )
-        if spec.code is None and spec.regency_name is None:
-            problems.add(path, f"{where}: a region needs column = (a code) or regency_name =")
-        return spec
+        return _parse_region(path, where, value, problems)
     if form == "child":
         if not kind.many:
             problems.add(path, f"{where}: values from a child table need a multi-valued field")
@@ -655,26 +664,101 @@ def _parse_field(
     if "column" not in value:
         problems.add(path, f"{where}: 'column' is required")
         return None
-    fmt = value.get("format")
-    if fmt is not None:
-        allowed = {"date": DATE_FORMATS, "country": COUNTRY_FORMATS, "bool": ("boolean",)}.get(
-            str(kind.kind), ()
+    formats = _parse_formats(path, where, kind, value.get("format"), problems)
+    part = value.get("part")
+    if part is not None and kind.kind != "key":
+        problems.add((*path, "part"), f"{where}: 'part' is only meaningful on a key field")
+    split = value.get("split")
+    if split is not None and (not split.strip() or len(split.strip()) > 3):
+        problems.add((*path, "split"), f'{where}.split must be a short separator such as "," or ";"')
+        split = None
+    elif split is not None and not (kind.many or kind.kind is ServiceType):
+        problems.add(
+            (*path, "split"),
+            f"{where}: split needs a multi-valued field (or a service type: one service per value)",
         )
+    clean = value.get("clean")
+    if clean is not None and (clean != "digits" or kind.kind != "text"):
+        problems.add((*path, "clean"), f'{where}: clean = "digits" is the only cleaning, for text fields')
+        clean = None
+    return Column(
+        ColumnRef.parse(value["column"]),
+        formats[0] if formats else None,
+        value.get("codes"),
+        part,
+        formats,
+        split.strip() if split else None,
+        clean,
+    )
+
+
+def _parse_formats(
+    path: KeyPath, where: str, kind: FieldKind, raw: Any, problems: _Problems
+) -> tuple[str, ...]:
+    """The field's formats: a list for dates (tried in order), else at most one; defaults."""
+    formats = tuple(raw) if isinstance(raw, list) else ((raw,) if raw is not None else ())
+    if kind.kind == "date":
+        bad = [f for f in formats if not sqldates.is_format(f)]
+        for fmt in bad:
+            hint = _did_you_mean(fmt, list(sqldates.CANDIDATES))
+            problems.add(
+                (*path, "format"),
+                f"{where}: date format {fmt!r} not understood{hint} (patterns of D/DD, M/MM/MMM/MMMM and "
+                f"YYYY separated by / - . or a space, e.g. DD/MM/YYYY or D MMMM YYYY; or serial, unix)",
+            )
+        formats = tuple(sqldates.canonical_format(f) for f in formats if f not in bad)
+        return formats or ("YYYY-MM-DD",)
+    allowed = {"country": COUNTRY_FORMATS, "bool": ("boolean",)}.get(str(kind.kind), ())
+    if len(formats) > 1:
+        problems.add((*path, "format"), f"{where}: only date fields take several formats")
+    for fmt in formats[:1]:
         if fmt not in allowed:
             problems.add(
                 (*path, "format"),
                 f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})",
             )
-    elif kind.kind == "date":
-        fmt = "YYYY-MM-DD"
-    elif kind.kind == "country":
-        fmt = "alpha2"
-    elif kind.kind == "bool":
-        fmt = "boolean"
-    part = value.get("part")
-    if part is not None and kind.kind != "key":
-        problems.add((*path, "part"), f"{where}: 'part' is only meaningful on a key field")
-    return Column(ColumnRef.parse(value["column"]), fmt, value.get("codes"), part)
+    if formats:
+        return formats[:1]
+    return {"country": ("alpha2",), "bool": ("boolean",)}.get(str(kind.kind), ())
+
+
+def _parse_region(
+    path: KeyPath, where: str, value: Mapping[str, Any], problems: _Problems
+) -> RegionSpec | None:
+    index = reference.regions()
+    province = value.get("province")
+    if province is not None:
+        region = index.by_code(province)
+        if region is None or not region.is_province:
+            problems.add(
+                (*path, "province"), f'{where}.province: {province!r} is not a province code (e.g. "32")'
+            )
+            province = None
+    aliases: dict[str, str] = {}
+    for alias, code in (value.get("aliases") or {}).items():
+        region = index.by_code(code) if isinstance(code, str) else None
+        if region is None:
+            problems.add(
+                (*path, "aliases", alias), f"{where}.aliases: {alias!r} = {code!r} is not a region code"
+            )
+            continue
+        aliases[alias] = region.code
+    spec = RegionSpec(
+        code=ColumnRef.parse(value["column"]) if "column" in value else None,
+        regency_name=ColumnRef.parse(value["regency_name"]) if "regency_name" in value else None,
+        province_name=ColumnRef.parse(value["province_name"]) if "province_name" in value else None,
+        fuzzy=value.get("fuzzy", True),
+        province=region_code_of(province),
+        aliases=aliases,
+    )
+    if spec.code is None and spec.regency_name is None:
+        problems.add(path, f"{where}: a region needs column = (a code) or regency_name =")
+    return spec
+
+
+def region_code_of(code: str | None) -> str | None:
+    region = reference.regions().by_code(code) if code else None
+    return region.code if region is not None else None
 
 
 def _check_references(mapping: SourceMapping, problems: _Problems) -> None:

@@ -29,6 +29,15 @@ _SECTIONS = {
     Entity.RESTITUTION: "restitution",
 }
 _CODES = {"type": "string", "description": "Name of a code list under [codes]."}
+_SPLIT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 3,
+    "description": 'Several codes in one cell separated by this (`"ES, KP"`): several values '
+    "(a list field) or one service per code (a service type).",
+}
+#: What a date format looks like (checked precisely by the hub: adapters/sqldates.py).
+DATE_FORMAT_PATTERN = "^(YYYY-MM-DD( HH:MM:SS)?|serial|unix|[DMY]{1,4}[/. -][DMY]{1,4}[/. -][DMY]{1,4})$"
 
 
 def _column(
@@ -68,7 +77,7 @@ def _enum(enum_cls: type[Labelled], many: bool) -> Schema:
     members = list(enum_cls.__members__)
     forms: list[Schema] = [
         _column("A column holding national values as they are (no code list)."),
-        _table(["column"], {"column": _column(), "codes": _CODES}),
+        _table(["column"], {"column": _column(), "codes": _CODES, "split": _SPLIT}),
         _const(members),
         _table(
             ["latest_of"],
@@ -111,6 +120,18 @@ def _region() -> Schema:
                     "province_name": _column(
                         "A column holding province names (tells same-named regencies apart)."
                     ),
+                    "province": {
+                        "type": "string",
+                        "pattern": "^[0-9]{2}$",
+                        "description": "A constant province code for every row (a provincial unit): names "
+                        "are matched inside it; an empty name is the province itself.",
+                    },
+                    "aliases": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "pattern": "^[0-9]{2}(\\.[0-9]{2})?$"},
+                        "description": 'This source\'s own spellings → region codes (`KBB = "32.17"`), '
+                        "tried before the shared alias table.",
+                    },
                     "fuzzy": fuzzy,
                 },
             ),
@@ -124,10 +145,17 @@ def _field(kind: FieldKind) -> Schema:
     if isinstance(k, type) and issubclass(k, Labelled):
         return _enum(k, kind.many)
     if k == "date":
+        one = {
+            "type": "string",
+            "pattern": DATE_FORMAT_PATTERN,
+            "examples": list(DATE_FORMATS),
+            "description": "How it is stored: YYYY-MM-DD (default; a time after it is ignored), a "
+            "pattern of D/DD, M/MM/MMM/MMMM (month names, Indonesian or English) and YYYY "
+            "separated by / - . or a space, `serial` (spreadsheet day numbers) or `unix`.",
+        }
         fmt = {
-            "enum": list(DATE_FORMATS),
-            "description": "How it is stored (default YYYY-MM-DD: ISO dates; "
-            "YYYY-MM-DD HH:MM:SS for date-time text).",
+            "oneOf": [one, {"type": "array", "minItems": 1, "items": one}],
+            "description": "One format, or several tried in order (the first that parses wins).",
         }
         return _simple("A date.", {"format": fmt})
     if k == "country":
@@ -146,10 +174,14 @@ def _field(kind: FieldKind) -> Schema:
         }
         return _simple("The key of another record.", {"part": part})
     if k == "int":
-        return _simple("A whole number.")
+        return _simple("A whole number, or an age as text: `34`, `34 th`, `34 tahun`, `8 bln`.")
     if k == "region":
         return _region()
-    return _simple("Text.", {"codes": _CODES})
+    clean = {
+        "const": "digits",
+        "description": "Keep only the digits (NIK, phone); NULL if anything else remains.",
+    }
+    return _simple("Text.", {"codes": _CODES, "clean": clean})
 
 
 def _definition_name(kind: FieldKind) -> str:
@@ -165,7 +197,12 @@ def _part_keys(entity: Entity) -> Schema:
             "description": "Name of the part (default: the table); prefixes record keys.",
         },
         "table": {"type": "string", "minLength": 1, "description": "The table or view: one row per record."},
-        "key": {"type": "string", "minLength": 1, "description": "Its primary-key column."},
+        "key": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Its primary-key column. Left out (not for [case]): rows are numbered within "
+            "their case, key `<case key>/<n>`.",
+        },
         "joins": {
             "type": "array",
             "items": {"$ref": "#/$defs/join"},
@@ -235,7 +272,7 @@ def build_schema() -> Schema:
     }
     for entity, section in _SECTIONS.items():
         properties = _part_keys(entity)
-        required = ["table", "key"]
+        required = ["table", "key"] if entity is Entity.CASE else ["table"]
         for name in national_fields(entity):
             kind = field_kind(entity, name)
             definition = _definition_name(kind)

@@ -8,7 +8,7 @@ national field, what an agency should fix in its data or its mapping:
 - values that did not map: ``GROUP BY`` on the raw column, keeping the values no entry of
   the code list knows (and what they became: the ``"*"`` default or UNKNOWN/OTHER);
 - parse failures: dates whose normalised ISO text is no calendar date, counted by a CASE in
-  SQL (:func:`not_a_date`); region and country values grouped (a few hundred groups at most)
+  SQL (a present source value whose one definition is NULL); region and country values grouped
   and looked up;
 - suspicious values: dates in the future or before 1900, birth after the report, ages outside
   0–120, NIKs that are not valid in form (16 digits; province code; birth day 01–31, or 41–71
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, String, Table, and_, case, cast, func, not_, or_, select, true
+from sqlalchemy import String, Table, case, cast, func, literal, not_, select, true
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
@@ -37,8 +37,6 @@ from adapters.base import SourceError
 from adapters.compiler import CompiledPart
 from adapters.mapping import (
     DEFAULT_CODE,
-    FALSE_VALUES,
-    TRUE_VALUES,
     ChildValues,
     Column,
     ColumnRef,
@@ -51,10 +49,9 @@ from adapters.mapping import (
     field_kind,
     national_fields,
 )
-from adapters.regions import match_regency
 from adapters.sql import MappedSQLSource
-from adapters.sqlfuncs import DigitsOnly
-from hub.vocabulary import countries as country_codes
+from adapters.sqlfuncs import VALUE_SEPARATOR, DigitsOnly
+from adapters.values import FieldValue, leftover_tokens, text_of, wrapped_tokens
 from hub.vocabulary import model, reference
 from hub.vocabulary.model import Entity, Labelled
 
@@ -113,6 +110,9 @@ class FieldQuality:
     unmapped: list[ValueCount] = field(default_factory=list)
     parse_failures: int = 0
     parse_examples: list[ValueCount] = field(default_factory=list)
+    #: Every unparsed source value with its count (for ``adapter check``'s format proposals;
+    #: never shown as such for personal fields).
+    failing_values: list[tuple[str, int]] = field(default_factory=list, repr=False)
     invalid_niks: int = 0
     nik_problems: list[ValueCount] = field(default_factory=list)
     suspicious: list[ValueCount] = field(default_factory=list)
@@ -166,10 +166,10 @@ async def _measure_part(
     mapping = source.mapping
     scope = _scope(compiled.from_clause)
     measured = [name for name, spec in part.fields.items() if not isinstance(spec, Const)]
-    counted = [compiled.field_exprs[name][0] for name in measured if compiled.field_exprs.get(name)]
-    names = [name for name in measured if compiled.field_exprs.get(name)]
+    present = {name: _present(compiled.values[name]) for name in measured}
+    names = [name for name in measured if present[name] is not None]
     stmt = (
-        select(func.count(), *(func.count(e) for e in counted))
+        select(func.count(), *(func.count(present[name]) for name in names))
         .select_from(compiled.from_clause)
         .where(*compiled.row_conditions)
     )
@@ -207,6 +207,16 @@ async def _measure_part(
     if not results:
         results.append(FieldQuality(part.entity, part.name, part.table, "key", (part.key,), True, rows, rows))
     return results
+
+
+def _present(value: FieldValue) -> ColumnElement[Any] | None:
+    """An expression that is non-NULL exactly when the field has a national value."""
+    if value.is_constant:
+        return None
+    if value.lookup is not None:
+        readable = value.lookup.keys_where(lambda _code: True)
+        return case((value.lookup.key.in_(readable), 1), else_=None) if readable else literal(None)
+    return value.sql
 
 
 def _line(mapping: SourceMapping, path: tuple[str | int, ...]) -> int | None:
@@ -259,26 +269,23 @@ async def _detail(
 ) -> None:
     """Fill in unmapped values, parse failures and suspicious values of one field."""
     kind = field_kind(compiled.part.entity, quality.field)
+    value = compiled.values[quality.field]
     try:
         async with gate:
-            if isinstance(spec, ChildValues):
+            if value.lookup is not None:
+                await _lookups(source, compiled, quality, value, isinstance(spec, RegionSpec))
+            elif isinstance(spec, ChildValues):
                 await _child_codes(source, compiled, quality, spec, kind)
-            elif isinstance(spec, RegionSpec):
-                await _regions(source, compiled, scope, quality, spec)
             elif isinstance(spec, Column):
-                raw = _raw(scope, compiled, spec.ref)
-                if raw is None:
-                    return
+                raw = value.raw[0]
+                if kind.kind in ("date", "int", "bool") or spec.clean:
+                    await _unparsed(source, compiled, quality, value, raw)
                 if kind.kind == "date":
-                    await _dates(source, compiled, quality, raw, today)
-                elif kind.kind == "country":
-                    await _countries(source, compiled, quality, raw, spec.format or "alpha2")
-                elif kind.kind == "bool":
-                    await _booleans(source, compiled, quality, raw)
-                elif kind.kind == "int":
-                    await _integers(source, compiled, quality, raw)
+                    await _dates(source, compiled, quality, value.sql, today)
                 elif quality.field == "nik":
-                    await _niks(source, compiled, quality, raw)
+                    await _niks(source, compiled, quality, value.sql if spec.clean else raw)
+                elif spec.split:
+                    await _split_codes(source, compiled, quality, raw, spec, kind)
                 elif isinstance(kind.kind, type) or spec.codes:
                     await _codes(source, compiled, quality, raw, spec.codes, kind)
             if quality.field == "birth_date":
@@ -351,10 +358,10 @@ async def _codes(
     known = _known_values(kind, table)
     if table is None and not known:
         return  # free text: nothing to map
-    text = func.trim(cast(raw, String))
+    text = text_of(raw)
     unknown = text.not_in(known) if known else true()
     rows, quality.truncated = await _grouped(
-        source, compiled, [text], *_where(compiled, raw.is_not(None), unknown)
+        source, compiled, [text], *_where(compiled, raw.is_not(None), text != "", unknown)
     )
     _keep_unmapped(quality, rows, _fallback_of(kind, table))
 
@@ -377,99 +384,75 @@ async def _child_codes(
     _keep_unmapped(quality, rows, _fallback_of(kind, table))
 
 
-async def _booleans(
-    source: MappedSQLSource, compiled: CompiledPart, quality: FieldQuality, raw: ColumnElement[Any]
+async def _unparsed(
+    source: MappedSQLSource,
+    compiled: CompiledPart,
+    quality: FieldQuality,
+    value: FieldValue,
+    raw: ColumnElement[Any],
 ) -> None:
-    text = func.lower(func.trim(cast(raw, String)))
-    known = sorted(TRUE_VALUES | FALSE_VALUES | {""})
-    rows, quality.truncated = await _grouped(
-        source, compiled, [text], *_where(compiled, raw.is_not(None), text.not_in(known))
-    )
-    _keep_unmapped(quality, rows, None)
+    """Source values that are present but read as NULL: counted, with their shapes.
 
-
-async def _integers(
-    source: MappedSQLSource, compiled: CompiledPart, quality: FieldQuality, raw: ColumnElement[Any]
-) -> None:
-    if isinstance(raw.type, Integer | Numeric):
-        stmt = (
-            select(func.count())
-            .select_from(compiled.from_clause)
-            .where(*_where(compiled, or_(raw < 0, raw > MAX_AGE)))
-        )
-        (row,) = await source.fetch(stmt)
-        if row[0]:
-            quality.suspicious.append(ValueCount(f"outside 0-{MAX_AGE}", int(row[0])))
-        return
-    text = func.trim(cast(raw, String))
+    A *shape* replaces digits with ``9`` and letters with ``a`` (``'7 Juli 1980'`` →
+    ``'9 aaaa 9999'``), so the report can say what the failing values look like without
+    showing them — personal fields are reported by shape only.
+    """
+    assert value.sql is not None
+    text = text_of(raw)
     rows, quality.truncated = await _grouped(
-        source, compiled, [text], *_where(compiled, raw.is_not(None), not_(DigitsOnly(text)))
+        source, compiled, [text], *_where(compiled, raw.is_not(None), text != "", value.sql.is_(None))
     )
     quality.parse_failures = sum(int(r[1]) for r in rows)
-    quality.parse_examples = [ValueCount(str(r[0]), int(r[1])) for r in rows[:TOP_VALUES]]
+    if quality.personal:
+        shapes: dict[str, int] = {}
+        for row in rows:
+            shapes[shape_of(str(row[0]))] = shapes.get(shape_of(str(row[0])), 0) + int(row[1])
+        ranked = sorted(shapes.items(), key=lambda item: (-item[1], item[0]))
+        quality.parse_examples = [ValueCount(f"shaped {s}", n) for s, n in ranked[:TOP_VALUES]]
+    else:
+        quality.parse_examples = [ValueCount(str(r[0]), int(r[1])) for r in rows[:TOP_VALUES]]
+    quality.failing_values = [(str(r[0]), int(r[1])) for r in rows]
 
 
-def not_a_date(iso: ColumnElement[Any]) -> ColumnElement[bool]:
-    """True when ISO text ``YYYY-MM-DD`` is no calendar date, decided in SQL.
-
-    Month 01-12, day 01-31, no day 31 in 30-day months, no 30/31 February, and 29 February
-    only in years divisible by four (right from 1901 to 2099).
-    """
-    year, month, day = func.substr(iso, 1, 4), func.substr(iso, 6, 2), func.substr(iso, 9, 2)
-    leap_years = [f"{n:02d}" for n in range(0, 100, 4)]
-    return or_(
-        func.length(iso) != 10,
-        func.substr(iso, 5, 1) != "-",
-        func.substr(iso, 8, 1) != "-",
-        not_(DigitsOnly(year)),
-        month.not_in([f"{m:02d}" for m in range(1, 13)]),
-        day.not_in([f"{d:02d}" for d in range(1, 32)]),
-        and_(month.in_(["04", "06", "09", "11"]), day == "31"),
-        and_(month == "02", day.in_(["30", "31"])),
-        and_(month == "02", day == "29", func.substr(iso, 3, 2).not_in(leap_years)),
-    )
+def shape_of(text: str) -> str:
+    """``'7 Juli 1980'`` → ``'9 aaaa 9999'``: digits as 9, letters as a, the rest kept."""
+    return "".join("9" if c.isdigit() else ("a" if c.isalpha() else c) for c in text)
 
 
 async def _dates(
     source: MappedSQLSource,
     compiled: CompiledPart,
     quality: FieldQuality,
-    raw: ColumnElement[Any],
+    iso: ColumnElement[Any] | None,
     today: date,
 ) -> None:
-    """Counts of unparseable, future and pre-1900 dates in one statement (SUM of CASEs);
-    examples of the unparseable ones, for fields that are not personal, in a second."""
-    iso = compiled.field_exprs[quality.field][0]
-    invalid = not_a_date(iso)
+    """Counts of dates in the future and before 1900 (parsed dates only), in one statement."""
+    assert iso is not None
 
     def tally(condition: ColumnElement[bool]) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     stmt = (
-        select(
-            tally(invalid),
-            tally(and_(not_(invalid), iso > today.isoformat())),
-            tally(and_(not_(invalid), iso < EARLIEST_PLAUSIBLE.isoformat())),
-        )
+        select(tally(iso > today.isoformat()), tally(iso < EARLIEST_PLAUSIBLE.isoformat()))
         .select_from(compiled.from_clause)
-        .where(*_where(compiled, raw.is_not(None)))
+        .where(*_where(compiled, iso.is_not(None)))
     )
     (counts,) = await source.fetch(stmt)
-    failures, future, ancient = (int(v) for v in counts)
-    quality.parse_failures = failures
-    if failures and not quality.personal:
-        text = cast(raw, String)
-        rows, _ = await _grouped(source, compiled, [text], *_where(compiled, raw.is_not(None), invalid))
-        quality.parse_examples = [ValueCount(str(r[0]), int(r[1])) for r in rows[:TOP_VALUES]]
+    future, ancient = (int(v) for v in counts)
     if future:
         quality.suspicious.append(ValueCount("in the future", future))
     if ancient:
         quality.suspicious.append(ValueCount(f"before {EARLIEST_PLAUSIBLE.year}", ancient))
 
 
+def _sql(compiled: CompiledPart, name: str) -> ColumnElement[Any] | None:
+    value = compiled.values.get(name)
+    return None if value is None or value.is_constant else value.sql
+
+
 async def _born_after_report(source: MappedSQLSource, compiled: CompiledPart, quality: FieldQuality) -> None:
-    born = compiled.field_exprs.get("birth_date", [None])[0]
-    at = compiled.field_exprs.get("age_at", [None])[0]
+    born = _sql(compiled, "birth_date")
+    at = _sql(compiled, "age_at")
     if born is None or at is None:
         return
     stmt = (
@@ -482,53 +465,59 @@ async def _born_after_report(source: MappedSQLSource, compiled: CompiledPart, qu
         quality.suspicious.append(ValueCount("born after the report date", int(row[0])))
 
 
-async def _countries(
-    source: MappedSQLSource, compiled: CompiledPart, quality: FieldQuality, raw: ColumnElement[Any], fmt: str
+async def _lookups(
+    source: MappedSQLSource, compiled: CompiledPart, quality: FieldQuality, value: FieldValue, region: bool
 ) -> None:
-    text = func.trim(cast(raw, String))
+    """Region or country values the lookup cannot read (null), and names read approximately."""
+    lookup = value.lookup
+    assert lookup is not None
     rows, quality.truncated = await _grouped(
-        source, compiled, [text], *_where(compiled, raw.is_not(None), text != "")
-    )
-    parse = {
-        "alpha3": country_codes.country_from_alpha3,
-        "name": country_codes.country_from_name,
-    }.get(fmt, country_codes.country_from_alpha2)
-    _keep_unmapped(quality, [r for r in rows if parse(str(r[0])) is None], None)
-
-
-async def _regions(
-    source: MappedSQLSource,
-    compiled: CompiledPart,
-    scope: dict[str, FromClause],
-    quality: FieldQuality,
-    spec: RegionSpec,
-) -> None:
-    refs = [spec.code] if spec.code is not None else [spec.regency_name, spec.province_name]
-    columns = [c for c in (_raw(scope, compiled, r) for r in refs if r is not None) if c is not None]
-    if not columns:
-        return
-    rows, quality.truncated = await _grouped(
-        source, compiled, columns, *_where(compiled, columns[0].is_not(None))
+        source, compiled, [lookup.key], *_where(compiled, *(r.is_not(None) for r in value.raw[:1]))
     )
     index = reference.regions()
     unmapped: list[Sequence[Any]] = []
     for row in rows:
-        value, count = row[0], int(row[len(columns)])
-        if spec.code is not None:
-            if index.by_code(str(value)) is None:
-                unmapped.append((value, count))
+        key, count = row[0], int(row[1])
+        code = lookup.read(key)
+        name, _, province_name = str(key).partition(VALUE_SEPARATOR)
+        if code is None:
+            if name.strip():
+                unmapped.append((name if not province_name else f"{name} ({province_name})", count))
             continue
-        province = str(row[1]) if len(columns) > 1 and row[1] is not None else None
-        match = match_regency(str(value), province, spec.fuzzy)
-        if match is None:
-            unmapped.append((value, count))
-        elif not match.exact:
-            quality.approximate.append(
-                ValueCount(str(value), count, f"{match.region.code} {match.region.name}")
-            )
+        if region and not any(r is not None for r in (_exact(index, name, province_name, code),)):
+            region_found = index.by_code(code)
+            shown = f"{code} {region_found.name}" if region_found is not None else code
+            quality.approximate.append(ValueCount(name, count, shown))
     quality.approximate.sort(key=lambda v: (-v.count, v.value or ""))
     del quality.approximate[TOP_VALUES:]
     _keep_unmapped(quality, unmapped, None)
+
+
+def _exact(index: Any, name: str, province_name: str, code: str) -> str | None:
+    """``code`` when ``name`` is an exact spelling of it (a code, or an official name form)."""
+    if index.by_code(name) is not None:
+        return code
+    found = index.find_regency(name, province_name=province_name or None)
+    return code if found is not None and found.code == code else None
+
+
+async def _split_codes(
+    source: MappedSQLSource,
+    compiled: CompiledPart,
+    quality: FieldQuality,
+    raw: ColumnElement[Any],
+    spec: Column,
+    kind: FieldKind,
+) -> None:
+    """Cells with a code the list does not know (split fields: one token or more)."""
+    assert spec.split is not None
+    table = dict(source.mapping.codes.get(spec.codes, {})) if spec.codes else None
+    known = _known_values(kind, table)
+    leftover = leftover_tokens(wrapped_tokens(raw, spec.split), spec.split, known)
+    rows, quality.truncated = await _grouped(
+        source, compiled, [text_of(raw)], *_where(compiled, raw.is_not(None), leftover != "")
+    )
+    _keep_unmapped(quality, rows, _fallback_of(kind, table))
 
 
 async def _niks(

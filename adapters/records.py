@@ -7,14 +7,11 @@ read means the source returns garbage (:class:`SourceDataError`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
 from adapters.base import SourceDataError
 from adapters.compiler import CompiledPart
-from adapters.translate import Translations
 from hub.vocabulary.model import (
-    CHILD_AGE_LIMIT,
     AgeGroup,
     CaseRecord,
     Entity,
@@ -33,9 +30,8 @@ from hub.vocabulary.model import (
 class RowReader:
     """Builds records of one source from rows of its compiled parts' SELECTs."""
 
-    def __init__(self, source: str, translations: Translations) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.translations = translations
         #: Rows skipped because they could not be read at all (counted, never fatal).
         self.skipped_rows = 0
 
@@ -46,16 +42,11 @@ class RowReader:
             try:
                 values = {name: reader(row) for name, reader in compiled.readers}
                 records.append(build(self.source, compiled.record_key(row[0]), values))
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                self.translations.unmapped[(f"{compiled.part.name}.<row>", type(exc).__name__)] += 1
+            except (TypeError, ValueError, AttributeError, KeyError):
                 self.skipped_rows += 1
         if rows and not records:
             raise SourceDataError(f"source {self.source!r}: rows of {compiled.part.name!r} cannot be read")
         return records
-
-
-def age_in_years(born: date, at: date) -> int:
-    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
 
 
 def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
@@ -73,24 +64,21 @@ def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
 
 
 def _build_person(source: str, key: str, v: dict[str, Any]) -> PersonRecord:
-    born, at = v.get("birth_date"), v.get("age_at")
-    years = age_in_years(born, at) if born and at else v.get("age")
-    is_child = None if years is None else years < CHILD_AGE_LIMIT
-    if is_child is None:
-        is_child = v.get("child")  # an explicit child flag (Anak: Ya/Tidak) when no age is known
+    # Age band and child flag are computed in SQL (adapters.values): filters and statistics
+    # use the very same expressions.
     return PersonRecord(
         source=source,
         key=key,
         case_key=v.get("case_key"),
         roles=v.get("roles") or (),
         sex=v.get("sex") or Sex.UNKNOWN,
-        age_group=AgeGroup.for_age(years),
-        is_child=is_child,
+        age_group=v.get("age_group") or AgeGroup.UNKNOWN,
+        is_child=v.get("is_child"),
         citizenship=v.get("citizenship"),
         domicile_region=v.get("domicile_region"),
         full_name=v.get("full_name"),
         nik=v.get("nik"),
-        birth_date=born,
+        birth_date=v.get("birth_date"),
         passport_number=v.get("passport_number"),
         address=v.get("address"),
         phone=v.get("phone"),

@@ -18,6 +18,8 @@ Results are cached: a source stores few distinct names, read many times.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +32,8 @@ from hub.vocabulary.reference import Region
 MIN_SCORE = 88.0
 #: How far the best candidate must score above the second best.
 MIN_MARGIN = 4.0
+#: Lowest ratio at which ``adapter check`` suggests an alias for a name nothing reads.
+SUGGEST_SCORE = 70.0
 #: Keys shorter than this are never matched approximately (too little to go on).
 MIN_KEY_LENGTH = 4
 
@@ -112,3 +116,82 @@ def _closest(name: str, province_name: str | None) -> RegionMatch | None:
 def _regency_keys() -> tuple[tuple[str | None, str, Region], ...]:
     """(kind, matching key, region) of every regency, computed once."""
     return tuple((*reference.regency_key(r.name), r) for r in reference.regions().regencies)
+
+
+# --- the resolution every region lookup uses ------------------------------------------------
+
+#: The shared alias table (abbreviations in everyday use: ``KBB``, ``Jaksel``…), in the
+#: reference data beside the Kemendagri lists.
+ALIASES_FILE = reference.DATA_DIR / "region_aliases.csv"
+
+#: Kind words written after the name, as registers often do: ``Bekasi Kota``, ``Bogor (Kab)``,
+#: ``Cirebon Kab.``, ``Bandung Kabupaten``.
+_TRAILING_KIND = {"kota": "Kota", "kab": "Kabupaten", "kabupaten": "Kabupaten", "kabu": "Kabupaten"}
+
+
+@lru_cache(maxsize=1)
+def shared_aliases() -> dict[str, tuple[str, ...]]:
+    """Normalised alias → the region codes it names (more than one: ambiguous)."""
+    table: dict[str, list[str]] = {}
+    with ALIASES_FILE.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            key = reference.normalize_name(row["alias"])
+            table.setdefault(key, []).append(row["code"].strip())
+    return {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
+
+
+def kind_first(name: str) -> str:
+    """``Bekasi Kota`` → ``Kota Bekasi``; ``Bogor (Kab)`` / ``Cirebon Kab.`` → ``Kabupaten …``."""
+    words = reference.normalize_name(name).split()
+    if len(words) > 1 and words[-1] in _TRAILING_KIND and words[0] not in ("kota", "kabupaten"):
+        return f"{_TRAILING_KIND[words[-1]]} {' '.join(words[:-1])}"
+    return name
+
+
+def resolve_region(
+    name: str | None,
+    province_name: str | None = None,
+    province: str | None = None,
+    aliases: Mapping[str, str] | None = None,
+    fuzzy: bool = True,
+) -> str | None:
+    """The region code a register's name means, or None.
+
+    In order: an empty name is the constant ``province`` (when the mapping gives one); the
+    mapping's own ``aliases``; the shared alias table; the name with its kind word moved to
+    the front (``Bekasi Kota``); exact Kemendagri spellings; then, with ``fuzzy``, close
+    variants (:func:`match_regency`). With a constant ``province`` only regions inside it
+    count (it also tells apart same-named regencies of other provinces).
+    """
+    text = (name or "").strip()
+    if not text:
+        return province
+    key = reference.normalize_name(text)
+    for alias, code in (aliases or {}).items():
+        if reference.normalize_name(alias) == key:
+            return code
+    inside = (lambda code: code.startswith(province + ".")) if province else (lambda _code: True)
+    shared = [c for c in shared_aliases().get(key, ()) if inside(c)]
+    if len(shared) == 1:
+        return shared[0]
+    if province_name is None and province is not None:
+        found = reference.regions().by_code(province)
+        province_name = found.name if found is not None else None
+    for candidate in dict.fromkeys((text, kind_first(text))):
+        match = match_regency(candidate, province_name, fuzzy)
+        if match is not None and inside(match.region.code):
+            return match.region.code
+    return None
+
+
+def closest_region(name: str) -> str | None:
+    """The regency a name most resembles, however weakly (a *suggestion* for an alias, shown
+    by ``adapter check``; never used to read data)."""
+    kind, key = reference.regency_key(kind_first(name))
+    if not key:
+        return None
+    candidates = {
+        f"{k}\x00{r.code}": k for region_kind, k, r in _regency_keys() if kind in (None, region_kind)
+    }
+    best = process.extractOne(key, candidates, scorer=fuzz.ratio)
+    return best[2].split("\x00", 1)[1] if best is not None and best[1] >= SUGGEST_SCORE else None

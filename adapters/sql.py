@@ -12,14 +12,14 @@ The public API other modules build on is :attr:`MappedSQLSource.compiled` (a
 :meth:`MappedSQLSource.read`.
 
 Values that the mapping cannot translate (a retired code, a malformed date) never fail a
-query: they become UNKNOWN / OTHER / null and are counted in :attr:`MappedSQLSource.unmapped`
-for the data-quality report.
+query: they become UNKNOWN / OTHER / null — the same on every path, because every path reads
+a field's one definition (:mod:`adapters.values`) — and the data-quality report
+(:mod:`adapters.quality`) counts them in the database.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +34,10 @@ from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
-from adapters.mapping import LocatedMappingError, RegionSpec, SourceMapping
+from adapters.mapping import LocatedMappingError, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
-from adapters.regions import match_regency
 from adapters.runner import StatementRunner
-from adapters.translate import Translations
 from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
@@ -51,8 +49,8 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 
-#: Most distinct region names read at open to learn approximate spellings.
-MAX_REGION_SPELLINGS = 20_000
+#: Most distinct values of a region or country field read at open (see :func:`learn_lookups`).
+MAX_LOOKUP_VALUES = 50_000
 
 
 class MappedSQLSource(Source):
@@ -71,8 +69,7 @@ class MappedSQLSource(Source):
                 if parts and all(field_name in p.fields for p in parts):
                     relations.add((entity, field_name))
         self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))
-        self.translations = Translations(mapping)
-        self._rows = RowReader(self.name, self.translations)
+        self._rows = RowReader(self.name)
         self._engine: AsyncEngine | None = None
         self._runner: StatementRunner | None = None
         self._compiled: CompiledSource | None = None
@@ -80,11 +77,6 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
-
-    @property
-    def unmapped(self) -> Counter[tuple[str, str]]:
-        """Values read that the mapping could not translate, by (field, value)."""
-        return self.translations.unmapped
 
     @property
     def skipped_rows(self) -> int:
@@ -97,9 +89,9 @@ class MappedSQLSource(Source):
         engine = create_readonly_engine(self.options, self.base_dir)
         try:
             tables = await self._reflect(engine)
-            compiled = compile_source(self.mapping, tables, self.translations)
+            compiled = compile_source(self.mapping, tables, dialect=engine.dialect)
             runner = StatementRunner(self.name, engine, self.options)
-            compiled.region_spellings = await _learn_region_spellings(compiled, runner)
+            await learn_lookups(compiled, runner)
         except BaseException:
             await engine.dispose()
             raise
@@ -124,7 +116,7 @@ class MappedSQLSource(Source):
                 self.mapping.table_problem(t, f"table {t!r} does not exist in the database") for t in missing
             ]
             try:
-                compile_source(self.mapping, tables, self.translations, complete=False)
+                compile_source(self.mapping, tables, complete=False)
             except LocatedMappingError as exc:
                 problems.extend(exc.located)
             problems.sort(key=lambda problem: problem.line or 0)
@@ -174,10 +166,6 @@ class MappedSQLSource(Source):
     def read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
         """Rows of ``compiled.select`` as national records (unreadable rows skipped and counted)."""
         return self._rows.read(compiled, rows)
-
-    def approximate_region_names(self, prefixes: Sequence[str]) -> list[str]:
-        """Spellings learnt at open of regions under any of the code ``prefixes``."""
-        return self.compiled.approximate_region_names(prefixes)
 
     # --- the Source contract ----------------------------------------------------------------
 
@@ -358,35 +346,24 @@ def _never_null(expr: Any, part: CompiledPart) -> bool:
     return isinstance(expr, Column) and expr.nullable is False and expr.table is part.key_column.table
 
 
-async def _learn_region_spellings(source: CompiledSource, runner: StatementRunner) -> dict[str, set[str]]:
-    """The case table's region names that are read only by approximate matching.
+async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:
+    """Read the distinct values of every region and country field and resolve each once.
 
-    One DISTINCT query at open. A region filter lists the official spellings of the
-    regions asked for; adding these keeps ``cases(filter: {regions})`` in agreement with
-    the region each case shows, without reading rows into Python.
+    One DISTINCT query per lookup, at open (see :class:`adapters.values.Lookup`): records,
+    filters and statistics then all read these values through the same table.
     """
-    parts = source.parts_of(Entity.CASE)
-    spec = parts[0].part.fields.get("region") if parts else None
-    if not isinstance(spec, RegionSpec) or spec.regency_name is None or not spec.fuzzy:
-        return {}
-    part = parts[0]
-    stmt = (
-        select(*part.field_exprs["region"])
-        .select_from(part.from_clause)
-        .where(*part.row_conditions)
-        .distinct()
-        .limit(MAX_REGION_SPELLINGS)
-    )
-    try:
-        rows = await runner.fetch(stmt)
-    except SourceError:
-        raise SourceError(f"cannot read the regions of source {source.mapping.name!r}") from None
-    spellings: dict[str, set[str]] = {}
-    for row in rows:
-        if row[0] is None:
-            continue
-        province = str(row[1]) if len(row) > 1 and row[1] is not None else None
-        match = match_regency(str(row[0]), province, True)
-        if match is not None and not match.exact:
-            spellings.setdefault(match.region.code, set()).add(row[0])
-    return spellings
+    for part, lookup in source.lookups():
+        stmt = (
+            select(lookup.key)
+            .select_from(part.from_clause)
+            .where(*part.row_conditions)
+            .distinct()
+            .limit(MAX_LOOKUP_VALUES)
+        )
+        try:
+            rows = await runner.fetch(stmt)
+        except SourceError as exc:
+            error = SourceError(f"cannot read the regions and countries of source {source.mapping.name!r}")
+            error.detail = exc.detail
+            raise error from None
+        lookup.learn(row[0] for row in rows)

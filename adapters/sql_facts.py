@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, literal, select
 
-from adapters import predicates
 from adapters.facts import Cell, PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.statistics import _add_person_dimensions, _Frame, _Grouping, _options
 from hub.vocabulary.model import (
@@ -66,8 +65,7 @@ async def person_facts(source: MappedSQLSource, request: PersonFactsRequest) -> 
         grouping = _Grouping()
         base = frame.attach(grouping, base)
         _add_person_dimensions(source, person, request.dimensions, grouping)
-        spec, exprs = person.part.fields.get("roles"), person.field_exprs.get("roles", [])
-        role = predicates.role_condition(spec, exprs, source.mapping, request.roles)
+        role = source.compiled.victim_condition(person, request.roles)
         statement = (
             select(person.key_column, reported, *grouping.columns)
             .select_from(base)

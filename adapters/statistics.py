@@ -1,15 +1,16 @@
-"""Statistics inside the agency database: GROUP BY on the source's own values, then translate.
+"""Statistics inside the agency database: GROUP BY each field's one definition, then name cells.
 
-The source groups by its *raw* values (its own codes, region names, ISO date prefixes, ages
-in years computed from its own columns), so the database returns one row per distinct raw
-combination — a few hundred rows at most, whatever the table size. Each group's raw values
-are then translated with the same readers that translate records, and counts of groups that
-translate to the same national values are summed.
+Each dimension groups by the field's canonical SQL value (:mod:`adapters.values`) — the very
+expression records read and filters compare: national code names, ISO dates (year and month
+are their prefixes), the SQL age band, the child flag; for regions and countries the source
+value, named through the same lookup table records use. So the database returns one row per
+distinct combination — a few hundred rows at most, whatever the table size — and a count can
+never disagree with the records or with a filter on the same value.
 
 Shape of the SQL: a *frame* subquery of the cases matching the filter (with the columns of
 every case dimension asked for) is grouped directly for CASES, or joined to the person or
-service tables for VICTIM_RECORDS and SERVICES. A multi-valued field stored in a child table
-is joined in, so a case with two exploitation types is counted once under each.
+service tables for VICTIM_RECORDS and SERVICES. A multi-valued field (several exploitation
+types) is grouped by its combination, and a case is counted once under each of its values.
 """
 
 from __future__ import annotations
@@ -19,28 +20,20 @@ from collections.abc import Callable, Sequence
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import cellkeys, filters
 from adapters.compiler import CompiledPart
-from adapters.mapping import ChildValues, Const, FieldKind, RegionSpec
-from hub.vocabulary import reference
-from hub.vocabulary.model import (
-    CHILD_AGE_LIMIT,
-    AgeGroup,
-    Dimension,
-    Entity,
-    ExploitationType,
-    Measure,
-    StatisticsRequest,
-)
+from adapters.values import FieldValue, names_of
+from hub.vocabulary.model import Dimension, Entity, Measure, StatisticsRequest
 
 if TYPE_CHECKING:
     from adapters.sql import MappedSQLSource
 
 Cell = tuple[str | None, ...]
-#: Turns the raw values of one dimension (a slice of a result row) into national values.
+#: Turns the grouped values of one dimension (a slice of a result row) into national values
+#: (several for a multi-valued field: the row counts under each).
 Translate = Callable[[Sequence[Any]], tuple[str | None, ...]]
 
 CASE_DIMENSIONS = frozenset(
@@ -54,6 +47,27 @@ CASE_DIMENSIONS = frozenset(
         Dimension.COUNTRY_OF_EXPLOITATION,
     }
 )
+
+#: The national value of a dimension a source does not map at all.
+_NOT_MAPPED = {
+    Dimension.EXPLOITATION_TYPE: "UNKNOWN",
+    Dimension.SEX: "UNKNOWN",
+    Dimension.AGE_GROUP: "UNKNOWN",
+    Dimension.SERVICE_TYPE: "OTHER",
+}
+
+#: Which mapped field each dimension groups by.
+_FIELD_OF = {
+    Dimension.PROVINCE: "region",
+    Dimension.REGENCY: "region",
+    Dimension.EXPLOITATION_TYPE: "exploitation_types",
+    Dimension.STAGE: "stage",
+    Dimension.COUNTRY_OF_EXPLOITATION: "country",
+    Dimension.SEX: "sex",
+    Dimension.AGE_GROUP: "age_group",
+    Dimension.CHILD: "is_child",
+    Dimension.SERVICE_TYPE: "type",
+}
 
 
 class _Grouping:
@@ -73,12 +87,52 @@ class _Grouping:
         return translate(row[start : start + length])
 
 
-class _Frame:
-    """The cases matching the filter, as a subquery with each case dimension's raw columns.
+def dimension_values(
+    dimension: Dimension, value: FieldValue | None
+) -> tuple[list[ColumnElement[Any]], Translate]:
+    """What to GROUP BY for ``dimension`` on a field, and how to name each group."""
+    if value is None:
+        unmapped = _NOT_MAPPED.get(dimension)
+        return [], lambda _v: (unmapped,)
+    if value.is_constant:
+        constant = value.constant
+        names = _names_of_constant(constant)
+        if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
+            names = tuple(_region_part(dimension, n) for n in names)
+        return [], lambda _v: names or (None,)
+    if value.lookup is not None:
+        lookup = value.lookup
+        if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
+            return [lookup.key], lambda v: (_region_part(dimension, lookup.read(v[0])),)
+        return [lookup.key], lambda v: (lookup.read(v[0]),)
+    assert value.sql is not None
+    if value.many:
+        fallback = _NOT_MAPPED.get(dimension)
+        return [value.sql], lambda v: names_of(v[0]) or (fallback,)
+    if dimension is Dimension.CHILD:
+        return [value.sql], lambda v: (None if v[0] is None else ("true" if int(v[0]) else "false"),)
+    return [value.sql], lambda v: (None if v[0] is None else str(v[0]),)
 
-    Measures join their tables to it; :meth:`attach` adds the frame's dimensions to a
-    grouping (and joins a child table for a multi-valued dimension stored there). With
-    ``with_reported`` the frame also carries each case's report date as ISO text (column
+
+def _names_of_constant(constant: Any) -> tuple[str | None, ...]:
+    if isinstance(constant, tuple):
+        return tuple(m.name for m in constant)
+    return (getattr(constant, "name", constant),)
+
+
+def _region_part(dimension: Dimension, code: str | None) -> str | None:
+    if not code:
+        return None
+    if dimension is Dimension.PROVINCE:
+        return code[:2]
+    return code if "." in code else None
+
+
+class _Frame:
+    """The cases matching the filter, as a subquery with each case dimension's columns.
+
+    Measures join their tables to it; :meth:`attach` adds the frame's dimensions to a grouping.
+    With ``with_reported`` the frame also carries each case's report date as ISO text (column
     ``rep``), for the indicator facts of :mod:`adapters.sql_facts`.
     """
 
@@ -89,14 +143,10 @@ class _Frame:
         case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
         self.dimensions: list[tuple[Dimension, list[str], Translate]] = []
-        self.child: tuple[Dimension, ChildValues] | None = None
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
                 continue
-            exprs, translate, child = _case_dimension(source, case_part, dimension)
-            if child is not None:
-                self.child = (dimension, child)
-                continue
+            exprs, translate = _case_dimension(case_part, dimension)
             names = []
             for expr in exprs:
                 names.append(f"d{len(columns)}")
@@ -123,12 +173,16 @@ class _Frame:
         frame = self.subquery
         for dimension, names, translate in self.dimensions:
             grouping.add(dimension, [frame.c[n] for n in names], translate)
-        if self.child is not None:
-            dimension, spec = self.child
-            child = self.source.compiled.tables[spec.table]
-            base = base.outerjoin(child, child.c[spec.key] == frame.c.k)
-            grouping.add(dimension, [child.c[spec.column]], _child_translator(self.source, spec))
         return base
+
+
+def _case_dimension(part: CompiledPart, dimension: Dimension) -> tuple[list[ColumnElement[Any]], Translate]:
+    if dimension in (Dimension.YEAR, Dimension.MONTH):
+        assert part.date_expr is not None
+        # The canonical date is valid ISO text or NULL: its prefix is the year or month.
+        prefix = func.substr(part.date_expr, 1, 4 if dimension is Dimension.YEAR else 7, type_=String)
+        return [prefix], lambda v: (v[0],)
+    return dimension_values(dimension, part.values.get(_FIELD_OF[dimension]))
 
 
 def _victim_queries(
@@ -149,6 +203,16 @@ def _victim_queries(
         ]
         queries.append((person, base, grouping, conditions))
     return queries
+
+
+def _add_person_dimensions(
+    source: MappedSQLSource, person: CompiledPart, dimensions: Sequence[Dimension], grouping: _Grouping
+) -> None:
+    """Group by the person dimensions asked for: the SQL sex, age band and child flag."""
+    for dimension in (Dimension.SEX, Dimension.AGE_GROUP, Dimension.CHILD):
+        if dimension in dimensions:
+            exprs, translate = dimension_values(dimension, person.values.get(_FIELD_OF[dimension]))
+            grouping.add(dimension, exprs, translate)
 
 
 async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
@@ -190,10 +254,8 @@ async def _aggregate(
             grouping = _Grouping()
             base = frame.attach(grouping, joined)
             if Dimension.SERVICE_TYPE in request.dimensions:
-                reader = service.field_readers["type"]
-                grouping.add(
-                    Dimension.SERVICE_TYPE, service.field_exprs["type"], lambda v, r=reader: (_name(r(v)),)
-                )
+                exprs, translate = dimension_values(Dimension.SERVICE_TYPE, service.values.get("type"))
+                grouping.add(Dimension.SERVICE_TYPE, exprs, translate)
             service_key = keyed(service.part.name, service.key_column)
             conditions = [*service.row_conditions, *_visible_recipient(source, service, request)]
             queries.append((_grouped(base, grouping, conditions, service_key), grouping))
@@ -260,16 +322,7 @@ def _options(
     if dimension not in grouping.slices:
         return (_NOT_MAPPED.get(dimension),)
     values = grouping.translate(row, dimension)
-    return values or (None,)
-
-
-#: The national value of a dimension a source does not map at all.
-_NOT_MAPPED = {
-    Dimension.EXPLOITATION_TYPE: "UNKNOWN",
-    Dimension.SEX: "UNKNOWN",
-    Dimension.AGE_GROUP: "UNKNOWN",
-    Dimension.SERVICE_TYPE: "OTHER",
-}
+    return tuple(dict.fromkeys(values)) or (None,)
 
 
 def _grouped(
@@ -286,129 +339,3 @@ def _grouped(
     if grouping.columns:
         statement = statement.group_by(*grouping.columns)
     return statement
-
-
-def _case_dimension(
-    source: MappedSQLSource, part: CompiledPart, dimension: Dimension
-) -> tuple[list[ColumnElement[Any]], Translate, ChildValues | None]:
-    spec, exprs, readers = part.part.fields, part.field_exprs, part.field_readers
-    if dimension in (Dimension.YEAR, Dimension.MONTH):
-        assert part.date_expr is not None
-        length = 4 if dimension is Dimension.YEAR else 7
-        prefix = func.substr(part.date_expr, 1, length, type_=String)
-        return (
-            [prefix],
-            lambda v: (v[0] if v[0] and v[0][:4].isdigit() and v[0][:4] != "0000" else None,),
-            None,
-        )
-    if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
-        if "region" not in spec:
-            return [], lambda _v: (None,), None
-        reader = readers["region"]
-        if dimension is Dimension.PROVINCE:
-            return _province_grouping(spec["region"], exprs["region"], reader)
-        return exprs["region"], lambda v: (_regency(reader(v)),), None
-    if dimension is Dimension.EXPLOITATION_TYPE:
-        field = spec.get("exploitation_types")
-        if field is None:
-            return [], lambda _v: ("UNKNOWN",), None
-        if isinstance(field, ChildValues):
-            return [], lambda _v: ("UNKNOWN",), field
-        if isinstance(field, Const):
-            return [], lambda _v, value=field.value: (value,), None
-        reader = readers["exploitation_types"]
-        return exprs["exploitation_types"], lambda v: tuple(m.name for m in reader(v)) or ("UNKNOWN",), None
-    if dimension is Dimension.STAGE:
-        if "stage" not in spec:
-            return [], lambda _v: (None,), None
-        reader = readers["stage"]
-        return exprs["stage"], lambda v: (_name(reader(v)),), None
-    if dimension is Dimension.COUNTRY_OF_EXPLOITATION:
-        if "country" not in spec:
-            return [], lambda _v: (None,), None
-        reader = readers["country"]
-        return exprs["country"], lambda v: (reader(v),), None
-    raise ValueError(f"not a case dimension: {dimension.name}")
-
-
-def _province_grouping(
-    spec: Any, exprs: list[ColumnElement[Any]], reader: Callable[[Sequence[Any]], Any]
-) -> tuple[list[ColumnElement[Any]], Translate, None]:
-    """Group by province in the source where its columns allow, so few rows come back.
-
-    A code column groups by its first two digits (the province, dotted or not); a province
-    name column groups by that name. Only regency names alone need grouping by regency.
-    """
-    index = reference.regions()
-    if isinstance(spec, RegionSpec) and spec.code is not None:
-        head = func.substr(cast(exprs[0], String), 1, 2, type_=String)
-
-        def from_code(values: Sequence[Any]) -> tuple[str | None, ...]:
-            region = index.by_code(values[0]) if values[0] else None
-            return (region.code if region is not None and region.level == "PROVINCE" else None,)
-
-        return [head], from_code, None
-    if isinstance(spec, RegionSpec) and spec.province_name is not None and len(exprs) > 1:
-
-        def from_name(values: Sequence[Any]) -> tuple[str | None, ...]:
-            region = index.find_province(values[0]) if values[0] else None
-            return (region.code if region is not None else None,)
-
-        return [exprs[1]], from_name, None
-    return exprs, lambda v: (_province(reader(v)),), None
-
-
-def _child_translator(source: MappedSQLSource, spec: ChildValues) -> Translate:
-    translate = source.compiled.translations.translator(
-        FieldKind(ExploitationType, many=True), spec.codes, "child"
-    )
-    return lambda v: tuple(m.name for m in translate(v[0])) or ("UNKNOWN",)
-
-
-def _add_person_dimensions(
-    source: MappedSQLSource, person: CompiledPart, dimensions: Sequence[Dimension], grouping: _Grouping
-) -> None:
-    if Dimension.SEX in dimensions and "sex" in person.field_readers:
-        reader = person.field_readers["sex"]
-        grouping.add(Dimension.SEX, person.field_exprs["sex"], lambda v: (_name(reader(v)) or "UNKNOWN",))
-    years = source.compiled.age_years(person)
-    if Dimension.AGE_GROUP in dimensions and years is not None:
-        grouping.add(Dimension.AGE_GROUP, [years], lambda v: (AgeGroup.for_age(_int(v[0])).name,))
-    if Dimension.CHILD in dimensions:
-        flag_reader = person.field_readers.get("child")
-        exprs = ([years] if years is not None else []) + (person.field_exprs["child"] if flag_reader else [])
-
-        def child(values: Sequence[Any]) -> tuple[str | None, ...]:
-            by_age = _child(_int(values[0])) if years is not None else None
-            if by_age is None and flag_reader is not None:
-                flag = flag_reader(values[-1:])
-                return (None if flag is None else ("true" if flag else "false"),)
-            return (by_age,)
-
-        if exprs:
-            grouping.add(Dimension.CHILD, exprs, child)
-
-
-def _name(member: Any) -> str | None:
-    return member.name if member is not None else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _child(years: int | None) -> str | None:
-    if years is None or years < 0:
-        return None
-    return "true" if years < CHILD_AGE_LIMIT else "false"
-
-
-def _province(code: str | None) -> str | None:
-    return code[:2] if code else None
-
-
-def _regency(code: str | None) -> str | None:
-    return code if code and "." in code else None

@@ -240,7 +240,9 @@ def _adapter_check(args: argparse.Namespace) -> int:
     options = EngineOptions(
         url=_adapter_url(args), schema=args.schema, statement_timeout_ms=int(args.timeout * 1000)
     )
-    report = asyncio.run(check_file(path, name, options, Path.cwd(), sample=args.sample))
+    report = asyncio.run(
+        check_file(path, name, options, Path.cwd(), sample=args.sample, max_unparsed=args.max_unparsed)
+    )
     sys.stdout.write(report.to_json() + "\n" if args.json else report.render())
     return report.exit_code(strict=args.strict)
 
@@ -423,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sample", type=int, default=200, help="rows read per table in the sample run")
     check.add_argument("--timeout", type=float, default=30.0, help="statement timeout in seconds")
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    check.add_argument(
+        "--max-unparsed",
+        type=float,
+        default=0.02,
+        help="share of a date, age, region or country field's values that may fail to parse (default 0.02)",
+    )
     check.set_defaults(run=_adapter_check)
 
     add = adapter_commands.add_parser(

@@ -1,0 +1,296 @@
+"""Dates parsed *inside* the agency's database: one SQL expression per declared format.
+
+A date field's value is ISO text ``YYYY-MM-DD`` when the source value is a calendar date in
+one of the field's formats, and NULL otherwise — and that single expression is what records
+show, filters compare, pages sort and cursors resume on, statistics group by and data
+quality counts (a non-NULL source value whose date is NULL is *unparsed*). No path reads a
+date any other way, so no path can disagree.
+
+Formats (``format`` on a date field; a list tries each in order, the first that parses wins):
+
+- ``YYYY-MM-DD`` (the default): ISO text, optionally followed by a time (``2023-07-01 08:00``,
+  ``2023-07-01T08:00:00``), or a database DATE / TIMESTAMP column;
+- three numbers or a month name separated by ``/``, ``-``, ``.`` or a space, in the order the
+  pattern gives: ``DD/MM/YYYY``, ``DD-MM-YYYY``, ``DD.MM.YYYY``, ``YYYY/MM/DD``,
+  ``MM/DD/YYYY``, ``D MMMM YYYY`` (``7 Juli 1980``, ``07 July 1980``), ``DD-MMM-YYYY``
+  (``07-Agt-1980``)… Day and month numbers may have one or two digits (``7/10/2023``);
+  ``MMM``/``MMMM`` read Indonesian and English month names, full or abbreviated, any case;
+  a time after the date (``07/10/2023 00:00:00``) is ignored;
+- ``serial``: spreadsheet serial day numbers (``29775`` = 1981-07-08; days since 1899-12-30,
+  as Excel and LibreOffice count from March 1900 on), a fraction (the time) ignored;
+- ``unix``: seconds since 1970-01-01 UTC.
+
+Everything is built from functions SQLite, PostgreSQL and MySQL share (``substr``, ``trim``,
+``lower``, ``length``, ``CASE``) plus the per-dialect constructs of :mod:`adapters.sqlfuncs`;
+no cast runs on a value that was not first checked to be digits, so a junk value can never
+make PostgreSQL raise an error: it reads as NULL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, or_
+from sqlalchemy.sql.expression import ColumnElement
+
+from adapters.sqlfuncs import (
+    DateFromSerial,
+    DigitsOnly,
+    IsoFromUnix,
+    MatchesShape,
+    Position,
+    ValidIsoDate,
+    const,
+)
+
+#: Month names and abbreviations, Indonesian and English, lower case → month number.
+MONTHS: dict[str, str] = {}
+for _number, _names in enumerate(
+    (
+        ("januari", "january", "jan"),
+        ("februari", "pebruari", "february", "feb", "peb"),
+        ("maret", "march", "mar"),
+        ("april", "apr"),
+        ("mei", "may"),
+        ("juni", "june", "jun"),
+        ("juli", "july", "jul"),
+        ("agustus", "august", "aug", "agu", "agt", "ags"),
+        ("september", "sept", "sep"),
+        ("oktober", "october", "okt", "oct"),
+        ("november", "nopember", "nov", "nop"),
+        ("desember", "december", "des", "dec"),
+    ),
+    start=1,
+):
+    for _name in _names:
+        MONTHS[_name] = f"{_number:02d}"
+
+ISO = "YYYY-MM-DD"
+SERIAL = "serial"
+UNIX = "unix"
+#: Spellings kept for mapping files written before formats were patterns.
+ALIASES = {"YYYY-MM-DD HH:MM:SS": ISO}
+#: Formats offered when proposing what would parse unparsed values (``adapter check``).
+CANDIDATES = (
+    ISO,
+    "DD/MM/YYYY",
+    "DD-MM-YYYY",
+    "DD.MM.YYYY",
+    "YYYY/MM/DD",
+    "MM/DD/YYYY",
+    "D MMMM YYYY",
+    "DD-MMM-YYYY",
+    SERIAL,
+    UNIX,
+)
+
+_PATTERN = re.compile(r"^(D{1,2}|M{1,4}|YYYY)([/\-. ])(D{1,2}|M{1,4}|YYYY)\2(D{1,2}|M{1,4}|YYYY)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A three-part date pattern: which part is day, month, year; the separator; names or not."""
+
+    order: tuple[str, str, str]  # e.g. ("D", "M", "Y")
+    separator: str
+    month_names: bool
+
+
+def parse_pattern(fmt: str) -> Pattern | None:
+    """``DD/MM/YYYY`` → Pattern(("D","M","Y"), "/", False); None when not a three-part pattern."""
+    match = _PATTERN.match(fmt)
+    if match is None:
+        return None
+    parts = (match.group(1), match.group(3), match.group(4))
+    order = tuple(p[0] if p != "YYYY" else "Y" for p in parts)
+    if sorted(order) != ["D", "M", "Y"]:
+        return None
+    month = next(p for p in parts if p.startswith("M"))
+    return Pattern(order, match.group(2), len(month) >= 3)  # type: ignore[arg-type]
+
+
+def is_format(fmt: str) -> bool:
+    """Whether ``fmt`` is a date format this module can compile."""
+    fmt = ALIASES.get(fmt, fmt)
+    return fmt in (ISO, SERIAL, UNIX) or parse_pattern(fmt) is not None
+
+
+def canonical_format(fmt: str) -> str:
+    return ALIASES.get(fmt, fmt)
+
+
+# --- building blocks ------------------------------------------------------------------------
+#
+# Every expression below refers to the source column only a bounded number of times: a
+# candidate ``YYYY-MM-DD`` is built and checked once (:class:`~adapters.sqlfuncs.ValidIsoDate`),
+# and month names are read with one simple CASE, so a date's SQL stays small and cheap.
+
+
+def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    return func.trim(cast(column, String), type_=String)
+
+
+def _cat(*parts: ColumnElement[Any] | str) -> ColumnElement[str]:
+    """Concatenation (``||``; ``concat()`` on MySQL)."""
+    result: Any = None
+    for part in parts:
+        item = const(part) if isinstance(part, str) else part
+        result = item if result is None else result + item
+    return result  # type: ignore[no-any-return]
+
+
+def _pad2(part: ColumnElement[str]) -> ColumnElement[str]:
+    """One or two characters as two (``7`` → ``07``); longer text as NULL."""
+    return case({const(1): _cat("0", part), const(2): part}, value=func.length(part), else_=None)
+
+
+def valid_iso(iso: ColumnElement[str]) -> ColumnElement[bool]:
+    """True when ``iso`` is ``YYYY-MM-DD`` of a real calendar date (see :class:`ValidIsoDate`)."""
+    return ValidIsoDate(iso)
+
+
+def _at_least_0(length: ColumnElement[int]) -> ColumnElement[int]:
+    return case((length < const(0), const(0)), else_=length)
+
+
+def _checked(iso: ColumnElement[str]) -> ColumnElement[str]:
+    return case((ValidIsoDate(iso), iso), else_=None)
+
+
+def _integer_part(text: ColumnElement[str]) -> ColumnElement[str]:
+    """The digits of a whole or decimal number (``29775``, ``29775.0``, ``29775.5``), else NULL."""
+    head = func.substr(text, 1, Position(_cat(text, "."), ".") - 1, type_=String)
+    tail = func.substr(text, func.length(head) + 2, type_=String)
+    return case((and_(DigitsOnly(head), or_(tail == const(""), DigitsOnly(tail))), head), else_=None)
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+def _iso(column: ColumnElement[Any]) -> ColumnElement[str]:
+    text = _text(column)
+    year, month, day = (func.substr(text, a, b, type_=String) for a, b in ((1, 4), (6, 2), (9, 2)))
+    shaped = or_(
+        MatchesShape(text, "9999-99-99"),
+        MatchesShape(func.replace(text, const("T"), const(" ")), "9999-99-99"),
+    )
+    valid = case((_calendar(year, month, day), func.substr(text, 1, 10, type_=String)), else_=None)
+    return case((shaped, valid), else_=None)
+
+
+def _serial(column: ColumnElement[Any]) -> ColumnElement[str]:
+    digits = _integer_part(_text(column))
+    # 61 = 1900-03-01 (before it spreadsheets count a 29 February 1900 that never was);
+    # 2958465 = 9999-12-31. The length guard keeps the cast inside an integer.
+    number = cast(case((func.length(digits).between(const(2), const(7)), digits), else_=None), Integer)
+    # Whole days in range always give a real date: no calendar check needed.
+    return case((number.between(const(61), const(2958465)), DateFromSerial(number)), else_=None)
+
+
+def _unix(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """Whole seconds, negative before 1970 (birth dates); a fraction is ignored."""
+    text = _text(column)
+    negative = func.substr(text, 1, 1, type_=String) == const("-")
+    digits = _integer_part(case((negative, func.substr(text, 2, type_=String)), else_=text))
+    magnitude = cast(case((func.length(digits).between(const(1), const(11)), digits), else_=None), BigInteger)
+    seconds = case((negative, -magnitude), else_=magnitude)
+    return case((magnitude.is_not(None), IsoFromUnix(seconds)), else_=None)
+
+
+def _calendar(
+    year: ColumnElement[str], month: ColumnElement[str], day: ColumnElement[str]
+) -> ColumnElement[bool]:
+    """Digits already checked: two-digit ``month`` and ``day`` make a real date in ``year``."""
+    number = cast(year, Integer)
+    leap = and_(number % 4 == 0, or_(number % 100 != 0, number % 400 == 0))
+    last_day = case(
+        {
+            const("02"): case((leap, const("29")), else_=const("28")),
+            **{const(m): const("30") for m in ("04", "06", "09", "11")},
+        },
+        value=month,
+        else_=const("31"),
+    )
+    return and_(
+        year != const("0000"), month.between(const("01"), const("12")), day.between(const("01"), last_day)
+    )
+
+
+def _numeric_pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElement[str]:
+    """Day and month of one or two digits: one shape per combination (``99/99/9999``,
+    ``9/99/9999``…), recognised by :class:`MatchesShape`, its parts at fixed positions."""
+    text = _text(column)
+    whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
+    for day_digits, month_digits in ((2, 2), (1, 2), (2, 1), (1, 1)):
+        widths = {"D": day_digits, "M": month_digits, "Y": 4}
+        shape = pattern.separator.join("9" * widths[p] for p in pattern.order)
+        positions: dict[str, ColumnElement[str]] = {}
+        start = 1
+        for part in pattern.order:
+            positions[part] = func.substr(text, start, widths[part], type_=String)
+            start += widths[part] + 1
+        day = positions["D"] if day_digits == 2 else _cat("0", positions["D"])
+        month = positions["M"] if month_digits == 2 else _cat("0", positions["M"])
+        year = positions["Y"]
+        whens.append(
+            (
+                MatchesShape(text, shape),
+                case((_calendar(year, month, day), _cat(year, "-", month, "-", day)), else_=None),
+            )
+        )
+    return case(*whens, else_=None)
+
+
+def _pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElement[str]:
+    """A pattern with a month name: parts split at the separator, then one calendar check."""
+    if not pattern.month_names:
+        return _numeric_pattern(column, pattern)
+    sep = pattern.separator
+    text = _text(column)
+    if sep == " ":
+        # "7 Juli 1980", "7  Juli 1980", "7 Agt. 1980": one space between parts, no dots.
+        text = func.replace(
+            func.replace(func.replace(text, const("."), const("")), const("  "), const(" ")),
+            const("  "),
+            const(" "),
+        )
+    first = Position(text, const(sep))
+    second = Position(func.substr(text, first + 1, type_=String), const(sep))
+    # PostgreSQL refuses a negative length: a separator that is missing gives an empty part.
+    p1 = func.substr(text, 1, _at_least_0(first - 1), type_=String)
+    p2 = func.substr(text, first + 1, _at_least_0(second - 1), type_=String)
+    last = func.substr(text, first + second + 1, type_=String)
+    # A time after the date ("07-Jul-2023 00:00:00") ends the last part.
+    p3 = func.substr(last, 1, Position(_cat(last, " "), const(" ")) - 1, type_=String)
+    parts = dict(zip(pattern.order, (p1, p2, p3), strict=True))
+    month: ColumnElement[str] = case(
+        {const(name): const(number) for name, number in MONTHS.items()},
+        value=func.lower(parts["M"]),
+        else_=None,
+    )
+    return _checked(_cat(parts["Y"], "-", month, "-", _pad2(parts["D"])))
+
+
+def parse_date(column: ColumnElement[Any], formats: tuple[str, ...]) -> ColumnElement[str]:
+    """ISO text of ``column`` read with the first of ``formats`` that parses, else NULL."""
+    expressions = [format_expression(column, fmt) for fmt in formats]
+    if len(expressions) == 1:
+        return expressions[0]
+    return func.coalesce(*expressions, type_=String)
+
+
+def format_expression(column: ColumnElement[Any], fmt: str) -> ColumnElement[str]:
+    """ISO text of ``column`` read with one format, else NULL."""
+    fmt = canonical_format(fmt)
+    if fmt == ISO:
+        return _iso(column)
+    if fmt == SERIAL:
+        return _serial(column)
+    if fmt == UNIX:
+        return _unix(column)
+    pattern = parse_pattern(fmt)
+    if pattern is None:
+        raise ValueError(f"unknown date format {fmt!r}")
+    return _pattern(column, pattern)
