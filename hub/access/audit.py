@@ -21,8 +21,6 @@ A separate index table (record id → entry) serves "who read this victim's data
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -48,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from hub.access.policy import PersonalRead, Principal
+from hub.engine.ids import decode_number_cursor, encode_number_cursor
 from hub.storage.store import Store, metadata
 
 log = logging.getLogger("tppo_hub.audit")
@@ -185,22 +184,13 @@ def _iso(moment: datetime) -> str:
 
 
 def encode_audit_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{entry_id}".encode()).decode().rstrip("=")
+    """The cursor after entry ``entry_id`` (:mod:`hub.engine.ids` codec)."""
+    return encode_number_cursor("audit", entry_id)
 
 
 def decode_audit_cursor(cursor: str) -> int:
-    """The entry id in a cursor; ``ValueError`` if the hub did not make it."""
-    try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise ValueError("malformed cursor") from None
-    kind, _, number = text.partition(":")
-    # ASCII digits of a BIGINT only: Unicode digits, 4,300-digit numbers or 2**63 are not entry ids.
-    if kind != "audit" or not (number.isascii() and number.isdigit() and len(number) <= 19):
-        raise ValueError("malformed cursor")
-    if int(number) >= 2**63:
-        raise ValueError("malformed cursor")
-    return int(number)
+    """The entry id in a cursor; ``ValueError`` (:class:`InvalidId`) if the hub did not make it."""
+    return decode_number_cursor(cursor, "audit")
 
 
 class AuditLog:

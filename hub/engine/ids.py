@@ -15,6 +15,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 
@@ -57,24 +58,65 @@ def encode_id(source: str, entity: Entity, key: str) -> str:
     return GlobalId(source, entity, key).encode()
 
 
+def encode_position(kind: str, *values: str | int | None) -> str:
+    """An opaque cursor: the list (and order) that made it, and the position in it.
+
+    The one cursor codec of the hub: every connection (cases in each order, persons, audit
+    entries) encodes its position here, so every cursor is bounded, typed and checked alike.
+    """
+    return _b64(json.dumps([kind, *values], separators=(",", ":")))
+
+
+def decode_position(text: str, kind: str, arity: int, *, other_kind: str = "another list") -> list[Any]:
+    """The ``arity`` values of a cursor made by :func:`encode_position` for ``kind``.
+
+    :class:`InvalidId` if the text is not one of the hub's cursors ("malformed cursor") or was
+    made for another list or order (``other_kind`` names it in the message).
+    """
+    try:
+        payload = json.loads(_unb64(text))
+    except (InvalidId, ValueError, TypeError, RecursionError):
+        raise InvalidId("malformed cursor") from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != arity + 1
+        or not all(v is None or (isinstance(v, str | int) and not isinstance(v, bool)) for v in payload)
+    ):
+        raise InvalidId("malformed cursor")
+    if payload[0] != kind:
+        raise InvalidId(f"cursor was produced for {other_kind}")
+    return payload[1:]
+
+
 def encode_cursor(order: SortOrder, position: Keyset) -> str:
     """The cursor after ``position`` in ``order``."""
     day = position.reported_at.isoformat() if position.reported_at else None
-    return _b64(json.dumps([order.value, day, position.source, position.key], separators=(",", ":")))
+    return encode_position(order.value, day, position.source, position.key)
 
 
 def decode_cursor(text: str, order: SortOrder) -> Keyset:
     """The keyset position in a cursor; :class:`InvalidId` if it is not one of ours."""
-    try:
-        kind, day, source, key = json.loads(_unb64(text))
-        when = date.fromisoformat(day) if day is not None else None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise InvalidId("malformed cursor") from exc
-    if not isinstance(source, str) or not isinstance(key, str):
+    day, source, key = decode_position(text, order.value, 3, other_kind="another order")
+    if not isinstance(source, str) or not isinstance(key, str) or not isinstance(day, str | None):
         raise InvalidId("malformed cursor")
-    if kind != order.value:
-        raise InvalidId("cursor was produced for another order")
+    try:
+        when = date.fromisoformat(day) if day is not None else None
+    except ValueError:
+        raise InvalidId("malformed cursor") from None
     return Keyset(when, source, key)
+
+
+def encode_number_cursor(kind: str, number: int) -> str:
+    """The cursor after item ``number`` of a list ordered by a BIGINT (persons, audit entries)."""
+    return encode_position(kind, number)
+
+
+def decode_number_cursor(text: str, kind: str) -> int:
+    """The number in a cursor of :func:`encode_number_cursor`; a BIGINT (0 ≤ n < 2**63)."""
+    (number,) = decode_position(text, kind, 1)
+    if not isinstance(number, int) or not 0 <= number < 2**63:
+        raise InvalidId("malformed cursor")
+    return number
 
 
 def _b64(text: str) -> str:

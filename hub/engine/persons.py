@@ -37,8 +37,6 @@ called) with the index's opaque person number as key.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +44,7 @@ from datetime import date
 from typing import Any
 
 from hub.engine.federation import RELATIONS, Federation, Include, Linked
-from hub.engine.ids import GlobalId, InvalidId, encode_id
+from hub.engine.ids import GlobalId, InvalidId, decode_number_cursor, encode_id, encode_number_cursor
 from hub.engine.scope import RequestContext
 from hub.linkage.index import IndexEntry, LinkageIndex, PersonQuery, RecordRef
 from hub.vocabulary.model import (
@@ -112,18 +110,13 @@ def _person_number(text: str, problem: str) -> int:
 
 
 def encode_person_cursor(person_id: int) -> str:
-    return base64.urlsafe_b64encode(f"person:{person_id}".encode()).decode().rstrip("=")
+    """The cursor after ``person_id`` in the persons list (:mod:`hub.engine.ids` codec)."""
+    return encode_number_cursor("person", person_id)
 
 
 def decode_person_cursor(text: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidId("malformed cursor") from None
-    kind, _, number = raw.partition(":")
-    if kind != "person":
-        raise InvalidId("malformed cursor")
-    return _person_number(number, "malformed cursor")
+    """The person number in a persons cursor; :class:`InvalidId` if it is not one."""
+    return decode_number_cursor(text, "person")
 
 
 @dataclass(frozen=True, slots=True)
