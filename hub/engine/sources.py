@@ -316,7 +316,8 @@ class SourceRegistry:
             self._unusable[config.name] = f"mapping cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "mapping error", now, timeout)
         except (ValueError, FileNotFoundError) as exc:
-            log.error("source %s: configuration cannot be used (%s)", config.name, type(exc).__name__)
+            # Our own messages: a file path or a redacted URL, never personal data.
+            log.error("source %s: configuration cannot be used: %s", config.name, exc)
             self._unusable[config.name] = f"configuration cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "configuration error", now, timeout)
         breaker = CircuitBreaker(self.config.breaker_threshold, self.config.breaker_reset_seconds)
