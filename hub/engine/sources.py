@@ -341,7 +341,13 @@ class SourceRegistry:
                 entry.state, entry.detail = SourceState.DOWN, "mapping does not fit the database"
                 self._unusable[entry.name] = f"mapping does not fit its database: {exc}"
                 return False
-            except (SourceError, OSError, TimeoutError, FileNotFoundError) as exc:
+            except FileNotFoundError as exc:
+                # Our own message names the resolved path (never personal data): which file is
+                # missing is what the operator needs.
+                log.warning("source %s: cannot open: %s", entry.name, exc)
+                entry.state, entry.detail = SourceState.DOWN, "unavailable"
+                return False
+            except (SourceError, OSError, TimeoutError) as exc:
                 log.warning("source %s: cannot open (%s)", entry.name, type(exc).__name__)
                 entry.state, entry.detail = SourceState.DOWN, "unavailable"
                 return False

@@ -96,6 +96,8 @@ def _serve(args: argparse.Namespace) -> int:
             "hub.server.app:app_from_environment", factory=True, workers=workers, **common
         )
         sock = settings.bind_socket()
+        # Listening from here: connections wait in the backlog until a worker accepts them.
+        sock.listen(settings.backlog)
         print(banner, file=sys.stderr)
         from uvicorn.supervisors import Multiprocess
 
@@ -197,8 +199,9 @@ def _link(args: argparse.Namespace) -> int:
     # Progress (a bar on a terminal, log lines otherwise) only when someone watches or asks;
     # the summary is the command's result: printed once, on standard output.
     show = args.progress or sys.stderr.isatty()
-    if not show:
-        logging.getLogger("tppo_hub.linkage").setLevel(logging.WARNING)
+    if not show:  # warnings (a source that fails) still reach standard error
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("tppo_hub").setLevel(logging.WARNING)
     progress = Progress(sys.stderr, tty=sys.stderr.isatty(), log_summary=False)
     try:
         report = asyncio.run(run_linkage(config, full=args.full, progress=progress))

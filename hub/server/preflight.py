@@ -151,7 +151,9 @@ async def _store_writable(store: Store, config: HubConfig) -> str:
 
 
 async def _audit(store: Store) -> str:
-    report = await AuditLog(store).verify()
+    audit = AuditLog(store)
+    await audit.open()  # a new store gets its chain head, as at start-up
+    report = await audit.verify()
     if not report.ok:
         problems = "; ".join(report.problems[:3])
         raise RuntimeError(f"BROKEN after {report.entries} entries: {problems}")
