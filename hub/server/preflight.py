@@ -47,7 +47,8 @@ class CheckResult:
     detail: str
 
     def line(self) -> str:
-        return f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+        detail = "; ".join(part.strip(" -") for part in self.detail.splitlines() if part.strip())
+        return f"{'OK  ' if self.ok else 'FAIL'} {self.name}: {detail}"
 
 
 async def run_checks(path: Path) -> list[CheckResult]:
@@ -99,7 +100,7 @@ def _secrets(config: HubConfig) -> CheckResult:
     try:
         settings = load_auth(config, create_dev_secret=False)
     except ConfigError as exc:
-        return CheckResult("secrets", False, str(exc).replace("\n", "; "))
+        return CheckResult("secrets", False, str(exc))
     present = (("signing secret", settings.secret), ("JWKS", settings.jwks))
     found = [what for what, value in present if value]
     keys = len(settings.api_keys)
