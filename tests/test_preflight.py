@@ -10,6 +10,8 @@ here (environment, files, SQL on the store), not taken from the code under test.
 from __future__ import annotations
 
 import asyncio
+import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -17,10 +19,11 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.access.audit import AuditLog
+from hub.access.auth import load_auth
 from hub.access.policy import PersonalRead, Principal
 from hub.engine.config import load_config
 from hub.server import preflight
-from hub.server.cli import main
+from hub.server.cli import build_parser, main
 from hub.storage.store import Store
 
 SECRET_ENV = "TPPO_PREFLIGHT_TEST_SECRET"
@@ -156,3 +159,34 @@ def test_tampered_audit_chain_fails(
     code, results = _check(capsys, config)
     assert code == 1
     assert results["audit chain"].startswith("FAIL: BROKEN")
+
+
+# --- docs/operations.md stays true ----------------------------------------------------------------
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+
+
+def test_the_guide_production_config_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(# /etc/tppo-hub/hub.toml.*?)```", text, re.S)
+    assert block is not None
+    (tmp_path / "hub.toml").write_text(block.group(1), encoding="utf-8")
+    config = load_config(tmp_path / "hub.toml")
+    assert not config.demo and config.store_url.startswith("postgresql://")
+    assert all(
+        s.url.startswith("postgresql://") and ":" not in s.url.split("//")[1].split("@")[0]
+        for s in config.sources
+    )
+    monkeypatch.setenv("TPPO_HUB_JWT_SECRET", "y" * 48)
+    settings = load_auth(config, create_dev_secret=False)
+    assert settings.secret == "y" * 48 and settings.jwks and len(settings.api_keys) == 1
+
+
+def test_the_guide_commands_parse() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    commands = re.findall(r"^Exec\w+=\S+/tppo-hub (.*)$", text, re.M)
+    assert len(commands) == 2
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command))
+        assert args.command == "serve"
+    assert any("--check" in c for c in commands)
