@@ -8,13 +8,14 @@ traceback. ``--config`` takes the file or a directory holding ``hub.toml``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
 import secrets
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -131,14 +132,28 @@ def _check_source_urls(config: HubConfig) -> None:
             raise ValueError(f"source {source.name}: {exc}") from None
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Only warnings and errors are logged inside (levels restored after: ``main`` may run in-process)."""
+    loggers = [logging.getLogger(), logging.getLogger("tppo_hub")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def _serve_check(args: argparse.Namespace) -> int:
     """``serve --check``: one OK/FAIL line per check of docs/operations.md; 1 when any fails."""
     import asyncio
 
     from hub.server.preflight import run_checks
 
-    logging.getLogger().setLevel(logging.WARNING)
-    results = asyncio.run(run_checks(config_path(args.config)))
+    with _quiet():
+        results = asyncio.run(run_checks(config_path(args.config)))
     for result in results:
         print(result.line())
     failed = sum(1 for r in results if not r.ok)
@@ -199,12 +214,11 @@ def _link(args: argparse.Namespace) -> int:
     # Progress (a bar on a terminal, log lines otherwise) only when someone watches or asks;
     # the summary is the command's result: printed once, on standard output.
     show = args.progress or sys.stderr.isatty()
-    if not show:  # warnings (a source that fails) still reach standard error
-        logging.getLogger().setLevel(logging.WARNING)
-        logging.getLogger("tppo_hub").setLevel(logging.WARNING)
     progress = Progress(sys.stderr, tty=sys.stderr.isatty(), log_summary=False)
     try:
-        report = asyncio.run(run_linkage(config, full=args.full, progress=progress))
+        # Without progress only warnings (a source that fails) reach standard error.
+        with contextlib.nullcontext() if show else _quiet():
+            report = asyncio.run(run_linkage(config, full=args.full, progress=progress))
     except LinkageFailed as exc:
         print(f"tppo-hub: {exc}", file=sys.stderr)
         return 1
