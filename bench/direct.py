@@ -324,23 +324,20 @@ async def _children_of(driver: Driver, agency: str, cases: list[DirectCase]) -> 
         _attach(by_key, witnesses, "victims")
         _attach(by_key, stages, "stages")
     elif agency == "lpsk":
-        # The benchmark reads as an analyst, for whom LPSK's protected witnesses (victim-witnesses
-        # included) do not exist (hub/access/policy.py): its victims are the KORBAN rows.
+        # The benchmark reads as a coordinator seconded from LPSK (bench/measure.py), who sees
+        # LPSK's protected witnesses: a case's victims are its victims and victim-witnesses, and
+        # every programme counts.
         victims, services = await asyncio.gather(
             rows(
                 f"SELECT no_permohonan, id_terlindung, jenis_kelamin, tanggal_lahir, status_hukum "
                 f"FROM {t(agency, 'terlindung')}",
                 "no_permohonan",
-                extra="status_hukum = 'KORBAN' AND ",
+                extra="status_hukum IN ('KORBAN', 'SAKSI_KORBAN') AND ",
             ),
-            # Programmes of protected witnesses are hidden from the analyst too (their recipient
-            # does not exist for them): only the victims' programmes.
             rows(
-                f"SELECT p.no_permohonan, p.id_program, p.jenis_program, p.status, p.mulai, p.selesai "
-                f"FROM {t(agency, 'program_perlindungan')} p JOIN {t(agency, 'terlindung')} w "
-                f"ON w.id_terlindung = p.id_terlindung",
-                "p.no_permohonan",
-                extra="w.status_hukum = 'KORBAN' AND ",
+                f"SELECT no_permohonan, id_program, jenis_program, status, mulai, selesai "
+                f"FROM {t(agency, 'program_perlindungan')}",
+                "no_permohonan",
             ),
         )
         _attach(by_key, victims, "victims")

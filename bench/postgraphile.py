@@ -31,6 +31,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import os
 import shutil
 import statistics
@@ -384,7 +385,7 @@ class Segment:
         if not self.latencies_ms:
             return float("nan")
         ordered = self.latencies_ms  # sorted by load.mjs
-        rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+        rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))  # nearest rank
         return ordered[rank - 1]
 
     @property

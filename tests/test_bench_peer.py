@@ -1,0 +1,96 @@
+"""The PostGraphile peer bench's own logic, without Node or a load run (those are `make bench`).
+
+What would make the comparison silently wrong: answers judged equal that are not, a hub global
+id read as the wrong record key, a CPU-per-page figure from the wrong counts, or a rerun that
+overwrites other sections of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from bench import postgraphile as peer
+
+
+def _gid(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+HUB = {
+    "data": {
+        "cases": {
+            "totalCount": 3,
+            "edges": [
+                {
+                    "node": {
+                        "sourceKey": "SPPA-1",
+                        "reportedAt": "2025-12-31",
+                        "victims": [
+                            {"id": _gid("simfoni:person:korban/12")},
+                            {"id": _gid("simfoni:person:korban/9")},
+                        ],
+                        "services": [{"startDate": "2026-01-02"}, {"startDate": None}],
+                    }
+                }
+            ],
+        }
+    }
+}
+PEER = {
+    "data": {
+        "allKasuses": {
+            "totalCount": 3,
+            "nodes": [
+                {
+                    "noRegistrasi": "SPPA-1",
+                    "tglLapor": "2025-12-31",
+                    "korbansByIdKasus": {"nodes": [{"idKorban": 9}, {"idKorban": 12}]},
+                    "layanansByIdKasus": {"nodes": [{"tglMulai": None}, {"tglMulai": "2026-01-02"}]},
+                }
+            ],
+        }
+    }
+}
+
+
+def test_the_same_page_reads_as_equal_and_a_different_one_does_not() -> None:
+    assert peer.summarise_hub(HUB) == peer.summarise_postgraphile(PEER)
+    other = {"data": {"allKasuses": {**PEER["data"]["allKasuses"], "totalCount": 4}}}
+    assert peer.summarise_hub(HUB) != peer.summarise_postgraphile(other)
+    moved = {"data": {"allKasuses": {**PEER["data"]["allKasuses"]}}}
+    node = dict(PEER["data"]["allKasuses"]["nodes"][0])
+    node["korbansByIdKasus"] = {"nodes": [{"idKorban": 9}, {"idKorban": 13}]}
+    moved["data"]["allKasuses"]["nodes"] = [node]
+    assert peer.summarise_hub(HUB) != peer.summarise_postgraphile(moved)
+
+
+def test_a_victim_id_of_another_source_or_part_is_refused() -> None:
+    assert peer._record_key(_gid("simfoni:person:korban/39969")) == "39969"
+    for wrong in ("polri:person:korban/1", "simfoni:person:pelaku/1", "simfoni:case:korban/1"):
+        try:
+            peer._record_key(_gid(wrong))
+        except ValueError:
+            continue
+        raise AssertionError(f"{wrong} was accepted")
+
+
+def test_cpu_per_page_and_percentiles_come_from_the_segment() -> None:
+    latencies = [float(i) for i in range(1, 101)]
+    segment = peer.Segment("x", 32, 200, 0, 10.0, latencies, server_cpu=2.0, pg_cpu=0.5)
+    assert segment.rps == 20.0
+    assert segment.server_ms_per_page == 10.0 and segment.pg_ms_per_page == 2.5
+    assert segment.percentile(50) == 50.0 and segment.percentile(95) == 95.0
+
+
+def test_a_rerun_replaces_only_its_own_section(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text(
+        "# Benchmark results\n\n## 1. Other\nkept\n\n## 7a. Analysis\nhand-written\n\n## Linkage\nkept too\n"
+    )
+    peer.write_section(f"{peer.TITLE}\n{peer.MARKER}\n\nfirst run\n", results)
+    peer.write_section(f"{peer.TITLE}\n{peer.MARKER}\n\nsecond run\n", results)
+    text = results.read_text()
+    assert text.count(peer.TITLE) == 1 and "second run" in text and "first run" not in text
+    assert "## 1. Other\nkept" in text and "hand-written" in text and "## Linkage\nkept too" in text
+    assert text.index(peer.TITLE) < text.index("## Linkage")
