@@ -14,8 +14,10 @@ import re
 import shlex
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.access.audit import AuditLog
@@ -190,3 +192,34 @@ def test_the_guide_commands_parse() -> None:
         args = build_parser().parse_args(shlex.split(command))
         assert args.command == "serve"
     assert any("--check" in c for c in commands)
+
+
+# --- PostgreSQL: sources proved read-only by the server, the store on PostgreSQL ------------------
+
+
+async def test_postgres_sources_and_store(
+    pg_hub: Any, postgres_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "x" * 40)
+    store = postgres_server.create_database("tppo_preflight_test", replace=True)
+    lines = [f'[hub]\nstore = "{store}"\n\n[auth]\nsecret_env = "{SECRET_ENV}"\n']
+    for source in pg_hub.config.sources:
+        lines.append(
+            f'[[sources]]\nname = "{source.name}"\nmapping = "{source.mapping}"\n'
+            f'url = "{source.url}"\nschema = "{source.schema}"\n'
+        )
+    (tmp_path / "hub.toml").write_text("\n".join(lines), encoding="utf-8")
+    results = {r.name: r for r in await preflight.run_checks(tmp_path / "hub.toml")}
+    assert all(r.ok for r in results.values()), [r.line() for r in results.values()]
+    for source in pg_hub.config.sources:
+        assert "read-only (default_transaction_read_only = on)" in results[f"source {source.name}"].detail
+    assert results["store"].detail.startswith("writable at postgresql://")
+    # The store check left nothing behind (its table was created inside a rolled-back transaction).
+    probe = Store(store)
+    await probe.open()
+    try:
+        async with probe.engine.connect() as conn:
+            found = await conn.execute(text("SELECT to_regclass('tppo_hub_preflight')"))
+            assert found.scalar() is None
+    finally:
+        await probe.close()
