@@ -24,12 +24,14 @@ page's statements are parsed and planned once per connection, not once per reque
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import CURRENT_CALL
@@ -72,6 +74,36 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The async driver module each backend needs.
+DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+
+
+def parse_url(text: str) -> URL:
+    """A source URL checked before any engine is built, so a typo is one clear line, not a traceback.
+
+    Raises ``ValueError`` for a URL without a scheme, an unsupported backend, or a backend whose
+    async driver is not installed (MySQL's ``aiomysql`` is not a dependency: MySQL is untested).
+    The message never repeats the URL (it may hold a password), only its redacted form.
+    """
+    if "://" not in text:
+        raise ValueError(
+            "the database URL has no scheme: give sqlite:///path/to/file.sqlite "
+            "or postgresql://user@host/database"
+        )
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"database URL {redact_url(text)!r} cannot be parsed") from None
+    backend = url.get_backend_name()
+    if backend not in DRIVERS:
+        raise ValueError(f"unsupported database backend {backend!r} (sqlite, postgresql)")
+    if importlib.util.find_spec(DRIVERS[backend]) is None:
+        raise ValueError(
+            f"this hub cannot open {backend} databases: the driver {DRIVERS[backend]} is not installed"
+        )
+    return url
+
+
 def redact_url(url: str) -> str:
     """The URL without its password, for logs and error messages."""
     try:
@@ -98,13 +130,15 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
     ``mysql://…``) and picks the async driver; relative SQLite paths are resolved against
     ``base_dir`` (the directory of the configuration file).
     """
-    url = make_url(options.url)
+    url = parse_url(options.url)
     backend = url.get_backend_name()
     if backend == "sqlite":
         path = sqlite_file(options, base_dir)
         assert path is not None
         if not path.exists():
-            raise FileNotFoundError(f"SQLite database not found: {path.name}")
+            # The full path (a file-system location, never personal data) tells the operator
+            # which relative path was resolved against which directory.
+            raise FileNotFoundError(f"SQLite database not found: {path}")
         engine = create_async_engine(
             f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true",
             pool_size=options.pool_size,

@@ -179,7 +179,7 @@ def _source_info(entry: RegisteredSource) -> types.SourceInfo:
 class RegisterSourceInput:
     name: str = strawberry.field(description="Source name: lower-case letters, digits, `_` (Nama sumber).")
     url: str = strawberry.field(
-        description="Database URL (`postgresql://…`, `mysql://…`, `sqlite:///…`); stored in the hub's "
+        description="Database URL (`postgresql://…` or `sqlite:///…`); stored in the hub's "
         "store, never returned or logged (URL basis data)."
     )
     mapping: str | None = strawberry.field(

@@ -154,8 +154,8 @@ def test_cli_link_command(world_copy: Path, capsys: pytest.CaptureFixture[str]) 
 
     assert main(["link", "--config", str(world_copy / "hub.toml")]) == 0
     assert main(["link", "--config", str(world_copy / "hub.toml"), "--full"]) == 0
-    err = capsys.readouterr().err
-    assert "linkage (full)" in err and "persons" in err
+    out = capsys.readouterr().out  # the summary is the command's result: on standard output
+    assert "linkage (full)" in out and "persons" in out
     assert main(["link", "--config", str(world_copy / "missing.toml")]) == 2
 
 

@@ -98,7 +98,7 @@ class RegistrationSection(StrictModel):
 
     allowed_hosts: list[Annotated[str, Field(pattern=HOST)]] = Field(
         default_factory=list,
-        description='PostgreSQL / MySQL servers, e.g. ["db.kemensos.go.id", "10.1.2.3:5432"].',
+        description='PostgreSQL servers, e.g. ["db.kemensos.go.id", "10.1.2.3:5432"].',
     )
     allowed_directories: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list, description="Directories of SQLite files (relative to the configuration file)."

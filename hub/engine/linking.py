@@ -79,9 +79,13 @@ class LinkReport:
 class Progress:
     """A progress bar on a terminal, plain log lines otherwise (counts only)."""
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, log_summary: bool = True
+    ) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
+        #: Whether the run's summary is logged (the CLI prints it itself, once).
+        self.log_summary = log_summary
         self._last_log = 0.0
 
     def update(self, stage: str, done: int, total: int | None = None) -> None:
@@ -147,7 +151,11 @@ class LinkageJob:
                     run_id, self._possible, replace_pending=False
                 )
                 report.removed = len(stale)
-            report.persons = len(set((await self.index.assignments()).values()))
+            # Counted from the index as written, not from this run's groups: an incremental run
+            # with nothing new still reports the persons with several records.
+            sizes = Counter((await self.index.assignments()).values())
+            report.persons = len(sizes)
+            report.multi_record_persons = sum(1 for size in sizes.values() if size > 1)
         except BaseException:
             await self.index.finish_run(
                 run_id, read=report.records_read, linked=0, persons=0, status="failed"
@@ -161,7 +169,8 @@ class LinkageJob:
             persons=report.persons,
             status="ok",
         )
-        log.info("%s", report.summary())
+        if self.progress.log_summary:
+            log.info("%s", report.summary())
         return report
 
     # --- reading ------------------------------------------------------------------------------
@@ -249,7 +258,6 @@ class LinkageJob:
         )
         report.new_records = len(records)
         ids = _stable_ids(result.groups, records, existing)
-        report.multi_record_persons = sum(1 for g in result.groups if len(g) > 1)
         return _rows(result, records, roles, ids, range(len(records)))
 
     def _incremental(
@@ -292,7 +300,6 @@ class LinkageJob:
             else:
                 next_id += 1
                 ids[n] = next_id
-        report.multi_record_persons = sum(1 for g in result.groups if len(g) > 1)
         return _rows(result, records, roles, ids, new), stale
 
 

@@ -316,7 +316,8 @@ class SourceRegistry:
             self._unusable[config.name] = f"mapping cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "mapping error", now, timeout)
         except (ValueError, FileNotFoundError) as exc:
-            log.error("source %s: configuration cannot be used (%s)", config.name, type(exc).__name__)
+            # Our own messages: a file path or a redacted URL, never personal data.
+            log.error("source %s: configuration cannot be used: %s", config.name, exc)
             self._unusable[config.name] = f"configuration cannot be used: {exc}"
             return RegisteredSource(config, None, SourceState.DOWN, "configuration error", now, timeout)
         breaker = CircuitBreaker(self.config.breaker_threshold, self.config.breaker_reset_seconds)
@@ -340,7 +341,13 @@ class SourceRegistry:
                 entry.state, entry.detail = SourceState.DOWN, "mapping does not fit the database"
                 self._unusable[entry.name] = f"mapping does not fit its database: {exc}"
                 return False
-            except (SourceError, OSError, TimeoutError, FileNotFoundError) as exc:
+            except FileNotFoundError as exc:
+                # Our own message names the resolved path (never personal data): which file is
+                # missing is what the operator needs.
+                log.warning("source %s: cannot open: %s", entry.name, exc)
+                entry.state, entry.detail = SourceState.DOWN, "unavailable"
+                return False
+            except (SourceError, OSError, TimeoutError) as exc:
                 log.warning("source %s: cannot open (%s)", entry.name, type(exc).__name__)
                 entry.state, entry.detail = SourceState.DOWN, "unavailable"
                 return False

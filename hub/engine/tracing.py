@@ -12,6 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from hub.engine.config import ConfigError
+
 try:  # pragma: no cover - exercised when the optional package is installed
     from opentelemetry import trace as _trace
 except ImportError:  # pragma: no cover
@@ -40,15 +42,26 @@ def span(name: str, **attributes: str | int | float | bool) -> Iterator[Any]:
 
 
 def configure(service_name: str = "tppo-hub", exporter: str = "console") -> None:
-    """Install an SDK tracer provider (``console`` or ``otlp`` exporter) from configuration."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    """Install an SDK tracer provider (``console`` or ``otlp`` exporter) from configuration.
+
+    Raises :class:`ConfigError` (one line, not an ImportError traceback at start-up) when the
+    packages the exporter needs are not installed: ``pip install 'tppo-hub[otel]'``.
+    """
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+        if exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise ConfigError(
+            f'[http].tracing = "{exporter}" needs the OpenTelemetry package {exc.name or "SDK"}, '
+            "which is not installed: pip install 'tppo-hub[otel]'"
+        ) from None
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))

@@ -1,24 +1,66 @@
 """The ``tppo-hub`` command line: serve, generate demo data, export the schema, onboard sources.
 
 Every sub-command fails with a one-line message and exit status 2 on bad input (a missing
-config file, a malformed mapping), never with a traceback.
+config file, a malformed mapping, a database URL without a scheme, a port in use), never with a
+traceback. ``--config`` takes the file or a directory holding ``hub.toml``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
+import secrets
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
 from adapters.base import MappingError
-from hub.engine.config import ConfigError, load_config
+from hub.engine.config import ConfigError, HubConfig, load_config
+
+#: The file ``--config DIR`` means.
+CONFIG_NAME = "hub.toml"
+
+
+def config_path(text: str) -> Path:
+    """``--config``: a configuration file, or a directory holding ``hub.toml``."""
+    path = Path(text)
+    if path.is_dir():
+        inside = path / CONFIG_NAME
+        if not inside.is_file():
+            raise ValueError(f"--config {text}: a directory without a {CONFIG_NAME}")
+        return inside
+    if not path.exists():
+        raise ValueError(f"--config {text}: no such file")
+    return path
+
+
+def _config(args: argparse.Namespace) -> HubConfig:
+    return load_config(config_path(args.config))
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear line before anything starts when the address cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ValueError(
+                    f"port {port} on {host} is already in use: choose another with --port"
+                ) from None
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.check:
+        return _serve_check(args)
     import uvicorn
 
     from hub.server.app import CONFIG_ENV, create_app
@@ -28,11 +70,14 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else default_workers()
     if workers < 1:
         raise ValueError("--workers must be at least 1")
-    config = load_config(Path(args.config))
+    path = config_path(args.config)
+    config = load_config(path)
+    _check_source_urls(config)
     app = create_app(config)
+    _check_port(args.host, args.port)
     # JSON lines with request ids for operators; plain lines when a person watches a terminal.
     configure_logging(args.log_level, json_lines=not sys.stderr.isatty())
-    print(f"TPPO hub: GraphiQL at http://{args.host}:{args.port}/graphql", file=sys.stderr)
+    banner = f"TPPO hub: GraphiQL at http://{args.host}:{args.port}/graphql"
     common = {
         "host": args.host,
         "port": args.port,
@@ -45,12 +90,75 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if workers > 1:
         # Several processes need an import string; each builds its hub from the same file and
-        # shares the store (use a PostgreSQL store for replicas on several machines).
-        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-        uvicorn.run("hub.server.app:app_from_environment", factory=True, workers=workers, **common)
-    else:
-        uvicorn.run(app, **common)
-    return 0
+        # shares the store (use a PostgreSQL store for replicas on several machines). The parent
+        # binds the socket the workers share, so the address is listening once this returns.
+        os.environ[CONFIG_ENV] = str(path.resolve())
+        settings = uvicorn.Config(
+            "hub.server.app:app_from_environment", factory=True, workers=workers, **common
+        )
+        sock = settings.bind_socket()
+        # Listening from here: connections wait in the backlog until a worker accepts them.
+        sock.listen(settings.backlog)
+        print(banner, file=sys.stderr)
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(settings, sockets=[sock]).run()
+        return 0
+    server = _listening_banner(uvicorn.Server, banner)(uvicorn.Config(app, **common))
+    server.run()
+    return 0 if server.started else 2
+
+
+def _listening_banner(base: type, banner: str) -> type:
+    """A uvicorn server class that prints ``banner`` once it listens (never before an error)."""
+
+    class BannerServer(base):  # type: ignore[valid-type, misc]
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(banner, file=sys.stderr)
+
+    return BannerServer
+
+
+def _check_source_urls(config: HubConfig) -> None:
+    """Every configured source URL has a scheme and an installed driver (else one clear line)."""
+    from adapters.engines import parse_url
+
+    for source in config.sources:
+        try:
+            parse_url(source.url)
+        except ValueError as exc:
+            raise ValueError(f"source {source.name}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Only warnings and errors are logged inside (levels restored after: ``main`` may run in-process)."""
+    loggers = [logging.getLogger(), logging.getLogger("tppo_hub")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _serve_check(args: argparse.Namespace) -> int:
+    """``serve --check``: one OK/FAIL line per check of docs/operations.md; 1 when any fails."""
+    import asyncio
+
+    from hub.server.preflight import run_checks
+
+    with _quiet():
+        results = asyncio.run(run_checks(config_path(args.config)))
+    for result in results:
+        print(result.line())
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(results) - failed} passed, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def default_workers() -> int:
@@ -100,15 +208,21 @@ def _schema_export(args: argparse.Namespace) -> int:
 def _link(args: argparse.Namespace) -> int:
     import asyncio
 
-    from hub.engine.linking import LinkageFailed, run_linkage
+    from hub.engine.linking import LinkageFailed, Progress, run_linkage
 
-    config = load_config(Path(args.config))
+    config = _config(args)
+    # Progress (a bar on a terminal, log lines otherwise) only when someone watches or asks;
+    # the summary is the command's result: printed once, on standard output.
+    show = args.progress or sys.stderr.isatty()
+    progress = Progress(sys.stderr, tty=sys.stderr.isatty(), log_summary=False)
     try:
-        report = asyncio.run(run_linkage(config, full=args.full))
+        # Without progress only warnings (a source that fails) reach standard error.
+        with contextlib.nullcontext() if show else _quiet():
+            report = asyncio.run(run_linkage(config, full=args.full, progress=progress))
     except LinkageFailed as exc:
         print(f"tppo-hub: {exc}", file=sys.stderr)
         return 1
-    print(report.summary(), file=sys.stderr)
+    print(report.summary())
     return 0
 
 
@@ -126,7 +240,7 @@ def _indicators_export(args: argparse.Namespace) -> int:
         as_of=_date(args.as_of, "--as-of"),
         allow_partial=args.allow_partial,
     )
-    text = asyncio.run(export(load_config(Path(args.config)), request, args.format))
+    text = asyncio.run(export(_config(args), request, args.format))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -146,7 +260,7 @@ def _date(text: str | None, option: str) -> date | None:
 def _token(args: argparse.Namespace) -> int:
     from hub.access.auth import load_auth, mint_token
 
-    settings = load_auth(load_config(Path(args.config)))
+    settings = load_auth(_config(args))
     token = mint_token(
         settings,
         role=args.role,
@@ -179,10 +293,12 @@ def _apikey(args: argparse.Namespace) -> int:
     if args.role not in ROLES:
         raise ValueError(f"--role must be one of {', '.join(ROLES)}")
     key = new_api_key()
+    # A generated id names the key in the audit log; it says nothing about the key itself.
+    key_id = args.id or f"{args.role}-{secrets.token_hex(4)}"
     print(f"API key (give it to the client once; the hub stores only its hash):\n  {key}\n")
     print("Add to the [auth] section of the hub configuration:\n")
     print("[[auth.api_keys]]")
-    print(f'id = "{args.id}"')
+    print(f'id = "{key_id}"')
     print(f'sha256 = "{hash_api_key(key)}"')
     print(f'role = "{args.role}"')
     if args.agency:
@@ -196,7 +312,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
     from hub.access.audit import AuditLog
     from hub.storage.store import Store
 
-    config = load_config(Path(args.config))
+    config = _config(args)
 
     async def verify() -> int:
         store = Store(config.store_url, config.base_dir)
@@ -217,16 +333,18 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _adapter_url(args: argparse.Namespace) -> str:
     """The database URL from ``--url`` or from the environment variable ``--url-env`` names
     (which keeps a password out of the shell history and the process list)."""
-    import os
+    from adapters.engines import parse_url
 
     if args.url_env:
         value = os.environ.get(args.url_env)
         if not value:
             raise ValueError(f"environment variable {args.url_env} is not set")
-        return value
-    if not args.url:
+    elif args.url:
+        value = str(args.url)
+    else:
         raise ValueError("give --url URL or --url-env VARIABLE")
-    return str(args.url)
+    parse_url(value)  # a URL without a scheme or driver: one clear line, exit 2
+    return value
 
 
 def _adapter_check(args: argparse.Namespace) -> int:
@@ -258,7 +376,7 @@ def _adapter_add(args: argparse.Namespace) -> int:
         read_mapping_file,
     )
 
-    config = load_config(Path(args.config))
+    config = _config(args)
     path = Path(args.mapping)
     request = RegistrationRequest(
         name=args.name,
@@ -288,7 +406,7 @@ def _adapter_remove(args: argparse.Namespace) -> int:
 
     from hub.engine.onboarding import RegistrationRefused, remove_from_store
 
-    config = load_config(Path(args.config))
+    config = _config(args)
     try:
         removed = asyncio.run(remove_from_store(config, args.name))
     except RegistrationRefused as exc:
@@ -308,7 +426,7 @@ def _adapter_list(args: argparse.Namespace) -> int:
     from adapters.engines import redact_url
     from hub.engine.onboarding import list_store
 
-    config = load_config(Path(args.config))
+    config = _config(args)
     for registration in asyncio.run(list_store(config)):
         kind = (
             registration.mapping_name
@@ -324,77 +442,136 @@ def _adapter_list(args: argparse.Namespace) -> int:
 
 def _add_url_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--url", default=None, help="database URL (sqlite:///file, postgresql://…, mysql://…)"
+        "--url", default=None, help="database URL (sqlite:///path/file.sqlite or postgresql://user@host/db)"
     )
     parser.add_argument("--url-env", default=None, help="read the URL from this environment variable instead")
     parser.add_argument("--schema", default=None, help="PostgreSQL schema of the tables")
 
 
+def _add_config(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    parser.add_argument(
+        "--config",
+        required=default is None,
+        default=default,
+        help=f"hub configuration file (TOML), or a directory holding {CONFIG_NAME}",
+    )
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default (``None`` and ``False`` defaults say nothing, so are left out)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tppo-hub")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tppo-hub", description="GraphQL federated data hub for TPPO case data."
+        prog="tppo-hub",
+        description="GraphQL federated data hub for TPPO case data.",
+        formatter_class=_Formatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve GraphQL over HTTP")
-    serve.add_argument("--config", required=True, help="hub configuration file (TOML)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--log-level", default="info")
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+    ) -> argparse.ArgumentParser:
+        return group.add_parser(name, help=text, description=text, formatter_class=_Formatter)
+
+    serve = command(commands, "serve", "serve GraphQL over HTTP")
+    _add_config(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="least severe log level written",
+    )
     serve.add_argument(
         "--workers",
         type=int,
         default=None,
         help="worker processes (share the store; default: one per core)",
     )
+    serve.add_argument(
+        "--check",
+        action="store_true",
+        help="do not serve: run the go-live checklist (configuration, secrets, sources read-only, "
+        "store writable, audit chain) and exit 1 if any check fails",
+    )
     serve.set_defaults(run=_serve)
 
-    demo = commands.add_parser("demo", help="demo agency databases")
-    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
-    generate = demo_commands.add_parser("generate", help="generate the five demo agency databases")
+    demo = command(commands, "demo", "demo agency databases")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="COMMAND")
+    generate = command(demo_commands, "generate", "generate the five demo agency databases")
     generate.add_argument("--out", required=True, help="output directory")
-    generate.add_argument("--seed", type=int, default=2023)
+    generate.add_argument("--seed", type=int, default=2023, help="random seed (same seed, same data)")
     generate.add_argument("--scale", type=float, default=1.0, help="population size (1 ≈ 15k rows, 66 ≈ 1M)")
     generate.add_argument("--postgres", default=None, help="also write into this PostgreSQL database URL")
     generate.set_defaults(run=_demo_generate)
 
-    schema = commands.add_parser("schema", help="the GraphQL schema")
-    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
-    export = schema_commands.add_parser("export", help="print the schema in SDL")
+    schema = command(commands, "schema", "the GraphQL schema")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True, metavar="COMMAND")
+    export = command(schema_commands, "export", "print the schema in SDL")
     export.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
     export.set_defaults(run=_schema_export)
 
-    link = commands.add_parser("link", help="link person records across agencies (incremental by default)")
-    link.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    link = command(commands, "link", "link person records across agencies (incremental by default)")
+    _add_config(link)
     link.add_argument("--full", action="store_true", help="re-cluster every record (ids stay stable)")
+    link.add_argument(
+        "--progress",
+        action="store_true",
+        help="report progress on standard error even when it is not a terminal (on a terminal: always)",
+    )
     link.set_defaults(run=_link)
 
-    token = commands.add_parser("token", help="mint a development token (HS256, from the configured secret)")
-    token.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    token = command(commands, "token", "mint a development token (HS256, from the configured secret)")
+    _add_config(token)
     token.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
     token.add_argument("--agency", default=None, help="agency code of the user, e.g. POLRI")
     token.add_argument("--purpose", default=None, help="declared purpose (needed to read personal data)")
-    token.add_argument("--ttl", default="1h", help="lifetime: seconds, or like 15m, 8h, 7d (default 1h)")
+    token.add_argument("--ttl", default="1h", help="lifetime: seconds, or like 15m, 8h, 7d")
     token.add_argument("--subject", default=None, help="token subject (default dev-<role>[-<agency>])")
     token.set_defaults(run=_token)
 
-    apikey = commands.add_parser("apikey", help="make a new API key and print its configuration entry")
-    apikey.add_argument("--id", required=True, help="a short name for the key, e.g. portal-kemenpppa")
+    apikey = command(commands, "apikey", "make a new API key and print its configuration entry")
+    apikey.add_argument(
+        "--id",
+        default=None,
+        help="a short name for the key, e.g. portal-kemenpppa (default: <role>-<random>)",
+    )
     apikey.add_argument("--role", required=True, help="public, analyst, caseworker, coordinator or admin")
     apikey.add_argument("--agency", default=None, help="agency code of the key's holder")
     apikey.set_defaults(run=_apikey)
 
-    indicators = commands.add_parser("indicators", help="the Task Force's indicators")
-    indicator_commands = indicators.add_subparsers(dest="indicators_command", required=True)
-    ind_export = indicator_commands.add_parser(
-        "export", help="write a period's indicators with their metadata (CSV or JSON) for a report"
+    indicators = command(commands, "indicators", "the Task Force's indicators")
+    indicator_commands = indicators.add_subparsers(
+        dest="indicators_command", required=True, metavar="COMMAND"
     )
-    ind_export.add_argument("--config", default="hub.toml")
-    ind_export.add_argument("--format", choices=("csv", "json"), default="csv")
+    ind_export = command(
+        indicator_commands,
+        "export",
+        "write a period's indicators with their metadata (CSV or JSON) for a report",
+    )
+    _add_config(ind_export, default=CONFIG_NAME)
+    ind_export.add_argument("--format", choices=("csv", "json"), default="csv", help="output format")
     ind_export.add_argument("--from", dest="period_from", help="first report date of the period (YYYY-MM-DD)")
     ind_export.add_argument("--to", dest="period_to", help="last report date of the period (YYYY-MM-DD)")
     ind_export.add_argument(
-        "--role", default="public", help="export as this role: public (default) is disclosure-controlled"
+        "--role", default="public", help="export as this role: public is disclosure-controlled"
     )
     ind_export.add_argument("--indicator", action="append", help="only this indicator id (repeatable)")
     ind_export.add_argument("--by", action="append", help="disaggregate by this dimension where allowed")
@@ -407,16 +584,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ind_export.set_defaults(run=_indicators_export)
 
-    audit = commands.add_parser("audit", help="the audit trail of personal-data reads")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="check the audit hash chain (exit 1 if broken)")
-    verify.add_argument("--config", required=True, help="hub configuration file (TOML)")
+    audit = command(commands, "audit", "the audit trail of personal-data reads")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = command(audit_commands, "verify", "check the audit hash chain (exit 1 if broken)")
+    _add_config(verify)
     verify.set_defaults(run=_audit_verify)
 
-    adapter = commands.add_parser("adapter", help="onboard agency databases: check, add, remove, list")
-    adapter_commands = adapter.add_subparsers(dest="adapter_command", required=True)
-    check = adapter_commands.add_parser(
-        "check", help="check a mapping file against its live database (exit 1 when it cannot serve)"
+    adapter = command(commands, "adapter", "onboard agency databases: check, add, remove, list")
+    adapter_commands = adapter.add_subparsers(dest="adapter_command", required=True, metavar="COMMAND")
+    check = command(
+        adapter_commands,
+        "check",
+        "check a mapping file against its live database (exit 1 when it cannot serve)",
     )
     check.add_argument("mapping", help="the mapping file (TOML)")
     _add_url_arguments(check)
@@ -433,24 +612,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_adapter_check)
 
-    add = adapter_commands.add_parser(
-        "add", help="check a mapping, then register it in the hub's store (running hubs pick it up)"
+    add = command(
+        adapter_commands,
+        "add",
+        "check a mapping, then register it in the hub's store (running hubs pick it up)",
     )
     add.add_argument("mapping", help="the mapping file (TOML)")
     _add_url_arguments(add)
     add.add_argument("--name", required=True, help="source name: lower-case letters, digits, _")
-    add.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    _add_config(add, default=CONFIG_NAME)
     add.add_argument("--timeout", type=float, default=None, help="per-source timeout in seconds")
     add.add_argument("--json", action="store_true", help="print the check report as JSON")
     add.set_defaults(run=_adapter_add)
 
-    remove = adapter_commands.add_parser("remove", help="remove a registered source from the hub's store")
+    remove = command(adapter_commands, "remove", "remove a registered source from the hub's store")
     remove.add_argument("name", help="the registered source")
-    remove.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    _add_config(remove, default=CONFIG_NAME)
     remove.set_defaults(run=_adapter_remove)
 
-    listing = adapter_commands.add_parser("list", help="list the sources registered in the hub's store")
-    listing.add_argument("--config", default="hub.toml", help="hub configuration file (default hub.toml)")
+    listing = command(adapter_commands, "list", "list the sources registered in the hub's store")
+    _add_config(listing, default=CONFIG_NAME)
     listing.set_defaults(run=_adapter_list)
     return parser
 
