@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import Column as TableColumn
 from sqlalchemy import (
     Integer,
     Select,
@@ -45,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.expression import ColumnElement, FromClause, Join
 
 from adapters import predicates, values
 from adapters.base import SourceError
@@ -685,12 +686,25 @@ def _layer(
         raw = (
             value.raw if value.from_child else tuple(layer.c[f"r{index}_{j}"] for j in range(len(value.raw)))
         )
+        never_null = (
+            len(value.raw) == 1
+            and isinstance(value.raw[0], TableColumn)
+            and value.raw[0].nullable is False
+            and value.raw[0].table is _base_table(from_clause)
+        )
         if value.lookup is not None:
             lookup = Lookup(layer.c[f"f{index}"], value.lookup.resolve)
-            new_values[name] = replace(value, raw=raw, lookup=lookup)
+            new_values[name] = replace(value, raw=raw, lookup=lookup, raw_never_null=never_null)
         else:
-            new_values[name] = replace(value, sql=layer.c[f"f{index}"], raw=raw)
+            new_values[name] = replace(value, sql=layer.c[f"f{index}"], raw=raw, raw_never_null=never_null)
     return layer, layer.c.k, new_relations, new_values
+
+
+def _base_table(from_clause: FromClause) -> FromClause:
+    """The leftmost table of a FROM clause (the part's own table; joins hang off it)."""
+    while isinstance(from_clause, Join):
+        from_clause = from_clause.left
+    return from_clause
 
 
 def _country_lookup(column: ColumnElement[Any], fmt: str) -> Lookup:

@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, Select, Table, bindparam, func, literal, select
+from sqlalchemy import Date, DateTime, Integer, Select, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
@@ -190,7 +191,8 @@ class MappedSQLSource(Source):
         narrowing = filters.case_conditions(source, part, search.filter)
         if search.after is not None:
             narrowing.append(filters.after_position(self.name, part, search.after, descending))
-        explicit_nulls = self.dialect != "sqlite" and not _never_null(day, part)
+        day, never_null = _sort_date(part, day) if self.dialect != "sqlite" else (day, False)
+        explicit_nulls = self.dialect != "sqlite" and not never_null
         if descending:
             order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
         else:
@@ -340,10 +342,23 @@ class MappedSQLSource(Source):
         return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
-def _never_null(expr: Any, part: CompiledPart) -> bool:
-    """Whether ``expr`` is a column of the part's own table that the database declares NOT NULL
-    (a joined table's column can still be NULL through an outer join)."""
-    return isinstance(expr, Column) and expr.nullable is False and expr.table is part.key_column.table
+def _sort_date(part: CompiledPart, day: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:
+    """What to ORDER BY for the report date, and whether it is never NULL.
+
+    The canonical date (``day``) is ISO text computed from the source value. Where the source
+    column is a SQL DATE of a database that enforces the type (not SQLite, where a DATE column
+    can hold any text), its own order is the same order and it is NULL exactly when the
+    canonical value is, so the page is ordered by the column itself, which an index on it
+    serves (PostgreSQL walks the index instead of sorting every case; issue 13). A NOT NULL
+    column of the case table also makes the NULL ordering moot.
+    """
+    value = part.values.get("reported_at")
+    if value is None or len(value.raw) != 1 or value.from_child:
+        return day, False
+    raw = value.raw[0]
+    if isinstance(raw.type, Date) and not isinstance(raw.type, DateTime):
+        return raw, value.raw_never_null
+    return day, False
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

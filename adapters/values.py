@@ -106,6 +106,8 @@ class FieldValue:
     from_child: bool = False
     #: Whether records read it (False: only conditions and groupings use it).
     selectable: bool = True
+    #: The raw column is a NOT NULL column of the part's own table (not an outer-joined one).
+    raw_never_null: bool = False
 
     @property
     def selected(self) -> list[ColumnElement[Any]]:
