@@ -114,6 +114,8 @@ class ModuleResult:
     mutants: int
     killed: int
     survivors: list[Survivor] = field(default_factory=list)
+    #: Mutants the run did not get to (stopped early): left out of the score, and said so.
+    unchecked: int = 0
 
     @property
     def equivalent(self) -> int:
@@ -227,7 +229,8 @@ def run_module(target: Target, jobs: int, collect_only: bool = False) -> ModuleR
         print(f"== {target.name}: mutating {target.path} against {' '.join(target.tests)}", flush=True)
         _mutmut(work, ["run", "--max-children", str(jobs)])
     meta = json.loads((work / "mutants" / (target.path + ".meta")).read_text(encoding="utf-8"))
-    codes: dict[str, int | None] = meta["exit_code_by_key"]
+    every: dict[str, int | None] = meta["exit_code_by_key"]
+    codes = {name: code for name, code in every.items() if code is not None}
     module = target.path.removesuffix(".py").replace("/", ".")
     listed = load_equivalents()
     result = ModuleResult(
@@ -240,6 +243,7 @@ def run_module(target: Target, jobs: int, collect_only: bool = False) -> ModuleR
         seconds=0.0,
         mutants=len(codes),
         killed=sum(1 for code in codes.values() if code in KILLED),
+        unchecked=len(every) - len(codes),
     )
     for mutant, code in sorted(codes.items(), key=lambda kv: _mutant_order(kv[0])):
         if code in KILLED:
@@ -296,7 +300,9 @@ def render(results: dict[str, ModuleResult]) -> str:
         mark = "" if r.score >= TARGET else " ⚠"
         tests = f"`{' '.join(t.removeprefix('tests/') for t in r.tests)}`"
         lines.append(
-            f"| `{r.path}` | {target.why} | {r.mutants} | {r.killed} | {r.equivalent} | {missed} | "
+            f"| `{r.path}` | {target.why} | {r.mutants}"
+            + (f" (of {r.mutants + r.unchecked}: run stopped early)" if r.unchecked else "")
+            + f" | {r.killed} | {r.equivalent} | {missed} | "
             f"{r.score:.1%}{mark} | {r.ran_at} | {tests} |"
         )
     for heading, equivalent in (("Equivalent mutants", True), ("Mutants not killed", False)):
