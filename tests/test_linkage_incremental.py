@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import inspect
 
 from hub.engine.config import load_config
-from hub.engine.linking import LinkageFailed
 from hub.linkage.index import FORBIDDEN_COLUMNS, LinkageIndex, linkage_record, linkage_run
 from hub.server.app import Hub
 from tests.linkage_helpers import run_job, truth_labels
@@ -158,37 +157,3 @@ def test_cli_link_command(world_copy: Path, capsys: pytest.CaptureFixture[str]) 
     assert "linkage (full)" in err and "persons" in err
     assert main(["link", "--config", str(world_copy / "missing.toml")]) == 2
 
-
-async def test_a_source_failing_during_an_incremental_run_keeps_its_links(world_copy: Path) -> None:
-    """A source that cannot be read is not a source whose records were all deleted: its links
-    stay, nothing of it is counted as removed, and the run says which source failed. A full
-    run refuses to work without it."""
-    hub = Hub(load_config(world_copy / "hub.toml"))
-    await hub.start()
-    try:
-        await run_job(hub, full=True)
-        before = await LinkageIndex(hub.store.engine).assignments()
-    finally:
-        await hub.stop()
-    polri_before = {ref: person for ref, person in before.items() if ref[0] == "polri"}
-    assert polri_before
-
-    # The police database breaks between runs: its victims table is gone (as in a failed migration).
-    with sqlite3.connect(world_copy / "polri.sqlite") as conn:
-        conn.execute("ALTER TABLE korban RENAME TO korban_lama")
-
-    hub = Hub(load_config(world_copy / "hub.toml"))
-    await hub.start()
-    try:
-        report = await run_job(hub)
-        assert report.mode == "incremental"
-        assert report.failed_sources == ["polri"]
-        assert report.removed == 0
-        assert "polri" not in report.per_source
-        after = await LinkageIndex(hub.store.engine).assignments()
-        assert after == before
-        with pytest.raises(LinkageFailed, match="polri"):
-            await run_job(hub, full=True)
-        assert await LinkageIndex(hub.store.engine).assignments() == before
-    finally:
-        await hub.stop()
