@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 import shutil
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.access.policy import Principal, QueryLimits
-from hub.engine.config import load_config, parse_config
+from hub.engine.config import parse_config
 from hub.server import examples
 from hub.server.app import Hub, create_app
 from resolvers.safety import estimate_cost
@@ -243,7 +244,15 @@ garbage = st.one_of(st.sampled_from(PAYLOADS), st.text(max_size=60))
 
 @pytest.fixture(scope="module")
 async def http(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_config(demo_dir / "hub.toml"))
+    # Hundreds of hostile requests from one address: the per-caller budgets (tested in
+    # tests/test_abuse_limits.py) are lifted so that every request reaches the code under test.
+    raw = tomllib.loads((demo_dir / "hub.toml").read_text(encoding="utf-8"))
+    raw.setdefault("auth", {})["limits"] = {
+        "concurrent_requests": 1000,
+        "work_per_second": 10_000_000,
+        "work_burst": 100_000_000,
+    }
+    app = create_app(parse_config(raw, demo_dir))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
