@@ -86,14 +86,43 @@
     return token.indexOf(".") > 0 ? { Authorization: "Bearer " + token } : { "X-API-Key": token };
   }
 
+  // The hub gives each caller a budget (a few requests in flight, a bucket of work): the page
+  // keeps at most MAX_IN_FLIGHT requests open and, refused with 429, waits Retry-After and asks
+  // again, so a dashboard never trips its own caller's budget into errors.
+  var MAX_IN_FLIGHT = 2, MAX_RETRIES = 6, inFlight = 0, waiting = [];
+
+  function acquire() {
+    if (inFlight < MAX_IN_FLIGHT) { inFlight += 1; return Promise.resolve(); }
+    return new Promise(function (resolve) { waiting.push(resolve); });
+  }
+
+  function release() {
+    var next = waiting.shift();
+    if (next) next(); else inFlight -= 1;
+  }
+
+  function post(body, attempt) {
+    var headers = Object.assign({ "Content-Type": "application/json", Accept: "application/json" }, credentials());
+    return fetch(ENDPOINT, { method: "POST", headers: headers, body: body }).then(function (response) {
+      if (response.status === 429 && attempt < MAX_RETRIES) {
+        var seconds = Math.min(10, Math.max(1, parseInt(response.headers.get("Retry-After") || "1", 10) || 1));
+        return new Promise(function (resolve) { setTimeout(resolve, seconds * 1000); }).then(function () {
+          return post(body, attempt + 1);
+        });
+      }
+      return response;
+    });
+  }
+
   // One operation from dashboard.graphql; resolves to {data, errors, extensions}.
   function gql(operationName, variables) {
     return loadDocument().then(function (query) {
-      var headers = Object.assign({ "Content-Type": "application/json", Accept: "application/json" }, credentials());
-      return fetch(ENDPOINT, {
-        method: "POST",
-        headers: headers,
-        body: JSON.stringify({ query: query, operationName: operationName, variables: variables || {} }),
+      var body = JSON.stringify({ query: query, operationName: operationName, variables: variables || {} });
+      return acquire().then(function () {
+        return post(body, 0).then(
+          function (response) { release(); return response; },
+          function (error) { release(); throw error; }
+        );
       });
     }).then(function (response) {
       return response.json().then(function (payload) {
