@@ -241,12 +241,18 @@ async def _screen_part(source: MappedSQLSource, compiled: CompiledPart, sample: 
     for name, spec in part.fields.items():
         if name in PERSONAL_FIELDS or isinstance(spec, ChildValues):
             continue
-        for table, column in _columns(spec):
-            raw = _raw(scope, compiled, _Ref(table, column))
+        # The source columns a field reads, as its compiled value exposes them (the value layer
+        # is one subquery: its tables are not in the FROM clause; adapters/compiler.py _layer).
+        value = compiled.values.get(name)
+        exposed = list(value.raw) if value is not None and not value.from_child else []
+        for index, (table, column) in enumerate(_columns(spec)):
+            raw = exposed[index] if index < len(exposed) else _raw(scope, compiled, _Ref(table, column))
             if raw is not None:
                 targets.append((name, f"{table or part.table}.{column}", raw))
     if part.key not in part.fields:
         key = _raw(scope, compiled, _Ref(None, part.key))
+        if key is None and compiled.key_column is not None:
+            key = compiled.key_column
         if key is not None:
             targets.append(("key", f"{part.table}.{part.key}", key))
     if not targets:
