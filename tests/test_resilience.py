@@ -274,12 +274,14 @@ async def test_a_busy_hub_queues_calls_without_blaming_the_agency(demo_dir: Path
 
 
 async def test_rows_that_cannot_be_read_are_a_source_data_error(demo_dir: Path, tmp_path: Path) -> None:
-    """Bytes that are not text in a text column: the source is up but its rows cannot be read.
+    """Bytes that are not text in a column read as it is (the report number, a key): the source
+    is up but its rows cannot be read.
     The answer says SOURCE_DATA_ERROR for that source (not "unavailable"), the other sources
     answer in full, and the error names no value."""
     shutil.copy(demo_dir / "polri.sqlite", tmp_path / "polri.sqlite")
     with sqlite3.connect(tmp_path / "polri.sqlite") as db:
-        db.execute("UPDATE laporan_polisi SET tgl_lp = x'ff00'")
+        # Every report number gets a byte that is not UTF-8 in front (still unique).
+        db.execute("UPDATE laporan_polisi SET no_lp = CAST(x'ff' || no_lp AS TEXT)")
     sources = sqlite_sources(tmp_path, ["polri"]) + sqlite_sources(demo_dir, ["kemlu"])
     hub = Hub(parse_config({"sources": sources}, tmp_path))
     await hub.start()
