@@ -33,6 +33,7 @@ from hub.access.policy import Principal, QueryLimits
 from hub.engine.config import parse_config
 from hub.server import examples
 from hub.server.app import Hub, create_app
+from hub.vocabulary import reference
 from resolvers.safety import estimate_cost
 from resolvers.schema import schema
 from tests.helpers import CASE_FIELDS
@@ -311,6 +312,11 @@ async def test_filter_fields_survive_hostile_input(http: httpx.AsyncClient, name
     if name == "text":  # a case reference contains the text; LIKE wildcards match themselves only
         needle = value.strip().lower()
         assert all(needle in (n["sourceKey"] or "").lower() for n in nodes)
+    elif name == "regions" and (prefix := reference.normalize_prefix(value)) is not None and (
+        reference.regions().by_code(prefix) is not None
+    ):
+        # Random text can be a real Kemendagri code ('1201' is a regency): then only its cases.
+        assert all((n["region"] or {}).get("code", "").startswith(prefix) for n in nodes)
     elif not isinstance(named, GraphQLEnumType) and named.name == "String":
         # A code filter (regions, agencies, countries) given garbage matches nothing.
         assert cases["totalCount"] == 0 and nodes == []
