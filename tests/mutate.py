@@ -76,6 +76,24 @@ TARGETS = [
         "disclosure control of statistics",
     ),
     Target(
+        "cellkey",
+        "hub/access/cellkey.py",
+        ("tests/test_cellkey.py",),
+        "cell-key perturbation of published counts",
+    ),
+    Target(
+        "sqldates",
+        "adapters/sqldates.py",
+        ("tests/test_sql_dates.py",),
+        "dates parsed in the source's SQL",
+    ),
+    Target(
+        "values",
+        "adapters/values.py",
+        ("tests/test_sql_values.py",),
+        "the SQL value layer of mapped fields",
+    ),
+    Target(
         "scoring",
         "hub/linkage/scoring.py",
         ("tests/test_linkage_compare.py",),
