@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
 from adapters import sqldates
-from adapters.sqldates import Pattern, canonical_format, format_expression, is_format, parse_date, parse_pattern
+from adapters.sqldates import (
+    Pattern,
+    canonical_format,
+    format_expression,
+    is_format,
+    parse_date,
+    parse_pattern,
+)
 
 METADATA = MetaData()
 VALUES = Table("dates", METADATA, Column("id", Integer, primary_key=True), Column("v", String))
@@ -121,7 +128,9 @@ def random_dates(rng: random.Random, n: int) -> list[tuple[int, int, int]]:
     """Year, month, day triples: real dates, month ends, leap days and impossible days."""
     out = []
     for _ in range(n):
-        year = rng.choice([1, 999, 1900, 1980, 1999, 2000, 2023, 2024, 2100, 2400, 9999, rng.randint(1000, 2999)])
+        year = rng.choice(
+            [1, 999, 1900, 1980, 1999, 2000, 2023, 2024, 2100, 2400, 9999, rng.randint(1000, 2999)]
+        )
         month = rng.choice([1, 2, 2, 4, 6, 9, 11, 12, 0, 13, rng.randint(1, 12)])
         day = rng.choice([1, 28, 29, 29, 30, 31, 0, 32, rng.randint(1, 31)])
         out.append((year, month, day))
@@ -138,11 +147,29 @@ RNG_SEED = 20261206
 
 def iso_corpus() -> list[str | None]:
     rng = random.Random(RNG_SEED)
-    values: list[str | None] = [None, "", "  ", "0000-01-01", "2023-07-01", " 2023-07-01 ", "2023-07-01 08:00"]
+    values: list[str | None] = [
+        None,
+        "",
+        "  ",
+        "0000-01-01",
+        "2023-07-01",
+        " 2023-07-01 ",
+        "2023-07-01 08:00",
+    ]
     values += ["2023-07-01T08:00:00", "2023-07-01x", "2023-7-01", "20230701", "2023/07/01", "2023-07-01T"]
-    values += ["2024-02-29", "2023-02-29", "1900-02-29", "2000-02-29", "2023-04-31", "2023-13-01", "2023-00-10"]
+    values += [
+        "2024-02-29",
+        "2023-02-29",
+        "1900-02-29",
+        "2000-02-29",
+        "2023-04-31",
+        "2023-13-01",
+        "2023-00-10",
+    ]
     for year, month, day in random_dates(rng, 600):
-        values.append(f"{year:04d}-{month:02d}-{day:02d}" + rng.choice(["", "", " 10:00", "T10:00:00", "x", "0"]))
+        values.append(
+            f"{year:04d}-{month:02d}-{day:02d}" + rng.choice(["", "", " 10:00", "T10:00:00", "x", "0"])
+        )
     return values + junk(rng, 300)
 
 
@@ -189,7 +216,15 @@ def test_numeric_patterns_agree_with_the_calendar(engine, fmt: str, order: str, 
 
 
 def test_numeric_pattern_examples(engine) -> None:  # type: ignore[no-untyped-def]
-    values = ["7/10/2023", "07/10/2023", "7/1/2023", "17/1/2023", "31/12/2023 00:00:00", "29/02/2024", "29/02/2023"]
+    values = [
+        "7/10/2023",
+        "07/10/2023",
+        "7/1/2023",
+        "17/1/2023",
+        "31/12/2023 00:00:00",
+        "29/02/2024",
+        "29/02/2023",
+    ]
     assert evaluate(engine, "DD/MM/YYYY", values) == [
         "2023-10-07",
         "2023-10-07",
@@ -314,7 +349,15 @@ def test_month_names(engine) -> None:  # type: ignore[no-untyped-def]
         None,
         None,
     ]
-    dashed = ["07-Agt-1980", "7-agt-1980", "07-Jul-2023 00:00:00", "07-JUL-2023", "07-Jul-23", "07-Jul", "07/Jul/2023"]
+    dashed = [
+        "07-Agt-1980",
+        "7-agt-1980",
+        "07-Jul-2023 00:00:00",
+        "07-JUL-2023",
+        "07-Jul-23",
+        "07-Jul",
+        "07/Jul/2023",
+    ]
     assert evaluate(engine, "DD-MMM-YYYY", dashed) == [
         "1980-08-07",
         "1980-08-07",
@@ -362,7 +405,15 @@ def test_patterns_are_read_and_checked() -> None:
     assert parse_pattern("D MMMM YYYY") == Pattern(("D", "M", "Y"), " ", True)
     assert parse_pattern("DD-MMM-YYYY") == Pattern(("D", "M", "Y"), "-", True)
     assert parse_pattern("MM/DD/YYYY") == Pattern(("M", "D", "Y"), "/", False)
-    for bad in ("DD/MM/YY", "DD/MM-YYYY", "DD/DD/YYYY", "YYYY-MM", "DDD/MM/YYYY", "xDD/MM/YYYY", "DD/MM/YYYYx"):
+    for bad in (
+        "DD/MM/YY",
+        "DD/MM-YYYY",
+        "DD/DD/YYYY",
+        "YYYY-MM",
+        "DDD/MM/YYYY",
+        "xDD/MM/YYYY",
+        "DD/MM/YYYYx",
+    ):
         assert parse_pattern(bad) is None, bad
     assert all(is_format(f) for f in ("YYYY-MM-DD", "serial", "unix", "DD.MM.YYYY", "YYYY-MM-DD HH:MM:SS"))
     assert not any(is_format(f) for f in ("DD/MM/YY", "iso", "", "SERIAL"))
@@ -379,6 +430,4 @@ def test_the_old_spelling_reads_iso_with_a_time(engine) -> None:  # type: ignore
 
 def test_every_month_name_is_known() -> None:
     expected = {name: f"{m:02d}" for m, names in MONTH_NAMES.items() for name in names}
-    assert sqldates.MONTHS == expected
-
-
+    assert expected == sqldates.MONTHS
