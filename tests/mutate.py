@@ -68,7 +68,12 @@ TARGETS = [
         ("tests/test_pagination.py", "tests/test_paging_edges.py", "tests/test_federation.py"),
         "fan-out, merge and paging",
     ),
-    Target("policy", "hub/access/policy.py", ("tests/test_policy.py",), "the one policy point"),
+    Target(
+        "policy",
+        "hub/access/policy.py",
+        ("tests/test_policy_rules.py", "tests/test_policy.py"),
+        "the one policy point",
+    ),
     Target(
         "suppression",
         "hub/access/suppression.py",
