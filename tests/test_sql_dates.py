@@ -382,6 +382,21 @@ def test_month_names(engine) -> None:  # type: ignore[no-untyped-def]
     ]
 
 
+def test_a_missing_separator_leaves_an_empty_part(engine) -> None:  # type: ignore[no-untyped-def]
+    """A month-name value with a part missing is no date, whichever part is missing."""
+    assert evaluate(engine, "MMM-DD-YYYY", ["Jul-2023", "Jul-07-2023", "Jul2023"]) == [
+        None,
+        "2023-07-07",
+        None,
+    ]
+    assert evaluate(engine, "MMMM D YYYY", ["Juli 1980", "Juli 7 1980", "Juli"]) == [None, "1980-07-07", None]
+    assert evaluate(engine, "YYYY-MMM-DD", ["2023-Jul", "2023Jul07", "2023-Jul-07"]) == [
+        None,
+        None,
+        "2023-07-07",
+    ]
+
+
 def test_first_format_that_parses_wins(engine) -> None:  # type: ignore[no-untyped-def]
     values = ["2023-07-01", "01/07/2023", "29775", "junk", None]
     assert evaluate(engine, ("YYYY-MM-DD", "DD/MM/YYYY", "serial"), values) == [
