@@ -77,7 +77,7 @@ TARGETS = [
     Target(
         "suppression",
         "hub/access/suppression.py",
-        ("tests/test_suppression.py",),
+        ("tests/test_suppression_exact.py", "tests/test_suppression.py"),
         "disclosure control of statistics",
     ),
     Target(
