@@ -10,18 +10,13 @@ full, the last one too), the total itself, one less and one more.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.base import SourceDataError, SourceError, SourceTimeout
-from hub.demo.generate import generate
-from hub.engine.config import load_config
 from hub.engine.federation import CasePage, Federation
 from hub.engine.ids import GlobalId
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
@@ -36,19 +31,11 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests import small_world
+
+world = small_world.fixture()
 
 AGENCY = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
-
-
-@pytest.fixture(scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Hub, dict[str, Any]]]:
-    out: Path = tmp_path_factory.mktemp("small-world")
-    generate(out, seed=2023, scale=0.05)
-    truth = json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
-    hub = Hub(load_config(out / "hub.toml"))
-    await hub.start()
-    yield hub, truth
-    await hub.stop()
 
 
 def key_order(source: str, key: str, truth: dict[str, Any]) -> tuple[int, Any]:
