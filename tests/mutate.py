@@ -89,6 +89,12 @@ TARGETS = [
         "cell-key perturbation of published counts",
     ),
     Target(
+        "filters",
+        "adapters/filters.py",
+        ("tests/test_filters_engine.py",),
+        "case filters and keyset positions in the source's SQL",
+    ),
+    Target(
         "sqldates",
         "adapters/sqldates.py",
         ("tests/test_sql_dates.py",),
