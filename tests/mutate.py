@@ -83,6 +83,12 @@ TARGETS = [
         "disclosure control of statistics",
     ),
     Target(
+        "querysets",
+        "hub/access/querysets.py",
+        ("tests/test_querysets_engine.py",),
+        "query-set restriction of statistics filters",
+    ),
+    Target(
         "cellkey",
         "hub/access/cellkey.py",
         ("tests/test_cellkey.py",),
