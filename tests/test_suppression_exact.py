@@ -248,6 +248,15 @@ def test_protect_hides_the_total_when_it_is_suppressed() -> None:
 def test_protect_of_nothing() -> None:
     assert protect({}) == ProtectedTable(cells={}, total=0, suppressed=frozenset())
     assert protect({}, total=5).total == 5
+    # The grand total of a table of no dimension is keyed (TOTAL,) * 0 = ().
+    seen: list[tuple[Key, int]] = []
+    assert protect({}, total=5, perturb=lambda key, n: seen.append((key, n)) or n + 1).total == 6
+    assert seen == [((), 5)]
+
+
+def test_the_margin_marker() -> None:
+    assert repr(TOTAL) == "TOTAL" and str(TOTAL) == "TOTAL"
+    assert type(TOTAL)() is TOTAL
 
 
 def test_only_k_counts_protect_nothing() -> None:
