@@ -45,6 +45,7 @@ from hub.vocabulary.model import (
     CaseSearch,
     Dimension,
     Entity,
+    PersonRole,
     Record,
     SortOrder,
     StatisticsRequest,
@@ -324,8 +325,21 @@ class MappedSQLSource(Source):
         return records
 
     async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
+        return await self._children(self.compiled.parts_of(entity), field, parent_keys)
+
+    async def children_in_roles(
+        self, entity: Entity, field: str, parent_keys: Sequence[str], roles: frozenset[PersonRole]
+    ) -> list[Record]:
+        """Only the parts that can hold one of ``roles``: a part whose roles are a constant
+        (every ``pelaku`` row is a SUSPECT) is skipped when that constant is not wanted."""
+        parts = [p for p in self.compiled.parts_of(entity) if _may_hold(p, roles)]
+        return await self._children(parts, field, parent_keys)
+
+    async def _children(
+        self, parts: Sequence[CompiledPart], field: str, parent_keys: Sequence[str]
+    ) -> list[Record]:
         records: list[Record] = []
-        for compiled in self.compiled.parts_of(entity):
+        for compiled in parts:
             relation = compiled.relation_columns.get(field)
             if relation is None:
                 continue
@@ -395,6 +409,16 @@ class MappedSQLSource(Source):
             return None
         times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
+    """Whether a record of ``part`` can have one of ``roles`` (unknown unless constant)."""
+    value = part.values.get("roles")
+    if value is None or not value.is_constant:
+        return True
+    constant = value.constant
+    held = set(constant) if isinstance(constant, tuple | list | frozenset | set) else {constant}
+    return bool(held & roles)
 
 
 async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:

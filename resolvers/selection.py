@@ -15,9 +15,9 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 #: GraphQL field → (engine relation, GraphQL type of what it leads to), per GraphQL type.
 RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
     "Case": {
-        "victims": ("participants", "PersonRecord"),
-        "perpetrators": ("participants", "PersonRecord"),
-        "witnesses": ("participants", "PersonRecord"),
+        "victims": ("victims", "PersonRecord"),
+        "perpetrators": ("perpetrators", "PersonRecord"),
+        "witnesses": ("witnesses", "PersonRecord"),
         "services": ("services", "Service"),
         "stageHistory": ("stage_history", "StageEvent"),
     },

@@ -283,4 +283,3 @@ def _config(model: ConfigFile, base_dir: Path) -> HubConfig:
         ),
         auth=dict(model.auth),
     )
-

@@ -36,12 +36,16 @@ from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
 from hub.linkage.counting import DoubleCounting, deduplicate, persons_by_cell
 from hub.linkage.index import LinkageIndex
 from hub.vocabulary.model import (
+    PERPETRATOR_ROLES,
+    VICTIM_ROLES,
+    WITNESS_ROLES,
     CaseFilter,
     CaseRecord,
     CaseSearch,
     Entity,
     Keyset,
     Measure,
+    PersonRole,
     Record,
     SortOrder,
     StatisticsRequest,
@@ -61,16 +65,25 @@ class Relation:
 
     ``many`` relations load the target records whose ``via`` field is the parent's key
     (victims of a case); the others load the single target whose key is the parent's
-    ``via`` field (the case of a service).
+    ``via`` field (the case of a service). ``roles`` narrows a relation to person records
+    with one of them, attached under ``into`` (the victims, suspects and witnesses of a case
+    are all its ``participants``; asked together, they are loaded together).
     """
 
     target: Entity
     via: str
     many: bool
+    roles: frozenset[PersonRole] | None = None
+    into: str | None = None
 
 
 RELATIONS: dict[tuple[Entity, str], Relation] = {
     (Entity.CASE, "participants"): Relation(Entity.PERSON, "case_key", many=True),
+    (Entity.CASE, "victims"): Relation(Entity.PERSON, "case_key", True, VICTIM_ROLES, "participants"),
+    (Entity.CASE, "perpetrators"): Relation(
+        Entity.PERSON, "case_key", True, PERPETRATOR_ROLES, "participants"
+    ),
+    (Entity.CASE, "witnesses"): Relation(Entity.PERSON, "case_key", True, WITNESS_ROLES, "participants"),
     (Entity.CASE, "services"): Relation(Entity.SERVICE, "case_key", many=True),
     (Entity.CASE, "stage_history"): Relation(Entity.STAGE_EVENT, "case_key", many=True),
     (Entity.PERSON, "case"): Relation(Entity.CASE, "case_key", many=False),
@@ -503,21 +516,36 @@ class Federation:
     async def expand(
         self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
     ) -> None:
-        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place."""
+        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place.
+
+        Relations attached under one name (``victims`` and ``perpetrators`` as
+        ``participants``) are loaded once, for the union of their roles.
+        """
         if not nodes or not include:
             return
+        merged: dict[str, tuple[Relation, dict[str, Any]]] = {}
+        for name, sub in include.items():
+            relation = RELATIONS[(entity, name)]
+            into = relation.into or name
+            if into in merged:
+                before, below = merged[into]
+                roles = (
+                    None if before.roles is None or relation.roles is None else before.roles | relation.roles
+                )
+                merged[into] = (replace(before, roles=roles), _merged(below, sub))
+            else:
+                merged[into] = (relation, _merged({}, sub))
         await asyncio.gather(
-            *(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items())
+            *(self._expand_one(ctx, nodes, name, rel, sub) for name, (rel, sub) in merged.items())
         )
 
     async def _expand_one(
-        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], name: str, include: Include
+        self, ctx: RequestContext, nodes: list[Linked], name: str, relation: Relation, include: Include
     ) -> None:
-        relation = RELATIONS[(entity, name)]
         assert ctx.loaders is not None
         loaded: list[Linked] = []
         if relation.many:
-            loader = ctx.loaders.children(relation.target, relation.via)
+            loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
             results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
@@ -537,6 +565,13 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include)
+
+
+def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
+    """Two include trees as one (``into`` is extended in place and returned)."""
+    for key, value in other.items():
+        _merged(into.setdefault(key, {}), value)
+    return into
 
 
 def _page(
