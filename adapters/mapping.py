@@ -162,6 +162,8 @@ class Part:
     where: tuple[tuple[ColumnRef, tuple[str, ...]], ...] = ()
     #: Position of the part in its section (0 for ``[case]``), to locate it in the file.
     index: int = 0
+    #: Whether the file writes the section as an array (``[[person]]``), for messages.
+    listed: bool = False
 
     @property
     def section(self) -> str:
@@ -171,6 +173,11 @@ class Part:
     def path(self, *rest: str | int) -> KeyPath:
         """The key path of something in this part, for :meth:`SourceMapping.problem`."""
         return (self.section, self.index, *rest)
+
+    @property
+    def written(self) -> str:
+        """The part as the file writes it, for messages: ``[case]``, ``[[person]] #2``."""
+        return f"[[{self.section}]] #{self.index + 1}" if self.listed else f"[{self.section}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +371,8 @@ def _phrase(issue: Issue) -> str:
         return f"{parent}: {key!r} is required"
     if issue.kind in _EXPECTED:
         return f"{where} must be {_EXPECTED[issue.kind]}, not {type_name(issue.value)}"
+    if issue.kind in ("string_too_short", "too_short") and issue.context.get("min_length") == 1:
+        return f"{where} must not be empty"
     if issue.kind == "mapping_form":
         return f"{where}: {issue.message}, not {type_name(issue.value)}"
     if issue.kind == "literal_error":
@@ -384,7 +393,8 @@ def _specs(
     agency = model.source.agency
     parts: dict[Entity, tuple[Part, ...]] = {}
     for section, models in model.parts().items():
-        specs = tuple(_part(section, i, part, problems) for i, part in enumerate(models))
+        listed = isinstance(getattr(model, section), list)
+        specs = tuple(_part(section, i, listed, part, problems) for i, part in enumerate(models))
         parts[specs[0].entity] = specs
     return SourceMapping(
         name=source_name,
@@ -403,13 +413,14 @@ def _specs(
     )
 
 
-def _part(section: str, index: int, part: PartModel, problems: _Problems) -> Part:
+def _part(section: str, index: int, listed: bool, part: PartModel, problems: _Problems) -> Part:
     entity = part.entity
+    at = (section, index) if listed else (section,)
     fields: dict[str, FieldSpec] = {}
     for name in national_fields(entity):
         form = getattr(part, name)
         if form is not None:
-            fields[name] = _spec(field_kind(entity, name), form, (section, index, name), problems)
+            fields[name] = _spec(field_kind(entity, name), form, (*at, name), problems)
     order_by = getattr(part, "order_by", None)
     return Part(
         entity=entity,
@@ -422,6 +433,7 @@ def _part(section: str, index: int, part: PartModel, problems: _Problems) -> Par
         order_by=order_by,
         where=tuple(_where(part.where)),
         index=index,
+        listed=listed,
     )
 
 
@@ -522,14 +534,14 @@ def _check_meaning(mapping: SourceMapping, problems: _Problems) -> None:
         if isinstance(spec, Column) and len(person_parts) > 1 and spec.part not in person_parts:
             problems.add(
                 part.path("recipient_key"),
-                f"{_where_part(part)}.recipient_key: persons come from several tables "
+                f"{part.written}.recipient_key: persons come from several tables "
                 f'({", ".join(sorted(person_parts))}); say which with part = "…"',
             )
     sections = {SECTION_OF[entity] for entity in mapping.parts}
     for entity, parts in mapping.parts.items():
         for part in parts:
             for name, spec in part.fields.items():
-                where = f"{_where_part(part)}.{name}"
+                where = f"{part.written}.{name}"
                 if isinstance(spec, LatestOf) and spec.entity not in sections:
                     problems.add(
                         part.path(name, "latest_of"),
@@ -538,11 +550,6 @@ def _check_meaning(mapping: SourceMapping, problems: _Problems) -> None:
                 codes = getattr(spec, "codes", None)
                 if codes is not None and codes in mapping.codes:
                     _check_code_list(mapping.codes[codes], codes, where, field_kind(entity, name), problems)
-
-
-def _where_part(part: Part) -> str:
-    """``[case]`` or ``[[person]] #2``, as the file writes the part."""
-    return where_of(part.path()) if part.entity is not Entity.CASE else "[case]"
 
 
 def _check_code_list(

@@ -105,14 +105,21 @@ def _defined_code_list(name: str, info: ValidationInfo) -> str:
 
 
 CodeListName = Annotated[str, AfterValidator(_defined_code_list)]
-#: Several codes in one cell separated by this (spaces around it do not matter).
-Separator = Annotated[str, Field(min_length=1, max_length=3)]
 
 
 def _separator(text: str) -> str:
     if not text.strip() or len(text.strip()) > 3:
         raise ValueError('must be a short separator such as "," or ";"')
     return text.strip()
+
+
+#: Several codes in one cell separated by this (spaces around it do not matter).
+Separator = Annotated[
+    str, AfterValidator(_separator), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 3})
+]
+#: A region code as an editor should see it (the hub checks it against the reference data).
+ProvinceCode = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[0-9]{2}$"})]
+RegionCodeText = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^[0-9]{2}(\.?[0-9]{2})?$"})]
 
 
 def _date_format(text: str) -> str:
@@ -231,7 +238,7 @@ class CodeColumn(PlainColumn):
 class CodesColumn(CodeColumn):
     """Read one or several codes per cell, optionally through a code list."""
 
-    split: Annotated[Separator, AfterValidator(_separator)] | None = Field(
+    split: Separator | None = Field(
         None,
         description='Several codes in one cell separated by this (`"ES, KP"`): several values (a list '
         "field) or one service per code (a service type).",
@@ -261,12 +268,12 @@ class RegionNames(StrictModel):
     province_name: ColumnName | None = Field(
         None, description="A column holding province names (tells same-named regencies apart)."
     )
-    province: Annotated[str, Field(pattern=r"^[0-9]{2}$")] | None = Field(
+    province: ProvinceCode | None = Field(
         None,
         description="A constant province code for every row (a provincial unit): names are matched inside "
         "it; an empty name is the province itself.",
     )
-    aliases: dict[str, Annotated[str, Field(pattern=r"^[0-9]{2}(\.?[0-9]{2})?$")]] = Field(
+    aliases: dict[str, RegionCodeText] = Field(
         default_factory=dict,
         description='This source\'s own spellings → region codes (`KBB = "32.17"`), tried before the '
         "shared alias table.",
