@@ -151,7 +151,7 @@ def _issue(model: type[BaseModel], error: Any) -> Issue:
 
 def suggestion(word: str, choices: Sequence[str]) -> str | None:
     """The choice closest to ``word`` (a misspelling of it), if any is close enough."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.65)
     return close[0] if close else None
 
 
