@@ -31,9 +31,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters import mapping_model as model
 from adapters.base import MappingError
-from adapters.mapping_model import CODE_LISTS, SECTION_OF, MappingFile
+from adapters.mapping_model import (
+    CODE_LISTS,
+    SECTION_OF,
+    ChildTable,
+    Constant,
+    Latest,
+    MappingFile,
+    PlainColumn,
+    RegionCode,
+    RegionNames,
+)
 from adapters.mapping_model import FieldKind as FieldKind
 from adapters.mapping_model import Part as PartModel
 from adapters.mapping_model import field_kind as field_kind
@@ -309,12 +318,12 @@ def parse_mapping(
     raw_codes = raw.get("codes")
     context = {CODE_LISTS: tuple(raw_codes) if isinstance(raw_codes, dict) else ()}
     try:
-        model = MappingFile.model_validate(dict(raw), context=context)
+        file = MappingFile.model_validate(dict(raw), context=context)
     except ValidationError as exc:
         for issue in issues(MappingFile, exc):
             problems.add(issue.path, _phrase(issue))
         raise _located(source_name, path, locator, problems) from None
-    mapping = _specs(model, source_name, path, locator, problems)
+    mapping = _specs(file, source_name, path, locator, problems)
     _check_meaning(mapping, problems)
     if problems:
         raise _located(source_name, path, locator, problems)
@@ -388,25 +397,25 @@ def _phrase(issue: Issue) -> str:
 
 
 def _specs(
-    model: MappingFile, source_name: str, path: str, locator: TomlLocator | None, problems: _Problems
+    file: MappingFile, source_name: str, path: str, locator: TomlLocator | None, problems: _Problems
 ) -> SourceMapping:
-    agency = model.source.agency
+    agency = file.source.agency
     parts: dict[Entity, tuple[Part, ...]] = {}
-    for section, models in model.parts().items():
-        listed = isinstance(getattr(model, section), list)
+    for section, models in file.parts().items():
+        listed = isinstance(getattr(file, section), list)
         specs = tuple(_part(section, i, listed, part, problems) for i, part in enumerate(models))
         parts[specs[0].entity] = specs
     return SourceMapping(
         name=source_name,
         agency=Agency(agency.code.upper(), agency.name, agency.type),
-        description=model.source.description,
+        description=file.source.description,
         parts=parts,
         codes={
             name: {
                 value: (national,) if isinstance(national, str) else tuple(national)
                 for value, national in entries.items()
             }
-            for name, entries in model.codes.items()
+            for name, entries in file.codes.items()
         },
         path=path,
         locator=locator,
@@ -457,32 +466,35 @@ def _spec(kind: FieldKind, form: Any, path: KeyPath, problems: _Problems) -> Fie
     if isinstance(form, str):
         if kind.kind == "region":
             return RegionSpec(code=ColumnRef.parse(form))
-        form = model.PlainColumn(column=form)
-    if isinstance(form, model.RegionCode):
+        form = PlainColumn(column=form)
+    if isinstance(form, RegionCode):
         return RegionSpec(code=ColumnRef.parse(form.column), fuzzy=form.fuzzy)
-    if isinstance(form, model.RegionNames):
+    if isinstance(form, RegionNames):
         return _region(form, path, problems)
-    if isinstance(form, model.ChildTable):
+    if isinstance(form, ChildTable):
         return ChildValues(form.table, form.key, form.column, form.codes)
-    if isinstance(form, model.Latest):
-        default = form.default
-        return LatestOf(
-            form.latest_of, form.field, default.name if isinstance(default, Labelled) else default
-        )
-    if isinstance(form, model.Constant):
-        value = form.value
-        return Const(value.name if isinstance(value, Labelled) else value)
+    if isinstance(form, Latest):
+        return LatestOf(form.latest_of, form.field, _name(form.default))
+    if isinstance(form, Constant):
+        return Const(_name(form.value))
+    # A column form: each kind's model has the keys that kind may use (format, codes, …).
     written = getattr(form, "format", None)
     formats = (written,) if isinstance(written, str) else tuple(written or ())
+    formats = formats or _DEFAULT_FORMATS.get(str(kind.kind), ())
     return Column(
         ColumnRef.parse(form.column),
-        (formats or _DEFAULT_FORMATS.get(str(kind.kind), (None,)))[0],
+        formats[0] if formats else None,
         getattr(form, "codes", None),
         getattr(form, "part", None),
-        formats or _DEFAULT_FORMATS.get(str(kind.kind), ()),
+        formats,
         getattr(form, "split", None),
         getattr(form, "clean", None),
     )
+
+
+def _name(value: Labelled | str | None) -> Any:
+    """A national value as the specs keep it: the member's name."""
+    return value.name if isinstance(value, Labelled) else value
 
 
 #: The format of a column written without one, by kind.
@@ -493,7 +505,7 @@ _DEFAULT_FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _region(form: model.RegionNames, path: KeyPath, problems: _Problems) -> RegionSpec:
+def _region(form: RegionNames, path: KeyPath, problems: _Problems) -> RegionSpec:
     """Region names; the constant province and the aliases must be regions of the reference data."""
     index = reference.regions()
     province = index.by_code(form.province) if form.province is not None else None

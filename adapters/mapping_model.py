@@ -64,8 +64,6 @@ from hub.vocabulary.model import (
 
 #: The validation context key holding the names of the file's code lists (``[codes.<name>]``).
 CODE_LISTS = "code_lists"
-#: How a country column may be written (``format`` on ``country``).
-COUNTRY_FORMATS = ("alpha2", "alpha3", "name")
 #: What a date format looks like, for editors (the hub checks precisely: ``adapters/sqldates.py``).
 DATE_FORMAT_PATTERN = "^(YYYY-MM-DD( HH:MM:SS)?|serial|unix|[DMY]{1,4}[/. -][DMY]{1,4}[/. -][DMY]{1,4})$"
 
