@@ -62,6 +62,7 @@ from graphql import (
     is_list_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import count_fields_with_alias
 
 from hub.access.budgets import Budgets, RateLimited
 from hub.access.policy import Guard, QueryLimits
@@ -135,7 +136,14 @@ def validation_rules(
 
     class AliasLimit(ValidationRule):
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
-            count = _count_aliases(node)
+            # strawberry's count (MaxAliasesLimiter's): an alias inside a fragment counts once
+            # per spread of the fragment, as it is executed.
+            fragments = _fragments(node)
+            count = sum(
+                count_fields_with_alias(definition, fragments)
+                for definition in node.definitions
+                if isinstance(definition, OperationDefinitionNode)
+            )
             if count > max_aliases:
                 error = too_complex(
                     f"{count} aliases exceed the limit of {max_aliases}", "aliases", max_aliases, count
@@ -165,21 +173,6 @@ class _NoIntrospection(NoSchemaIntrospectionCustomRule):
             )
 
         self.report_error = report  # type: ignore[method-assign]
-
-
-def _count_aliases(document: DocumentNode) -> int:
-    count = 0
-    stack: list[Any] = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
-    while stack:
-        selection_set = stack.pop()
-        if selection_set is None:
-            continue
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode) and selection.alias is not None:
-                count += 1
-            if getattr(selection, "selection_set", None) is not None:
-                stack.append(selection.selection_set)
-    return count
 
 
 # --- cost --------------------------------------------------------------------------------------
