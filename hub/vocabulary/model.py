@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.vocabulary.reference import RegionPrefix
 
 
 class Labelled(enum.Enum):
@@ -563,7 +566,8 @@ class CaseFilter:
 
     reported_from: date | None = None
     reported_to: date | None = None
-    regions: tuple[str, ...] = ()
+    #: Normalised once, where the filter enters the hub (plain strings are read as prefixes too).
+    regions: tuple[RegionPrefix | str, ...] = ()
     agencies: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     exploitation_types: tuple[ExploitationType, ...] = ()
