@@ -49,6 +49,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import LINK_FIELDS
 
 #: Most distinct values of a region or country field read at open (see :func:`learn_lookups`).
 MAX_LOOKUP_VALUES = 50_000
@@ -66,7 +67,7 @@ class MappedSQLSource(Source):
         self.base_dir = base_dir
         relations = set()
         for entity, parts in mapping.parts.items():
-            for field_name in ("case_key", "recipient_key"):
+            for field_name in LINK_FIELDS:
                 if parts and all(field_name in p.fields for p in parts):
                     relations.add((entity, field_name))
         self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))

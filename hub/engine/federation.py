@@ -46,6 +46,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import RELATIONS
 
 log = logging.getLogger("tppo_hub.federation")
 
@@ -53,32 +54,6 @@ T = TypeVar("T")
 
 #: An include tree: relation name → what to include below it.
 Include = Mapping[str, "Include"]
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """How one entity leads to another inside the same source.
-
-    ``many`` relations load the target records whose ``via`` field is the parent's key
-    (victims of a case); the others load the single target whose key is the parent's
-    ``via`` field (the case of a service).
-    """
-
-    target: Entity
-    via: str
-    many: bool
-
-
-RELATIONS: dict[tuple[Entity, str], Relation] = {
-    (Entity.CASE, "participants"): Relation(Entity.PERSON, "case_key", many=True),
-    (Entity.CASE, "services"): Relation(Entity.SERVICE, "case_key", many=True),
-    (Entity.CASE, "stage_history"): Relation(Entity.STAGE_EVENT, "case_key", many=True),
-    (Entity.PERSON, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.PERSON, "services"): Relation(Entity.SERVICE, "recipient_key", many=True),
-    (Entity.SERVICE, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.SERVICE, "recipient"): Relation(Entity.PERSON, "recipient_key", many=False),
-    (Entity.STAGE_EVENT, "case"): Relation(Entity.CASE, "case_key", many=False),
-}
 
 
 @dataclass(slots=True)
