@@ -186,19 +186,30 @@ def estimate_cost(
     list_size: int,
 ) -> int:
     """Estimated fields an operation resolves (see the module docstring)."""
+    found = _operation(schema, document, operation_name)
+    if found is None:
+        return 0
+    operation, root, defaults = found
+    estimator = _Cost(schema, _fragments(document), dict(variables or {}), defaults, list_size)
+    return estimator.selection(operation.selection_set, root, frozenset())
+
+
+def _operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> tuple[OperationDefinitionNode, GraphQLObjectType, dict[str, Any]] | None:
+    """The operation to run, its root type and its variables' defaults (None: nothing runs)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return None
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return None
     defaults = {
         d.variable.name.value: d.default_value
         for d in operation.variable_definitions or ()
         if d.default_value is not None
     }
-    estimator = _Cost(schema, _fragments(document), dict(variables or {}), defaults, list_size)
-    return estimator.selection(operation.selection_set, root, frozenset())
+    return operation, root, defaults
 
 
 class _Cost:
@@ -331,17 +342,10 @@ def estimate_work(
     ``suppressed`` says whether the caller's statistics are suppressed (below coordinator);
     ``sources`` is how many sources a fan-out reaches.
     """
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
+    found = _operation(schema, document, operation_name)
+    if found is None:
         return 0.0
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return 0.0
-    defaults = {
-        d.variable.name.value: d.default_value
-        for d in operation.variable_definitions or ()
-        if d.default_value is not None
-    }
+    operation, root, defaults = found
     estimator = _Work(
         schema, _fragments(document), dict(variables or {}), defaults, limits, suppressed, sources
     )

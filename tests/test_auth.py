@@ -12,10 +12,8 @@ import json
 import logging
 import shutil
 import stat
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from hub.access.auth import DEV_SECRET_FILE, hash_api_key, load_auth, mint_token
 from hub.engine.config import parse_config
 from hub.server.app import create_app
 from hub.server.cli import main as cli
+from tests.jwks_server import Served
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 API_KEY = "tppo_test-key-for-the-portal-0123456789"
@@ -279,28 +278,11 @@ async def test_refusals_log_no_credential(
 
 @pytest.fixture
 def jwks_server() -> Iterator[tuple[str, dict[str, Any]]]:
-    served: dict[str, Any] = {"keys": [jwk(RSA_KEY, "k1")]}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps(served).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = Served([jwk(RSA_KEY, "k1")])
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/certs", served
+        yield endpoint.url, endpoint.document
     finally:
-        server.shutdown()
-        server.server_close()
+        endpoint.stop()
 
 
 async def test_jwks_url_is_fetched_at_start_and_refreshed_for_a_new_key(

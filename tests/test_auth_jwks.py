@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from jwt.algorithms import RSAAlgorithm
 from hub.access.jwks import JwksUnavailable, KeySet
 from hub.engine.config import parse_config
 from hub.server.app import create_app
+from tests.jwks_server import Served
 
 KEYS = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048) for kid in ("k1", "k2")}
 
@@ -33,37 +32,6 @@ def jwk(kid: str, **extra: Any) -> dict[str, Any]:
 
 def public_numbers(key: Any) -> Any:
     return key.public_numbers()
-
-
-class Served:
-    """A JWKS endpoint on 127.0.0.1 that counts its fetches and can be stopped."""
-
-    def __init__(self, keys: list[dict[str, Any]]) -> None:
-        self.document: dict[str, Any] = {"keys": keys}
-        self.fetches = 0
-        served = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                served.fetches += 1
-                body = json.dumps(served.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

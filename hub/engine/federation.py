@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -291,7 +291,7 @@ class Federation:
         results = await asyncio.gather(*(self.call(ctx, e, work, ([], None)) for e in entries))
         streams = [records for records, _ in results]
         descending = order is SortOrder.DESC
-        merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
+        merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
         return _page(list(islice(merged, first + 1)), first, results, want_total)
 
     async def _cases_by_agency(
@@ -547,6 +547,3 @@ def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
 async def _no_cases() -> list[CaseRecord]:
     return []
 
-
-def _case_sort_key(record: CaseRecord) -> tuple[date, str]:
-    return (record.reported_at or date.min, record.source)

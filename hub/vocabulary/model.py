@@ -553,6 +553,19 @@ class Keyset:
     source: str
     key: str
 
+    @classmethod
+    def of(cls, case: CaseRecord) -> Keyset:
+        """The position of ``case`` (what its cursor holds)."""
+        return cls(case.reported_at, case.source, case.key)
+
+    @staticmethod
+    def merge_key(case: CaseRecord) -> tuple[date, str]:
+        """How the hub orders cases of several sources: by date, a missing one the earliest,
+        then by source; cases of one source keep the order their database gave them (the key
+        order, which only the database knows). Each source's SQL orders the same way
+        (``adapters/keyset.py``)."""
+        return (case.reported_at or date.min, case.source)
+
 
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
