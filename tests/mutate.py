@@ -78,7 +78,7 @@ TARGETS = [
     Target(
         "scoring",
         "hub/linkage/scoring.py",
-        ("tests/test_linkage_compare.py",),
+        ("tests/test_linkage_scoring.py", "tests/test_linkage_compare.py"),
         "linkage pair scoring",
     ),
     Target(
