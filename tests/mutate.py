@@ -85,7 +85,7 @@ TARGETS = [
         "cluster",
         "hub/linkage/cluster.py",
         # The hand-made records only: the demo-world tests run a whole linkage per mutant.
-        ("tests/test_linkage_rules.py", "-k", "not demo"),
+        ("tests/test_linkage_cluster.py", "tests/test_linkage_rules.py", "-k", "not demo"),
         "linkage clustering",
     ),
 ]

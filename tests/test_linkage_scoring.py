@@ -16,9 +16,9 @@ from datetime import date
 
 import pytest
 
-from hub.linkage.features import AGE_RANGES, LinkRecord
+from hub.linkage.features import LinkRecord
 from hub.linkage.names import NameLevel, compare_names
-from hub.linkage.normalise import name_key, normalise_birth_date, normalise_name
+from hub.linkage.normalise import normalise_name
 from hub.linkage.scoring import (
     VETO,
     Agreement,
@@ -39,58 +39,7 @@ from hub.linkage.scoring import (
     region_agreement,
 )
 from hub.vocabulary.model import AgeGroup, PersonRole, Sex
-
-NAME = "Siti Rahmawati Lestari"
-#: A NIK of a woman registered in Semarang (33.74) born 10 June 1995 (day 10 + 40).
-NIK = "3374015006950001"
-
-
-def rec(
-    name: str | None = NAME,
-    *,
-    source: str = "polri",
-    key: str = "1",
-    case: str | None = None,
-    role: PersonRole = PersonRole.VICTIM,
-    nik: str | None = None,
-    passport: str | None = None,
-    sex: Sex | None = None,
-    born: date | None = None,
-    nik_birth: date | None = None,
-    region: str | None = None,
-    nik_region: str | None = None,
-    age: AgeGroup | None = None,
-    phone: str | None = None,
-    address: str | None = None,
-) -> LinkRecord:
-    """A record with only the given features (normalised forms, as the linkage job builds them)."""
-    parts = normalise_name(name)
-    return LinkRecord(
-        ref=0,
-        source=source,
-        key=key,
-        case_key=case,
-        roles=frozenset({role}),
-        name=parts,
-        name_key=name_key(parts),
-        nik=nik,
-        passport=passport,
-        sex=sex,
-        birth=normalise_birth_date(born),
-        nik_birth=nik_birth,
-        region=region,
-        nik_region=nik_region,
-        age_range=AGE_RANGES.get(age) if age is not None else None,
-        phone=phone,
-        address=address,
-    )
-
-
-def other(name: str | None = NAME, **fields: object) -> LinkRecord:
-    """The second record of a pair: another agency unless the test says otherwise."""
-    fields.setdefault("source", "lpsk")
-    fields.setdefault("key", "2")
-    return rec(name, **fields)  # type: ignore[arg-type]
+from tests.link_records import NAME, NIK, other, rec
 
 
 def outcome(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) -> tuple[float, str, bool]:
