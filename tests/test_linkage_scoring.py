@@ -101,6 +101,8 @@ def test_different_names_without_an_identifier_stop_at_minus_five() -> None:
     assert (
         compare(rec("Siti Rahmawati", phone="812345678"), other("Yohana Manuputty")).rule == "NAME_DIFFERENT"
     )
+    # Two records of one agency without a case key are not one case.
+    assert compare(rec("Siti Rahmawati"), other("Yohana Manuputty", source="polri")).rule == "NAME_DIFFERENT"
 
 
 def test_different_names_with_an_identifier_are_scored_in_full() -> None:
@@ -203,6 +205,8 @@ def test_passport_points_and_rule() -> None:
 
 def test_phone_points_and_rule() -> None:
     assert outcome(rec(phone="812345678"), other(phone="812345678")) == (10.0, "NAME_PHONE", True)
+    assert outcome(rec(phone="812345678"), other()) == (5.0, "NAME_ONLY", False)
+    assert outcome(rec(), other(phone="812345678")) == (5.0, "NAME_ONLY", False)
     assert outcome(rec(phone="812345678"), other(phone="812345679")) == (
         5.0,
         "NAME_ONLY",
@@ -282,6 +286,14 @@ def test_region_points() -> None:
 
 
 def test_a_regency_is_no_corroboration_but_the_same_case_is() -> None:
+    # A regency never names the rule of a corroborated pair: 5 + 5 + 1.5.
+    assert outcome(
+        rec(born=date(1990, 4, 21), region="33.74"), other(born=date(1990, 4, 21), region="33.74")
+    ) == (
+        11.5,
+        "NAME_BIRTH_DATE",
+        True,
+    )
     case = {"source": "polri", "case": "K1"}
     # Name 5 + regency 1.5 + same case 4: the region rule gives way to the case.
     assert outcome(
@@ -299,6 +311,8 @@ def test_a_regency_is_no_corroboration_but_the_same_case_is() -> None:
         (date(1995, 3, 7), date(1995, 7, 3), 3.0, Agreement.SWAPPED),
         (date(1995, 6, 5), date(1995, 5, 6), 3.0, Agreement.SWAPPED),  # a swap within a month: still a swap
         (date(1995, 3, 7), date(1996, 7, 3), -1.0, Agreement.YEAR_OFF_ONE),  # day/month swapped, year not
+        (date(1995, 3, 7), date(1995, 7, 4), -4.0, Agreement.SAME_YEAR_CONFLICT),  # only the day is the month
+        (date(1995, 3, 7), date(1995, 4, 3), 2.0, Agreement.NEAR),  # only the month is the day: 27 days
         (date(1995, 6, 10), date(1995, 6, 11), 2.0, Agreement.NEAR),
         (date(1995, 6, 10), date(1995, 7, 11), 2.0, Agreement.NEAR),  # 31 days
         (date(1995, 7, 11), date(1995, 6, 10), 2.0, Agreement.NEAR),  # 31 days, the other way
