@@ -12,6 +12,7 @@ hand-written SQL return the same cases, victims, services, stage events and coun
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -84,11 +85,15 @@ def median(values: list[float]) -> float:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by the nearest-rank method."""
+    """The q-th percentile (0..100) by the nearest-rank method: the ⌈q·n/100⌉-th smallest value.
+
+    Written with ``math.ceil``: ``round(x + 0.5)`` rounds halves to even and so lands one rank
+    too high whenever ``q·n/100`` is a whole number (the median of ten values was the sixth).
+    """
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 

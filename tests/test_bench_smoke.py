@@ -70,3 +70,17 @@ def test_bench_runs_at_tiny_scale(demo_dir: Path, postgres_server: Any, tmp_path
     for heading in ("## Run", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
         assert heading in text
     assert "## Linkage\nkept" in text
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    """⌈q·n/100⌉-th smallest (nearest rank), worked by hand for the cases that rounding got wrong."""
+    from bench.measure import percentile
+
+    ten = [float(v) for v in range(10, 0, -1)]  # 10..1, unsorted on purpose
+    assert percentile(ten, 50) == 5.0  # ⌈5⌉ = 5th smallest, not the 6th
+    assert percentile(ten, 25) == 3.0  # ⌈2.5⌉ = 3
+    assert percentile(ten, 95) == 10.0  # ⌈9.5⌉ = 10
+    assert percentile(ten, 10) == 1.0  # ⌈1⌉ = 1
+    assert percentile([7.0], 0) == 7.0 and percentile([7.0], 100) == 7.0
+    four = [4.0, 1.0, 3.0, 2.0]
+    assert percentile(four, 50) == 2.0 and percentile(four, 75) == 3.0 and percentile(four, 76) == 4.0
