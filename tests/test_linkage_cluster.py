@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
 from hub.linkage.scoring import STRONG_THRESHOLD
@@ -29,6 +31,15 @@ def records(*fields: dict) -> list[LinkRecord]:
 
 def clusters(c: Clusterer) -> list[list[int]]:
     return sorted(sorted(g) for g in c.groups())
+
+
+#: Each rule is checked with the first pair merged both ways: the record named first absorbs the
+#: other (equal sizes), so a fact of the absorbed record must travel into the merged cluster.
+BOTH_WAYS = pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+
+
+def merge(c: Clusterer, i: int, j: int, backward: bool) -> bool:
+    return c.link(j, i, STRONG) if backward else c.link(i, j, STRONG)
 
 
 def test_links_merge_and_a_link_inside_one_cluster_is_accepted() -> None:
@@ -50,36 +61,40 @@ def test_the_larger_cluster_absorbs_the_smaller_and_keeps_its_order() -> None:
     assert c.find(2) == c.find(0) == 1
 
 
-def test_one_passport_per_cluster() -> None:
+@BOTH_WAYS
+def test_one_passport_per_cluster(backward: bool) -> None:
     c = Clusterer(records({"passport": "C1234567"}, {}, {"passport": "C7654321"}, {"passport": "C1234567"}))
-    assert c.link(0, 1, STRONG)
+    assert merge(c, 0, 1, backward)
     assert not c.link(1, 2, STRONG)  # the cluster's passport, through the record without one
     assert c.refused == 1
     assert c.link(1, 3, STRONG)
     assert clusters(c) == [[0, 1, 3], [2]]
 
 
-def test_one_sex_per_cluster() -> None:
+@BOTH_WAYS
+def test_one_sex_per_cluster(backward: bool) -> None:
     c = Clusterer(records({"sex": Sex.FEMALE}, {}, {"sex": Sex.MALE}, {"sex": Sex.FEMALE}))
-    assert c.link(0, 1, STRONG)
+    assert merge(c, 0, 1, backward)
     assert not c.link(2, 1, STRONG)
     assert c.link(3, 1, STRONG)
     assert c.refused == 1
 
 
-def test_niks_in_a_cluster_are_pairwise_at_most_one_digit_apart() -> None:
+@BOTH_WAYS
+def test_niks_in_a_cluster_are_pairwise_at_most_one_digit_apart(backward: bool) -> None:
     one = "3374015006950002"  # one digit from NIK
     two = "3374015006950003"  # one digit from `one`, one from NIK too (the same position)
     far = "3374015006950012"  # one digit from `one`, two from NIK
     c = Clusterer(records({"nik": NIK}, {"nik": one}, {"nik": far}, {"nik": two}))
-    assert c.link(0, 1, STRONG)
+    assert merge(c, 0, 1, backward)
     assert not c.link(1, 2, STRONG)  # fits `one`, not NIK
     assert not c.link(2, 0, STRONG)
     assert c.link(3, 1, STRONG)
     assert c.refused == 2
 
 
-def test_birth_years_in_a_cluster_span_at_most_one_year() -> None:
+@BOTH_WAYS
+def test_birth_years_in_a_cluster_span_at_most_one_year(backward: bool) -> None:
     # Year-only dates (1 January): no full date is compared, only years.
     c = Clusterer(
         records(
@@ -90,7 +105,7 @@ def test_birth_years_in_a_cluster_span_at_most_one_year() -> None:
             {"born": date(1991, 1, 1)},
         )
     )
-    assert c.link(0, 1, STRONG)  # 1990-1991
+    assert merge(c, 0, 1, backward)  # 1990-1991
     assert not c.link(2, 0, STRONG)  # 1990-1992 across the cluster
     assert not c.link(3, 1, STRONG)  # 1989-1991
     assert c.link(4, 0, STRONG)
@@ -110,7 +125,8 @@ def test_a_record_without_a_year_carries_the_year_of_the_cluster_it_joins() -> N
     assert not c.link(1, 2, STRONG)
 
 
-def test_full_birth_dates_in_a_cluster_are_within_31_days_or_swapped() -> None:
+@BOTH_WAYS
+def test_full_birth_dates_in_a_cluster_are_within_31_days_or_swapped(backward: bool) -> None:
     born = date(1995, 6, 10)
     assert Clusterer(records({"born": born}, {"born": date(1995, 7, 11)})).link(0, 1, STRONG)  # 31 days
     assert not Clusterer(records({"born": born}, {"born": date(1995, 7, 12)})).link(0, 1, STRONG)  # 32
@@ -120,7 +136,7 @@ def test_full_birth_dates_in_a_cluster_are_within_31_days_or_swapped() -> None:
     assert not Clusterer(records({"born": date(1995, 3, 7)}, {"born": date(1996, 7, 3)})).link(0, 1, STRONG)
     # Every pair across the two clusters: 10 June - 11 July - 11 August is a chain, not one person.
     c = Clusterer(records({"born": born}, {"born": date(1995, 7, 11)}, {"born": date(1995, 8, 11)}))
-    assert c.link(0, 1, STRONG)
+    assert merge(c, 0, 1, backward)
     assert not c.link(2, 1, STRONG)
 
 
@@ -144,7 +160,8 @@ def test_niks_on_both_sides_outweigh_birth_dates_and_years() -> None:
     )
 
 
-def test_one_case_holds_at_most_a_victim_and_the_same_victim_as_witness() -> None:
+@BOTH_WAYS
+def test_one_case_holds_at_most_a_victim_and_the_same_victim_as_witness(backward: bool) -> None:
     case = {"source": "polri", "case": "K1"}
     c = Clusterer(
         records(
@@ -154,14 +171,16 @@ def test_one_case_holds_at_most_a_victim_and_the_same_victim_as_witness() -> Non
             {**case, "role": PersonRole.WITNESS},
             {"source": "lpsk", "case": "K1", "role": PersonRole.VICTIM},
             {"source": "polri", "case": "K2"},
+            {**case},
         )
     )
     assert not c.link(0, 3, STRONG)  # victim and witness of one case
-    assert c.link(0, 1, STRONG)
+    assert merge(c, 0, 1, backward)
     assert not c.link(2, 0, STRONG)  # a third record of the case
+    assert not c.link(6, 1, STRONG)  # another victim of it
     assert c.link(4, 0, STRONG)  # the same case key at another agency is another case
     assert c.link(5, 0, STRONG)  # another case of the same agency
-    assert c.refused == 2
+    assert c.refused == 3
     # Two victims of one case are two people.
     assert not Clusterer(records({**case}, {**case})).link(0, 1, STRONG)
 
@@ -236,6 +255,22 @@ def test_a_rejected_pair_is_kept_apart_through_every_merge() -> None:
     assert not c.link(3, 2, STRONG)  # the rejection travels with both clusters
     assert c.refused == 3
     assert clusters(c) == [[0, 3], [1, 2]]
+
+
+def test_a_rejection_travels_with_records_absorbed_into_other_clusters() -> None:
+    c = Clusterer(records({}, {}, {}, {}), apart=[(0, 1)])
+    assert c.link(2, 0, STRONG)  # 2 absorbs 0
+    assert c.link(3, 1, STRONG)  # 3 absorbs 1
+    assert not c.link(2, 3, STRONG)
+    assert not c.kept_apart(2, 2)
+    assert c.kept_apart(3, 2)
+
+
+def test_seeding_a_group_that_names_a_record_twice_keeps_one_cluster() -> None:
+    c = Clusterer(records({}, {}, {}))
+    c.seed([[0, 1, 0]])
+    assert clusters(c) == [[0, 1], [2]]
+    assert c.cluster_of(1) == [0, 1]
 
 
 def test_a_confirmation_overrides_the_consistency_rules() -> None:
