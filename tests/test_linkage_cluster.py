@@ -59,6 +59,12 @@ def test_the_larger_cluster_absorbs_the_smaller_and_keeps_its_order() -> None:
     assert c.link(2, 0, STRONG)
     assert c.cluster_of(2) == [1, 0, 2]  # the pair absorbs the single record
     assert c.find(2) == c.find(0) == 1
+    # Two pairs merged: the records of the absorbed pair are found through its old root.
+    c = Clusterer(records({}, {}, {}, {}, {}))
+    assert c.link(0, 1, STRONG) and c.link(2, 3, STRONG) and c.link(0, 2, STRONG)
+    assert [c.find(n) for n in (3, 3, 2, 1, 0)] == [0, 0, 0, 0, 0]
+    assert c.cluster_of(3) == [0, 1, 2, 3]
+    assert clusters(c) == [[0, 1, 2, 3], [4]]
 
 
 @BOTH_WAYS
@@ -108,7 +114,20 @@ def test_birth_years_in_a_cluster_span_at_most_one_year(backward: bool) -> None:
     assert merge(c, 0, 1, backward)  # 1990-1991
     assert not c.link(2, 0, STRONG)  # 1990-1992 across the cluster
     assert not c.link(3, 1, STRONG)  # 1989-1991
-    assert c.link(4, 0, STRONG)
+    assert c.link(4, 0, STRONG)  # the pair (1990-1991) absorbs a 1991 record: still 1990-1991
+    assert not c.link(0, 2, STRONG)  # 1992, the cluster named first
+    # Two clusters with ranges: the merged range spans both lower ends.
+    c = Clusterer(
+        records(
+            {"born": date(1991, 1, 1)},
+            {"born": date(1991, 1, 1)},
+            {"born": date(1990, 1, 1)},
+            {"born": date(1991, 1, 1)},
+            {"born": date(1992, 1, 1)},
+        )
+    )
+    assert c.link(0, 1, STRONG) and c.link(2, 3, STRONG) and c.link(0, 2, STRONG)
+    assert not c.link(4, 0, STRONG)  # 1990-1992
     assert Clusterer(records({"born": date(1992, 1, 1)}, {"born": date(1991, 1, 1)})).link(0, 1, STRONG)
     assert not Clusterer(records({"born": date(1989, 1, 1)}, {"born": date(1991, 1, 1)})).link(0, 1, WEAK)
 
@@ -192,6 +211,10 @@ def test_weak_links_join_clusters_only_when_all_names_agree() -> None:
     assert c.link(2, 0, STRONG_THRESHOLD)  # strong: names are not checked
     # Names alike enough (similarity 78.6, at least 75) pass; unlike ones (69.2) do not.
     c = Clusterer(records({"name": "Siti Rahmawati"}, {"name": "Siti Rahmawati"}, {"name": "Sito Rahmawita"}))
+    assert c.link(0, 1, STRONG)
+    assert c.link(2, 1, WEAK)
+    # Exactly 75 (Hayati is three quarters of Nur Hayati) is alike enough.
+    c = Clusterer(records({"name": "Nur Hayati"}, {"name": "Nur Hayati"}, {"name": "Hayati"}))
     assert c.link(0, 1, STRONG)
     assert c.link(2, 1, WEAK)
     c = Clusterer(records({"name": "Rahmawati"}, {"name": "Rahmawati"}, {"name": "Rahmawaty Lestari"}))
