@@ -153,7 +153,7 @@ class MappedSQLSource(Source):
 
     @property
     def dialect(self) -> str:
-        """The database's SQL dialect name (``sqlite``, ``postgresql``, ``mysql``)."""
+        """The database's SQL dialect name (``sqlite`` or ``postgresql``)."""
         if self._runner is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._runner.dialect
