@@ -53,7 +53,9 @@ TARGETS = [
     Target(
         "audit",
         "hub/access/audit.py",
-        ("tests/test_audit.py", "tests/test_audit_forgery.py"),
+        # The bare-store chain tests: test_audit.py and test_audit_forgery.py check the same
+        # chain through GraphQL but build a demo world per mutant.
+        ("tests/test_audit_chain.py",),
         "tamper-evident audit chain",
     ),
     Target(
@@ -115,14 +117,14 @@ TARGETS = [
     Target(
         "scoring",
         "hub/linkage/scoring.py",
-        ("tests/test_linkage_compare.py",),
+        ("tests/test_linkage_scoring.py", "tests/test_linkage_compare.py"),
         "linkage pair scoring",
     ),
     Target(
         "cluster",
         "hub/linkage/cluster.py",
         # The hand-made records only: the demo-world tests run a whole linkage per mutant.
-        ("tests/test_linkage_rules.py", "-k", "not demo"),
+        ("tests/test_linkage_cluster.py", "tests/test_linkage_rules.py", "-k", "not demo"),
         "linkage clustering",
     ),
 ]
