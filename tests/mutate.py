@@ -103,6 +103,12 @@ TARGETS = [
         "case filters and keyset positions in the source's SQL",
     ),
     Target(
+        "keyset",
+        "adapters/keyset.py",
+        ("tests/test_filters_engine.py",),
+        "the case page's order and resume position in the source's SQL",
+    ),
+    Target(
         "sqldates",
         "adapters/sqldates.py",
         ("tests/test_sql_dates.py",),
