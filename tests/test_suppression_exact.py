@@ -415,3 +415,34 @@ def test_the_cell_limit_is_twenty_thousand() -> None:
         suppress({(str(i),): 20 for i in range(20_001)})
     # Zero cells do not count towards the limit.
     assert suppress({(str(i),): (20 if i < 20_000 else 0) for i in range(20_050)}) == set()
+
+
+# --- the candidate partners of a cube search ------------------------------------------------------
+
+
+def partners(counts: list[int], k: int = K) -> list[Any]:
+    """The partners the search tries for the cell of 3 in row r0 along the columns (2D)."""
+    from hub.access.suppression import _extended, _Suppressor
+
+    cells: dict[Key, int] = {("r0", "c00"): 3}
+    cells |= {("r0", f"c{i + 1:02d}"): n for i, n in enumerate(counts)}
+    cells |= {("r1", f"c{i:02d}"): 30 for i in range(len(counts) + 1)}
+    table, dims = _extended(cells, None)
+    return [value for value, _sign in _Suppressor(table, dims, k)._alternatives(("r0", "c00"), 1)]
+
+
+def test_partners_in_a_short_line_come_best_first() -> None:
+    """Up to 16 candidates per dimension in two dimensions: all of them, suppressed neighbours
+    first, then by count, the margin last; a neighbour of 1 (which cannot give) is left out."""
+    counts = [1, 12, 4, 1, 50, 10, 2]  # c01 .. c07
+    assert partners(counts) == ["c07", "c03", "c06", "c02", "c05", TOTAL]
+    sixteen = [1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 40, 60]  # 15 partners and the margin
+    assert partners(sixteen) == [f"c{i:02d}" for i in range(2, 17)] + [TOTAL]
+
+
+def test_partners_in_a_long_line_are_capped_keeping_the_largest_and_the_margin() -> None:
+    """More than 16 candidates: the 13 best, then the largest neighbour and the margin."""
+    counts = [1, 1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 40, 50, 60]  # c01 .. c19
+    chosen = partners(counts)
+    assert chosen[:13] == [f"c{i:02d}" for i in range(3, 16)]  # suppressed (2..10) first, then 12..16
+    assert set(chosen[13:]) == {TOTAL, "c19"} and len(chosen) == 15
