@@ -56,6 +56,11 @@ def test_noise_stays_within_the_bound_and_uses_all_of_it() -> None:
         assert min(seen.values()) > 700 / (2 * bound + 1) / 2, (count, seen)
 
 
+def test_a_bound_of_one_still_perturbs() -> None:
+    rule = PerturbationRule(small_bound=1, large=100)
+    assert {rule.noise(5, key) for key in range(100)} == {-1, 0, 1}
+
+
 def test_noise_of_nothing_is_zero() -> None:
     assert {RULE.noise(0, key) for key in range(50)} == {0}
     assert RULE.noise(-1, 12345) == 0

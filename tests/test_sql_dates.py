@@ -257,6 +257,8 @@ def test_spreadsheet_serial_days(engine) -> None:  # type: ignore[no-untyped-def
         "12345678",
         "-29775",
         "29775.5x",
+        "29775.x",
+        "29775.x5",
         "2977 5",
         "1e5",
         ".5",
@@ -287,6 +289,8 @@ def test_unix_seconds(engine) -> None:  # type: ignore[no-untyped-def]
         "-",
         "--5",
         "5-",
+        "1688169600.x",
+        "-86400.x5",
         "abc",
         "",
         " 86400 ",
@@ -446,3 +450,17 @@ def test_the_old_spelling_reads_iso_with_a_time(engine) -> None:  # type: ignore
 def test_every_month_name_is_known() -> None:
     expected = {name: f"{m:02d}" for m, names in MONTH_NAMES.items() for name in names}
     assert expected == sqldates.MONTHS
+
+
+def test_valid_iso_is_a_real_calendar_date(engine) -> None:  # type: ignore[no-untyped-def]
+    values = ["2024-02-29", "2023-02-29", "2023-12-31", "2023-13-01", "0000-01-01", "2023-7-01", "", None]
+    expression = sqldates.valid_iso(VALUES.c.v)
+    assert evaluate_condition(engine, expression, values) == [1, 0, 1, 0, 0, 0, 0, 0]
+
+
+def evaluate_condition(engine, expression, values: list[str | None]) -> list[int]:  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        conn.execute(VALUES.delete())
+        conn.execute(insert(VALUES), [{"id": i, "v": v} for i, v in enumerate(values)])
+        rows = conn.execute(select(VALUES.c.id, expression).order_by(VALUES.c.id)).all()
+    return [int(row[1]) for row in rows]
