@@ -26,6 +26,7 @@ from hub.vocabulary.model import (
     CaseStage,
     Dimension,
     Entity,
+    ExploitationType,
     Keyset,
     Measure,
     SortOrder,
@@ -183,6 +184,26 @@ async def test_agency_order_continues_in_the_next_source(world: tuple[Hub, dict[
     assert page.has_next is True
 
 
+@pytest.mark.parametrize("order", list(SortOrder))
+async def test_a_pushed_filter_holds_in_every_order(
+    world: tuple[Hub, dict[str, Any]], order: SortOrder
+) -> None:
+    """A filter each source evaluates (here: an exploitation type) selects the same cases in
+    every order, agency orders included."""
+    hub, truth = world
+    wanted = {
+        (s, c["key"])
+        for s, d in truth["agencies"].items()
+        for c in d["cases"]
+        if "FORCED_LABOUR" in c["exploitation_types"]
+    }
+    got, pages = await page_through(
+        hub.federation, order, 10, CaseFilter(exploitation_types=(ExploitationType.FORCED_LABOUR,))
+    )
+    assert got == [ref for ref in expected(truth, order) if ref in wanted]
+    assert 10 < len(got) < 158 and {p.total for p in pages} == {len(wanted)}
+
+
 async def test_skipped_and_excluded_sources_are_reported(world: tuple[Hub, dict[str, Any]]) -> None:
     hub, truth = world
     ctx = hub.federation.new_context()
@@ -330,7 +351,19 @@ async def test_one_failing_source_leaves_a_partial_page(world: tuple[Hub, dict[s
     finally:
         source.search_cases = original  # type: ignore[method-assign]
         entry.breaker.record_success()
+    source.search_cases = broken  # type: ignore[method-assign]
+    try:
+        by_agency = await hub.federation.cases(
+            hub.federation.new_context(), CaseFilter(), SortOrder.AGENCY_ASC, 500, None, want_total=True
+        )
+    finally:
+        source.search_cases = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
     others = {"simfoni", "polri", "bp2mi", "kemlu"}
+    assert [(n.record.source, n.record.key) for n in by_agency.items] == expected(
+        truth, SortOrder.AGENCY_ASC, others
+    )
+    assert by_agency.total == 158 - total_cases(truth, {"lpsk"})
     assert [(n.record.source, n.record.key) for n in page.items] == expected(truth, SortOrder.DESC, others)
     assert page.has_next is False
     assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
