@@ -29,6 +29,8 @@ from hub.vocabulary.model import (
     ExploitationType,
     Keyset,
     Measure,
+    PersonRole,
+    Sex,
     SortOrder,
     StatisticsRequest,
 )
@@ -510,3 +512,26 @@ async def test_an_open_circuit_answers_without_asking_the_source(world: tuple[Hu
         entry.breaker.record_success()
     ctx = hub.federation.new_context()
     assert await hub.federation.call(ctx, entry, work, "default") == "answer" and asked == ["bp2mi"]
+
+
+async def test_hidden_roles_are_sent_to_the_source_they_concern(world: tuple[Hub, dict[str, Any]]) -> None:
+    """The request's row rule travels with the filter to each source: LPSK's protected
+    witnesses no longer make a case match a victim filter there, elsewhere nothing changes."""
+    from tests.test_filters import expected_cases, truth_victims
+
+    hub, truth = world
+    protected = frozenset(
+        r for r in PersonRole if r.name in {"WITNESS", "VICTIM_WITNESS", "REPORTER", "JUSTICE_COLLABORATOR"}
+    )
+    ctx = hub.federation.new_context()
+    ctx.hidden_roles = lambda source: protected if source == "lpsk" else frozenset()
+    page = await hub.federation.cases(
+        ctx, CaseFilter(victim_sex=(Sex.FEMALE,)), SortOrder.DESC, 500, None, want_total=True
+    )
+    want = expected_cases(truth, truth_victims(truth), {"victimSex": ["FEMALE"]})
+    assert {(n.record.source, n.record.key) for n in page.items} == want
+    assert page.total == len(want)
+    everyone = await hub.federation.cases(
+        hub.federation.new_context(), CaseFilter(victim_sex=(Sex.FEMALE,)), SortOrder.DESC, 500, None, True
+    )
+    assert len(everyone.items) > len(want)  # the hidden witnesses did match before
