@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -205,6 +205,10 @@ def _collective_pass(
                 if only is not None and i not in only and j not in only:
                     continue
                 if clusterer.find(i) == clusterer.find(j):
+                    continue
+                # The name decides first (cheap, and most participants of two cases differ):
+                # the same test as on the full comparison's similarity below.
+                if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
                     continue
                 result = compare(records[i], records[j])
                 if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
