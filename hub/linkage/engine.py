@@ -36,7 +36,8 @@ CASE_MIN_SCORE = 3.0
 #: Cases with more participants than this are not used by the collective pass.
 MAX_CASE_PARTICIPANTS = 30
 
-Progress = Callable[[str, int, int], None]
+#: (stage, done, total or None when the total is not known in advance: pairs are streamed)
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ def _link(
         elif result.score >= REVIEW_THRESHOLD:
             uncertain.append((result.score, i, j, result.rule))
         if progress is not None and total % 50_000 == 0:
-            progress("scoring", total, 0)
+            progress("scoring", total, None)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
