@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
+from hub.linkage.normalise import normalise_name
 from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
 
 #: Name similarity that links two participants of two linked cases.
@@ -110,6 +111,9 @@ def _link(
     confirmed: list[tuple[int, int]],
     rejected: list[tuple[int, int]],
 ) -> Linkage:
+    # The features are built: the name cache of reading (tens of thousands of entries at
+    # 100k records) is no longer needed, and its memory serves the blocks instead.
+    normalise_name.cache_clear()
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
@@ -184,10 +188,6 @@ def _collective_pass(
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
 ) -> int:
-    by_case: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for record in records:
-        if record.case_key is not None:
-            by_case[(record.source, record.case_key)].append(record.ref)
     # Pairs of cases (of different sources) that share a linked person.
     case_pairs: set[tuple[tuple[str, str], tuple[str, str]]] = set()
     for group in clusterer.merged():
@@ -196,6 +196,12 @@ def _collective_pass(
             for y in range(x + 1, len(slots)):
                 if slots[x][0] != slots[y][0]:
                     case_pairs.add((slots[x], slots[y]))  # type: ignore[arg-type]
+    # Participants of those cases only (not of every case: memory at a million records).
+    needed = {slot for pair in case_pairs for slot in pair}
+    by_case: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for record in records:
+        if record.case_key is not None and (record.source, record.case_key) in needed:
+            by_case[(record.source, record.case_key)].append(record.ref)
     proposals: list[tuple[float, int, int]] = []
     for left, right in case_pairs:
         a_members, b_members = by_case[left], by_case[right]

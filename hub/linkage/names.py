@@ -61,7 +61,7 @@ def token_match(a: str, b: str) -> int:
 
 #: Pairs of different tokens remembered (about 160 bytes each: a bigger cache cost more
 #: memory at 100k records than it saved time).
-_TOKEN_CACHE = 65_536
+_TOKEN_CACHE = 32_768
 
 
 @lru_cache(maxsize=_TOKEN_CACHE)
