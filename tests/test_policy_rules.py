@@ -68,7 +68,7 @@ ADMIN_FIELDS = [
     "rejectSource",
     "pendingSources",
 ]
-REVIEW_FIELDS = ["linkReviews", "confirmLink", "rejectLink"]
+REVIEW_FIELDS = ["linkReviews", "confirmLink", "rejectLink", "undoLinkDecision"]
 RECORD_FIELDS = ["cases", "persons", "node", "case", "dataQuality", "sources", "_entities"]
 
 
