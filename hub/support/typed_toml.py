@@ -101,6 +101,12 @@ def validate(
         raise TomlFileError(file, problems, heading) from None
 
 
+def located(file: str, locator: TomlLocator | None, loc: Sequence[str | int], message: str) -> Problem:
+    """A problem found after validation (e.g. a variable not set) at the line of key ``loc``."""
+    line = locator.line_of(loc) if locator is not None and loc else None
+    return Problem(file, line, where_of(loc), message)
+
+
 def _problem(model: type[BaseModel], error: Any, file: str, locator: TomlLocator | None) -> Problem:
     issue = _issue(model, error)
     loc = issue.path
