@@ -28,8 +28,9 @@ from typing import Any
 from sqlalchemy import Integer, Select, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import filters, predicates, sql_facts, statistics
+from adapters import datewalk, filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
@@ -45,7 +46,9 @@ from hub.vocabulary.model import (
     CaseSearch,
     Dimension,
     Entity,
+    PersonRole,
     Record,
+    SortOrder,
     StatisticsRequest,
 )
 from hub.vocabulary.relations import LINK_FIELDS
@@ -78,6 +81,9 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
+        #: The case part's raw ISO text date column, when pages can walk its index
+        #: (:mod:`adapters.datewalk`; probed at open).
+        self._walk: datewalk.DateWalk | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -93,15 +99,18 @@ class MappedSQLSource(Source):
             compiled = compile_source(self.mapping, tables, dialect=engine.dialect)
             runner = StatementRunner(self.name, engine, self.options)
             await learn_lookups(compiled, runner)
+            walk = await _date_walk(compiled, runner)
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
+        self._walk = walk
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
+            self._walk = None
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -144,7 +153,7 @@ class MappedSQLSource(Source):
 
     @property
     def dialect(self) -> str:
-        """The database's SQL dialect name (``sqlite``, ``postgresql``, ``mysql``)."""
+        """The database's SQL dialect name (``sqlite`` or ``postgresql``)."""
         if self._runner is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._runner.dialect
@@ -187,6 +196,8 @@ class MappedSQLSource(Source):
         narrowing = filters.case_conditions(source, part, search.filter)
         if search.after is not None:
             narrowing.append(keyset.after(search.after))
+        if self._walk is not None:
+            return await self._walked_page(part, self._walk, narrowing, search)
         order = keyset.order_by()
         descending = keyset.descending
 
@@ -207,6 +218,53 @@ class MappedSQLSource(Source):
         stmt = build() if narrowing else self._statement(("page", descending), build)
         rows = await self.fetch(stmt, {"page_limit": search.limit})
         return self.read(part, rows)  # type: ignore[return-value]
+
+    async def _walked_page(
+        self,
+        part: CompiledPart,
+        walk: datewalk.DateWalk,
+        narrowing: list[ColumnElement[bool]],
+        search: CaseSearch,
+    ) -> list[CaseRecord]:
+        """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
+
+        Descending: dated cases, then the undated ones; ascending, the other way round. A
+        cursor after an undated case continues in the undated phase (descending: nothing
+        dated is left) or starts the dated phase from its beginning (ascending).
+        """
+        assert part.date_expr is not None
+        descending = search.order is SortOrder.DESC
+        after = search.after
+        in_undated = after is not None and after.reported_at is None
+        after_day = after.reported_at if after is not None else None
+        if descending:
+            phases = ("undated",) if in_undated else ("dated", "undated")
+        else:
+            phases = ("dated",) if after_day is not None else ("undated", "dated")
+        fixed = not narrowing
+        order = (
+            (part.date_expr.desc().nulls_last(), part.key_column.desc())
+            if descending
+            else (part.date_expr.asc().nulls_first(), part.key_column.asc())
+        )
+        records: list[CaseRecord] = []
+        for phase in phases:
+            wanted = search.limit - len(records)
+            if wanted <= 0:
+                break
+
+            def build(phase: str = phase) -> Select[Any]:
+                keys = (
+                    walk.dated_keys(part, narrowing, descending, after_day)
+                    if phase == "dated"
+                    else walk.undated_keys(part, narrowing, descending)
+                )
+                return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+
+            stmt = self._statement(("walk", phase, descending), build) if fixed else build()
+            rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
+            records.extend(self.read(part, rows))  # type: ignore[arg-type]
+        return records
 
     async def count_cases(self, filter: CaseFilter) -> int:
         source = self.compiled
@@ -261,8 +319,21 @@ class MappedSQLSource(Source):
         return records
 
     async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
+        return await self._children(self.compiled.parts_of(entity), field, parent_keys)
+
+    async def children_in_roles(
+        self, entity: Entity, field: str, parent_keys: Sequence[str], roles: frozenset[PersonRole]
+    ) -> list[Record]:
+        """Only the parts that can hold one of ``roles``: a part whose roles are a constant
+        (every ``pelaku`` row is a SUSPECT) is skipped when that constant is not wanted."""
+        parts = [p for p in self.compiled.parts_of(entity) if _may_hold(p, roles)]
+        return await self._children(parts, field, parent_keys)
+
+    async def _children(
+        self, parts: Sequence[CompiledPart], field: str, parent_keys: Sequence[str]
+    ) -> list[Record]:
         records: list[Record] = []
-        for compiled in self.compiled.parts_of(entity):
+        for compiled in parts:
             relation = compiled.relation_columns.get(field)
             if relation is None:
                 continue
@@ -332,6 +403,32 @@ class MappedSQLSource(Source):
             return None
         times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
+    """Whether a record of ``part`` can have one of ``roles`` (unknown unless constant)."""
+    value = part.values.get("roles")
+    if value is None or not value.is_constant:
+        return True
+    constant = value.constant
+    held = set(constant) if isinstance(constant, tuple | list | frozenset | set) else {constant}
+    return bool(held & roles)
+
+
+async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
+    """The case part's index walk over its ISO text date, if its collation compares bytes."""
+    parts = source.parts_of(Entity.CASE)
+    if not parts or parts[0].date_expr is None:
+        return None
+    part = parts[0]
+    raw = datewalk.walkable_column(part)
+    if raw is None:
+        return None
+    try:
+        rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+    except SourceError:
+        return None  # the probe is an optimisation: the canonical order is always right
+    return datewalk.DateWalk(raw) if datewalk.probe_passed(rows) else None
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

@@ -22,8 +22,6 @@ MAX_TEXT = 100
 MAX_LIST = 100
 
 
-
-
 @strawberry.input(
     description="Conditions on cases (Filter kasus). Fields combine with AND; values within a list with OR."
 )

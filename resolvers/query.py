@@ -39,9 +39,7 @@ def _converter(info: Info) -> Converter:
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
-    await persons.expand(
-        info.context.scope, _federation(info), info.context.linkage, entity, nodes, include
-    )
+    await persons.expand(info.context.scope, _federation(info), info.context.linkage, entity, nodes, include)
 
 
 _SORT_ORDER = {

@@ -25,13 +25,14 @@ TYPE_OF: dict[Entity, str] = {
 _ENTITY_OF = {name: entity for entity, name in TYPE_OF.items()}
 
 #: GraphQL field → the vocabulary's relation it follows (hub.vocabulary.relations), per GraphQL
-#: type; several fields may follow one relation (victims, perpetrators and witnesses are all a
-#: case's participants). What a relation leads to is the vocabulary's to say.
+#: type. Victims, perpetrators and witnesses are each a relation narrowed to roles, all attached
+#: as the case's participants (and loaded together when asked together). What a relation leads
+#: to is the vocabulary's to say.
 FIELD_RELATIONS: dict[str, dict[str, str]] = {
     "Case": {
-        "victims": "participants",
-        "perpetrators": "participants",
-        "witnesses": "participants",
+        "victims": "victims",
+        "perpetrators": "perpetrators",
+        "witnesses": "witnesses",
         "services": "services",
         "stageHistory": "stage_history",
     },

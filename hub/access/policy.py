@@ -73,7 +73,7 @@ ADMIN_OPERATIONS = frozenset(
     {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
 )
 #: Root fields of the clerical review queue of record linkage, and the roles that may use them.
-REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink"})
+REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink", "undoLinkDecision"})
 REVIEW_ROLES = frozenset({"coordinator"})
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})

@@ -299,4 +299,3 @@ def _config(
         file=file,
         locator=locator,
     )
-

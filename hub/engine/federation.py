@@ -46,7 +46,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
-from hub.vocabulary.relations import RELATIONS
+from hub.vocabulary.relations import RELATIONS, Relation
 
 log = logging.getLogger("tppo_hub.federation")
 
@@ -478,21 +478,36 @@ class Federation:
     async def expand(
         self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
     ) -> None:
-        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place."""
+        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place.
+
+        Relations attached under one name (``victims`` and ``perpetrators`` as
+        ``participants``) are loaded once, for the union of their roles.
+        """
         if not nodes or not include:
             return
+        merged: dict[str, tuple[Relation, dict[str, Any]]] = {}
+        for name, sub in include.items():
+            relation = RELATIONS[(entity, name)]
+            into = relation.into or name
+            if into in merged:
+                before, below = merged[into]
+                roles = (
+                    None if before.roles is None or relation.roles is None else before.roles | relation.roles
+                )
+                merged[into] = (replace(before, roles=roles), _merged(below, sub))
+            else:
+                merged[into] = (relation, _merged({}, sub))
         await asyncio.gather(
-            *(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items())
+            *(self._expand_one(ctx, nodes, name, rel, sub) for name, (rel, sub) in merged.items())
         )
 
     async def _expand_one(
-        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], name: str, include: Include
+        self, ctx: RequestContext, nodes: list[Linked], name: str, relation: Relation, include: Include
     ) -> None:
-        relation = RELATIONS[(entity, name)]
         assert ctx.loaders is not None
         loaded: list[Linked] = []
         if relation.many:
-            loader = ctx.loaders.children(relation.target, relation.via)
+            loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
             results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
@@ -512,6 +527,13 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include)
+
+
+def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
+    """Two include trees as one (``into`` is extended in place and returned)."""
+    for key, value in other.items():
+        _merged(into.setdefault(key, {}), value)
+    return into
 
 
 def _page(

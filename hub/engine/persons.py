@@ -334,7 +334,7 @@ def _targets(entity: Entity, nodes: Sequence[Linked], include: Include, out: lis
             continue
         children: list[Linked] = []
         for node in nodes:
-            value = node.links.get(name)
+            value = node.links.get(relation.into or name)
             if isinstance(value, list):
                 children.extend(value)
             elif value is not None:
