@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Select, Table, bindparam, func, literal, select
+from sqlalchemy import Integer, Select, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
@@ -35,6 +35,7 @@ from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
+from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -50,6 +51,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import LINK_FIELDS
 
 #: Most distinct values of a region or country field read at open (see :func:`learn_lookups`).
 MAX_LOOKUP_VALUES = 50_000
@@ -67,7 +69,7 @@ class MappedSQLSource(Source):
         self.base_dir = base_dir
         relations = set()
         for entity, parts in mapping.parts.items():
-            for field_name in ("case_key", "recipient_key"):
+            for field_name in LINK_FIELDS:
                 if parts and all(field_name in p.fields for p in parts):
                     relations.add((entity, field_name))
         self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))
@@ -151,7 +153,7 @@ class MappedSQLSource(Source):
 
     @property
     def dialect(self) -> str:
-        """The database's SQL dialect name (``sqlite``, ``postgresql``, ``mysql``)."""
+        """The database's SQL dialect name (``sqlite`` or ``postgresql``)."""
         if self._runner is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._runner.dialect
@@ -183,29 +185,21 @@ class MappedSQLSource(Source):
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         """A page in (report date, key) order after the keyset position.
 
-        A missing date sorts as the earliest date: NULLS FIRST ascending, NULLS LAST
-        descending — SQLite's own default, stated explicitly for the other databases. Where
-        the date is a NOT NULL column of the case table the NULL order is moot, and the
-        plain ORDER BY is the one an index on the column serves: PostgreSQL walks the index
-        for the page instead of sorting every case (``DESC NULLS LAST`` is not the reverse
-        of an ascending index's order; issue 13).
+        The ORDER BY and the condition after the cursor both come from
+        :class:`adapters.keyset.CaseOrder` (where undated cases go, and why a DATE column is
+        ordered by itself).
         """
         source = self.compiled
         part = source.case_part()
-        assert part.date_expr is not None
-        day, key = part.date_expr, part.key_column
-        descending = search.order is SortOrder.DESC
+        key = part.key_column
+        keyset = CaseOrder.of(self.name, part, search.order, self.dialect)
         narrowing = filters.case_conditions(source, part, search.filter)
         if search.after is not None:
-            narrowing.append(filters.after_position(self.name, part, search.after, descending))
+            narrowing.append(keyset.after(search.after))
         if self._walk is not None:
             return await self._walked_page(part, self._walk, narrowing, search)
-        day, never_null = _sort_date(part, day) if self.dialect != "sqlite" else (day, False)
-        explicit_nulls = self.dialect != "sqlite" and not never_null
-        if descending:
-            order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
-        else:
-            order = (day.asc().nulls_first() if explicit_nulls else day.asc(), key.asc())
+        order = keyset.order_by()
+        descending = keyset.descending
 
         def build() -> Select[Any]:
             # Two steps in one statement: pick the page's keys by the cheap sort columns first,
@@ -436,25 +430,6 @@ async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewal
     except SourceError:
         return None
     return walk
-
-
-def _sort_date(part: CompiledPart, day: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:
-    """What to ORDER BY for the report date, and whether it is never NULL.
-
-    The canonical date (``day``) is ISO text computed from the source value. Where the source
-    column is a SQL DATE of a database that enforces the type (not SQLite, where a DATE column
-    can hold any text), its own order is the same order and it is NULL exactly when the
-    canonical value is, so the page is ordered by the column itself, which an index on it
-    serves (PostgreSQL walks the index instead of sorting every case; issue 13). A NOT NULL
-    column of the case table also makes the NULL ordering moot.
-    """
-    value = part.values.get("reported_at")
-    if value is None or len(value.raw) != 1 or value.from_child:
-        return day, False
-    raw = value.raw[0]
-    if isinstance(raw.type, Date) and not isinstance(raw.type, DateTime):
-        return raw, value.raw_never_null
-    return day, False
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

@@ -20,7 +20,7 @@ Formats (``format`` on a date field; a list tries each in order, the first that 
   as Excel and LibreOffice count from March 1900 on), a fraction (the time) ignored;
 - ``unix``: seconds since 1970-01-01 UTC.
 
-Everything is built from functions SQLite, PostgreSQL and MySQL share (``substr``, ``trim``,
+Everything is built from functions SQLite and PostgreSQL share (``substr``, ``trim``,
 ``lower``, ``length``, ``CASE``) plus the per-dialect constructs of :mod:`adapters.sqlfuncs`;
 no cast runs on a value that was not first checked to be digits, so a junk value can never
 make PostgreSQL raise an error: it reads as NULL.
@@ -133,7 +133,7 @@ def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
 
 
 def _cat(*parts: ColumnElement[Any] | str) -> ColumnElement[str]:
-    """Concatenation (``||``; ``concat()`` on MySQL)."""
+    """Concatenation (``||``)."""
     result: Any = None
     for part in parts:
         item = const(part) if isinstance(part, str) else part

@@ -3,7 +3,7 @@
 Dates arrive as ISO text, ``DD/MM/YYYY`` text or Unix seconds; the hub needs to sort and
 filter on them in SQL (keyset pagination, date ranges), so each format is turned into ISO
 ``YYYY-MM-DD`` text by an expression the database evaluates. Each construct compiles per
-dialect (SQLite, PostgreSQL; MySQL where it differs) so mapping files stay dialect-free.
+dialect (SQLite, PostgreSQL) so mapping files stay dialect-free.
 """
 
 from __future__ import annotations
@@ -40,13 +40,6 @@ def _iso_from_unix_pg(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
     return f"to_char(to_timestamp({compiler.process(arg, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
-@compiles(IsoFromUnix, "mysql")
-def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    utc = f"CONVERT_TZ(FROM_UNIXTIME({compiler.process(arg, **kw)}), @@session.time_zone, '+00:00')"
-    return f"DATE_FORMAT({utc}, '%%Y-%%m-%%d')"
-
-
 class Position(FunctionElement[int]):
     """1-based position of ``needle`` in ``haystack`` (0 when absent): instr / strpos / locate."""
 
@@ -65,12 +58,6 @@ def _position_default(element: Position, compiler: Any, **kw: Any) -> str:
 def _position_pg(element: Position, compiler: Any, **kw: Any) -> str:
     haystack, needle = element.clauses
     return f"strpos({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
-
-
-@compiles(Position, "mysql")
-def _position_mysql(element: Position, compiler: Any, **kw: Any) -> str:
-    haystack, needle = element.clauses
-    return f"locate({compiler.process(needle, **kw)}, {compiler.process(haystack, **kw)})"
 
 
 class DateFromSerial(FunctionElement[str]):
@@ -93,14 +80,8 @@ def _serial_pg(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
     return f"to_char(DATE '1899-12-30' + {compiler.process(arg, **kw)}, 'YYYY-MM-DD')"
 
 
-@compiles(DateFromSerial, "mysql")
-def _serial_mysql(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"DATE_FORMAT(DATE_ADD('1899-12-30', INTERVAL {compiler.process(arg, **kw)} DAY), '%%Y-%%m-%%d')"
-
-
 class DigitsOnly(FunctionElement[bool]):
-    """True when a text is one or more ASCII digits (per dialect: GLOB, ~, REGEXP)."""
+    """True when a text is one or more ASCII digits (per dialect: GLOB, ~)."""
 
     type = Boolean()
     inherit_cache = True
@@ -120,12 +101,6 @@ def _digits_pg(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
     return f"({compiler.process(arg, **kw)} ~ '^[0-9]+$')"
 
 
-@compiles(DigitsOnly, "mysql")
-def _digits_mysql(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"({compiler.process(arg, **kw)} REGEXP '^[0-9]+$')"
-
-
 def const(value: str | int) -> ColumnElement[Any]:
     """A constant written into the SQL text, not a bound parameter.
 
@@ -142,7 +117,7 @@ def const(value: str | int) -> ColumnElement[Any]:
 
 
 class IntDiv(FunctionElement[int]):
-    """Integer division of two integers (``/`` on SQLite and PostgreSQL, ``DIV`` on MySQL)."""
+    """Integer division of two integers (``/`` on SQLite and PostgreSQL)."""
 
     type = Integer()
     inherit_cache = True
@@ -155,18 +130,12 @@ def _int_div_default(element: IntDiv, compiler: Any, **kw: Any) -> str:
     return f"(({compiler.process(left, **kw)}) / ({compiler.process(right, **kw)}))"
 
 
-@compiles(IntDiv, "mysql")
-def _int_div_mysql(element: IntDiv, compiler: Any, **kw: Any) -> str:
-    left, right = element.clauses
-    return f"(({compiler.process(left, **kw)}) DIV ({compiler.process(right, **kw)}))"
-
-
 class ValidIsoDate(FunctionElement[bool]):
     """True when a text is ``YYYY-MM-DD`` of a real calendar date (year 0001-9999), else false.
 
     SQLite: the shape by GLOB, the calendar by ``date(x) = x`` (SQLite's date() rolls an
-    impossible day over, so only a real date comes back unchanged). PostgreSQL and MySQL: the
-    shape by a regular expression, then — inside a CASE, so no cast ever sees junk — month,
+    impossible day over, so only a real date comes back unchanged). PostgreSQL: the shape by a
+    regular expression, then — inside a CASE, so no cast ever sees junk — month,
     last day of that month and Gregorian leap years by arithmetic.
     """
 
@@ -203,19 +172,10 @@ def _valid_iso_pg(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
     return _valid_iso_arithmetic(x, f"coalesce({x} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$', false)", "INTEGER")
 
 
-@compiles(ValidIsoDate, "mysql")
-def _valid_iso_mysql(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    x = compiler.process(arg, **kw)
-    return _valid_iso_arithmetic(
-        x, f"coalesce({x} REGEXP '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$', false)", "SIGNED"
-    )
-
-
 class MatchesShape(FunctionElement[bool]):
     """True when a text has a *shape*: ``9`` stands for one digit, other characters for
     themselves; the text may go on after a space (a time after a date). GLOB on SQLite, a
-    regular expression on PostgreSQL and MySQL. NULL text is false."""
+    regular expression on PostgreSQL. NULL text is false."""
 
     type = Boolean()
     inherit_cache = True
@@ -251,9 +211,3 @@ def _shape_regex(shape: str) -> str:
 def _shape_pg(element: MatchesShape, compiler: Any, **kw: Any) -> str:
     arg = next(iter(element.clauses))
     return f"coalesce({compiler.process(arg, **kw)} ~ '{_shape_regex(_shape_of(element))}', false)"
-
-
-@compiles(MatchesShape, "mysql")
-def _shape_mysql(element: MatchesShape, compiler: Any, **kw: Any) -> str:
-    arg = next(iter(element.clauses))
-    return f"coalesce({compiler.process(arg, **kw)} REGEXP '{_shape_regex(_shape_of(element))}', false)"

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -36,20 +36,17 @@ from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
 from hub.linkage.counting import DoubleCounting, deduplicate, persons_by_cell
 from hub.linkage.index import LinkageIndex
 from hub.vocabulary.model import (
-    PERPETRATOR_ROLES,
-    VICTIM_ROLES,
-    WITNESS_ROLES,
     CaseFilter,
     CaseRecord,
     CaseSearch,
     Entity,
     Keyset,
     Measure,
-    PersonRole,
     Record,
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import RELATIONS, Relation
 
 log = logging.getLogger("tppo_hub.federation")
 
@@ -57,41 +54,6 @@ T = TypeVar("T")
 
 #: An include tree: relation name → what to include below it.
 Include = Mapping[str, "Include"]
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """How one entity leads to another inside the same source.
-
-    ``many`` relations load the target records whose ``via`` field is the parent's key
-    (victims of a case); the others load the single target whose key is the parent's
-    ``via`` field (the case of a service). ``roles`` narrows a relation to person records
-    with one of them, attached under ``into`` (the victims, suspects and witnesses of a case
-    are all its ``participants``; asked together, they are loaded together).
-    """
-
-    target: Entity
-    via: str
-    many: bool
-    roles: frozenset[PersonRole] | None = None
-    into: str | None = None
-
-
-RELATIONS: dict[tuple[Entity, str], Relation] = {
-    (Entity.CASE, "participants"): Relation(Entity.PERSON, "case_key", many=True),
-    (Entity.CASE, "victims"): Relation(Entity.PERSON, "case_key", True, VICTIM_ROLES, "participants"),
-    (Entity.CASE, "perpetrators"): Relation(
-        Entity.PERSON, "case_key", True, PERPETRATOR_ROLES, "participants"
-    ),
-    (Entity.CASE, "witnesses"): Relation(Entity.PERSON, "case_key", True, WITNESS_ROLES, "participants"),
-    (Entity.CASE, "services"): Relation(Entity.SERVICE, "case_key", many=True),
-    (Entity.CASE, "stage_history"): Relation(Entity.STAGE_EVENT, "case_key", many=True),
-    (Entity.PERSON, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.PERSON, "services"): Relation(Entity.SERVICE, "recipient_key", many=True),
-    (Entity.SERVICE, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.SERVICE, "recipient"): Relation(Entity.PERSON, "recipient_key", many=False),
-    (Entity.STAGE_EVENT, "case"): Relation(Entity.CASE, "case_key", many=False),
-}
 
 
 @dataclass(slots=True)
@@ -329,7 +291,7 @@ class Federation:
         results = await asyncio.gather(*(self.call(ctx, e, work, ([], None)) for e in entries))
         streams = [records for records, _ in results]
         descending = order is SortOrder.DESC
-        merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
+        merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
         return _page(list(islice(merged, first + 1)), first, results, want_total)
 
     async def _cases_by_agency(
@@ -607,6 +569,3 @@ def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
 async def _no_cases() -> list[CaseRecord]:
     return []
 
-
-def _case_sort_key(record: CaseRecord) -> tuple[date, str]:
-    return (record.reported_at or date.min, record.source)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hub.engine.federation import RELATIONS, Federation, Include, Linked
+from hub.engine.federation import Federation, Include, Linked
 from hub.engine.ids import GlobalId, InvalidId, decode_number_cursor, encode_id, encode_number_cursor
 from hub.engine.scope import RequestContext
 from hub.linkage.index import IndexEntry, LinkageIndex, PersonQuery, RecordRef
@@ -57,6 +57,7 @@ from hub.vocabulary.model import (
     ServiceStatus,
     ServiceType,
 )
+from hub.vocabulary.relations import RELATIONS
 
 #: Source part of Person global ids: not a valid source name, so it can never clash.
 LINKAGE_SOURCE = "_linkage"
