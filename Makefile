@@ -87,13 +87,14 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	fi
 
 # Real-browser tests (tests/test_browser.py) drive Debian's chromium over the DevTools protocol;
-# never a browser download. Installed when missing and we are root; otherwise those tests skip.
+# never a browser download. Installed when missing and we are root; otherwise those tests FAIL
+# unless TPPO_ALLOW_SKIP=chromium says to skip them (tests/prerequisites.py).
 browser: ## Install headless Chromium for the real-browser tests (Debian package, as root)
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update && apt-get install -y chromium; \
 	else \
-		echo 'chromium not found (apt-get install chromium as root): the real-browser tests will be skipped'; \
+		echo 'chromium not found (apt-get install chromium as root): the real-browser tests will FAIL (TPPO_ALLOW_SKIP=chromium skips them)'; \
 	fi
 
 # The browser libraries the hub serves itself (GraphiQL, Chart.js), at the exact versions in

@@ -33,6 +33,7 @@ from hub.vocabulary.model import (
     CaseSearch,
     Dimension,
     Entity,
+    PersonRole,
     Record,
     StatisticsRequest,
 )
@@ -194,6 +195,18 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
         """Records of ``entity`` whose ``field`` (e.g. ``case_key``) is one of ``parent_keys``."""
+
+    async def children_in_roles(
+        self, entity: Entity, field: str, parent_keys: Sequence[str], roles: frozenset[PersonRole]
+    ) -> list[Record]:
+        """Like :meth:`children`, when only person records with one of ``roles`` are wanted.
+
+        The engine asks this when a query selects, say, the victims of cases and not their
+        suspects: a source may then leave out what cannot hold one of ``roles`` (a suspects
+        table) — one statement and its rows fewer. It may also return more (the engine keeps
+        only what was asked for); by default it answers :meth:`children`.
+        """
+        return await self.children(entity, field, parent_keys)
 
     @abc.abstractmethod
     async def scan(self, entity: Entity, after: str | None, limit: int) -> tuple[list[Record], str | None]:

@@ -9,7 +9,7 @@ The record key is the first 32 bits of ``MD5(salt || key text)``: ``salt`` is a 
 per-part secret the hub derives from its own secret and sends as a bound parameter (it is
 never stored in the source), ``key text`` the record's key as text. MD5 is used as a keyed
 pseudo-random function, not for integrity: the attacker never sees a record key, and PostgreSQL
-and MySQL have it built in. SQLite has no hash function, so the hub registers
+has it built in. SQLite has no hash function, so the hub registers
 ``tppo_cell_key(salt, key)`` on each of its SQLite connections (:func:`register_sqlite`).
 :func:`record_key` is the same function in Python (for sources that list records, and tests).
 """
@@ -64,13 +64,6 @@ def _cell_key_sqlite(element: CellKey, compiler: Any, **kw: Any) -> str:
 def _cell_key_pg(element: CellKey, compiler: Any, **kw: Any) -> str:
     salt, key = (compiler.process(c, **kw) for c in element.clauses)
     return f"('x' || substr(md5(CAST({salt} AS TEXT) || CAST({key} AS TEXT)), 1, 8))::bit(32)::bigint"
-
-
-@compiles(CellKey, "mysql")
-def _cell_key_mysql(element: CellKey, compiler: Any, **kw: Any) -> str:
-    salt, key = (compiler.process(c, **kw) for c in element.clauses)
-    digest = f"MD5(CONCAT({salt}, CAST({key} AS CHAR)))"
-    return f"CAST(CONV(SUBSTRING({digest}, 1, 8), 16, 10) AS UNSIGNED)"
 
 
 def cell_key(salt: str, key_column: ColumnElement[Any]) -> ColumnElement[int]:

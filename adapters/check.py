@@ -65,6 +65,7 @@ from adapters.reflect import reflect_tables, tables_named
 from adapters.regions import closest_region
 from adapters.sql import MappedSQLSource
 from hub.vocabulary.model import CaseFilter, CaseSearch, Dimension, Entity, Measure, StatisticsRequest
+from hub.vocabulary.relations import CASE_CHILDREN
 
 #: Records read per part in the sample run.
 DEFAULT_SAMPLE = 200
@@ -540,11 +541,7 @@ async def _sample(report: CheckReport, source: MappedSQLSource, limit: int) -> N
         if label == "a page of cases":
             cases = result
     keys = [c.key for c in cases]
-    for entity, relation in (
-        (Entity.PERSON, "case_key"),
-        (Entity.SERVICE, "case_key"),
-        (Entity.STAGE_EVENT, "case_key"),
-    ):
+    for entity, relation in CASE_CHILDREN:
         if keys and source.supports(entity, relation):
             try:
                 await source.children(entity, relation, keys)

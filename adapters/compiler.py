@@ -478,7 +478,8 @@ class _PartCompiler:
         col = column(spec.ref)
         raw = (col,)
         if kind.kind == "date":
-            return FieldValue(parse_date(col, spec.formats or ("YYYY-MM-DD",)), values.date_reader, raw)
+            formats = spec.formats or ("YYYY-MM-DD",)
+            return FieldValue(parse_date(col, formats), values.date_reader, raw, date_formats=formats)
         if kind.kind == "country":
             return FieldValue(None, lambda v: v, raw, lookup=_country_lookup(col, spec.format or "alpha2"))
         if kind.kind == "int":

@@ -2,8 +2,8 @@
 
 Every agency database is opened read-only at the driver/session level, not just by
 convention: SQLite through a ``mode=ro`` URI plus ``PRAGMA query_only``; PostgreSQL with
-``default_transaction_read_only`` as a server setting of every connection; MySQL with a
-read-only session. A mapping bug or an injected statement therefore cannot write.
+``default_transaction_read_only`` as a server setting of every connection. A mapping bug or
+an injected statement therefore cannot write.
 
 Statements are counted through an engine event into the running call's
 :class:`adapters.base.CallStats`, which is how ``extensions.sources[].statements`` and the
@@ -52,8 +52,8 @@ class EngineOptions:
 #: asyncpg prepared statements kept per connection: a source's statement shapes (page, count,
 #: each relation by batch size) fit; the default of 100 is shared with introspection.
 PREPARED_CACHE = 500
-#: Connections older than this are replaced at checkout (firewalls, PgBouncer, MySQL's
-#: ``wait_timeout`` drop idle ones silently); well below the usual one-hour limits.
+#: Connections older than this are replaced at checkout (firewalls and PgBouncer drop idle ones
+#: silently); well below the usual one-hour limits.
 RECYCLE_SECONDS = 1800
 
 
@@ -74,15 +74,16 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-#: The async driver module each backend needs.
-DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+#: The async driver module each supported backend needs. Only backends the test suite runs are
+#: here: MySQL/MariaDB is refused as unsupported (no server of it runs in the suite).
+DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 
 
 def parse_url(text: str) -> URL:
     """A source URL checked before any engine is built, so a typo is one clear line, not a traceback.
 
-    Raises ``ValueError`` for a URL without a scheme, an unsupported backend, or a backend whose
-    async driver is not installed (MySQL's ``aiomysql`` is not a dependency: MySQL is untested).
+    Raises ``ValueError`` for a URL without a scheme, an unsupported backend (anything but
+    SQLite and PostgreSQL, the two the suite tests), or a backend whose async driver is missing.
     The message never repeats the URL (it may hold a password), only its redacted form.
     """
     if "://" not in text:
@@ -126,8 +127,8 @@ def sqlite_file(options: EngineOptions, base_dir: Path | None = None) -> Path | 
 def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None) -> AsyncEngine:
     """An async engine that cannot write to the database behind ``options.url``.
 
-    Accepts plain URLs (``sqlite:///relative/file.sqlite``, ``postgresql://…``,
-    ``mysql://…``) and picks the async driver; relative SQLite paths are resolved against
+    Accepts plain URLs (``sqlite:///relative/file.sqlite``, ``postgresql://…``) and picks the
+    async driver; relative SQLite paths are resolved against
     ``base_dir`` (the directory of the configuration file).
     """
     url = parse_url(options.url)
@@ -169,19 +170,7 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
                 "command_timeout": options.statement_timeout_ms / 1000 + 1,
             },
         )
-    elif backend == "mysql":
-        init = (
-            f"SET SESSION transaction_read_only=1, SESSION max_execution_time={options.statement_timeout_ms}"
-        )
-        engine = create_async_engine(
-            url.set(drivername="mysql+aiomysql"),
-            pool_size=options.pool_size,
-            max_overflow=options.max_overflow,
-            pool_recycle=RECYCLE_SECONDS,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"init_command": init, "connect_timeout": 5},
-        )
-    else:
-        raise ValueError(f"unsupported database backend {backend!r} (sqlite, postgresql, mysql)")
+    else:  # parse_url admits only the backends above
+        raise ValueError(f"unsupported database backend {backend!r} (sqlite, postgresql)")
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine

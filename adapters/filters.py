@@ -1,21 +1,19 @@
-"""A national case filter and a keyset position as WHERE conditions on a compiled source.
+"""A national case filter as WHERE conditions on a compiled source.
 
 :func:`case_conditions` assembles the per-field predicates of :mod:`adapters.predicates` for a
 :class:`~hub.vocabulary.model.CaseFilter`: every condition is evaluated by the agency's
 database on the compiled field expressions, the same ones records and statistics read.
-:func:`after_position` is the keyset condition of case paging.
+(The keyset condition of case paging is :mod:`adapters.keyset`'s, with its ORDER BY.)
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import and_, false, literal, or_, select, true
+from sqlalchemy import literal, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import predicates
 from adapters.compiler import CompiledPart, CompiledSource
-from hub.vocabulary.model import CaseFilter, Entity, Keyset, Sex
+from hub.vocabulary.model import CaseFilter, Entity, Sex
 
 
 def case_conditions(
@@ -71,31 +69,3 @@ def victim_condition(
         )
         matches.append(case_part.key_column.in_(victims))
     return or_(*matches) if matches else literal(False)
-
-
-def after_position(
-    source_name: str, part: CompiledPart, after: Keyset, descending: bool
-) -> ColumnElement[bool]:
-    """Rows strictly after the keyset position, in the merged cross-source order.
-
-    The hub orders by (date, source name, key), a missing date being the earliest. For
-    another source only the date and the source names decide; for this source the key
-    breaks ties, compared by the database.
-    """
-    assert part.date_expr is not None
-    day, key = part.date_expr, part.key_column
-    tie: ColumnElement[bool]
-    if after.source == source_name:
-        db_key: Any = part.key_to_db(after.key)
-        tie = key < db_key if descending else key > db_key
-    else:
-        follows = source_name < after.source if descending else source_name > after.source
-        tie = true() if follows else false()
-    if after.reported_at is None:
-        # After an undated case: descending, only undated cases remain (they come last);
-        # ascending, every dated case still follows.
-        same_day = and_(day.is_(None), tie)
-        return same_day if descending else or_(day.is_not(None), same_day)
-    last_day = after.reported_at.isoformat()
-    beyond = or_(day < last_day, day.is_(None)) if descending else day > last_day
-    return or_(beyond, and_(day == last_day, tie))

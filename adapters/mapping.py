@@ -1,60 +1,66 @@
 """Mapping files: how an agency describes its database in the national vocabulary, without code.
 
 A mapping is a TOML file (see ``docs/mapping.md``, ``docs/mapping.schema.json`` and
-``adapters/mappings/*.toml``)
-with one section per entity the source holds — ``case``, ``person``, ``service``,
-``stage_event`` — each naming a table, its key, optional joins, and how each national field is
-read: a column (optionally with a value ``format`` and a code list), a constant, values from a
-child table, a region given by code or by names, or the latest stage of a child table.
+``adapters/mappings/*.toml``) with one section per entity the source holds — ``case``,
+``person``, ``service``, ``stage_event``, ``restitution`` — each naming a table, its key,
+optional joins, and how each national field is read: a column (optionally with a value
+``format`` and a code list), a constant, values from a child table, a region given by code or
+by names, or the latest stage of a child table.
 
-This module only *reads and checks* a mapping: it turns the TOML into typed, immutable specs
-and reports every problem it finds at once (a data officer fixing a file wants the whole list,
-not one error per attempt). Each problem carries the line of the mapping file it is about
-(:class:`Problem`, found by :mod:`adapters.locator`), so an editor can jump to it. Unknown
-keys are errors, with a "did you mean" hint: a misspelt ``fromat`` silently ignored would
-leave a date unparsed. Whether the tables and columns exist is checked against the live
-database by :mod:`adapters.sql` when the source opens (same :class:`Problem` form).
+The file's *shape* is declared once, as the pydantic models of :mod:`adapters.mapping_model`
+(the same models give the editors' JSON Schema). This module reads a file against them and
+turns it into the typed, immutable specs below, which the compiler reads. It reports every
+problem it finds at once (a data officer fixing a file wants the whole list, not one error per
+attempt), each with the line of the file it is about (:class:`Problem`, found by
+:class:`~hub.support.locator.TomlLocator`), so an editor can jump to it. Unknown keys are
+errors, with a "did you mean" hint: a misspelt ``fromat`` silently ignored would leave a date
+unparsed. On a file of the right shape it then checks what a shape cannot say — code lists hold
+national values of the fields using them, regions exist, ``latest_of`` reads a section there
+is. Whether the tables and columns exist is checked against the live database by
+:mod:`adapters.sql` when the source opens (same :class:`Problem` form).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters import sqldates
+from pydantic import ValidationError
+
 from adapters.base import MappingError
-from hub.support.locator import KeyPath, TomlLocator
-from hub.vocabulary import reference
-from hub.vocabulary.model import (
-    Agency,
-    CaseStage,
-    Entity,
-    ExploitationType,
-    Labelled,
-    OrgType,
-    PersonRole,
-    ServiceStatus,
-    ServiceType,
-    Sex,
-    TraffickingMeans,
+from adapters.mapping_model import (
+    CODE_LISTS,
+    SECTION_OF,
+    ChildTable,
+    Constant,
+    Latest,
+    MappingFile,
+    PlainColumn,
+    RegionCode,
+    RegionNames,
 )
+from adapters.mapping_model import FieldKind as FieldKind
+from adapters.mapping_model import Part as PartModel
+from adapters.mapping_model import field_kind as field_kind
+from adapters.mapping_model import national_fields as national_fields
+from hub.support.locator import KeyPath, TomlLocator
+from hub.support.typed_toml import Issue, issues, suggestion, type_name, where_of
+from hub.vocabulary import reference
+from hub.vocabulary.model import Agency, Entity, Labelled
 
 #: Where the mapping files shipped with the hub live; ``mapping = "polri"`` resolves here.
 BUILTIN_MAPPINGS = Path(__file__).parent / "mappings"
 
-DATE_FORMATS = sqldates.CANDIDATES
 #: Spellings of yes/no seen in Indonesian agency data (Ya/Tidak, Y/T, Y/N, 1/0, true/false).
 #: Note ``T`` is *Tidak* (no), as on Indonesian forms, not "true".
 TRUE_VALUES = frozenset({"y", "ya", "yes", "true", "1", "benar"})
 FALSE_VALUES = frozenset({"n", "no", "t", "tidak", "tdk", "false", "f", "0", "bukan"})
 #: The key of a code list entry that catches every value not listed (a default).
 DEFAULT_CODE = "*"
-COUNTRY_FORMATS = ("alpha2", "alpha3", "name")
 
 # --- Field specs --------------------------------------------------------------------------
 
@@ -165,15 +171,22 @@ class Part:
     where: tuple[tuple[ColumnRef, tuple[str, ...]], ...] = ()
     #: Position of the part in its section (0 for ``[case]``), to locate it in the file.
     index: int = 0
+    #: Whether the file writes the section as an array (``[[person]]``), for messages.
+    listed: bool = False
 
     @property
     def section(self) -> str:
         """The mapping section this part comes from (``person`` for ``[[person]]``)."""
-        return _ENTITY_SECTION[self.entity]
+        return SECTION_OF[self.entity]
 
     def path(self, *rest: str | int) -> KeyPath:
         """The key path of something in this part, for :meth:`SourceMapping.problem`."""
         return (self.section, self.index, *rest)
+
+    @property
+    def written(self) -> str:
+        """The part as the file writes it, for messages: ``[case]``, ``[[person]] #2``."""
+        return f"[[{self.section}]] #{self.index + 1}" if self.listed else f"[{self.section}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +211,7 @@ class SourceMapping:
 
     def problem(self, path: Sequence[str | int], message: str) -> Problem:
         """A problem about the key at ``path``, with its line when the file text is known."""
-        line = self.locator.line_of(path) if self.locator is not None else None
-        return Problem(message, self.file_name if line else None, line, tuple(path))
+        return _problem_at(self.locator, self.file_name, path, message)
 
     def table_problem(self, table: str, message: str) -> Problem:
         """A problem about a table: located at the first key that names it."""
@@ -235,102 +247,6 @@ class LocatedMappingError(MappingError):
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.located = list(problems)
         super().__init__(source, [str(p) for p in self.located])
-
-
-# --- What each national field is ------------------------------------------------------------
-
-# kind: "text", "date", "int", "key", "region", "country", or an enum class. "list" marks
-# multi-valued fields.
-
-
-@dataclass(frozen=True, slots=True)
-class FieldKind:
-    kind: str | type[Labelled]
-    many: bool = False
-    required: bool = False
-
-
-_ENTITY_FIELDS: dict[Entity, dict[str, FieldKind]] = {
-    Entity.CASE: {
-        "source_key": FieldKind("text"),
-        "reported_at": FieldKind("date"),
-        "region": FieldKind("region"),
-        "country": FieldKind("country"),
-        "exploitation_types": FieldKind(ExploitationType, many=True),
-        "means": FieldKind(TraffickingMeans, many=True),
-        "stage": FieldKind(CaseStage),
-    },
-    Entity.PERSON: {
-        "case_key": FieldKind("key", required=True),
-        "roles": FieldKind(PersonRole, many=True, required=True),
-        "sex": FieldKind(Sex),
-        "birth_date": FieldKind("date"),
-        "age": FieldKind("int"),
-        "child": FieldKind("bool"),
-        "age_at": FieldKind("date"),
-        "citizenship": FieldKind("text"),
-        "domicile_region": FieldKind("region"),
-        "full_name": FieldKind("text"),
-        "nik": FieldKind("text"),
-        "passport_number": FieldKind("text"),
-        "address": FieldKind("text"),
-        "phone": FieldKind("text"),
-    },
-    Entity.SERVICE: {
-        "case_key": FieldKind("key", required=True),
-        "recipient_key": FieldKind("key"),
-        "type": FieldKind(ServiceType, required=True),
-        "status": FieldKind(ServiceStatus),
-        "start_date": FieldKind("date"),
-        "end_date": FieldKind("date"),
-        "provider_unit": FieldKind("text"),
-        "location": FieldKind("text"),
-    },
-    Entity.STAGE_EVENT: {
-        "case_key": FieldKind("key", required=True),
-        "stage": FieldKind(CaseStage, required=True),
-        "date": FieldKind("date"),
-        "reference": FieldKind("text"),
-    },
-    Entity.RESTITUTION: {
-        "case_key": FieldKind("key", required=True),
-        "recipient_key": FieldKind("key"),
-        "requested_idr": FieldKind("int"),
-        "ordered_idr": FieldKind("int"),
-        "paid_idr": FieldKind("int"),
-    },
-}
-
-_SECTION_ENTITY = {
-    "case": Entity.CASE,
-    "person": Entity.PERSON,
-    "service": Entity.SERVICE,
-    "stage_event": Entity.STAGE_EVENT,
-    "restitution": Entity.RESTITUTION,
-}
-_ENTITY_SECTION = {e: s for s, e in _SECTION_ENTITY.items()}
-_PART_KEYS = {"name", "table", "key", "joins", "require", "order_by", "where"}
-#: Keys allowed in each form of field table (see docs/mapping.md, "Fields").
-_FORM_KEYS = {
-    "constant": {"value"},
-    "latest": {"latest_of", "field", "default"},
-    "region": {"column", "regency_name", "province_name", "fuzzy", "province", "aliases"},
-    "child": {"table", "key", "column", "codes"},
-    "column": {"column", "format", "codes", "part", "split", "clean"},
-}
-_SOURCE_KEYS = {"agency", "description"}
-_AGENCY_KEYS = {"code", "name", "type"}
-_JOIN_KEYS = {"table", "on"}
-
-
-def field_kind(entity: Entity, name: str) -> FieldKind:
-    """The national kind of ``entity.name`` (for the SQL adapter's converters)."""
-    return _ENTITY_FIELDS[entity][name]
-
-
-def national_fields(entity: Entity) -> tuple[str, ...]:
-    """The national fields a mapping may give for ``entity``, in documentation order."""
-    return tuple(_ENTITY_FIELDS[entity])
 
 
 # --- Loading --------------------------------------------------------------------------------
@@ -393,428 +309,273 @@ def parse_mapping(
 ) -> SourceMapping:
     """Check a mapping already read from TOML (see :func:`load_mapping`).
 
-    With ``text`` (the TOML it was read from) every problem carries its line number.
+    First its shape, against :class:`~adapters.mapping_model.MappingFile`; then, on a file of
+    the right shape, what the shape cannot say (:func:`_check_meaning`). With ``text`` (the
+    TOML it was read from) every problem carries its line number.
     """
     locator = TomlLocator(text) if text is not None else None
     problems = _Problems()
-    agency = _parse_agency(raw.get("source"), problems)
-    codes = _parse_codes(raw.get("codes", {}), problems)
-    parts: dict[Entity, tuple[Part, ...]] = {}
-    for section, entity in _SECTION_ENTITY.items():
-        if section not in raw:
-            continue
-        value = raw[section]
-        items = value if isinstance(value, list) else [value]
-        many = isinstance(value, list)
-        parsed = [_parse_part(entity, section, item, i, many, problems) for i, item in enumerate(items)]
-        parts[entity] = tuple(p for p in parsed if p is not None)
-    for unknown in sorted(set(raw) - set(_SECTION_ENTITY) - {"source", "codes"}):
-        sections = [*_SECTION_ENTITY, "source", "codes"]
-        problems.add((unknown,), f"unknown top-level section [{unknown}]{_did_you_mean(unknown, sections)}")
-    if Entity.CASE not in parts:
-        if "case" not in raw:
-            problems.add((), "a [case] section is required")
-    elif len(parts[Entity.CASE]) != 1:
-        problems.add(("case",), "[case] must be a single table (use joins for more tables)")
-    source_section = raw.get("source")
-    description = source_section.get("description", "") if isinstance(source_section, dict) else ""
-    mapping = SourceMapping(
-        name=source_name,
-        agency=agency or Agency("UNKNOWN", "Unknown", OrgType.OTHER),
-        description=description if isinstance(description, str) else "",
-        parts=parts,
-        codes=codes,
-        path=path,
-        locator=locator,
-    )
-    _check_references(mapping, problems)
+    raw_codes = raw.get("codes")
+    context = {CODE_LISTS: tuple(raw_codes) if isinstance(raw_codes, dict) else ()}
+    try:
+        file = MappingFile.model_validate(dict(raw), context=context)
+    except ValidationError as exc:
+        for issue in issues(MappingFile, exc):
+            problems.add(issue.path, _phrase(issue))
+        raise _located(source_name, path, locator, problems) from None
+    mapping = _specs(file, source_name, path, locator, problems)
+    _check_meaning(mapping, problems)
     if problems:
-        located = [mapping.problem(p, m) for p, m in problems.items]
-        located.sort(key=lambda problem: problem.line or 0)  # file order, as an editor lists them
-        raise LocatedMappingError(source_name, located)
+        raise _located(source_name, path, locator, problems)
     return mapping
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _located(
+    source_name: str, path: str, locator: TomlLocator | None, problems: _Problems
+) -> LocatedMappingError:
+    """The problems at their lines, in file order (as an editor lists them)."""
+    located = [_problem_at(locator, Path(path).name, at, message) for at, message in problems.items]
+    located.sort(key=lambda problem: problem.line or 0)
+    return LocatedMappingError(source_name, located)
 
 
-def _unknown_keys(
-    path: KeyPath, where: str, table: Mapping[str, Any], allowed: set[str], problems: _Problems
-) -> None:
-    for key in table:
-        if key not in allowed:
-            hint = _did_you_mean(key, sorted(allowed))
-            valid = ", ".join(sorted(allowed))
-            problems.add((*path, key), f"{where}: unknown key {key!r}{hint} (valid: {valid})")
+def _problem_at(
+    locator: TomlLocator | None, file_name: str, path: Sequence[str | int], message: str
+) -> Problem:
+    """A problem about the key at ``path``, with its line when the file text is known."""
+    line = locator.line_of(path) if locator is not None else None
+    return Problem(message, file_name if line else None, line, tuple(path))
 
 
-def _type_name(value: Any) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+# --- the shape's problems, in words -----------------------------------------------------------
+
+#: What a value of the wrong type should have been, by pydantic error type.
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "list_type": "an array",
+    "tuple_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
 
 
-def _parse_agency(section: Any, problems: _Problems) -> Agency | None:
-    if not isinstance(section, dict):
-        problems.add(("source",), "a [source] section with agency = {code, name, type} is required")
-        return None
-    _unknown_keys(("source",), "[source]", section, _SOURCE_KEYS, problems)
-    if "description" in section and not isinstance(section["description"], str):
-        problems.add(("source", "description"), "[source].description must be a string")
-    agency = section.get("agency")
-    if not isinstance(agency, dict) or not {"code", "name"} <= set(agency):
-        problems.add(("source", "agency"), "[source].agency must be a table with code, name and type")
-        return None
-    _unknown_keys(("source", "agency"), "[source].agency", agency, _AGENCY_KEYS, problems)
-    for key in ("code", "name", "type"):
-        if key in agency and not isinstance(agency[key], str):
-            kind = _type_name(agency[key])
-            problems.add(("source", "agency", key), f"[source].agency.{key} must be a string, not {kind}")
-    try:
-        org_type = OrgType.parse(str(agency.get("type", "OTHER")))
-    except ValueError as exc:
-        problems.add(("source", "agency", "type"), f"[source].agency.type: {exc}")
-        org_type = OrgType.OTHER
-    return Agency(str(agency["code"]).upper(), str(agency["name"]), org_type)
+def _phrase(issue: Issue) -> str:
+    """One shape problem as the data officer reads it: the key path, what is wrong, a hint."""
+    path = issue.path
+    where, parent = where_of(path), where_of(path[:-1])
+    key = str(path[-1]) if path else ""
+    if issue.kind == "extra_forbidden":
+        close = suggestion(key, issue.known)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        valid = f" (valid: {', '.join(sorted(issue.known))})"
+        if len(path) == 1:
+            return f"unknown section [{key}]{hint}{valid}"
+        return f"{parent}: unknown key {key!r}{hint}{valid}"
+    if issue.kind == "missing":
+        if len(path) == 1:
+            return f"a [{key}] section is required"
+        return f"{parent}: {key!r} is required"
+    if issue.kind in _EXPECTED:
+        return f"{where} must be {_EXPECTED[issue.kind]}, not {type_name(issue.value)}"
+    if issue.kind in ("string_too_short", "too_short") and issue.context.get("min_length") == 1:
+        return f"{where} must not be empty"
+    if issue.kind == "mapping_form":
+        return f"{where}: {issue.message}, not {type_name(issue.value)}"
+    if issue.kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(issue.context.get("expected", "")))
+        close = suggestion(str(issue.value), allowed)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return f"{where}: {issue.value!r} is not allowed here{hint} (allowed: {', '.join(allowed)})"
+    message = issue.message
+    return f"{where}: {message[:1].lower()}{message[1:]}"
 
 
-def _parse_codes(section: Any, problems: _Problems) -> dict[str, dict[str, tuple[str, ...]]]:
-    if not isinstance(section, dict):
-        problems.add(("codes",), "[codes] must be a table of code lists")
-        return {}
-    codes: dict[str, dict[str, tuple[str, ...]]] = {}
-    for name, entries in section.items():
-        if not isinstance(entries, dict):
-            problems.add(("codes", name), f"[codes.{name}] must map source values to national values")
-            continue
-        table: dict[str, tuple[str, ...]] = {}
-        for source_value, national in entries.items():
-            values = national if isinstance(national, list) else [national]
-            if not values or not all(isinstance(v, str) for v in values):
-                problems.add(
-                    ("codes", name, source_value),
-                    f"[codes.{name}] {source_value!r}: values must be strings (or an array of strings)",
-                )
-                continue
-            table[str(source_value)] = tuple(values)
-        codes[name] = table
-    return codes
+# --- from the validated file to the specs the compiler reads -----------------------------------
 
 
-def _parse_part(
-    entity: Entity, section: str, raw: Any, index: int, many: bool, problems: _Problems
-) -> Part | None:
-    where = f"[[{section}]] #{index + 1}" if many else f"[{section}]"
-    base: KeyPath = (section, index)
-    if not isinstance(raw, dict):
-        problems.add(base, f"{where} must be a table")
-        return None
-    missing_table = False
-    for required in ("table", "key") if entity is Entity.CASE else ("table",):
-        value = raw.get(required)
-        if value is None:
-            problems.add(base, f"{where}: '{required}' (a string) is required")
-            missing_table = missing_table or required == "table"
-        elif not isinstance(value, str):
-            problems.add((*base, required), f"{where}.{required} must be a string, not {_type_name(value)}")
-            missing_table = missing_table or required == "table"
-    if missing_table:
-        return None
-    for key in ("name", "order_by", "key"):
-        if key in raw and not isinstance(raw[key], str):
-            problems.add((*base, key), f"{where}.{key} must be a string, not {_type_name(raw[key])}")
-    allowed = _ENTITY_FIELDS[entity]
-    fields: dict[str, FieldSpec] = {}
-    for name, value in raw.items():
-        if name in _PART_KEYS:
-            continue
-        if name not in allowed:
-            valid = ", ".join(sorted(allowed))
-            hint = _did_you_mean(name, sorted(set(allowed) | _PART_KEYS))
-            message = f"{where}: unknown field {name!r}{hint} (fields of {section}: {valid})"
-            problems.add((*base, name), message)
-            continue
-        spec = _parse_field((*base, name), f"{where}.{name}", allowed[name], value, problems)
-        if spec is not None:
-            fields[name] = spec
-    for name, kind in allowed.items():
-        if kind.required and name not in fields and name not in raw:
-            problems.add(base, f"{where}: field {name!r} is required")
-    raw_joins = raw.get("joins", [])
-    if not isinstance(raw_joins, list):
-        problems.add((*base, "joins"), f"{where}.joins must be an array of tables")
-        raw_joins = []
-    joins = tuple(
-        _parse_join((*base, "joins", i), f"{where}.joins", j, problems) for i, j in enumerate(raw_joins)
+def _specs(
+    file: MappingFile, source_name: str, path: str, locator: TomlLocator | None, problems: _Problems
+) -> SourceMapping:
+    agency = file.source.agency
+    parts: dict[Entity, tuple[Part, ...]] = {}
+    for section, models in file.parts().items():
+        listed = isinstance(getattr(file, section), list)
+        specs = tuple(_part(section, i, listed, part, problems) for i, part in enumerate(models))
+        parts[specs[0].entity] = specs
+    return SourceMapping(
+        name=source_name,
+        agency=Agency(agency.code.upper(), agency.name, agency.type),
+        description=file.source.description,
+        parts=parts,
+        codes={
+            name: {
+                value: (national,) if isinstance(national, str) else tuple(national)
+                for value, national in entries.items()
+            }
+            for name, entries in file.codes.items()
+        },
+        path=path,
+        locator=locator,
     )
-    require = raw.get("require", [])
-    if not isinstance(require, list) or not all(isinstance(r, str) for r in require):
-        problems.add((*base, "require"), f"{where}.require must be an array of column names")
-        require = []
+
+
+def _part(section: str, index: int, listed: bool, part: PartModel, problems: _Problems) -> Part:
+    entity = part.entity
+    at = (section, index) if listed else (section,)
+    fields: dict[str, FieldSpec] = {}
+    for name in national_fields(entity):
+        form = getattr(part, name)
+        if form is not None:
+            fields[name] = _spec(field_kind(entity, name), form, (*at, name), problems)
+    order_by = getattr(part, "order_by", None)
     return Part(
         entity=entity,
-        name=str(raw.get("name", raw.get("table", section))),
-        table=str(raw.get("table", "")),
-        key=str(raw.get("key", "")),
-        joins=tuple(j for j in joins if j is not None),
+        name=part.name or part.table,
+        table=part.table,
+        key=part.key or "",
+        joins=tuple(Join(j.table, tuple(j.on.items())) for j in part.joins),
         fields=fields,
-        require=tuple(require),
-        order_by=raw["order_by"] if isinstance(raw.get("order_by"), str) else None,
-        where=_parse_where((*base, "where"), f"{where}.where", raw.get("where", {}), problems),
+        require=part.require,
+        order_by=order_by,
+        where=tuple(_where(part.where)),
         index=index,
+        listed=listed,
     )
 
 
-def _parse_where(
-    path: KeyPath, where: str, raw: Any, problems: _Problems
-) -> tuple[tuple[ColumnRef, tuple[str, ...]], ...]:
+def _where(where: Mapping[str, Any]) -> Iterator[tuple[ColumnRef, tuple[str, ...]]]:
     """``where = { jenis_kasus = "TPPO" }``; a dotted bare key (``kasus.jenis = …``), which
     TOML reads as a nested table, names a column of a joined table like a quoted one does."""
-    if not isinstance(raw, dict):
-        problems.add(path, f"{where} must be a table: column = value or [values]")
-        return ()
-    filters: list[tuple[ColumnRef, tuple[str, ...]]] = []
-    for column_name, accepted in raw.items():
+    for column, accepted in where.items():
         if isinstance(accepted, dict):
-            for inner, value in accepted.items():
-                nested = _parse_where((*path, column_name), where, {inner: value}, problems)
-                filters.extend((ColumnRef(column_name, ref.column), v) for ref, v in nested)
-            continue
-        values = accepted if isinstance(accepted, list) else [accepted]
-        if not values or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
-            problems.add((*path, column_name), f"{where}.{column_name}: values must be strings or integers")
-            continue
-        filters.append((ColumnRef.parse(column_name), tuple(str(v) for v in values)))
-    return tuple(filters)
+            for inner, values in accepted.items():
+                yield ColumnRef(column, inner), _values(values)
+        else:
+            yield ColumnRef.parse(column), _values(accepted)
 
 
-def _parse_join(path: KeyPath, where: str, raw: Any, problems: _Problems) -> Join | None:
-    if (
-        not isinstance(raw, dict)
-        or not isinstance(raw.get("table"), str)
-        or not isinstance(raw.get("on"), dict)
-        or not raw["on"]
-    ):
-        problems.add(path, f'{where}: each join needs table = "…" and on = {{ local = "remote" }}')
-        return None
-    _unknown_keys(path, where, raw, _JOIN_KEYS, problems)
-    on = raw["on"]
-    if not all(isinstance(v, str) for v in on.values()):
-        problems.add((*path, "on"), f"{where}.on: remote columns must be strings")
-        return None
-    return Join(raw["table"], tuple((str(k), str(v)) for k, v in on.items()))
+def _values(accepted: str | list[str]) -> tuple[str, ...]:
+    return (accepted,) if isinstance(accepted, str) else tuple(accepted)
 
 
-def _form_of(kind: FieldKind, value: Mapping[str, Any]) -> str:
-    if "value" in value:
-        return "constant"
-    if "latest_of" in value:
-        return "latest"
-    if kind.kind == "region":
-        return "region"
-    if "table" in value:
-        return "child"
-    return "column"
-
-
-def _parse_field(
-    path: KeyPath, where: str, kind: FieldKind, value: Any, problems: _Problems
-) -> FieldSpec | None:
-    if isinstance(value, str):
-        value = {"column": value}
-    if not isinstance(value, dict):
-        problems.add(path, f"{where}: expected a column name or a table, not {_type_name(value)}")
-        return None
-    form = _form_of(kind, value)
-    _unknown_keys(path, where, value, _FORM_KEYS[form], problems)
-    typed = {"fuzzy": bool, "aliases": dict}
-    wrong = [
-        k
-        for k, v in value.items()
-        if k in _FORM_KEYS[form]
-        and not isinstance(v, typed.get(k, str))
-        and not (k == "format" and isinstance(v, list) and v and all(isinstance(f, str) for f in v))
-    ]
-    for key in wrong:
-        expected = {"fuzzy": "true or false", "aliases": "a table of name = code"}.get(key, "a string")
-        problems.add((*path, key), f"{where}.{key} must be {expected}, not {_type_name(value[key])}")
-    if wrong:
-        return None
-    if form == "constant":
-        return Const(value["value"])
-    if form == "latest":
-        return LatestOf(value["latest_of"], value.get("field", "stage"), value.get("default"))
-    if form == "region":
-        return _parse_region(path, where, value, problems)
-    if form == "child":
-        if not kind.many:
-            problems.add(path, f"{where}: values from a child table need a multi-valued field")
-        missing = [k for k in ("key", "column") if k not in value]
-        if missing:
-            problems.add(path, f"{where}: a child table needs {' and '.join(missing)}")
-            return None
-        return ChildValues(value["table"], value["key"], value["column"], value.get("codes"))
-    if "column" not in value:
-        problems.add(path, f"{where}: 'column' is required")
-        return None
-    formats = _parse_formats(path, where, kind, value.get("format"), problems)
-    part = value.get("part")
-    if part is not None and kind.kind != "key":
-        problems.add((*path, "part"), f"{where}: 'part' is only meaningful on a key field")
-    split = value.get("split")
-    if split is not None and (not split.strip() or len(split.strip()) > 3):
-        problems.add((*path, "split"), f'{where}.split must be a short separator such as "," or ";"')
-        split = None
-    elif split is not None and not (kind.many or kind.kind is ServiceType):
-        problems.add(
-            (*path, "split"),
-            f"{where}: split needs a multi-valued field (or a service type: one service per value)",
-        )
-    clean = value.get("clean")
-    if clean is not None and (clean != "digits" or kind.kind != "text"):
-        problems.add((*path, "clean"), f'{where}: clean = "digits" is the only cleaning, for text fields')
-        clean = None
+def _spec(kind: FieldKind, form: Any, path: KeyPath, problems: _Problems) -> FieldSpec:
+    """The spec of one field from its validated form (formats defaulted by the field's kind)."""
+    if isinstance(form, str):
+        if kind.kind == "region":
+            return RegionSpec(code=ColumnRef.parse(form))
+        form = PlainColumn(column=form)
+    if isinstance(form, RegionCode):
+        return RegionSpec(code=ColumnRef.parse(form.column), fuzzy=form.fuzzy)
+    if isinstance(form, RegionNames):
+        return _region(form, path, problems)
+    if isinstance(form, ChildTable):
+        return ChildValues(form.table, form.key, form.column, form.codes)
+    if isinstance(form, Latest):
+        return LatestOf(form.latest_of, form.field, _name(form.default))
+    if isinstance(form, Constant):
+        return Const(_name(form.value))
+    # A column form: each kind's model has the keys that kind may use (format, codes, …).
+    written = getattr(form, "format", None)
+    formats = (written,) if isinstance(written, str) else tuple(written or ())
+    formats = formats or _DEFAULT_FORMATS.get(str(kind.kind), ())
     return Column(
-        ColumnRef.parse(value["column"]),
+        ColumnRef.parse(form.column),
         formats[0] if formats else None,
-        value.get("codes"),
-        part,
+        getattr(form, "codes", None),
+        getattr(form, "part", None),
         formats,
-        split.strip() if split else None,
-        clean,
+        getattr(form, "split", None),
+        getattr(form, "clean", None),
     )
 
 
-def _parse_formats(
-    path: KeyPath, where: str, kind: FieldKind, raw: Any, problems: _Problems
-) -> tuple[str, ...]:
-    """The field's formats: a list for dates (tried in order), else at most one; defaults."""
-    formats = tuple(raw) if isinstance(raw, list) else ((raw,) if raw is not None else ())
-    if kind.kind == "date":
-        bad = [f for f in formats if not sqldates.is_format(f)]
-        for fmt in bad:
-            hint = _did_you_mean(fmt, list(sqldates.CANDIDATES))
-            problems.add(
-                (*path, "format"),
-                f"{where}: date format {fmt!r} not understood{hint} (patterns of D/DD, M/MM/MMM/MMMM and "
-                f"YYYY separated by / - . or a space, e.g. DD/MM/YYYY or D MMMM YYYY; or serial, unix)",
-            )
-        formats = tuple(sqldates.canonical_format(f) for f in formats if f not in bad)
-        return formats or ("YYYY-MM-DD",)
-    allowed = {"country": COUNTRY_FORMATS, "bool": ("boolean",)}.get(str(kind.kind), ())
-    if len(formats) > 1:
-        problems.add((*path, "format"), f"{where}: only date fields take several formats")
-    for fmt in formats[:1]:
-        if fmt not in allowed:
-            problems.add(
-                (*path, "format"),
-                f"{where}: format {fmt!r} not allowed here (allowed: {', '.join(allowed) or 'none'})",
-            )
-    if formats:
-        return formats[:1]
-    return {"country": ("alpha2",), "bool": ("boolean",)}.get(str(kind.kind), ())
+def _name(value: Labelled | str | None) -> Any:
+    """A national value as the specs keep it: the member's name."""
+    return value.name if isinstance(value, Labelled) else value
 
 
-def _parse_region(
-    path: KeyPath, where: str, value: Mapping[str, Any], problems: _Problems
-) -> RegionSpec | None:
+#: The format of a column written without one, by kind.
+_DEFAULT_FORMATS: dict[str, tuple[str, ...]] = {
+    "date": ("YYYY-MM-DD",),
+    "country": ("alpha2",),
+    "bool": ("boolean",),
+}
+
+
+def _region(form: RegionNames, path: KeyPath, problems: _Problems) -> RegionSpec:
+    """Region names; the constant province and the aliases must be regions of the reference data."""
     index = reference.regions()
-    province = value.get("province")
-    if province is not None:
-        region = index.by_code(province)
-        if region is None or not region.is_province:
-            problems.add(
-                (*path, "province"), f'{where}.province: {province!r} is not a province code (e.g. "32")'
-            )
-            province = None
+    province = index.by_code(form.province) if form.province is not None else None
+    if form.province is not None and (province is None or not province.is_province):
+        problems.add(
+            (*path, "province"),
+            f'{where_of(path)}.province: {form.province!r} is not a province code (e.g. "32")',
+        )
+        province = None
     aliases: dict[str, str] = {}
-    for alias, code in (value.get("aliases") or {}).items():
-        region = index.by_code(code) if isinstance(code, str) else None
+    for alias, code in form.aliases.items():
+        region = index.by_code(code)
         if region is None:
             problems.add(
-                (*path, "aliases", alias), f"{where}.aliases: {alias!r} = {code!r} is not a region code"
+                (*path, "aliases", alias),
+                f"{where_of(path)}.aliases: {alias!r} = {code!r} is not a region code",
             )
             continue
         aliases[alias] = region.code
-    spec = RegionSpec(
-        code=ColumnRef.parse(value["column"]) if "column" in value else None,
-        regency_name=ColumnRef.parse(value["regency_name"]) if "regency_name" in value else None,
-        province_name=ColumnRef.parse(value["province_name"]) if "province_name" in value else None,
-        fuzzy=value.get("fuzzy", True),
-        province=region_code_of(province),
+    return RegionSpec(
+        regency_name=ColumnRef.parse(form.regency_name),
+        province_name=ColumnRef.parse(form.province_name) if form.province_name is not None else None,
+        fuzzy=form.fuzzy,
+        province=province.code if province is not None else None,
         aliases=aliases,
     )
-    if spec.code is None and spec.regency_name is None:
-        problems.add(path, f"{where}: a region needs column = (a code) or regency_name =")
-    return spec
 
 
-def region_code_of(code: str | None) -> str | None:
-    region = reference.regions().by_code(code) if code else None
-    return region.code if region is not None else None
+# --- what a shape cannot say ----------------------------------------------------------------
 
 
-def _check_references(mapping: SourceMapping, problems: _Problems) -> None:
-    """Code lists exist and their values are valid national values for each field using them."""
+def _check_meaning(mapping: SourceMapping, problems: _Problems) -> None:
+    """Sections that ``latest_of`` reads exist; a service says which person part it is for;
+    code lists hold national values of the fields that use them."""
     person_parts = {p.name for p in mapping.parts_of(Entity.PERSON)}
     for part in mapping.parts_of(Entity.SERVICE):
         spec = part.fields.get("recipient_key")
-        if not isinstance(spec, Column):
-            continue
-        if len(person_parts) > 1 and spec.part not in person_parts:
+        if isinstance(spec, Column) and len(person_parts) > 1 and spec.part not in person_parts:
             problems.add(
                 part.path("recipient_key"),
-                f"[service] {part.name}.recipient_key: persons come from several tables "
+                f"{part.written}.recipient_key: persons come from several tables "
                 f'({", ".join(sorted(person_parts))}); say which with part = "…"',
             )
+    sections = {SECTION_OF[entity] for entity in mapping.parts}
     for entity, parts in mapping.parts.items():
         for part in parts:
             for name, spec in part.fields.items():
-                kind = _ENTITY_FIELDS[entity][name]
-                where = f"[{_ENTITY_SECTION[entity]}] {part.name}.{name}"
-                if isinstance(spec, LatestOf):
-                    target = _SECTION_ENTITY.get(spec.entity)
-                    if target is None or target not in mapping.parts:
-                        problems.add(
-                            part.path(name, "latest_of"),
-                            f"{where}: latest_of = {spec.entity!r} names no section of this mapping",
-                        )
-                    if spec.default is not None:
-                        _check_value(part.path(name, "default"), where, kind, spec.default, problems)
-                    continue
-                if isinstance(spec, Const):
-                    _check_value(part.path(name, "value"), where, kind, spec.value, problems)
-                    continue
-                codes = getattr(spec, "codes", None)
-                if codes is None:
-                    continue
-                if codes not in mapping.codes:
-                    hint = _did_you_mean(codes, sorted(mapping.codes))
+                where = f"{part.written}.{name}"
+                if isinstance(spec, LatestOf) and spec.entity not in sections:
                     problems.add(
-                        part.path(name, "codes"),
-                        f"{where}: code list {codes!r} is not defined under [codes]{hint}",
+                        part.path(name, "latest_of"),
+                        f"{where}: latest_of = {spec.entity!r} names no section of this mapping",
                     )
-                    continue
-                for source_value, national in mapping.codes[codes].items():
-                    at = ("codes", codes, source_value)
-                    if source_value == DEFAULT_CODE and len(national) != 1:
-                        problems.add(at, f'{where}: [codes.{codes}] default "*" must map to one value')
-                    if len(national) > 1 and not kind.many:
-                        problems.add(at, f"{where}: [codes.{codes}] {source_value!r} maps to several values")
-                    for value in national:
-                        _check_value(at, f"{where} [codes.{codes}] {source_value!r}", kind, value, problems)
+                codes = getattr(spec, "codes", None)
+                if codes is not None and codes in mapping.codes:
+                    _check_code_list(mapping.codes[codes], codes, where, field_kind(entity, name), problems)
 
 
-def _check_value(path: KeyPath, where: str, kind: FieldKind, value: str, problems: _Problems) -> None:
-    if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled):
-        try:
-            kind.kind.parse(value)
-        except ValueError as exc:
-            problems.add(path, f"{where}: {exc}")
+def _check_code_list(
+    table: Mapping[str, tuple[str, ...]], name: str, where: str, kind: FieldKind, problems: _Problems
+) -> None:
+    enum_cls = kind.kind if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled) else None
+    for source_value, national in table.items():
+        at = ("codes", name, source_value)
+        if source_value == DEFAULT_CODE and len(national) != 1:
+            problems.add(at, f'{where}: [codes.{name}] default "*" must map to one value')
+        if len(national) > 1 and not kind.many:
+            problems.add(at, f"{where}: [codes.{name}] {source_value!r} maps to several values")
+        for value in national if enum_cls is not None else ():
+            try:
+                enum_cls.parse(value)
+            except ValueError as exc:
+                problems.add(at, f"{where} [codes.{name}] {source_value!r}: {exc}")

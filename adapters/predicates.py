@@ -95,11 +95,16 @@ def enum_condition(
 
 
 def region_condition(value: FieldValue, prefixes: Sequence[str]) -> ColumnElement[bool]:
-    """The region lies under one of the code ``prefixes`` (``33``, ``33.73``, ``3373``…)."""
-    normalized = [p for p in (reference.normalize_prefix(x) for x in prefixes) if p]
+    """The region lies under one of the code ``prefixes`` (``33``, ``33.73``, ``3373``…).
+
+    The filter's prefixes are :class:`~hub.vocabulary.reference.RegionPrefix` values, normalised
+    where the request came in; ``parse`` returns those as they are (plain strings from other
+    callers are normalised here).
+    """
+    normalized = [p for p in map(reference.RegionPrefix.parse, prefixes) if p is not None]
 
     def under(code: str) -> bool:
-        return any(code.startswith(p) for p in normalized)
+        return any(p.covers(code) for p in normalized)
 
     if value.is_constant:
         return true() if value.constant and under(str(value.constant)) else false()

@@ -3,8 +3,8 @@
 Every statement a mapped source sends goes through :meth:`StatementRunner.fetch`, so three
 rules hold everywhere at once:
 
-- a statement stops at the source's statement timeout (PostgreSQL ``statement_timeout`` and
-  MySQL ``max_execution_time`` are server settings of the engine; SQLite's statement is
+- a statement stops at the source's statement timeout (PostgreSQL ``statement_timeout`` is a
+  server setting of the engine; SQLite's statement is
   interrupted from the event loop, because asyncio cannot cancel aiosqlite's thread);
 - only failures to *reach* the database are retried (a refused or dropped connection, with a
   short backoff); a statement that failed on a live connection is never repeated;
@@ -35,13 +35,12 @@ _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
 def is_timeout(exc: SQLAlchemyError) -> bool:
-    """A statement cancelled by its timeout: SQLite interrupt, PostgreSQL statement_timeout,
-    MySQL max_execution_time."""
+    """A statement cancelled by its timeout: SQLite interrupt, PostgreSQL statement_timeout."""
     original = getattr(exc, "orig", None)
     name = type(original).__name__ if original is not None else ""
     text = str(original).lower() if original is not None else ""
     cancelled = name in {"QueryCanceledError", "QueryCanceled"}
-    return cancelled or text == "interrupted" or "max_execution_time" in text
+    return cancelled or text == "interrupted"
 
 
 def is_undecodable(exc: SQLAlchemyError) -> bool:
@@ -82,7 +81,7 @@ class StatementRunner:
 
     @property
     def dialect(self) -> str:
-        """``sqlite``, ``postgresql`` or ``mysql``."""
+        """``sqlite`` or ``postgresql``."""
         return str(self.engine.dialect.name)
 
     async def fetch(

@@ -25,16 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Select, Table, bindparam, func, literal, select
+from sqlalchemy import Integer, Select, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import filters, predicates, sql_facts, statistics
+from adapters import datewalk, filters, predicates, sql_facts, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
+from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
@@ -45,10 +46,12 @@ from hub.vocabulary.model import (
     CaseSearch,
     Dimension,
     Entity,
+    PersonRole,
     Record,
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import LINK_FIELDS
 
 #: Most distinct values of a region or country field read at open (see :func:`learn_lookups`).
 MAX_LOOKUP_VALUES = 50_000
@@ -66,7 +69,7 @@ class MappedSQLSource(Source):
         self.base_dir = base_dir
         relations = set()
         for entity, parts in mapping.parts.items():
-            for field_name in ("case_key", "recipient_key"):
+            for field_name in LINK_FIELDS:
                 if parts and all(field_name in p.fields for p in parts):
                     relations.add((entity, field_name))
         self.capabilities = Capabilities(frozenset(mapping.parts), frozenset(relations))
@@ -78,6 +81,9 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
+        #: The case part's raw ISO text date column, when pages can walk its index
+        #: (:mod:`adapters.datewalk`; probed at open).
+        self._walk: datewalk.DateWalk | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -93,15 +99,18 @@ class MappedSQLSource(Source):
             compiled = compile_source(self.mapping, tables, dialect=engine.dialect)
             runner = StatementRunner(self.name, engine, self.options)
             await learn_lookups(compiled, runner)
+            walk = await _date_walk(compiled, runner)
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
+        self._walk = walk
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
+            self._walk = None
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -144,7 +153,7 @@ class MappedSQLSource(Source):
 
     @property
     def dialect(self) -> str:
-        """The database's SQL dialect name (``sqlite``, ``postgresql``, ``mysql``)."""
+        """The database's SQL dialect name (``sqlite`` or ``postgresql``)."""
         if self._runner is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._runner.dialect
@@ -176,27 +185,21 @@ class MappedSQLSource(Source):
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         """A page in (report date, key) order after the keyset position.
 
-        A missing date sorts as the earliest date: NULLS FIRST ascending, NULLS LAST
-        descending — SQLite's own default, stated explicitly for the other databases. Where
-        the date is a NOT NULL column of the case table the NULL order is moot, and the
-        plain ORDER BY is the one an index on the column serves: PostgreSQL walks the index
-        for the page instead of sorting every case (``DESC NULLS LAST`` is not the reverse
-        of an ascending index's order; issue 13).
+        The ORDER BY and the condition after the cursor both come from
+        :class:`adapters.keyset.CaseOrder` (where undated cases go, and why a DATE column is
+        ordered by itself).
         """
         source = self.compiled
         part = source.case_part()
-        assert part.date_expr is not None
-        day, key = part.date_expr, part.key_column
-        descending = search.order is SortOrder.DESC
+        key = part.key_column
+        keyset = CaseOrder.of(self.name, part, search.order, self.dialect)
         narrowing = filters.case_conditions(source, part, search.filter)
         if search.after is not None:
-            narrowing.append(filters.after_position(self.name, part, search.after, descending))
-        day, never_null = _sort_date(part, day) if self.dialect != "sqlite" else (day, False)
-        explicit_nulls = self.dialect != "sqlite" and not never_null
-        if descending:
-            order = (day.desc().nulls_last() if explicit_nulls else day.desc(), key.desc())
-        else:
-            order = (day.asc().nulls_first() if explicit_nulls else day.asc(), key.asc())
+            narrowing.append(keyset.after(search.after))
+        if self._walk is not None:
+            return await self._walked_page(part, self._walk, narrowing, search)
+        order = keyset.order_by()
+        descending = keyset.descending
 
         def build() -> Select[Any]:
             # Two steps in one statement: pick the page's keys by the cheap sort columns first,
@@ -215,6 +218,53 @@ class MappedSQLSource(Source):
         stmt = build() if narrowing else self._statement(("page", descending), build)
         rows = await self.fetch(stmt, {"page_limit": search.limit})
         return self.read(part, rows)  # type: ignore[return-value]
+
+    async def _walked_page(
+        self,
+        part: CompiledPart,
+        walk: datewalk.DateWalk,
+        narrowing: list[ColumnElement[bool]],
+        search: CaseSearch,
+    ) -> list[CaseRecord]:
+        """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
+
+        Descending: dated cases, then the undated ones; ascending, the other way round. A
+        cursor after an undated case continues in the undated phase (descending: nothing
+        dated is left) or starts the dated phase from its beginning (ascending).
+        """
+        assert part.date_expr is not None
+        descending = search.order is SortOrder.DESC
+        after = search.after
+        in_undated = after is not None and after.reported_at is None
+        after_day = after.reported_at if after is not None else None
+        if descending:
+            phases = ("undated",) if in_undated else ("dated", "undated")
+        else:
+            phases = ("dated",) if after_day is not None else ("undated", "dated")
+        fixed = not narrowing
+        order = (
+            (part.date_expr.desc().nulls_last(), part.key_column.desc())
+            if descending
+            else (part.date_expr.asc().nulls_first(), part.key_column.asc())
+        )
+        records: list[CaseRecord] = []
+        for phase in phases:
+            wanted = search.limit - len(records)
+            if wanted <= 0:
+                break
+
+            def build(phase: str = phase) -> Select[Any]:
+                keys = (
+                    walk.dated_keys(part, narrowing, descending, after_day)
+                    if phase == "dated"
+                    else walk.undated_keys(part, narrowing, descending)
+                )
+                return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+
+            stmt = self._statement(("walk", phase, descending), build) if fixed else build()
+            rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
+            records.extend(self.read(part, rows))  # type: ignore[arg-type]
+        return records
 
     async def count_cases(self, filter: CaseFilter) -> int:
         source = self.compiled
@@ -269,8 +319,21 @@ class MappedSQLSource(Source):
         return records
 
     async def children(self, entity: Entity, field: str, parent_keys: Sequence[str]) -> list[Record]:
+        return await self._children(self.compiled.parts_of(entity), field, parent_keys)
+
+    async def children_in_roles(
+        self, entity: Entity, field: str, parent_keys: Sequence[str], roles: frozenset[PersonRole]
+    ) -> list[Record]:
+        """Only the parts that can hold one of ``roles``: a part whose roles are a constant
+        (every ``pelaku`` row is a SUSPECT) is skipped when that constant is not wanted."""
+        parts = [p for p in self.compiled.parts_of(entity) if _may_hold(p, roles)]
+        return await self._children(parts, field, parent_keys)
+
+    async def _children(
+        self, parts: Sequence[CompiledPart], field: str, parent_keys: Sequence[str]
+    ) -> list[Record]:
         records: list[Record] = []
-        for compiled in self.compiled.parts_of(entity):
+        for compiled in parts:
             relation = compiled.relation_columns.get(field)
             if relation is None:
                 continue
@@ -342,23 +405,30 @@ class MappedSQLSource(Source):
         return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
-def _sort_date(part: CompiledPart, day: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:
-    """What to ORDER BY for the report date, and whether it is never NULL.
+def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
+    """Whether a record of ``part`` can have one of ``roles`` (unknown unless constant)."""
+    value = part.values.get("roles")
+    if value is None or not value.is_constant:
+        return True
+    constant = value.constant
+    held = set(constant) if isinstance(constant, tuple | list | frozenset | set) else {constant}
+    return bool(held & roles)
 
-    The canonical date (``day``) is ISO text computed from the source value. Where the source
-    column is a SQL DATE of a database that enforces the type (not SQLite, where a DATE column
-    can hold any text), its own order is the same order and it is NULL exactly when the
-    canonical value is, so the page is ordered by the column itself, which an index on it
-    serves (PostgreSQL walks the index instead of sorting every case; issue 13). A NOT NULL
-    column of the case table also makes the NULL ordering moot.
-    """
-    value = part.values.get("reported_at")
-    if value is None or len(value.raw) != 1 or value.from_child:
-        return day, False
-    raw = value.raw[0]
-    if isinstance(raw.type, Date) and not isinstance(raw.type, DateTime):
-        return raw, value.raw_never_null
-    return day, False
+
+async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
+    """The case part's index walk over its ISO text date, if its collation compares bytes."""
+    parts = source.parts_of(Entity.CASE)
+    if not parts or parts[0].date_expr is None:
+        return None
+    part = parts[0]
+    raw = datewalk.walkable_column(part)
+    if raw is None:
+        return None
+    try:
+        rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+    except SourceError:
+        return None  # the probe is an optimisation: the canonical order is always right
+    return datewalk.DateWalk(raw) if datewalk.probe_passed(rows) else None
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

@@ -20,7 +20,7 @@ Formats (``format`` on a date field; a list tries each in order, the first that 
   as Excel and LibreOffice count from March 1900 on), a fraction (the time) ignored;
 - ``unix``: seconds since 1970-01-01 UTC.
 
-Everything is built from functions SQLite, PostgreSQL and MySQL share (``substr``, ``trim``,
+Everything is built from functions SQLite and PostgreSQL share (``substr``, ``trim``,
 ``lower``, ``length``, ``CASE``) plus the per-dialect constructs of :mod:`adapters.sqlfuncs`;
 no cast runs on a value that was not first checked to be digits, so a junk value can never
 make PostgreSQL raise an error: it reads as NULL.
@@ -140,7 +140,7 @@ def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
 
 
 def _cat(*parts: ColumnElement[Any] | str) -> ColumnElement[str]:
-    """Concatenation (``||``; ``concat()`` on MySQL)."""
+    """Concatenation (``||``)."""
     result: Any = None
     for part in parts:
         item = const(part) if isinstance(part, str) else part
@@ -237,8 +237,8 @@ def _numeric_pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElem
 class NumericDate(FunctionElement[str]):
     """A three-number date in a given part order and separator → ``YYYY-MM-DD``, else NULL.
 
-    PostgreSQL and MySQL: one regular expression checks the shape, the parts are cut with
-    ``split_part`` / ``substring_index`` and padded, and the calendar is checked by the ISO
+    PostgreSQL: one regular expression checks the shape, the parts are cut with
+    ``split_part`` and padded, and the calendar is checked by the ISO
     regular expression (the text is read four times). SQLite has no regular expressions: one
     GLOB shape per combination of one- and two-digit day and month, the parts at fixed
     positions; a text column whose value starts and ends with a digit (every clean value) is
@@ -291,12 +291,6 @@ def _numeric_date_pg(element: NumericDate, compiler: Any, **kw: Any) -> str:
     built = _numeric_date_regex(element, compiler, kw, "split_part({x}, '{sep}', {n})", "{x} ~ '{regex}'")
     return f"substring({built} from '^({ISO_DATE_REGEX})$')"
 
-
-@compiles(NumericDate, "mysql")
-def _numeric_date_mysql(element: NumericDate, compiler: Any, **kw: Any) -> str:
-    cut = "substring_index(substring_index({x}, '{sep}', {n}), '{sep}', -1)"
-    built = _numeric_date_regex(element, compiler, kw, cut, "{x} REGEXP '{regex}'")
-    return f"(CASE WHEN {built} REGEXP '^{ISO_DATE_REGEX}$' THEN {built} END)"
 
 
 def _numeric_parts(text: ColumnElement[str], pattern: Pattern) -> ColumnElement[str]:

@@ -3,7 +3,7 @@
 Dates arrive as ISO text, ``DD/MM/YYYY`` text or Unix seconds; the hub needs to sort and
 filter on them in SQL (keyset pagination, date ranges), so each format is turned into ISO
 ``YYYY-MM-DD`` text by an expression the database evaluates. Each construct compiles per
-dialect (SQLite, PostgreSQL; MySQL where it differs) so mapping files stay dialect-free.
+dialect (SQLite, PostgreSQL) so mapping files stay dialect-free.
 """
 
 from __future__ import annotations
@@ -40,12 +40,6 @@ def _iso_from_unix_pg(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
     return f"to_char(to_timestamp({compiler.process(arg, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
-@compiles(IsoFromUnix, "mysql")
-def _iso_from_unix_mysql(element: IsoFromUnix, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    utc = f"CONVERT_TZ(FROM_UNIXTIME({compiler.process(arg, **kw)}), @@session.time_zone, '+00:00')"
-    return f"DATE_FORMAT({utc}, '%%Y-%%m-%%d')"
-
 
 class Position(FunctionElement[int]):
     """1-based position of ``needle`` in ``haystack`` (0 when absent): instr / strpos / locate."""
@@ -67,11 +61,6 @@ def _position_pg(element: Position, compiler: Any, **kw: Any) -> str:
     return f"strpos({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
 
 
-@compiles(Position, "mysql")
-def _position_mysql(element: Position, compiler: Any, **kw: Any) -> str:
-    haystack, needle = element.clauses
-    return f"locate({compiler.process(needle, **kw)}, {compiler.process(haystack, **kw)})"
-
 
 class DateFromSerial(FunctionElement[str]):
     """A spreadsheet serial day number (an integer) → ISO date text (day 0 = 1899-12-30)."""
@@ -92,11 +81,6 @@ def _serial_pg(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
     (arg,) = element.clauses
     return f"to_char(DATE '1899-12-30' + {compiler.process(arg, **kw)}, 'YYYY-MM-DD')"
 
-
-@compiles(DateFromSerial, "mysql")
-def _serial_mysql(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"DATE_FORMAT(DATE_ADD('1899-12-30', INTERVAL {compiler.process(arg, **kw)} DAY), '%%Y-%%m-%%d')"
 
 
 class DigitsOnly(FunctionElement[bool]):
@@ -120,11 +104,6 @@ def _digits_pg(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
     return f"({compiler.process(arg, **kw)} ~ '^[0-9]+$')"
 
 
-@compiles(DigitsOnly, "mysql")
-def _digits_mysql(element: DigitsOnly, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"({compiler.process(arg, **kw)} REGEXP '^[0-9]+$')"
-
 
 def const(value: str | int) -> ColumnElement[Any]:
     """A constant written into the SQL text, not a bound parameter.
@@ -142,7 +121,7 @@ def const(value: str | int) -> ColumnElement[Any]:
 
 
 class IntDiv(FunctionElement[int]):
-    """Integer division of two integers (``/`` on SQLite and PostgreSQL, ``DIV`` on MySQL)."""
+    """Integer division of two integers (``/`` on SQLite and PostgreSQL)."""
 
     type = Integer()
     inherit_cache = True
@@ -154,11 +133,6 @@ def _int_div_default(element: IntDiv, compiler: Any, **kw: Any) -> str:
     left, right = element.clauses
     return f"(({compiler.process(left, **kw)}) / ({compiler.process(right, **kw)}))"
 
-
-@compiles(IntDiv, "mysql")
-def _int_div_mysql(element: IntDiv, compiler: Any, **kw: Any) -> str:
-    left, right = element.clauses
-    return f"(({compiler.process(left, **kw)}) DIV ({compiler.process(right, **kw)}))"
 
 
 #: A valid ``YYYY-MM-DD`` (years 0001-9999, month lengths, Gregorian leap years) as one regular
@@ -174,7 +148,7 @@ class ValidIsoDate(FunctionElement[bool]):
     """True when a text is ``YYYY-MM-DD`` of a real calendar date (year 0001-9999), else false.
 
     SQLite: the shape by GLOB, the calendar by ``date(x) = x`` (SQLite's date() rolls an
-    impossible day over, so only a real date comes back unchanged). PostgreSQL and MySQL: one
+    impossible day over, so only a real date comes back unchanged). PostgreSQL: one
     regular expression that spells out the calendar (month lengths, Gregorian leap years), so
     the text is read once and nothing is ever cast.
     """
@@ -198,16 +172,11 @@ def _valid_iso_pg(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
     return f"coalesce({compiler.process(arg, **kw)} ~ '^{ISO_DATE_REGEX}$', false)"
 
 
-@compiles(ValidIsoDate, "mysql")
-def _valid_iso_mysql(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"coalesce({compiler.process(arg, **kw)} REGEXP '^{ISO_DATE_REGEX}$', false)"
-
 
 class MatchesShape(FunctionElement[bool]):
     """True when a text has a *shape*: ``9`` stands for one digit, other characters for
     themselves; the text may go on after a space (a time after a date). GLOB on SQLite, a
-    regular expression on PostgreSQL and MySQL. NULL text is false."""
+    regular expression on PostgreSQL. NULL text is false."""
 
     type = Boolean()
     inherit_cache = True
@@ -245,22 +214,17 @@ def _shape_pg(element: MatchesShape, compiler: Any, **kw: Any) -> str:
     return f"coalesce({compiler.process(arg, **kw)} ~ '{_shape_regex(_shape_of(element))}', false)"
 
 
-@compiles(MatchesShape, "mysql")
-def _shape_mysql(element: MatchesShape, compiler: Any, **kw: Any) -> str:
-    arg = next(iter(element.clauses))
-    return f"coalesce({compiler.process(arg, **kw)} REGEXP '{_shape_regex(_shape_of(element))}', false)"
-
 
 # --- compact date building blocks ---------------------------------------------------------------
 #
 # Each construct below refers to its argument a small, fixed number of times in the SQL it emits
-# (PostgreSQL and MySQL: once or twice, by a regular expression; SQLite: a few GLOBs), so that
+# (PostgreSQL: once or twice, by a regular expression; SQLite: a few GLOBs), so that
 # nesting one inside another never multiplies a source column into hundreds of copies.
 
 
 class IsoDatePrefix(FunctionElement[str]):
     """``YYYY-MM-DD`` of a text that is a real calendar date, alone or followed by a space or
-    ``T`` and anything (a time); else NULL. The text is read twice (PostgreSQL, MySQL) or five
+    ``T`` and anything (a time); else NULL. The text is read twice (PostgreSQL) or five
     times (SQLite)."""
 
     type = Text()
@@ -287,12 +251,6 @@ def _iso_prefix_pg(element: IsoDatePrefix, compiler: Any, **kw: Any) -> str:
     x = compiler.process(arg, **kw)
     return f"(CASE WHEN {x} ~ '^{ISO_DATE_REGEX}([ T].*)?$' THEN substr({x}, 1, 10) END)"
 
-
-@compiles(IsoDatePrefix, "mysql")
-def _iso_prefix_mysql(element: IsoDatePrefix, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    x = compiler.process(arg, **kw)
-    return f"(CASE WHEN {x} REGEXP '^{ISO_DATE_REGEX}([ T].*)?$' THEN substr({x}, 1, 10) END)"
 
 
 class IntegerPart(FunctionElement[int]):
@@ -338,17 +296,6 @@ def _integer_part_pg(element: IntegerPart, compiler: Any, **kw: Any) -> str:
     number = f"CAST(substring({x} from '^({minus}[0-9]{{1,{digits}}})(\\.[0-9]*)?$') AS BIGINT)"
     return f"(CASE WHEN {number} BETWEEN {low} AND {high} THEN {number} END)"
 
-
-@compiles(IntegerPart, "mysql")
-def _integer_part_mysql(element: IntegerPart, compiler: Any, **kw: Any) -> str:
-    arg, digits, signed, low, high = _integer_part_args(element)
-    x = compiler.process(arg, **kw)
-    minus = "-?" if signed else ""
-    number = f"CAST(substring_index({x}, '.', 1) AS SIGNED)"
-    return (
-        f"(CASE WHEN {x} REGEXP '^{minus}[0-9]{{1,{digits}}}([.][0-9]*)?$' "
-        f"AND {number} BETWEEN {low} AND {high} THEN {number} END)"
-    )
 
 
 class StoredAsInteger(FunctionElement[bool]):
@@ -398,12 +345,6 @@ def _date_column_pg(element: DateColumnIso, compiler: Any, **kw: Any) -> str:
     return f"(CASE WHEN {x} >= '0001-01-01' AND {x} < '10000-01-01' THEN to_char({x}, 'YYYY-MM-DD') END)"
 
 
-@compiles(DateColumnIso, "mysql")
-def _date_column_mysql(element: DateColumnIso, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    x = compiler.process(arg, **kw)
-    return f"(CASE WHEN {x} >= '0001-01-01' THEN DATE_FORMAT({x}, '%%Y-%%m-%%d') END)"
-
 
 class DigitEnds(FunctionElement[bool]):
     """True when a text starts and ends with a digit (so trimming it changes nothing)."""
@@ -425,17 +366,12 @@ def _digit_ends_pg(element: DigitEnds, compiler: Any, **kw: Any) -> str:
     return f"coalesce({compiler.process(arg, **kw)} ~ '^[0-9](.*[0-9])?$', false)"
 
 
-@compiles(DigitEnds, "mysql")
-def _digit_ends_mysql(element: DigitEnds, compiler: Any, **kw: Any) -> str:
-    (arg,) = element.clauses
-    return f"coalesce({compiler.process(arg, **kw)} REGEXP '^[0-9](.*[0-9])?$', false)"
-
 
 class CleanTextOr(FunctionElement[Any]):
     """``clean`` (an expression of a text column as it is) where the value starts and ends with
     a digit, else ``trimmed`` (the same expression of ``trim(CAST(…))``) — one meaning, since
     trimming such a value changes nothing. SQLite only: there a trim per use of the text is
-    most of a date's cost (a GLOB decides instead); elsewhere it is ``trimmed`` alone."""
+    most of a date's cost (a GLOB decides instead); on PostgreSQL it is ``trimmed`` alone."""
 
     inherit_cache = True
     name = "clean_text_or"
@@ -455,7 +391,6 @@ def _clean_text_or_sqlite(element: CleanTextOr, compiler: Any, **kw: Any) -> str
 
 
 @compiles(CleanTextOr, "postgresql")
-@compiles(CleanTextOr, "mysql")
 def _clean_text_or_trimmed(element: CleanTextOr, compiler: Any, **kw: Any) -> str:
     _column, _clean, trimmed = element.clauses
     return compiler.process(trimmed, **kw)  # type: ignore[no-any-return]

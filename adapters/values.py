@@ -108,6 +108,8 @@ class FieldValue:
     selectable: bool = True
     #: The raw column is a NOT NULL column of the part's own table (not an outer-joined one).
     raw_never_null: bool = False
+    #: A date read from one column: the formats it is parsed with, in order (else empty).
+    date_formats: tuple[str, ...] = ()
 
     @property
     def selected(self) -> list[ColumnElement[Any]]:

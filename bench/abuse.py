@@ -527,7 +527,8 @@ async def _calibrate(settings: Settings) -> list[str]:
         config = load_config(Path(tmp) / "hub.toml")
         # Measure what each operation really costs: no refusal by max_work while calibrating.
         unlimited = {"max_work": 10_000_000, "work_burst": 100_000_000}
-        hub = Hub(dataclasses.replace(config, auth={**config.auth, "limits": unlimited}))
+        auth = config.auth.model_copy(update={"limits": config.auth.limits.model_copy(update=unlimited)})
+        hub = Hub(dataclasses.replace(config, auth=auth))
         await hub.start()
         try:
             limits = hub.auth.access.limits

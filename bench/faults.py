@@ -449,6 +449,10 @@ def hub_toml(settings: Settings, directory: Path, urls: dict[str, tuple[str, str
     return "\n".join(lines) + "\n"
 
 
+#: A query every source answers, sent while a source is not open yet (see ``wait_ready``).
+_WAKE_QUERY = "{ cases(first: 1) { totalCount } }"
+
+
 def coordinator_token(config: Path) -> str:
     """A development token of an LPSK coordinator (sees every row) for the hub of ``config``.
 
@@ -496,7 +500,13 @@ class HubProcess:
             )  # fmt: skip
 
     async def wait_ready(self, client: httpx.AsyncClient, sources: int, timeout: float = 90.0) -> None:
-        """Until ``/readyz`` answers and every one of ``sources`` sources is up."""
+        """Until ``/readyz`` answers and every one of ``sources`` sources is up.
+
+        A source whose first open failed (a slow start on a loaded machine: the open has its
+        own timeout) is opened again *on use*, as a probe its breaker lets through; readiness
+        alone never retries it. So while some source is down, one cheap query that asks every
+        source is sent, and the breaker paces the retries.
+        """
         assert self._proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -507,7 +517,9 @@ class HubProcess:
                 states = [s["status"] for s in ready.json().get("sources", [])]
                 if ready.status_code == 200 and states.count("up") == sources:
                     return
-            await asyncio.sleep(0.2)
+                if states and states.count("up") < sources:
+                    await client.post(self.url, json={"query": _WAKE_QUERY}, headers=self.headers, timeout=30)
+            await asyncio.sleep(0.5)
         raise RuntimeError(
             f"the hub did not serve all {sources} sources in {timeout:g} s:\n{self.log_tail()}"
         )

@@ -101,8 +101,6 @@ def _forbidden(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "FORBIDDEN"})
 
 
-
-
 @strawberry.type(description="Administration: the audit trail and the caller's identity.")
 class AdminQueries:
     @strawberry.field(description="The caller's identity, role and rights (Pengguna saat ini).")

@@ -14,9 +14,9 @@ import strawberry
 from hub.engine.federation import Linked
 from hub.engine.ids import encode_id
 from hub.engine.persons import KnownLocation, PersonView, encode_person_id
-from hub.engine.sources import RegisteredSource, SourceRegistry
+from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
 from hub.vocabulary import model, reference
-from resolvers import types
+from resolvers import enums, types
 
 
 class Converter:
@@ -164,6 +164,24 @@ def agency_of(entry: RegisteredSource | None) -> types.Agency:
         return types.Agency(code="UNKNOWN", name="Unknown agency", type=model.OrgType.OTHER)
     agency = entry.source.agency
     return types.Agency(code=agency.code, name=agency.name, type=agency.type)
+
+
+def source_info(entry: RegisteredSource) -> types.SourceInfo:
+    """The GraphQL SourceInfo of a registered source (``sources``, and registration answers)."""
+    source = entry.source
+    return types.SourceInfo(
+        name=entry.name,
+        agency=agency_of(entry) if source is not None else None,
+        description=source.description if source is not None else "",
+        status=enums.SourceStatus.UP if entry.state is SourceState.UP else enums.SourceStatus.DOWN,
+        detail=entry.detail,
+        last_checked_at=entry.last_checked_at,
+        breaker=enums.BreakerStatus[entry.breaker.state.name],
+        entities=sorted(
+            (enums.EntityKind[e.name] for e in source.capabilities.entities) if source else [],
+            key=lambda k: k.name,
+        ),
+    )
 
 
 @lru_cache(maxsize=2048)

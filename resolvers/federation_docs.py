@@ -15,9 +15,8 @@ _FOR_GATEWAYS = " Used by an Apollo Federation gateway; portals do not need it."
 
 TYPES = {
     "_Any": "An entity representation sent by a federation gateway: `__typename` plus the key fields "
-    "(e.g. `{\"__typename\": \"Case\", \"id\": \"…\"}`)." + _FOR_GATEWAYS,
-    "_FieldSet": "A selection of fields naming an entity's key, as in `@key(fields: \"id\")`."
-    + _FOR_GATEWAYS,
+    '(e.g. `{"__typename": "Case", "id": "…"}`).' + _FOR_GATEWAYS,
+    "_FieldSet": 'A selection of fields naming an entity\'s key, as in `@key(fields: "id")`.' + _FOR_GATEWAYS,
     "_Entity": "Every type a federation gateway can resolve by key from this hub (Case, PersonRecord, "
     "Agency)." + _FOR_GATEWAYS,
     "_Service": "This subgraph's own schema, for composition by a federation gateway." + _FOR_GATEWAYS,

@@ -22,8 +22,6 @@ MAX_TEXT = 100
 MAX_LIST = 100
 
 
-
-
 @strawberry.input(
     description="Conditions on cases (Filter kasus). Fields combine with AND; values within a list with OR."
 )
@@ -92,7 +90,8 @@ def engine_filter(value: CaseFilter | None, known_agencies: set[str]) -> EngineC
         raise bad_input(f"unknown agency code(s): {', '.join(unknown)} (known: {known})", "filter.agencies")
     regions = []
     for code in value.regions or ():
-        normalized = reference.normalize_prefix(code)
+        # Normalised here, once per request: every later reader takes the RegionPrefix as it is.
+        normalized = reference.RegionPrefix.parse(code)
         if normalized is None or reference.regions().by_code(normalized) is None:
             raise bad_input(
                 f"unknown region code {code!r} (use Kemendagri codes such as 33 or 33.73)", "filter.regions"

@@ -46,10 +46,10 @@ from hub.engine.onboarding import (
     shape,
 )
 from hub.engine.registration import Pending, Registration
-from hub.engine.sources import RegisteredSource, SourceState
+from hub.engine.sources import RegisteredSource
 from resolvers import enums, types
 from resolvers.context import optional_context
-from resolvers.convert import agency_of
+from resolvers.convert import agency_of, source_info
 from resolvers.errors import bad_input
 
 ADMIN_ROLE = "admin"
@@ -153,23 +153,6 @@ def _stored_findings(findings: list[dict[str, Any]]) -> list[CheckFinding]:
         )
         for f in findings
     ]
-
-
-def _source_info(entry: RegisteredSource) -> types.SourceInfo:
-    source = entry.source
-    return types.SourceInfo(
-        name=entry.name,
-        agency=agency_of(entry) if source is not None else None,
-        description=source.description if source is not None else "",
-        status=enums.SourceStatus.UP if entry.state is SourceState.UP else enums.SourceStatus.DOWN,
-        detail=entry.detail,
-        last_checked_at=entry.last_checked_at,
-        breaker=enums.BreakerStatus[entry.breaker.state.name],
-        entities=sorted(
-            (enums.EntityKind[e.name] for e in source.capabilities.entities) if source else [],
-            key=lambda k: k.name,
-        ),
-    )
 
 
 # --- mutations ----------------------------------------------------------------------------------
@@ -306,7 +289,7 @@ def _register_payload(outcome: RegistrationOutcome) -> RegisterSourcePayload:
         pending=pending is not None,
         revision=pending.revision if pending is not None else None,
         replaced=outcome.replaced,
-        source=_source_info(outcome.entry) if outcome.entry is not None else None,
+        source=source_info(outcome.entry) if outcome.entry is not None else None,
         findings=_findings(outcome.report),
     )
 

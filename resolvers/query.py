@@ -15,11 +15,10 @@ from strawberry.types import Info
 from hub.engine import persons
 from hub.engine.federation import Federation, Linked
 from hub.engine.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
-from hub.engine.sources import SourceState
 from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
-from resolvers.convert import Converter, agency_of
+from resolvers.convert import Converter, agency_of, source_info
 from resolvers.errors import bad_input
 from resolvers.inputs import CaseFilter
 from resolvers.persons import load_person
@@ -40,9 +39,7 @@ def _converter(info: Info) -> Converter:
 async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
-    await persons.expand(
-        info.context.scope, _federation(info), info.context.linkage, entity, nodes, include
-    )
+    await persons.expand(info.context.scope, _federation(info), info.context.linkage, entity, nodes, include)
 
 
 _SORT_ORDER = {
@@ -70,27 +67,7 @@ class CaseQueries:
 
     @strawberry.field(description="Registered agency databases and their state (Sumber data).")
     def sources(self, info: Info) -> list[types.SourceInfo]:
-        result = []
-        for entry in _federation(info).registry.all():
-            source = entry.source
-            result.append(
-                types.SourceInfo(
-                    name=entry.name,
-                    agency=agency_of(entry) if source is not None else None,
-                    description=source.description if source is not None else "",
-                    status=enums.SourceStatus.UP
-                    if entry.state is SourceState.UP
-                    else enums.SourceStatus.DOWN,
-                    detail=entry.detail,
-                    last_checked_at=entry.last_checked_at,
-                    breaker=enums.BreakerStatus[entry.breaker.state.name],
-                    entities=sorted(
-                        (enums.EntityKind[e.name] for e in source.capabilities.entities) if source else [],
-                        key=lambda k: k.name,
-                    ),
-                )
-            )
-        return result
+        return [source_info(entry) for entry in _federation(info).registry.all()]
 
     @strawberry.field(description="Cases from every agency, merged and paginated by keyset (Daftar kasus).")
     async def cases(
@@ -163,7 +140,7 @@ class CaseQueries:
         edges = []
         for item in items:
             record: model.CaseRecord = item.record  # type: ignore[assignment]
-            edge_cursor = encode_cursor(order, Keyset(record.reported_at, record.source, record.key))
+            edge_cursor = encode_cursor(order, Keyset.of(record))
             edges.append(types.CaseEdge(cursor=edge_cursor, node=convert.case(item)))
         cursors = [edge.cursor for edge in edges]
         if backwards:

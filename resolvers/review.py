@@ -1,4 +1,4 @@
-"""GraphQL for the clerical review queue: ``linkReviews``, ``confirmLink`` and ``rejectLink``.
+"""GraphQL for the clerical review queue: ``linkReviews`` and the decisions on it.
 
 Coordinators (the policy point's ``REVIEW_ROLES``) see the possible links the linkage job left
 apart: which two records, held by which agencies, the score, and the agreement level of every
@@ -6,7 +6,8 @@ field — never a name, NIK or other value. To compare the values themselves the
 records with ``node(id:)``, where the policy point and the audit trail apply as on any read.
 A decision is written to the audit chain first (if that fails, nothing is decided), then
 stored; a confirmation merges the two persons at once, and later linkage runs respect both
-kinds of decision (:mod:`hub.linkage.review`).
+kinds of decision (:mod:`hub.linkage.review`). ``undoLinkDecision`` reverses either, audited
+the same way: the pair is pending again and a confirmation's merge is split.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hub.engine.federation import Federation
 from hub.engine.ids import encode_id
 from hub.engine.persons import encode_person_id
 from hub.linkage.names import NameLevel
-from hub.linkage.review import ReviewItem, ReviewNotFound, ReviewQueue, ReviewStatus
+from hub.linkage.review import NotDecided, ReviewItem, ReviewNotFound, ReviewQueue, ReviewStatus
 from hub.linkage.scoring import Agreement
 from hub.vocabulary.model import Entity
 from resolvers import types
@@ -292,19 +293,11 @@ class ReviewQueries:
         )
 
 
-async def _decide(info: Info, id: str, status: ReviewStatus) -> PossibleLink:
-    federation: Federation = info.context.federation
-    number = decode_review_id(id, "id")
-    queue = _queue(info)
-    hidden = _hidden(info)
+async def _audit(info: Info, item: ReviewItem, action: str) -> None:
+    """Append the decision to the audit chain first; if that fails, nothing is decided."""
     guard = guard_of(info.context)
     assert guard is not None  # _hidden raised otherwise
-    open_items = await queue.page(number - 1, 1, hidden)
-    if not open_items or open_items[0].id != number:
-        raise _bad_input("no open possible link has that id (decided, resolved or hidden)", "id")
-    item = open_items[0]
     audit: AuditLog | None = info.context.audit
-    action = "confirmLink" if status is ReviewStatus.CONFIRMED else "rejectLink"
     reads = [
         PersonalRead(record_id=record_id(*ref), field=action, path=(action,))
         for ref in (item.left, item.right)
@@ -318,6 +311,20 @@ async def _decide(info: Info, id: str, status: ReviewStatus) -> PossibleLink:
             "the decision was not recorded: the audit log is unavailable",
             extensions={"code": "AUDIT_UNAVAILABLE"},
         ) from None
+
+
+async def _decide(info: Info, id: str, status: ReviewStatus) -> PossibleLink:
+    federation: Federation = info.context.federation
+    number = decode_review_id(id, "id")
+    queue = _queue(info)
+    hidden = _hidden(info)
+    guard = guard_of(info.context)
+    assert guard is not None  # _hidden raised otherwise
+    open_items = await queue.page(number - 1, 1, hidden)
+    if not open_items or open_items[0].id != number:
+        raise _bad_input("no open possible link has that id (decided, resolved or hidden)", "id")
+    item = open_items[0]
+    await _audit(info, item, "confirmLink" if status is ReviewStatus.CONFIRMED else "rejectLink")
     try:
         decided = await queue.decide(number, status, by=guard.principal.subject)
     except ReviewNotFound:
@@ -348,3 +355,31 @@ class ReviewMutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="Id of the possible link.")],
     ) -> PossibleLink:
         return await _decide(info, id, ReviewStatus.REJECTED)
+
+    @strawberry.mutation(
+        description="Undo a confirmation or rejection: the pair is awaiting review again and later linkage "
+        "runs no longer bind themselves to the decision; an undone confirmation splits the merged person "
+        "back into the two it joined (records that joined since stay with the first until the next full "
+        "run). Audited (Batalkan keputusan tinjauan). Coordinators only."
+    )
+    async def undo_link_decision(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Id of the decided possible link.")],
+    ) -> PossibleLink:
+        federation: Federation = info.context.federation
+        number = decode_review_id(id, "id")
+        queue = _queue(info)
+        hidden = _hidden(info)
+        try:
+            item = await queue.get_visible(number, hidden)
+        except ReviewNotFound:
+            raise _bad_input("no possible link has that id (or one of its records is hidden)", "id") from None
+        if item.status is ReviewStatus.PENDING:
+            raise _bad_input("the possible link has no decision to undo", "id")
+        await _audit(info, item, "undoLinkDecision")
+        try:
+            undone = await queue.undo(number)
+        except (ReviewNotFound, NotDecided):  # decided or undone by someone else meanwhile
+            raise _bad_input("the possible link has no decision to undo", "id") from None
+        return _possible_link(federation, undone)

@@ -62,6 +62,7 @@ from graphql import (
     is_list_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import count_fields_with_alias
 
 from hub.access.budgets import Budgets, RateLimited
 from hub.access.policy import Guard, QueryLimits
@@ -135,7 +136,14 @@ def validation_rules(
 
     class AliasLimit(ValidationRule):
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
-            count = _count_aliases(node)
+            # strawberry's count (MaxAliasesLimiter's): an alias inside a fragment counts once
+            # per spread of the fragment, as it is executed.
+            fragments = _fragments(node)
+            count = sum(
+                count_fields_with_alias(definition, fragments)
+                for definition in node.definitions
+                if isinstance(definition, OperationDefinitionNode)
+            )
             if count > max_aliases:
                 error = too_complex(
                     f"{count} aliases exceed the limit of {max_aliases}", "aliases", max_aliases, count
@@ -167,21 +175,6 @@ class _NoIntrospection(NoSchemaIntrospectionCustomRule):
         self.report_error = report  # type: ignore[method-assign]
 
 
-def _count_aliases(document: DocumentNode) -> int:
-    count = 0
-    stack: list[Any] = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
-    while stack:
-        selection_set = stack.pop()
-        if selection_set is None:
-            continue
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode) and selection.alias is not None:
-                count += 1
-            if getattr(selection, "selection_set", None) is not None:
-                stack.append(selection.selection_set)
-    return count
-
-
 # --- cost --------------------------------------------------------------------------------------
 
 
@@ -193,19 +186,30 @@ def estimate_cost(
     list_size: int,
 ) -> int:
     """Estimated fields an operation resolves (see the module docstring)."""
+    found = _operation(schema, document, operation_name)
+    if found is None:
+        return 0
+    operation, root, defaults = found
+    estimator = _Cost(schema, _fragments(document), dict(variables or {}), defaults, list_size)
+    return estimator.selection(operation.selection_set, root, frozenset())
+
+
+def _operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> tuple[OperationDefinitionNode, GraphQLObjectType, dict[str, Any]] | None:
+    """The operation to run, its root type and its variables' defaults (None: nothing runs)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return None
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return None
     defaults = {
         d.variable.name.value: d.default_value
         for d in operation.variable_definitions or ()
         if d.default_value is not None
     }
-    estimator = _Cost(schema, _fragments(document), dict(variables or {}), defaults, list_size)
-    return estimator.selection(operation.selection_set, root, frozenset())
+    return operation, root, defaults
 
 
 class _Cost:
@@ -338,17 +342,10 @@ def estimate_work(
     ``suppressed`` says whether the caller's statistics are suppressed (below coordinator);
     ``sources`` is how many sources a fan-out reaches.
     """
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
+    found = _operation(schema, document, operation_name)
+    if found is None:
         return 0.0
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return 0.0
-    defaults = {
-        d.variable.name.value: d.default_value
-        for d in operation.variable_definitions or ()
-        if d.default_value is not None
-    }
+    operation, root, defaults = found
     estimator = _Work(
         schema, _fragments(document), dict(variables or {}), defaults, limits, suppressed, sources
     )

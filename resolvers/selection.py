@@ -12,21 +12,38 @@ from typing import Any
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-#: GraphQL field → (engine relation, GraphQL type of what it leads to), per GraphQL type.
-RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+from hub.vocabulary.model import Entity
+from hub.vocabulary.relations import RELATIONS
+
+#: The GraphQL type of each entity's records.
+TYPE_OF: dict[Entity, str] = {
+    Entity.CASE: "Case",
+    Entity.PERSON: "PersonRecord",
+    Entity.SERVICE: "Service",
+    Entity.STAGE_EVENT: "StageEvent",
+}
+_ENTITY_OF = {name: entity for entity, name in TYPE_OF.items()}
+
+#: GraphQL field → the vocabulary's relation it follows (hub.vocabulary.relations), per GraphQL
+#: type. Victims, perpetrators and witnesses are each a relation narrowed to roles, all attached
+#: as the case's participants (and loaded together when asked together). What a relation leads
+#: to is the vocabulary's to say.
+FIELD_RELATIONS: dict[str, dict[str, str]] = {
     "Case": {
-        "victims": ("participants", "PersonRecord"),
-        "perpetrators": ("participants", "PersonRecord"),
-        "witnesses": ("participants", "PersonRecord"),
-        "services": ("services", "Service"),
-        "stageHistory": ("stage_history", "StageEvent"),
+        "victims": "victims",
+        "perpetrators": "perpetrators",
+        "witnesses": "witnesses",
+        "services": "services",
+        "stageHistory": "stage_history",
     },
-    "PersonRecord": {
-        "case": ("case", "Case"),
-        "services": ("services", "Service"),
-        "person": ("person", "Person"),
-    },
-    # A linked person (hub.engine.persons): its parts are assembled from its records' relations.
+    "PersonRecord": {"case": "case", "services": "services"},
+    "Service": {"recipient": "recipient", "case": "case"},
+}
+
+#: The parts of a linked person (hub.engine.persons), assembled from its records' relations:
+#: not relations between a source's records, so not in the vocabulary's table.
+PERSON_PARTS: dict[str, dict[str, tuple[str, str]]] = {
+    "PersonRecord": {"person": ("person", "Person")},
     "Person": {
         "records": ("records", "PersonRecord"),
         "cases": ("cases", "Case"),
@@ -34,14 +51,25 @@ RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "lastKnownLocation": ("location", "KnownLocation"),
         "serviceGaps": ("gaps", "ServiceGap"),
     },
-    "KnownLocation": {},
-    "ServiceGap": {},
-    "Service": {
-        "recipient": ("recipient", "PersonRecord"),
-        "case": ("case", "Case"),
-    },
-    "StageEvent": {},
 }
+
+
+def _relation_fields() -> dict[str, dict[str, tuple[str, str]]]:
+    """GraphQL field → (engine relation, GraphQL type of what it leads to), per GraphQL type."""
+    table: dict[str, dict[str, tuple[str, str]]] = {}
+    for type_name, fields in FIELD_RELATIONS.items():
+        entity = _ENTITY_OF[type_name]
+        table[type_name] = {
+            field: (relation, TYPE_OF[RELATIONS[(entity, relation)].target])
+            for field, relation in fields.items()
+        }
+    for type_name, parts in PERSON_PARTS.items():
+        table.setdefault(type_name, {}).update(parts)
+    return table
+
+
+#: GraphQL field → (engine relation, GraphQL type of what it leads to), per GraphQL type.
+RELATION_FIELDS: dict[str, dict[str, tuple[str, str]]] = _relation_fields()
 
 _INTERFACES = {"Node"}
 

@@ -1,7 +1,7 @@
 """Prerequisites of the suite fail loudly unless the run explicitly opts out of them.
 
 A test that needs something outside Python (Node and the npm tools in tests/js, a PostgreSQL
-server, a MariaDB server, a Chromium browser, the npm registry) calls :func:`require`. When it is missing, the
+server, a Chromium browser, the npm registry) calls :func:`require`. When it is missing, the
 test *fails* with what is missing and how to get it: `make test` installs everything it can,
 so a missing prerequisite is a broken machine or Makefile, never a green run.
 
@@ -19,7 +19,7 @@ import pytest
 
 ALLOW_SKIP_ENV = "TPPO_ALLOW_SKIP"
 #: Every prerequisite a test may require; an unknown name in a test is a typo.
-KNOWN = frozenset({"node", "npm-registry", "postgresql", "mariadb", "chromium"})
+KNOWN = frozenset({"node", "npm-registry", "postgresql", "chromium"})
 
 _SKIP_PREFIX = "prerequisite "
 _SKIP_MARK = f"missing, skipped because {ALLOW_SKIP_ENV} allows it: "

@@ -12,10 +12,8 @@ import json
 import logging
 import shutil
 import stat
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from hub.access.auth import DEV_SECRET_FILE, hash_api_key, load_auth, mint_token
-from hub.engine.config import ConfigError, parse_config
+from hub.engine.config import parse_config
 from hub.server.app import create_app
 from hub.server.cli import main as cli
+from tests.jwks_server import Served
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 API_KEY = "tppo_test-key-for-the-portal-0123456789"
@@ -279,28 +278,11 @@ async def test_refusals_log_no_credential(
 
 @pytest.fixture
 def jwks_server() -> Iterator[tuple[str, dict[str, Any]]]:
-    served: dict[str, Any] = {"keys": [jwk(RSA_KEY, "k1")]}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps(served).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    endpoint = Served([jwk(RSA_KEY, "k1")])
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/certs", served
+        yield endpoint.url, endpoint.document
     finally:
-        server.shutdown()
-        server.server_close()
+        endpoint.stop()
 
 
 async def test_jwks_url_is_fetched_at_start_and_refreshed_for_a_new_key(
@@ -325,42 +307,7 @@ async def test_jwks_url_is_fetched_at_start_and_refreshed_for_a_new_key(
 # --- configuration -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("auth", "fragment"),
-    [
-        ({"secret": "short"}, "at least 32 bytes"),
-        ({"secret": SECRET, "secret_env": "X"}, "at most one of"),
-        ({"secret_env": "TPPO_TEST_UNSET_VARIABLE"}, "TPPO_TEST_UNSET_VARIABLE is not set"),
-        ({"secret_file": "missing.txt"}, "cannot read"),
-        ({"jwks": "http://idp.example.go.id/certs"}, "must use https"),
-        ({"jwks": "missing.json"}, "file not found"),
-        ({"jwks": "ftp://x/y"}, "unsupported URL scheme"),
-        ({"colour": "blue"}, "[auth].colour is not a known setting"),
-        ({"anonymous_role": "caseworker"}, "never a personal-data role"),
-        ({"api_keys": [{"id": "a", "sha256": API_KEY, "role": "analyst"}]}, "64 hex digits"),
-        ({"api_keys": [{"id": "a", "sha256": "0" * 64, "role": "root"}]}, "role must be one of"),
-        ({"suppression_k": 1}, "suppression_k"),
-        ({"limits": {"max_depth": "deep"}}, "max_depth"),
-        ({"limits": {"max_wisdom": 3}}, "max_wisdom"),
-        ({"purposes": []}, "purposes"),
-    ],
-)
-def test_bad_auth_configuration_is_refused(
-    demo_dir: Path, tmp_path: Path, auth: dict[str, Any], fragment: str
-) -> None:
-    config = parse_config({"hub": {}, "sources": [], "auth": auth}, tmp_path)
-    with pytest.raises(ConfigError) as info:
-        load_auth(config)
-    assert fragment in str(info.value)
-
-
-def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
-    config = parse_config(
-        {"sources": [], "auth": {"secret": "short", "colour": 1, "suppression_k": 0}}, tmp_path
-    )
-    with pytest.raises(ConfigError) as info:
-        load_auth(config)
-    assert str(info.value).count("\n  - ") == 3
+# Every error of the [auth] section, with its line: tests/test_auth_config.py.
 
 
 def test_secret_from_the_environment_or_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, Table, Text, create_engine, insert, select
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.sqldates import CANDIDATES, SERIAL, UNIX, parse_date
@@ -25,13 +25,13 @@ METADATA = MetaData()
 VALUES = Table(
     "v", METADATA, Column("id", Integer, primary_key=True), Column("txt", Text), Column("num", BigInteger)
 )
-DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect(), "mysql": mysql.dialect()}
+DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
 
 #: Most times a format may read its column (SQLite GLOBs read it a few times; regular
 #: expressions once or twice). SQLite cuts numeric patterns at fixed positions per shape, twice
 #: over (clean text as it is, the rest trimmed); month names are bounded, not yet small.
 MOST_READS = {"YYYY-MM-DD": 12, SERIAL: 10, UNIX: 12}
-PATTERN_READS = {"sqlite": 96, "postgresql": 4, "mysql": 8}
+PATTERN_READS = {"sqlite": 96, "postgresql": 4}
 NAMED_MONTH_READS = 120
 
 

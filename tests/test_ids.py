@@ -15,7 +15,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.engine.ids import MAX_TEXT, GlobalId, InvalidId, decode_cursor, encode_cursor, encode_id
+from hub.engine.ids import (
+    MAX_TEXT,
+    GlobalId,
+    InvalidId,
+    decode_cursor,
+    decode_number_cursor,
+    decode_position,
+    encode_cursor,
+    encode_id,
+    encode_number_cursor,
+    encode_position,
+)
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 
 
@@ -110,4 +121,55 @@ def test_malformed_cursors_are_refused(payload: str) -> None:
 def test_a_cursor_that_is_not_base64_is_refused() -> None:
     with pytest.raises(InvalidId) as raised:
         decode_cursor("!!!", SortOrder.DESC)
+    assert str(raised.value) == "malformed cursor"
+
+
+# --- number cursors (persons, audit entries) and the shared position codec ---------------------
+
+
+def test_a_number_cursor_is_the_compact_json_of_its_list_and_number() -> None:
+    assert encode_number_cursor("persons", 5) == b64('["persons",5]')  # no spaces: compact JSON
+    assert encode_position("audit", "2023-01-31", 7, None) == b64('["audit","2023-01-31",7,null]')
+    assert decode_number_cursor(b64('["persons",5]'), "persons") == 5
+    assert decode_number_cursor(b64('["persons", 5]'), "persons") == 5  # any JSON spacing decodes
+
+
+@pytest.mark.parametrize("number", [0, 1, 2**63 - 1])
+def test_number_cursors_round_trip_over_the_bigint_range(number: int) -> None:
+    assert decode_number_cursor(encode_number_cursor("audit", number), "audit") == number
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '["audit",-1]',  # below a BIGINT id
+        f'["audit",{2**63}]',  # beyond it
+        '["audit","5"]',  # a number as text
+        '["audit",true]',  # a boolean is no number
+        '["audit",null]',
+        '["audit",1.5]',
+        '["audit",[1]]',
+        '["audit",1,2]',  # too many values
+        '["audit"]',
+        '"audit"',
+    ],
+)
+def test_malformed_number_cursors_are_refused(payload: str) -> None:
+    with pytest.raises(InvalidId) as raised:
+        decode_number_cursor(b64(payload), "audit")
+    assert str(raised.value) == "malformed cursor"
+
+
+def test_a_number_cursor_of_another_list_is_refused_by_name() -> None:
+    with pytest.raises(InvalidId) as raised:
+        decode_number_cursor(encode_number_cursor("persons", 5), "audit")
+    assert str(raised.value) == "cursor was produced for another list"
+    with pytest.raises(InvalidId) as raised:
+        decode_position(encode_position("persons", 5), "audit", 1, other_kind="the persons list")
+    assert str(raised.value) == "cursor was produced for the persons list"
+
+
+def test_an_overlong_cursor_is_a_malformed_cursor() -> None:
+    with pytest.raises(InvalidId) as raised:
+        decode_number_cursor("a" * (MAX_TEXT + 1), "audit")
     assert str(raised.value) == "malformed cursor"

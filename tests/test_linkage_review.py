@@ -22,7 +22,7 @@ from hub.engine.ids import GlobalId
 from hub.linkage.index import FORBIDDEN_COLUMNS, LinkageIndex
 from hub.linkage.review import ReviewQueue, linkage_review
 from hub.server.app import Hub
-from tests.linkage_helpers import linked_fixture, run_job, truth_records  # noqa: F401 - fixture
+from tests.linkage_helpers import linked_fixture, run_job, truth_labels, truth_records  # noqa: F401 - fixture
 
 COORDINATOR = Principal(subject="test-coordinator", role="coordinator", agency="LPSK", purpose="COORDINATION")
 QUEUE = """
@@ -43,6 +43,11 @@ CONFIRM = (
     "mutation($id: ID!) { confirmLink(id: $id) { id status decidedBy left { personId } right { personId } } }"
 )
 REJECT = "mutation($id: ID!) { rejectLink(id: $id) { id status decidedBy } }"
+UNDO = (
+    "mutation($id: ID!) { undoLinkDecision(id: $id) { id status decidedBy decidedAt "
+    "left { personId } right { personId } } }"
+)
+PERSON_COUNT = "{ persons(first: 1) { totalCount } }"
 
 
 async def _all_items(hub: Hub, principal: Principal = COORDINATOR) -> tuple[list[dict], dict]:
@@ -124,15 +129,20 @@ def test_the_queue_table_holds_no_personal_field() -> None:
 @pytest.mark.parametrize("role", ["public", "analyst", "caseworker", "admin"])
 async def test_only_coordinators_may_use_the_queue(hub: Any, linked: Any, role: str) -> None:
     principal = Principal(subject=f"test-{role}", role=role, agency="POLRI", purpose="CASEWORK")
-    for query, variables in ((QUEUE, {"first": 5}), (REJECT, {"id": "bGlua3Jldmlldzox"})):
+    for query, variables in (
+        (QUEUE, {"first": 5}),
+        (REJECT, {"id": "bGlua3Jldmlldzox"}),
+        (UNDO, {"id": "bGlua3Jldmlldzox"}),
+    ):
         result = await hub.execute(query, variables, principal=principal)
         assert result.errors and result.errors[0].extensions["code"] == "FORBIDDEN"
 
 
 async def test_bad_ids_are_user_errors(hub: Any, linked: Any) -> None:
     for bad in ("not-base64!", "bm9wZTox", "bGlua3JldmlldzoxMjM0NTY3OA"):
-        result = await hub.execute(REJECT, {"id": bad}, principal=COORDINATOR)
-        assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
+        for mutation in (REJECT, UNDO):
+            result = await hub.execute(mutation, {"id": bad}, principal=COORDINATOR)
+            assert result.errors and result.errors[0].extensions["code"] == "BAD_USER_INPUT"
 
 
 @pytest.fixture
@@ -188,3 +198,102 @@ async def test_decisions_are_audited_applied_and_respected_by_later_runs(own_hub
         assert confirm["id"] not in open_ids and reject["id"] not in open_ids
     decisions = await ReviewQueue(own_hub.store.engine).decisions()
     assert {d.status.value for d in decisions} == {"CONFIRMED", "REJECTED"}
+
+
+# --- undoing a decision -------------------------------------------------------------------------
+
+
+async def _partition(hub: Hub) -> set[frozenset[tuple[str, str]]]:
+    """The index's persons as sets of record references (ids left out: only the grouping)."""
+    groups: dict[int, set[tuple[str, str]]] = {}
+    for ref, person in (await LinkageIndex(hub.store.engine).assignments()).items():
+        groups.setdefault(person, set()).add(ref)
+    return {frozenset(refs) for refs in groups.values()}
+
+
+async def _person_count(hub: Hub) -> int:
+    result = await hub.execute(PERSON_COUNT, principal=COORDINATOR)
+    assert not result.errors, [e.formatted for e in result.errors]
+    return int(result.data["persons"]["totalCount"])  # type: ignore[index]
+
+
+def _pair(item: dict) -> frozenset[tuple[str, str]]:
+    return frozenset(_ref(item[side]["recordId"]) for side in ("left", "right"))
+
+
+async def _execute(hub: Hub, query: str, item_id: str, field: str) -> dict:
+    result = await hub.execute(query, {"id": item_id}, principal=COORDINATOR)
+    assert not result.errors, [e.formatted for e in result.errors]
+    return result.data[field]  # type: ignore[index]
+
+
+async def test_undoing_a_wrong_confirmation_splits_the_person_again(own_hub: Hub, truth: dict) -> None:
+    labels = truth_labels(truth)
+    await run_job(own_hub, full=True)
+    items, _ = await _all_items(own_hub)
+    # a pair the ground truth says are two people: confirming it is the reviewer's mistake
+    wrong = next(i for i in items if len({labels[ref] for ref in _pair(i)}) == 2)
+    left, right = sorted(_pair(wrong))
+    before, count_before = await _partition(own_hub), await _person_count(own_hub)
+    person_of_left = next(p for p in before if left in p)
+    person_of_right = next(p for p in before if right in p)
+
+    done = await _execute(own_hub, CONFIRM, wrong["id"], "confirmLink")
+    assert done["left"]["personId"] == done["right"]["personId"]
+    assert await _person_count(own_hub) == count_before - 1
+    merged = await _partition(own_hub)
+    assert person_of_left | person_of_right in merged
+
+    undone = await _execute(own_hub, UNDO, wrong["id"], "undoLinkDecision")
+    assert undone["status"] == "PENDING" and undone["decidedBy"] is None and undone["decidedAt"] is None
+    assert undone["left"]["personId"] != undone["right"]["personId"]
+    # the index is as it was before the confirmation: the same persons, the same count
+    assert await _partition(own_hub) == before
+    assert await _person_count(own_hub) == count_before
+    # the undo is audited under both records, and the chain still verifies
+    entries = await own_hub.audit.entries(AuditFilter(record_id=wrong["left"]["recordId"]), first=20)
+    assert any(
+        "undoLinkDecision" in e.fields and wrong["right"]["recordId"] in e.record_ids for e in entries.entries
+    )
+    assert (await own_hub.audit.verify()).ok
+    # the pair is open again, and an open pair has nothing to undo
+    assert wrong["id"] in {i["id"] for i in (await _all_items(own_hub))[0]}
+    again = await own_hub.execute(UNDO, {"id": wrong["id"]}, principal=COORDINATOR)
+    assert again.errors and again.errors[0].extensions["code"] == "BAD_USER_INPUT"
+    assert not await ReviewQueue(own_hub.store.engine).decisions()
+
+    # later runs no longer force the pair: the two people stay apart, as the truth says
+    await run_job(own_hub, full=False)
+    assert await _partition(own_hub) == before
+    await run_job(own_hub, full=True)
+    after = await _partition(own_hub)
+    assert not any(left in p and right in p for p in after)
+    assert _pair(wrong) in {_pair(i) for i in (await _all_items(own_hub))[0]}, "offered again"
+
+
+async def test_undoing_a_wrong_rejection_lets_the_pair_be_confirmed(own_hub: Hub, truth: dict) -> None:
+    labels = truth_labels(truth)
+    await run_job(own_hub, full=True)
+    items, _ = await _all_items(own_hub)
+    # a pair the ground truth says is one person: rejecting it is the reviewer's mistake
+    true_pair = next(i for i in items if len({labels[ref] for ref in _pair(i)}) == 1)
+    count_before = await _person_count(own_hub)
+
+    assert (await _execute(own_hub, REJECT, true_pair["id"], "rejectLink"))["status"] == "REJECTED"
+    await run_job(own_hub, full=True)
+    assert _pair(true_pair) not in {_pair(i) for i in (await _all_items(own_hub))[0]}
+
+    undone = await _execute(own_hub, UNDO, true_pair["id"], "undoLinkDecision")
+    assert undone["status"] == "PENDING"
+    assert await _person_count(own_hub) == count_before, "a rejection changed no person"
+    # the next incremental run leaves it in the queue; a full run offers it again
+    await run_job(own_hub, full=False)
+    assert true_pair["id"] in {i["id"] for i in (await _all_items(own_hub))[0]}
+    await run_job(own_hub, full=True)
+    offered = next(i for i in (await _all_items(own_hub))[0] if _pair(i) == _pair(true_pair))
+
+    done = await _execute(own_hub, CONFIRM, offered["id"], "confirmLink")
+    assert done["left"]["personId"] == done["right"]["personId"]
+    assert await _person_count(own_hub) == count_before - 1
+    left, right = sorted(_pair(true_pair))
+    assert any(left in p and right in p for p in await _partition(own_hub))

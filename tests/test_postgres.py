@@ -48,7 +48,7 @@ async def test_newest_page_is_ordered_by_the_one_canonical_date(pg_hub: Hub) -> 
 
     The price, measured in bench/RESULTS.md: an index on a text column cannot serve that
     expression, so PostgreSQL sorts the cases; a SQL DATE column is ordered by the column itself
-    (adapters/sql.py ``_sort_date``), which its index serves.
+    (adapters/keyset.py ``_sort_date``), which its index serves.
     """
     from sqlalchemy import event
 

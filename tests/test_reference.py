@@ -6,6 +6,7 @@ Expected codes and names below were copied from the CSV files, not computed by t
 from __future__ import annotations
 
 import doctest
+from typing import Any
 
 import pytest
 
@@ -325,3 +326,35 @@ def test_normalize_name_has_a_docstring_that_explains() -> None:
 
 def test_docstring_examples_hold() -> None:
     assert doctest.testmod(reference, raise_on_error=True).attempted >= 3
+
+
+def test_a_region_prefix_is_a_value_parsed_once() -> None:
+    from hub.vocabulary.reference import RegionPrefix
+
+    prefix = RegionPrefix.parse(" 3373 ")
+    assert prefix == "33.73" and isinstance(prefix, str)
+    assert RegionPrefix.parse(prefix) is prefix  # taken as it is
+    assert prefix.covers("33.73") and not prefix.covers("33.74") and not prefix.covers("33")
+    assert [RegionPrefix.parse(x) for x in ("", "x", "33.123", 33)] == [None, None, None, "33"]
+
+
+async def test_a_request_normalises_its_region_prefixes_once(
+    hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reader below the GraphQL input (each source's condition, the disclosure checks)
+    takes the RegionPrefix as it is: the text is read once per code given."""
+    from hub.vocabulary import reference
+
+    calls: list[Any] = []
+    original = reference._prefix_text
+
+    def counting(prefix: Any) -> Any:
+        calls.append(prefix)
+        return original(prefix)
+
+    monkeypatch.setattr(reference, "_prefix_text", counting)
+    result = await hub.execute(
+        '{ cases(first: 3, filter: { regions: ["33", "3173"] }) { totalCount edges { node { id } } } }'
+    )
+    assert result.errors is None and result.data["cases"]["totalCount"] > 0
+    assert calls == ["33", "3173"]

@@ -1,6 +1,7 @@
 """Authentication: who is asking, from a JWT or an API key, checked before anything executes.
 
-Configuration (``[auth]`` of the hub configuration; every key optional)::
+Configuration (``[auth]`` of the hub configuration; every key optional; its shape, with a
+description of every key, is :mod:`hub.engine.config_auth` and ``docs/hub.schema.json``)::
 
     [auth]
     secret_env = "TPPO_HUB_JWT_SECRET"   # HS256 secret from the environment (or secret_file = …,
@@ -23,7 +24,7 @@ Configuration (``[auth]`` of the hub configuration; every key optional)::
     role = "analyst"
     agency = "KEMENPPPA"
 
-    [auth.limits]                        # query safety (see hub.access.policy.QueryLimits)
+    [auth.limits]                        # query safety (hub.engine.config_auth.QueryLimits)
     max_depth = 12
     max_cost = 250000
     request_timeout_seconds = 30
@@ -36,6 +37,8 @@ for longer than ``max_token_lifetime_seconds``, and a token of a role whose read
 are audited (caseworker, coordinator, admin) must carry a ``jti``, which the audit records.
 Expired, malformed or wrongly signed credentials are refused with HTTP 401 and a
 GraphQL-shaped ``UNAUTHENTICATED`` error: a bad credential is never downgraded to anonymous.
+An RS256 token while the JWKS cannot be fetched (and never was) is HTTP 503,
+``SERVICE_UNAVAILABLE``: the credential may be fine, the hub cannot check it yet.
 Callers without credentials are ``public`` — or, on a demo hub only, the ``anonymous_role``
 (default ``analyst``), and every response says so.
 
@@ -46,17 +49,12 @@ No secret, token or key is ever logged; only a fingerprint of the secret is.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import ipaddress
-import json
 import logging
 import os
-import re
 import secrets
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -64,37 +62,31 @@ from typing import Any
 
 import jwt
 
-from hub.access.policy import (
-    DEFAULT_K,
-    PUBLIC,
-    ROLES,
-    AccessSettings,
-    Principal,
-    QueryLimits,
-)
+from hub.access.jwks import JwksUnavailable, KeySet
+from hub.access.policy import PUBLIC, ROLES, AccessSettings, Principal, QueryLimits
 from hub.engine.config import ConfigError, HubConfig
+from hub.engine.config_auth import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    DEFAULT_MAX_TOKEN_LIFETIME,
+    MIN_SECRET_BYTES,
+    ApiKeyEntry,
+    valid_agency,
+    valid_purpose,
+)
+from hub.support.typed_toml import Problem, TomlFileError
 
 log = logging.getLogger("tppo_hub.auth")
 
 #: File beside a demo configuration holding its generated development secret.
 DEV_SECRET_FILE = ".tppo-hub-dev-secret"
-#: Where the ASGI middleware leaves the authenticated principal in the request scope.
-DEFAULT_AUDIENCE = "tppo-hub"
-DEFAULT_ISSUER = "tppo-hub"
-#: RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
-MIN_SECRET_BYTES = 32
-MAX_PURPOSE_LENGTH = 200
-_AGENCY = re.compile(r"^[A-Z][A-Z0-9_-]{0,39}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
-_JWKS_MAX_BYTES = 1_000_000
-#: Default of ``[auth].max_token_lifetime_seconds``: one day.
-DEFAULT_MAX_TOKEN_LIFETIME = 86_400
 #: Roles whose tokens must carry a ``jti``: the audit chain names the token of every personal
 #: read (caseworker, coordinator) and of every source registration or approval (admin).
 AUDITED_ROLES = frozenset({"caseworker", "coordinator", "admin"})
 #: Request headers that carry a credential or its purpose: each may appear at most once.
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-purpose")
+#: A configured API key: its SHA-256 hash and the principal it stands for (``[[auth.api_keys]]``).
+ApiKey = ApiKeyEntry
 
 
 class AuthError(Exception):
@@ -108,23 +100,11 @@ class AuthError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A configured API key: its SHA-256 hash and the principal it stands for."""
-
-    id: str
-    sha256: str
-    role: str
-    agency: str | None = None
-    subject: str | None = None
-    purpose: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class AuthSettings:
     """The checked ``[auth]`` section."""
 
     demo: bool = False
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     #: Where the secret came from, for the start-up log (never the secret itself).
     secret_origin: str | None = None
     jwks: str | None = None
@@ -159,143 +139,79 @@ class AuthSettings:
 # --- configuration -----------------------------------------------------------------------------
 
 
-_KNOWN = {
-    "secret",
-    "secret_env",
-    "secret_file",
-    "jwks",
-    "jwks_refresh_seconds",
-    "audience",
-    "issuer",
-    "leeway_seconds",
-    "max_token_lifetime_seconds",
-    "role_claim",
-    "agency_claim",
-    "purpose_claim",
-    "purposes",
-    "anonymous_role",
-    "api_keys",
-    "suppression_k",
-    "limits",
-}
-
-
 def load_auth(config: HubConfig, *, create_dev_secret: bool = True) -> AuthSettings:
-    """Check ``[auth]`` of ``config``; raises :class:`ConfigError` listing every problem.
+    """``[auth]`` of ``config`` made usable; :class:`ConfigError` lists every problem with its line.
 
-    A demo hub without signing keys gets a development secret (created beside the
-    configuration if ``create_dev_secret``).
+    The section's shape was checked with the file (:mod:`hub.engine.config_auth`); what is
+    checked here needs the environment: the secret's variable or file, the JWKS file. A demo
+    hub without signing keys gets a development secret (created beside the configuration if
+    ``create_dev_secret``).
     """
-    raw = dict(config.auth)
-    problems: list[str] = []
-    for key in sorted(set(raw) - _KNOWN):
-        problems.append(f"[auth].{key} is not a known setting")
-
-    secret, origin = _secret(raw, config, problems)
-    jwks = raw.get("jwks")
-    if jwks is not None:
-        jwks = _jwks_location(jwks, config.base_dir, problems)
-    if secret is None and jwks is None and config.demo:
+    section = config.auth
+    problems: list[Problem] = []
+    secret, origin = _secret(config, problems)
+    jwks = _jwks_location(config, problems) if section.jwks is not None else None
+    if secret is None and jwks is None and not problems and config.demo:
         secret, origin = _dev_secret(config.base_dir, create_dev_secret)
+    if problems:
+        raise ConfigError(str(TomlFileError(config.file, problems, f"invalid [auth] in {config.file}")))
 
-    audience = raw.get("audience", DEFAULT_AUDIENCE)
-    if not isinstance(audience, str) or not audience:
-        problems.append("[auth].audience must be a non-empty string")
-        audience = DEFAULT_AUDIENCE
-    issuer = raw.get("issuer", DEFAULT_ISSUER)
-    issuers = (issuer,) if isinstance(issuer, str) else issuer
-    if not isinstance(issuers, list | tuple) or not issuers or not all(isinstance(i, str) for i in issuers):
-        problems.append("[auth].issuer must be a string or a list of strings")
-        issuers = (DEFAULT_ISSUER,)
-
-    leeway = _number(raw, "leeway_seconds", 30.0, 0, 600, problems)
-    lifetime = _number(
-        raw, "max_token_lifetime_seconds", DEFAULT_MAX_TOKEN_LIFETIME, 60, 30 * 86_400, problems
-    )
-    refresh = _number(raw, "jwks_refresh_seconds", 300.0, 0, 86_400, problems)
-    claims = {}
-    for name in ("role_claim", "agency_claim", "purpose_claim"):
-        value = raw.get(name, name.removesuffix("_claim"))
-        if not isinstance(value, str) or not value:
-            problems.append(f"[auth].{name} must be a non-empty string (a dotted claim path)")
-            value = name.removesuffix("_claim")
-        claims[name] = value
-
-    purposes = raw.get("purposes")
-    allowed: frozenset[str] | None = None
-    if purposes is not None:
-        if not isinstance(purposes, list) or not purposes or not all(_valid_purpose(p) for p in purposes):
-            problems.append("[auth].purposes must be a non-empty list of short printable strings")
-        else:
-            allowed = frozenset(purposes)
-
-    anonymous_role = raw.get("anonymous_role", "analyst" if config.demo else "public")
-    if anonymous_role not in ("public", "analyst"):
-        problems.append("[auth].anonymous_role must be 'public' or 'analyst' (never a personal-data role)")
-        anonymous_role = "public"
+    anonymous_role = section.anonymous_role or ("analyst" if config.demo else "public")
     if not config.demo and anonymous_role != "public":
         log.warning("[auth].anonymous_role is ignored: anonymous callers are 'public' outside demo mode")
         anonymous_role = "public"
-
-    api_keys = _api_keys(raw.get("api_keys", []), problems)
-    k = raw.get("suppression_k", DEFAULT_K)
-    if not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= 1000:
-        problems.append("[auth].suppression_k must be an integer from 2 to 1000")
-        k = DEFAULT_K
-    limits = _limits(raw.get("limits", {}), problems)
-
-    if problems:
-        raise ConfigError("invalid [auth] configuration:\n" + "\n".join(f"  - {p}" for p in problems))
     return AuthSettings(
         demo=config.demo,
         secret=secret,
         secret_origin=origin,
         jwks=jwks,
-        jwks_refresh_seconds=refresh,
-        audience=audience,
-        issuer=tuple(issuers),
-        leeway_seconds=leeway,
-        max_token_lifetime_seconds=lifetime,
-        role_claim=claims["role_claim"],
-        agency_claim=claims["agency_claim"],
-        purpose_claim=claims["purpose_claim"],
-        purposes=allowed,
+        jwks_refresh_seconds=section.jwks_refresh_seconds,
+        audience=section.audience,
+        issuer=section.issuers,
+        leeway_seconds=section.leeway_seconds,
+        max_token_lifetime_seconds=section.max_token_lifetime_seconds,
+        role_claim=section.role_claim,
+        agency_claim=section.agency_claim,
+        purpose_claim=section.purpose_claim,
+        purposes=frozenset(section.purposes) if section.purposes is not None else None,
         anonymous_role=anonymous_role,
-        api_keys=api_keys,
-        access=AccessSettings(suppression_k=k, limits=limits),
+        api_keys=tuple(section.api_keys),
+        # The plain limits (the file's model only adds the check that they can be met together).
+        access=AccessSettings(
+            suppression_k=section.suppression_k, limits=QueryLimits(**dict(section.limits))
+        ),
     )
 
 
-def _secret(raw: dict[str, Any], config: HubConfig, problems: list[str]) -> tuple[str | None, str | None]:
-    given = [k for k in ("secret", "secret_env", "secret_file") if k in raw]
-    if len(given) > 1:
-        problems.append("[auth]: give at most one of secret, secret_env, secret_file")
-        return None, None
-    if not given:
-        return None, None
-    key = given[0]
-    value = raw[key]
-    if not isinstance(value, str) or not value:
-        problems.append(f"[auth].{key} must be a non-empty string")
-        return None, None
-    if key == "secret":
-        secret, origin = value, "[auth].secret in the configuration file"
-    elif key == "secret_env":
-        env = os.environ.get(value)
-        if not env:
-            problems.append(f"[auth].secret_env: environment variable {value} is not set")
+def _secret(config: HubConfig, problems: list[Problem]) -> tuple[str | None, str | None]:
+    """The HS256 secret and where it came from (never the secret in a message)."""
+    section = config.auth
+    if section.secret is not None:
+        return section.secret.get_secret_value(), "[auth].secret in the configuration file"
+    if section.secret_env is not None:
+        key, secret = "secret_env", os.environ.get(section.secret_env)
+        origin = f"environment variable {section.secret_env}"
+        if not secret:
+            problems.append(
+                config.problem(("auth", key), f"environment variable {section.secret_env} is not set")
+            )
             return None, None
-        secret, origin = env, f"environment variable {value}"
-    else:
-        path = Path(value) if Path(value).is_absolute() else config.base_dir / value
+    elif section.secret_file is not None:
+        key, path = "secret_file", _relative(section.secret_file, config.base_dir)
         try:
             secret = path.read_text(encoding="utf-8").strip()
-        except OSError:
-            problems.append(f"[auth].secret_file: cannot read {path}")
+        except (OSError, UnicodeDecodeError):
+            problems.append(config.problem(("auth", key), f"cannot read {path}"))
             return None, None
         origin = f"file {path}"
+    else:
+        return None, None
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        problems.append(f"[auth]: the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
+        problems.append(
+            config.problem(
+                ("auth", key), f"the HS256 secret in {origin} must be at least {MIN_SECRET_BYTES} bytes"
+            )
+        )
         return None, None
     return secret, origin
 
@@ -319,154 +235,22 @@ def _dev_secret(base_dir: Path, create: bool) -> tuple[str | None, str | None]:
     return secret, f"development secret in {path}"
 
 
-def _jwks_location(value: Any, base_dir: Path, problems: list[str]) -> str | None:
-    if not isinstance(value, str) or not value:
-        problems.append("[auth].jwks must be a file path or an https URL")
-        return None
+def _jwks_location(config: HubConfig, problems: list[Problem]) -> str | None:
+    """The JWKS URL as given, or its file resolved against the configuration's directory."""
+    value = config.auth.jwks or ""
     parsed = urllib.parse.urlparse(value)
     if parsed.scheme in ("http", "https"):
-        if parsed.scheme == "http" and not _is_loopback(parsed.hostname or ""):
-            problems.append("[auth].jwks: a JWKS URL must use https (http only for localhost)")
-            return None
         return value
-    if parsed.scheme not in ("", "file"):
-        problems.append(f"[auth].jwks: unsupported URL scheme {parsed.scheme!r}")
-        return None
-    path = Path(parsed.path if parsed.scheme == "file" else value)
-    path = path if path.is_absolute() else base_dir / path
+    path = _relative(parsed.path if parsed.scheme == "file" else value, config.base_dir)
     if not path.is_file():
-        problems.append(f"[auth].jwks: file not found: {path}")
+        problems.append(config.problem(("auth", "jwks"), f"file not found: {path}"))
         return None
     return str(path)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _number(
-    raw: dict[str, Any], key: str, default: float, low: float, high: float, problems: list[str]
-) -> float:
-    value = raw.get(key, default)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-        problems.append(f"[auth].{key} must be a number from {low:g} to {high:g}")
-        return default
-    return float(value)
-
-
-def _api_keys(raw: Any, problems: list[str]) -> tuple[ApiKey, ...]:
-    if not isinstance(raw, list):
-        problems.append("[[auth.api_keys]] must be an array of tables")
-        return ()
-    keys: list[ApiKey] = []
-    seen_ids: set[str] = set()
-    seen_hashes: set[str] = set()
-    for i, item in enumerate(raw):
-        where = f"[[auth.api_keys]] #{i + 1}"
-        if not isinstance(item, dict):
-            problems.append(f"{where} must be a table")
-            continue
-        unknown = set(item) - {"id", "sha256", "role", "agency", "subject", "purpose"}
-        if unknown:
-            problems.append(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
-        key_id, digest, role = item.get("id"), item.get("sha256"), item.get("role")
-        agency, purpose = item.get("agency"), item.get("purpose")
-        if not isinstance(key_id, str) or not key_id or len(key_id) > 100:
-            problems.append(f"{where}: id is required (a short name)")
-            continue
-        if key_id in seen_ids:
-            problems.append(f"{where}: duplicate id {key_id!r}")
-        seen_ids.add(key_id)
-        if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
-            problems.append(f"{where} ({key_id}): sha256 must be 64 hex digits (the hash, never the key)")
-            continue
-        if digest.lower() in seen_hashes:
-            problems.append(f"{where} ({key_id}): the same key hash is configured twice")
-        seen_hashes.add(digest.lower())
-        if role not in ROLES:
-            problems.append(f"{where} ({key_id}): role must be one of {', '.join(ROLES)}")
-            continue
-        if agency is not None and (not isinstance(agency, str) or not _AGENCY.match(agency.upper())):
-            problems.append(f"{where} ({key_id}): agency must be an agency code such as POLRI")
-            continue
-        if purpose is not None and not _valid_purpose(purpose):
-            problems.append(f"{where} ({key_id}): purpose must be a short printable string")
-            continue
-        subject = item.get("subject", f"api-key:{key_id}")
-        keys.append(
-            ApiKey(
-                id=key_id,
-                sha256=digest.lower(),
-                role=role,
-                agency=agency.upper() if agency else None,
-                subject=str(subject),
-                purpose=purpose,
-            )
-        )
-    return tuple(keys)
-
-
-def _limits(raw: Any, problems: list[str]) -> QueryLimits:
-    if not isinstance(raw, dict):
-        problems.append("[auth.limits] must be a table")
-        return QueryLimits()
-    defaults = QueryLimits()
-    known = {f.name for f in fields(QueryLimits)}
-    values: dict[str, Any] = {}
-    for key in sorted(set(raw) - known):
-        problems.append(f"[auth.limits].{key} is not a known limit ({', '.join(sorted(known))})")
-    bounds = {
-        "max_depth": (2, 100),
-        "max_aliases": (0, 10_000),
-        "max_tokens": (100, 1_000_000),
-        "max_cost": (10, 100_000_000),
-        "list_size": (1, 1000),
-        "request_timeout_seconds": (0.1, 3600),
-        "max_work": (1, 10_000_000),
-        "concurrent_requests": (1, 1000),
-        "work_per_second": (1, 10_000_000),
-        "work_burst": (1, 100_000_000),
-        "anonymous_share": (0.01, 1),
-    }
-    for key, (low, high) in bounds.items():
-        if key not in raw:
-            continue
-        value = raw[key]
-        integral = isinstance(getattr(defaults, key), int)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (integral and not isinstance(value, int))
-            or not low <= value <= high
-        ):
-            problems.append(f"[auth.limits].{key} must be a number from {low} to {high}")
-            continue
-        values[key] = value
-    introspection = raw.get("introspection", True)
-    if not isinstance(introspection, bool):
-        problems.append("[auth.limits].introspection must be true or false")
-        introspection = True
-    values["introspection"] = introspection
-    limits = QueryLimits(**values)
-    if limits.max_work > limits.work_burst * limits.anonymous_share:
-        problems.append(
-            "[auth.limits].max_work must not exceed work_burst × anonymous_share "
-            "(such a request could never run)"
-        )
-    return limits
-
-
-def _valid_purpose(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and 0 < len(value.strip()) <= MAX_PURPOSE_LENGTH
-        and _PRINTABLE.match(value) is not None
-    )
+def _relative(value: str, base_dir: Path) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
 
 
 # --- keys and tokens ---------------------------------------------------------------------------
@@ -497,9 +281,9 @@ def mint_token(
         )
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if agency is not None and not _AGENCY.match(agency.upper()):
+    if agency is not None and not valid_agency(agency):
         raise ValueError("agency must be an agency code such as POLRI")
-    if purpose is not None and not _valid_purpose(purpose):
+    if purpose is not None and not valid_purpose(purpose):
         raise ValueError("purpose must be a short printable string")
     if settings.purposes is not None and purpose is not None and purpose not in settings.purposes:
         raise ValueError(f"purpose must be one of: {', '.join(sorted(settings.purposes))}")
@@ -544,69 +328,6 @@ def _get_claim(claims: Mapping[str, Any], path: str) -> Any:
 
 
 # --- authentication ----------------------------------------------------------------------------
-
-
-class KeySet:
-    """RS256 public keys from a JWKS file or URL, refreshed on an unknown ``kid`` (key rotation)."""
-
-    def __init__(self, location: str, refresh_seconds: float) -> None:
-        self.location = location
-        self.refresh_seconds = refresh_seconds
-        self._keys: dict[str | None, Any] = {}
-        self._last_attempt = -float("inf")
-        self._lock = asyncio.Lock()
-
-    @property
-    def is_url(self) -> bool:
-        return self.location.startswith(("http://", "https://"))
-
-    async def load(self) -> None:
-        """(Re)read the key set; on failure keep the keys there are and log the reason."""
-        self._last_attempt = time.monotonic()
-        try:
-            raw = await asyncio.to_thread(self._read)
-            self._keys = _parse_jwks(raw)
-        except (OSError, ValueError, jwt.PyJWTError) as exc:
-            log.error("JWKS %s could not be loaded (%s)", self.location, type(exc).__name__)
-            return
-        log.info("JWKS %s: %d RS256 key(s)", self.location, len(self._keys))
-
-    def _read(self) -> bytes:
-        if not self.is_url:
-            return Path(self.location).read_bytes()[:_JWKS_MAX_BYTES]
-        request = urllib.request.Request(self.location, headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.read(_JWKS_MAX_BYTES)
-
-    async def key(self, kid: str | None) -> Any:
-        """The public key for ``kid``; refetches at most once per ``refresh_seconds``."""
-        found = self._lookup(kid)
-        if found is None and time.monotonic() - self._last_attempt >= self.refresh_seconds:
-            async with self._lock:
-                found = self._lookup(kid)
-                if found is None and time.monotonic() - self._last_attempt >= self.refresh_seconds:
-                    await self.load()
-                    found = self._lookup(kid)
-        return found
-
-    def _lookup(self, kid: str | None) -> Any:
-        if kid is None and len(self._keys) == 1:
-            return next(iter(self._keys.values()))
-        return self._keys.get(kid)
-
-
-def _parse_jwks(raw: bytes) -> dict[str | None, Any]:
-    data = json.loads(raw)
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise ValueError("not a JWKS document")
-    keys: dict[str | None, Any] = {}
-    for item in data["keys"]:
-        if not isinstance(item, dict) or item.get("kty") != "RSA" or item.get("alg", "RS256") != "RS256":
-            continue
-        if item.get("use", "sig") != "sig":
-            continue
-        keys[item.get("kid")] = jwt.PyJWK(item, algorithm="RS256").key
-    return keys
 
 
 class Authenticator:
@@ -667,7 +388,7 @@ class Authenticator:
         value = value.strip()
         if not value:
             return None
-        if not _valid_purpose(value):
+        if not valid_purpose(value):
             raise AuthError("X-Purpose must be a short printable text", code="BAD_USER_INPUT", status=400)
         return value
 
@@ -704,7 +425,10 @@ class Authenticator:
             key = self.settings.secret
         elif algorithm == "RS256" and self.keyset is not None:
             kid = header.get("kid")
-            key = await self.keyset.key(kid if isinstance(kid, str) else None)
+            try:
+                key = await self.keyset.key(kid if isinstance(kid, str) else None)
+            except JwksUnavailable as exc:
+                raise AuthError(str(exc), code="SERVICE_UNAVAILABLE", status=503) from None
             if key is None:
                 raise AuthError("token signed with an unknown key")
         else:
@@ -764,11 +488,11 @@ class Authenticator:
             raise AuthError("token carries no single hub role")
         agency = _get_claim(claims, s.agency_claim)
         if agency is not None:
-            if not isinstance(agency, str) or not _AGENCY.match(agency.upper()):
+            if not isinstance(agency, str) or not valid_agency(agency):
                 raise AuthError("token agency claim invalid")
             agency = agency.upper()
         purpose = _get_claim(claims, s.purpose_claim)
-        if purpose is not None and not _valid_purpose(purpose):
+        if purpose is not None and not valid_purpose(purpose):
             raise AuthError("token purpose claim invalid")
         jti = claims.get("jti")
         if role in AUDITED_ROLES and (not isinstance(jti, str) or not jti.strip()):

@@ -55,10 +55,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub.vocabulary import model
+from hub.engine.config_auth import DEFAULT_K, QueryLimits
+from hub.vocabulary import model, roles
 
-#: Roles of docs/architecture.md §3 (contract names), least to most privileged.
-ROLES = ("public", "analyst", "caseworker", "coordinator", "admin")
+#: Roles (contract names), least to most privileged: declared once, in the vocabulary.
+ROLES = roles.ROLES
 
 #: Personal fields of a person record: the vocabulary's list (attributes of ``PersonRecord``).
 PERSONAL_FIELDS = model.PERSONAL_FIELDS
@@ -72,7 +73,7 @@ ADMIN_OPERATIONS = frozenset(
     {"auditLog", "registerSource", "removeSource", "approveSource", "rejectSource", "pendingSources"}
 )
 #: Root fields of the clerical review queue of record linkage, and the roles that may use them.
-REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink"})
+REVIEW_OPERATIONS = frozenset({"linkReviews", "confirmLink", "rejectLink", "undoLinkDecision"})
 REVIEW_ROLES = frozenset({"coordinator"})
 #: Roles that read records (every root field not listed above): all but ``public``.
 RECORD_ROLES = frozenset({"analyst", "caseworker", "coordinator", "admin"})
@@ -87,10 +88,6 @@ PROTECTED_ROLES = model.WITNESS_ROLES
 PROTECTION_STAFF_ROLES = frozenset({"caseworker", "coordinator"})
 #: Roles that see exact statistics; everyone else gets suppressed cells.
 EXACT_STATISTICS_ROLES = frozenset({"coordinator"})
-
-#: Default minimum cell size for statistics (CTDC practice).
-DEFAULT_K = 11
-
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -228,31 +225,6 @@ def personal_decision(
 def statistics_k(principal: Principal, k: int = DEFAULT_K) -> int | None:
     """The minimum cell size for ``principal``'s statistics, or None for exact counts."""
     return None if principal.role in EXACT_STATISTICS_ROLES else k
-
-
-@dataclass(frozen=True, slots=True)
-class QueryLimits:
-    """How much one request may ask (``[auth.limits]``); each answers ``QUERY_TOO_COMPLEX``."""
-
-    max_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 5000
-    #: Estimated fields resolved: every field costs 1, list fields multiply what is below
-    #: them by ``first`` (or by ``list_size`` when they take no ``first``).
-    max_cost: int = 250_000
-    list_size: int = 5
-    request_timeout_seconds: float = 30.0
-    introspection: bool = True
-    #: Estimated work of one request, in milliseconds of hub and source time on the reference
-    #: machine (the calibrated model of :func:`resolvers.safety.estimate_work`).
-    max_work: float = 5_000.0
-    #: Per-principal budgets (:mod:`hub.access.budgets`): requests in flight at once, and a
-    #: bucket of work that refills at ``work_per_second`` up to ``work_burst``. Anonymous
-    #: callers (told apart by address) get ``anonymous_share`` of the rate and of the bucket.
-    concurrent_requests: int = 4
-    work_per_second: float = 200.0
-    work_burst: float = 10_000.0
-    anonymous_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.engine.config_auth import DEFAULT_K
+
 
 class _Total:
     """The margin marker: a singleton that sorts after every value and prints as TOTAL."""
@@ -72,8 +74,6 @@ Key = tuple[Any, ...]
 #: Placeholder of the varying dimension in a line key.
 _ANY: Any = object()
 
-#: Default minimum cell size (CTDC practice).
-DEFAULT_K = 11
 #: How many alternative categories per dimension a cube search tries (speed vs. optimality).
 _CANDIDATES = {1: 1_000_000, 2: 16, 3: 7}
 #: How many cubes a search examines at most once it has a cube without new margins.

@@ -21,7 +21,8 @@ The file's shape is declared once, as the pydantic models below (``extra="forbid
 misspelt key is an error with its line and a suggestion (``hub.toml:7: [http].cors_origin:
 unknown setting (did you mean 'cors_origins'?)``), never a setting silently ignored. A
 malformed file is a :class:`ConfigError` naming every problem, raised before anything starts.
-``[auth]`` is checked by :mod:`hub.access.auth`, which owns its meaning.
+The shape of ``[auth]`` is :mod:`hub.engine.config_auth`'s; its meaning (secrets, keys, tokens)
+is :mod:`hub.access.auth`'s, which reports what needs the environment at the key's line too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.support.typed_toml import StrictModel, TomlFileError, read_toml, validate
+from hub.engine.config_auth import AuthSection
+from hub.support.locator import TomlLocator
+from hub.support.typed_toml import Problem, StrictModel, TomlFileError, located, read_toml, validate
 
 #: A source name: lower-case letters, digits and _, starting with a letter (it appears in ids).
 SOURCE_NAME = r"^[a-z][a-z0-9_]{0,39}$"
@@ -151,7 +154,9 @@ class ConfigFile(StrictModel):
     http: HttpSection = Field(default_factory=HttpSection)
     sources: list[SourceEntry] = Field(default_factory=list)
     registration: RegistrationSection = Field(default_factory=RegistrationSection)
-    auth: dict[str, Any] = Field(default_factory=dict, description="Checked by hub.access.auth.")
+    auth: AuthSection = Field(
+        default_factory=AuthSection, description="Who may call the hub, and how much they may ask."
+    )
 
     @field_validator("sources")
     @classmethod
@@ -216,8 +221,15 @@ class HubConfig:
     #: database hosts (``host`` or ``host:port``) and directories of SQLite files.
     registration_hosts: tuple[str, ...] = ()
     registration_directories: tuple[Path, ...] = ()
-    #: The raw ``[auth]`` section, checked by :mod:`hub.access.auth` when the app is built.
-    auth: dict[str, Any] = field(default_factory=dict)
+    #: ``[auth]`` as checked against its shape; :mod:`hub.access.auth` gives it meaning.
+    auth: AuthSection = field(default_factory=AuthSection)
+    #: The file the configuration came from, and where its keys are (for later problems).
+    file: str = "hub.toml"
+    locator: TomlLocator | None = field(default=None, compare=False, repr=False)
+
+    def problem(self, loc: tuple[str | int, ...], message: str) -> Problem:
+        """A problem with key ``loc`` of this configuration, at its line when the file is known."""
+        return located(self.file, self.locator, loc, message)
 
 
 def load_config(path: Path) -> HubConfig:
@@ -228,7 +240,7 @@ def load_config(path: Path) -> HubConfig:
         model = validate(ConfigFile, raw, file=path.name, locator=locator, heading=heading)
     except TomlFileError as exc:
         raise ConfigError(str(exc)) from None
-    return _config(model, path.parent.resolve())
+    return _config(model, path.parent.resolve(), file=path.name, locator=locator)
 
 
 def parse_config(raw: dict[str, Any], base_dir: Path, *, file: str = "hub.toml") -> HubConfig:
@@ -237,7 +249,7 @@ def parse_config(raw: dict[str, Any], base_dir: Path, *, file: str = "hub.toml")
         model = validate(ConfigFile, raw, file=file, heading="invalid configuration")
     except TomlFileError as exc:
         raise ConfigError(str(exc)) from None
-    return _config(model, base_dir)
+    return _config(model, base_dir, file=file)
 
 
 def config_json_schema() -> dict[str, Any]:
@@ -245,7 +257,9 @@ def config_json_schema() -> dict[str, Any]:
     return ConfigFile.model_json_schema(by_alias=True)
 
 
-def _config(model: ConfigFile, base_dir: Path) -> HubConfig:
+def _config(
+    model: ConfigFile, base_dir: Path, *, file: str, locator: TomlLocator | None = None
+) -> HubConfig:
     hub, http = model.hub, model.http
     return HubConfig(
         sources=tuple(
@@ -281,6 +295,7 @@ def _config(model: ConfigFile, base_dir: Path) -> HubConfig:
         registration_directories=tuple(
             (base_dir / d).resolve() for d in model.registration.allowed_directories
         ),
-        auth=dict(model.auth),
+        auth=model.auth,
+        file=file,
+        locator=locator,
     )
-

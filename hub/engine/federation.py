@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -46,6 +46,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from hub.vocabulary.relations import RELATIONS, Relation
 
 log = logging.getLogger("tppo_hub.federation")
 
@@ -53,32 +54,6 @@ T = TypeVar("T")
 
 #: An include tree: relation name → what to include below it.
 Include = Mapping[str, "Include"]
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """How one entity leads to another inside the same source.
-
-    ``many`` relations load the target records whose ``via`` field is the parent's key
-    (victims of a case); the others load the single target whose key is the parent's
-    ``via`` field (the case of a service).
-    """
-
-    target: Entity
-    via: str
-    many: bool
-
-
-RELATIONS: dict[tuple[Entity, str], Relation] = {
-    (Entity.CASE, "participants"): Relation(Entity.PERSON, "case_key", many=True),
-    (Entity.CASE, "services"): Relation(Entity.SERVICE, "case_key", many=True),
-    (Entity.CASE, "stage_history"): Relation(Entity.STAGE_EVENT, "case_key", many=True),
-    (Entity.PERSON, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.PERSON, "services"): Relation(Entity.SERVICE, "recipient_key", many=True),
-    (Entity.SERVICE, "case"): Relation(Entity.CASE, "case_key", many=False),
-    (Entity.SERVICE, "recipient"): Relation(Entity.PERSON, "recipient_key", many=False),
-    (Entity.STAGE_EVENT, "case"): Relation(Entity.CASE, "case_key", many=False),
-}
 
 
 @dataclass(slots=True)
@@ -316,7 +291,7 @@ class Federation:
         results = await asyncio.gather(*(self.call(ctx, e, work, ([], None)) for e in entries))
         streams = [records for records, _ in results]
         descending = order is SortOrder.DESC
-        merged = heapq.merge(*streams, key=_case_sort_key, reverse=descending)
+        merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
         return _page(list(islice(merged, first + 1)), first, results, want_total)
 
     async def _cases_by_agency(
@@ -503,21 +478,36 @@ class Federation:
     async def expand(
         self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
     ) -> None:
-        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place."""
+        """Attach the relations named in ``include`` (recursively) to ``nodes``, in place.
+
+        Relations attached under one name (``victims`` and ``perpetrators`` as
+        ``participants``) are loaded once, for the union of their roles.
+        """
         if not nodes or not include:
             return
+        merged: dict[str, tuple[Relation, dict[str, Any]]] = {}
+        for name, sub in include.items():
+            relation = RELATIONS[(entity, name)]
+            into = relation.into or name
+            if into in merged:
+                before, below = merged[into]
+                roles = (
+                    None if before.roles is None or relation.roles is None else before.roles | relation.roles
+                )
+                merged[into] = (replace(before, roles=roles), _merged(below, sub))
+            else:
+                merged[into] = (relation, _merged({}, sub))
         await asyncio.gather(
-            *(self._expand_one(ctx, entity, nodes, name, sub) for name, sub in include.items())
+            *(self._expand_one(ctx, nodes, name, rel, sub) for name, (rel, sub) in merged.items())
         )
 
     async def _expand_one(
-        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], name: str, include: Include
+        self, ctx: RequestContext, nodes: list[Linked], name: str, relation: Relation, include: Include
     ) -> None:
-        relation = RELATIONS[(entity, name)]
         assert ctx.loaders is not None
         loaded: list[Linked] = []
         if relation.many:
-            loader = ctx.loaders.children(relation.target, relation.via)
+            loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
             results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
@@ -537,6 +527,13 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include)
+
+
+def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
+    """Two include trees as one (``into`` is extended in place and returned)."""
+    for key, value in other.items():
+        _merged(into.setdefault(key, {}), value)
+    return into
 
 
 def _page(
@@ -572,6 +569,3 @@ def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
 async def _no_cases() -> list[CaseRecord]:
     return []
 
-
-def _case_sort_key(record: CaseRecord) -> tuple[date, str]:
-    return (record.reported_at or date.min, record.source)

@@ -93,9 +93,7 @@ async def linkage_freshness(
     """The state of the linkage index against ``sources`` (default: every open source)."""
     last_run = await index.last_run_at()
     wanted = None if sources is None else set(sources)
-    entries = [
-        e for e in registry.all() if e.source is not None and (wanted is None or e.name in wanted)
-    ]
+    entries = [e for e in registry.all() if e.source is not None and (wanted is None or e.name in wanted)]
     changed_at = await asyncio.gather(*(e.source.last_changed() for e in entries if e.source is not None))
     changed: list[str] = []
     unverified: list[str] = []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiodataloader import DataLoader
 
 from hub.engine.rowrule import without_hidden
-from hub.vocabulary.model import Entity, Record
+from hub.vocabulary.model import Entity, PersonRole, Record
 
 if TYPE_CHECKING:
     from hub.engine.federation import Federation
@@ -38,7 +38,7 @@ class Loaders:
         self._federation = federation
         self._ctx = ctx
         self._by_key: dict[Entity, DataLoader] = {}
-        self._children: dict[tuple[Entity, str], DataLoader] = {}
+        self._children: dict[tuple[Entity, str, frozenset[PersonRole] | None], DataLoader] = {}
 
     def by_key(self, entity: Entity) -> DataLoader:
         """Loader of ``entity`` records by key: ``(source, key) → Record | None``."""
@@ -53,21 +53,31 @@ class Loaders:
             loader = self._by_key[entity] = DataLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
-    def children(self, entity: Entity, field: str) -> DataLoader:
-        """Loader of ``entity`` records whose ``field`` is the key: ``(source, key) → [Record]``."""
-        loader = self._children.get((entity, field))
+    def children(self, entity: Entity, field: str, roles: frozenset[PersonRole] | None = None) -> DataLoader:
+        """Loader of ``entity`` records whose ``field`` is the key: ``(source, key) → [Record]``.
+
+        With ``roles``, only person records with one of them are needed (the victims of
+        cases, not their suspects): sources may leave the others out
+        (:meth:`adapters.base.Source.children_in_roles`), and the loader keeps only those.
+        """
+        loader = self._children.get((entity, field, roles))
         if loader is None:
 
+            def ask(source: Any, ks: list[str]) -> Any:
+                if roles is None:
+                    return source.children(entity, field, ks)
+                return source.children_in_roles(entity, field, ks, roles)
+
             async def batch(keys: list[LoaderKey]) -> list[list[Record]]:
-                found = await self._per_source(
-                    keys, lambda s, ks: s.children(entity, field, ks), relation=(entity, field)
-                )
+                found = await self._per_source(keys, ask, relation=(entity, field))
+                if roles is not None:
+                    found = [r for r in found if roles.intersection(getattr(r, "roles", ()))]
                 grouped: dict[LoaderKey, list[Record]] = defaultdict(list)
                 for record in found:
                     grouped[(record.source, getattr(record, field))].append(record)
                 return [grouped.get(k, []) for k in keys]
 
-            loader = self._children[(entity, field)] = DataLoader(batch, max_batch_size=MAX_BATCH)
+            loader = self._children[(entity, field, roles)] = DataLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
     async def _per_source(

@@ -47,11 +47,12 @@ from hub.storage.store import Store
 from hub.vocabulary.model import CaseSearch
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_BACKENDS = ("sqlite", "postgresql", "mysql")
+#: The backends the test suite runs; MySQL/MariaDB is refused as unsupported (untested).
+_BACKENDS = ("sqlite", "postgresql")
 #: The async driver module each backend needs (the hub opens sources with it).
-_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "aiomysql"}
+_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 #: Default port per backend, for allow-list entries given without one.
-_PORTS = {"postgresql": 5432, "mysql": 3306}
+_PORTS = {"postgresql": 5432}
 #: Largest mapping text accepted through the API (the demo's largest is about 3 KB).
 MAX_MAPPING_BYTES = 256 * 1024
 

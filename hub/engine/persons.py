@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hub.engine.federation import RELATIONS, Federation, Include, Linked
+from hub.engine.federation import Federation, Include, Linked
 from hub.engine.ids import GlobalId, InvalidId, decode_number_cursor, encode_id, encode_number_cursor
 from hub.engine.scope import RequestContext
 from hub.linkage.index import IndexEntry, LinkageIndex, PersonQuery, RecordRef
@@ -57,6 +57,7 @@ from hub.vocabulary.model import (
     ServiceStatus,
     ServiceType,
 )
+from hub.vocabulary.relations import RELATIONS
 
 #: Source part of Person global ids: not a valid source name, so it can never clash.
 LINKAGE_SOURCE = "_linkage"
@@ -333,7 +334,7 @@ def _targets(entity: Entity, nodes: Sequence[Linked], include: Include, out: lis
             continue
         children: list[Linked] = []
         for node in nodes:
-            value = node.links.get(name)
+            value = node.links.get(relation.into or name)
             if isinstance(value, list):
                 children.extend(value)
             elif value is not None:

@@ -3,30 +3,34 @@
 Comparing every record with every other is quadratic (10^12 pairs at a million records).
 Each record instead emits a few *blocking keys*; only records that share a key are compared.
 The keys are chosen so that the same person almost always shares at least one despite the
-noise agencies add:
+noise agencies add (the passes of :data:`PASSES`):
 
-- ``nik`` — the NIK, where recorded; ``nk1``/``nk2`` — its first and last eight digits, so a
-  NIK with one mistyped digit still meets its true form;
-- ``pas`` — the passport number;
-- ``ny`` — order-free sound key of the given name + birth year (recorded or from the NIK);
-- ``tb`` — the sound key of each longer name token + the full birth date, which survives a
-  typing slip in another token or a dropped middle name;
-- ``nr`` — name key + regency (recorded domicile or the NIK's region), for records without a
-  birth date;
-- ``nx`` — name key + sex alone, for the records that carry nothing else (a police witness);
-- ``ph`` — the phone number (last nine digits); ``ad`` — the address, normalised;
-- ``br`` — full birth date + regency, which finds a nickname or a name written quite
+- ``identifier`` — the NIK, the passport number, the phone number (last nine digits);
+- ``nik_half`` — the NIK's first and last eight digits, so a NIK with one mistyped digit
+  still meets its true form;
+- ``contact`` — the address, normalised; the same case in the same source (a victim examined
+  again as a witness);
+- ``name_year`` — order-free sound key of the given name + birth year (recorded or from the NIK);
+- ``birth_region`` — full birth date + regency, which finds a nickname or a name written quite
   differently by the same person's birth date and place;
-- ``case`` — the same case in the same source (a victim examined again as a witness).
+- ``token_birth`` — the sound key of each longer name token + the full birth date, which
+  survives a typing slip in another token or a dropped middle name;
+- ``name_region`` — name key + regency (recorded domicile or the NIK's region), for records
+  without a birth date; name key + sex alone, for the records that carry nothing else (a
+  police witness).
 
 A key shared by more than :data:`MAX_BLOCK` records (a very common name in a big region) is
 dropped: such a block says little and would make the cost quadratic again. The other keys of
 those records still find their matches.
+
+Memory: the passes run one after the other and pairs are streamed to the scorer
+(:func:`iter_pairs`), so a run holds one pass's blocks and one integer per pair already given
+— not every key of every record, nor a list of all pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic, sound_key
@@ -37,92 +41,139 @@ MAX_BLOCK = 20
 MAX_ID_BLOCK = 12
 
 
-def keys_of(record: LinkRecord) -> Iterator[str]:
-    """The blocking keys of one record."""
+def _identifier_keys(record: LinkRecord) -> Iterator[str]:
     if record.nik:
-        yield f"nik:{record.nik}"
-        yield f"nk1:{record.nik[:8]}"
-        yield f"nk2:{record.nik[8:]}"
-    if record.phone:
-        yield f"ph:{record.phone}"
-    if record.address:
-        yield f"ad:{record.address}"
+        yield record.nik
     if record.passport:
-        yield f"pas:{record.passport}"
+        yield "p" + record.passport
+    if record.phone:
+        yield "t" + record.phone
+
+
+def _nik_half_keys(record: LinkRecord) -> Iterator[str]:
+    if record.nik:
+        yield "1" + record.nik[:8]
+        yield "2" + record.nik[8:]
+
+
+def _contact_keys(record: LinkRecord) -> Iterator[str]:
+    if record.address:
+        yield record.address
     if record.case_key is not None:
-        yield f"case:{record.source}:{record.case_key}"
+        yield f"{record.source}:{record.case_key}"
+
+
+def _name_year_keys(record: LinkRecord) -> Iterator[str]:
+    if record.name_key and record.birth_year is not None:
+        yield f"{record.name_key}|{record.birth_year}"
+
+
+def _birth_region_keys(record: LinkRecord) -> Iterator[str]:
     if not record.name_key:
         return
-    year = record.birth_year
-    if year is not None:
-        yield f"ny:{record.name_key}|{year}"
-    births = set(record.births)
-    for born in births:
+    for born in set(record.births):
         for region in set(record.regions):
-            yield f"br:{born.isoformat()}|{region}"
-    for born in births:
-        for token in {phonetic(sound_key(t)) for t in record.name.tokens if len(t) >= 3}:
-            yield f"tb:{token}|{born.isoformat()}"
+            yield f"{born.isoformat()}|{region}"
+
+
+def _token_birth_keys(record: LinkRecord) -> Iterator[str]:
+    if not record.name_key or not record.births:
+        return
+    tokens = {phonetic(sound_key(t)) for t in record.name.tokens if len(t) >= 3}
+    for born in set(record.births):
+        for token in tokens:
+            yield f"{token}|{born.isoformat()}"
+
+
+def _name_region_keys(record: LinkRecord) -> Iterator[str]:
+    if not record.name_key:
+        return
     for region in set(record.regions):
-        yield f"nr:{record.name_key}|{region}"
+        yield f"{record.name_key}|{region}"
     if record.sex is not None:
-        yield f"nx:{record.name_key}|{record.sex.value}"
+        yield f"{record.name_key}#{record.sex.value}"
 
 
-_ID_KINDS = ("nik:", "pas:", "ph:")
+KeyFunction = Callable[[LinkRecord], Iterable[str]]
+
+#: The blocking passes: (name, keys of one record, largest block compared). Each pass builds
+#: its own blocks and drops them before the next, so only one kind of key is held at a time.
+#: Keys of different kinds never meet (each pass has its own blocks), so they need no prefix.
+PASSES: tuple[tuple[str, KeyFunction, int], ...] = (
+    ("identifier", _identifier_keys, MAX_ID_BLOCK),  # NIK, passport (p…), phone (t…)
+    ("nik_half", _nik_half_keys, MAX_BLOCK),
+    ("contact", _contact_keys, MAX_BLOCK),  # address, same case
+    ("name_year", _name_year_keys, MAX_BLOCK),
+    ("birth_region", _birth_region_keys, MAX_BLOCK),
+    ("token_birth", _token_birth_keys, MAX_BLOCK),
+    ("name_region", _name_region_keys, MAX_BLOCK),  # name + regency, name + sex (…#)
+)
 
 
-def _blocks(records: Sequence[LinkRecord]) -> tuple[dict[int, int | list[int]], dict[int, int | list[int]]]:
-    """Members of each key, (other keys, identifier keys), keyed by the key's hash.
+def keys_of(record: LinkRecord) -> Iterator[str]:
+    """Every blocking key of one record, each prefixed with its pass."""
+    for name, keys, _limit in PASSES:
+        for key in keys(record):
+            yield f"{name}:{key}"
 
-    Memory matters at a million records (about ten keys each): a key is kept as its hash (a
-    collision could only add a pair to score, never lose one) and a key held by one record
-    as that record's position, not a list.
+
+def _blocks(records: Sequence[LinkRecord], keys: KeyFunction) -> dict[int, int | list[int]]:
+    """Members of each key of one pass, keyed by the key's hash.
+
+    A key is kept as its hash (a collision could only add a pair to score, never lose one)
+    and a key held by one record as that record's position, not a list.
     """
     blocks: dict[int, int | list[int]] = {}
-    id_blocks: dict[int, int | list[int]] = {}
     for record in records:
         ref = record.ref
-        for key in keys_of(record):
-            target = id_blocks if key.startswith(_ID_KINDS) else blocks
+        for key in keys(record):
             slot = hash(key)
-            found = target.get(slot)
+            found = blocks.get(slot)
             if found is None:
-                target[slot] = ref
+                blocks[slot] = ref
             elif type(found) is int:
-                target[slot] = [found, ref]
+                blocks[slot] = [found, ref]
             else:
                 found.append(ref)  # type: ignore[union-attr]
-    return blocks, id_blocks
+    return blocks
 
 
-def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> set[tuple[int, int]]:
-    """Pairs ``(i, j)`` with ``i < j`` (positions in ``records``) that share a usable key.
+def iter_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> Iterator[tuple[int, int]]:
+    """Each pair ``(i, j)`` with ``i < j`` (positions in ``records``) sharing a usable key, once.
 
-    With ``only``, just the pairs that involve at least one of those positions (an
-    incremental run compares new records with everything, but old pairs are not redone).
+    Streamed pass by pass: the memory held is one pass's blocks and the set of pairs already
+    given (one integer each), never every key of every record nor a list of all pairs. With
+    ``only``, just the pairs that involve at least one of those positions (an incremental run
+    compares new records with everything, but old pairs are not redone).
     """
-    blocks, id_blocks = _blocks(records)
     wanted = set(only) if only is not None else None
-    pairs: set[tuple[int, int]] = set()
-    for groups, limit in ((blocks, MAX_BLOCK), (id_blocks, MAX_ID_BLOCK)):
-        for members in groups.values():
+    width = len(records) + 1
+    seen: set[int] = set()
+    for _name, keys, limit in PASSES:
+        blocks = _blocks(records, keys)
+        for members in blocks.values():
             if type(members) is int:
                 continue
             size = len(members)  # type: ignore[arg-type]
             if size > limit:
                 continue
-            if wanted is not None:
-                fresh = [m for m in members if m in wanted]  # type: ignore[union-attr]
-                for i in fresh:
-                    for j in members:  # type: ignore[union-attr]
-                        if i != j:
-                            pairs.add((i, j) if i < j else (j, i))
-                continue
+            # Members were appended in record order: ascending positions, so i < j below.
+            ordered: list[int] = members  # type: ignore[assignment]
             for x in range(size):
-                i = members[x]  # type: ignore[index]
+                i = ordered[x]
+                fresh_i = wanted is None or i in wanted
                 for y in range(x + 1, size):
-                    j = members[y]  # type: ignore[index]
-                    pairs.add((i, j) if i < j else (j, i))
-        groups.clear()
-    return pairs
+                    j = ordered[y]
+                    if i == j or not (fresh_i or j in wanted):  # type: ignore[operator]
+                        continue
+                    code = i * width + j
+                    if code in seen:
+                        continue
+                    seen.add(code)
+                    yield i, j
+        del blocks
+
+
+def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> set[tuple[int, int]]:
+    """Every pair :func:`iter_pairs` gives, as a set (for tests and small runs)."""
+    return set(iter_pairs(records, only))

@@ -24,7 +24,7 @@ of them are never merged, so ids stay stable (a full run may re-cluster).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from hub.linkage.features import LinkRecord
@@ -38,35 +38,72 @@ _NAME_CHECK_LIMIT = 64
 _NAME_AGREEMENT = 75
 
 
+CaseSlot = tuple[str, str]  # (source, case key)
+
+
 @dataclass(slots=True)
 class _Cluster:
+    """What a cluster's consistency checks need, as small tuples (distinct values each).
+
+    Tuples, not sets: most clusters hold one or two records, and an empty tuple is shared
+    while an empty set costs 216 bytes — tens of thousands of clusters are alive at once.
+    """
+
     members: list[int]
-    niks: set[str] = field(default_factory=set)
-    passports: set[str] = field(default_factory=set)
-    sexes: set[Sex] = field(default_factory=set)
+    niks: tuple[str, ...] = ()
+    passports: tuple[str, ...] = ()
+    sexes: tuple[Sex, ...] = ()
     years: tuple[int, int] | None = None
-    births: set[date] = field(default_factory=set)
-    cases: dict[tuple[str, str], list[frozenset[PersonRole]]] = field(default_factory=dict)
+    births: tuple[date, ...] = ()
+    #: (case, roles of one member in it), one entry per member recorded in a case
+    cases: tuple[tuple[CaseSlot, frozenset[PersonRole]], ...] = ()
     locked: bool = False
     #: records a reviewer said are *not* this person (rejected links), of any member
-    apart: set[int] = field(default_factory=set)
+    apart: set[int] | None = None
 
 
 def _single(record: LinkRecord) -> _Cluster:
     cluster = _Cluster([record.ref])
     if record.nik:
-        cluster.niks.add(record.nik)
+        cluster.niks = (record.nik,)
     if record.passport:
-        cluster.passports.add(record.passport)
+        cluster.passports = (record.passport,)
     if record.sex is not None:
-        cluster.sexes.add(record.sex)
+        cluster.sexes = (record.sex,)
     if record.birth_year is not None:  # as recorded, else as in the NIK
         cluster.years = (record.birth_year, record.birth_year)
     if record.exact_birth is not None:  # as recorded, else as in the NIK (which may be mistyped)
-        cluster.births.add(record.exact_birth)
+        cluster.births = (record.exact_birth,)
     if record.case_key is not None:
-        cluster.cases[(record.source, record.case_key)] = [record.roles]
+        cluster.cases = (((record.source, record.case_key), record.roles),)
     return cluster
+
+
+def _joined(a: tuple, b: tuple) -> tuple:  # type: ignore[type-arg]
+    """The distinct values of both, in first-seen order."""
+    if not b:
+        return a
+    if not a:
+        return b
+    return tuple(dict.fromkeys(a + b))
+
+
+def _cases_compatible(a: _Cluster, b: _Cluster) -> bool:
+    """No two records of one case, except a victim and the same victim examined as a witness."""
+    if not a.cases or not b.cases:
+        return True
+    mine: dict[CaseSlot, list[frozenset[PersonRole]]] = {}
+    for slot, roles in a.cases:
+        mine.setdefault(slot, []).append(roles)
+    theirs: dict[CaseSlot, list[frozenset[PersonRole]]] = {}
+    for slot, roles in b.cases:
+        theirs.setdefault(slot, []).append(roles)
+    for slot, roles_b in theirs.items():
+        if slot in mine:
+            together = mine[slot] + roles_b
+            if len(together) > 2 or frozenset().union(*together) != _VICTIM_PAIR:
+                return False
+    return True
 
 
 #: Two full birth dates of one person differ by at most this many days (a mistyped day or month).
@@ -85,18 +122,30 @@ class Clusterer:
     def __init__(self, records: Sequence[LinkRecord], apart: Iterable[tuple[int, int]] = ()) -> None:
         self.records = records
         self.parent = list(range(len(records)))
-        self.clusters: dict[int, _Cluster] = {r.ref: _single(r) for r in records}
+        #: root → its cluster, made when a record first takes part in a merge or check: most
+        #: records of a big run stay alone, and a cluster's sets cost about a kilobyte.
+        self.clusters: dict[int, _Cluster] = {}
         self.refused = 0
         for i, j in apart:  # rejected by a reviewer: never in one cluster
-            self.clusters[i].apart.add(j)
-            self.clusters[j].apart.add(i)
+            for x, y in ((i, j), (j, i)):
+                cluster = self._cluster(x)
+                if cluster.apart is None:
+                    cluster.apart = set()
+                cluster.apart.add(y)
+
+    def _cluster(self, root: int) -> _Cluster:
+        """The cluster rooted at ``root`` (a root alone is made on first use)."""
+        cluster = self.clusters.get(root)
+        if cluster is None:
+            cluster = self.clusters[root] = _single(self.records[root])
+        return cluster
 
     def force(self, i: int, j: int) -> bool:
         """Merge on a reviewer's confirmation: only a rejection or two locked persons stop it."""
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        a, b = self.clusters[ri], self.clusters[rj]
+        a, b = self._cluster(ri), self._cluster(rj)
         if (a.locked and b.locked) or self._kept_apart(a, b):
             return False
         self._union(ri, rj)
@@ -119,14 +168,14 @@ class Clusterer:
             first = group[0]
             for other in group[1:]:
                 self._union(self.find(first), self.find(other))
-            self.clusters[self.find(first)].locked = True
+            self._cluster(self.find(first)).locked = True
 
     def link(self, i: int, j: int, score: float) -> bool:
         """Merge the clusters of ``i`` and ``j`` if that keeps both consistent."""
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        a, b = self.clusters[ri], self.clusters[rj]
+        a, b = self._cluster(ri), self._cluster(rj)
         if not self._consistent(a, b, strong=score >= STRONG_THRESHOLD):
             self.refused += 1
             return False
@@ -135,29 +184,46 @@ class Clusterer:
 
     def groups(self) -> list[list[int]]:
         """Every cluster as a list of record positions."""
-        return [c.members for root, c in self.clusters.items() if self.find(root) == root]
+        parent, clusters = self.parent, self.clusters
+        return [
+            clusters[root].members if root in clusters else [root]
+            for root in range(len(parent))
+            if parent[root] == root
+        ]
+
+    def merged(self) -> list[list[int]]:
+        """The clusters of more than one record (cheaper than :meth:`groups` on a big run)."""
+        return [c.members for c in self.clusters.values() if len(c.members) > 1]
 
     def cluster_of(self, i: int) -> list[int]:
-        return self.clusters[self.find(i)].members
+        root = self.find(i)
+        cluster = self.clusters.get(root)
+        return cluster.members if cluster is not None else [root]
 
     # -- internals ---------------------------------------------------------------------------
 
     def kept_apart(self, i: int, j: int) -> bool:
         """Whether a reviewer's rejection keeps the clusters of ``i`` and ``j`` apart."""
-        return self._kept_apart(self.clusters[self.find(i)], self.clusters[self.find(j)])
+        ri, rj = self.find(i), self.find(j)
+        if ri not in self.clusters and rj not in self.clusters:
+            return False  # two records alone: no reviewer's rejection names either
+        return self._kept_apart(self._cluster(ri), self._cluster(rj))
 
     @staticmethod
     def _kept_apart(a: _Cluster, b: _Cluster) -> bool:
         if not a.apart and not b.apart:
             return False
-        return any(m in a.apart for m in b.members) or any(m in b.apart for m in a.members)
+        return bool(
+            (a.apart and any(m in a.apart for m in b.members))
+            or (b.apart and any(m in b.apart for m in a.members))
+        )
 
     def _consistent(self, a: _Cluster, b: _Cluster, *, strong: bool) -> bool:
         if a.locked and b.locked:
             return False
         if self._kept_apart(a, b):
             return False
-        if len(a.passports | b.passports) > 1 or len(a.sexes | b.sexes) > 1:
+        if len(_joined(a.passports, b.passports)) > 1 or len(_joined(a.sexes, b.sexes)) > 1:
             return False
         if not all(nik_compatible(x, y) for x in a.niks for y in b.niks):
             return False
@@ -178,11 +244,8 @@ class Clusterer:
             and not all(_dates_agree(x, y) for x in a.births for y in b.births)
         ):
             return False
-        for slot, roles in b.cases.items():
-            if slot in a.cases:
-                together = a.cases[slot] + roles
-                if len(together) > 2 or frozenset().union(*together) != _VICTIM_PAIR:
-                    return False
+        if not _cases_compatible(a, b):
+            return False
         if not strong and len(a.members) + len(b.members) > 2:
             return self._names_agree(a.members, b.members)
         return True
@@ -200,21 +263,21 @@ class Clusterer:
     def _union(self, ri: int, rj: int) -> None:
         if ri == rj:
             return
-        a, b = self.clusters[ri], self.clusters[rj]
+        a, b = self._cluster(ri), self._cluster(rj)
         if len(a.members) < len(b.members):
             ri, rj, a, b = rj, ri, b, a
         self.parent[rj] = ri
         a.members.extend(b.members)
-        a.niks |= b.niks
-        a.passports |= b.passports
-        a.sexes |= b.sexes
-        a.births |= b.births
+        a.niks = _joined(a.niks, b.niks)
+        a.passports = _joined(a.passports, b.passports)
+        a.sexes = _joined(a.sexes, b.sexes)
+        a.births = _joined(a.births, b.births)
         if b.years:
             a.years = (
                 b.years if a.years is None else (min(a.years[0], b.years[0]), max(a.years[1], b.years[1]))
             )
-        for slot, roles in b.cases.items():
-            a.cases.setdefault(slot, []).extend(roles)
+        a.cases = a.cases + b.cases
         a.locked = a.locked or b.locked
-        a.apart |= b.apart
+        if b.apart:
+            a.apart = b.apart if not a.apart else a.apart | b.apart
         del self.clusters[rj]

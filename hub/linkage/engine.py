@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from hub.linkage.blocking import candidate_pairs
+from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
 from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare
@@ -112,19 +112,22 @@ def _link(
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
-    pairs = candidate_pairs(records, only_set)
+    # Pairs are streamed from the blocks and scored at once: only the links and the
+    # uncertain pairs are kept (a small share of the candidates).
     scored: list[tuple[float, int, int, str]] = []
     uncertain: list[tuple[float, int, int, str]] = []
-    total = len(pairs)
-    for n, (i, j) in enumerate(pairs, start=1):
+    total = 0
+    for i, j in iter_pairs(records, only_set):
+        total += 1
         result = compare(records[i], records[j], names)
         if result.score >= LINK_THRESHOLD:
             scored.append((result.score, i, j, result.rule))
         elif result.score >= REVIEW_THRESHOLD:
             uncertain.append((result.score, i, j, result.rule))
-        if progress is not None and n % 50_000 == 0:
-            progress("scoring", n, total)
+        if progress is not None and total % 50_000 == 0:
+            progress("scoring", total, 0)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
     clusterer = Clusterer(records, rejected)
     clusterer.seed(existing)
@@ -186,9 +189,7 @@ def _collective_pass(
             by_case[(record.source, record.case_key)].append(record.ref)
     # Pairs of cases (of different sources) that share a linked person.
     case_pairs: set[tuple[tuple[str, str], tuple[str, str]]] = set()
-    for group in clusterer.groups():
-        if len(group) < 2:
-            continue
+    for group in clusterer.merged():
         slots = sorted({(records[i].source, records[i].case_key) for i in group if records[i].case_key})
         for x in range(len(slots)):
             for y in range(x + 1, len(slots)):

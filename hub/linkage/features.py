@@ -7,8 +7,10 @@ run.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from hub.linkage.normalise import (
     BirthDate,
@@ -77,13 +79,22 @@ class LinkRecord:
         else:
             self.birth_year = self.nik_birth.year if self.nik_birth else None
         self.regions = tuple(r for r in (self.region, self.nik_region) if r)
-        self.sorted_tokens = tuple(sorted(self.name.tokens))
-        self.sound = " ".join(sorted(sound_key(t) for t in self.name.tokens))
+        tokens = self.name.tokens
+        ordered = tuple(sorted(tokens))
+        # Shared, not copied: a million records hold these (names repeat a lot).
+        self.sorted_tokens = tokens if ordered == tokens else ordered
+        self.sound = sys.intern(" ".join(sorted(sound_key(t) for t in tokens)))
 
     @property
     def exact_birth(self) -> date | None:
         """A full birth date: as recorded (unless only the year is), else from the NIK."""
         return self.births[0] if self.births else None
+
+
+@lru_cache(maxsize=256)
+def _roles(roles: tuple[PersonRole, ...]) -> frozenset[PersonRole]:
+    """One shared frozenset per combination of roles (a frozenset per record costs 216 bytes)."""
+    return frozenset(roles)
 
 
 def link_record(ref: int, record: PersonRecord) -> LinkRecord:
@@ -99,9 +110,9 @@ def link_record(ref: int, record: PersonRecord) -> LinkRecord:
         source=record.source,
         key=record.key,
         case_key=record.case_key,
-        roles=frozenset(record.roles),
+        roles=_roles(tuple(record.roles)),
         name=name,
-        name_key=name_key(name),
+        name_key=sys.intern(name_key(name)),
         nik=nik,
         passport=normalise_passport(record.passport_number),
         sex=sex,

@@ -17,6 +17,7 @@ and nothing here is ever logged or stored: normalised names are personal data to
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -146,7 +147,8 @@ def normalise_name(raw: str | None) -> NameParts:
         if given and is_patronym_marker(word):
             target = patronym
             continue
-        target.append(modern_spelling(word))
+        # Interned: a million records share a few thousand distinct tokens.
+        target.append(sys.intern(modern_spelling(word)))
     return NameParts(tuple(given), tuple(patronym))
 
 

@@ -11,6 +11,15 @@ confirms or rejects it:
 - ``REJECTED``: later runs never put the two records in one person, and never offer the pair
   again.
 
+A decision can be **undone** (:meth:`ReviewQueue.undo`): the pair is ``PENDING`` again, later
+runs no longer bind themselves to it, and an undone confirmation splits the merged person back
+into the two it joined. What a confirmation changed in the index is kept for that purpose in
+``linkage_review_merge`` (record references, person ids, scores and rules — nothing personal):
+the records that came from the absorbed person leave the merged one again, under that
+person's id (or a new one if the id was given out since), with the rule and score they had.
+Records that joined the merged person after the confirmation stay where they are; the next
+full run re-clusters them without the decision.
+
 Decisions are kept across runs (a full run replaces only the *pending* rows) and written to
 the audit chain by the caller. All SQL of the queue lives here (resolvers know no SQL).
 """
@@ -71,6 +80,19 @@ linkage_review = Table(
 )
 
 
+linkage_review_merge = Table(
+    "linkage_review_merge",
+    metadata,
+    Column("review_id", Integer, primary_key=True, doc="The confirmed pair (linkage_review.id)."),
+    Column("source", String(64), primary_key=True, doc="Source of a record the confirmation changed."),
+    Column("record_key", String(255), primary_key=True, doc="The source's own key of that record."),
+    Column("person_before", Integer, nullable=False, doc="Its person id before the confirmation."),
+    Column("moved", Integer, nullable=False, doc="1: it came from the absorbed person; 0: rule only."),
+    Column("score_before", Float, nullable=True),
+    Column("rule_before", String(64), nullable=False),
+)
+
+
 class ReviewStatus(StrEnum):
     PENDING = "PENDING"
     CONFIRMED = "CONFIRMED"
@@ -118,6 +140,10 @@ class Decided:
 
 class ReviewNotFound(LookupError):
     """No queued pair has that id."""
+
+
+class NotDecided(ValueError):
+    """The pair has no decision to undo (it is pending)."""
 
 
 def ordered(a: RecordRef, b: RecordRef) -> tuple[RecordRef, RecordRef]:
@@ -217,11 +243,34 @@ class ReviewQueue:
             raise ReviewNotFound(item_id)
         return _item(row)
 
+    async def get_visible(
+        self, item_id: int, hidden: Sequence[tuple[str, Sequence[PersonRole]]] = ()
+    ) -> ReviewItem:
+        """The pair, whatever its status, if both records are indexed and visible to the caller."""
+        stmt = (
+            select(linkage_review, _la.c.person_id.label("person_a"), _lb.c.person_id.label("person_b"))
+            .join(
+                _la,
+                and_(_la.c.source == linkage_review.c.source_a, _la.c.record_key == linkage_review.c.key_a),
+            )
+            .join(
+                _lb,
+                and_(_lb.c.source == linkage_review.c.source_b, _lb.c.record_key == linkage_review.c.key_b),
+            )
+            .where(linkage_review.c.id == item_id, *_hidden(hidden))
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise ReviewNotFound(item_id)
+        return _item(row)
+
     async def decide(self, item_id: int, status: ReviewStatus, by: str) -> ReviewItem:
         """Record a decision; a confirmation merges the two persons in the index at once.
 
         The person with the smaller id absorbs the other (ids stay stable for the larger
-        share of existing references). Both happen in one transaction.
+        share of existing references); what the merge changed is kept so that it can be
+        undone (:meth:`undo`). All of it happens in one transaction.
         """
         if status is ReviewStatus.PENDING:
             raise ValueError("a decision is CONFIRMED or REJECTED")
@@ -236,6 +285,7 @@ class ReviewQueue:
             keep, drop = item.left_person, item.right_person
             if status is ReviewStatus.CONFIRMED and keep is not None and drop is not None and keep != drop:
                 keep, drop = min(keep, drop), max(keep, drop)
+                await self._remember_merge(conn, item, drop)
                 await conn.execute(
                     update(linkage_record).where(linkage_record.c.person_id == drop).values(person_id=keep)
                 )
@@ -246,6 +296,110 @@ class ReviewQueue:
                         .values(rule="CONFIRMED", score=None)
                     )
         return await self.get(item_id)
+
+    @staticmethod
+    async def _remember_merge(conn: Any, item: ReviewItem, drop: int) -> None:
+        """Keep what confirming ``item`` changes: the absorbed person's records, the pair's rules."""
+        pair = {item.left, item.right}
+        stmt = select(
+            linkage_record.c.source,
+            linkage_record.c.record_key,
+            linkage_record.c.person_id,
+            linkage_record.c.score,
+            linkage_record.c.rule,
+        ).where(
+            or_(
+                linkage_record.c.person_id == drop,
+                *(
+                    and_(linkage_record.c.source == source, linkage_record.c.record_key == key)
+                    for source, key in pair
+                ),
+            )
+        )
+        rows = [
+            {
+                "review_id": item.id,
+                "source": source,
+                "record_key": key,
+                "person_before": person,
+                "moved": int(person == drop),
+                "score_before": score,
+                "rule_before": rule,
+            }
+            for source, key, person, score, rule in (await conn.execute(stmt)).all()
+        ]
+        await conn.execute(delete(linkage_review_merge).where(linkage_review_merge.c.review_id == item.id))
+        for start in range(0, len(rows), 2000):
+            await conn.execute(insert(linkage_review_merge), rows[start : start + 2000])
+
+    async def undo(self, item_id: int) -> ReviewItem:
+        """Reverse a decision: the pair is pending again, and a confirmation's merge is split.
+
+        The records that the confirmation moved out of the absorbed person and that are still
+        in the merged person go back to a person of their own — the absorbed person's id when
+        nobody holds it now, else a new one — with the score and rule they had; the pair's
+        other record gets its rule and score back. Raises :class:`NotDecided` for a pending
+        pair and :class:`ReviewNotFound` for an unknown id.
+        """
+        item = await self.get(item_id)
+        if item.status is ReviewStatus.PENDING:
+            raise NotDecided(item_id)
+        async with self.engine.begin() as conn:
+            if item.status is ReviewStatus.CONFIRMED:
+                await self._split(conn, item)
+            await conn.execute(
+                delete(linkage_review_merge).where(linkage_review_merge.c.review_id == item_id)
+            )
+            await conn.execute(
+                update(linkage_review)
+                .where(linkage_review.c.id == item_id)
+                .values(status=ReviewStatus.PENDING.value, decided_by=None, decided_at=None)
+            )
+        return await self.get(item_id)
+
+    @staticmethod
+    async def _split(conn: Any, item: ReviewItem) -> None:
+        merged = item.left_person if item.left_person is not None else item.right_person
+        if merged is None:
+            return  # both records left the index: nothing to split
+        remembered = (
+            await conn.execute(
+                select(linkage_review_merge).where(linkage_review_merge.c.review_id == item.id)
+            )
+        ).all()
+        current = {
+            (source, key): person
+            for source, key, person in (
+                await conn.execute(
+                    select(
+                        linkage_record.c.source, linkage_record.c.record_key, linkage_record.c.person_id
+                    ).where(linkage_record.c.person_id == merged)
+                )
+            ).all()
+        }
+        back = [row for row in remembered if (row.source, row.record_key) in current]
+        moving = [row for row in back if row.moved]
+        if moving and len(moving) < len(current):
+            absorbed = moving[0].person_before
+            taken = (
+                await conn.execute(
+                    select(linkage_record.c.person_id).where(linkage_record.c.person_id == absorbed).limit(1)
+                )
+            ).first()
+            if taken is None:
+                target = absorbed
+            else:
+                highest = (await conn.execute(select(func.max(linkage_record.c.person_id)))).scalar()
+                target = int(highest or 0) + 1
+        else:
+            target = merged  # nothing to move out (or everything would move): ids stay
+        for row in back:
+            person = target if row.moved else merged
+            await conn.execute(
+                update(linkage_record)
+                .where(linkage_record.c.source == row.source, linkage_record.c.record_key == row.record_key)
+                .values(person_id=person, score=row.score_before, rule=row.rule_before)
+            )
 
     # --- for the linkage job ----------------------------------------------------------------
 

@@ -173,8 +173,10 @@ def _demo_generate(args: argparse.Namespace) -> int:
     try:  # an optional part of the product: `pip install tppo-hub[demo]`
         from hub.demo.generate import generate
     except ImportError as exc:
-        print(f"error: the demo generator is not installed ({exc.name}): pip install 'tppo-hub[demo]'",
-              file=sys.stderr)
+        print(
+            f"error: the demo generator is not installed ({exc.name}): pip install 'tppo-hub[demo]'",
+            file=sys.stderr,
+        )
         return 2
 
     def progress(message: str) -> None:

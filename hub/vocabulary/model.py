@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.vocabulary.reference import RegionPrefix
 
 
 class Labelled(enum.Enum):
@@ -550,6 +553,19 @@ class Keyset:
     source: str
     key: str
 
+    @classmethod
+    def of(cls, case: CaseRecord) -> Keyset:
+        """The position of ``case`` (what its cursor holds)."""
+        return cls(case.reported_at, case.source, case.key)
+
+    @staticmethod
+    def merge_key(case: CaseRecord) -> tuple[date, str]:
+        """How the hub orders cases of several sources: by date, a missing one the earliest,
+        then by source; cases of one source keep the order their database gave them (the key
+        order, which only the database knows). Each source's SQL orders the same way
+        (``adapters/keyset.py``)."""
+        return (case.reported_at or date.min, case.source)
+
 
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
@@ -563,7 +579,8 @@ class CaseFilter:
 
     reported_from: date | None = None
     reported_to: date | None = None
-    regions: tuple[str, ...] = ()
+    #: Normalised once, where the filter enters the hub (plain strings are read as prefixes too).
+    regions: tuple[RegionPrefix | str, ...] = ()
     agencies: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     exploitation_types: tuple[ExploitationType, ...] = ()

@@ -32,6 +32,7 @@ __all__ = [
     "Region",
     "RegionIndex",
     "RegionLevel",
+    "RegionPrefix",
     "normalize_code",
     "normalize_name",
     "normalize_prefix",
@@ -178,17 +179,45 @@ def normalize_code(code: str | int) -> str | None:
     return None
 
 
-def normalize_prefix(prefix: str | int) -> str | None:
-    """A region filter prefix in dotted form, for string-prefix matching of dotted codes.
+class RegionPrefix(str):
+    """A region filter's Kemendagri code prefix in dotted form, normalised once.
 
-    ``33`` (a province) and ``33.73`` (a regency) are the usual prefixes; ``3`` (Java and the
-    Jakarta/Banten provinces, 31-36) and ``33.7`` (the cities of Central Java) are plain string
-    prefixes of the dotted codes. Bare digits get their dot after two digits (``3373`` ->
-    ``33.73``, ``337`` -> ``33.7``) because that is where Kemendagri puts it; anything past the
-    regency (``33.73.01``, ``3373011001``) is cut to the regency, the finest level this
-    reference knows (so such a filter is a superset at regency granularity). A trailing dot is
-    dropped. Empty or non-numeric input gives ``None``, never "everything".
+    Made by :meth:`parse` where the filter enters the hub (the GraphQL input); every later
+    reader — the sources' region conditions, :meth:`RegionIndex.regencies_in`,
+    :meth:`RegionIndex.names_for_prefix`, disclosure control — takes it as it is. It *is* its
+    dotted string (``"33"``, ``"33.73"``), so it compares, hashes and serialises as before.
     """
+
+    __slots__ = ()
+
+    @classmethod
+    def parse(cls, prefix: str | int) -> RegionPrefix | None:
+        """The prefix ``prefix`` stands for (itself if already one); None if it is none.
+
+        ``33`` (a province) and ``33.73`` (a regency) are the usual prefixes; ``3`` (Java and the
+        Jakarta/Banten provinces, 31-36) and ``33.7`` (the cities of Central Java) are plain string
+        prefixes of the dotted codes. Bare digits get their dot after two digits (``3373`` ->
+        ``33.73``, ``337`` -> ``33.7``) because that is where Kemendagri puts it; anything past the
+        regency (``33.73.01``, ``3373011001``) is cut to the regency, the finest level this
+        reference knows (so such a filter is a superset at regency granularity). A trailing dot is
+        dropped. Empty or non-numeric input gives ``None``, never "everything".
+        """
+        if isinstance(prefix, RegionPrefix):
+            return prefix
+        text = _prefix_text(prefix)
+        return None if text is None else cls(text)
+
+    def covers(self, code: str) -> bool:
+        """Whether the dotted region ``code`` lies under this prefix."""
+        return code.startswith(self)
+
+
+def normalize_prefix(prefix: str | int) -> RegionPrefix | None:
+    """A region filter prefix in dotted form (:meth:`RegionPrefix.parse`)."""
+    return RegionPrefix.parse(prefix)
+
+
+def _prefix_text(prefix: str | int) -> str | None:
     text = str(prefix).strip().rstrip(".")
     if not text or not text.isascii():
         return None
@@ -372,16 +401,16 @@ class RegionIndex:
         region = self.by_code(code)
         return self._by_code[region.province_code] if region else None
 
-    def regencies_in(self, prefix: str | int) -> tuple[Region, ...]:
+    def regencies_in(self, prefix: RegionPrefix | str | int) -> tuple[Region, ...]:
         """The regencies whose dotted code starts with ``prefix`` (see :func:`normalize_prefix`).
 
         ``33`` gives all 35 of Central Java, ``33.73`` just Kota Salatiga; an invalid prefix
         gives an empty tuple.
         """
-        normalized = normalize_prefix(prefix)
+        normalized = RegionPrefix.parse(prefix)
         if normalized is None:
             return ()
-        return tuple(r for r in self._regencies if r.code.startswith(normalized))
+        return tuple(r for r in self._regencies if normalized.covers(r.code))
 
     # -- by name -----------------------------------------------------------------------------
 
@@ -440,7 +469,9 @@ class RegionIndex:
         names = [regency.name] + [f"{kind} {bare}" for kind in _KIND_SPELLINGS[kind_word]]
         return tuple(dict.fromkeys(_with_upper(names)))
 
-    def names_for_prefix(self, prefix: str | int, level: RegionLevel = "REGENCY") -> tuple[str, ...]:
+    def names_for_prefix(
+        self, prefix: RegionPrefix | str | int, level: RegionLevel = "REGENCY"
+    ) -> tuple[str, ...]:
         """The name strings a source may store for the regions under a code prefix.
 
         For pushing a region filter into a source that stores names, not codes:
@@ -459,7 +490,7 @@ class RegionIndex:
         ``Jawa Tengah``, ``JATENG``, ...; a regency prefix such as ``33.74`` covers no whole
         province and gives an empty tuple.
         """
-        normalized = normalize_prefix(prefix)
+        normalized = RegionPrefix.parse(prefix)
         if normalized is None:
             return ()
         names: list[str] = []
@@ -467,7 +498,7 @@ class RegionIndex:
             if len(normalized) > 2:
                 return ()
             for province in self._provinces:
-                if province.code.startswith(normalized):
+                if normalized.covers(province.code):
                     names.extend(self._province_spellings[province.code])
             return tuple(dict.fromkeys(names))
         inside = self.regencies_in(normalized)

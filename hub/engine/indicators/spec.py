@@ -22,7 +22,6 @@ follow, located the same way.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from hub.support.locator import KeyPath, TomlLocator
-from hub.support.typed_toml import Problem, StrictModel, TomlFileError, read_toml, validate
+from hub.support.typed_toml import Problem, StrictModel, TomlFileError, member, read_toml, validate
 from hub.vocabulary.model import CaseStage, Dimension, Labelled, PersonRole, ServiceStatus, ServiceType
 
 #: Where the shipped indicator files live (package data).
@@ -311,22 +310,6 @@ class RegistryError(ValueError):
 # --- reading one file: the file shape as a pydantic model (hub/support/typed_toml.py) ---------
 
 
-def _member(enum_cls: type[enum.Enum]) -> Any:
-    """A field holding a member of ``enum_cls`` by name, with a "did you mean" on a wrong one."""
-    names = [m.name for m in enum_cls]  # type: ignore[var-annotated]
-
-    def check(value: Any) -> Any:
-        if isinstance(value, enum_cls):
-            return value
-        if isinstance(value, str) and value in names:
-            return enum_cls[value]
-        hint = difflib.get_close_matches(str(value), names, n=1)
-        suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (valid: {', '.join(names)})"
-        raise ValueError(f"{value!r} is not a {enum_cls.__name__}{suffix}")
-
-    return Annotated[enum_cls, BeforeValidator(check)]
-
-
 def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     repeated = [v.name for i, v in enumerate(values) if v in values[:i]]
     if repeated:
@@ -335,7 +318,7 @@ def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _members(enum_cls: type[enum.Enum]) -> Any:
-    return Annotated[tuple[_member(enum_cls), ...], AfterValidator(_unique)]
+    return Annotated[tuple[member(enum_cls), ...], AfterValidator(_unique)]
 
 
 Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -369,7 +352,7 @@ class MetadataFile(StrictModel):
 
     concept: TextFile
     formula: Words
-    frequency: _member(Frequency)  # type: ignore[valid-type]
+    frequency: member(Frequency)  # type: ignore[valid-type]
     reference_codes: Annotated[tuple[Words, ...], Field(min_length=1)]
     interpretation: TextFile | None = None
     producer: Words = "Gugus Tugas PP-TPPO (Sekretariat)"
@@ -379,9 +362,9 @@ class IndicatorFile(StrictModel):
     """One indicator file (``registry/*.toml``), as written; the rules across fields follow."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
-    theme: _member(Theme)  # type: ignore[valid-type]
-    kind: _member(Kind)  # type: ignore[valid-type]
-    unit: _member(Unit)  # type: ignore[valid-type]
+    theme: member(Theme)  # type: ignore[valid-type]
+    kind: member(Kind)  # type: ignore[valid-type]
+    unit: member(Unit)  # type: ignore[valid-type]
     legal_basis: Words
     disaggregations: _members(Dimension) = ()  # type: ignore[valid-type]
     needs: _members(Need)  # type: ignore[valid-type]

@@ -1,0 +1,265 @@
+"""Pages that walk the index of an ISO text date column come in exactly the canonical order.
+
+:mod:`adapters.datewalk` orders a page by the raw text (which an index serves) instead of the
+canonical day (which every row would have to compute). Hypothesis draws registers of messy
+date texts — clean days with many ties, times after a day (`` 08:00``, ``T08:00``), spaces
+around, impossible days, other formats, junk, empty text and NULL — on SQLite and on the
+suite's PostgreSQL (``C`` collation), and page sizes, both orders and report-date filters.
+The expected order is computed here in Python from the inserted texts (the value layer's
+rule, written out independently: ``YYYY-MM-DD`` after trimming spaces, then nothing, a space
+or a ``T``, and a real calendar day; anything else is undated and sorts as the earliest).
+Paging to the end must visit each matching case once, in that order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from adapters.engines import EngineOptions
+from adapters.mapping import load_mapping_text
+from adapters.sql import MappedSQLSource
+from hub.vocabulary.model import CaseFilter, CaseRecord, CaseSearch, Keyset, SortOrder
+
+SETTINGS = settings(
+    derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+MAPPING = """[source]
+agency = { code = "WALK", name = "Date walk test agency", type = "OTHER" }
+[case]
+table = "kasus"
+key = "id"
+reported_at = "tgl"
+"""
+
+DAYS = ["2022-12-30", "2022-12-31", "2023-01-01", "2023-01-02", "2024-02-29"]
+dated_texts = st.builds(
+    lambda day, suffix, left, right: f"{left}{day}{suffix}{right}",
+    st.sampled_from(DAYS),
+    st.sampled_from(["", "", "", " 08:00", "T08:00:00", " ", "T"]),
+    st.sampled_from(["", "", "", " ", "  "]),
+    st.sampled_from(["", "", " "]),
+)
+junk_texts = st.sampled_from(
+    [
+        "2023-02-29",  # not a leap year
+        "2023-13-01",
+        "0000-01-01",
+        "20230101",
+        "2023-01-01x",
+        "2023-01-01-",
+        "01/01/2023",
+        "\t2023-01-01",  # only spaces are trimmed
+        "",
+        "   ",
+        "abc",
+        "~",
+        "-1",
+    ]
+)
+registers = st.lists(st.one_of(dated_texts, dated_texts, junk_texts, st.none()), min_size=8, max_size=60)
+ranges = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from([None, *DAYS]), st.sampled_from([None, *DAYS])),
+)
+
+_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}( .*)?", re.DOTALL)
+
+
+def canonical_day(text: str | None) -> str | None:
+    """The value layer's reading of an ISO date text, written out independently."""
+    if text is None:
+        return None
+    trimmed = text.strip(" ")
+    if not (_SHAPE.fullmatch(trimmed) or _SHAPE.fullmatch(trimmed.replace("T", " "))):
+        return None
+    year, month, day = trimmed[0:4], trimmed[5:7], trimmed[8:10]
+    if year == "0000":
+        return None
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    return trimmed[:10]
+
+
+def expected_keys(
+    texts: list[str | None], descending: bool, span: tuple[str | None, str | None] | None
+) -> list[str]:
+    rows = [(canonical_day(text), key) for key, text in enumerate(texts, start=1)]
+    if span is not None:
+        low, high = span
+        rows = [
+            (day, key)
+            for day, key in rows
+            if (low is None or (day is not None and day >= low))
+            and (high is None or (day is not None and day <= high))
+        ]
+    ordered = sorted(rows, key=lambda row: (row[0] or "", row[1]), reverse=descending)
+    return [str(key) for _, key in ordered]
+
+
+async def page_all(
+    source: MappedSQLSource, size: int, order: SortOrder, filter: CaseFilter
+) -> list[CaseRecord]:
+    """Every case through keyset pages of ``size`` (cursors as the engine makes them)."""
+    seen: list[CaseRecord] = []
+    after: Keyset | None = None
+    for _ in range(1000):
+        page = await source.search_cases(CaseSearch(filter=filter, order=order, after=after, limit=size + 1))
+        seen.extend(page[:size])
+        if len(page) <= size:
+            return seen
+        last = page[size - 1]
+        after = Keyset(last.reported_at, source.name, last.key)
+    raise AssertionError("paging did not end")
+
+
+async def check(source: MappedSQLSource, texts: list[str | None], size: int, span: Any) -> None:
+    assert source._walk is not None, "the page must take the index walk on this database"
+    filter = CaseFilter()
+    if span is not None:
+        low, high = span
+        filter = CaseFilter(
+            reported_from=date.fromisoformat(low) if low else None,
+            reported_to=date.fromisoformat(high) if high else None,
+        )
+    for order in (SortOrder.DESC, SortOrder.ASC):
+        got = await page_all(source, size, order, filter)
+        assert [c.key for c in got] == expected_keys(texts, order is SortOrder.DESC, span), (order, texts)
+        days = {str(k): canonical_day(t) for k, t in enumerate(texts, start=1)}
+        assert all((c.reported_at.isoformat() if c.reported_at else None) == days[c.key] for c in got)
+
+
+def _mapping() -> Any:
+    return load_mapping_text(MAPPING, "walk")
+
+
+@settings(SETTINGS, max_examples=25)
+@given(texts=registers, size=st.sampled_from([1, 2, 3, 7]), span=ranges)
+async def test_walked_pages_follow_the_canonical_order_on_sqlite(
+    tmp_path: Path, texts: list[str | None], size: int, span: Any
+) -> None:
+    path = tmp_path / f"walk-{uuid.uuid4().hex}.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
+    db.commit()
+    db.close()
+    source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        await check(source, texts, size, span)
+    finally:
+        await source.close()
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def walk_database(postgres_server: Any) -> str:
+    return str(postgres_server.create_database("date_walk", replace=True))
+
+
+@settings(SETTINGS, max_examples=15)
+@given(texts=registers, size=st.sampled_from([1, 3, 7]), span=ranges)
+async def test_walked_pages_follow_the_canonical_order_on_postgres(
+    walk_database: str, texts: list[str | None], size: int, span: Any
+) -> None:
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2)", list(enumerate(texts, start=1)))
+    finally:
+        await connection.close()
+    source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
+    await source.open()
+    try:
+        await check(source, texts, size, span)
+    finally:
+        await source.close()
+
+
+async def test_a_date_column_of_another_format_keeps_the_canonical_order(tmp_path: Path) -> None:
+    """Only ISO text is walked: a DD/MM/YYYY column is ordered by its canonical day."""
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", [(1, "02/01/2023"), (2, "01/02/2023"), (3, "x")])
+    db.commit()
+    db.close()
+    text = MAPPING.replace('reported_at = "tgl"', 'reported_at = { column = "tgl", format = "DD/MM/YYYY" }')
+    source = MappedSQLSource(load_mapping_text(text, "walk"), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        assert source._walk is None
+        page = await source.search_cases(CaseSearch(order=SortOrder.DESC, limit=5))
+        assert [c.key for c in page] == ["2", "1", "3"]
+    finally:
+        await source.close()
+
+
+async def test_the_newest_page_reads_a_page_of_rows_not_the_table_on_postgres(walk_database: str) -> None:
+    """The walk is what PostgreSQL executes: no plan node reads more than a few pages' rows."""
+    from sqlalchemy import event
+
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.execute(
+            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'YYYY-MM-DD') "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        await connection.execute("ANALYZE kasus")
+        source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
+        await source.open()
+        sent: list[tuple[str, Any]] = []
+        try:
+            assert source._engine is not None
+            event.listen(
+                source._engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
+            )
+            page = await source.search_cases(CaseSearch(order=SortOrder.DESC, limit=21))
+        finally:
+            await source.close()
+        assert len(sent) == 1 and len(page) == 21
+        statement, parameters = sent[0]
+        plan = await connection.fetch("EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) " + statement, *parameters)
+    finally:
+        await connection.close()
+    rows_read = _rows_per_node(json_plan(plan))
+    assert max(rows_read) < 200, rows_read  # 20,000 rows in the table; ~14 a day
+
+
+def json_plan(records: list[Any]) -> dict[str, Any]:
+    import json
+
+    value = records[0][0]
+    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
+
+
+def _rows_per_node(plan: dict[str, Any]) -> list[float]:
+    rows = [float(plan.get("Actual Rows", 0)) * float(plan.get("Actual Loops", 1))]
+    for child in plan.get("Plans", []):
+        rows.extend(_rows_per_node(child))
+    return rows
