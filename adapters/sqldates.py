@@ -37,7 +37,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from adapters.sqlfuncs import (
-    ISO_DATE_REGEX,
     CleanTextOr,
     DateColumnIso,
     DateFromSerial,
@@ -50,6 +49,7 @@ from adapters.sqlfuncs import (
     StoredAsInteger,
     ValidIsoDate,
     const,
+    pg_valid_iso,
 )
 
 #: Month names and abbreviations, Indonesian and English, lower case → month number.
@@ -237,9 +237,9 @@ def _numeric_pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElem
 class NumericDate(FunctionElement[str]):
     """A three-number date in a given part order and separator → ``YYYY-MM-DD``, else NULL.
 
-    PostgreSQL: one regular expression checks the shape, the parts are cut with
-    ``split_part`` and padded, and the calendar is checked by the ISO
-    regular expression (the text is read four times). SQLite has no regular expressions: one
+    PostgreSQL: ``translate`` checks the shape, the parts are cut with ``split_part`` and
+    padded, and the date parser checks the calendar (:func:`~adapters.sqlfuncs.pg_valid_iso`).
+    SQLite has no regular expressions: one
     GLOB shape per combination of one- and two-digit day and month, the parts at fixed
     positions; a text column whose value starts and ends with a digit (every clean value) is
     cut as it is, the rest after ``trim(CAST(…))`` — the same text, but the common case skips
@@ -269,28 +269,26 @@ def _numeric_date_sqlite(element: NumericDate, compiler: Any, **kw: Any) -> str:
     return compiler.process(expression, **kw)  # type: ignore[no-any-return]
 
 
-def _numeric_regex(pattern: Pattern) -> str:
-    digits = {"D": "[0-9]{1,2}", "M": "[0-9]{1,2}", "Y": "[0-9]{4}"}
-    sep = re.escape(pattern.separator) if pattern.separator != " " else " "
-    return "^" + sep.join(digits[p] for p in pattern.order) + "( .*)?$"
-
-
-def _numeric_date_regex(element: NumericDate, compiler: Any, kw: Any, cut: str, matches: str) -> str:
+@compiles(NumericDate, "postgresql")
+def _numeric_date_pg(element: NumericDate, compiler: Any, **kw: Any) -> str:
     _column, text, pattern, _clean = _numeric_args(element)
     x = compiler.process(text, **kw)
     sep = pattern.separator
     # The date ends at the first space (a time may follow), unless the parts are spaced.
-    date_text = x if sep == " " else cut.format(x=x, sep=" ", n=1)
-    parts = {p: cut.format(x=date_text, sep=sep, n=i) for i, p in enumerate(pattern.order, start=1)}
-    iso = f"{parts['Y']} || '-' || lpad({parts['M']}, 2, '0') || '-' || lpad({parts['D']}, 2, '0')"
-    return f"(CASE WHEN {matches.format(x=x, regex=_numeric_regex(pattern))} THEN {iso} END)"
-
-
-@compiles(NumericDate, "postgresql")
-def _numeric_date_pg(element: NumericDate, compiler: Any, **kw: Any) -> str:
-    built = _numeric_date_regex(element, compiler, kw, "split_part({x}, '{sep}', {n})", "{x} ~ '{regex}'")
-    return f"substring({built} from '^({ISO_DATE_REGEX})$')"
-
+    date_text = x if sep == " " else f"split_part({x}, ' ', 1)"
+    shapes = []
+    for day_digits, month_digits in ((2, 2), (1, 2), (2, 1), (1, 1)):
+        widths = {"D": day_digits, "M": month_digits, "Y": 4}
+        shape = sep.join("9" * widths[p] for p in pattern.order)
+        shapes.append(f"'{shape}'")
+    if sep == " ":  # spaced parts: a time after them is a fourth part
+        date_text = (
+            f"concat_ws(' ', split_part({x}, ' ', 1), split_part({x}, ' ', 2), split_part({x}, ' ', 3))"
+        )
+    shaped = f"translate({date_text}, '0123456789', '9999999999') IN ({', '.join(shapes)})"
+    parts = {p: f"split_part({date_text}, '{sep}', {i})" for i, p in enumerate(pattern.order, start=1)}
+    iso = f"({parts['Y']} || '-' || lpad({parts['M']}, 2, '0') || '-' || lpad({parts['D']}, 2, '0'))"
+    return f"(CASE WHEN {shaped} THEN CASE WHEN {pg_valid_iso(iso, compiler.dialect)} THEN {iso} END END)"
 
 
 def _numeric_parts(text: ColumnElement[str], pattern: Pattern) -> ColumnElement[str]:

@@ -31,7 +31,7 @@ DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
 #: expressions once or twice). SQLite cuts numeric patterns at fixed positions per shape, twice
 #: over (clean text as it is, the rest trimmed); month names are bounded, not yet small.
 MOST_READS = {"YYYY-MM-DD": 12, SERIAL: 10, UNIX: 12}
-PATTERN_READS = {"sqlite": 96, "postgresql": 4}
+PATTERN_READS = {"sqlite": 96, "postgresql": 12}
 NAMED_MONTH_READS = 120
 
 
@@ -204,5 +204,29 @@ async def test_a_date_column_is_formatted_from_its_type(postgres_server: Any) ->
     try:
         async with engine.begin() as conn:
             assert await conn.run_sync(check) == ["2023-07-01", None]
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_before_16_checks_the_calendar_by_arithmetic(postgres_server: Any) -> None:
+    """Servers without ``pg_input_is_valid`` get the same dates from arithmetic on the digits."""
+    old = postgresql.dialect()
+    old.server_version_info = (15, 0)
+    url = postgres_server.create_database("date_sql_15", replace=True)
+    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
+
+    def check(conn: Any) -> None:
+        METADATA.create_all(conn)
+        conn.execute(insert(VALUES), [{"id": i, "txt": t, "num": None} for i, t in enumerate(TEXTS)])
+        for fmt in ("YYYY-MM-DD", "DD/MM/YYYY", "YYYY/MM/DD"):
+            expression = parse_date(VALUES.c.txt, (fmt,))
+            sql = str(expression.compile(dialect=old, compile_kwargs={"literal_binds": True}))
+            assert "pg_input_is_valid" not in sql
+            rows = conn.exec_driver_sql(f"SELECT v.txt, {sql} FROM v ORDER BY v.id").all()
+            assert [r[1] for r in rows] == [_expected(fmt, r[0]) for r in rows], fmt
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(check)
     finally:
         await engine.dispose()
