@@ -43,6 +43,7 @@ from sqlalchemy.sql.expression import ColumnElement, Select
 from sqlalchemy.types import Date
 
 from adapters.compiler import CompiledPart
+from adapters.narrow import narrowed
 from adapters.sqldates import ISO, UNIX, canonical_format
 
 #: Byte-order comparisons that every linguistic collation gets the other way round at least
@@ -228,10 +229,14 @@ class DateWalk:
     ) -> Select[Any]:
         """The rows of one phase's page (``dated`` or ``undated``) in the canonical order."""
         assert part.date_expr is not None
+        # The keys come from a cut of the value layer with only the columns they need; the
+        # full row is computed once, for the page's keys (issue 13: planning, not reading).
+        cut = narrowed(part, [self.raw, *narrowing])
+        raw, *moved = cut.expressions
         keys = (
-            self.dated_keys(part, narrowing, descending, after_day)
+            DateWalk(raw, self.scale).dated_keys(cut.part, moved, descending, after_day)
             if phase == "dated"
-            else self.undated_keys(part, narrowing, descending)
+            else self.undated_keys(cut.part, moved, descending)
         )
         order = (
             (part.date_expr.desc().nulls_last(), part.key_column.desc())

@@ -37,6 +37,7 @@ from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
+from adapters.narrow import narrowed
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
@@ -205,11 +206,13 @@ class MappedSQLSource(Source):
             # Two steps in one statement: pick the page's keys by the cheap sort columns first,
             # then compute the full row (correlated subqueries for stages and multi-valued
             # codes) for those rows only — not for every row the database has to sort.
+            # The keys come from a cut of the value layer with only the columns they need.
+            cut = narrowed(part, [*order, *narrowing])
             page_keys = (
-                select(key)
-                .select_from(part.from_clause)
-                .where(*part.row_conditions, *narrowing)
-                .order_by(*order)
+                select(cut.part.key_column)
+                .select_from(cut.part.from_clause)
+                .where(*cut.part.row_conditions, *cut.expressions[len(order) :])
+                .order_by(*cut.expressions[: len(order)])
                 .limit(bindparam("page_limit", type_=Integer))
             )
             return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
@@ -262,7 +265,14 @@ class MappedSQLSource(Source):
         conditions = filters.case_conditions(source, part, filter)
 
         def build() -> Select[Any]:
-            return select(func.count()).select_from(part.select.where(*conditions).subquery())
+            # Counted over a cut of the value layer with only the filter's columns: the
+            # rows are the same, and no mapped value is computed (or planned) for the count.
+            cut = narrowed(part, conditions)
+            return (
+                select(func.count())
+                .select_from(cut.part.from_clause)
+                .where(*cut.part.row_conditions, *cut.expressions)
+            )
 
         rows = await self.fetch(build() if conditions else self._statement(("count",), build))
         return int(rows[0][0])
