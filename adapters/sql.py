@@ -242,11 +242,6 @@ class MappedSQLSource(Source):
         else:
             phases = ("dated",) if after_day is not None else ("undated", "dated")
         fixed = not narrowing
-        order = (
-            (part.date_expr.desc().nulls_last(), part.key_column.desc())
-            if descending
-            else (part.date_expr.asc().nulls_first(), part.key_column.asc())
-        )
         records: list[CaseRecord] = []
         for phase in phases:
             wanted = search.limit - len(records)
@@ -254,12 +249,7 @@ class MappedSQLSource(Source):
                 break
 
             def build(phase: str = phase) -> Select[Any]:
-                keys = (
-                    walk.dated_keys(part, narrowing, descending, after_day)
-                    if phase == "dated"
-                    else walk.undated_keys(part, narrowing, descending)
-                )
-                return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+                return walk.page(part, phase, narrowing, descending, after_day)
 
             stmt = self._statement(("walk", phase, descending), build) if fixed else build()
             rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
@@ -416,19 +406,30 @@ def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
 
 
 async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
-    """The case part's index walk over its ISO text date, if its collation compares bytes."""
+    """The case part's index walk over its raw date column, where its order allows one."""
     parts = source.parts_of(Entity.CASE)
     if not parts or parts[0].date_expr is None:
         return None
     part = parts[0]
-    raw = datewalk.walkable_column(part)
-    if raw is None:
+    found = datewalk.walkable(part, runner.dialect)
+    if found is None:
         return None
+    raw, scale = found
+    if isinstance(scale, datewalk.IsoText):
+        try:
+            rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+        except SourceError:
+            return None  # the probe is an optimisation: the canonical order is always right
+        if not datewalk.probe_passed(rows):
+            return None
+    walk = datewalk.DateWalk(raw, scale)
+    # The walk nests the part's values one subquery deeper than the canonical page; a long
+    # value (Unix seconds read from text) can pass SQLite's parser depth: then no walk.
     try:
-        rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+        await runner.fetch(walk.page(part, "dated", [], True, None), {"page_limit": 1, "page_offset": 0})
     except SourceError:
-        return None  # the probe is an optimisation: the canonical order is always right
-    return datewalk.DateWalk(raw) if datewalk.probe_passed(rows) else None
+        return None
+    return walk
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

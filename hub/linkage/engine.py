@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -36,7 +36,8 @@ CASE_MIN_SCORE = 3.0
 #: Cases with more participants than this are not used by the collective pass.
 MAX_CASE_PARTICIPANTS = 30
 
-Progress = Callable[[str, int, int], None]
+#: (stage, done, total or None when the total is not known in advance: pairs are streamed)
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,7 @@ def _link(
         elif result.score >= REVIEW_THRESHOLD:
             uncertain.append((result.score, i, j, result.rule))
         if progress is not None and total % 50_000 == 0:
-            progress("scoring", total, 0)
+            progress("scoring", total, None)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
@@ -205,6 +206,10 @@ def _collective_pass(
                 if only is not None and i not in only and j not in only:
                     continue
                 if clusterer.find(i) == clusterer.find(j):
+                    continue
+                # The name decides first (cheap, and most participants of two cases differ):
+                # the same test as on the full comparison's similarity below.
+                if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
                     continue
                 result = compare(records[i], records[j])
                 if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:

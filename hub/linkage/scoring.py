@@ -346,7 +346,7 @@ def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
 
 def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
     """0-100: how alike the given names are (order-free, variants and short forms credited)."""
-    return compare_names(a.name, b.name)[1]
+    return _names(a, b)[1]
 
 
 # --- the pair -------------------------------------------------------------------------------
