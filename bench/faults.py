@@ -46,7 +46,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -396,24 +395,13 @@ class PostgresServer(Protocol):
     def psql(self, sql: str, database: str = "postgres") -> str: ...
 
 
-def _sqlite_tables(path: Path, agency: str) -> dict[str, list[tuple[Any, ...]]]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return {
-            spec.name: con.execute(f"SELECT {', '.join(spec.column_names)} FROM {spec.name}").fetchall()
-            for spec in SCHEMAS[agency]
-        }
-    finally:
-        con.close()
-
-
 async def load_agency(url: str, directory: Path, agency: str) -> None:
     """Copy one agency's SQLite tables into schema ``agency`` of the database at ``url``.
 
     Loaded from the SQLite files rather than generated again: the generator writes the same rows
     to both engines, so the hub sees the same world whichever engine serves an agency.
     """
-    tables = await asyncio.to_thread(_sqlite_tables, directory / f"{agency}.sqlite", agency)
+    tables = await asyncio.to_thread(data.read_sqlite_tables, directory / f"{agency}.sqlite", agency)
     await write_postgres(url, agency, SCHEMAS[agency], tables)
 
 

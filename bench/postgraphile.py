@@ -160,7 +160,7 @@ def ensure_peer_data(server: Any, dataset: data.Dataset) -> tuple[str, dict[str,
     if data._read_json(stamp_path) != wanted or _peer_row_counts(server) != expected:
         say(f"loading {sum(expected.values()):,} {AGENCY} rows into database {PEER_DATABASE}")
         stamp_path.unlink(missing_ok=True)
-        tables = data._read_sqlite_tables(dataset.sqlite_path(AGENCY), AGENCY)
+        tables = data.read_sqlite_tables(dataset.sqlite_path(AGENCY), AGENCY)
         run_async(lambda: write_postgres(url, AGENCY, SCHEMAS[AGENCY], tables))
         server.psql(
             "\n".join(
