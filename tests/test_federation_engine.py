@@ -335,3 +335,145 @@ async def test_one_failing_source_leaves_a_partial_page(world: tuple[Hub, dict[s
     assert page.has_next is False
     assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
     assert ctx.usage["lpsk"].status is CallOutcome.ERROR
+
+
+# --- relations ------------------------------------------------------------------------------------
+
+
+async def test_relations_of_a_page_match_the_ground_truth(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Victims and perpetrators (loaded once, together, as the case's participants of either
+    kind), services and stage history of every case, and from a participant back to the case."""
+    hub, truth = world
+    federation = hub.federation
+    ctx = federation.new_context()
+    page = await federation.cases(ctx, CaseFilter(), SortOrder.DESC, 200, None, want_total=False)
+    include = {
+        "victims": {"case": {}},
+        "perpetrators": {},
+        "services": {"recipient": {}},
+        "stage_history": {},
+    }
+    await federation.expand(ctx, Entity.CASE, page.items, include)
+    wanted_roles = {"VICTIM", "VICTIM_WITNESS", "SUSPECT", "DEFENDANT", "CONVICTED", "JUSTICE_COLLABORATOR"}
+    participants: Counter[tuple[str, str]] = Counter()
+    for source, data in truth["agencies"].items():
+        for p in data["persons"]:
+            if set(p["roles"]) & wanted_roles:
+                participants[(source, p["case_key"])] += 1
+    services = Counter((s, x["case_key"]) for s, d in truth["agencies"].items() for x in d["services"])
+    stages = Counter((s, x["case_key"]) for s, d in truth["agencies"].items() for x in d["stage_events"])
+    assert len(page.items) == 158
+    for node in page.items:
+        ref = (node.record.source, node.record.key)
+        assert set(node.links) == {"participants", "services", "stage_history"}
+        assert len(node.links["participants"]) == participants[ref], ref
+        assert len(node.links["services"]) == services[ref], ref
+        assert len(node.links["stage_history"]) == stages[ref], ref
+        for person in node.links["participants"]:
+            assert {r.name for r in person.record.roles} & wanted_roles
+            assert person.record.case_key == node.record.key
+            assert person.links["case"].record.key == node.record.key  # and back to the same case
+        for service in node.links["services"]:
+            recipient = service.links["recipient"]
+            assert recipient is None or recipient.record.key == service.record.recipient_key
+    assert sum(len(n.links["participants"]) for n in page.items) == sum(participants.values()) > 0
+    assert sum(len(n.links["services"]) for n in page.items) == sum(services.values()) > 0
+    assert sum(len(n.links["stage_history"]) for n in page.items) == sum(stages.values()) > 0
+    # Victims alone: only the victim roles are loaded.
+    ctx = federation.new_context()
+    alone = [type(n)(n.record) for n in page.items]
+    await federation.expand(ctx, Entity.CASE, alone, {"victims": {}})
+    victims = Counter(
+        (s, p["case_key"])
+        for s, d in truth["agencies"].items()
+        for p in d["persons"]
+        if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"}
+    )
+    assert all(len(n.links["participants"]) == victims[(n.record.source, n.record.key)] for n in alone)
+
+
+async def test_a_missing_link_is_none_and_nothing_to_expand_is_a_no_op(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    hub, truth = world
+    federation = hub.federation
+    ctx = federation.new_context()
+    services = [s for s in truth["agencies"]["simfoni"]["services"]]
+    assert services
+    found = await federation.get(ctx, GlobalId("simfoni", Entity.SERVICE, services[0]["key"]))
+    assert found is not None
+    found.record.case_key = None  # a service recorded without its case
+    await federation.expand(ctx, Entity.SERVICE, [found], {"case": {}})
+    assert found.links == {"case": None}
+    await federation.expand(ctx, Entity.SERVICE, [], {"case": {}})
+    await federation.expand(ctx, Entity.SERVICE, [found], {})
+    assert found.links == {"case": None}
+
+
+# --- distinct persons, row disclosure, unavailable sources ----------------------------------------
+
+
+async def test_victims_without_links_count_each_record_once(world: tuple[Hub, dict[str, Any]]) -> None:
+    """No linkage run yet: every victim record is its own person (and counted as unlinked)."""
+    hub, truth = world
+    from hub.linkage.index import LinkageIndex
+
+    index = LinkageIndex(hub.store.engine)
+    records = {
+        AGENCY[s]: sum(1 for p in d["persons"] if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"})
+        for s, d in truth["agencies"].items()
+    }
+    ctx = hub.federation.new_context()
+    result = await hub.federation.statistics(
+        ctx, StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,)), index=index, disclose_rows=False
+    )
+    assert result.cells == {(agency,): n for agency, n in records.items()}
+    assert result.total == sum(records.values()) == result.unlinked
+    assert result.double_counting is not None
+    assert {u.rows for u in ctx.usage.values()} == {0}  # the rows read would be an exact count
+    cases = await hub.federation.statistics(
+        hub.federation.new_context(),
+        StatisticsRequest(Measure.CASES, (Dimension.AGENCY,)),
+        index=index,
+        double_counting=True,
+    )
+    assert cases.total == 158 and cases.unlinked == sum(records.values())
+    assert cases.double_counting is not None
+
+
+async def test_rows_read_are_reported_unless_withheld(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, _ = world
+    request = StatisticsRequest(Measure.CASES, (Dimension.YEAR,))
+    shown = hub.federation.new_context()
+    await hub.federation.statistics(shown, request)
+    assert all(u.rows > 0 for u in shown.usage.values())
+    hidden = hub.federation.new_context()
+    await hub.federation.statistics(hidden, request, disclose_rows=False)
+    assert {u.rows for u in hidden.usage.values()} == {0}
+    assert all(u.statements > 0 for u in hidden.usage.values())
+
+
+async def test_an_open_circuit_answers_without_asking_the_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, _ = world
+    entry = hub.registry.get("bp2mi")
+    assert entry is not None
+    asked: list[str] = []
+
+    async def work(source: Any) -> str:
+        asked.append(source.name)
+        return "answer"
+
+    while entry.breaker.allow() and entry.breaker.state.name != "OPEN":
+        entry.breaker.record_failure()
+    try:
+        ctx = hub.federation.new_context()
+        assert await hub.federation.call(ctx, entry, work, "default") == "default"
+        assert asked == []
+        assert ctx.failures == [
+            SourceFailure("bp2mi", "SOURCE_UNAVAILABLE", "source 'bp2mi' is unavailable (circuit open)")
+        ]
+        assert ctx.usage["bp2mi"].status is CallOutcome.ERROR and ctx.usage["bp2mi"].calls == 0
+    finally:
+        entry.breaker.record_success()
+    ctx = hub.federation.new_context()
+    assert await hub.federation.call(ctx, entry, work, "default") == "answer" and asked == ["bp2mi"]

@@ -314,6 +314,9 @@ def test_guard_personal_decisions_consult_the_linkage_only_when_needed() -> None
     assert guard(who("coordinator", "POLRI", "p")).personal(lpsk_witness) == Decision(False, Reason.ROLE)
     assert guard(who("coordinator", "LPSK", "p")).personal(lpsk_witness) == Decision(True)
     assert guard(who("caseworker", "POLRI")).personal(own) == Decision(False, Reason.PURPOSE_REQUIRED)
+    # Without a linkage index, another agency's record is refused (nothing links it).
+    assert guard(who("caseworker", "POLRI", "p")).personal(other) == Decision(False, Reason.OTHER_AGENCY)
+    assert guard(who("caseworker", "POLRI", "p")).personal(own) == Decision(True)
     assert guard(who("analyst", "POLRI", "p")).personal(own) == Decision(False, Reason.ROLE)
 
 

@@ -56,7 +56,12 @@ class Tie(Exception):
     """Two cubes are equally good at some step: the answer is not unique."""
 
 
-def reference(cells: Mapping[Key, int], k: int = K, total: int | None = None) -> set[Key]:
+def reference(
+    cells: Mapping[Key, int], k: int = K, total: int | None = None, break_ties: bool = False
+) -> set[Key]:
+    """The documented choice; on a tie, :class:`Tie` — or with ``break_ties`` the first best cube
+    in the documented preference order of partners per dimension: already suppressed first,
+    the margin last, smaller counts first, then the categories' own order."""
     table = extended(cells, total)
     dims = len(next(iter(cells)))
     summed = {key: sum(1 for v in key if v is TOTAL) for key in table}
@@ -65,7 +70,15 @@ def reference(cells: Mapping[Key, int], k: int = K, total: int | None = None) ->
     for primary in sorted(suppressed, key=lambda key: (table[key], summed[key], order_key(key))):
         wanted = max(1, k - table[primary])
         ranked = []
-        for others in itertools.product(*[[v for v in values[d] if v != primary[d]] for d in range(dims)]):
+
+        def preference(d: int, v: Any, primary: Key = primary) -> tuple[bool, bool, int]:
+            neighbour = (*primary[:d], v, *primary[d + 1 :])
+            return (neighbour not in suppressed, v is TOTAL, table.get(neighbour, 0))
+
+        partners = [[v for v in values[d] if v != primary[d]] for d in range(dims)]
+        if break_ties:
+            partners = [sorted(p, key=lambda v, d=d: preference(d, v)) for d, p in enumerate(partners)]
+        for others in itertools.product(*partners):
             corners = []
             room = float("inf")
             for pattern in itertools.product((0, 1), repeat=dims):
@@ -89,10 +102,10 @@ def reference(cells: Mapping[Key, int], k: int = K, total: int | None = None) ->
                 klass = max([0] + [2 if summed[c] == dims else 1 if summed[c] else 0 for c in new])
                 lost = sum(table[c] + (0 if summed[c] else 1) for c in new)
                 ranked.append(((klass, room < wanted, lost), corners))
-        ranked.sort(key=lambda r: r[0])
+        ranked.sort(key=lambda r: r[0])  # stable: among equals, the first in enumeration order
         assert ranked, "a cube of margins always exists"
         best = [set(corners) - suppressed for rank, corners in ranked if rank == ranked[0][0]]
-        if any(b != best[0] for b in best):
+        if not break_ties and any(b != best[0] for b in best):
             raise Tie
         suppressed.update(ranked[0][1])
     return suppressed
@@ -207,6 +220,22 @@ def test_random_tables_match_the_reference(shape: tuple[int, ...], tables: int, 
         assert suppress(cells) == expected, cells
         checked += 1
     assert checked >= least, checked
+
+
+@pytest.mark.parametrize("shape", [(6,), (3, 3), (4, 4), (2, 5), (2, 2, 2), (3, 3, 2)])
+def test_ties_go_to_the_documented_preference_order(shape: tuple[int, ...]) -> None:
+    """Where cubes tie, the partners come in the documented order (suppressed neighbours
+    first, the margin last, then the smallest) and the first best cube is taken."""
+    rng = random.Random(len(shape) * 100 + sum(shape))
+    ties = 0
+    for _ in range(40):
+        cells = random_table(rng, shape)
+        try:
+            reference(cells)
+        except Tie:
+            ties += 1
+        assert suppress(cells) == reference(cells, break_ties=True), cells
+    assert ties >= 2  # ties do happen, so the order is exercised
 
 
 def test_three_dimensional_tables_where_cells_already_suppressed_decide() -> None:
@@ -386,3 +415,34 @@ def test_the_cell_limit_is_twenty_thousand() -> None:
         suppress({(str(i),): 20 for i in range(20_001)})
     # Zero cells do not count towards the limit.
     assert suppress({(str(i),): (20 if i < 20_000 else 0) for i in range(20_050)}) == set()
+
+
+# --- the candidate partners of a cube search ------------------------------------------------------
+
+
+def partners(counts: list[int], k: int = K) -> list[Any]:
+    """The partners the search tries for the cell of 3 in row r0 along the columns (2D)."""
+    from hub.access.suppression import _extended, _Suppressor
+
+    cells: dict[Key, int] = {("r0", "c00"): 3}
+    cells |= {("r0", f"c{i + 1:02d}"): n for i, n in enumerate(counts)}
+    cells |= {("r1", f"c{i:02d}"): 30 for i in range(len(counts) + 1)}
+    table, dims = _extended(cells, None)
+    return [value for value, _sign in _Suppressor(table, dims, k)._alternatives(("r0", "c00"), 1)]
+
+
+def test_partners_in_a_short_line_come_best_first() -> None:
+    """Up to 16 candidates per dimension in two dimensions: all of them, suppressed neighbours
+    first, then by count, the margin last; a neighbour of 1 (which cannot give) is left out."""
+    counts = [1, 12, 4, 1, 50, 10, 2]  # c01 .. c07
+    assert partners(counts) == ["c07", "c03", "c06", "c02", "c05", TOTAL]
+    sixteen = [1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 40, 60]  # 15 partners and the margin
+    assert partners(sixteen) == [f"c{i:02d}" for i in range(2, 17)] + [TOTAL]
+
+
+def test_partners_in_a_long_line_are_capped_keeping_the_largest_and_the_margin() -> None:
+    """More than 16 candidates: the 13 best, then the largest neighbour and the margin."""
+    counts = [1, 1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 40, 50, 60]  # c01 .. c19
+    chosen = partners(counts)
+    assert chosen[:13] == [f"c{i:02d}" for i in range(3, 16)]  # suppressed (2..10) first, then 12..16
+    assert set(chosen[13:]) == {TOTAL, "c19"} and len(chosen) == 15
