@@ -1,4 +1,4 @@
-"""Pages of cases in report-date order that an index on an ISO text date column serves.
+"""Pages of cases in report-date order that an index on the raw date column serves.
 
 A report date stored as text (``2023-07-01``, maybe with a time after it) has one canonical
 value (:mod:`adapters.sqldates`): its day, or NULL when the text is not a calendar date —
@@ -19,6 +19,11 @@ The raw text can serve the same order where the column compares in *byte order* 
   start, plus those that start with a space (an index range that clean data leaves empty);
 - the undated cases (NULL, junk) form the other phase, in key order.
 
+Unix seconds in an integer column (:class:`UnixSeconds`) walk the same way: a value's day
+grows with the value, so the page's last day is the day of the ``n``-th value in numeric order.
+The statement must also be one SQLite can parse (the Unix value is a long expression, nested
+one level deeper here than in the canonical page): it is run once at open, else no walk.
+
 Descending, the dated phase comes first and the undated cases last; ascending, the other way
 round. The keyset cursor already says which phase a page continues in: its report date is
 None after an undated case. A page that crosses from one phase to the other takes a second
@@ -33,12 +38,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, bindparam, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Integer, String, and_, bindparam, cast, func, literal, or_, select
 from sqlalchemy.sql.expression import ColumnElement, Select
 from sqlalchemy.types import Date
 
 from adapters.compiler import CompiledPart
-from adapters.sqldates import ISO, canonical_format
+from adapters.narrow import narrowed
+from adapters.sqldates import ISO, UNIX, canonical_format
 
 #: Byte-order comparisons that every linguistic collation gets the other way round at least
 #: once: lower before upper case, a leading space, punctuation against digits, the characters
@@ -56,13 +62,121 @@ _BYTE_ORDER_PAIRS = (
 _DIGITS_FROM, _DIGITS_TO = "0", ":"
 #: Appended to a day: above every character a dated value can have after its day.
 _AFTER_DAY = "~"
+#: Seconds in a day; the largest Unix time the value layer reads (11 digits).
+_DAY = 86_400
+_UNIX_LIMIT = 99_999_999_999
+
+
+class Scale:
+    """How one raw date column orders its days: the index ranges a walk reads.
+
+    ``ranged``: the raw values in which dated values are walked, in an order that never puts
+    a later day before an earlier one; ``others``: where the remaining dated values lie (an
+    index range, empty in clean data); ``last``: what the walk picks from the page's last
+    row; ``from_last`` / ``up_to_last``: the raw values of that row's day and the days after
+    (before) it; ``before_day`` / ``from_day``: the raw values of days up to / from a cursor's
+    day. Every range may hold more than it must (extra candidates are sorted out by the exact
+    (day, key) order); none may miss a row it must hold.
+    """
+
+    def ranged(self, raw: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        raise NotImplementedError
+
+    def others(self, raw: ColumnElement[Any]) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def last(self, raw: ColumnElement[Any], day: ColumnElement[Any]) -> ColumnElement[Any]:
+        raise NotImplementedError
+
+    def from_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def up_to_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def before_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def from_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+
+class IsoText(Scale):
+    """ISO text in byte order: values starting with a digit, by their first ten characters."""
+
+    def ranged(self, raw: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        return [raw >= _DIGITS_FROM, raw < _DIGITS_TO]
+
+    def others(self, raw: ColumnElement[Any]) -> ColumnElement[bool]:
+        return raw < _DIGITS_FROM  # leading spaces (trimmed by the value layer)
+
+    def last(self, raw: ColumnElement[Any], day: ColumnElement[Any]) -> ColumnElement[Any]:
+        return day
+
+    def from_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        return raw >= func.coalesce(last, literal(_DIGITS_FROM, String))
+
+    def up_to_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        upper = cast(last, String) + literal(_AFTER_DAY, String)
+        return raw < func.coalesce(upper, literal(_DIGITS_TO, String))
+
+    def before_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        return raw < day.isoformat() + _AFTER_DAY
+
+    def from_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        return raw >= day.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class UnixSeconds(Scale):
+    """Unix seconds in an integer column: the day of a value grows with the value.
+
+    The value layer reads up to 11 digits (a fraction, which SQLite can keep in an INTEGER
+    column, is cut off towards zero), so the ranges reach one second beyond a day's bounds.
+    On SQLite, text kept in the column sorts after every number: that range is added.
+    """
+
+    sqlite: bool
+
+    def ranged(self, raw: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        return [raw >= _seconds(-_UNIX_LIMIT), raw <= _seconds(_UNIX_LIMIT)]
+
+    def others(self, raw: ColumnElement[Any]) -> ColumnElement[bool]:
+        return raw >= literal("", String) if self.sqlite else literal(False)
+
+    def last(self, raw: ColumnElement[Any], day: ColumnElement[Any]) -> ColumnElement[Any]:
+        whole = cast(raw, BigInteger)
+        day = _seconds(_DAY)
+        return whole - ((whole % day) + day) % day  # the start of the row's day
+
+    def from_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        return raw > func.coalesce(last, _seconds(-_UNIX_LIMIT - 1)) - _seconds(1)
+
+    def up_to_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+        return raw < func.coalesce(last, _seconds(_UNIX_LIMIT)) + _seconds(_DAY + 1)
+
+    def before_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        return raw < _seconds(_epoch(day) + _DAY + 1)
+
+    def from_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+        return raw > _seconds(_epoch(day) - 1)
+
+
+def _epoch(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * _DAY
+
+
+def _seconds(value: int) -> ColumnElement[Any]:
+    """A number of seconds as a 64-bit parameter: it may not fit the column's own type."""
+    return literal(value, BigInteger)
 
 
 @dataclass(frozen=True, slots=True)
 class DateWalk:
-    """How one case part's pages walk its raw ISO date column (see the module docstring)."""
+    """How one case part's pages walk its raw date column (see the module docstring)."""
 
     raw: ColumnElement[Any]
+    scale: Scale
 
     def dated_keys(
         self,
@@ -78,29 +192,24 @@ class DateWalk:
         Bound parameters: ``page_limit`` and ``page_offset`` (= ``page_limit`` − 1).
         """
         assert part.date_expr is not None
-        day, key, raw = part.date_expr, part.key_column, self.raw
-        starts_with_digit = [raw >= _DIGITS_FROM, raw < _DIGITS_TO]
+        day, key, raw, scale = part.date_expr, part.key_column, self.raw, self.scale
+        ranged = scale.ranged(raw)
         if after_day is not None:
-            bound = after_day.isoformat()
-            starts_with_digit.append(raw < bound + _AFTER_DAY if descending else raw >= bound)
+            ranged.append(scale.before_day(raw, after_day) if descending else scale.from_day(raw, after_day))
         dated = day.is_not(None)
         base = (*part.row_conditions, *narrowing, dated)
-        # The page's last day: the n-th dated value in raw order (an index walk of n rows).
-        last_day = (
-            select(day)
+        # The page's last day: from the n-th dated value in raw order (an index walk of n rows).
+        last = (
+            select(scale.last(raw, day))
             .select_from(part.from_clause)
-            .where(*base, *starts_with_digit)
+            .where(*base, *ranged)
             .order_by(raw.desc() if descending else raw.asc())
             .limit(1)
             .offset(bindparam("page_offset", type_=Integer))
             .scalar_subquery()
         )
-        if descending:
-            within = raw >= func.coalesce(last_day, literal(_DIGITS_FROM, String))
-        else:
-            upper = cast(last_day, String) + literal(_AFTER_DAY, String)
-            within = raw < func.coalesce(upper, literal(_DIGITS_TO, String))
-        candidates = or_(and_(*starts_with_digit, within), raw < _DIGITS_FROM)
+        within = scale.from_last(raw, last) if descending else scale.up_to_last(raw, last)
+        candidates = or_(and_(*ranged, within), scale.others(raw))
         order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
         return (
             select(key)
@@ -109,6 +218,32 @@ class DateWalk:
             .order_by(*order)
             .limit(bindparam("page_limit", type_=Integer))
         )
+
+    def page(
+        self,
+        part: CompiledPart,
+        phase: str,
+        narrowing: list[ColumnElement[bool]],
+        descending: bool,
+        after_day: date | None,
+    ) -> Select[Any]:
+        """The rows of one phase's page (``dated`` or ``undated``) in the canonical order."""
+        assert part.date_expr is not None
+        # The keys come from a cut of the value layer with only the columns they need; the
+        # full row is computed once, for the page's keys (issue 13: planning, not reading).
+        cut = narrowed(part, [self.raw, *narrowing])
+        raw, *moved = cut.expressions
+        keys = (
+            DateWalk(raw, self.scale).dated_keys(cut.part, moved, descending, after_day)
+            if phase == "dated"
+            else self.undated_keys(cut.part, moved, descending)
+        )
+        order = (
+            (part.date_expr.desc().nulls_last(), part.key_column.desc())
+            if descending
+            else (part.date_expr.asc().nulls_first(), part.key_column.asc())
+        )
+        return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
 
     @staticmethod
     def undated_keys(
@@ -126,21 +261,23 @@ class DateWalk:
         )
 
 
-def walkable_column(part: CompiledPart) -> ColumnElement[Any] | None:
-    """The raw text column of the part's report date when only the ISO format reads it.
+def walkable(part: CompiledPart, dialect: str) -> tuple[ColumnElement[Any], Scale] | None:
+    """The raw column of the part's report date and its scale, when pages can walk it.
 
-    None for a SQL DATE column (ordered by itself, :func:`adapters.sql._sort_date`), a date
-    from another table, several columns or formats, or a format other than ISO text.
+    ISO text (the byte-order probe must pass too) or Unix seconds in an integer column. None
+    for a SQL DATE column (ordered by itself, :func:`adapters.sql._sort_date`), a date from
+    another table, several columns or formats, or any other format.
     """
     value = part.values.get("reported_at")
     if value is None or len(value.raw) != 1 or value.from_child or value.is_constant:
         return None
-    if tuple(canonical_format(f) for f in value.date_formats) != (ISO,):
-        return None
+    formats = tuple(canonical_format(f) for f in value.date_formats)
     raw = value.raw[0]
-    if isinstance(raw.type, Date) or not isinstance(raw.type, String):
-        return None
-    return raw
+    if formats == (ISO,) and isinstance(raw.type, String) and not isinstance(raw.type, Date):
+        return raw, IsoText()
+    if formats == (UNIX,) and isinstance(raw.type, Integer):
+        return raw, UnixSeconds(sqlite=dialect == "sqlite")
+    return None
 
 
 def byte_order_probe(part: CompiledPart, raw: ColumnElement[Any]) -> Select[Any]:

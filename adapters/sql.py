@@ -37,6 +37,7 @@ from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
+from adapters.narrow import narrowed
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
@@ -205,11 +206,13 @@ class MappedSQLSource(Source):
             # Two steps in one statement: pick the page's keys by the cheap sort columns first,
             # then compute the full row (correlated subqueries for stages and multi-valued
             # codes) for those rows only — not for every row the database has to sort.
+            # The keys come from a cut of the value layer with only the columns they need.
+            cut = narrowed(part, [*order, *narrowing])
             page_keys = (
-                select(key)
-                .select_from(part.from_clause)
-                .where(*part.row_conditions, *narrowing)
-                .order_by(*order)
+                select(cut.part.key_column)
+                .select_from(cut.part.from_clause)
+                .where(*cut.part.row_conditions, *cut.expressions[len(order) :])
+                .order_by(*cut.expressions[: len(order)])
                 .limit(bindparam("page_limit", type_=Integer))
             )
             return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
@@ -242,11 +245,6 @@ class MappedSQLSource(Source):
         else:
             phases = ("dated",) if after_day is not None else ("undated", "dated")
         fixed = not narrowing
-        order = (
-            (part.date_expr.desc().nulls_last(), part.key_column.desc())
-            if descending
-            else (part.date_expr.asc().nulls_first(), part.key_column.asc())
-        )
         records: list[CaseRecord] = []
         for phase in phases:
             wanted = search.limit - len(records)
@@ -254,12 +252,7 @@ class MappedSQLSource(Source):
                 break
 
             def build(phase: str = phase) -> Select[Any]:
-                keys = (
-                    walk.dated_keys(part, narrowing, descending, after_day)
-                    if phase == "dated"
-                    else walk.undated_keys(part, narrowing, descending)
-                )
-                return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+                return walk.page(part, phase, narrowing, descending, after_day)
 
             stmt = self._statement(("walk", phase, descending), build) if fixed else build()
             rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
@@ -272,7 +265,14 @@ class MappedSQLSource(Source):
         conditions = filters.case_conditions(source, part, filter)
 
         def build() -> Select[Any]:
-            return select(func.count()).select_from(part.select.where(*conditions).subquery())
+            # Counted over a cut of the value layer with only the filter's columns: the
+            # rows are the same, and no mapped value is computed (or planned) for the count.
+            cut = narrowed(part, conditions)
+            return (
+                select(func.count())
+                .select_from(cut.part.from_clause)
+                .where(*cut.part.row_conditions, *cut.expressions)
+            )
 
         rows = await self.fetch(build() if conditions else self._statement(("count",), build))
         return int(rows[0][0])
@@ -416,19 +416,30 @@ def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
 
 
 async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
-    """The case part's index walk over its ISO text date, if its collation compares bytes."""
+    """The case part's index walk over its raw date column, where its order allows one."""
     parts = source.parts_of(Entity.CASE)
     if not parts or parts[0].date_expr is None:
         return None
     part = parts[0]
-    raw = datewalk.walkable_column(part)
-    if raw is None:
+    found = datewalk.walkable(part, runner.dialect)
+    if found is None:
         return None
+    raw, scale = found
+    if isinstance(scale, datewalk.IsoText):
+        try:
+            rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+        except SourceError:
+            return None  # the probe is an optimisation: the canonical order is always right
+        if not datewalk.probe_passed(rows):
+            return None
+    walk = datewalk.DateWalk(raw, scale)
+    # The walk nests the part's values one subquery deeper than the canonical page; a long
+    # value (Unix seconds read from text) can pass SQLite's parser depth: then no walk.
     try:
-        rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+        await runner.fetch(walk.page(part, "dated", [], True, None), {"page_limit": 1, "page_offset": 0})
     except SourceError:
-        return None  # the probe is an optimisation: the canonical order is always right
-    return datewalk.DateWalk(raw) if datewalk.probe_passed(rows) else None
+        return None
+    return walk
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, literal, select
 
 from adapters.facts import Cell, PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
-from adapters.statistics import _add_person_dimensions, _Frame, _Grouping, _options
+from adapters.statistics import _Frame, _Grouping, _options, _victim_queries
 from hub.vocabulary.model import (
     CaseFilter,
     CaseStage,
@@ -58,18 +58,11 @@ async def person_facts(source: MappedSQLSource, request: PersonFactsRequest) -> 
     reported = frame.subquery.c.rep if "rep" in frame.subquery.c else literal(None)
     cells: dict[str, set[Cell]] = defaultdict(set)
     dates: dict[str, date | None] = {}
-    for person in source.compiled_parts(Entity.PERSON):
-        base = frame.joined(person)
-        if base is None:
-            continue
-        grouping = _Grouping()
-        base = frame.attach(grouping, base)
-        _add_person_dimensions(source, person, request.dimensions, grouping)
-        role = source.compiled.victim_condition(person, request.roles)
+    for person, base, grouping, conditions in _victim_queries(source, frame, stats_request, request.roles):
         statement = (
             select(person.key_column, reported, *grouping.columns)
             .select_from(base)
-            .where(*person.row_conditions, role)
+            .where(*conditions)
             .distinct()
         )
         for row in await source.fetch(statement):

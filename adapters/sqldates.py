@@ -32,17 +32,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, or_
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy import Date, Integer, String, and_, case, cast, func, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from adapters.sqlfuncs import (
+    CleanTextOr,
+    DateColumnIso,
     DateFromSerial,
-    DigitsOnly,
+    DigitEnds,
+    IntegerPart,
+    IsoDatePrefix,
     IsoFromUnix,
     MatchesShape,
     Position,
+    StoredAsInteger,
     ValidIsoDate,
     const,
+    pg_valid_iso,
 )
 
 #: Month names and abbreviations, Indonesian and English, lower case → month number.
@@ -159,44 +166,45 @@ def _checked(iso: ColumnElement[str]) -> ColumnElement[str]:
     return case((ValidIsoDate(iso), iso), else_=None)
 
 
-def _integer_part(text: ColumnElement[str]) -> ColumnElement[str]:
-    """The digits of a whole or decimal number (``29775``, ``29775.0``, ``29775.5``), else NULL."""
-    head = func.substr(text, 1, Position(_cat(text, "."), ".") - 1, type_=String)
-    tail = func.substr(text, func.length(head) + 2, type_=String)
-    return case((and_(DigitsOnly(head), or_(tail == const(""), DigitsOnly(tail))), head), else_=None)
-
-
 # --- formats --------------------------------------------------------------------------------
 
 
 def _iso(column: ColumnElement[Any]) -> ColumnElement[str]:
-    text = _text(column)
-    year, month, day = (func.substr(text, a, b, type_=String) for a, b in ((1, 4), (6, 2), (9, 2)))
-    shaped = or_(
-        MatchesShape(text, "9999-99-99"),
-        MatchesShape(func.replace(text, const("T"), const(" ")), "9999-99-99"),
-    )
-    valid = case((_calendar(year, month, day), func.substr(text, 1, 10, type_=String)), else_=None)
-    return case((shaped, valid), else_=None)
+    """ISO text, a time after it ignored; a DATE / TIMESTAMP column read by its type."""
+    kind = getattr(column, "type", None)
+    if isinstance(kind, Date):
+        return DateColumnIso(column)
+    if isinstance(kind, String):
+        return CleanTextOr(column, IsoDatePrefix(column), IsoDatePrefix(_text(column)))
+    return IsoDatePrefix(_text(column))
+
+
+#: Unix seconds read as dates: at most eleven digits, from 0001-01-01 (a date Python can hold)
+#: to 5138-11-16.
+UNIX_DIGITS = 11
+UNIX_FIRST = -62_135_596_800
+UNIX_LAST = 10**UNIX_DIGITS - 1
 
 
 def _serial(column: ColumnElement[Any]) -> ColumnElement[str]:
-    digits = _integer_part(_text(column))
     # 61 = 1900-03-01 (before it spreadsheets count a 29 February 1900 that never was);
-    # 2958465 = 9999-12-31. The length guard keeps the cast inside an integer.
-    number = cast(case((func.length(digits).between(const(2), const(7)), digits), else_=None), Integer)
-    # Whole days in range always give a real date: no calendar check needed.
-    return case((number.between(const(61), const(2958465)), DateFromSerial(number)), else_=None)
+    # 2958465 = 9999-12-31. Whole days in range always give a real date. At most seven
+    # digits: an INTEGER (PostgreSQL adds an integer, not a bigint, to a date).
+    return DateFromSerial(cast(IntegerPart(_text(column), 7, False, 61, 2958465), Integer))
 
 
 def _unix(column: ColumnElement[Any]) -> ColumnElement[str]:
-    """Whole seconds, negative before 1970 (birth dates); a fraction is ignored."""
-    text = _text(column)
-    negative = func.substr(text, 1, 1, type_=String) == const("-")
-    digits = _integer_part(case((negative, func.substr(text, 2, type_=String)), else_=text))
-    magnitude = cast(case((func.length(digits).between(const(1), const(11)), digits), else_=None), BigInteger)
-    seconds = case((negative, -magnitude), else_=magnitude)
-    return case((magnitude.is_not(None), IsoFromUnix(seconds)), else_=None)
+    """Whole seconds, negative before 1970 (birth dates); a fraction is ignored.
+
+    An INTEGER column is read as the number it stores (no text on the way); on SQLite, where
+    such a column can still hold text, only a value stored as an integer takes that path and
+    the rest is read as text — the same result either way.
+    """
+    text_path = IsoFromUnix(IntegerPart(_text(column), UNIX_DIGITS, True, UNIX_FIRST, UNIX_LAST))
+    if not isinstance(getattr(column, "type", None), Integer):
+        return text_path
+    typed = case((column.between(const(UNIX_FIRST), const(UNIX_LAST)), IsoFromUnix(column)), else_=None)
+    return case((StoredAsInteger(column), typed), else_=text_path)
 
 
 def _calendar(
@@ -219,9 +227,71 @@ def _calendar(
 
 
 def _numeric_pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElement[str]:
-    """Day and month of one or two digits: one shape per combination (``99/99/9999``,
-    ``9/99/9999``…), recognised by :class:`MatchesShape`, its parts at fixed positions."""
-    text = _text(column)
+    """Day and month of one or two digits (``7/10/2023``, ``07/10/2023 00:00``): see
+    :class:`NumericDate` (a regular expression where there is one, GLOB shapes on SQLite)."""
+    order = "".join(pattern.order)
+    clean = isinstance(getattr(column, "type", None), String)
+    return NumericDate(column, _text(column), order, pattern.separator, clean)
+
+
+class NumericDate(FunctionElement[str]):
+    """A three-number date in a given part order and separator → ``YYYY-MM-DD``, else NULL.
+
+    PostgreSQL: ``translate`` checks the shape, the parts are cut with ``split_part`` and
+    padded, and the date parser checks the calendar (:func:`~adapters.sqlfuncs.pg_valid_iso`).
+    SQLite has no regular expressions: one
+    GLOB shape per combination of one- and two-digit day and month, the parts at fixed
+    positions; a text column whose value starts and ends with a digit (every clean value) is
+    cut as it is, the rest after ``trim(CAST(…))`` — the same text, but the common case skips
+    a conversion per cut (half the cost).
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "numeric_date"
+
+    def __init__(self, column: Any, text: Any, order: str, separator: str, clean: bool) -> None:
+        super().__init__(column, text, const(order), const(separator), const(1 if clean else 0))
+
+
+def _numeric_args(element: NumericDate) -> tuple[Any, Any, Pattern, bool]:
+    column, text, order, separator, clean = element.clauses
+    pattern = Pattern(tuple(str(order.name)[1:-1]), str(separator.name)[1:-1], False)  # type: ignore[arg-type]
+    return column, text, pattern, clean.name == "1"
+
+
+@compiles(NumericDate)
+def _numeric_date_sqlite(element: NumericDate, compiler: Any, **kw: Any) -> str:
+    column, text, pattern, clean = _numeric_args(element)
+    expression = _numeric_parts(text, pattern)
+    if clean:
+        expression = case((DigitEnds(column), _numeric_parts(column, pattern)), else_=expression)
+    return compiler.process(expression, **kw)  # type: ignore[no-any-return]
+
+
+@compiles(NumericDate, "postgresql")
+def _numeric_date_pg(element: NumericDate, compiler: Any, **kw: Any) -> str:
+    _column, text, pattern, _clean = _numeric_args(element)
+    x = compiler.process(text, **kw)
+    sep = pattern.separator
+    # The date ends at the first space (a time may follow), unless the parts are spaced.
+    date_text = x if sep == " " else f"split_part({x}, ' ', 1)"
+    shapes = []
+    for day_digits, month_digits in ((2, 2), (1, 2), (2, 1), (1, 1)):
+        widths = {"D": day_digits, "M": month_digits, "Y": 4}
+        shape = sep.join("9" * widths[p] for p in pattern.order)
+        shapes.append(f"'{shape}'")
+    if sep == " ":  # spaced parts: a time after them is a fourth part
+        date_text = (
+            f"concat_ws(' ', split_part({x}, ' ', 1), split_part({x}, ' ', 2), split_part({x}, ' ', 3))"
+        )
+    shaped = f"translate({date_text}, '0123456789', '9999999999') IN ({', '.join(shapes)})"
+    parts = {p: f"split_part({date_text}, '{sep}', {i})" for i, p in enumerate(pattern.order, start=1)}
+    iso = f"({parts['Y']} || '-' || lpad({parts['M']}, 2, '0') || '-' || lpad({parts['D']}, 2, '0'))"
+    return f"(CASE WHEN {shaped} THEN CASE WHEN {pg_valid_iso(iso, compiler.dialect)} THEN {iso} END END)"
+
+
+def _numeric_parts(text: ColumnElement[str], pattern: Pattern) -> ColumnElement[str]:
     whens: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
     for day_digits, month_digits in ((2, 2), (1, 2), (2, 1), (1, 1)):
         widths = {"D": day_digits, "M": month_digits, "Y": 4}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import literal_column
+from sqlalchemy import cast, func, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import Boolean, Integer, Text
+from sqlalchemy.types import BigInteger, Boolean, Integer, Text
 
 #: Separator for multi-valued fields aggregated into one string (ASCII unit separator: it does
 #: not occur in agency code values).
@@ -81,7 +81,7 @@ def _serial_pg(element: DateFromSerial, compiler: Any, **kw: Any) -> str:
 
 
 class DigitsOnly(FunctionElement[bool]):
-    """True when a text is one or more ASCII digits (per dialect: GLOB, ~)."""
+    """True when a text is one or more ASCII digits (per dialect: GLOB, ~, REGEXP)."""
 
     type = Boolean()
     inherit_cache = True
@@ -130,13 +130,36 @@ def _int_div_default(element: IntDiv, compiler: Any, **kw: Any) -> str:
     return f"(({compiler.process(left, **kw)}) / ({compiler.process(right, **kw)}))"
 
 
+def pg_valid_iso(x: str, dialect: Any) -> str:
+    """PostgreSQL: true when ``x`` — already known to be ``9999-99-99`` — is a real calendar
+    date in years 0001-9999. ``pg_input_is_valid`` (PostgreSQL 16+) asks the date parser
+    itself, without an error, reading the text once; older servers get the same answer by
+    arithmetic on the digits. (Regular expressions were measured 3-20x slower per row.)"""
+    version = getattr(dialect, "server_version_info", None) or (16,)
+    if version >= (16,):
+        return f"pg_input_is_valid({x}, 'date')"
+    year, month, day = (f"CAST(substr({x}, {a}, {b}) AS INTEGER)" for a, b in ((1, 4), (6, 2), (9, 2)))
+    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
+    last_day = (
+        f"CASE {month} WHEN 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
+        f"WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END"
+    )
+    return f"({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {last_day})"
+
+
+def pg_shape(x: str, shape: str) -> str:
+    """PostgreSQL: ``x`` has ``shape`` (``9`` a digit, other characters themselves): digits
+    mapped to ``9`` by ``translate`` — several times cheaper per row than a regular expression."""
+    return f"translate({x}, '0123456789', '9999999999') = '{shape}'"
+
+
 class ValidIsoDate(FunctionElement[bool]):
     """True when a text is ``YYYY-MM-DD`` of a real calendar date (year 0001-9999), else false.
 
     SQLite: the shape by GLOB, the calendar by ``date(x) = x`` (SQLite's date() rolls an
-    impossible day over, so only a real date comes back unchanged). PostgreSQL: the shape by a
-    regular expression, then — inside a CASE, so no cast ever sees junk — month,
-    last day of that month and Gregorian leap years by arithmetic.
+    impossible day over, so only a real date comes back unchanged). PostgreSQL: one
+    regular expression that spells out the calendar (month lengths, Gregorian leap years), so
+    the text is read once and nothing is ever cast.
     """
 
     type = Boolean()
@@ -152,24 +175,14 @@ def _valid_iso_sqlite(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
     return f"(coalesce({x} GLOB {shape} AND date({x}, '+0 days') = {x} AND substr({x}, 1, 4) <> '0000', 0))"
 
 
-def _valid_iso_arithmetic(x: str, matches: str, integer: str) -> str:
-    year, month, day = (f"CAST(substr({x}, {a}, {b}) AS {integer})" for a, b in ((1, 4), (6, 2), (9, 2)))
-    leap = f"({year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0))"
-    last_day = (
-        f"CASE {month} WHEN 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
-        f"WHEN 4 THEN 30 WHEN 6 THEN 30 WHEN 9 THEN 30 WHEN 11 THEN 30 ELSE 31 END"
-    )
-    return (
-        f"(CASE WHEN {matches} THEN ({year} >= 1 AND {month} BETWEEN 1 AND 12 "
-        f"AND {day} BETWEEN 1 AND {last_day}) ELSE false END)"
-    )
-
-
 @compiles(ValidIsoDate, "postgresql")
 def _valid_iso_pg(element: ValidIsoDate, compiler: Any, **kw: Any) -> str:
     (arg,) = element.clauses
     x = compiler.process(arg, **kw)
-    return _valid_iso_arithmetic(x, f"coalesce({x} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$', false)", "INTEGER")
+    # A CASE, so the date check never sees a text of another shape.
+    return (
+        f"coalesce(CASE WHEN {pg_shape(x, '9999-99-99')} THEN {pg_valid_iso(x, compiler.dialect)} END, false)"
+    )
 
 
 class MatchesShape(FunctionElement[bool]):
@@ -211,3 +224,184 @@ def _shape_regex(shape: str) -> str:
 def _shape_pg(element: MatchesShape, compiler: Any, **kw: Any) -> str:
     arg = next(iter(element.clauses))
     return f"coalesce({compiler.process(arg, **kw)} ~ '{_shape_regex(_shape_of(element))}', false)"
+
+
+# --- compact date building blocks ---------------------------------------------------------------
+#
+# Each construct below refers to its argument a small, fixed number of times in the SQL it emits
+# (PostgreSQL: once or twice, by a regular expression; SQLite: a few GLOBs), so that
+# nesting one inside another never multiplies a source column into hundreds of copies.
+
+
+class IsoDatePrefix(FunctionElement[str]):
+    """``YYYY-MM-DD`` of a text that is a real calendar date, alone or followed by a space or
+    ``T`` and anything (a time); else NULL. The text is read twice (PostgreSQL) or five
+    times (SQLite)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "iso_date_prefix"
+
+
+@compiles(IsoDatePrefix)
+def _iso_prefix_sqlite(element: IsoDatePrefix, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    x = compiler.process(arg, **kw)
+    shape = "'[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9][ T]*'"
+    head = f"substr({x}, 1, 10)"
+    # date() rolls an impossible day over, so only a real date comes back unchanged.
+    return (
+        f"(CASE WHEN ({x} || ' ') GLOB {shape} AND date({head}, '+0 days') = {head} "
+        f"AND {x} NOT GLOB '0000*' THEN {head} END)"
+    )
+
+
+@compiles(IsoDatePrefix, "postgresql")
+def _iso_prefix_pg(element: IsoDatePrefix, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    x = compiler.process(arg, **kw)
+    head = f"substr({x}, 1, 10)"
+    shaped = f"{pg_shape(head, '9999-99-99')} AND substr({x}, 11, 1) IN ('', ' ', 'T')"
+    return f"(CASE WHEN {shaped} THEN CASE WHEN {pg_valid_iso(head, compiler.dialect)} THEN {head} END END)"
+
+
+class IntegerPart(FunctionElement[int]):
+    """The whole part of a decimal number written as text (``29775``, ``29775.``, ``29775.5``;
+    with ``signed`` also ``-86400``) as an integer, when it has at most ``digits`` digits
+    (leading zeros count) and lies in ``low``..``high``; else NULL. Nothing else is ever cast,
+    so junk cannot raise."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "integer_part"
+
+    def __init__(self, text: Any, digits: int, signed: bool, low: int, high: int) -> None:
+        # All travel as arguments so that they are part of the statement's cache key.
+        super().__init__(text, const(digits), const(1 if signed else 0), const(low), const(high))
+
+
+def _integer_part_args(element: IntegerPart) -> tuple[Any, int, bool, int, int]:
+    text, digits, signed, low, high = element.clauses
+    return text, int(digits.name), signed.name == "1", int(low.name), int(high.name)
+
+
+@compiles(IntegerPart)
+def _integer_part_sqlite(element: IntegerPart, compiler: Any, **kw: Any) -> str:
+    arg, digits, signed, low, high = _integer_part_args(element)
+    x = compiler.process(arg, **kw)
+    # One or more digits (after an optional minus), at most one dot, nothing else; CAST then
+    # reads the leading integer. The whole part's length is the position of the first dot.
+    start = f"({x} GLOB '[0-9]*' OR {x} GLOB '-[0-9]*')" if signed else f"{x} GLOB '[0-9]*'"
+    rest = f"substr({x}, 2) NOT GLOB '*[^0-9.]*'"
+    sign = f" - ({x} GLOB '-*')" if signed else ""
+    length = f"instr({x} || '.', '.') - 1{sign} <= {digits}"
+    valid = f"{start} AND {rest} AND {x} NOT GLOB '*.*.*' AND {length}"
+    number = f"CAST({x} AS INTEGER)"
+    return f"(CASE WHEN {valid} AND {number} BETWEEN {low} AND {high} THEN {number} END)"
+
+
+@compiles(IntegerPart, "postgresql")
+def _integer_part_pg(element: IntegerPart, compiler: Any, **kw: Any) -> str:
+    arg, digits, signed, low, high = _integer_part_args(element)
+    x = compiler.process(arg, **kw)
+    minus = "-?" if signed else ""
+    # A match without captures (substring's capture was measured ~4x slower per row).
+    shaped = f"{x} ~ '^{minus}[0-9]{{1,{digits}}}([.][0-9]*)?$'"
+    number = f"CAST(split_part({x}, '.', 1) AS BIGINT)"
+    return f"(CASE WHEN {shaped} THEN CASE WHEN {number} BETWEEN {low} AND {high} THEN {number} END END)"
+
+
+class StoredAsInteger(FunctionElement[bool]):
+    """True when an INTEGER column's value is stored as an integer. Always so where the
+    database enforces column types; SQLite stores whatever it was given (``typeof``)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "stored_as_integer"
+
+
+@compiles(StoredAsInteger)
+def _stored_as_integer_default(element: StoredAsInteger, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"({compiler.process(arg, **kw)} IS NOT NULL)"
+
+
+@compiles(StoredAsInteger, "sqlite")
+def _stored_as_integer_sqlite(element: StoredAsInteger, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"(typeof({compiler.process(arg, **kw)}) = 'integer')"
+
+
+class DateColumnIso(FunctionElement[str]):
+    """A DATE / TIMESTAMP column as ``YYYY-MM-DD`` (years 0001-9999, else NULL).
+
+    Where the database enforces the type the value is formatted from the date itself (no
+    text round trip, whatever the session's date style); SQLite keeps dates as text, which
+    is read like any ISO text.
+    """
+
+    type = Text()
+    inherit_cache = True
+    name = "date_column_iso"
+
+
+@compiles(DateColumnIso)
+def _date_column_sqlite(element: DateColumnIso, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return compiler.process(IsoDatePrefix(func.trim(cast(arg, Text()))), **kw)  # type: ignore[no-any-return]
+
+
+@compiles(DateColumnIso, "postgresql")
+def _date_column_pg(element: DateColumnIso, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    x = compiler.process(arg, **kw)
+    return f"(CASE WHEN {x} >= '0001-01-01' AND {x} < '10000-01-01' THEN to_char({x}, 'YYYY-MM-DD') END)"
+
+
+class DigitEnds(FunctionElement[bool]):
+    """True when a text starts and ends with a digit (so trimming it changes nothing)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "digit_ends"
+
+
+@compiles(DigitEnds)
+def _digit_ends_sqlite(element: DigitEnds, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"coalesce({compiler.process(arg, **kw)} GLOB '[0-9]*[0-9]', 0)"
+
+
+@compiles(DigitEnds, "postgresql")
+def _digit_ends_pg(element: DigitEnds, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"coalesce({compiler.process(arg, **kw)} ~ '^[0-9](.*[0-9])?$', false)"
+
+
+class CleanTextOr(FunctionElement[Any]):
+    """``clean`` (an expression of a text column as it is) where the value starts and ends with
+    a digit, else ``trimmed`` (the same expression of ``trim(CAST(…))``) — one meaning, since
+    trimming such a value changes nothing. SQLite only: there a trim per use of the text is
+    most of a date's cost (a GLOB decides instead); on PostgreSQL it is ``trimmed`` alone."""
+
+    inherit_cache = True
+    name = "clean_text_or"
+
+    def __init__(self, column: Any, clean: Any, trimmed: Any) -> None:
+        super().__init__(column, clean, trimmed)
+        self.type = trimmed.type
+
+
+@compiles(CleanTextOr)
+def _clean_text_or_sqlite(element: CleanTextOr, compiler: Any, **kw: Any) -> str:
+    column, clean, trimmed = element.clauses
+    test = compiler.process(DigitEnds(column), **kw)
+    return (
+        f"(CASE WHEN {test} THEN {compiler.process(clean, **kw)} ELSE {compiler.process(trimmed, **kw)} END)"
+    )
+
+
+@compiles(CleanTextOr, "postgresql")
+def _clean_text_or_trimmed(element: CleanTextOr, compiler: Any, **kw: Any) -> str:
+    _column, _clean, trimmed = element.clauses
+    return compiler.process(trimmed, **kw)  # type: ignore[no-any-return]

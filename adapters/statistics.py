@@ -26,7 +26,7 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 from adapters import cellkeys, filters
 from adapters.compiler import CompiledPart
 from adapters.values import FieldValue, names_of
-from hub.vocabulary.model import Dimension, Entity, Measure, StatisticsRequest
+from hub.vocabulary.model import Dimension, Entity, Measure, PersonRole, StatisticsRequest
 
 if TYPE_CHECKING:
     from adapters.sql import MappedSQLSource
@@ -186,9 +186,14 @@ def _case_dimension(part: CompiledPart, dimension: Dimension) -> tuple[list[Colu
 
 
 def _victim_queries(
-    source: MappedSQLSource, frame: _Frame, request: StatisticsRequest
+    source: MappedSQLSource,
+    frame: _Frame,
+    request: StatisticsRequest,
+    roles: frozenset[PersonRole] | None = None,
 ) -> list[tuple[CompiledPart, FromClause, _Grouping, list[ColumnElement[bool]]]]:
-    """Per person table: its join to the frame, its grouping and its victim conditions."""
+    """Per person table: its join to the frame, its grouping and the conditions that make a
+    record one of ``roles`` (default: the filter's victim roles, hidden ones left out)."""
+    wanted = request.filter.victim_roles() if roles is None else roles
     queries = []
     for person in source.compiled.parts_of(Entity.PERSON):
         base = frame.joined(person)
@@ -197,10 +202,7 @@ def _victim_queries(
         grouping = _Grouping()
         base = frame.attach(grouping, base)
         _add_person_dimensions(source, person, request.dimensions, grouping)
-        conditions = [
-            *person.row_conditions,
-            source.compiled.victim_condition(person, request.filter.victim_roles()),
-        ]
+        conditions = [*person.row_conditions, source.compiled.victim_condition(person, wanted)]
         queries.append((person, base, grouping, conditions))
     return queries
 

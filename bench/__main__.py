@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -122,17 +120,6 @@ def _peer_args(args: argparse.Namespace) -> list[str]:
     return peer
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _load_average() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 _T0 = time.perf_counter()
 
 
@@ -209,7 +196,7 @@ async def _measure_all(
 
 def run(options: Options) -> report.Results:
     """Prepare the data, measure everything, and (unless told not to) write RESULTS.md."""
-    started, load_before = _now(), _load_average()
+    started, load_before = report.now(), report.load_average()
     dataset = options.dataset or data.ensure_dataset(options.data_root, options.seed, options.scale, say=say)
     say(f"data: {dataset.total_rows:,} source rows in {dataset.directory}")
     pg_server = None
@@ -236,7 +223,7 @@ def run(options: Options) -> report.Results:
             data.stop_postgres(pg_server)
     info = report.RunInfo(
         started=started,
-        finished=_now(),
+        finished=report.now(),
         command=options.command,
         machine=report.machine_info(),
         versions=report.package_versions(measured.versions),
@@ -249,7 +236,7 @@ def run(options: Options) -> report.Results:
         runs=options.runs,
         warmup=options.warmup,
         load_before=load_before,
-        load_after=_load_average(),
+        load_after=report.load_average(),
     )
     results = report.Results(
         info,

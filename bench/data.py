@@ -216,7 +216,7 @@ def ensure_postgres_data(
         stamp_path.unlink(missing_ok=True)
     started = time.perf_counter()
     for agency in AGENCIES:
-        tables = _read_sqlite_tables(dataset.sqlite_path(agency), agency)
+        tables = read_sqlite_tables(dataset.sqlite_path(agency), agency)
         run_async(lambda a=agency, t=tables: write_postgres(url, a, SCHEMAS[a], t))
         say(f"  {agency}: {sum(len(rows) for rows in tables.values()):,} rows")
     if postgres_row_counts(url) != dataset.row_counts:
@@ -226,7 +226,8 @@ def ensure_postgres_data(
     return time.perf_counter() - started
 
 
-def _read_sqlite_tables(path: Path, agency: str) -> dict[str, list[tuple[Any, ...]]]:
+def read_sqlite_tables(path: Path, agency: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of an agency's demo database, table by table (read-only)."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return {

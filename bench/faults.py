@@ -46,7 +46,6 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,13 +53,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
-from bench import data
+from bench import data, report
 from bench.measure import percentile
 from bench.server import LOOPBACK, free_port
 from hub.access.auth import load_auth, mint_token
@@ -396,24 +395,13 @@ class PostgresServer(Protocol):
     def psql(self, sql: str, database: str = "postgres") -> str: ...
 
 
-def _sqlite_tables(path: Path, agency: str) -> dict[str, list[tuple[Any, ...]]]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return {
-            spec.name: con.execute(f"SELECT {', '.join(spec.column_names)} FROM {spec.name}").fetchall()
-            for spec in SCHEMAS[agency]
-        }
-    finally:
-        con.close()
-
-
 async def load_agency(url: str, directory: Path, agency: str) -> None:
     """Copy one agency's SQLite tables into schema ``agency`` of the database at ``url``.
 
     Loaded from the SQLite files rather than generated again: the generator writes the same rows
     to both engines, so the hub sees the same world whichever engine serves an agency.
     """
-    tables = await asyncio.to_thread(_sqlite_tables, directory / f"{agency}.sqlite", agency)
+    tables = await asyncio.to_thread(data.read_sqlite_tables, directory / f"{agency}.sqlite", agency)
     await write_postgres(url, agency, SCHEMAS[agency], tables)
 
 
@@ -1018,8 +1006,8 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     """Prepare data on both servers, serve it, load it, break it, and measure."""
     from bench.report import machine_info, package_versions
 
-    started_at = _now()
-    load_before = _load_average()
+    started_at = report.now()
+    load_before = report.load_average()
     if settings.dataset_dir is not None:
         directory, row_counts = settings.dataset_dir, data.count_sqlite_rows(settings.dataset_dir)
     else:
@@ -1078,12 +1066,12 @@ async def run(settings: Settings, killed: PostgresServer, slowed: PostgresServer
     return FaultResults(
         settings=settings,
         started_at=started_at,
-        finished_at=_now(),
+        finished_at=report.now(),
         machine=machine_info(),
         versions=versions,
         row_counts=row_counts,
         load_before=load_before,
-        load_after=_load_average(),
+        load_after=report.load_average(),
         window=settings.seconds,
         wall=load.wall,
         replies=load.replies,
@@ -1308,17 +1296,6 @@ def _read_hub_log(path: Path, origin: float) -> tuple[dict[str, int], list[str]]
     return dict(levels), [
         f"{len(times)} × “{message}” (t = {min(times):.1f}–{max(times):.1f} s)" for message, times in ranked
     ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _load_average() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 # --- the report ----------------------------------------------------------------------------------

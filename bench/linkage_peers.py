@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import pickle
 import resource
 import statistics
@@ -61,6 +62,14 @@ class Run:
     per_class: dict[str, tuple[int, int]]  # class → (pairs found, true pairs); namesake: false pairs
     note: str = ""
     all_seconds: list[float] = field(default_factory=list)
+    all_peaks: list[float] = field(default_factory=list)
+    #: 1-minute load average when each run started (the machine is shared)
+    loads: list[float] = field(default_factory=list)
+
+    @property
+    def added_mb(self) -> float:
+        """What the linker added to the loaded records, at its peak (median)."""
+        return self.peak_mb - self.base_mb
 
 
 # --- the child ----------------------------------------------------------------------------------
@@ -168,6 +177,14 @@ def per_class(data: DataSet, predicted: Sequence[int]) -> dict[str, tuple[int, i
     return {kind: (found[kind], total[kind]) for kind in total}
 
 
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    """``p25–p75`` of repeated measurements (both the value itself for one run)."""
+    if len(values) < 2:
+        return "—"
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return f"{q1:.{digits}f}–{q3:.{digits}f}"
+
+
 def run_once(linker: str, data: DataSet, workdir: Path) -> tuple[list[int], float, float, float, str]:
     target = workdir / f"{data.name}-{linker}.json"
     subprocess.run(
@@ -184,8 +201,10 @@ def compare(
     runs = []
     for data in data_sets:
         seen: dict[str, list[tuple[list[int], float, float, float, str]]] = defaultdict(list)
+        loads: dict[str, list[float]] = defaultdict(list)
         for _ in range(repeat):
             for linker in linkers:
+                loads[linker].append(os.getloadavg()[0])
                 seen[linker].append(run_once(linker, data, workdir))
                 print(f"  {data.name} {linker}: {seen[linker][-1][1]:.1f} s", file=sys.stderr)
         for linker in linkers:
@@ -203,6 +222,8 @@ def compare(
                     per_class=per_class(data, labels) if data.classes else {},
                     note=results[0][4],
                     all_seconds=[r[1] for r in results],
+                    all_peaks=[r[2] for r in results],
+                    loads=loads[linker],
                 )
             )
     return runs
@@ -217,13 +238,16 @@ def section(runs: Sequence[Run], data_sets: Sequence[DataSet], repeat: int, mach
         "bench/splink_peer.py, bench/perturb.py). Each linker runs in its own child process on the same "
         "pickled `PersonRecord`s; time is the linkage (features, blocking, scoring, clustering — for Splink "
         "training, prediction and clustering), memory the child's peak RSS (Python and the records "
-        "included; 'records' is the RSS once they are loaded). Medians of the runs. Quality is pairwise "
-        "against the truth labels. **Targets (issue 14): F1 ≥ Splink's + 0.02, precision ≥ 0.995, time "
+        "included; 'records' is the RSS once they are loaded, 'added' the peak above it). Medians of "
+        "the runs, p25–p75 beside them; the load average (1 minute) at the start of each run is listed "
+        "under the table. Quality is pairwise against the truth labels. **Targets (issue 14): F1 ≥ "
+        "Splink's + 0.02, precision ≥ 0.995, time "
         "and memory ≤ ⅓ of Splink's.**",
         "",
-        "| data | records | linker | precision | recall | F1 | F1 − Splink | time s | × Splink | peak MB "
-        "| records MB | × Splink (peak) | ✓ |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| data | records | linker | precision | recall | F1 | F1 − Splink | time s (median) | p25–p75 "
+        "| × Splink | peak MB (median) | p25–p75 | records MB | added MB | × Splink (peak) | ✓ |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | --- |",
     ]
     for data in data_sets:
         peer = by.get((data.name, "splink"))
@@ -232,17 +256,22 @@ def section(runs: Sequence[Run], data_sets: Sequence[DataSet], repeat: int, mach
             if run is None:
                 continue
             q = run.quality
+            measured = (
+                f"{run.seconds:.1f} | {spread(run.all_seconds)} | {{ratio_t}} | {run.peak_mb:.0f} | "
+                f"{spread(run.all_peaks, 0)} | {run.base_mb:.0f} | {run.added_mb:.0f} | {{ratio_m}} |"
+            )
             if linker == "hub" and peer is not None:
                 gain = q.f1 - peer.quality.f1
                 time_ratio = run.seconds / peer.seconds
                 mem_ratio = run.peak_mb / peer.peak_mb
                 ok = gain >= 0.02 and q.precision >= 0.995 and time_ratio <= 1 / 3 and mem_ratio <= 1 / 3
                 extra = (
-                    f"{gain:+.4f} | {run.seconds:.1f} | {time_ratio:.2f} | {run.peak_mb:.0f} | "
-                    f"{run.base_mb:.0f} | {mem_ratio:.2f} | {'✅' if ok else '❌'} |"
+                    f"{gain:+.4f} | "
+                    + measured.format(ratio_t=f"{time_ratio:.2f}", ratio_m=f"{mem_ratio:.2f}")
+                    + f" {'✅' if ok else '❌'} |"
                 )
             else:
-                extra = f"— | {run.seconds:.1f} | — | {run.peak_mb:.0f} | {run.base_mb:.0f} | — | |"
+                extra = "— | " + measured.format(ratio_t="—", ratio_m="—") + " |"
             lines.append(
                 f"| {data.name} | {data.records:,} | {linker} | {q.precision:.4f} | {q.recall:.4f} "
                 f"| {q.f1:.4f} | {extra}"
@@ -251,7 +280,10 @@ def section(runs: Sequence[Run], data_sets: Sequence[DataSet], repeat: int, mach
         "",
         "Runs: "
         + "; ".join(
-            f"{r.data} {r.linker} {', '.join(f'{s:.1f}' for s in r.all_seconds)} s ({r.note})" for r in runs
+            f"{r.data} {r.linker} {', '.join(f'{s:.1f}' for s in r.all_seconds)} s, "
+            f"{', '.join(f'{m:.0f}' for m in r.all_peaks)} MB, load {', '.join(f'{x:.1f}' for x in r.loads)} "
+            f"({r.note})"
+            for r in runs
         ),
         "",
     ]

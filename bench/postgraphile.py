@@ -40,7 +40,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +160,7 @@ def ensure_peer_data(server: Any, dataset: data.Dataset) -> tuple[str, dict[str,
     if data._read_json(stamp_path) != wanted or _peer_row_counts(server) != expected:
         say(f"loading {sum(expected.values()):,} {AGENCY} rows into database {PEER_DATABASE}")
         stamp_path.unlink(missing_ok=True)
-        tables = data._read_sqlite_tables(dataset.sqlite_path(AGENCY), AGENCY)
+        tables = data.read_sqlite_tables(dataset.sqlite_path(AGENCY), AGENCY)
         run_async(lambda: write_postgres(url, AGENCY, SCHEMAS[AGENCY], tables))
         server.psql(
             "\n".join(
@@ -467,17 +466,6 @@ class PeerResults:
     levers: Levers | None = None
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _load_average() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 @dataclass(slots=True)
 class Levers:
     """In-process figures of the hub's own levers, on the same page and tables (no HTTP)."""
@@ -563,7 +551,7 @@ def _running(systems: list[System]) -> Iterator[None]:
 
 def run(options: Options) -> PeerResults:
     """Set up, check the rows, measure in alternating segments, and write the section."""
-    started, load_before = _now(), _load_average()
+    started, load_before = report.now(), report.load_average()
     ensure_js()
     dataset = data.ensure_dataset(options.data_root, options.seed, options.scale, say=say)
     pg = data.start_postgres(options.data_root)
@@ -623,7 +611,7 @@ def run(options: Options) -> PeerResults:
             results.levers = asyncio.run(measure_levers(config, options.lever_runs))
     finally:
         data.stop_postgres(pg)
-    results.finished, results.load_after = _now(), _load_average()
+    results.finished, results.load_after = report.now(), report.load_average()
     return results
 
 

@@ -9,8 +9,10 @@ sections (wherever they are) and keeps every other section untouched, in place.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -397,6 +399,19 @@ def write(sections: list[str], path: Path = RESULTS) -> None:
         insert_at = 0
     blocks = kept[:insert_at] + [s.rstrip() + "\n" for s in sections] + kept[insert_at:]
     path.write_text(head.rstrip() + "\n\n" + "\n".join(blocks), encoding="utf-8")
+
+
+def now() -> str:
+    """The time a run starts or ends, as RESULTS.md shows it."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load average (a busy shared machine shows in the figures)."""
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def machine_info() -> dict[str, str]:

@@ -135,8 +135,10 @@ class _Planner:
             return _non_null(self.value(type_.of_type, field_details_list))
         if isinstance(type_, GraphQLList):
             return _list(self.value(type_.of_type, field_details_list))
-        if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
-            return _leaf(type_.serialize)
+        if isinstance(type_, GraphQLEnumType):
+            return _enum_leaf(type_)
+        if isinstance(type_, GraphQLScalarType):
+            return _leaf(type_.serialize, _PLAIN.get(type_.name))
         if isinstance(type_, GraphQLObjectType):
             inner = self.object(type_, field_details_list)
             return _typed_object(type_, inner)
@@ -230,10 +232,21 @@ def _list(inner: Complete) -> Complete:
     return complete
 
 
-def _leaf(serialize: Callable[[Any], Any]) -> Complete:
+#: Built-in scalars whose ``serialize`` returns a value of this exact Python type unchanged.
+_PLAIN: dict[str, Callable[[Any], bool]] = {
+    "String": lambda v: type(v) is str,
+    "ID": lambda v: type(v) is str,
+    "Boolean": lambda v: type(v) is bool,
+    "Int": lambda v: type(v) is int and -(2**31) <= v < 2**31,
+}
+
+
+def _leaf(serialize: Callable[[Any], Any], plain: Callable[[Any], bool] | None = None) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        if plain is not None and plain(value):
+            return value  # what ``serialize`` returns for it, without the call
         try:
             serialized = serialize(value)
         except Exception:
@@ -241,6 +254,29 @@ def _leaf(serialize: Callable[[Any], Any]) -> Complete:
         if serialized is None or serialized is Undefined:
             raise Fallback
         return serialized
+
+    return complete
+
+
+def _enum_leaf(type_: GraphQLEnumType) -> Complete:
+    """An enum's names by member, looked up once (strawberry's ``serialize`` compares each
+    member of the enum in turn); anything else goes through ``serialize`` as before."""
+    wrapped = getattr(type_, "wrapped_cls", None)
+    names: dict[Any, str] = {}
+    if wrapped is not None:
+        for member in wrapped:
+            for name, value in type_.values.items():
+                if member.value == value.value:
+                    names[member] = name
+                    break
+    general = _leaf(type_.serialize)
+
+    def complete(value: Any) -> Any:
+        if type(value) is wrapped:
+            name = names.get(value)
+            if name is not None:
+                return name
+        return general(value)
 
     return complete
 

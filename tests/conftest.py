@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
 from hub.demo.generate import generate
 from hub.engine.config import load_config
-from hub.server.app import Hub
+from hub.server.app import Hub, create_app
 from tests import prerequisites
 
 pytest_plugins = ["tests._pg"]
@@ -62,6 +63,16 @@ async def hub(demo_dir: Path) -> AsyncIterator[Hub]:
     await instance.start()
     yield instance
     await instance.stop()
+
+
+@pytest.fixture(scope="module")
+async def client(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The demo hub over HTTP (in process); a test module may define its own ``client``."""
+    app = create_app(load_config(demo_dir / "hub.toml"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
+            yield http
 
 
 async def run(hub: Hub, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:

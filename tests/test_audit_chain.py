@@ -15,7 +15,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,17 @@ def documented_hash(row: dict[str, Any], prev_hash: str | None = None) -> str:
 
 def reads(*pairs: tuple[str, str]) -> list[PersonalRead]:
     return [PersonalRead(record, field, ("node", field)) for record, field in pairs]
+
+
+@pytest.fixture(autouse=True)
+def jakarta_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The hub's local time is WIB (UTC+7, no daylight saving), as on a server in Jakarta: the log
+    must still be in UTC, and naive filter times must still be read as UTC."""
+    monkeypatch.setenv("TZ", "Asia/Jakarta")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -168,6 +180,27 @@ async def test_each_append_links_to_the_one_before(log: AuditLog) -> None:
     assert await sql(log, "SELECT last_id, last_hash FROM audit_head") == [
         {"last_id": 2, "last_hash": second.hash}
     ]
+
+
+async def test_the_chain_head_is_row_one_whatever_else_the_table_holds(tmp_path: Path) -> None:
+    """A stray row in the head table (another id) neither stands in for the head nor moves it."""
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    await store.open()
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (2, 9, :h)"), {"h": "9" * 64}
+            )
+        audit = AuditLog(store)
+        await audit.open()
+        first = await audit.append(DINA, "q", [])
+        assert (first.id, first.prev_hash) == (1, GENESIS)
+        async with store.engine.connect() as conn:
+            heads = (await conn.execute(text("SELECT id, last_id FROM audit_head ORDER BY id"))).all()
+        assert [tuple(h) for h in heads] == [(1, 1), (2, 9)]
+        assert (await audit.verify()).ok
+    finally:
+        await store.close()
 
 
 async def test_opening_twice_keeps_the_head(log: AuditLog) -> None:
@@ -388,6 +421,7 @@ async def test_an_index_naming_a_missing_entry_is_reported(log: AuditLog) -> Non
 async def test_record_ids_that_are_not_a_json_list_read_as_none(log: AuditLog, value: str) -> None:
     await fill(log, 2)
     await sql(log, "UPDATE audit_log SET record_ids = :v WHERE id = 2", v=value)
+    assert (await log.entries(AuditFilter(), 1)).entries[0].record_ids == ()
     assert await problems(log) == [
         "entry 2: content does not match its hash",
         "entry 2: record index differs from the entry",
@@ -459,6 +493,7 @@ async def test_entries_between_two_moments_inclusive(log: AuditLog) -> None:
     assert ids(await log.entries(AuditFilter(until=datetime(2024, 1, 3, tzinfo=UTC)), 10)) == [3, 2, 1]
     # A naive time is UTC; another zone is converted (07:00 in UTC+7 is midnight UTC).
     assert ids(await log.entries(AuditFilter(since=datetime(2024, 1, 2)), 10)) == [4, 3, 2]
+    assert ids(await log.entries(AuditFilter(until=datetime(2024, 1, 3)), 10)) == [3, 2, 1]
     wib = timezone(timedelta(hours=7))
     assert ids(await log.entries(AuditFilter(since=datetime(2024, 1, 2, 7, tzinfo=wib)), 10)) == [4, 3, 2]
     assert ids(await log.entries(AuditFilter(until=datetime(2024, 1, 3, 6, 59, tzinfo=wib)), 10)) == [2, 1]

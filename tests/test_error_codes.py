@@ -3,24 +3,12 @@ and requests refused before GraphQL runs (not JSON, unknown operation name)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from hub.engine.config import load_config
-from hub.server.app import create_app
-
-
-@pytest.fixture(scope="module")
-async def client(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_config(demo_dir / "hub.toml"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
-            yield http
+# `client`: the demo hub over HTTP, from tests/conftest.py.
 
 
 async def test_a_syntax_error_has_a_code(hub: Any) -> None:

@@ -123,6 +123,7 @@ def test_several_workers_share_one_store(demo_dir: Path, tmp_path: Path) -> None
         (demo_dir / "hub.toml").read_text().replace('url = "sqlite:///', f'url = "sqlite:///{demo_dir}/')
     )
     port = _free_port()
+    log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -137,12 +138,16 @@ def test_several_workers_share_one_store(demo_dir: Path, tmp_path: Path) -> None
             "2",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     try:
         answers = []
-        deadline = time.monotonic() + 40
+        # Start-up is two full imports and five sources opened per worker: seconds on a quiet
+        # machine, minutes on a saturated one. The bound only stops a hung server; an exited
+        # one fails at once with its log.
+        deadline = time.monotonic() + 300
         while len(answers) < 12 and time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")[-2000:]
             try:
                 response = httpx.post(
                     f"http://127.0.0.1:{port}/graphql",
@@ -156,3 +161,4 @@ def test_several_workers_share_one_store(demo_dir: Path, tmp_path: Path) -> None
     finally:
         process.terminate()
         process.wait(timeout=15)
+        log.close()

@@ -43,10 +43,14 @@ def test_an_id_is_base64url_of_source_entity_key_without_padding() -> None:
     assert GlobalId.decode(b64("polri:case:LP/B/1:2")) == GlobalId("polri", Entity.CASE, "LP/B/1:2")
 
 
+# Lone surrogates (category Cs) are not Unicode scalar values: UTF-8 cannot encode them, and no
+# database driver returns them in a key or a source name, so they are no input an id can hold.
 @given(
-    source=st.text(st.characters(blacklist_characters=":"), min_size=1, max_size=20),
+    source=st.text(
+        st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), min_size=1, max_size=20
+    ),
     entity=st.sampled_from(list(Entity)),
-    key=st.text(min_size=1, max_size=60),
+    key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60),
 )
 def test_ids_round_trip(source: str, entity: Entity, key: str) -> None:
     gid = GlobalId(source, entity, key)

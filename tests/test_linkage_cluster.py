@@ -289,6 +289,30 @@ def test_a_rejection_travels_with_records_absorbed_into_other_clusters() -> None
     assert c.kept_apart(3, 2)
 
 
+def test_rejections_of_both_merged_clusters_are_kept() -> None:
+    """0 and 2 merge, each with its own rejection; so do 1 and 4: the 0-1 rejection still holds."""
+    c = Clusterer(records({}, {}, {}, {}, {}, {}), apart=[(0, 1), (2, 3), (4, 5)])
+    assert c.link(0, 2, STRONG)
+    assert c.link(1, 4, STRONG)
+    assert c.kept_apart(0, 4) and c.kept_apart(4, 2)
+    assert not c.link(2, 4, STRONG)
+    assert not c.link(1, 0, STRONG)
+
+
+def test_records_never_linked_are_alone_and_not_kept_apart() -> None:
+    c = Clusterer(records({}, {}, {}))
+    assert not c.kept_apart(0, 1)
+    assert c.cluster_of(2) == [2]
+    assert c.merged() == []
+    assert not Clusterer(records({"sex": Sex.MALE}, {"sex": Sex.FEMALE})).link(0, 1, STRONG)
+    refused = Clusterer(records({"sex": Sex.MALE}, {"sex": Sex.FEMALE}, {}))
+    assert not refused.link(0, 1, STRONG)
+    assert refused.merged() == []  # records checked and refused are still alone
+    assert refused.link(0, 2, STRONG)
+    assert refused.merged() == [[0, 2]]
+    assert clusters(refused) == [[0, 2], [1]]
+
+
 def test_seeding_a_group_that_names_a_record_twice_keeps_one_cluster() -> None:
     c = Clusterer(records({}, {}, {}))
     c.seed([[0, 1, 0]])

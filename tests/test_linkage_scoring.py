@@ -101,6 +101,9 @@ def test_different_names_without_an_identifier_stop_at_minus_five() -> None:
     assert (
         compare(rec("Siti Rahmawati", phone="812345678"), other("Yohana Manuputty")).rule == "NAME_DIFFERENT"
     )
+    # A NIK on one side only is no identifier that may agree either.
+    assert compare(rec("Siti Rahmawati", nik=NIK), other("Yohana Manuputty")).rule == "NAME_DIFFERENT"
+    assert compare(rec("Siti Rahmawati"), other("Yohana Manuputty", nik=NIK)).rule == "NAME_DIFFERENT"
     # Two records of one agency without a case key are not one case.
     assert compare(rec("Siti Rahmawati"), other("Yohana Manuputty", source="polri")).rule == "NAME_DIFFERENT"
 
@@ -264,6 +267,9 @@ def test_patronym_points() -> None:
     assert unlike.score == 7.0  # ratio 83.3: both written and different, -3
     assert compare(rec(f"{NAME} binti Ismail", born=born), other(NAME, born=born)).score == 10.0
     assert compare(rec(NAME, born=born), other(f"{NAME} binti Ismail", born=born)).score == 10.0
+    # A patronym of two words is compared as written, words joined by one space: 87.0, alike.
+    two = patronym_agreement(rec(f"{NAME} binti Abdul Rahman"), other(f"{NAME} binti Abdul Rahim"))
+    assert two is Agreement.SAME
     a, b = rec(f"{NAME} binti Ismail"), other(f"{NAME} binti Ismael")
     assert patronym_agreement(a, b) is Agreement.DIFFERENT
     assert patronym_agreement(a, a) is Agreement.SAME
@@ -354,6 +360,10 @@ def test_the_best_of_recorded_and_nik_dates_counts() -> None:
     b = other(born=date(1995, 6, 10))
     assert birth_agreement(a, b) is Agreement.EXACT
     assert birth_agreement(b, a) is Agreement.EXACT
+    # The best level by rank, not by name: EXACT beats CONFLICT (which sorts first alphabetically).
+    c = rec(born=date(1990, 3, 3), nik_birth=date(1995, 6, 10))
+    assert birth_agreement(c, b) is Agreement.EXACT
+    assert birth_agreement(b, c) is Agreement.EXACT
     # A NIK on one side only: its date counts (5 + 5).
     assert outcome(rec(nik=NIK, nik_birth=date(1995, 6, 10)), other(born=date(1995, 6, 10))) == (
         10.0,

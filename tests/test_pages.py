@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -49,13 +48,7 @@ class _Refs(HTMLParser):
         self._in_json = False
 
 
-@pytest.fixture(scope="module")
-async def client(demo_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(load_config(demo_dir / "hub.toml"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
-            yield http
+# `client`: the demo hub over HTTP, from tests/conftest.py.
 
 
 PAGES = {"graphiql": "/graphql", "dashboard": "/"}

@@ -219,7 +219,7 @@ class LinkageJob:
     # --- linking ------------------------------------------------------------------------------
 
     def _link(self, records: list[LinkRecord], **kwargs: object) -> Linkage:
-        def tick(stage: str, done: int, total: int) -> None:
+        def tick(stage: str, done: int, total: int | None) -> None:
             self.progress.update(stage, done, total)
 
         position = {(r.source, r.key): r.ref for r in records}

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare
+from hub.linkage.normalise import normalise_name
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -36,7 +37,8 @@ CASE_MIN_SCORE = 3.0
 #: Cases with more participants than this are not used by the collective pass.
 MAX_CASE_PARTICIPANTS = 30
 
-Progress = Callable[[str, int, int], None]
+#: (stage, done, total or None when the total is not known in advance: pairs are streamed)
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,9 @@ def _link(
     confirmed: list[tuple[int, int]],
     rejected: list[tuple[int, int]],
 ) -> Linkage:
+    # The features are built: the name cache of reading (tens of thousands of entries at
+    # 100k records) is no longer needed, and its memory serves the blocks instead.
+    normalise_name.cache_clear()
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
@@ -125,7 +130,7 @@ def _link(
         elif result.score >= REVIEW_THRESHOLD:
             uncertain.append((result.score, i, j, result.rule))
         if progress is not None and total % 50_000 == 0:
-            progress("scoring", total, 0)
+            progress("scoring", total, None)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
@@ -183,10 +188,6 @@ def _collective_pass(
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
 ) -> int:
-    by_case: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for record in records:
-        if record.case_key is not None:
-            by_case[(record.source, record.case_key)].append(record.ref)
     # Pairs of cases (of different sources) that share a linked person.
     case_pairs: set[tuple[tuple[str, str], tuple[str, str]]] = set()
     for group in clusterer.merged():
@@ -195,6 +196,12 @@ def _collective_pass(
             for y in range(x + 1, len(slots)):
                 if slots[x][0] != slots[y][0]:
                     case_pairs.add((slots[x], slots[y]))  # type: ignore[arg-type]
+    # Participants of those cases only (not of every case: memory at a million records).
+    needed = {slot for pair in case_pairs for slot in pair}
+    by_case: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for record in records:
+        if record.case_key is not None and (record.source, record.case_key) in needed:
+            by_case[(record.source, record.case_key)].append(record.ref)
     proposals: list[tuple[float, int, int]] = []
     for left, right in case_pairs:
         a_members, b_members = by_case[left], by_case[right]
@@ -205,6 +212,10 @@ def _collective_pass(
                 if only is not None and i not in only and j not in only:
                     continue
                 if clusterer.find(i) == clusterer.find(j):
+                    continue
+                # The name decides first (cheap, and most participants of two cases differ):
+                # the same test as on the full comparison's similarity below.
+                if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
                     continue
                 result = compare(records[i], records[j])
                 if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:

@@ -346,7 +346,7 @@ def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
 
 def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
     """0-100: how alike the given names are (order-free, variants and short forms credited)."""
-    return compare_names(a.name, b.name)[1]
+    return _names(a, b)[1]
 
 
 # --- the pair -------------------------------------------------------------------------------
@@ -434,9 +434,9 @@ def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) 
         score -= 3.0
     region = region_agreement(a, b)
     if region is not Agreement.MISSING:
+        # Points only: a regency corroborates nothing (shared by too many), so it never names
+        # the rule — a pair with nothing better ends as NAME_ONLY or NAME_SAME_CASE below.
         score += REGION_POINTS[region]
-        if region is Agreement.SAME_REGENCY:
-            rule = "NAME_REGION" if rule == "NAME" else rule
     if a.source == b.source and a.case_key is not None and a.case_key == b.case_key:
         score += 4.0
         corroborated = True

@@ -1,0 +1,56 @@
+"""Conditions and sort expressions on a case part's value layer, moved onto a narrow cut of it.
+
+A page statement has two halves: the inner one picks the page's keys (by the filter, the
+keyset cursor and the report date), the outer one computes the full rows for those keys. Only
+the outer half needs every mapped value; the inner half, over the whole value layer, made
+PostgreSQL plan every value once more per nesting (issue 13). :func:`narrowed` gives the inner
+half a layer with just the columns its expressions name (:class:`adapters.compiler.NarrowLayers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement
+
+from adapters.compiler import CompiledPart
+
+
+@dataclass(frozen=True, slots=True)
+class Narrowed:
+    """The part over a narrow layer, and the given expressions moved onto it (same order)."""
+
+    part: CompiledPart
+    expressions: list[ColumnElement[Any]]
+
+
+def narrowed(part: CompiledPart, expressions: Sequence[ColumnElement[Any]]) -> Narrowed:
+    """``part`` with its FROM, key and report date on a cut of its layer holding only the
+    columns that the key, the report date and ``expressions`` name.
+
+    Unchanged where the part has no narrow layers (a layer built without a dialect has them
+    too; only a hand-made part lacks them).
+    """
+    layer, narrow = part.from_clause, part.narrow
+    if narrow is None:
+        return Narrowed(part, list(expressions))
+    every = [part.key_column, *([part.date_expr] if part.date_expr is not None else []), *expressions]
+    names = frozenset(node.name for e in every for node in visitors.iterate(e) if _on(node, layer))
+    cut = narrow.cut(names)
+
+    def move(node: Any) -> Any:
+        return cut.c[node.name] if _on(node, layer) else None
+
+    def moved(e: ColumnElement[Any]) -> ColumnElement[Any]:
+        return visitors.replacement_traverse(e, {}, move)  # type: ignore[no-any-return]
+
+    date = moved(part.date_expr) if part.date_expr is not None else None
+    slim = replace(part, from_clause=cut, key_column=cut.c.k, date_expr=date, select=part.select)
+    return Narrowed(slim, [moved(e) for e in expressions])
+
+
+def _on(node: Any, layer: Any) -> bool:
+    return isinstance(node, ColumnClause) and node.table is layer
