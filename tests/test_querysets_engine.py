@@ -9,6 +9,7 @@ never refused, and a list of one value is never checked.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import Any
 
 import pytest
@@ -19,13 +20,14 @@ from hub.vocabulary.model import (
     AgeGroup,
     CaseFilter,
     CaseStage,
+    Dimension,
     ExploitationType,
     Measure,
     Sex,
     StatisticsRequest,
 )
 from tests import small_world
-from tests.test_filters import VICTIM_ROLES
+from tests.test_filters import VICTIM_ROLES, expected_cases
 
 world = small_world.fixture()
 AGENCY = {"simfoni": "KEMENPPPA", "polri": "POLRI", "lpsk": "LPSK", "bp2mi": "BP2MI", "kemlu": "KEMLU"}
@@ -147,3 +149,44 @@ async def test_victims_are_checked_on_victim_records(world: tuple[Hub, dict[str,
     with pytest.raises(SmallComponent) as refused:
         await check(hub.federation, hub.federation.new_context(), request, a + 1)
     assert refused.value.value == small
+
+
+async def test_each_value_is_counted_with_the_rest_of_the_filter(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Each value alone, "the rest of the filter unchanged": a date window restricts the count.
+
+    Expected counts are the generator's cases per agency inside the window (the filter rules of
+    tests/test_filters.py); the smaller agency has fewer cases in the window than in all, so a k
+    just above its windowed count refuses it, and a check that forgot the window would not.
+    """
+    hub, truth = world
+    days = sorted({c["reported_at"] for _, c in cases(truth) if c["reported_at"]})
+    window = {"reportedFrom": days[len(days) // 2]}
+    inside = Counter(AGENCY[source] for source, _ in expected_cases(truth, {}, window))
+    every = counts(truth, "agencies")
+    small, a = min(((n, agency) for agency, n in inside.items() if 0 < n < every[agency]))[::-1]
+    large = max(inside, key=lambda agency: (inside[agency], agency))
+    assert inside[large] > a
+    f = CaseFilter(reported_from=date.fromisoformat(window["reportedFrom"]), agencies=(small, large))
+    request = StatisticsRequest(Measure.CASES, (), f)
+    await check(hub.federation, hub.federation.new_context(), request, a)
+    with pytest.raises(SmallComponent) as refused:
+        await check(hub.federation, hub.federation.new_context(), request, a + 1)
+    assert (refused.value.field, refused.value.value, refused.value.k) == ("agencies", small, a + 1)
+
+
+async def test_the_grouped_check_reports_no_rows(world: tuple[Hub, dict[str, Any]]) -> None:
+    """The check's grouped counts are exact: the sources it asks report 0 rows read for them
+    (``extensions.sources``), while the same count asked as a statistic reports its rows."""
+    hub, truth = world
+    by_agency = counts(truth, "agencies")
+    request = StatisticsRequest(Measure.CASES, (), CaseFilter(agencies=tuple(sorted(by_agency))))
+    ctx = hub.federation.new_context()
+    await check(hub.federation, ctx, request, 1)
+    asked = {name for name, usage in ctx.usage.items() if usage.calls}
+    assert asked == set(truth["agencies"])
+    assert {usage.rows for usage in ctx.usage.values()} == {0}
+    shown = hub.federation.new_context()
+    await hub.federation.statistics(
+        shown, StatisticsRequest(Measure.CASES, (Dimension.AGENCY,), CaseFilter())
+    )
+    assert all(usage.rows > 0 for usage in shown.usage.values())
