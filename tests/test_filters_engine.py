@@ -22,6 +22,7 @@ from hub.vocabulary.model import (
     CaseStage,
     ExploitationType,
     Keyset,
+    PersonRole,
     Sex,
     SortOrder,
 )
@@ -85,6 +86,7 @@ def the_filters(truth: dict[str, Any]) -> list[dict[str, Any]]:
         {"text": keys[-1]},
         {"victimSex": ["FEMALE"]},
         {"victimSex": ["MALE"]},
+        {"victimSex": ["UNKNOWN"]},
         {"victimAgeGroups": ["AGE_13_17"]},
         {"victimAgeGroups": ["AGE_18_24", "UNKNOWN"]},
         {"childVictim": True},
@@ -189,3 +191,25 @@ async def test_after_an_undated_case(world: tuple[Hub, dict[str, Any]], order: S
         after = Keyset(None, name, "1")
         got = await hub.federation.cases(hub.federation.new_context(), CaseFilter(), order, 1000, after, True)
         assert len(got.items) == count and got.total == 158
+
+
+@pytest.mark.parametrize("hidden", ["VICTIM_WITNESS", "VICTIM"])
+async def test_victim_conditions_skip_hidden_victim_roles(
+    world: tuple[Hub, dict[str, Any]], hidden: str
+) -> None:
+    """A victim whose role the asker may not see does not make its case match a victim filter:
+    the expected cases are the generator's, counting only victims with a role still visible."""
+    hub, truth = world
+    visible = VICTIM_ROLES - {hidden}
+    victims: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for agency, data in truth["agencies"].items():
+        for person in data["persons"]:
+            if set(person["roles"]) & visible:
+                victims.setdefault((agency, person["case_key"]), []).append(person)
+    for f in ({"victimSex": ["FEMALE"]}, {"victimSex": ["MALE"]}, {"childVictim": True}):
+        want = expected_cases(truth, victims, f)
+        assert want != expected_cases(truth, every_victim(truth), f)  # the hidden role matters here
+        ctx = hub.federation.new_context()
+        ctx.hidden_roles = lambda _source: frozenset({PersonRole[hidden]})
+        page = await hub.federation.cases(ctx, case_filter(f), SortOrder.DESC, 1000, None, want_total=False)
+        assert {(n.record.source, n.record.key) for n in page.items} == want, f
