@@ -126,6 +126,9 @@ def test_a_date_column_is_ordered_by_itself(part: CompiledPart, never_null: bool
     )
     order = CaseOrder.of(SOURCE, dated, SortOrder.ASC, "postgresql")
     assert order.sort_day is raw and order.explicit_nulls is not never_null
+    # SQLite: a DATE column may hold any text, so the canonical date is what is ordered.
+    lite = CaseOrder.of(SOURCE, dated, SortOrder.ASC, "sqlite")
+    assert lite.sort_day is part.date_expr and not lite.explicit_nulls
     for other in (
         replace(
             value, raw=(sa.column("reported", sa.DateTime),), raw_never_null=never_null, from_child=False
