@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import values as v
 from adapters.sqlfuncs import VALUE_SEPARATOR
-from hub.vocabulary.model import AgeGroup, ExploitationType, Sex
+from hub.vocabulary.model import AgeGroup, CaseStage, ExploitationType, OrgType, PersonRole, ServiceType, Sex
 
 SEP = VALUE_SEPARATOR
 METADATA = MetaData()
@@ -421,3 +421,23 @@ def test_field_values_select_and_read() -> None:
         looked.selected == [ROWS.c.b] and looked.value_of(["Bali"]) == "51" and looked.value_of(["x"]) is None
     )
     assert v.FieldValue(sql=literal(1), read=int).value_of([5]) == 5
+
+
+def test_fallback_name_unknown_else_other_else_none() -> None:
+    """A value no code list knows reads as UNKNOWN where the enum has it, else OTHER, else none."""
+    assert v.fallback_name(ExploitationType) == "UNKNOWN"  # has both: UNKNOWN first
+    assert v.fallback_name(OrgType) == "OTHER"
+    assert v.fallback_name(ServiceType) == "OTHER"
+    assert v.fallback_name(PersonRole) is None
+    assert v.fallback_name(CaseStage) is None
+
+
+def test_multi_valued_names_split_on_the_value_separator() -> None:
+    """A canonical multi-value is names joined by the unit separator (never by spaces)."""
+    joined = f"SEXUAL_EXPLOITATION{SEP}FORCED_LABOUR{SEP}{SEP}FORCED_LABOUR"
+    assert v.names_of(joined) == ("FORCED_LABOUR", "SEXUAL_EXPLOITATION")
+    assert v.read_many(ExploitationType)(joined) == (
+        ExploitationType.FORCED_LABOUR,
+        ExploitationType.SEXUAL_EXPLOITATION,
+    )
+    assert v.names_of(None) == () and v.read_many(ExploitationType)(None) == ()
