@@ -294,6 +294,17 @@ def test_code_lists(engine) -> None:  # type: ignore[no-untyped-def]
     ]  # fmt: skip
     assert of_a(engine, v.code_value(ROWS.c.a, None, None), ["x", None]) == [None, None]
     assert of_a(engine, v.code_value(ROWS.c.a, None, None, null_as="N"), ["x", ""]) == [None, "N"]
+    # A list with only the "*" default, or an empty list: every present value takes the
+    # default, else the vocabulary's fallback; empty cells stay NULL (or null_as).
+    only_default = {"*": ("FEMALE",)}
+    assert of_a(engine, v.code_value(ROWS.c.a, only_default, Sex), ["L", "x", "", None]) == [
+        "FEMALE", "FEMALE", None, None,
+    ]  # fmt: skip
+    assert of_a(engine, v.code_value(ROWS.c.a, {}, Sex, null_as="N"), ["L", "", None]) == [
+        "UNKNOWN",
+        "N",
+        "N",
+    ]
 
 
 def test_a_code_with_several_national_values(engine) -> None:  # type: ignore[no-untyped-def]
