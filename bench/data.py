@@ -158,6 +158,10 @@ def start_postgres(root: Path) -> Any:
     """
     from tests._pg import EmbeddedPostgres
 
+    # The server runs from another working directory (and as another user when we are root):
+    # a relative data directory would not be found there, and the recovery below would then
+    # delete a healthy cluster.
+    root = root.resolve()
     server = EmbeddedPostgres()
     # tests/_pg.py makes a temporary base directory (sockets, possibly a copy of the
     # binaries); only the cluster's data directory and log move to the persistent place.

@@ -84,3 +84,27 @@ def test_percentile_is_the_nearest_rank() -> None:
     assert percentile([7.0], 0) == 7.0 and percentile([7.0], 100) == 7.0
     four = [4.0, 1.0, 3.0, 2.0]
     assert percentile(four, 50) == 2.0 and percentile(four, 75) == 3.0 and percentile(four, 76) == 4.0
+
+
+def test_persistent_postgres_accepts_a_relative_data_dir(monkeypatch: Any) -> None:
+    """``--data-dir bench/data`` (relative) must find its cluster, not wipe and reload it."""
+    import tempfile
+
+    # Not pytest's tmp_path: its parent is private to root, and the server may run as another user.
+    base = Path(tempfile.mkdtemp(prefix="tppo-bench-relative-"))
+    base.chmod(0o755)
+    monkeypatch.chdir(base)
+    try:
+        first = data.start_postgres(Path("relative-root"))
+        try:
+            first.psql("CREATE DATABASE kept_between_runs")
+        finally:
+            data.stop_postgres(first)
+        second = data.start_postgres(Path("relative-root"))
+        try:
+            assert "kept_between_runs" in second.psql("SELECT datname FROM pg_database").split()
+            assert Path(second.data_dir).is_absolute()
+        finally:
+            data.stop_postgres(second)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
