@@ -34,6 +34,7 @@ expression itself, as it always was: the answer is the same either way, only its
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -67,7 +68,7 @@ _DAY = 86_400
 _UNIX_LIMIT = 99_999_999_999
 
 
-class Scale:
+class Scale(ABC):
     """How one raw date column orders its days: the index ranges a walk reads.
 
     ``ranged``: the raw values in which dated values are walked, in an order that never puts
@@ -79,26 +80,33 @@ class Scale:
     (day, key) order); none may miss a row it must hold.
     """
 
+    @abstractmethod
     def ranged(self, raw: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def others(self, raw: ColumnElement[Any]) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def last(self, raw: ColumnElement[Any], day: ColumnElement[Any]) -> ColumnElement[Any]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def from_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def up_to_last(self, raw: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def before_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """See the class docstring."""
 
+    @abstractmethod
     def from_day(self, raw: ColumnElement[Any], day: date) -> ColumnElement[bool]:
-        raise NotImplementedError
+        """See the class docstring."""
 
 
 class IsoText(Scale):
