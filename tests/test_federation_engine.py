@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.base import SourceDataError, SourceError, SourceTimeout
+from adapters.cellkeys import record_key
 from hub.engine.federation import CasePage, Federation
 from hub.engine.ids import GlobalId
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
@@ -498,12 +499,18 @@ async def test_an_open_circuit_answers_without_asking_the_source(world: tuple[Hu
         asked.append(source.name)
         return "answer"
 
+    def errors(code: str) -> float:
+        labels = {"source": "bp2mi", "code": code}
+        return hub.metrics.registry.get_sample_value("tppo_hub_source_errors_total", labels) or 0.0
+
     while entry.breaker.allow() and entry.breaker.state.name != "OPEN":
         entry.breaker.record_failure()
     try:
+        before = errors("SOURCE_UNAVAILABLE")
         ctx = hub.federation.new_context()
         assert await hub.federation.call(ctx, entry, work, "default") == "default"
         assert asked == []
+        assert errors("SOURCE_UNAVAILABLE") == before + 1  # counted in /metrics, by source and code
         assert ctx.failures == [
             SourceFailure("bp2mi", "SOURCE_UNAVAILABLE", "source 'bp2mi' is unavailable (circuit open)")
         ]
@@ -535,3 +542,196 @@ async def test_hidden_roles_are_sent_to_the_source_they_concern(world: tuple[Hub
         hub.federation.new_context(), CaseFilter(victim_sex=(Sex.FEMALE,)), SortOrder.DESC, 500, None, True
     )
     assert len(everyone.items) > len(want)  # the hidden witnesses did match before
+
+
+# --- cell keys, hidden roles and failures in statistics -------------------------------------------
+
+
+class _Keying:
+    """A keying hook with fixed salts and a fallback written out here (not the hub's secret)."""
+
+    def salt(self, source: str) -> str:
+        return f"salt-of-{source}"
+
+    def person_key(self, person: Any) -> int:
+        return record_key("persons/", repr(person))
+
+    def fallback_key(self, source: str, cell: Any, count: int) -> int:
+        return record_key("fallback/", f"{source}/{cell!r}/{count}")
+
+
+def _case_keys(hub: Hub, truth: dict[str, Any], source: str, year: str | None = None) -> int:
+    """The sum of the record keys of a source's cases (of ``year``), from the ground truth."""
+    entry = hub.registry.get(source)
+    assert entry is not None and entry.source is not None
+    part = entry.source.compiled.case_part().part.name
+    salt = f"salt-of-{source}/{part}/"
+    return sum(
+        record_key(salt, c["key"])
+        for c in truth["agencies"][source]["cases"]
+        if year is None or (c["reported_at"] or "").startswith(year)
+    )
+
+
+async def test_keyed_statistics_sum_each_sources_record_keys(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, truth = world
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+    result = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    assert result.cells == {(AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items()}
+    assert result.keys == {(AGENCY[s],): _case_keys(hub, truth, s) for s in truth["agencies"]}
+    assert result.total == 158
+    assert result.total_key == sum(_case_keys(hub, truth, s) for s in truth["agencies"])
+
+
+async def test_keyed_statistics_of_a_source_without_matching_cases(world: tuple[Hub, dict[str, Any]]) -> None:
+    """A year in which one source has no case: that source answers no cell and no total row."""
+    hub, truth = world
+    years = {
+        s: Counter((c["reported_at"] or "")[:4] for c in d["cases"]) for s, d in truth["agencies"].items()
+    }
+    year = next(y for y in ("2024", "2020") if any(not n[y] for n in years.values()))
+    empty = {s for s, n in years.items() if not n[year]}
+    assert empty and len(empty) < 5
+    f = CaseFilter(reported_from=date(int(year), 1, 1), reported_to=date(int(year), 12, 31))
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,), f)
+    keyed = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    plain = await hub.federation.statistics(hub.federation.new_context(), request)
+    want = {(AGENCY[s],): n[year] for s, n in years.items() if n[year]}
+    assert keyed.cells == plain.cells == want
+    assert keyed.total == plain.total == sum(want.values())
+    assert keyed.total_key == sum(_case_keys(hub, truth, s, year) for s in truth["agencies"])
+
+
+async def test_a_source_that_cannot_key_its_records_gets_fallback_keys(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """kemlu answers no keyed grouping (but does key its total): all its cells, the total too,
+    are then keyed by count; the other sources' keys are their records' keys."""
+    hub, truth = world
+    from hub.engine.federation import _TOTAL
+
+    entry = hub.registry.get("kemlu")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.aggregate_keyed
+
+    async def grouped_unkeyed(request: StatisticsRequest, salt: str) -> Any:
+        return None if request.dimensions else await original(request, salt)
+
+    source.aggregate_keyed = grouped_unkeyed  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+        result = await hub.federation.statistics(ctx, request, keying=_Keying())
+    finally:
+        source.aggregate_keyed = original  # type: ignore[method-assign]
+    keying = _Keying()
+    n = len(truth["agencies"]["kemlu"]["cases"])
+    assert ctx.failures == []
+    assert result.cells == {(AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items()}
+    assert result.keys == {
+        (AGENCY[s],): (
+            keying.fallback_key("kemlu", ("KEMLU",), n) if s == "kemlu" else _case_keys(hub, truth, s)
+        )
+        for s in truth["agencies"]
+    }
+    others = sum(_case_keys(hub, truth, s) for s in truth["agencies"] if s != "kemlu")
+    assert result.total_key == others + keying.fallback_key("kemlu", _TOTAL, n)
+
+
+async def test_statistics_leave_out_the_records_hidden_at_a_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Victim records and distinct victims under LPSK's row rule: its protected witnesses are
+    not counted there (and nowhere else is anything hidden)."""
+    from hub.linkage.index import LinkageIndex
+    from tests.test_filters import PROTECTED_ROLES, truth_victims
+
+    hub, truth = world
+    protected = frozenset(r for r in PersonRole if r.name in PROTECTED_ROLES)
+    want = Counter(AGENCY[source] for (source, _case), people in truth_victims(truth).items() for _ in people)
+    assert want["LPSK"] < sum(
+        1 for p in truth["agencies"]["lpsk"]["persons"] if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"}
+    )
+    for measure, index in ((Measure.VICTIM_RECORDS, None), (Measure.VICTIMS, LinkageIndex(hub.store.engine))):
+        ctx = hub.federation.new_context()
+        ctx.hidden_roles = lambda source: protected if source == "lpsk" else frozenset()
+        result = await hub.federation.statistics(
+            ctx, StatisticsRequest(measure, (Dimension.AGENCY,)), index=index
+        )
+        assert result.cells == {(agency,): n for agency, n in want.items()}, measure
+        assert result.total == sum(want.values())
+
+
+async def test_distinct_victims_without_a_failing_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    from hub.linkage.index import LinkageIndex
+
+    hub, truth = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SourceError("source 'lpsk' is unavailable")
+
+    original = source.victim_records
+    source.victim_records = broken  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        result = await hub.federation.statistics(
+            ctx, StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,)), index=LinkageIndex(hub.store.engine)
+        )
+    finally:
+        source.victim_records = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    want = {
+        (AGENCY[s],): sum(1 for p in d["persons"] if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"})
+        for s, d in truth["agencies"].items()
+        if s != "lpsk"
+    }
+    assert result.cells == want and result.total == sum(want.values())
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
+
+
+async def test_the_agency_of_a_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Linkage counts double counting between agencies: a source's agency code, or its own
+    name for a source the registry does not know."""
+    hub, _ = world
+    assert {s: hub.federation._agency_code(s) for s in AGENCY} == AGENCY
+    assert hub.federation._agency_code("nowhere") == "nowhere"
+
+
+async def test_relations_loaded_under_one_name_and_three_levels_deep(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """``participants`` (every role) with ``victims`` (some roles) is one load of every role,
+    in either order; a service's recipient's case is the service's own case."""
+    hub, truth = world
+    federation = hub.federation
+    page = await federation.cases(
+        federation.new_context(), CaseFilter(), SortOrder.DESC, 200, None, want_total=False
+    )
+    persons = Counter((s, p["case_key"]) for s, d in truth["agencies"].items() for p in d["persons"])
+    for include in ({"participants": {}, "victims": {}}, {"victims": {}, "participants": {}}):
+        nodes = [type(n)(n.record) for n in page.items]
+        await federation.expand(federation.new_context(), Entity.CASE, nodes, include)
+        assert {(n.record.source, n.record.key): len(n.links["participants"]) for n in nodes} == {
+            (n.record.source, n.record.key): persons[(n.record.source, n.record.key)] for n in nodes
+        }
+    nodes = [type(n)(n.record) for n in page.items]
+    await federation.expand(
+        federation.new_context(), Entity.CASE, nodes, {"services": {"recipient": {"case": {}}}}
+    )
+    recipients = {
+        (s, x["key"]): x["recipient_key"] for s, d in truth["agencies"].items() for x in d["services"]
+    }
+    reached = 0
+    for node in nodes:
+        for service in node.links["services"]:
+            recipient = service.links["recipient"]
+            want = recipients[(service.record.source, service.record.key)]
+            # A source with several person parts prefixes the part (korban/88).
+            got = recipient.record.key.rsplit("/", 1)[-1] if recipient is not None else None
+            assert got == want, (service.record.source, service.record.key)
+            if recipient is not None:
+                assert recipient.links["case"].record.key == node.record.key
+                reached += 1
+    assert reached == sum(1 for key in recipients.values() if key is not None) > 0
