@@ -735,3 +735,208 @@ async def test_relations_loaded_under_one_name_and_three_levels_deep(
                 assert recipient.links["case"].record.key == node.record.key
                 reached += 1
     assert reached == sum(1 for key in recipients.values() if key is not None) > 0
+
+
+async def test_statistics_with_no_source_to_ask(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, _ = world
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,), CaseFilter(sources=("nowhere",)))
+    plain = await hub.federation.statistics(hub.federation.new_context(), request)
+    assert (plain.cells, plain.total, plain.keys, plain.total_key) == ({}, 0, None, None)
+    keyed = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    assert (keyed.cells, keyed.total, keyed.keys, keyed.total_key) == ({}, 0, {}, 0)
+
+
+async def test_a_failing_source_is_left_out_of_grouped_statistics(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, truth = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SourceError("source 'lpsk' is unavailable")
+
+    original = source.aggregate
+    source.aggregate = broken  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        result = await hub.federation.statistics(ctx, StatisticsRequest(Measure.CASES, (Dimension.AGENCY,)))
+    finally:
+        source.aggregate = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    assert result.cells == {
+        (AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items() if s != "lpsk"
+    }
+    assert result.total == 158 - total_cases(truth, {"lpsk"})
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
+
+
+async def test_keyed_distinct_victims_and_double_counting(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Without a linkage run each victim record is its own person, keyed by (source, key); the
+    records are listed by each source itself. Rows read are shown unless withheld."""
+    from hub.linkage.index import LinkageIndex
+
+    hub, truth = world
+    keying = _Keying()
+    index = LinkageIndex(hub.store.engine)
+    request = StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,))
+    persons: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for name in AGENCY:
+        entry = hub.registry.get(name)
+        assert entry is not None and entry.source is not None
+        for key, _cells in await entry.source.victim_records(request):
+            persons.setdefault((AGENCY[name],), []).append((name, key))
+    ctx = hub.federation.new_context()
+    result = await hub.federation.statistics(ctx, request, index=index, keying=keying)
+    assert result.cells == {cell: len(people) for cell, people in persons.items()}
+    assert result.keys == {
+        cell: sum(keying.person_key(p) for p in people) for cell, people in persons.items()
+    }
+    assert result.total_key == sum(keying.person_key(p) for people in persons.values() for p in people)
+    assert all(u.rows > 0 for u in ctx.usage.values())
+    ctx = hub.federation.new_context()
+    cases = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+    both = await hub.federation.statistics(ctx, cases, index=index, double_counting=True, keying=keying)
+    assert both.keys == {(AGENCY[s],): _case_keys(hub, truth, s) for s in truth["agencies"]}
+    assert both.total_key == sum(_case_keys(hub, truth, s) for s in truth["agencies"])
+    assert all(u.rows > 0 for u in ctx.usage.values())
+
+
+async def test_each_source_is_asked_for_one_case_more_than_the_page(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """One more than ``first`` says whether a next page exists; fewer would cut a page short
+    (a source holding more than the default of 50), more would read rows for nothing."""
+    hub, _ = world
+    entry = hub.registry.get("polri")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.search_cases
+    limits: list[int] = []
+
+    async def recording(search: Any) -> Any:
+        limits.append(search.limit)
+        return await original(search)
+
+    source.search_cases = recording  # type: ignore[method-assign]
+    try:
+        for order in (SortOrder.DESC, SortOrder.AGENCY_ASC):
+            for first in (1, 7, 60):
+                await hub.federation.cases(
+                    hub.federation.new_context(), CaseFilter(), order, first, None, False
+                )
+    finally:
+        source.search_cases = original  # type: ignore[method-assign]
+    assert limits == [2, 8, 61, 2, 8, 61]
+
+
+async def test_a_source_without_a_usable_configuration(world: tuple[Hub, dict[str, Any]]) -> None:
+    """A source whose mapping cannot be read has no adapter: every query reports it unavailable
+    and goes on with the others, in every order."""
+    hub, truth = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None
+    source, entry.source = entry.source, None
+    try:
+        ctx = hub.federation.new_context()
+
+        async def work(_source: Any) -> str:
+            return "answer"
+
+        assert await hub.federation.call(ctx, entry, work, "default") == "default"
+        assert ctx.failures == [
+            SourceFailure("kemlu", "SOURCE_UNAVAILABLE", "source 'kemlu' is not configured correctly")
+        ]
+        assert ctx.usage["kemlu"].status is CallOutcome.ERROR
+        others = {"simfoni", "polri", "lpsk", "bp2mi"}
+        for order in (SortOrder.AGENCY_ASC, SortOrder.AGENCY_DESC, SortOrder.DESC):
+            ctx = hub.federation.new_context()
+            page = await hub.federation.cases(ctx, CaseFilter(), order, 500, None, want_total=True)
+            assert [(n.record.source, n.record.key) for n in page.items] == expected(truth, order, others)
+            assert page.total == total_cases(truth, others)
+            assert [f.source for f in ctx.failures] == ["kemlu"]
+    finally:
+        entry.source = source
+        entry.breaker.record_success()
+
+
+async def test_a_source_that_is_not_open_is_opened_on_use(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Down at start-up: the first call opens it (and answers); while it cannot be opened the
+    call answers the default, reports it and counts a failure for its breaker."""
+    hub, truth = world
+    entry = hub.registry.get("bp2mi")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.open
+    opened: list[str] = []
+
+    async def down() -> None:
+        opened.append("failed")
+        raise SourceError("connection refused")
+
+    async def up() -> None:
+        opened.append("opened")
+
+    async def work(s: Any) -> int:
+        return await s.count_cases(CaseFilter())
+
+    try:
+        entry.opened = False
+        source.open = down  # type: ignore[method-assign]
+        ctx = hub.federation.new_context()
+        failures_before = entry.breaker.failures
+        assert await hub.federation.call(ctx, entry, work, -1) == -1
+        assert ctx.failures == [SourceFailure("bp2mi", "SOURCE_UNAVAILABLE", "source 'bp2mi' is unavailable")]
+        assert entry.breaker.failures == failures_before + 1 and entry.opened is False
+        source.open = up  # type: ignore[method-assign]
+        ctx = hub.federation.new_context()
+        assert await hub.federation.call(ctx, entry, work, -1) == total_cases(truth, {"bp2mi"})
+        assert ctx.failures == [] and entry.opened is True
+        assert opened == ["failed", "opened"]
+    finally:
+        source.open = original  # type: ignore[method-assign]
+        entry.opened = True
+        entry.breaker.record_success()
+
+
+async def test_a_busy_source_times_out_in_the_queue(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Every slot taken: the call waits at most the source's timeout for one, then answers the
+    default as a timeout of the hub's own congestion (not counted against the source)."""
+    import asyncio
+
+    hub, _ = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None
+    held = 0
+    while not entry.slots.locked():
+        await entry.slots.acquire()
+        held += 1
+    timeout, entry.timeout_seconds = entry.timeout_seconds, 0.05
+    loop = asyncio.get_running_loop()
+    # A slot comes free long after the timeout (so a call that never times out still ends).
+    freed = loop.call_later(5.0, entry.slots.release)
+    asked: list[str] = []
+
+    async def work(s: Any) -> str:
+        asked.append(s.name)
+        return "answer"
+
+    def errors() -> float:
+        labels = {"source": "lpsk", "code": "SOURCE_TIMEOUT"}
+        return hub.metrics.registry.get_sample_value("tppo_hub_source_errors_total", labels) or 0.0
+
+    before = errors()
+    failures = entry.breaker.failures
+    try:
+        ctx = hub.federation.new_context()
+        assert await hub.federation.call(ctx, entry, work, "default") == "default"
+    finally:
+        freed.cancel()
+        entry.timeout_seconds = timeout
+        for _ in range(held):
+            entry.slots.release()
+    assert asked == []
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_TIMEOUT", "source 'lpsk' is busy (no free slot)")]
+    usage = ctx.usage["lpsk"]
+    assert (usage.status, usage.calls, usage.statements, usage.rows) == (CallOutcome.TIMEOUT, 1, 0, 0)
+    assert errors() == before + 1
+    assert entry.breaker.failures == failures
