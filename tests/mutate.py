@@ -305,7 +305,8 @@ def run_module(
     """Mutate one module in a scratch copy and collect its outcome (or only collect the last run's).
 
     ``only`` restricts this run to functions (mutmut name patterns such as ``x_expand*``);
-    ``survivors`` reruns the mutants the last run did not kill (after new tests). Both imply
+    ``survivors`` reruns the mutants the last run did not kill (after new tests), and runs those
+    it did not get to. Both imply
     ``resume``, so the verdicts of the other mutants are kept and the report counts them all.
     """
     work = WORK / target.name
@@ -318,7 +319,7 @@ def run_module(
             names += [
                 name
                 for name, code in _meta(work, target)["exit_code_by_key"].items()
-                if code is not None and code not in KILLED
+                if code not in KILLED  # not killed, or not run yet
             ]
             if not names:
                 print(f"== {target.name}: no survivors to rerun", flush=True)
@@ -460,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors",
         action="store_true",
-        help="rerun the mutants the last run did not kill (after adding tests); implies --resume",
+        help="rerun the mutants the last run did not kill (after adding tests) and those it did not "
+        "get to; implies --resume",
     )
     args = parser.parse_args(argv)
     names = args.modules or list(BY_NAME)

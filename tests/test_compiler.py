@@ -192,9 +192,17 @@ def write_database(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-async def source(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MappedSQLSource]:
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database, written once for the module (the source only reads it)."""
     folder = tmp_path_factory.mktemp("compiler")
     write_database(folder / "dinsos.sqlite")
+    return folder
+
+
+@pytest.fixture()
+async def source(folder: Path) -> AsyncIterator[MappedSQLSource]:
+    # Opened (and so compiled) for every test: ``make mutate`` then runs every test that reads
+    # the source against a mutant of the compiler, not only the first test of the module.
     src = MappedSQLSource(
         load_mapping_text(MAPPING, "dinsos"), EngineOptions("sqlite:///dinsos.sqlite"), folder
     )
@@ -329,34 +337,34 @@ async def test_the_third_table_and_its_roles(source: MappedSQLSource) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("victims", "expected"),
-    [
-        # Unknown sex: korban/3 (an unlisted code), korban/4 (NULL), and saksi/1, whose table
-        # does not map sex at all (a record shows UNKNOWN, so the filter must agree).
-        (CaseFilter(victim_sex=(Sex.UNKNOWN,)), ["2", "4", "5"]),
-        (CaseFilter(victim_sex=(Sex.FEMALE,)), ["1"]),
-        (CaseFilter(victim_sex=(Sex.MALE,)), ["1"]),
-        (CaseFilter(victim_age_groups=(AgeGroup.AGE_13_17,)), ["1"]),
-        (CaseFilter(victim_age_groups=(AgeGroup.AGE_18_24,)), ["5"]),
-        (CaseFilter(victim_age_groups=(AgeGroup.UNKNOWN,)), ["2", "4"]),
-        (CaseFilter(child_victim=True), ["1", "2"]),
-        (CaseFilter(child_victim=False), ["1", "5"]),
-        # One victim must meet both: korban/1 is a girl of 16, korban/2 a man of 25.
-        (CaseFilter(victim_sex=(Sex.MALE,), child_victim=True), []),
-        (CaseFilter(victim_sex=(Sex.FEMALE,), child_victim=True), ["1"]),
-        # Hidden victim-witnesses leave saksi/1 out: case 4 has no other victim.
-        (
-            CaseFilter(victim_sex=(Sex.UNKNOWN,), hidden_roles=frozenset({PersonRole.VICTIM_WITNESS})),
-            ["2", "5"],
-        ),
-    ],
-)
-async def test_victim_filters_look_at_every_person_table(
-    source: MappedSQLSource, victims: CaseFilter, expected: list[str]
-) -> None:
-    found = await source.search_cases(CaseSearch(filter=victims, limit=50))
-    assert sorted(c.key for c in found) == expected
+VICTIM_FILTERS: list[tuple[CaseFilter, list[str]]] = [
+    # Unknown sex: korban/3 (an unlisted code), korban/4 (NULL), and saksi/1, whose table
+    # does not map sex at all (a record shows UNKNOWN, so the filter must agree).
+    (CaseFilter(victim_sex=(Sex.UNKNOWN,)), ["2", "4", "5"]),
+    (CaseFilter(victim_sex=(Sex.FEMALE,)), ["1"]),
+    (CaseFilter(victim_sex=(Sex.MALE,)), ["1"]),
+    (CaseFilter(victim_age_groups=(AgeGroup.AGE_13_17,)), ["1"]),
+    (CaseFilter(victim_age_groups=(AgeGroup.AGE_18_24,)), ["5"]),
+    (CaseFilter(victim_age_groups=(AgeGroup.UNKNOWN,)), ["2", "4"]),
+    (CaseFilter(child_victim=True), ["1", "2"]),
+    (CaseFilter(child_victim=False), ["1", "5"]),
+    # One victim must meet both: korban/1 is a girl of 16, korban/2 a man of 25.
+    (CaseFilter(victim_sex=(Sex.MALE,), child_victim=True), []),
+    (CaseFilter(victim_sex=(Sex.FEMALE,), child_victim=True), ["1"]),
+    # Hidden victim-witnesses leave saksi/1 out: case 4 has no other victim.
+    (
+        CaseFilter(victim_sex=(Sex.UNKNOWN,), hidden_roles=frozenset({PersonRole.VICTIM_WITNESS})),
+        ["2", "5"],
+    ),
+]
+
+
+async def test_victim_filters_look_at_every_person_table(source: MappedSQLSource) -> None:
+    found = {
+        repr(victims): sorted(c.key for c in await source.search_cases(CaseSearch(filter=victims, limit=50)))
+        for victims, _ in VICTIM_FILTERS
+    }
+    assert found == {repr(victims): expected for victims, expected in VICTIM_FILTERS}
 
 
 async def test_a_source_without_person_tables_has_no_victims(tmp_path: Path) -> None:
@@ -527,5 +535,28 @@ def test_latest_of_needs_a_usable_section(tmp_path: Path) -> None:
         (
             _line(from_services, "latest_of"),
             "case part 'kasus'.stage: [service].status must be a plain column, with key and case_key",
+        )
+    ]
+
+
+def test_a_table_without_a_key_needs_its_own_case_key_column(tmp_path: Path) -> None:
+    tables = _tables(tmp_path / "db.sqlite")
+    joined = MAPPING.replace(
+        'table = "layanan"\ncase_key = "id_kasus"',
+        'table = "layanan"\njoins = [{ table = "kasus", on = { id_kasus = "id" } }]\ncase_key = "kasus.id"',
+    )
+    assert _problems(joined, tables) == [
+        (
+            _line(joined, "case_key", start="[[service]]"),
+            "service part 'layanan': without a key, case_key must be a column of its table",
+        )
+    ]
+    missing = MAPPING.replace(
+        'table = "layanan"\ncase_key = "id_kasus"', 'table = "layanan"\ncase_key = "kasus_id"'
+    )
+    assert _problems(missing, tables) == [
+        (
+            _line(missing, "case_key", start="[[service]]"),
+            "service part 'layanan': column kasus_id does not exist",
         )
     ]

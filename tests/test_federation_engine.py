@@ -940,3 +940,10 @@ async def test_a_busy_source_times_out_in_the_queue(world: tuple[Hub, dict[str, 
     assert (usage.status, usage.calls, usage.statements, usage.rows) == (CallOutcome.TIMEOUT, 1, 0, 0)
     assert errors() == before + 1
     assert entry.breaker.failures == failures
+
+
+async def test_the_engine_serves_the_hubs_configuration(world: tuple[Hub, dict[str, Any]]) -> None:
+    """The resolvers read the page cap from the engine's configuration: the hub's own."""
+    hub, _ = world
+    assert hub.federation.config is hub.config
+    assert hub.federation.config.max_page_size == 500  # the documented default; the demo sets none
