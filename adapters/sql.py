@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Select, Table, bindparam, func, literal, select
+from sqlalchemy import Integer, Select, String, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
@@ -82,9 +82,10 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
-        #: The case part's raw ISO text date column, when pages can walk its index
-        #: (:mod:`adapters.datewalk`; probed at open).
-        self._walk: datewalk.DateWalk | None = None
+        #: How pages find their cases without computing every case's report date: the
+        #: index walk of an ISO text or Unix date, else counts per distinct raw value
+        #: (:mod:`adapters.datewalk`; probed at open). None: the canonical order, row by row.
+        self._walk: datewalk.DateWalk | datewalk.CountedDays | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -195,10 +196,11 @@ class MappedSQLSource(Source):
         key = part.key_column
         keyset = CaseOrder.of(self.name, part, search.order, self.dialect)
         narrowing = filters.case_conditions(source, part, search.filter)
+        filtering = list(narrowing)
         if search.after is not None:
             narrowing.append(keyset.after(search.after))
         if self._walk is not None:
-            return await self._walked_page(part, self._walk, narrowing, search)
+            return await self._walked_page(part, self._walk, narrowing, filtering, search)
         order = keyset.order_by()
         descending = keyset.descending
 
@@ -225,8 +227,9 @@ class MappedSQLSource(Source):
     async def _walked_page(
         self,
         part: CompiledPart,
-        walk: datewalk.DateWalk,
+        walk: datewalk.DateWalk | datewalk.CountedDays,
         narrowing: list[ColumnElement[bool]],
+        filtering: list[ColumnElement[bool]],
         search: CaseSearch,
     ) -> list[CaseRecord]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
@@ -252,7 +255,7 @@ class MappedSQLSource(Source):
                 break
 
             def build(phase: str = phase) -> Select[Any]:
-                return walk.page(part, phase, narrowing, descending, after_day)
+                return walk.page(part, phase, narrowing, descending, after_day, filtering)
 
             stmt = self._statement(("walk", phase, descending), build) if fixed else build()
             rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
@@ -412,24 +415,39 @@ def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
     return bool(held & roles)
 
 
-async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
-    """The case part's index walk over its raw date column, where its order allows one."""
+async def _date_walk(
+    source: CompiledSource, runner: StatementRunner
+) -> datewalk.DateWalk | datewalk.CountedDays | None:
+    """How the case part's pages find their cases (:mod:`adapters.datewalk`), probed once.
+
+    Both walks compare raw values (ranges, or membership in a set of distinct values), which
+    is exact only where the column compares bytes: a text column must pass the byte-order
+    probe. Any failure means no walk: the canonical order row by row is always right.
+    """
     parts = source.parts_of(Entity.CASE)
     if not parts or parts[0].date_expr is None:
         return None
     part = parts[0]
+    reader = datewalk.raw_day_reader(part)
     found = datewalk.walkable(part, runner.dialect)
-    if found is None:
+    if found is None and reader is None:
         return None
-    raw, scale = found
-    if isinstance(scale, datewalk.IsoText):
+    raw = found[0] if found is not None else reader[0]  # type: ignore[index]
+    if isinstance(raw.type, String):
         try:
             rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
         except SourceError:
-            return None  # the probe is an optimisation: the canonical order is always right
+            return None
         if not datewalk.probe_passed(rows):
             return None
-    walk = datewalk.DateWalk(raw, scale)
+    day_of = reader[1] if reader is not None else None
+    walk: datewalk.DateWalk | datewalk.CountedDays
+    if found is not None:
+        walk = datewalk.DateWalk(found[0], found[1], day_of)
+    elif reader is not None and not _sorted_by_its_type(part, runner.dialect):
+        walk = datewalk.CountedDays(reader[0], reader[1])
+    else:
+        return None
     # The walk nests the part's values one subquery deeper than the canonical page; a long
     # value (Unix seconds read from text) can pass SQLite's parser depth: then no walk.
     try:
@@ -437,6 +455,11 @@ async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewal
     except SourceError:
         return None
     return walk
+
+
+def _sorted_by_its_type(part: CompiledPart, dialect: str) -> bool:
+    """A DATE column that PostgreSQL orders itself (its index serves the page already)."""
+    return CaseOrder.of("", part, SortOrder.DESC, dialect).sort_day is not part.date_expr
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:
