@@ -231,7 +231,7 @@ class MappedSQLSource(Source):
                 .select_from(cut.part.from_clause)
                 .where(*cut.part.row_conditions, *cut.expressions[len(order) :])
                 .order_by(*cut.expressions[: len(order)])
-                .limit(bindparam("page_limit", type_=Integer))
+                .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
             )
             return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
 
