@@ -217,8 +217,9 @@ def compile_source(
         present = [p for p in parts if complete or tables_of_part(p) <= set(tables)]
         compiled[entity] = [compiler.compile(p, len(parts) > 1) for p in present]
     if problems:
-        problems.sort(key=lambda problem: problem.line or 0)
-        raise LocatedMappingError(mapping.name, problems)
+        # Once each (a keyless part's missing case_key is met by its key and by its field).
+        unique = sorted(dict.fromkeys(problems), key=lambda problem: problem.line or 0)
+        raise LocatedMappingError(mapping.name, unique)
     return CompiledSource(mapping, tables, compiled)
 
 
@@ -297,6 +298,7 @@ class _PartCompiler:
         table = self.tables[part.table]
         base: FromClause = table
         if not part.key:
+            at[0] = part.path("case_key")  # rows are numbered within their case
             base = self._numbered(part, table, problem)
         scope: dict[str, FromClause] = {part.table: base}
         from_clause: FromClause = base

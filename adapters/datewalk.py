@@ -295,7 +295,7 @@ def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool) -> Select[
     return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
 
 
-def _materialized(statement: Select[Any], name: str) -> Any:
+def materialized(statement: Select[Any], name: str) -> Any:
     """``statement`` as a CTE computed once, as it is written.
 
     Without the fence the planners move a condition on the canonical day of a distinct raw
@@ -325,7 +325,7 @@ def undated_keys(
     key = part.key_column
     undated: ColumnElement[bool] = part.date_expr.is_(None)
     if day_of is not None:
-        distinct = _materialized(
+        distinct = materialized(
             select(raw.label("raw")).select_from(part.from_clause).group_by(raw), "walk_u"
         )
         unparsed = select(distinct.c.raw).where(day_of(distinct.c.raw).is_(None))
@@ -405,7 +405,7 @@ class CountedDays:
             .group_by(raw)
             .cte("walk_raw")
         )
-        days = _materialized(
+        days = materialized(
             select(per_raw.c.raw, self.day_of(per_raw.c.raw).label("day"), per_raw.c.n), "walk_days"
         )
         in_range: list[ColumnElement[bool]] = [days.c.day.is_not(None)]
@@ -507,6 +507,32 @@ def walkable(part: CompiledPart, dialect: str) -> tuple[ColumnElement[Any], Scal
     if formats == (UNIX,) and isinstance(raw.type, Integer):
         return raw, UnixSeconds(sqlite=dialect == "sqlite")
     return None
+
+
+#: A raw date column whose values repeat at least this often on average (cases per distinct
+#: value) has its days computed once per distinct value by statistics; below it (date-times,
+#: nearly one value a case) the join would cost more than the expression it saves.
+REPEATS_ENOUGH = 4
+
+
+def repetition_probe(part: CompiledPart, raw: ColumnElement[Any]) -> Select[Any]:
+    """One row: the part's rows with a raw value, and its distinct raw values."""
+    distinct = (
+        select(raw.label("raw"), func.count().label("n"))
+        .select_from(part.from_clause)
+        .where(*part.row_conditions, raw.is_not(None))
+        .group_by(raw)
+        .subquery("repeats")
+    )
+    return select(func.coalesce(func.sum(distinct.c.n), 0), func.count())
+
+
+def repeats_enough(rows: list[Any]) -> bool:
+    """Whether :func:`repetition_probe` found values repeated :data:`REPEATS_ENOUGH` times."""
+    if not rows:
+        return False
+    total, distinct = (int(v or 0) for v in rows[0])
+    return distinct > 0 and total >= REPEATS_ENOUGH * distinct
 
 
 def byte_order_probe(part: CompiledPart, raw: ColumnElement[Any]) -> Select[Any]:

@@ -86,6 +86,9 @@ class MappedSQLSource(Source):
         #: index walk of an ISO text or Unix date, else counts per distinct raw value
         #: (:mod:`adapters.datewalk`; probed at open). None: the canonical order, row by row.
         self._walk: datewalk.DateWalk | datewalk.CountedDays | None = None
+        #: Whether the raw report dates repeat enough for statistics to compute each distinct
+        #: value's day once (:func:`adapters.datewalk.repeats_enough`; probed at open).
+        self._days_repeat = False
 
     @property
     def skipped_rows(self) -> int:
@@ -102,17 +105,20 @@ class MappedSQLSource(Source):
             runner = StatementRunner(self.name, engine, self.options)
             await learn_lookups(compiled, runner)
             walk = await _date_walk(compiled, runner)
+            repeat = (
+                walk is not None and walk.day_of is not None and await _days_repeat(compiled, walk, runner)
+            )
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
-        self._walk = walk
+        self._walk, self._days_repeat = walk, repeat
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
-            self._walk = None
+            self._walk, self._days_repeat = None, False
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -143,6 +149,16 @@ class MappedSQLSource(Source):
         if self._compiled is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._compiled
+
+    @property
+    def day_reader(self) -> tuple[ColumnElement[Any], datewalk.DayOf] | None:
+        """The case part's raw report-date column and its canonical day as a function of a raw
+        value (:func:`adapters.datewalk.raw_day_reader`), where raw values compare exactly
+        (probed at open): statistics then compute the day once per distinct value."""
+        walk = self._walk
+        if walk is None or walk.day_of is None or not self._days_repeat:
+            return None
+        return walk.raw, walk.day_of
 
     def compiled_parts(self, entity: Entity) -> list[CompiledPart]:
         """The compiled parts of ``entity`` (see :class:`~adapters.compiler.CompiledPart`)."""
@@ -455,6 +471,17 @@ async def _date_walk(
     except SourceError:
         return None
     return walk
+
+
+async def _days_repeat(
+    source: CompiledSource, walk: datewalk.DateWalk | datewalk.CountedDays, runner: StatementRunner
+) -> bool:
+    """Whether the case part's raw dates repeat enough to be read once per distinct value."""
+    try:
+        rows = await runner.fetch(datewalk.repetition_probe(source.case_part(), walk.raw))
+    except SourceError:
+        return False  # an optimisation only
+    return datewalk.repeats_enough(rows)
 
 
 def _sorted_by_its_type(part: CompiledPart, dialect: str) -> bool:

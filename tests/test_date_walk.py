@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,11 +28,20 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from adapters.datewalk import CountedDays
+from adapters.datewalk import REPEATS_ENOUGH, CountedDays
 from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping_text
 from adapters.sql import MappedSQLSource
-from hub.vocabulary.model import CaseFilter, CaseRecord, CaseSearch, Keyset, SortOrder
+from hub.vocabulary.model import (
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Dimension,
+    Keyset,
+    Measure,
+    SortOrder,
+    StatisticsRequest,
+)
 
 SETTINGS = settings(
     derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
@@ -547,3 +557,98 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _rows(node: dict[str, Any]) -> float:
     return float(node.get("Actual Rows", 0)) * float(node.get("Actual Loops", 1))
+
+
+# --- statistics by year and month: each distinct raw value's day, computed once -----------------
+
+
+async def check_years_and_months(source: MappedSQLSource, texts: list[Any]) -> None:
+    assert source._days_repeat, "the raw dates repeat: statistics read them once per distinct value"
+    request = StatisticsRequest(Measure.CASES, (Dimension.YEAR, Dimension.MONTH), CaseFilter())
+    cells = await source.aggregate(request)
+    days = [dmy_day(text) for text in texts]
+    wanted = Counter((day[:4], day[:7]) if day else (None, None) for day in days)
+    assert cells == dict(wanted), texts
+
+
+@settings(SETTINGS, max_examples=15)
+@given(texts=dmy_registers)
+async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sqlite(
+    tmp_path: Path, texts: list[str | None]
+) -> None:
+    texts = texts * REPEATS_ENOUGH
+    path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
+    db.commit()
+    db.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        await check_years_and_months(source, texts)
+    finally:
+        await source.close()
+        path.unlink(missing_ok=True)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(texts=dmy_registers)
+async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_postgres(
+    walk_database: str, texts: list[str | None]
+) -> None:
+    texts = texts * REPEATS_ENOUGH
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2)", list(enumerate(texts, start=1)))
+    finally:
+        await connection.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+    await source.open()
+    try:
+        await check_years_and_months(source, texts)
+    finally:
+        await source.close()
+
+
+async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_on_postgres(
+    walk_database: str,
+) -> None:
+    """Cases by year on PostgreSQL: no plan node that sees all 20,000 cases computes a day."""
+    from sqlalchemy import event
+
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
+        await connection.execute(
+            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'DD/MM/YYYY') "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        await connection.execute("ANALYZE kasus")
+        source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+        await source.open()
+        sent: list[tuple[str, Any]] = []
+        try:
+            assert source._engine is not None
+            event.listen(
+                source._engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
+            )
+            cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter()))
+        finally:
+            await source.close()
+        assert sum(cells.values()) == 20000 and set(cells) == {(str(y),) for y in range(2020, 2025)}
+        (statement, parameters), *_ = sent
+        plan = await connection.fetch(
+            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + statement, *parameters
+        )
+    finally:
+        await connection.close()
+    wide = [node for node in _nodes(json_plan(plan)) if _rows(node) > 1600]
+    assert wide, "some node reads the cases"
+    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+    assert not computing, computing
