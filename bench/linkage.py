@@ -35,7 +35,7 @@ from pathlib import Path
 
 from hub.demo.agencies import AGENCIES, Links, encode
 from hub.demo.population import build_world
-from hub.linkage.engine import bulk_work, link
+from hub.linkage.engine import available_workers, bulk_work, link
 from hub.linkage.features import link_record
 from hub.linkage.quality import pair_quality
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
@@ -137,7 +137,7 @@ def measure(target: int, seed: int) -> Row:
         features = [link_record(i, r) for i, r in enumerate(records)]
     del records
     built = time.perf_counter()
-    result = link(features)
+    result = link(features, workers=available_workers())  # as the job links
     done = time.perf_counter()
     cpu = _cpu() - cpu_started
     predicted = {i: n for n, group in enumerate(result.groups) for i in group}

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import multiprocessing
+import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,24 @@ CASE_NAME_SIMILARITY = 88.0
 CASE_MIN_SCORE = 3.0
 #: Cases with more participants than this are not used by the collective pass.
 MAX_CASE_PARTICIPANTS = 30
+
+#: Runs with fewer records score in one process whatever ``workers`` says: below this, forking
+#: and sending the links back cost more than they save, and each process holds its own copy
+#: of the memory pages it touches (the memory of a 100k run stays that of one process).
+PARALLEL_MIN_RECORDS = 300_000
+
+#: Most processes a run scores in: each forked process copies the memory pages it touches.
+MAX_WORKERS = 4
+
+
+def available_workers() -> int:
+    """Processes the command-line job scores in: the cores it may use, at most :data:`MAX_WORKERS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
 
 #: (stage, done, total or None when the total is not known in advance: pairs are streamed)
 Progress = Callable[[str, int, int | None], None]
@@ -90,6 +110,7 @@ def link(
     progress: Progress | None = None,
     confirmed: Iterable[tuple[int, int]] = (),
     rejected: Iterable[tuple[int, int]] = (),
+    workers: int = 1,
 ) -> Linkage:
     """Cluster ``records`` (positions must equal ``record.ref``).
 
@@ -98,9 +119,12 @@ def link(
     ``confirmed`` and ``rejected`` are reviewers' decisions on pairs of positions: confirmed
     pairs are merged before anything else, rejected pairs never end up in one cluster, and
     neither is offered for review again.
+    ``workers`` > 1 scores the candidate pairs in that many processes (forked: the command-line
+    job only) when the run has at least :data:`PARALLEL_MIN_RECORDS` records; the result is
+    the same as with one.
     """
     with bulk_work():
-        return _link(records, existing, only, progress, list(confirmed), list(rejected))
+        return _link(records, existing, only, progress, list(confirmed), list(rejected), workers)
 
 
 def _link(
@@ -110,6 +134,7 @@ def _link(
     progress: Progress | None,
     confirmed: list[tuple[int, int]],
     rejected: list[tuple[int, int]],
+    workers: int,
 ) -> Linkage:
     # The features are built: the name cache of reading (tens of thousands of entries at
     # 100k records) is no longer needed, and its memory serves the blocks instead.
@@ -117,20 +142,12 @@ def _link(
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
-    # Pairs are streamed from the blocks and scored at once: only the links and the
-    # uncertain pairs are kept (a small share of the candidates).
-    scored: list[tuple[float, int, int, str]] = []
-    uncertain: list[tuple[float, int, int, str]] = []
-    total = 0
-    for i, j in iter_pairs(records, only_set):
-        total += 1
-        result = compare(records[i], records[j], names)
-        if result.score >= LINK_THRESHOLD:
-            scored.append((result.score, i, j, result.rule))
-        elif result.score >= REVIEW_THRESHOLD:
-            uncertain.append((result.score, i, j, result.rule))
-        if progress is not None and total % 50_000 == 0:
-            progress("scoring", total, None)
+    if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
+        scored, uncertain, total = _score_in_processes(records, names, only_set, workers, progress)
+    else:
+        # Pairs are streamed from the blocks and scored at once: only the links and the
+        # uncertain pairs are kept (a small share of the candidates).
+        scored, uncertain, total = _score(records, names, iter_pairs(records, only_set), progress)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
@@ -155,6 +172,79 @@ def _link(
     decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
     possible = _possible(clusterer, uncertain, decided)
     return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused, possible)
+
+
+Scored = list[tuple[float, int, int, str]]
+
+
+def _score(
+    records: Sequence[LinkRecord],
+    names: NameFrequencies,
+    pairs: Iterable[tuple[int, int]],
+    progress: Progress | None,
+) -> tuple[Scored, Scored, int]:
+    """The links and the uncertain pairs among ``pairs`` (score, i, j, rule), and how many pairs."""
+    scored: Scored = []
+    uncertain: Scored = []
+    total = 0
+    for i, j in pairs:
+        total += 1
+        result = compare(records[i], records[j], names)
+        if result.score >= LINK_THRESHOLD:
+            scored.append((result.score, i, j, result.rule))
+        elif result.score >= REVIEW_THRESHOLD:
+            uncertain.append((result.score, i, j, result.rule))
+        if progress is not None and total % 50_000 == 0:
+            progress("scoring", total, None)
+    return scored, uncertain, total
+
+
+#: What a forked scoring process inherits: records, name frequencies, pairs (i * width + j), width.
+_INHERITED: tuple[Sequence[LinkRecord], NameFrequencies, array[int], int] | None = None
+
+
+def _decode(codes: Iterable[int], width: int) -> Iterator[tuple[int, int]]:
+    for code in codes:
+        yield divmod(code, width)
+
+
+def _score_share(share: int, shares: int) -> tuple[Scored, Scored]:
+    """In a forked process: score every ``shares``-th pair from ``share`` on."""
+    assert _INHERITED is not None, "runs only in a process forked by _score_in_processes"
+    records, names, codes, width = _INHERITED
+    scored, uncertain, _total = _score(records, names, _decode(codes[share::shares], width), None)
+    return scored, uncertain
+
+
+def _score_in_processes(
+    records: Sequence[LinkRecord],
+    names: NameFrequencies,
+    only: set[int] | None,
+    workers: int,
+    progress: Progress | None,
+) -> tuple[Scored, Scored, int]:
+    """:func:`_score` over all candidate pairs, shared between this process and forked ones.
+
+    The pairs are collected first (8 bytes each), the processes are forked after, so they
+    inherit the records without copying them through a pipe; each scores every
+    ``workers``-th pair and sends back only its links and uncertain pairs. Fork only: the
+    job runs in the command-line process (``tppo-hub link``), never in the server.
+    """
+    global _INHERITED
+    width = len(records) + 1
+    codes = array("q", (i * width + j for i, j in iter_pairs(records, only)))
+    _INHERITED = (records, names, codes, width)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = [pool.apply_async(_score_share, (k, workers)) for k in range(1, workers)]
+            scored, uncertain, _total = _score(records, names, _decode(codes[0::workers], width), progress)
+            for result in pending:
+                more_scored, more_uncertain = result.get()
+                scored += more_scored
+                uncertain += more_uncertain
+    finally:
+        _INHERITED = None
+    return scored, uncertain, len(codes)
 
 
 def _ordered(i: int, j: int) -> tuple[int, int]:
@@ -252,11 +342,15 @@ def _collective_pass(
         a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
             continue
+        right = [(j, *clusterer.root_and_size(j)) for j in b_members]
         for i in a_members:
-            for j in b_members:
+            root_i, size_i = clusterer.root_and_size(i)
+            for j, root_j, size_j in right:
                 if only is not None and i not in only and j not in only:
                     continue
-                if clusterer.find(i) == clusterer.find(j):
+                # The same person already, or both already with others: never linked below
+                # (clusters only grow while proposals are linked), so not compared either.
+                if root_i == root_j or (size_i > 1 and size_j > 1):
                     continue
                 # The name decides first (cheap, and most participants of two cases differ):
                 # the same test as on the full comparison's similarity below.
