@@ -19,12 +19,14 @@ Two passes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
@@ -168,7 +170,7 @@ def _link(
 
     # The links are clustered: their list goes before the linked-case pass needs memory.
     del scored
-    links += _collective_pass(records, clusterer, evidence, only_set)
+    links += _collective_pass(records, clusterer, evidence, only_set, workers)
     decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
     possible = _possible(clusterer, uncertain, decided)
     return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused, possible)
@@ -181,7 +183,7 @@ def _score(
     records: Sequence[LinkRecord],
     names: NameFrequencies,
     pairs: Iterable[tuple[int, int]],
-    progress: Progress | None,
+    progress: Progress | None = None,
 ) -> tuple[Scored, Scored, int]:
     """The links and the uncertain pairs among ``pairs`` (score, i, j, rule), and how many pairs."""
     scored: Scored = []
@@ -199,21 +201,47 @@ def _score(
     return scored, uncertain, total
 
 
-#: What a forked scoring process inherits: records, name frequencies, pairs (i * width + j), width.
-_INHERITED: tuple[Sequence[LinkRecord], NameFrequencies, array[int], int] | None = None
+Pairs = Iterator[tuple[int, int]]
+Result = TypeVar("Result")
+
+#: What a forked process inherits: the task, the pairs (``i * width + j``) and ``width``.
+_INHERITED: tuple[Callable[[Pairs], object], array[int], int] | None = None
 
 
-def _decode(codes: Iterable[int], width: int) -> Iterator[tuple[int, int]]:
+def _decode(codes: Iterable[int], width: int) -> Pairs:
     for code in codes:
-        yield divmod(code, width)
+        yield divmod(code, width)  # type: ignore[misc]
 
 
-def _score_share(share: int, shares: int) -> tuple[Scored, Scored]:
-    """In a forked process: score every ``shares``-th pair from ``share`` on."""
-    assert _INHERITED is not None, "runs only in a process forked by _score_in_processes"
-    records, names, codes, width = _INHERITED
-    scored, uncertain, _total = _score(records, names, _decode(codes[share::shares], width), None)
-    return scored, uncertain
+def _run_share(share: int, shares: int) -> object:
+    """In a forked process: the inherited task over every ``shares``-th pair from ``share`` on."""
+    assert _INHERITED is not None, "runs only in a process forked by _in_processes"
+    task, codes, width = _INHERITED
+    return task(_decode(codes[share::shares], width))
+
+
+def _in_processes(
+    task: Callable[[Pairs], Result],
+    codes: array[int],
+    width: int,
+    workers: int,
+    first: Callable[[Pairs], Result],
+) -> list[Result]:
+    """``task`` over shares of the pairs in ``workers`` processes (``first`` in this one), by share.
+
+    The processes are forked once the pairs are known, so they inherit the records without
+    copying them through a pipe; each sends back only its result. Fork only: the job runs in
+    the command-line process (``tppo-hub link``), never in the server.
+    """
+    global _INHERITED
+    _INHERITED = (task, codes, width)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = [pool.apply_async(_run_share, (k, workers)) for k in range(1, workers)]
+            mine = first(_decode(codes[0::workers], width))
+            return [mine, *(result.get() for result in pending)]  # type: ignore[misc]
+    finally:
+        _INHERITED = None
 
 
 def _score_in_processes(
@@ -223,27 +251,21 @@ def _score_in_processes(
     workers: int,
     progress: Progress | None,
 ) -> tuple[Scored, Scored, int]:
-    """:func:`_score` over all candidate pairs, shared between this process and forked ones.
-
-    The pairs are collected first (8 bytes each), the processes are forked after, so they
-    inherit the records without copying them through a pipe; each scores every
-    ``workers``-th pair and sends back only its links and uncertain pairs. Fork only: the
-    job runs in the command-line process (``tppo-hub link``), never in the server.
-    """
-    global _INHERITED
+    """:func:`_score` over all candidate pairs, collected first (8 bytes each), in processes."""
     width = len(records) + 1
     codes = array("q", (i * width + j for i, j in iter_pairs(records, only)))
-    _INHERITED = (records, names, codes, width)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = [pool.apply_async(_score_share, (k, workers)) for k in range(1, workers)]
-            scored, uncertain, _total = _score(records, names, _decode(codes[0::workers], width), progress)
-            for result in pending:
-                more_scored, more_uncertain = result.get()
-                scored += more_scored
-                uncertain += more_uncertain
-    finally:
-        _INHERITED = None
+    shares = _in_processes(
+        functools.partial(_score, records, names, progress=None),
+        codes,
+        width,
+        workers,
+        functools.partial(_score, records, names, progress=progress),
+    )
+    scored: Scored = []
+    uncertain: Scored = []
+    for more_scored, more_uncertain, _total in shares:
+        scored += more_scored
+        uncertain += more_uncertain
     return scored, uncertain, len(codes)
 
 
@@ -321,11 +343,27 @@ class _Cases:
         return self.order[self.start[number] : self.start[number + 1]]
 
 
+def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[tuple[float, int, int]]:
+    """The participants of two linked cases that are alike enough to link (score, i, j)."""
+    proposals: list[tuple[float, int, int]] = []
+    for i, j in pairs:
+        # The name decides first (cheap, and most participants of two cases differ):
+        # the same test as on the full comparison's similarity below.
+        if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
+            continue
+        result = compare(records[i], records[j])
+        if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
+            continue
+        proposals.append((result.score + 5.0, i, j))
+    return proposals
+
+
 def _collective_pass(
     records: Sequence[LinkRecord],
     clusterer: Clusterer,
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
+    workers: int = 1,
 ) -> int:
     cases = _Cases(records)
     count, case_of, case_source = len(cases), cases.of, cases.source
@@ -337,7 +375,8 @@ def _collective_pass(
             for y in range(x + 1, len(slots)):
                 if case_source[slots[x]] != case_source[slots[y]]:
                     case_pairs.add(slots[x] * count + slots[y])
-    proposals: list[tuple[float, int, int]] = []
+    width = len(records) + 1
+    candidates = array("q")
     for code in case_pairs:
         a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
@@ -352,14 +391,14 @@ def _collective_pass(
                 # (clusters only grow while proposals are linked), so not compared either.
                 if root_i == root_j or (size_i > 1 and size_j > 1):
                     continue
-                # The name decides first (cheap, and most participants of two cases differ):
-                # the same test as on the full comparison's similarity below.
-                if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
-                    continue
-                result = compare(records[i], records[j])
-                if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
-                    continue
-                proposals.append((result.score + 5.0, i, j))
+                candidates.append(i * width + j if i < j else j * width + i)
+    del case_pairs, cases
+    evaluate = functools.partial(_linked_case_proposals, records)
+    if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
+        shares = _in_processes(evaluate, candidates, width, workers, evaluate)
+        proposals = [proposal for share in shares for proposal in share]
+    else:
+        proposals = evaluate(_decode(candidates, width))
     proposals.sort(key=lambda item: (-item[0], item[1], item[2]))
     links = 0
     for score, i, j in proposals:
