@@ -48,8 +48,9 @@ MAX_ID_BLOCK = 12
 #: The last pass (name + regency, name + sex) keeps smaller blocks. Its keys only bring
 #: together records of which one has no birth date or year: every other field that could
 #: corroborate a link (NIK, passport, phone, address, case, birth year) has a pass of its own,
-#: so a pair only this pass finds has nothing but a name and a regency or sex — never a link
-#: (no link on a name alone), at most a pair for review. A name held by more than this many
+#: so a pair only this pass finds has, but for a field whose own block was too big, nothing
+#: but a name and a regency or sex — never a link (no link on a name alone), at most a pair
+#: for review. A name held by more than this many
 #: such records in one regency is too common for a name-only pair to deserve a reviewer's
 #: time, and its blocks were a third of all candidate pairs at a million records.
 MAX_NAME_BLOCK = 8
