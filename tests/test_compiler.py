@@ -560,3 +560,25 @@ def test_a_table_without_a_key_needs_its_own_case_key_column(tmp_path: Path) -> 
             "service part 'layanan': column kasus_id does not exist",
         )
     ]
+
+
+async def test_a_person_table_that_cannot_name_its_case_is_passed_over(tmp_path: Path) -> None:
+    """A person table whose case_key is a constant relates no record to a case: victim filters
+    go on to the person tables after it."""
+    write_database(tmp_path / "dinsos.sqlite")
+    first = MAPPING.index("[[person]]")
+    text = (
+        MAPPING[:first]
+        + '[[person]]\nname = "anonim"\ntable = "saksi"\nkey = "id"\ncase_key = { value = "1" }\n'
+        + 'roles = { value = "VICTIM" }\n\n'
+        + MAPPING[first:]
+    )
+    src = MappedSQLSource(
+        load_mapping_text(text, "dinsos"), EngineOptions("sqlite:///dinsos.sqlite"), tmp_path
+    )
+    await src.open()
+    try:
+        found = await src.search_cases(CaseSearch(filter=CaseFilter(victim_sex=(Sex.FEMALE,)), limit=50))
+        assert [c.key for c in found] == ["1"]
+    finally:
+        await src.close()
