@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Select, Table, bindparam, func, literal, select
+from sqlalchemy import Integer, Select, String, Table, bindparam, func, literal, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
@@ -37,7 +37,7 @@ from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
-from adapters.narrow import narrowed
+from adapters.narrow import narrowed, of_parents
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
@@ -82,9 +82,13 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
-        #: The case part's raw ISO text date column, when pages can walk its index
-        #: (:mod:`adapters.datewalk`; probed at open).
-        self._walk: datewalk.DateWalk | None = None
+        #: How pages find their cases without computing every case's report date: the
+        #: index walk of an ISO text or Unix date, else counts per distinct raw value
+        #: (:mod:`adapters.datewalk`; probed at open). None: the canonical order, row by row.
+        self._walk: datewalk.DateWalk | datewalk.CountedDays | None = None
+        #: Whether the raw report dates repeat enough for statistics to compute each distinct
+        #: value's day once (:func:`adapters.datewalk.repeats_enough`; probed at open).
+        self._days_repeat = False
 
     @property
     def skipped_rows(self) -> int:
@@ -101,17 +105,20 @@ class MappedSQLSource(Source):
             runner = StatementRunner(self.name, engine, self.options)
             await learn_lookups(compiled, runner)
             walk = await _date_walk(compiled, runner)
+            repeat = (
+                walk is not None and walk.day_of is not None and await _days_repeat(compiled, walk, runner)
+            )
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
-        self._walk = walk
+        self._walk, self._days_repeat = walk, repeat
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
-            self._walk = None
+            self._walk, self._days_repeat = None, False
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -142,6 +149,16 @@ class MappedSQLSource(Source):
         if self._compiled is None:
             raise SourceError(f"source {self.name!r} is not open")
         return self._compiled
+
+    @property
+    def day_reader(self) -> tuple[ColumnElement[Any], datewalk.DayOf] | None:
+        """The case part's raw report-date column and its canonical day as a function of a raw
+        value (:func:`adapters.datewalk.raw_day_reader`), where raw values compare exactly
+        (probed at open): statistics then compute the day once per distinct value."""
+        walk = self._walk
+        if walk is None or walk.day_of is None or not self._days_repeat:
+            return None
+        return walk.raw, walk.day_of
 
     def compiled_parts(self, entity: Entity) -> list[CompiledPart]:
         """The compiled parts of ``entity`` (see :class:`~adapters.compiler.CompiledPart`)."""
@@ -195,10 +212,11 @@ class MappedSQLSource(Source):
         key = part.key_column
         keyset = CaseOrder.of(self.name, part, search.order, self.dialect)
         narrowing = filters.case_conditions(source, part, search.filter)
+        filtering = list(narrowing)
         if search.after is not None:
             narrowing.append(keyset.after(search.after))
         if self._walk is not None:
-            return await self._walked_page(part, self._walk, narrowing, search)
+            return await self._walked_page(part, self._walk, narrowing, filtering, search)
         order = keyset.order_by()
         descending = keyset.descending
 
@@ -213,7 +231,7 @@ class MappedSQLSource(Source):
                 .select_from(cut.part.from_clause)
                 .where(*cut.part.row_conditions, *cut.expressions[len(order) :])
                 .order_by(*cut.expressions[: len(order)])
-                .limit(bindparam("page_limit", type_=Integer))
+                .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
             )
             return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
 
@@ -225,8 +243,9 @@ class MappedSQLSource(Source):
     async def _walked_page(
         self,
         part: CompiledPart,
-        walk: datewalk.DateWalk,
+        walk: datewalk.DateWalk | datewalk.CountedDays,
         narrowing: list[ColumnElement[bool]],
+        filtering: list[ColumnElement[bool]],
         search: CaseSearch,
     ) -> list[CaseRecord]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
@@ -252,7 +271,7 @@ class MappedSQLSource(Source):
                 break
 
             def build(phase: str = phase) -> Select[Any]:
-                return walk.page(part, phase, narrowing, descending, after_day)
+                return walk.page(part, phase, narrowing, descending, after_day, filtering)
 
             stmt = self._statement(("walk", phase, descending), build) if fixed else build()
             rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
@@ -342,10 +361,7 @@ class MappedSQLSource(Source):
             if not db_keys:
                 continue
             stmt = self._statement(
-                ("children", id(compiled), field),
-                lambda c=compiled, col=column: c.select.where(
-                    col.in_(bindparam("keys", expanding=True))
-                ).order_by(c.key_column),
+                ("children", id(compiled), field), lambda c=compiled, col=column: of_parents(c, col)
             )
             rows = await self.fetch(stmt, {"keys": db_keys})
             records.extend(self.read(compiled, rows))
@@ -415,24 +431,39 @@ def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
     return bool(held & roles)
 
 
-async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewalk.DateWalk | None:
-    """The case part's index walk over its raw date column, where its order allows one."""
+async def _date_walk(
+    source: CompiledSource, runner: StatementRunner
+) -> datewalk.DateWalk | datewalk.CountedDays | None:
+    """How the case part's pages find their cases (:mod:`adapters.datewalk`), probed once.
+
+    Both walks compare raw values (ranges, or membership in a set of distinct values), which
+    is exact only where the column compares bytes: a text column must pass the byte-order
+    probe. Any failure means no walk: the canonical order row by row is always right.
+    """
     parts = source.parts_of(Entity.CASE)
     if not parts or parts[0].date_expr is None:
         return None
     part = parts[0]
+    reader = datewalk.raw_day_reader(part)
     found = datewalk.walkable(part, runner.dialect)
-    if found is None:
+    if found is None and reader is None:
         return None
-    raw, scale = found
-    if isinstance(scale, datewalk.IsoText):
+    raw = found[0] if found is not None else reader[0]  # type: ignore[index]
+    if isinstance(raw.type, String):
         try:
             rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
         except SourceError:
-            return None  # the probe is an optimisation: the canonical order is always right
+            return None
         if not datewalk.probe_passed(rows):
             return None
-    walk = datewalk.DateWalk(raw, scale)
+    day_of = reader[1] if reader is not None else None
+    walk: datewalk.DateWalk | datewalk.CountedDays
+    if found is not None:
+        walk = datewalk.DateWalk(found[0], found[1], day_of)
+    elif reader is not None and not _sorted_by_its_type(part, runner.dialect):
+        walk = datewalk.CountedDays(reader[0], reader[1])
+    else:
+        return None
     # The walk nests the part's values one subquery deeper than the canonical page; a long
     # value (Unix seconds read from text) can pass SQLite's parser depth: then no walk.
     try:
@@ -440,6 +471,22 @@ async def _date_walk(source: CompiledSource, runner: StatementRunner) -> datewal
     except SourceError:
         return None
     return walk
+
+
+async def _days_repeat(
+    source: CompiledSource, walk: datewalk.DateWalk | datewalk.CountedDays, runner: StatementRunner
+) -> bool:
+    """Whether the case part's raw dates repeat enough to be read once per distinct value."""
+    try:
+        rows = await runner.fetch(datewalk.repetition_probe(source.case_part(), walk.raw))
+    except SourceError:
+        return False  # an optimisation only
+    return datewalk.repeats_enough(rows)
+
+
+def _sorted_by_its_type(part: CompiledPart, dialect: str) -> bool:
+    """A DATE column that PostgreSQL orders itself (its index serves the page already)."""
+    return CaseOrder.of("", part, SortOrder.DESC, dialect).sort_day is not part.date_expr
 
 
 async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None:

@@ -143,10 +143,11 @@ class _Frame:
         case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
         self.dimensions: list[tuple[Dimension, list[str], Translate]] = []
+        from_clause, day = _days_of(source, case_part, request)
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
                 continue
-            exprs, translate = _case_dimension(case_part, dimension)
+            exprs, translate = _case_dimension(case_part, dimension, day)
             names = []
             for expr in exprs:
                 names.append(f"d{len(columns)}")
@@ -157,7 +158,7 @@ class _Frame:
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
         self.subquery = (
             select(*columns)
-            .select_from(case_part.from_clause)
+            .select_from(from_clause)
             .where(*case_part.row_conditions, *conditions)
             .subquery("frame")
         )
@@ -176,11 +177,39 @@ class _Frame:
         return base
 
 
-def _case_dimension(part: CompiledPart, dimension: Dimension) -> tuple[list[ColumnElement[Any]], Translate]:
+def _days_of(
+    source: MappedSQLSource, part: CompiledPart, request: StatisticsRequest
+) -> tuple[FromClause, ColumnElement[Any] | None]:
+    """The frame's FROM and its cases' canonical report day, computed once per distinct value.
+
+    Grouping by year or month needs every case's day; computing the date expression for each
+    case cost more than the grouping itself (PostgreSQL: ~3.5 µs a case on the bench's data,
+    7× the direct GROUP BY). The day is a function of the raw value alone
+    (:func:`adapters.datewalk.raw_day_reader`: the same compiled expression), so it is computed
+    for the distinct raw values — one per reported day in a register — and joined to the cases
+    by their raw value. A raw value with no day (unparsed, NULL) finds NULL, as the expression
+    gives. Without such a reader the frame reads the case part's own day (None here).
+    """
+    reader = source.day_reader
+    wanted = {Dimension.YEAR, Dimension.MONTH} & set(request.dimensions)
+    if reader is None or not wanted:
+        return part.from_clause, None
+    raw, day_of = reader
+    # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
+    # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
+    days = select(raw.label("raw"), day_of(raw).label("day")).select_from(part.from_clause).group_by(raw)
+    days = days.subquery("stat_days")
+    return part.from_clause.outerjoin(days, days.c.raw == raw), days.c.day
+
+
+def _case_dimension(
+    part: CompiledPart, dimension: Dimension, day: ColumnElement[Any] | None = None
+) -> tuple[list[ColumnElement[Any]], Translate]:
     if dimension in (Dimension.YEAR, Dimension.MONTH):
         assert part.date_expr is not None
         # The canonical date is valid ISO text or NULL: its prefix is the year or month.
-        prefix = func.substr(part.date_expr, 1, 4 if dimension is Dimension.YEAR else 7, type_=String)
+        date = part.date_expr if day is None else day
+        prefix = func.substr(date, 1, 4 if dimension is Dimension.YEAR else 7, type_=String)
         return [prefix], lambda v: (v[0],)
     return dimension_values(dimension, part.values.get(_FIELD_OF[dimension]))
 

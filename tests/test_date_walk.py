@@ -17,6 +17,7 @@ import os
 import re
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,10 +28,20 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from adapters.datewalk import REPEATS_ENOUGH, CountedDays
 from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping_text
 from adapters.sql import MappedSQLSource
-from hub.vocabulary.model import CaseFilter, CaseRecord, CaseSearch, Keyset, SortOrder
+from hub.vocabulary.model import (
+    CaseFilter,
+    CaseRecord,
+    CaseSearch,
+    Dimension,
+    Keyset,
+    Measure,
+    SortOrder,
+    StatisticsRequest,
+)
 
 SETTINGS = settings(
     derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
@@ -223,7 +234,7 @@ async def test_walked_pages_follow_the_canonical_order_on_postgres(
 
 
 async def test_a_date_column_of_another_format_keeps_the_canonical_order(tmp_path: Path) -> None:
-    """Only ISO text is walked: a DD/MM/YYYY column is ordered by its canonical day."""
+    """A DD/MM/YYYY column is not walked by ranges; its pages count cases per distinct value."""
     path = tmp_path / "other.sqlite"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
@@ -234,9 +245,11 @@ async def test_a_date_column_of_another_format_keeps_the_canonical_order(tmp_pat
     source = MappedSQLSource(load_mapping_text(text, "walk"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
-        assert source._walk is None
+        assert isinstance(source._walk, CountedDays)
         page = await source.search_cases(CaseSearch(order=SortOrder.DESC, limit=5))
         assert [c.key for c in page] == ["2", "1", "3"]
+        page = await source.search_cases(CaseSearch(order=SortOrder.ASC, limit=5))
+        assert [c.key for c in page] == ["3", "1", "2"]
     finally:
         await source.close()
 
@@ -372,3 +385,270 @@ async def test_walked_unix_seconds_follow_the_canonical_order_on_postgres(
         await check(source, values, size, span, unix_day)
     finally:
         await source.close()
+
+
+# --- formats no index orders: counts per distinct raw value (adapters.datewalk.CountedDays) -----
+
+DMY_MAPPING = MAPPING.replace(
+    'reported_at = "tgl"', 'reported_at = { column = "tgl", format = ["DD/MM/YYYY", "D MMMM YYYY"] }'
+)
+DMY_DAYS = [(30, 12, 2022), (31, 12, 2022), (1, 1, 2023), (2, 1, 2023), (29, 2, 2024), (10, 7, 2023)]
+MONTH_NAMES = {1: "Januari", 2: "Feb", 7: "juli", 12: "December"}
+dmy_texts = st.builds(
+    lambda day, style, suffix, left: (
+        left
+        + (
+            f"{day[0]:02d}/{day[1]:02d}/{day[2]}"
+            if style == 0
+            else f"{day[0]}/{day[1]}/{day[2]}"
+            if style == 1
+            else f"{day[0]} {MONTH_NAMES[day[1]]} {day[2]}"
+        )
+        + suffix
+    ),
+    st.sampled_from(DMY_DAYS),
+    st.sampled_from([0, 0, 1, 2]),
+    st.sampled_from(["", "", " 08:00", " "]),
+    st.sampled_from(["", "", " "]),
+)
+dmy_junk = st.sampled_from(
+    [
+        "29/02/2023",
+        "31/04/2023",
+        "00/01/2023",
+        "01/13/2023",
+        "2023-01-01",
+        "1/1/0000",
+        "x",
+        "",
+        " ",
+        "32 Juli 2023",
+    ]
+)
+dmy_registers = st.lists(st.one_of(dmy_texts, dmy_texts, dmy_junk, st.none()), min_size=8, max_size=60)
+_DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})( .*)?", re.DOTALL)
+_NAMED = re.compile(r"([0-9]{1,2}) ([A-Za-z]+) ([0-9]{4})( .*)?", re.DOTALL)
+_MONTHS = {"januari": 1, "feb": 2, "juli": 7, "december": 12}
+
+
+def dmy_day(text: str | None) -> str | None:
+    """``DD/MM/YYYY`` (one- or two-digit parts, a time after a space), else ``D MMMM YYYY``:
+    the value layer's rule for the names drawn here, written out independently."""
+    if text is None:
+        return None
+    trimmed = text.strip(" ")
+    numeric, named = _DMY.fullmatch(trimmed), _NAMED.fullmatch(trimmed)
+    if numeric:
+        parts = (int(numeric[3]), int(numeric[2]), int(numeric[1]))
+    elif named and named[2].lower() in _MONTHS:
+        parts = (int(named[3]), _MONTHS[named[2].lower()], int(named[1]))
+    else:
+        return None
+    try:
+        return date(*parts).isoformat() if parts[0] > 0 else None
+    except ValueError:
+        return None
+
+
+async def check_counted(source: MappedSQLSource, texts: list[Any], size: int, span: Any) -> None:
+    assert isinstance(source._walk, CountedDays), "pages must count cases per distinct value"
+    await check(source, texts, size, span, dmy_day)
+
+
+@settings(SETTINGS, max_examples=25)
+@given(texts=dmy_registers, size=st.sampled_from([1, 2, 3, 7]), span=ranges)
+async def test_counted_pages_follow_the_canonical_order_on_sqlite(
+    tmp_path: Path, texts: list[str | None], size: int, span: Any
+) -> None:
+    path = tmp_path / f"counted-{uuid.uuid4().hex}.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
+    db.commit()
+    db.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        await check_counted(source, texts, size, span)
+    finally:
+        await source.close()
+        path.unlink(missing_ok=True)
+
+
+@settings(SETTINGS, max_examples=15)
+@given(texts=dmy_registers, size=st.sampled_from([1, 3, 7]), span=ranges)
+async def test_counted_pages_follow_the_canonical_order_on_postgres(
+    walk_database: str, texts: list[str | None], size: int, span: Any
+) -> None:
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2)", list(enumerate(texts, start=1)))
+    finally:
+        await connection.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+    await source.open()
+    try:
+        await check_counted(source, texts, size, span)
+    finally:
+        await source.close()
+
+
+@pytest.mark.parametrize("order", [SortOrder.DESC, SortOrder.ASC])
+async def test_a_counted_page_reads_the_day_of_distinct_values_not_of_every_case_on_postgres(
+    walk_database: str, order: SortOrder
+) -> None:
+    """What PostgreSQL executes: the plan nodes that see all 20,000 cases only read or count
+    the raw column; the canonical day (its ``pg_input_is_valid``) is computed and sorted on in
+    nodes that see the distinct values (1,500 days) or a page's candidates."""
+    from sqlalchemy import event
+
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.execute(
+            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'DD/MM/YYYY') "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        await connection.execute("ANALYZE kasus")
+        source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+        await source.open()
+        sent: list[tuple[str, Any]] = []
+        try:
+            assert source._engine is not None
+            event.listen(
+                source._engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
+            )
+            page = await source.search_cases(CaseSearch(order=order, limit=21))
+        finally:
+            await source.close()
+        assert len(page) == 21
+        plans = []
+        for statement, parameters in sent:
+            plan = await connection.fetch(
+                "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + statement, *parameters
+            )
+            plans.append(json_plan(plan))
+    finally:
+        await connection.close()
+    wide = [node for plan in plans for node in _nodes(plan) if _rows(node) > 1600]
+    assert wide, "some node reads the cases (or their raw values' index)"
+    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+    assert not computing, computing
+
+
+def _own_text(node: dict[str, Any]) -> str:
+    """A plan node's own expressions (output, filter, sort key), not its children's."""
+    import json
+
+    return json.dumps({k: v for k, v in node.items() if k != "Plans"})
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+def _rows(node: dict[str, Any]) -> float:
+    return float(node.get("Actual Rows", 0)) * float(node.get("Actual Loops", 1))
+
+
+# --- statistics by year and month: each distinct raw value's day, computed once -----------------
+
+
+async def check_years_and_months(source: MappedSQLSource, texts: list[Any]) -> None:
+    assert source._days_repeat, "the raw dates repeat: statistics read them once per distinct value"
+    request = StatisticsRequest(Measure.CASES, (Dimension.YEAR, Dimension.MONTH), CaseFilter())
+    cells = await source.aggregate(request)
+    days = [dmy_day(text) for text in texts]
+    wanted = Counter((day[:4], day[:7]) if day else (None, None) for day in days)
+    assert cells == dict(wanted), texts
+
+
+@settings(SETTINGS, max_examples=15)
+@given(texts=dmy_registers)
+async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sqlite(
+    tmp_path: Path, texts: list[str | None]
+) -> None:
+    texts = texts * REPEATS_ENOUGH
+    path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
+    db.commit()
+    db.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        await check_years_and_months(source, texts)
+    finally:
+        await source.close()
+        path.unlink(missing_ok=True)
+
+
+@settings(SETTINGS, max_examples=10)
+@given(texts=dmy_registers)
+async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_postgres(
+    walk_database: str, texts: list[str | None]
+) -> None:
+    texts = texts * REPEATS_ENOUGH
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2)", list(enumerate(texts, start=1)))
+    finally:
+        await connection.close()
+    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+    await source.open()
+    try:
+        await check_years_and_months(source, texts)
+    finally:
+        await source.close()
+
+
+async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_on_postgres(
+    walk_database: str,
+) -> None:
+    """Cases by year on PostgreSQL: no plan node that sees all 20,000 cases computes a day."""
+    from sqlalchemy import event
+
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
+        await connection.execute(
+            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'DD/MM/YYYY') "
+            "FROM generate_series(1, 20000) AS i"
+        )
+        await connection.execute("ANALYZE kasus")
+        source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+        await source.open()
+        sent: list[tuple[str, Any]] = []
+        try:
+            assert source._engine is not None
+            event.listen(
+                source._engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
+            )
+            cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter()))
+        finally:
+            await source.close()
+        assert sum(cells.values()) == 20000 and set(cells) == {(str(y),) for y in range(2020, 2025)}
+        (statement, parameters), *_ = sent
+        plan = await connection.fetch(
+            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + statement, *parameters
+        )
+    finally:
+        await connection.close()
+    wide = [node for node in _nodes(json_plan(plan)) if _rows(node) > 1600]
+    assert wide, "some node reads the cases"
+    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+    assert not computing, computing

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +128,15 @@ async def test_corrupt_rows_are_counted_not_fatal(demo_dir: Path, tmp_path: Path
         fields = {(q.part, q.field): q for q in report.fields}
         codes = fields[("laporan_polisi", "exploitation_types")]
         assert any(v.value == "KODE-ANEH" for v in codes.unmapped)
-        assert fields[("laporan_polisi", "reported_at")].parse_failures > 0
+        # Every written report date that is not a calendar date as DD/MM/YYYY, read in Python
+        # (strptime) on the corrupted database: the "rusak" rows and whatever else is there.
+        assert (
+            fields[("laporan_polisi", "reported_at")].parse_failures
+            == _unparsed_dates(
+                tmp_path / "polri.sqlite", "SELECT tgl_lp FROM laporan_polisi WHERE tgl_lp IS NOT NULL"
+            )
+            >= _rows(tmp_path / "polri.sqlite", "SELECT count(*) FROM laporan_polisi WHERE tgl_lp = 'rusak'")
+        )
     finally:
         await hub.stop()
 
@@ -297,3 +307,23 @@ async def test_rows_that_cannot_be_read_are_a_source_data_error(demo_dir: Path, 
         assert statuses == {"polri": "error", "kemlu": "ok"}
     finally:
         await hub.stop()
+
+
+def _rows(path: Path, query: str) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return int(db.execute(query).fetchone()[0])
+
+
+def _unparsed_dates(path: Path, query: str) -> int:
+    """How many values of `query` strptime cannot read as DD/MM/YYYY, two digits each."""
+    with closing(sqlite3.connect(path)) as db:
+        values = [str(v) for (v,) in db.execute(query)]
+    failed = 0
+    for value in values:
+        try:
+            datetime.strptime(value, "%d/%m/%Y")
+        except ValueError:
+            failed += 1
+        else:
+            failed += len(value) != 10  # strptime also takes "1/2/2020"; the format asks for two digits
+    return failed

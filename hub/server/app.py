@@ -37,7 +37,7 @@ from hub.engine.metrics import HubMetrics
 from hub.engine.sources import SourceRegistry, SourceState
 from hub.linkage.access import RequestLinkage
 from hub.linkage.index import LinkageIndex
-from hub.server import examples, pages
+from hub.server import examples, heap, pages
 from hub.server.authn import principal_of, protect
 from hub.server.http import BodyLimit, GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
@@ -200,9 +200,13 @@ def _persisted_queries(config: HubConfig) -> PersistedQueries | None:
         ) from None
 
 
-def create_app(config: HubConfig) -> Starlette:
+def create_app(config: HubConfig, *, settle_heap: bool = False) -> Starlette:
     """The ASGI app for ``config``: ``/graphql`` (API and GraphiQL), ``/`` (the Task Force
-    dashboard), ``/static/`` (their assets), ``/healthz``, ``/readyz`` and ``/metrics``."""
+    dashboard), ``/static/`` (their assets), ``/healthz``, ``/readyz`` and ``/metrics``.
+
+    ``settle_heap``: once started, freeze the process's objects for the garbage collector
+    (:mod:`hub.server.heap`); for a server process that serves one hub until it exits.
+    """
     hub = Hub(config)
     if config.tracing:
         tracing.configure(exporter=config.tracing)
@@ -211,6 +215,8 @@ def create_app(config: HubConfig) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await hub.start()  # logs a warning when demo mode is on, and which secret is in use
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:
@@ -284,4 +290,4 @@ def app_from_environment() -> Starlette:
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"set {CONFIG_ENV} to the hub configuration file")
-    return create_app(load_config(Path(path)))
+    return create_app(load_config(Path(path)), settle_heap=True)

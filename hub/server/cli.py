@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     path = config_path(args.config)
     config = load_config(path)
     _check_source_urls(config)
-    app = create_app(config)
+    app = create_app(config, settle_heap=True)
     _check_port(args.host, args.port)
     # JSON lines with request ids for operators; plain lines when a person watches a terminal.
     configure_logging(args.log_level, json_lines=not sys.stderr.isatty())

@@ -1,0 +1,85 @@
+"""The landing page's statement is planned once per connection on PostgreSQL (issue 13).
+
+PostgreSQL plans a prepared statement that has bound parameters anew ("custom plans") for its
+first five executions and keeps doing so whenever the generic plan looks dearer; for the
+walked page that cost ~0.8 ms of planning per page, more than reading the page. And a generic
+plan of a statement whose LIMIT is a parameter guesses a tenth of the table for it, and reads
+the whole case table. So the walk's own constants and the page size are written into the
+statement's text: the portal's landing page (first page, no filter) has no parameter at all,
+and PostgreSQL plans it once per connection. Values from a request (a cursor's day, a
+filter) stay bound. The pages' contents are proven elsewhere (tests/test_date_walk.py,
+tests/test_pagination.py); this test pins the statements' shape and the plan cache's use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from hub.vocabulary.model import CaseSearch, Keyset, SortOrder
+from tests.test_narrow_statements import sent_by
+
+
+async def sent_with_parameters(source: Any, call: Callable[[], Awaitable[Any]]) -> list[tuple[str, Any]]:
+    """The statements ``call`` sent, each with the parameters it was sent with."""
+    from sqlalchemy import event
+
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(source._engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await call()
+    finally:
+        event.remove(source._engine.sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+async def test_the_landing_page_sends_no_parameter(pg_hub: Any) -> None:
+    source = pg_hub.registry.get("simfoni").source
+    assert source._walk is not None, "simfoni's ISO text date is walked on PostgreSQL"
+    for order in (SortOrder.DESC, SortOrder.ASC):
+        sent = await sent_with_parameters(
+            source, lambda o=order: source.search_cases(CaseSearch(order=o, limit=21))
+        )
+        assert sent
+        for statement, parameters in sent:
+            assert not parameters, (order, parameters)
+            assert "LIMIT 21" in statement, statement[-300:]
+
+
+async def test_a_cursor_day_stays_bound(pg_hub: Any) -> None:
+    """A request's own values are parameters: one statement shape serves every cursor."""
+    source = pg_hub.registry.get("simfoni").source
+    texts = set()
+    for day in (date(2022, 3, 1), date(2023, 7, 15)):
+        after = Keyset(day, "simfoni", "1")
+        sent = await sent_with_parameters(
+            source, lambda a=after: source.search_cases(CaseSearch(after=a, limit=21))
+        )
+        assert sent and all(parameters for _statement, parameters in sent)
+        texts.add(sent[0][0])
+        assert day.isoformat() not in sent[0][0]
+    assert len(texts) == 1
+
+
+async def test_postgres_plans_the_landing_page_once(pg_hub: Any) -> None:
+    """On one connection, the page's statement runs on its cached generic plan, never re-planned."""
+    source = pg_hub.registry.get("simfoni").source
+    _page, sent = await sent_by(source, lambda: source.search_cases(CaseSearch(limit=21)))
+    (statement,) = sent
+    async with source._engine.connect() as conn:
+        for _ in range(8):
+            await conn.exec_driver_sql(statement)
+        rows = (
+            await conn.exec_driver_sql(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            )
+        ).all()
+    plans = [(generic, custom) for text, generic, custom in rows if text == statement]
+    assert plans, "the page statement is prepared on the connection"
+    generic, custom = plans[0]
+    assert custom == 0 and generic >= 8, (generic, custom)
