@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, MetaData, String, create_engine
+from sqlalchemy import Integer, MetaData, String, create_engine, select
 from sqlalchemy import column as sql_column
 
+from adapters.base import SourceError
 from adapters.compiler import (
     _country_lookup,
     compile_source,
@@ -178,6 +179,7 @@ SAKSI = "WITNESS"
 RS = "SHELTER"
 REH = "SOCIAL_REHABILITATION"
 PUL = "REPATRIATION"
+"*" = "LEGAL_AID"
 """
 
 E = ExploitationType
@@ -399,7 +401,7 @@ async def test_services_of_a_table_without_a_key_and_cells_of_several(source: Ma
         "1/3#RS": ("1", ServiceType.SHELTER, "korban/1", ServiceStatus.ONGOING),
         "1/3#REH": ("1", ServiceType.SOCIAL_REHABILITATION, "korban/1", ServiceStatus.ONGOING),
         "2/1#RS": ("2", ServiceType.SHELTER, None, ServiceStatus.UNKNOWN),
-        "2/1#*": ("2", ServiceType.OTHER, None, ServiceStatus.UNKNOWN),  # ZZ: not listed
+        "2/1#*": ("2", ServiceType.LEGAL_AID, None, ServiceStatus.UNKNOWN),  # ZZ: the "*" default
     }
     loaded = await source.load(Entity.SERVICE, ["1/3#REH", "2/1#*", "9/1#RS"])
     assert sorted(s.key for s in loaded) == ["1/3#REH", "2/1#*"]
@@ -429,7 +431,12 @@ async def test_statistics_group_by_the_compiled_values(source: MappedSQLSource) 
     children = await source.aggregate(StatisticsRequest(Measure.VICTIM_RECORDS, (Dimension.CHILD,)))
     assert children == {("true",): 2, ("false",): 2, (None,): 1}  # saksi/1: neither
     services = await source.aggregate(StatisticsRequest(Measure.SERVICES, (Dimension.SERVICE_TYPE,)))
-    assert services == {("REPATRIATION",): 2, ("SHELTER",): 2, ("SOCIAL_REHABILITATION",): 1, ("OTHER",): 1}
+    assert services == {
+        ("REPATRIATION",): 2,
+        ("SHELTER",): 2,
+        ("SOCIAL_REHABILITATION",): 1,
+        ("LEGAL_AID",): 1,
+    }
     stages = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.STAGE,)))
     assert stages == {("INVESTIGATION",): 1, ("REPORTED",): 2, (None,): 1}
 
@@ -582,3 +589,61 @@ async def test_a_person_table_that_cannot_name_its_case_is_passed_over(tmp_path:
         assert [c.key for c in found] == ["1"]
     finally:
         await src.close()
+
+
+async def test_split_services_without_a_code_list(tmp_path: Path) -> None:
+    """National names in the cell; a name that is no service type is OTHER."""
+    write_database(tmp_path / "dinsos.sqlite")
+    db = sqlite3.connect(tmp_path / "dinsos.sqlite")
+    db.executescript(
+        "DELETE FROM layanan; INSERT INTO layanan VALUES (1, 'SHELTER; REPATRIATION', 1, 'PLANNED'), "
+        "(2, 'FOO;LEGAL_AID', NULL, 'REFUSED');"
+    )
+    db.commit()
+    db.close()
+    text = MAPPING.replace(
+        'type = { column = "jenis", codes = "layanan", split = ";" }',
+        'type = { column = "jenis", split = ";" }',
+    )
+    src = MappedSQLSource(
+        load_mapping_text(text, "dinsos"), EngineOptions("sqlite:///dinsos.sqlite"), tmp_path
+    )
+    await src.open()
+    try:
+        services = await src.children(Entity.SERVICE, "case_key", CASE_KEYS)
+        assert sorted((s.key, s.type, s.status) for s in services) == [
+            ("1/1#REPATRIATION", ServiceType.REPATRIATION, ServiceStatus.PLANNED),
+            ("1/1#SHELTER", ServiceType.SHELTER, ServiceStatus.PLANNED),
+            ("2/1#*", ServiceType.OTHER, ServiceStatus.REFUSED),
+            ("2/1#LEGAL_AID", ServiceType.LEGAL_AID, ServiceStatus.REFUSED),
+        ]
+    finally:
+        await src.close()
+
+
+def test_the_case_table_must_give_a_report_date(tmp_path: Path) -> None:
+    tables = _tables(tmp_path / "db.sqlite")
+    assert compile_source(load_mapping_text(MAPPING, "dinsos"), tables).case_part().part.table == "kasus"
+    undated = MAPPING.replace('reported_at = { column = "tgl", format = ["DD/MM/YYYY", "YYYY-MM-DD"] }\n', "")
+    with pytest.raises(SourceError) as raised:
+        compile_source(load_mapping_text(undated, "dinsos"), tables).case_part()
+    assert str(raised.value) == "source 'dinsos' has no case table with a report date"
+
+
+def test_age_in_years_of_each_person_table(tmp_path: Path) -> None:
+    """Completed years at the report (the rule of docs/mapping.md), evaluated by SQLite; none
+    for a table that gives no age."""
+    path = tmp_path / "db.sqlite"
+    tables = _tables(path)
+    compiled = compile_source(load_mapping_text(MAPPING, "dinsos"), tables)
+    korban, pelaku, saksi = compiled.parts_of(Entity.PERSON)
+    years = compiled.age_years(korban)
+    assert years is not None
+    assert compiled.age_years(pelaku) is None and compiled.age_years(saksi) is None
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(korban.key_column, years).select_from(korban.from_clause)).all()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == [(1, 16), (2, 25), (3, None), (4, 18), (5, 30)]
