@@ -1121,3 +1121,44 @@ async def test_rows_of_double_counting_are_both_reads(world: tuple[Hub, dict[str
         s: alone_groups.usage[s].rows + alone_victims.usage[s].rows for s in AGENCY
     }
     assert all(u.rows > 0 for u in alone_groups.usage.values())
+
+
+async def test_a_source_slower_than_its_timeout_is_cut_off(world: tuple[Hub, dict[str, Any]]) -> None:
+    import asyncio
+
+    hub, _ = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None
+    finished: list[str] = []
+
+    async def slow(source: Any) -> str:
+        await asyncio.sleep(5.0)
+        finished.append(source.name)
+        return "answer"
+
+    timeout, entry.timeout_seconds = entry.timeout_seconds, 0.05
+    ctx = hub.federation.new_context()
+    try:
+        assert await hub.federation.call(ctx, entry, slow, "default") == "default"
+    finally:
+        entry.timeout_seconds = timeout
+        entry.breaker.record_success()
+    assert finished == []
+    assert ctx.failures == [SourceFailure("kemlu", "SOURCE_TIMEOUT", "source 'kemlu' did not answer in time")]
+    assert ctx.usage["kemlu"].status is CallOutcome.TIMEOUT
+
+
+async def test_double_counting_withholds_every_rows_read(world: tuple[Hub, dict[str, Any]]) -> None:
+    from hub.linkage.index import LinkageIndex
+
+    hub, _ = world
+    ctx = hub.federation.new_context()
+    await hub.federation.statistics(
+        ctx,
+        StatisticsRequest(Measure.CASES, (Dimension.YEAR,)),
+        index=LinkageIndex(hub.store.engine),
+        double_counting=True,
+        disclose_rows=False,
+    )
+    assert {u.rows for u in ctx.usage.values()} == {0}
+    assert all(u.statements > 0 for u in ctx.usage.values())
