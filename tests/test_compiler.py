@@ -59,7 +59,7 @@ CREATE TABLE tahapan (id INTEGER PRIMARY KEY, id_kasus INTEGER, tahap TEXT, urut
 CREATE TABLE klien (id_klien INTEGER PRIMARY KEY, telp TEXT);
 CREATE TABLE korban (id INTEGER PRIMARY KEY, id_kasus INTEGER NOT NULL, nama TEXT, jk TEXT, lahir TEXT,
                      umur TEXT, anak TEXT, nik TEXT, wilayah TEXT, wn TEXT, id_klien INTEGER);
-CREATE TABLE pelaku (kode TEXT PRIMARY KEY, id_kasus INTEGER, status TEXT);
+CREATE TABLE pelaku (kode TEXT PRIMARY KEY, id_kasus INTEGER, status TEXT, umur INTEGER);
 CREATE TABLE saksi (id INTEGER PRIMARY KEY, id_kasus INTEGER, peran TEXT);
 CREATE TABLE layanan (id_kasus INTEGER, jenis TEXT, id_korban INTEGER, status TEXT);
 INSERT INTO kasus VALUES
@@ -77,7 +77,7 @@ INSERT INTO korban VALUES
     (3, 2, 'Citra', 'X', NULL, NULL, 'Ya', NULL, NULL, NULL, NULL),
     (4, 5, 'Dewi', NULL, '05-04-2005', NULL, NULL, '32 01-5', NULL, 'WNI', NULL),
     (5, 3, 'Eko', 'L', NULL, '30', NULL, NULL, NULL, NULL, NULL);
-INSERT INTO pelaku VALUES ('P-1', 1, 'TSK'), ('P-2', 2, 'TDW'), ('P-3', 1, NULL);
+INSERT INTO pelaku VALUES ('P-1', 1, 'TSK', 40), ('P-2', 2, 'TDW', NULL), ('P-3', 1, NULL, 15);
 INSERT INTO saksi VALUES (1, 4, 'SK'), (2, 1, 'SAKSI');
 INSERT INTO layanan VALUES (1, 'RS;REH', 1, 'ONGOING'), (1, 'PUL', 2, 'COMPLETED'),
     (1, 'PUL', 2, 'COMPLETED'), (2, 'RS;ZZ', NULL, NULL);
@@ -110,7 +110,10 @@ stage = { column = "tahap", codes = "tahap" }
 name = "korban"
 table = "korban"
 key = "id"
-joins = [{ table = "klien", on = { id_klien = "id_klien" } }, { table = "kasus", on = { id_kasus = "id" } }]
+joins = [
+    { table = "klien", on = { id_klien = "id_klien" } },
+    { table = "kasus", on = { id_kasus = "id" } },
+]
 case_key = "id_kasus"
 roles = { value = "VICTIM" }
 sex = { column = "jk", codes = "jk" }
@@ -131,6 +134,7 @@ key = "kode"
 require = ["status"]
 case_key = "id_kasus"
 roles = { column = "status", codes = "status" }
+age = "umur"
 
 [[person]]
 name = "saksi"
@@ -323,12 +327,11 @@ async def test_persons_of_three_tables(source: MappedSQLSource) -> None:
         "korban/3": ("Citra", None),
         "korban/4": ("Dewi", None),
     }
-    # Not mapped for the pelaku table: no age, no child flag (records show sex UNKNOWN).
-    assert (people["pelaku/P-1"].sex, people["pelaku/P-1"].age_group, people["pelaku/P-1"].is_child) == (
-        Sex.UNKNOWN,
-        AgeGroup.UNKNOWN,
-        None,
-    )
+    # The pelaku table gives an age but no child flag: the flag follows the age alone.
+    assert {k: (p.sex, p.age_group, p.is_child) for k, p in people.items() if k.startswith("pelaku/")} == {
+        "pelaku/P-1": (Sex.UNKNOWN, AgeGroup.AGE_25_44, False),  # sex not mapped: records show UNKNOWN
+        "pelaku/P-2": (Sex.UNKNOWN, AgeGroup.UNKNOWN, None),
+    }
 
 
 async def test_the_third_table_and_its_roles(source: MappedSQLSource) -> None:
@@ -489,6 +492,7 @@ def _line(text: str, needle: str, start: str | None = None) -> int:
 def _problems(text: str, tables: dict[str, Any]) -> list[tuple[int | None, str]]:
     with pytest.raises(LocatedMappingError) as raised:
         compile_source(load_mapping_text(text, "dinsos"), tables)
+    assert raised.value.source == "dinsos"
     return [(p.line, p.message) for p in raised.value.located]
 
 
@@ -508,7 +512,7 @@ def test_every_missing_column_is_reported_at_its_line(tmp_path: Path) -> None:
             (_line(text, "source_key"), "case part 'kasus': column nomor does not exist"),
             (_line(text, "means = "), "case part 'kasus'.means: child table columns not found"),
             (
-                _line(text, "joins = "),
+                _line(text, 'table = "klien"'),
                 "person part 'korban': join korban.id_klien = klien.klien_id: no such column",
             ),
             (
@@ -639,7 +643,7 @@ def test_age_in_years_of_each_person_table(tmp_path: Path) -> None:
     korban, pelaku, saksi = compiled.parts_of(Entity.PERSON)
     years = compiled.age_years(korban)
     assert years is not None
-    assert compiled.age_years(pelaku) is None and compiled.age_years(saksi) is None
+    assert compiled.age_years(pelaku) is not None and compiled.age_years(saksi) is None
     engine = create_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as conn:
@@ -647,3 +651,30 @@ def test_age_in_years_of_each_person_table(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert sorted(rows) == [(1, 16), (2, 25), (3, None), (4, 18), (5, 30)]
+
+
+def test_part_prefixes_relations_and_incomplete_databases(tmp_path: Path) -> None:
+    tables = _tables(tmp_path / "db.sqlite")
+    compiled = compile_source(load_mapping_text(MAPPING, "dinsos"), tables)
+    assert compiled.tables is not None and set(compiled.tables) == set(tables)
+    (service,) = compiled.parts_of(Entity.SERVICE)
+    assert service.prefix == ""  # one service table: keys as they are
+    recipient = service.relation_columns["recipient_key"][1]
+    assert recipient("korban/7") == 7  # an integer column takes an integer
+    with pytest.raises(ValueError, match=r"^key of another table$"):
+        recipient("pelaku/7")
+    # Two person tables are enough for prefixed keys.
+    two = MAPPING[: MAPPING.index('[[person]]\nname = "saksi"')] + MAPPING[MAPPING.index("[[service]]") :]
+    two = two.replace('SK = "VICTIM_WITNESS"\nSAKSI = "WITNESS"\n', "").replace("[codes.peran]\n", "")
+    assert [
+        p.prefix for p in compile_source(load_mapping_text(two, "dinsos"), tables).parts_of(Entity.PERSON)
+    ] == [
+        "korban/",
+        "pelaku/",
+    ]
+    # Without the services table only the parts whose tables exist are compiled (to report
+    # every problem of the others at once).
+    partial = {name: table for name, table in tables.items() if name != "layanan"}
+    incomplete = compile_source(load_mapping_text(MAPPING, "dinsos"), partial, complete=False)
+    assert incomplete.parts_of(Entity.SERVICE) == []
+    assert [p.part.name for p in incomplete.parts_of(Entity.PERSON)] == ["korban", "pelaku", "saksi"]
