@@ -227,7 +227,8 @@ class DateWalk:
 
         ``narrowing`` holds the filter and the keyset condition (on the canonical day, so it
         decides exactly); the raw ranges below only let the index find the candidates.
-        Bound parameters: ``page_limit`` and ``page_offset`` (= ``page_limit`` − 1).
+        Parameters: ``page_limit`` and ``page_offset`` (= ``page_limit`` − 1), both written into
+        the statement's text when it runs (:func:`_constant` says why).
         """
         assert part.date_expr is not None
         day, key, raw, scale = part.date_expr, part.key_column, self.raw, self.scale
@@ -424,7 +425,8 @@ class CountedDays:
             .subquery("walk_running")
         )
         edge = func.max(running.c.day) if descending else func.min(running.c.day)
-        last = select(edge).where(running.c.cum >= bindparam("page_limit", type_=Integer)).scalar_subquery()
+        limit = bindparam("page_limit", type_=Integer, literal_execute=True)
+        last = select(edge).where(running.c.cum >= limit).scalar_subquery()
         reach = days.c.day >= last if descending else days.c.day <= last
         chosen = select(days.c.raw).where(*in_range, or_(last.is_(None), reach))
         order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
@@ -433,7 +435,7 @@ class CountedDays:
             .select_from(part.from_clause)
             .where(*part.row_conditions, *narrowing, raw.in_(chosen), day.is_not(None))
             .order_by(*order)
-            .limit(bindparam("page_limit", type_=Integer))
+            .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
         )
 
 

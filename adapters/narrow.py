@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause, ColumnElement
 
@@ -54,3 +55,24 @@ def narrowed(part: CompiledPart, expressions: Sequence[ColumnElement[Any]]) -> N
 
 def _on(node: Any, layer: Any) -> bool:
     return isinstance(node, ColumnClause) and node.table is layer
+
+
+def of_parents(part: CompiledPart, relation: ColumnElement[Any]) -> Select[Any]:
+    """``part``'s rows whose ``relation`` column (on its layer) is one of the expanding
+    parameter ``keys``, in key order: the part's full SELECT, over the layer's fenced copy
+    (:meth:`~adapters.compiler.NarrowLayers.of_parents`) where there is one."""
+    layer, narrow = part.from_clause, part.narrow
+    fenced = (
+        narrow.of_parents(relation.name)
+        if narrow is not None and isinstance(relation, ColumnClause) and _on(relation, layer)
+        else None
+    )
+    if fenced is None:
+        keys = bindparam("keys", expanding=True)
+        return part.select.where(relation.in_(keys)).order_by(part.key_column)
+
+    def move(node: Any) -> Any:
+        return fenced.c[node.name] if _on(node, layer) else None
+
+    columns = [visitors.replacement_traverse(c, {}, move) for c in part.select.selected_columns]
+    return select(*columns).select_from(fenced).order_by(fenced.c.k)

@@ -122,17 +122,28 @@ def country_condition(value: FieldValue, countries: Sequence[str]) -> ColumnElem
 
 
 def age_group_condition(person: Mapping[str, FieldValue], groups: Sequence[AgeGroup]) -> ColumnElement[bool]:
-    """The person's SQL age band (the one records show) is one of ``groups``."""
-    band = person["age_group"].sql
-    assert band is not None
-    return band.in_(sorted(g.name for g in groups))
+    """The person's SQL age band (the one records show) is one of ``groups``.
+
+    A person table from which no age can be computed shows the constant band UNKNOWN.
+    """
+    band = person["age_group"]
+    if band.is_constant:
+        return true() if band.constant in groups else false()
+    assert band.sql is not None
+    return band.sql.in_(sorted(g.name for g in groups))
 
 
 def child_condition(person: Mapping[str, FieldValue], child: bool) -> ColumnElement[bool]:
-    """The person is (or is not) a child, as the record's ``isChild`` says."""
-    flag = person["is_child"].sql
-    assert flag is not None
-    return flag == (1 if child else 0)
+    """The person is (or is not) a child, as the record's ``isChild`` says.
+
+    A person table with neither an age nor a child flag shows no ``isChild``: it matches
+    neither ``true`` nor ``false``.
+    """
+    flag = person["is_child"]
+    if flag.is_constant:
+        return true() if flag.constant is child else false()
+    assert flag.sql is not None
+    return flag.sql == (1 if child else 0)
 
 
 def text_condition(value: FieldValue, text: str) -> ColumnElement[bool]:

@@ -37,7 +37,7 @@ from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
 from adapters.keyset import CaseOrder
 from adapters.mapping import LocatedMappingError, SourceMapping
-from adapters.narrow import narrowed
+from adapters.narrow import narrowed, of_parents
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
@@ -361,10 +361,7 @@ class MappedSQLSource(Source):
             if not db_keys:
                 continue
             stmt = self._statement(
-                ("children", id(compiled), field),
-                lambda c=compiled, col=column: c.select.where(
-                    col.in_(bindparam("keys", expanding=True))
-                ).order_by(c.key_column),
+                ("children", id(compiled), field), lambda c=compiled, col=column: of_parents(c, col)
             )
             rows = await self.fetch(stmt, {"keys": db_keys})
             records.extend(self.read(compiled, rows))

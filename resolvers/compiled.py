@@ -260,7 +260,13 @@ def _leaf(serialize: Callable[[Any], Any], plain: Callable[[Any], bool] | None =
 
 def _enum_leaf(type_: GraphQLEnumType) -> Complete:
     """An enum's names by member, looked up once (strawberry's ``serialize`` compares each
-    member of the enum in turn); anything else goes through ``serialize`` as before."""
+    member of the enum in turn); anything else goes through ``serialize`` as before.
+
+    Values that are not members of strawberry's class (the vocabulary's own enums, which the
+    engine's records carry: ``hub.vocabulary.model.AgeGroup`` beside the schema's
+    ``AgeGroup``) are what ``serialize`` hands on to graphql-core, which looks them up in the
+    type's table of values: the plan does that lookup itself, in the same table.
+    """
     wrapped = getattr(type_, "wrapped_cls", None)
     names: dict[Any, str] = {}
     if wrapped is not None:
@@ -269,11 +275,20 @@ def _enum_leaf(type_: GraphQLEnumType) -> Complete:
                 if member.value == value.value:
                     names[member] = name
                     break
+    by_value: dict[Any, str] = dict(type_._value_lookup)
     general = _leaf(type_.serialize)
 
     def complete(value: Any) -> Any:
-        if type(value) is wrapped:
+        kind = type(value)
+        if kind is wrapped:
             name = names.get(value)
+            if name is not None:
+                return name
+        elif value is not None and wrapped is not None and not isinstance(value, wrapped):
+            try:
+                name = by_value.get(value)
+            except TypeError:  # unhashable: graphql-core scans the values; let it
+                name = None
             if name is not None:
                 return name
         return general(value)

@@ -12,7 +12,10 @@ before and after the mutation. The score of a module is killed / (mutants − eq
 target is 85 %. Results accumulate in ``docs/mutation.json`` (so one module can be rerun alone)
 and are rendered to ``docs/mutation.md``, each module with the date it last ran.
 
-Usage: ``python -m tests.mutate [MODULE ...] [--jobs N]``; with no module, all of them.
+Usage: ``python -m tests.mutate [MODULE ...] [--jobs N]``; with no module, all of them. A large
+module can be run in parts and its survivors rerun after new tests (``--resume``, ``--only``,
+``--survivors``): mutmut keeps each verdict while the mutated function is unchanged, and the
+report counts every mutant of the module, those not run yet shown apart.
 """
 
 from __future__ import annotations
@@ -46,10 +49,6 @@ class Target:
     path: str
     tests: tuple[str, ...]
     why: str
-    #: Functions to mutate (mutmut name patterns, e.g. ``x__page*``); empty: the whole module.
-    only: tuple[str, ...] = ()
-    #: What ``only`` covers, for the report.
-    only_why: str = ""
 
 
 TARGETS = [
@@ -75,17 +74,6 @@ TARGETS = [
         # check the same through GraphQL on the full demo world, a minute each per mutant.
         ("tests/test_federation_engine.py",),
         "fan-out, merge and paging",
-        # The whole module is ~760 mutants at ~10 s each; the paging and merge functions first.
-        only=(
-            "x__page__*",
-            "x__case_sort_key__*",
-            "x__no_cases__*",
-            "x__as_seen__*",
-            "xǁFederationǁcases__*",
-            "xǁFederationǁ_cases_by_agency__*",
-            "xǁFederationǁsources_for__*",
-        ),
-        only_why="paging and merge: cases, _cases_by_agency, _page, _case_sort_key, sources_for",
     ),
     Target(
         "policy",
@@ -112,9 +100,19 @@ TARGETS = [
         "cell-key perturbation of published counts",
     ),
     Target(
+        "compiler",
+        "adapters/compiler.py",
+        # One small database using every field form (seconds); the demo-world tests compile
+        # the shipped mappings too, but build a world per mutant.
+        ("tests/test_compiler.py",),
+        "the mapping compiler: a mapping and its tables to one SQL value per field",
+    ),
+    Target(
         "filters",
         "adapters/filters.py",
-        ("tests/test_filters_engine.py",),
+        # test_compiler.py: victims in several person tables, one without sex or age, and a
+        # source without person tables (not in the demo world).
+        ("tests/test_filters_engine.py", "tests/test_compiler.py"),
         "case filters and keyset positions in the source's SQL",
     ),
     Target(
@@ -133,7 +131,8 @@ TARGETS = [
     Target(
         "values",
         "adapters/values.py",
-        ("tests/test_sql_values.py",),
+        # test_compiler.py: the values inside whole statements (region keys, split cells, NIKs).
+        ("tests/test_sql_values.py", "tests/test_compiler.py"),
         "the SQL value layer of mapped fields",
     ),
     Target(
@@ -188,10 +187,21 @@ class ModuleResult:
         return self.killed / relevant if relevant else 1.0
 
 
-def _copy_tree(destination: Path) -> None:
-    """Tracked and untracked (not ignored) files of the working tree, as they are now."""
-    if destination.exists():
+def _copy_tree(destination: Path, resume: bool = False) -> None:
+    """Tracked and untracked (not ignored) files of the working tree, as they are now.
+
+    With ``resume`` the copy is refreshed in place and mutmut's ``mutants/`` kept: mutmut then
+    keeps the verdict of every mutant whose function is unchanged (it hashes each function) and
+    runs only the mutants it has no verdict for, so a large module can be run in parts.
+    """
+    if destination.exists() and not resume:
         shutil.rmtree(destination)
+    elif destination.exists():
+        # mutmut never refreshes a file it already copied into mutants/: drop the copies (a
+        # merge may have changed any of them), keep its state (verdicts, function hashes, stats).
+        for stale in (destination / "mutants").rglob("*"):
+            if stale.is_file() and not stale.name.endswith((".meta", ".spans", "mutmut-stats.json")):
+                stale.unlink()
     listing = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"],
         cwd=ROOT,
@@ -280,21 +290,47 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def run_module(target: Target, jobs: int, collect_only: bool = False) -> ModuleResult:
-    """Mutate one module in a scratch copy and collect its outcome (or only collect the last run's)."""
+def _meta(work: Path, target: Target) -> dict:
+    return json.loads((work / "mutants" / (target.path + ".meta")).read_text(encoding="utf-8"))
+
+
+def run_module(
+    target: Target,
+    jobs: int,
+    collect_only: bool = False,
+    resume: bool = False,
+    only: tuple[str, ...] = (),
+    survivors: bool = False,
+) -> ModuleResult:
+    """Mutate one module in a scratch copy and collect its outcome (or only collect the last run's).
+
+    ``only`` restricts this run to functions (mutmut name patterns such as ``x_expand*``);
+    ``survivors`` reruns the mutants the last run did not kill (after new tests), and runs those
+    it did not get to. Both imply
+    ``resume``, so the verdicts of the other mutants are kept and the report counts them all.
+    """
     work = WORK / target.name
     started = time.perf_counter()
+    module = target.path.removesuffix(".py").replace("/", ".")
     if not collect_only:
-        _copy_tree(work)
+        resume = resume or bool(only) or survivors
+        names: list[str] = [f"{module}.{pattern}" for pattern in only]
+        if survivors:
+            names += [
+                name
+                for name, code in _meta(work, target)["exit_code_by_key"].items()
+                if code not in KILLED  # not killed, or not run yet
+            ]
+            if not names:
+                print(f"== {target.name}: no survivors to rerun", flush=True)
+        _copy_tree(work, resume=resume)
         _configure(work, target)
         print(f"== {target.name}: mutating {target.path} against {' '.join(target.tests)}", flush=True)
-        module = target.path.removesuffix(".py").replace("/", ".")
-        patterns = [f"{module}.{pattern}" for pattern in target.only]
-        _mutmut(work, ["run", "--max-children", str(jobs), *patterns])
-    meta = json.loads((work / "mutants" / (target.path + ".meta")).read_text(encoding="utf-8"))
+        if names or not survivors:
+            _mutmut(work, ["run", "--max-children", str(jobs), *names])
+    meta = _meta(work, target)
     every: dict[str, int | None] = meta["exit_code_by_key"]
     codes = {name: code for name, code in every.items() if code is not None}
-    module = target.path.removesuffix(".py").replace("/", ".")
     listed = load_equivalents()
     result = ModuleResult(
         name=target.name,
@@ -364,13 +400,7 @@ def render(results: dict[str, ModuleResult]) -> str:
         tests = f"`{' '.join(t.removeprefix('tests/') for t in r.tests)}`"
         lines.append(
             f"| `{r.path}` | {target.why} | {r.mutants}"
-            + (
-                f" (of {r.mutants + r.unchecked}: only {target.only_why})"
-                if r.unchecked and target.only
-                else f" (of {r.mutants + r.unchecked}: run stopped early)"
-                if r.unchecked
-                else ""
-            )
+            + (f" (of {r.mutants + r.unchecked}: {r.unchecked} not run yet)" if r.unchecked else "")
             + f" | {r.killed} | {r.equivalent} | {missed} | "
             f"{r.score:.1%}{mark} | {r.ran_at} | {tests} |"
         )
@@ -416,13 +446,38 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only re-read the last run of each module and rewrite the report",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the verdicts of the last run of unchanged functions and run only the mutants without one",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="PATTERN",
+        help="run only these functions (mutmut name patterns, e.g. 'x_expand*'); implies --resume",
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="rerun the mutants the last run did not kill (after adding tests) and those it did not "
+        "get to; implies --resume",
+    )
     args = parser.parse_args(argv)
     names = args.modules or list(BY_NAME)
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; choose from {', '.join(BY_NAME)}")
     for name in names:
-        result = run_module(BY_NAME[name], args.jobs, collect_only=args.collect)
+        result = run_module(
+            BY_NAME[name],
+            args.jobs,
+            collect_only=args.collect,
+            resume=args.resume,
+            only=tuple(args.only),
+            survivors=args.survivors,
+        )
         # Re-read before writing: another module may have finished meanwhile (runs in parallel).
         stored = {n: _as_result(data) for n, data in _load_results().items() if n in BY_NAME}
         stored[name] = result

@@ -209,3 +209,32 @@ async def test_http_plans_known_operations_only(demo_dir: Path) -> None:
             first = await http.post("/graphql", json={"query": persisted, "extensions": apq})
             again = await http.post("/graphql", json={"extensions": apq})
             assert first.json()["data"] == again.json()["data"] and len(plans) == 2
+
+
+def test_vocabulary_enums_are_named_by_the_plan_as_serialize_names_them(hub: Any) -> None:
+    """Records carry the vocabulary's enums (``hub.vocabulary.model.AgeGroup``), not the schema's
+    copies; the plan names them from the type's own table, without ``serialize`` (issue 13)."""
+    from graphql import GraphQLEnumType
+
+    from resolvers.compiled import _enum_leaf
+    from resolvers.enums import BY_MODEL
+
+    types = {t.name: t for t in hub.schema._schema.type_map.values() if isinstance(t, GraphQLEnumType)}
+    checked = 0
+    for vocabulary, schema_enum in BY_MODEL.items():
+        graphql_type = types[schema_enum.__name__]
+        expected = {member: graphql_type.serialize(member) for member in vocabulary}
+
+        def refuse(_value: Any) -> Any:
+            raise AssertionError("serialize called for a vocabulary member")
+
+        original = graphql_type.serialize
+        graphql_type.serialize = refuse  # type: ignore[method-assign]
+        try:
+            leaf = _enum_leaf(graphql_type)
+            for member, name in expected.items():
+                assert leaf(member) == name
+                checked += 1
+        finally:
+            graphql_type.serialize = original  # type: ignore[method-assign]
+    assert checked > 50

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from adapters.base import SourceDataError, SourceError, SourceTimeout
+from adapters.cellkeys import record_key
 from hub.engine.federation import CasePage, Federation
 from hub.engine.ids import GlobalId
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
@@ -498,12 +499,18 @@ async def test_an_open_circuit_answers_without_asking_the_source(world: tuple[Hu
         asked.append(source.name)
         return "answer"
 
+    def errors(code: str) -> float:
+        labels = {"source": "bp2mi", "code": code}
+        return hub.metrics.registry.get_sample_value("tppo_hub_source_errors_total", labels) or 0.0
+
     while entry.breaker.allow() and entry.breaker.state.name != "OPEN":
         entry.breaker.record_failure()
     try:
+        before = errors("SOURCE_UNAVAILABLE")
         ctx = hub.federation.new_context()
         assert await hub.federation.call(ctx, entry, work, "default") == "default"
         assert asked == []
+        assert errors("SOURCE_UNAVAILABLE") == before + 1  # counted in /metrics, by source and code
         assert ctx.failures == [
             SourceFailure("bp2mi", "SOURCE_UNAVAILABLE", "source 'bp2mi' is unavailable (circuit open)")
         ]
@@ -535,3 +542,408 @@ async def test_hidden_roles_are_sent_to_the_source_they_concern(world: tuple[Hub
         hub.federation.new_context(), CaseFilter(victim_sex=(Sex.FEMALE,)), SortOrder.DESC, 500, None, True
     )
     assert len(everyone.items) > len(want)  # the hidden witnesses did match before
+
+
+# --- cell keys, hidden roles and failures in statistics -------------------------------------------
+
+
+class _Keying:
+    """A keying hook with fixed salts and a fallback written out here (not the hub's secret)."""
+
+    def salt(self, source: str) -> str:
+        return f"salt-of-{source}"
+
+    def person_key(self, person: Any) -> int:
+        return record_key("persons/", repr(person))
+
+    def fallback_key(self, source: str, cell: Any, count: int) -> int:
+        return record_key("fallback/", f"{source}/{cell!r}/{count}")
+
+
+def _case_keys(hub: Hub, truth: dict[str, Any], source: str, year: str | None = None) -> int:
+    """The sum of the record keys of a source's cases (of ``year``), from the ground truth."""
+    entry = hub.registry.get(source)
+    assert entry is not None and entry.source is not None
+    part = entry.source.compiled.case_part().part.name
+    salt = f"salt-of-{source}/{part}/"
+    return sum(
+        record_key(salt, c["key"])
+        for c in truth["agencies"][source]["cases"]
+        if year is None or (c["reported_at"] or "").startswith(year)
+    )
+
+
+async def test_keyed_statistics_sum_each_sources_record_keys(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, truth = world
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+    result = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    assert result.cells == {(AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items()}
+    assert result.keys == {(AGENCY[s],): _case_keys(hub, truth, s) for s in truth["agencies"]}
+    assert result.total == 158
+    assert result.total_key == sum(_case_keys(hub, truth, s) for s in truth["agencies"])
+
+
+async def test_keyed_statistics_of_a_source_without_matching_cases(world: tuple[Hub, dict[str, Any]]) -> None:
+    """A year in which one source has no case: that source answers no cell and no total row."""
+    hub, truth = world
+    years = {
+        s: Counter((c["reported_at"] or "")[:4] for c in d["cases"]) for s, d in truth["agencies"].items()
+    }
+    year = next(y for y in ("2024", "2020") if any(not n[y] for n in years.values()))
+    empty = {s for s, n in years.items() if not n[year]}
+    assert empty and len(empty) < 5
+    f = CaseFilter(reported_from=date(int(year), 1, 1), reported_to=date(int(year), 12, 31))
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,), f)
+    keyed = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    plain = await hub.federation.statistics(hub.federation.new_context(), request)
+    want = {(AGENCY[s],): n[year] for s, n in years.items() if n[year]}
+    assert keyed.cells == plain.cells == want
+    assert keyed.total == plain.total == sum(want.values())
+    assert keyed.total_key == sum(_case_keys(hub, truth, s, year) for s in truth["agencies"])
+
+
+async def test_a_source_that_cannot_key_its_records_gets_fallback_keys(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """kemlu answers no keyed grouping (but does key its total): all its cells, the total too,
+    are then keyed by count; the other sources' keys are their records' keys."""
+    hub, truth = world
+    from hub.engine.federation import _TOTAL
+
+    entry = hub.registry.get("kemlu")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.aggregate_keyed
+
+    async def grouped_unkeyed(request: StatisticsRequest, salt: str) -> Any:
+        return None if request.dimensions else await original(request, salt)
+
+    source.aggregate_keyed = grouped_unkeyed  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+        result = await hub.federation.statistics(ctx, request, keying=_Keying())
+    finally:
+        source.aggregate_keyed = original  # type: ignore[method-assign]
+    keying = _Keying()
+    n = len(truth["agencies"]["kemlu"]["cases"])
+    assert ctx.failures == []
+    assert result.cells == {(AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items()}
+    assert result.keys == {
+        (AGENCY[s],): (
+            keying.fallback_key("kemlu", ("KEMLU",), n) if s == "kemlu" else _case_keys(hub, truth, s)
+        )
+        for s in truth["agencies"]
+    }
+    others = sum(_case_keys(hub, truth, s) for s in truth["agencies"] if s != "kemlu")
+    assert result.total_key == others + keying.fallback_key("kemlu", _TOTAL, n)
+
+
+async def test_statistics_leave_out_the_records_hidden_at_a_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Victim records and distinct victims under LPSK's row rule: its protected witnesses are
+    not counted there (and nowhere else is anything hidden)."""
+    from hub.linkage.index import LinkageIndex
+    from tests.test_filters import PROTECTED_ROLES, truth_victims
+
+    hub, truth = world
+    protected = frozenset(r for r in PersonRole if r.name in PROTECTED_ROLES)
+    want = Counter(AGENCY[source] for (source, _case), people in truth_victims(truth).items() for _ in people)
+    assert want["LPSK"] < sum(
+        1 for p in truth["agencies"]["lpsk"]["persons"] if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"}
+    )
+    for measure, index in ((Measure.VICTIM_RECORDS, None), (Measure.VICTIMS, LinkageIndex(hub.store.engine))):
+        ctx = hub.federation.new_context()
+        ctx.hidden_roles = lambda source: protected if source == "lpsk" else frozenset()
+        result = await hub.federation.statistics(
+            ctx, StatisticsRequest(measure, (Dimension.AGENCY,)), index=index
+        )
+        assert result.cells == {(agency,): n for agency, n in want.items()}, measure
+        assert result.total == sum(want.values())
+
+
+async def test_distinct_victims_without_a_failing_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    from hub.linkage.index import LinkageIndex
+
+    hub, truth = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SourceError("source 'lpsk' is unavailable")
+
+    original = source.victim_records
+    source.victim_records = broken  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        result = await hub.federation.statistics(
+            ctx, StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,)), index=LinkageIndex(hub.store.engine)
+        )
+    finally:
+        source.victim_records = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    want = {
+        (AGENCY[s],): sum(1 for p in d["persons"] if set(p["roles"]) & {"VICTIM", "VICTIM_WITNESS"})
+        for s, d in truth["agencies"].items()
+        if s != "lpsk"
+    }
+    assert result.cells == want and result.total == sum(want.values())
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
+
+
+async def test_the_agency_of_a_source(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Linkage counts double counting between agencies: a source's agency code, or its own
+    name for a source the registry does not know."""
+    hub, _ = world
+    assert {s: hub.federation._agency_code(s) for s in AGENCY} == AGENCY
+    assert hub.federation._agency_code("nowhere") == "nowhere"
+
+
+async def test_relations_loaded_under_one_name_and_three_levels_deep(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """``participants`` (every role) with ``victims`` (some roles) is one load of every role,
+    in either order; a service's recipient's case is the service's own case."""
+    hub, truth = world
+    federation = hub.federation
+    page = await federation.cases(
+        federation.new_context(), CaseFilter(), SortOrder.DESC, 200, None, want_total=False
+    )
+    persons = Counter((s, p["case_key"]) for s, d in truth["agencies"].items() for p in d["persons"])
+    for include in ({"participants": {}, "victims": {}}, {"victims": {}, "participants": {}}):
+        nodes = [type(n)(n.record) for n in page.items]
+        await federation.expand(federation.new_context(), Entity.CASE, nodes, include)
+        assert {(n.record.source, n.record.key): len(n.links["participants"]) for n in nodes} == {
+            (n.record.source, n.record.key): persons[(n.record.source, n.record.key)] for n in nodes
+        }
+    nodes = [type(n)(n.record) for n in page.items]
+    await federation.expand(
+        federation.new_context(), Entity.CASE, nodes, {"services": {"recipient": {"case": {}}}}
+    )
+    recipients = {
+        (s, x["key"]): x["recipient_key"] for s, d in truth["agencies"].items() for x in d["services"]
+    }
+    reached = 0
+    for node in nodes:
+        for service in node.links["services"]:
+            recipient = service.links["recipient"]
+            want = recipients[(service.record.source, service.record.key)]
+            # A source with several person parts prefixes the part (korban/88).
+            got = recipient.record.key.rsplit("/", 1)[-1] if recipient is not None else None
+            assert got == want, (service.record.source, service.record.key)
+            if recipient is not None:
+                assert recipient.links["case"].record.key == node.record.key
+                reached += 1
+    assert reached == sum(1 for key in recipients.values() if key is not None) > 0
+
+
+async def test_statistics_with_no_source_to_ask(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, _ = world
+    request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,), CaseFilter(sources=("nowhere",)))
+    plain = await hub.federation.statistics(hub.federation.new_context(), request)
+    assert (plain.cells, plain.total, plain.keys, plain.total_key) == ({}, 0, None, None)
+    keyed = await hub.federation.statistics(hub.federation.new_context(), request, keying=_Keying())
+    assert (keyed.cells, keyed.total, keyed.keys, keyed.total_key) == ({}, 0, {}, 0)
+
+
+async def test_a_failing_source_is_left_out_of_grouped_statistics(world: tuple[Hub, dict[str, Any]]) -> None:
+    hub, truth = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SourceError("source 'lpsk' is unavailable")
+
+    original = source.aggregate
+    source.aggregate = broken  # type: ignore[method-assign]
+    ctx = hub.federation.new_context()
+    try:
+        result = await hub.federation.statistics(ctx, StatisticsRequest(Measure.CASES, (Dimension.AGENCY,)))
+    finally:
+        source.aggregate = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    assert result.cells == {
+        (AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items() if s != "lpsk"
+    }
+    assert result.total == 158 - total_cases(truth, {"lpsk"})
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_UNAVAILABLE", "source 'lpsk' is unavailable")]
+
+
+async def test_keyed_distinct_victims_and_double_counting(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Without a linkage run each victim record is its own person, keyed by (source, key); the
+    records are listed by each source itself. Rows read are shown unless withheld."""
+    from hub.linkage.index import LinkageIndex
+
+    hub, truth = world
+    keying = _Keying()
+    index = LinkageIndex(hub.store.engine)
+    request = StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,))
+    persons: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for name in AGENCY:
+        entry = hub.registry.get(name)
+        assert entry is not None and entry.source is not None
+        for key, _cells in await entry.source.victim_records(request):
+            persons.setdefault((AGENCY[name],), []).append((name, key))
+    ctx = hub.federation.new_context()
+    result = await hub.federation.statistics(ctx, request, index=index, keying=keying)
+    assert result.cells == {cell: len(people) for cell, people in persons.items()}
+    assert result.keys == {
+        cell: sum(keying.person_key(p) for p in people) for cell, people in persons.items()
+    }
+    assert result.total_key == sum(keying.person_key(p) for people in persons.values() for p in people)
+    assert all(u.rows > 0 for u in ctx.usage.values())
+    ctx = hub.federation.new_context()
+    cases = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
+    both = await hub.federation.statistics(ctx, cases, index=index, double_counting=True, keying=keying)
+    assert both.keys == {(AGENCY[s],): _case_keys(hub, truth, s) for s in truth["agencies"]}
+    assert both.total_key == sum(_case_keys(hub, truth, s) for s in truth["agencies"])
+    assert all(u.rows > 0 for u in ctx.usage.values())
+
+
+async def test_each_source_is_asked_for_one_case_more_than_the_page(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """One more than ``first`` says whether a next page exists; fewer would cut a page short
+    (a source holding more than the default of 50), more would read rows for nothing."""
+    hub, _ = world
+    entry = hub.registry.get("polri")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.search_cases
+    limits: list[int] = []
+
+    async def recording(search: Any) -> Any:
+        limits.append(search.limit)
+        return await original(search)
+
+    source.search_cases = recording  # type: ignore[method-assign]
+    try:
+        for order in (SortOrder.DESC, SortOrder.AGENCY_ASC):
+            for first in (1, 7, 60):
+                await hub.federation.cases(
+                    hub.federation.new_context(), CaseFilter(), order, first, None, False
+                )
+    finally:
+        source.search_cases = original  # type: ignore[method-assign]
+    assert limits == [2, 8, 61, 2, 8, 61]
+
+
+async def test_a_source_without_a_usable_configuration(world: tuple[Hub, dict[str, Any]]) -> None:
+    """A source whose mapping cannot be read has no adapter: every query reports it unavailable
+    and goes on with the others, in every order."""
+    hub, truth = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None
+    source, entry.source = entry.source, None
+    try:
+        ctx = hub.federation.new_context()
+
+        async def work(_source: Any) -> str:
+            return "answer"
+
+        assert await hub.federation.call(ctx, entry, work, "default") == "default"
+        assert ctx.failures == [
+            SourceFailure("kemlu", "SOURCE_UNAVAILABLE", "source 'kemlu' is not configured correctly")
+        ]
+        assert ctx.usage["kemlu"].status is CallOutcome.ERROR
+        others = {"simfoni", "polri", "lpsk", "bp2mi"}
+        for order in (SortOrder.AGENCY_ASC, SortOrder.AGENCY_DESC, SortOrder.DESC):
+            ctx = hub.federation.new_context()
+            page = await hub.federation.cases(ctx, CaseFilter(), order, 500, None, want_total=True)
+            assert [(n.record.source, n.record.key) for n in page.items] == expected(truth, order, others)
+            assert page.total == total_cases(truth, others)
+            assert [f.source for f in ctx.failures] == ["kemlu"]
+    finally:
+        entry.source = source
+        entry.breaker.record_success()
+
+
+async def test_a_source_that_is_not_open_is_opened_on_use(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Down at start-up: the first call opens it (and answers); while it cannot be opened the
+    call answers the default, reports it and counts a failure for its breaker."""
+    hub, truth = world
+    entry = hub.registry.get("bp2mi")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.open
+    opened: list[str] = []
+
+    async def down() -> None:
+        opened.append("failed")
+        raise SourceError("connection refused")
+
+    async def up() -> None:
+        opened.append("opened")
+
+    async def work(s: Any) -> int:
+        return await s.count_cases(CaseFilter())
+
+    try:
+        entry.opened = False
+        source.open = down  # type: ignore[method-assign]
+        ctx = hub.federation.new_context()
+        failures_before = entry.breaker.failures
+        assert await hub.federation.call(ctx, entry, work, -1) == -1
+        assert ctx.failures == [SourceFailure("bp2mi", "SOURCE_UNAVAILABLE", "source 'bp2mi' is unavailable")]
+        assert entry.breaker.failures == failures_before + 1 and entry.opened is False
+        source.open = up  # type: ignore[method-assign]
+        ctx = hub.federation.new_context()
+        assert await hub.federation.call(ctx, entry, work, -1) == total_cases(truth, {"bp2mi"})
+        assert ctx.failures == [] and entry.opened is True
+        assert opened == ["failed", "opened"]
+    finally:
+        source.open = original  # type: ignore[method-assign]
+        entry.opened = True
+        entry.breaker.record_success()
+
+
+async def test_a_busy_source_times_out_in_the_queue(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Every slot taken: the call waits at most the source's timeout for one, then answers the
+    default as a timeout of the hub's own congestion (not counted against the source)."""
+    import asyncio
+
+    hub, _ = world
+    entry = hub.registry.get("lpsk")
+    assert entry is not None
+    held = 0
+    while not entry.slots.locked():
+        await entry.slots.acquire()
+        held += 1
+    timeout, entry.timeout_seconds = entry.timeout_seconds, 0.05
+    loop = asyncio.get_running_loop()
+    # A slot comes free long after the timeout (so a call that never times out still ends).
+    freed = loop.call_later(5.0, entry.slots.release)
+    asked: list[str] = []
+
+    async def work(s: Any) -> str:
+        asked.append(s.name)
+        return "answer"
+
+    def errors() -> float:
+        labels = {"source": "lpsk", "code": "SOURCE_TIMEOUT"}
+        return hub.metrics.registry.get_sample_value("tppo_hub_source_errors_total", labels) or 0.0
+
+    before = errors()
+    failures = entry.breaker.failures
+    try:
+        ctx = hub.federation.new_context()
+        assert await hub.federation.call(ctx, entry, work, "default") == "default"
+    finally:
+        freed.cancel()
+        entry.timeout_seconds = timeout
+        for _ in range(held):
+            entry.slots.release()
+    assert asked == []
+    assert ctx.failures == [SourceFailure("lpsk", "SOURCE_TIMEOUT", "source 'lpsk' is busy (no free slot)")]
+    usage = ctx.usage["lpsk"]
+    assert (usage.status, usage.calls, usage.statements, usage.rows) == (CallOutcome.TIMEOUT, 1, 0, 0)
+    assert errors() == before + 1
+    assert entry.breaker.failures == failures
+
+
+async def test_the_engine_serves_the_hubs_configuration(world: tuple[Hub, dict[str, Any]]) -> None:
+    """The resolvers read the page cap from the engine's configuration: the hub's own."""
+    hub, _ = world
+    assert hub.federation.config is hub.config
+    assert hub.federation.config.max_page_size == 500  # the documented default; the demo sets none

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections import defaultdict
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -149,6 +149,8 @@ def _link(
             _note(evidence, i, score, rule)
             _note(evidence, j, score, rule)
 
+    # The links are clustered: their list goes before the linked-case pass needs memory.
+    del scored
     links += _collective_pass(records, clusterer, evidence, only_set)
     decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
     possible = _possible(clusterer, uncertain, decided)
@@ -182,29 +184,72 @@ def _note(evidence: dict[int, tuple[float, str]], i: int, score: float, rule: st
         evidence[i] = (score, rule)
 
 
+class _Cases:
+    """Every record's case as a small integer, and the members of each case, in flat arrays.
+
+    Integers in arrays, not ``(source, case key)`` tuples in sets and a dict of member lists:
+    at 100k records the linked-case pass was the run's memory peak, and most of it was those.
+    Members of case ``c`` are ``order[start[c]:start[c + 1]]`` (a counting sort by case).
+    """
+
+    def __init__(self, records: Sequence[LinkRecord]) -> None:
+        numbers: dict[str, dict[str, int]] = {}
+        #: the source of each case number
+        self.source: list[str] = []
+        self.of = array("i", [-1]) * len(records)
+        for record in records:
+            if record.case_key is None:
+                continue
+            table = numbers.get(record.source)
+            if table is None:
+                table = numbers[record.source] = {}
+            number = table.get(record.case_key)
+            if number is None:
+                number = table[record.case_key] = len(self.source)
+                self.source.append(record.source)
+            self.of[record.ref] = number
+        del numbers
+        start = array("i", [0]) * (len(self.source) + 1)
+        for number in self.of:
+            if number >= 0:
+                start[number + 1] += 1
+        for c in range(len(self.source)):
+            start[c + 1] += start[c]
+        order = array("i", [0]) * start[-1]
+        fill = start[:-1]
+        for ref, number in enumerate(self.of):
+            if number >= 0:
+                order[fill[number]] = ref
+                fill[number] += 1
+        self.start, self.order = start, order
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def members(self, number: int) -> array[int]:
+        """Positions of the records of one case, ascending."""
+        return self.order[self.start[number] : self.start[number + 1]]
+
+
 def _collective_pass(
     records: Sequence[LinkRecord],
     clusterer: Clusterer,
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
 ) -> int:
-    # Pairs of cases (of different sources) that share a linked person.
-    case_pairs: set[tuple[tuple[str, str], tuple[str, str]]] = set()
+    cases = _Cases(records)
+    count, case_of, case_source = len(cases), cases.of, cases.source
+    # Pairs of cases (of different sources) that share a linked person, as one integer each.
+    case_pairs: set[int] = set()
     for group in clusterer.merged():
-        slots = sorted({(records[i].source, records[i].case_key) for i in group if records[i].case_key})
+        slots = sorted({case_of[i] for i in group if case_of[i] >= 0})
         for x in range(len(slots)):
             for y in range(x + 1, len(slots)):
-                if slots[x][0] != slots[y][0]:
-                    case_pairs.add((slots[x], slots[y]))  # type: ignore[arg-type]
-    # Participants of those cases only (not of every case: memory at a million records).
-    needed = {slot for pair in case_pairs for slot in pair}
-    by_case: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for record in records:
-        if record.case_key is not None and (record.source, record.case_key) in needed:
-            by_case[(record.source, record.case_key)].append(record.ref)
+                if case_source[slots[x]] != case_source[slots[y]]:
+                    case_pairs.add(slots[x] * count + slots[y])
     proposals: list[tuple[float, int, int]] = []
-    for left, right in case_pairs:
-        a_members, b_members = by_case[left], by_case[right]
+    for code in case_pairs:
+        a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
             continue
         for i in a_members:
