@@ -10,6 +10,7 @@ under disclosure control.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, insert
 
-from hub.access.cellkey import PerturbationRule
+from hub.access.cellkey import PerturbationRule, cell_key_secret
 from hub.access.policy import DEFAULT_K, Principal
 from hub.engine.config import load_config
 from hub.engine.indicators import builtin_registry
@@ -45,7 +47,17 @@ query($id: String!, $filter: CaseFilter, $by: [Dimension!], $asOf: Date) {
 
 
 async def _truth_linked(config: Any, truth: dict[str, Any], store: Path) -> Hub:
-    """A hub on ``config``'s sources with a store of its own whose linkage index is the truth."""
+    """A hub on ``config``'s sources with a store of its own whose linkage index is the truth.
+
+    The store's cell-key secret is fixed, not drawn at random by the first start: the published
+    noise is a function of it, and a test that asks "was some count moved?" of a few cells must
+    get the same answer on every run (with a random secret all of them stay put ~1 run in 7).
+    """
+    planted = create_engine(f"sqlite:///{store}")
+    cell_key_secret.create(planted)
+    with planted.begin() as conn:
+        conn.execute(insert(cell_key_secret).values(id=1, secret=hashlib.sha256(b"indicators").hexdigest()))
+    planted.dispose()
     hub = Hub(replace(config, store_url=f"sqlite:///{store}"))
     await hub.start()
     index = LinkageIndex(hub.store.engine)
