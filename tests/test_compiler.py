@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, MetaData, String, create_engine
+from sqlalchemy import Integer, MetaData, String, create_engine, select
 from sqlalchemy import column as sql_column
 
+from adapters.base import SourceError
 from adapters.compiler import (
     _country_lookup,
     compile_source,
@@ -58,7 +59,7 @@ CREATE TABLE tahapan (id INTEGER PRIMARY KEY, id_kasus INTEGER, tahap TEXT, urut
 CREATE TABLE klien (id_klien INTEGER PRIMARY KEY, telp TEXT);
 CREATE TABLE korban (id INTEGER PRIMARY KEY, id_kasus INTEGER NOT NULL, nama TEXT, jk TEXT, lahir TEXT,
                      umur TEXT, anak TEXT, nik TEXT, wilayah TEXT, wn TEXT, id_klien INTEGER);
-CREATE TABLE pelaku (kode TEXT PRIMARY KEY, id_kasus INTEGER, status TEXT);
+CREATE TABLE pelaku (kode TEXT PRIMARY KEY, id_kasus INTEGER, status TEXT, umur INTEGER);
 CREATE TABLE saksi (id INTEGER PRIMARY KEY, id_kasus INTEGER, peran TEXT);
 CREATE TABLE layanan (id_kasus INTEGER, jenis TEXT, id_korban INTEGER, status TEXT);
 INSERT INTO kasus VALUES
@@ -76,7 +77,7 @@ INSERT INTO korban VALUES
     (3, 2, 'Citra', 'X', NULL, NULL, 'Ya', NULL, NULL, NULL, NULL),
     (4, 5, 'Dewi', NULL, '05-04-2005', NULL, NULL, '32 01-5', NULL, 'WNI', NULL),
     (5, 3, 'Eko', 'L', NULL, '30', NULL, NULL, NULL, NULL, NULL);
-INSERT INTO pelaku VALUES ('P-1', 1, 'TSK'), ('P-2', 2, 'TDW'), ('P-3', 1, NULL);
+INSERT INTO pelaku VALUES ('P-1', 1, 'TSK', 40), ('P-2', 2, 'TDW', NULL), ('P-3', 1, NULL, 15);
 INSERT INTO saksi VALUES (1, 4, 'SK'), (2, 1, 'SAKSI');
 INSERT INTO layanan VALUES (1, 'RS;REH', 1, 'ONGOING'), (1, 'PUL', 2, 'COMPLETED'),
     (1, 'PUL', 2, 'COMPLETED'), (2, 'RS;ZZ', NULL, NULL);
@@ -109,7 +110,10 @@ stage = { column = "tahap", codes = "tahap" }
 name = "korban"
 table = "korban"
 key = "id"
-joins = [{ table = "klien", on = { id_klien = "id_klien" } }, { table = "kasus", on = { id_kasus = "id" } }]
+joins = [
+    { table = "klien", on = { id_klien = "id_klien" } },
+    { table = "kasus", on = { id_kasus = "id" } },
+]
 case_key = "id_kasus"
 roles = { value = "VICTIM" }
 sex = { column = "jk", codes = "jk" }
@@ -130,6 +134,7 @@ key = "kode"
 require = ["status"]
 case_key = "id_kasus"
 roles = { column = "status", codes = "status" }
+age = "umur"
 
 [[person]]
 name = "saksi"
@@ -178,6 +183,7 @@ SAKSI = "WITNESS"
 RS = "SHELTER"
 REH = "SOCIAL_REHABILITATION"
 PUL = "REPATRIATION"
+"*" = "LEGAL_AID"
 """
 
 E = ExploitationType
@@ -321,12 +327,11 @@ async def test_persons_of_three_tables(source: MappedSQLSource) -> None:
         "korban/3": ("Citra", None),
         "korban/4": ("Dewi", None),
     }
-    # Not mapped for the pelaku table: no age, no child flag (records show sex UNKNOWN).
-    assert (people["pelaku/P-1"].sex, people["pelaku/P-1"].age_group, people["pelaku/P-1"].is_child) == (
-        Sex.UNKNOWN,
-        AgeGroup.UNKNOWN,
-        None,
-    )
+    # The pelaku table gives an age but no child flag: the flag follows the age alone.
+    assert {k: (p.sex, p.age_group, p.is_child) for k, p in people.items() if k.startswith("pelaku/")} == {
+        "pelaku/P-1": (Sex.UNKNOWN, AgeGroup.AGE_25_44, False),  # sex not mapped: records show UNKNOWN
+        "pelaku/P-2": (Sex.UNKNOWN, AgeGroup.UNKNOWN, None),
+    }
 
 
 async def test_the_third_table_and_its_roles(source: MappedSQLSource) -> None:
@@ -399,7 +404,7 @@ async def test_services_of_a_table_without_a_key_and_cells_of_several(source: Ma
         "1/3#RS": ("1", ServiceType.SHELTER, "korban/1", ServiceStatus.ONGOING),
         "1/3#REH": ("1", ServiceType.SOCIAL_REHABILITATION, "korban/1", ServiceStatus.ONGOING),
         "2/1#RS": ("2", ServiceType.SHELTER, None, ServiceStatus.UNKNOWN),
-        "2/1#*": ("2", ServiceType.OTHER, None, ServiceStatus.UNKNOWN),  # ZZ: not listed
+        "2/1#*": ("2", ServiceType.LEGAL_AID, None, ServiceStatus.UNKNOWN),  # ZZ: the "*" default
     }
     loaded = await source.load(Entity.SERVICE, ["1/3#REH", "2/1#*", "9/1#RS"])
     assert sorted(s.key for s in loaded) == ["1/3#REH", "2/1#*"]
@@ -429,7 +434,12 @@ async def test_statistics_group_by_the_compiled_values(source: MappedSQLSource) 
     children = await source.aggregate(StatisticsRequest(Measure.VICTIM_RECORDS, (Dimension.CHILD,)))
     assert children == {("true",): 2, ("false",): 2, (None,): 1}  # saksi/1: neither
     services = await source.aggregate(StatisticsRequest(Measure.SERVICES, (Dimension.SERVICE_TYPE,)))
-    assert services == {("REPATRIATION",): 2, ("SHELTER",): 2, ("SOCIAL_REHABILITATION",): 1, ("OTHER",): 1}
+    assert services == {
+        ("REPATRIATION",): 2,
+        ("SHELTER",): 2,
+        ("SOCIAL_REHABILITATION",): 1,
+        ("LEGAL_AID",): 1,
+    }
     stages = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.STAGE,)))
     assert stages == {("INVESTIGATION",): 1, ("REPORTED",): 2, (None,): 1}
 
@@ -482,6 +492,7 @@ def _line(text: str, needle: str, start: str | None = None) -> int:
 def _problems(text: str, tables: dict[str, Any]) -> list[tuple[int | None, str]]:
     with pytest.raises(LocatedMappingError) as raised:
         compile_source(load_mapping_text(text, "dinsos"), tables)
+    assert raised.value.source == "dinsos"
     return [(p.line, p.message) for p in raised.value.located]
 
 
@@ -501,7 +512,7 @@ def test_every_missing_column_is_reported_at_its_line(tmp_path: Path) -> None:
             (_line(text, "source_key"), "case part 'kasus': column nomor does not exist"),
             (_line(text, "means = "), "case part 'kasus'.means: child table columns not found"),
             (
-                _line(text, "joins = "),
+                _line(text, 'table = "klien"'),
                 "person part 'korban': join korban.id_klien = klien.klien_id: no such column",
             ),
             (
@@ -560,3 +571,110 @@ def test_a_table_without_a_key_needs_its_own_case_key_column(tmp_path: Path) -> 
             "service part 'layanan': column kasus_id does not exist",
         )
     ]
+
+
+async def test_a_person_table_that_cannot_name_its_case_is_passed_over(tmp_path: Path) -> None:
+    """A person table whose case_key is a constant relates no record to a case: victim filters
+    go on to the person tables after it."""
+    write_database(tmp_path / "dinsos.sqlite")
+    first = MAPPING.index("[[person]]")
+    text = (
+        MAPPING[:first]
+        + '[[person]]\nname = "anonim"\ntable = "saksi"\nkey = "id"\ncase_key = { value = "1" }\n'
+        + 'roles = { value = "VICTIM" }\n\n'
+        + MAPPING[first:]
+    )
+    src = MappedSQLSource(
+        load_mapping_text(text, "dinsos"), EngineOptions("sqlite:///dinsos.sqlite"), tmp_path
+    )
+    await src.open()
+    try:
+        found = await src.search_cases(CaseSearch(filter=CaseFilter(victim_sex=(Sex.FEMALE,)), limit=50))
+        assert [c.key for c in found] == ["1"]
+    finally:
+        await src.close()
+
+
+async def test_split_services_without_a_code_list(tmp_path: Path) -> None:
+    """National names in the cell; a name that is no service type is OTHER."""
+    write_database(tmp_path / "dinsos.sqlite")
+    db = sqlite3.connect(tmp_path / "dinsos.sqlite")
+    db.executescript(
+        "DELETE FROM layanan; INSERT INTO layanan VALUES (1, 'SHELTER; REPATRIATION', 1, 'PLANNED'), "
+        "(2, 'FOO;LEGAL_AID', NULL, 'REFUSED');"
+    )
+    db.commit()
+    db.close()
+    text = MAPPING.replace(
+        'type = { column = "jenis", codes = "layanan", split = ";" }',
+        'type = { column = "jenis", split = ";" }',
+    )
+    src = MappedSQLSource(
+        load_mapping_text(text, "dinsos"), EngineOptions("sqlite:///dinsos.sqlite"), tmp_path
+    )
+    await src.open()
+    try:
+        services = await src.children(Entity.SERVICE, "case_key", CASE_KEYS)
+        assert sorted((s.key, s.type, s.status) for s in services) == [
+            ("1/1#REPATRIATION", ServiceType.REPATRIATION, ServiceStatus.PLANNED),
+            ("1/1#SHELTER", ServiceType.SHELTER, ServiceStatus.PLANNED),
+            ("2/1#*", ServiceType.OTHER, ServiceStatus.REFUSED),
+            ("2/1#LEGAL_AID", ServiceType.LEGAL_AID, ServiceStatus.REFUSED),
+        ]
+    finally:
+        await src.close()
+
+
+def test_the_case_table_must_give_a_report_date(tmp_path: Path) -> None:
+    tables = _tables(tmp_path / "db.sqlite")
+    assert compile_source(load_mapping_text(MAPPING, "dinsos"), tables).case_part().part.table == "kasus"
+    undated = MAPPING.replace('reported_at = { column = "tgl", format = ["DD/MM/YYYY", "YYYY-MM-DD"] }\n', "")
+    with pytest.raises(SourceError) as raised:
+        compile_source(load_mapping_text(undated, "dinsos"), tables).case_part()
+    assert str(raised.value) == "source 'dinsos' has no case table with a report date"
+
+
+def test_age_in_years_of_each_person_table(tmp_path: Path) -> None:
+    """Completed years at the report (the rule of docs/mapping.md), evaluated by SQLite; none
+    for a table that gives no age."""
+    path = tmp_path / "db.sqlite"
+    tables = _tables(path)
+    compiled = compile_source(load_mapping_text(MAPPING, "dinsos"), tables)
+    korban, pelaku, saksi = compiled.parts_of(Entity.PERSON)
+    years = compiled.age_years(korban)
+    assert years is not None
+    assert compiled.age_years(pelaku) is not None and compiled.age_years(saksi) is None
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(korban.key_column, years).select_from(korban.from_clause)).all()
+    finally:
+        engine.dispose()
+    assert sorted(rows) == [(1, 16), (2, 25), (3, None), (4, 18), (5, 30)]
+
+
+def test_part_prefixes_relations_and_incomplete_databases(tmp_path: Path) -> None:
+    tables = _tables(tmp_path / "db.sqlite")
+    compiled = compile_source(load_mapping_text(MAPPING, "dinsos"), tables)
+    assert compiled.tables is not None and set(compiled.tables) == set(tables)
+    (service,) = compiled.parts_of(Entity.SERVICE)
+    assert service.prefix == ""  # one service table: keys as they are
+    recipient = service.relation_columns["recipient_key"][1]
+    assert recipient("korban/7") == 7  # an integer column takes an integer
+    with pytest.raises(ValueError, match=r"^key of another table$"):
+        recipient("pelaku/7")
+    # Two person tables are enough for prefixed keys.
+    two = MAPPING[: MAPPING.index('[[person]]\nname = "saksi"')] + MAPPING[MAPPING.index("[[service]]") :]
+    two = two.replace('SK = "VICTIM_WITNESS"\nSAKSI = "WITNESS"\n', "").replace("[codes.peran]\n", "")
+    assert [
+        p.prefix for p in compile_source(load_mapping_text(two, "dinsos"), tables).parts_of(Entity.PERSON)
+    ] == [
+        "korban/",
+        "pelaku/",
+    ]
+    # Without the services table only the parts whose tables exist are compiled (to report
+    # every problem of the others at once).
+    partial = {name: table for name, table in tables.items() if name != "layanan"}
+    incomplete = compile_source(load_mapping_text(MAPPING, "dinsos"), partial, complete=False)
+    assert incomplete.parts_of(Entity.SERVICE) == []
+    assert [p.part.name for p in incomplete.parts_of(Entity.PERSON)] == ["korban", "pelaku", "saksi"]

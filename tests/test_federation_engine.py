@@ -95,6 +95,18 @@ def total_cases(truth: dict[str, Any], sources: set[str] | None = None) -> int:
     return sum(len(d["cases"]) for s, d in truth["agencies"].items() if sources is None or s in sources)
 
 
+async def test_the_engine_serves_the_hubs_configuration_and_metrics(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """The resolvers read the page cap from the engine's configuration (the hub's own), and
+    the engine counts its calls in the hub's /metrics. First in the module: the hub is built
+    while it runs (``make mutate`` maps the engine's constructor to this test)."""
+    hub, _ = world
+    assert hub.federation.config is hub.config
+    assert hub.federation.config.max_page_size == 500  # the documented default; the demo sets none
+    assert hub.federation.metrics is hub.metrics
+
+
 @pytest.mark.parametrize("order", list(SortOrder))
 async def test_pages_follow_the_order_and_end_exactly(
     world: tuple[Hub, dict[str, Any]], order: SortOrder
@@ -257,7 +269,7 @@ async def test_statistics_sum_over_the_sources(world: tuple[Hub, dict[str, Any]]
 
 async def test_victims_need_the_linkage_index(world: tuple[Hub, dict[str, Any]]) -> None:
     hub, _ = world
-    with pytest.raises(ValueError, match="needs the linkage index"):
+    with pytest.raises(ValueError, match=r"^counting distinct persons needs the linkage index$"):
         await hub.federation.statistics(
             hub.federation.new_context(), StatisticsRequest(Measure.VICTIMS, (Dimension.AGENCY,))
         )
@@ -942,8 +954,211 @@ async def test_a_busy_source_times_out_in_the_queue(world: tuple[Hub, dict[str, 
     assert entry.breaker.failures == failures
 
 
-async def test_the_engine_serves_the_hubs_configuration(world: tuple[Hub, dict[str, Any]]) -> None:
-    """The resolvers read the page cap from the engine's configuration: the hub's own."""
+# --- health, breaker and metrics of each call -----------------------------------------------------
+
+
+def _sample(hub: Hub, name: str, **labels: str) -> float:
+    return hub.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_call_is_counted_in_the_metrics(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Calls by outcome, statements, latency (the same elapsed time the request reports) and
+    failures by code, per source."""
     hub, _ = world
-    assert hub.federation.config is hub.config
-    assert hub.federation.config.max_page_size == 500  # the documented default; the demo sets none
+    entry = hub.registry.get("simfoni")
+    assert entry is not None
+
+    async def count(source: Any) -> int:
+        return await source.count_cases(CaseFilter())
+
+    before = {
+        "ok": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="ok"),
+        "error": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="error"),
+        "timeout": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="timeout"),
+        "statements": _sample(hub, "tppo_hub_source_statements_total", source="simfoni"),
+        "seconds": _sample(hub, "tppo_hub_source_seconds_sum", source="simfoni"),
+        "latencies": _sample(hub, "tppo_hub_source_seconds_count", source="simfoni"),
+        "data": _sample(hub, "tppo_hub_source_errors_total", source="simfoni", code="SOURCE_DATA_ERROR"),
+        "slow": _sample(hub, "tppo_hub_source_errors_total", source="simfoni", code="SOURCE_TIMEOUT"),
+    }
+    ctx = hub.federation.new_context()
+    assert await hub.federation.call(ctx, entry, count, -1) == 37
+    usage = ctx.usage["simfoni"]
+    # Its latency in seconds is the milliseconds the request reports for it.
+    first_seconds = _sample(hub, "tppo_hub_source_seconds_sum", source="simfoni") - before["seconds"]
+    assert first_seconds == pytest.approx(usage.elapsed_ms / 1000, rel=1e-9)
+
+    async def bad_data(source: Any) -> int:
+        raise SourceDataError("unparsable value")
+
+    async def slow(source: Any) -> int:
+        raise SourceTimeout("too slow")
+
+    try:
+        await hub.federation.call(hub.federation.new_context(), entry, bad_data, -1)
+        await hub.federation.call(hub.federation.new_context(), entry, slow, -1)
+    finally:
+        entry.breaker.record_success()
+    after = {
+        "ok": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="ok"),
+        "error": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="error"),
+        "timeout": _sample(hub, "tppo_hub_source_calls_total", source="simfoni", outcome="timeout"),
+        "statements": _sample(hub, "tppo_hub_source_statements_total", source="simfoni"),
+        "seconds": _sample(hub, "tppo_hub_source_seconds_sum", source="simfoni"),
+        "latencies": _sample(hub, "tppo_hub_source_seconds_count", source="simfoni"),
+        "data": _sample(hub, "tppo_hub_source_errors_total", source="simfoni", code="SOURCE_DATA_ERROR"),
+        "slow": _sample(hub, "tppo_hub_source_errors_total", source="simfoni", code="SOURCE_TIMEOUT"),
+    }
+    assert usage.statements >= 1
+    assert {k: after[k] - before[k] for k in ("ok", "error", "timeout", "latencies", "data", "slow")} == {
+        "ok": 1,
+        "error": 1,
+        "timeout": 1,
+        "latencies": 3,
+        "data": 1,
+        "slow": 1,
+    }
+    assert after["statements"] - before["statements"] == usage.statements
+
+
+async def test_a_call_keeps_the_source_state_and_breaker_up_to_date(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """A success marks the source up; errors count for its breaker, which opens at its
+    threshold and marks the source down; a timeout counts only when a probe fails too."""
+    import asyncio
+
+    hub, _ = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def ok(s: Any) -> str:
+        return "answer"
+
+    async def broken(s: Any) -> str:
+        raise SourceError("database is down")
+
+    async def slow(s: Any) -> str:
+        raise SourceTimeout("too slow")
+
+    original_health = source.health
+    try:
+        entry.state, entry.detail, entry.last_checked_at = entry.state.__class__("down"), "unavailable", None
+        assert await hub.federation.call(hub.federation.new_context(), entry, ok, "default") == "answer"
+        assert (entry.state.value, entry.detail, entry.breaker.failures) == ("up", "", 0)
+        assert entry.last_checked_at is not None and entry.last_checked_at.utcoffset() is not None
+        # A timeout of a healthy source is the query's cost: no failure, still up.
+        entry.detail = "stale"
+        await hub.federation.call(hub.federation.new_context(), entry, slow, "default")
+        assert (entry.state.value, entry.detail, entry.breaker.failures) == ("up", "", 0)
+
+        # A probe slower than the source's own timeout fails it: then the timeout counts.
+        async def slow_health() -> Any:
+            await asyncio.sleep(1.0)
+            return await original_health()
+
+        source.health = slow_health  # type: ignore[method-assign]
+        timeout, entry.timeout_seconds = entry.timeout_seconds, 0.05
+        try:
+            await hub.federation.call(hub.federation.new_context(), entry, slow, "default")
+        finally:
+            entry.timeout_seconds = timeout
+            source.health = original_health  # type: ignore[method-assign]
+        assert entry.breaker.failures == 1
+        entry.breaker.record_success()
+        # Errors count; at the threshold the circuit opens and the source is down.
+        for n in range(1, entry.breaker.threshold + 1):
+            await hub.federation.call(hub.federation.new_context(), entry, broken, "default")
+            assert entry.breaker.failures == n
+            if n < entry.breaker.threshold:
+                assert entry.breaker.state.name == "CLOSED" and entry.state.value == "up"
+        assert entry.breaker.state.name == "OPEN"
+        assert (entry.state.value, entry.detail) == ("down", "failing (circuit open)")
+    finally:
+        source.health = original_health  # type: ignore[method-assign]
+        entry.breaker.record_success()
+        entry.state, entry.detail = entry.state.__class__("up"), ""
+
+
+async def test_an_adapter_bug_is_logged_by_source_and_type_only(
+    world: tuple[Hub, dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    hub, _ = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None
+
+    async def bug(source: Any) -> str:
+        raise KeyError("3374000000000001")
+
+    caplog.set_level("ERROR", logger="tppo_hub.federation")
+    try:
+        await hub.federation.call(hub.federation.new_context(), entry, bug, "default")
+    finally:
+        entry.breaker.record_success()
+    assert [r.getMessage() for r in caplog.records if r.name == "tppo_hub.federation"] == [
+        "source kemlu failed with KeyError"
+    ]
+
+
+async def test_rows_of_double_counting_are_both_reads(world: tuple[Hub, dict[str, Any]]) -> None:
+    """Counting with double counting reads the victim records and the groups: the rows it
+    reports per source are the sum of the two reads made alone."""
+    from hub.linkage.index import LinkageIndex
+
+    hub, _ = world
+    index = LinkageIndex(hub.store.engine)
+    cases = StatisticsRequest(Measure.CASES, (Dimension.YEAR,))
+    alone_groups = hub.federation.new_context()
+    await hub.federation.statistics(alone_groups, cases)
+    alone_victims = hub.federation.new_context()
+    await hub.federation.statistics(
+        alone_victims, StatisticsRequest(Measure.VICTIMS, (Dimension.YEAR,)), index=index
+    )
+    both = hub.federation.new_context()
+    await hub.federation.statistics(both, cases, index=index, double_counting=True)
+    assert {s: u.rows for s, u in both.usage.items()} == {
+        s: alone_groups.usage[s].rows + alone_victims.usage[s].rows for s in AGENCY
+    }
+    assert all(u.rows > 0 for u in alone_groups.usage.values())
+
+
+async def test_a_source_slower_than_its_timeout_is_cut_off(world: tuple[Hub, dict[str, Any]]) -> None:
+    import asyncio
+
+    hub, _ = world
+    entry = hub.registry.get("kemlu")
+    assert entry is not None
+    finished: list[str] = []
+
+    async def slow(source: Any) -> str:
+        await asyncio.sleep(5.0)
+        finished.append(source.name)
+        return "answer"
+
+    timeout, entry.timeout_seconds = entry.timeout_seconds, 0.05
+    ctx = hub.federation.new_context()
+    try:
+        assert await hub.federation.call(ctx, entry, slow, "default") == "default"
+    finally:
+        entry.timeout_seconds = timeout
+        entry.breaker.record_success()
+    assert finished == []
+    assert ctx.failures == [SourceFailure("kemlu", "SOURCE_TIMEOUT", "source 'kemlu' did not answer in time")]
+    assert ctx.usage["kemlu"].status is CallOutcome.TIMEOUT
+
+
+async def test_double_counting_withholds_every_rows_read(world: tuple[Hub, dict[str, Any]]) -> None:
+    from hub.linkage.index import LinkageIndex
+
+    hub, _ = world
+    ctx = hub.federation.new_context()
+    await hub.federation.statistics(
+        ctx,
+        StatisticsRequest(Measure.CASES, (Dimension.YEAR,)),
+        index=LinkageIndex(hub.store.engine),
+        double_counting=True,
+        disclose_rows=False,
+    )
+    assert {u.rows for u in ctx.usage.values()} == {0}
+    assert all(u.statements > 0 for u in ctx.usage.values())
