@@ -14,6 +14,9 @@ Two passes:
    (:data:`CASE_NAME_SIMILARITY`) when no other field speaks against it
    (:data:`CASE_MIN_SCORE`). The candidates are tiny (a few people per case), so this adds
    recall for almost no cost and little risk.
+
+The comparisons of both passes may be shared by forked processes (``workers``, big runs of
+the command-line job only); clustering stays in one process, so the result is the same.
 """
 
 from __future__ import annotations
