@@ -326,6 +326,63 @@ def _pattern(column: ColumnElement[Any], pattern: Pattern) -> ColumnElement[str]
             const("  "),
             const(" "),
         )
+    return NamedMonthDate(text, "".join(pattern.order), sep)
+
+
+class NamedMonthDate(FunctionElement[str]):
+    """Day, month name and year separated by ``sep`` in a given order → ``YYYY-MM-DD``, else NULL.
+
+    The parts are: up to the first separator, up to the second, and the rest up to a space
+    (a time may follow); the day has one or two digits, the year four, the month is one of
+    :data:`MONTHS` in any case; then one calendar check. PostgreSQL cuts the parts with
+    ``split_part`` (the text is read about ten times); SQLite, which has no such function,
+    finds the separators with ``instr`` (bounded, but each part repeats the search).
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "named_month_date"
+
+    def __init__(self, text: Any, order: str, separator: str) -> None:
+        super().__init__(text, const(order), const(separator))
+
+
+def _named_args(element: NamedMonthDate) -> tuple[Any, Pattern]:
+    text, order, separator = element.clauses
+    return text, Pattern(tuple(str(order.name)[1:-1]), str(separator.name)[1:-1], True)  # type: ignore[arg-type]
+
+
+@compiles(NamedMonthDate)
+def _named_month_default(element: NamedMonthDate, compiler: Any, **kw: Any) -> str:
+    text, pattern = _named_args(element)
+    return compiler.process(_named_parts(text, pattern), **kw)  # type: ignore[no-any-return]
+
+
+@compiles(NamedMonthDate, "postgresql")
+def _named_month_pg(element: NamedMonthDate, compiler: Any, **kw: Any) -> str:
+    text, pattern = _named_args(element)
+    x = compiler.process(text, **kw)
+    sep = pattern.separator
+    # The date ends at the first space (a time may follow), unless the parts are spaced: then
+    # a time is a fourth part, and otherwise there must be no fourth part.
+    date_text = x if sep == " " else f"split_part({x}, ' ', 1)"
+    part = {p: f"split_part({date_text}, '{sep}', {i})" for i, p in enumerate(pattern.order, start=1)}
+    digits = "'0123456789', '9999999999'"
+    whens = " ".join(f"WHEN '{name}' THEN '{number}'" for name, number in MONTHS.items())
+    month = f"(CASE lower({part['M']}) {whens} END)"
+    iso = f"({part['Y']} || '-' || {month} || '-' || lpad({part['D']}, 2, '0'))"
+    shaped = [
+        f"translate({part['D']}, {digits}) IN ('9', '99')",
+        f"translate({part['Y']}, {digits}) = '9999'",
+    ]
+    if sep != " ":
+        shaped.append(f"split_part({date_text}, '{sep}', 4) = ''")
+    valid = pg_valid_iso(iso, compiler.dialect)
+    return f"(CASE WHEN {' AND '.join(shaped)} THEN CASE WHEN {valid} THEN {iso} END END)"
+
+
+def _named_parts(text: ColumnElement[str], pattern: Pattern) -> ColumnElement[str]:
+    sep = pattern.separator
     first = Position(text, const(sep))
     second = Position(func.substr(text, first + 1, type_=String), const(sep))
     # PostgreSQL refuses a negative length: a separator that is missing gives an empty part.

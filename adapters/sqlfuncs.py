@@ -405,3 +405,34 @@ def _clean_text_or_sqlite(element: CleanTextOr, compiler: Any, **kw: Any) -> str
 def _clean_text_or_trimmed(element: CleanTextOr, compiler: Any, **kw: Any) -> str:
     _column, _clean, trimmed = element.clauses
     return compiler.process(trimmed, **kw)  # type: ignore[no-any-return]
+
+
+class NotIndexOrdered(FunctionElement[Any]):
+    """A value to GROUP BY that SQLite must not read in its index's order (``+x``; the value
+    itself elsewhere).
+
+    Grouping cases by a region column that has an index, SQLite walks that index to meet the
+    groups in order and fetches every case's row from the table at random for the other
+    columns — twice the time of reading the table once and sorting (simfoni by regency and
+    year: 249 → 147 ms against 91 ms for the direct GROUP BY). Unary plus changes no value
+    (SQLite applies no conversion) but no index matches it.
+    """
+
+    inherit_cache = True
+    name = "not_index_ordered"
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(value)
+        self.type = value.type
+
+
+@compiles(NotIndexOrdered)
+def _not_index_ordered_default(element: NotIndexOrdered, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return compiler.process(arg, **kw)  # type: ignore[no-any-return]
+
+
+@compiles(NotIndexOrdered, "sqlite")
+def _not_index_ordered_sqlite(element: NotIndexOrdered, compiler: Any, **kw: Any) -> str:
+    (arg,) = element.clauses
+    return f"(+{compiler.process(arg, **kw)})"

@@ -25,6 +25,7 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from adapters import cellkeys, filters
 from adapters.compiler import CompiledPart
+from adapters.sqlfuncs import NotIndexOrdered
 from adapters.values import FieldValue, names_of
 from hub.vocabulary.model import Dimension, Entity, Measure, PersonRole, StatisticsRequest
 
@@ -151,7 +152,7 @@ class _Frame:
             names = []
             for expr in exprs:
                 names.append(f"d{len(columns)}")
-                columns.append(expr.label(names[-1]))
+                columns.append(NotIndexOrdered(expr).label(names[-1]))
             self.dimensions.append((dimension, names, translate))
         if with_reported and case_part.date_expr is not None:
             columns.append(case_part.date_expr.label("rep"))

@@ -76,12 +76,12 @@ class Run:
 
 
 def _link_hub(records: list, labels: Sequence[str]) -> tuple[list[int], str]:
-    from hub.linkage.engine import bulk_work, link
+    from hub.linkage.engine import available_workers, bulk_work, link
     from hub.linkage.features import link_record
 
     with bulk_work():
         features = [link_record(i, r) for i, r in enumerate(records)]
-    result = link(features)
+    result = link(features, workers=available_workers())  # as the job links (one below 300k records)
     out = [0] * len(features)
     for n, group in enumerate(result.groups):
         for i in group:

@@ -16,7 +16,14 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.linkage.blocking import MAX_BLOCK, MAX_ID_BLOCK, candidate_pairs, iter_pairs, keys_of
+from hub.linkage.blocking import (
+    MAX_BLOCK,
+    MAX_ID_BLOCK,
+    MAX_NAME_BLOCK,
+    candidate_pairs,
+    iter_pairs,
+    keys_of,
+)
 from hub.linkage.features import LinkRecord, link_record
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 
@@ -62,7 +69,8 @@ def _expected(records: list[LinkRecord], only: set[int] | None = None) -> set[tu
             groups[key].add(record.ref)
     pairs: set[tuple[int, int]] = set()
     for key, members in groups.items():
-        limit = MAX_ID_BLOCK if key.startswith("identifier:") else MAX_BLOCK
+        kind = key.split(":", 1)[0]
+        limit = {"identifier": MAX_ID_BLOCK, "name_region": MAX_NAME_BLOCK}.get(kind, MAX_BLOCK)
         if len(members) > limit:
             continue
         for i, j in combinations(sorted(members), 2):
@@ -115,3 +123,70 @@ def test_an_overfull_block_is_dropped_but_other_keys_still_pair() -> None:
     ]
     pairs = candidate_pairs(_features(raw))
     assert pairs == {(MAX_BLOCK + 1, MAX_BLOCK + 2)}
+
+
+def _record(nik: str | None = None, **fields: object) -> PersonRecord:
+    values: dict[str, object] = dict(
+        source="polri",
+        key="k",
+        case_key=None,
+        roles=(PersonRole.VICTIM,),
+        sex=Sex.FEMALE,
+        age_group=AgeGroup.UNKNOWN,
+        is_child=None,
+        citizenship=None,
+        domicile_region=None,
+        full_name="Siti Aminah",
+        nik=nik,
+        birth_date=None,
+        passport_number=None,
+        address=None,
+        phone=None,
+    )
+    values.update(fields)
+    return PersonRecord(**values)  # type: ignore[arg-type]
+
+
+def _near_keys(nik: str) -> set[str]:
+    return {k for k in keys_of(link_record(0, _record(nik))) if k.startswith("nik_near:")}
+
+
+NIK_DIGITS = st.text(alphabet="0123456789", min_size=16, max_size=16).filter(lambda n: n != "0" * 16)
+
+
+@settings(max_examples=200, deadline=None)
+@given(NIK_DIGITS, st.integers(0, 15), st.integers(1, 9))
+def test_a_nik_one_digit_off_meets_its_true_form(nik: str, position: int, shift: int) -> None:
+    """Every position, every other digit: a one-digit slip shares a NIK key with the true NIK."""
+    typo = nik[:position] + str((int(nik[position]) + shift) % 10) + nik[position + 1 :]
+    assert _near_keys(nik) & _near_keys(typo)
+
+
+@settings(max_examples=200, deadline=None)
+@given(NIK_DIGITS, st.integers(0, 14))
+def test_a_nik_with_two_adjacent_digits_swapped_meets_its_true_form(nik: str, position: int) -> None:
+    swapped = nik[:position] + nik[position + 1] + nik[position] + nik[position + 2 :]
+    assert _near_keys(nik) & _near_keys(swapped)
+
+
+def test_niks_far_apart_share_no_nik_key() -> None:
+    """Digits wrong at both ends are two NIKs, not a slip: no key in common."""
+    assert not _near_keys("3273014505900001") & _near_keys("4273014505900002")
+
+
+@given(st.sampled_from(list(PersonRole)), st.sampled_from(list(PersonRole)))
+def test_same_case_records_without_a_case_key_in_common_are_two_people(
+    left: PersonRole, right: PersonRole
+) -> None:
+    """The case key is held back only from pairs the comparison vetoes as two people of one case."""
+    from hub.linkage.scoring import VETO, compare
+
+    a, b = (
+        link_record(n, _record(key=str(n), case_key="c1", roles=(role,), full_name=name))
+        for n, (role, name) in enumerate(((left, "Siti Aminah"), (right, "Budi Santoso")))
+    )
+    shared = {k for k in keys_of(a) if k.startswith("contact:")} & set(keys_of(b))
+    vetoed = compare(a, b).score == VETO and compare(a, b).rule == "SAME_CASE"
+    assert shared or vetoed
+    if {left, right} == {PersonRole.VICTIM, PersonRole.VICTIM_WITNESS}:
+        assert shared and not vetoed  # the victim examined again as a witness

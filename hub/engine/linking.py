@@ -30,7 +30,7 @@ from typing import TextIO
 from adapters.base import Source
 from hub.engine.config import HubConfig
 from hub.engine.sources import SourceRegistry
-from hub.linkage.engine import Linkage, bulk_work, link
+from hub.linkage.engine import Linkage, available_workers, bulk_work, link
 from hub.linkage.features import LinkRecord, link_record
 from hub.linkage.index import LinkageIndex, RecordRef, encode_roles
 from hub.linkage.review import Decided, NewPair, ReviewQueue, ReviewStatus
@@ -229,7 +229,14 @@ class LinkageJob:
             if i is None or j is None:
                 continue
             (confirmed if decision.status is ReviewStatus.CONFIRMED else rejected).append((i, j))
-        result = link(records, progress=tick, confirmed=confirmed, rejected=rejected, **kwargs)  # type: ignore[arg-type]
+        result = link(
+            records,
+            progress=tick,
+            confirmed=confirmed,
+            rejected=rejected,
+            workers=available_workers(),  # this is the command-line job: it may fork
+            **kwargs,  # type: ignore[arg-type]
+        )
         self._possible = [
             NewPair(
                 left=(records[p.left].source, records[p.left].key),

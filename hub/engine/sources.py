@@ -36,8 +36,9 @@ from hub.storage.store import Store
 
 log = logging.getLogger("tppo_hub.sources")
 
-#: Concurrent calls into one source: half its default pool (8 + 4 overflow connections),
-#: because a page or statistics call runs two statements at once.
+#: Concurrent calls into one source: half its default pool of kept connections
+#: (``adapters.engines.EngineOptions.pool_size``), because a page or statistics call runs two
+#: statements at once.
 DEFAULT_SLOTS = 6
 
 #: Entry-point group under which Python adapters register their Source classes.

@@ -6,10 +6,12 @@ The keys are chosen so that the same person almost always shares at least one de
 noise agencies add (the passes of :data:`PASSES`):
 
 - ``identifier`` — the NIK, the passport number, the phone number (last nine digits);
-- ``nik_half`` — the NIK's first and last eight digits, so a NIK with one mistyped digit
-  still meets its true form;
-- ``contact`` — the address, normalised; the same case in the same source (a victim examined
-  again as a witness);
+- ``nik_near`` — the NIK with one of four overlapping stretches of digits left out
+  (:data:`NIK_WINDOWS`), so a NIK with one mistyped digit or two adjacent digits swapped still
+  meets its true form;
+- ``contact`` — the address, normalised; the same case in the same source, for a victim and
+  a victim-witness only (a victim examined again as a witness: any other two records of one
+  case are two people);
 - ``name_year`` — order-free sound key of the given name + birth year (recorded or from the NIK);
 - ``birth_region`` — full birth date + regency, which finds a nickname or a name written quite
   differently by the same person's birth date and place;
@@ -21,7 +23,8 @@ noise agencies add (the passes of :data:`PASSES`):
 
 A key shared by more than :data:`MAX_BLOCK` records (a very common name in a big region) is
 dropped: such a block says little and would make the cost quadratic again. The other keys of
-those records still find their matches.
+those records still find their matches. The last pass drops blocks above
+:data:`MAX_NAME_BLOCK` already: what only it finds is a name-only pair (see there).
 
 Memory: the passes run one after the other and pairs are streamed to the scorer
 (:func:`iter_pairs`), so a run holds one pass's blocks and one integer per pair already given
@@ -34,11 +37,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic, sound_key
+from hub.vocabulary.model import PersonRole
+
+VICTIM_ROLES = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
 
 #: Largest block that is still compared pairwise.
 MAX_BLOCK = 20
 #: Identifier blocks (NIK, passport) hold one person: a bigger one is a data error, capped too.
 MAX_ID_BLOCK = 12
+#: The last pass (name + regency, name + sex) keeps smaller blocks. Its keys only bring
+#: together records of which one has no birth date or year: every other field that could
+#: corroborate a link (NIK, passport, phone, address, case, birth year) has a pass of its own,
+#: so a pair only this pass finds has, but for a field whose own block was too big, nothing
+#: but a name and a regency or sex — never a link (no link on a name alone), at most a pair
+#: for review. A name held by more than this many
+#: such records in one regency is too common for a name-only pair to deserve a reviewer's
+#: time, and its blocks were a third of all candidate pairs at a million records.
+MAX_NAME_BLOCK = 8
 
 
 def _identifier_keys(record: LinkRecord) -> Iterator[str]:
@@ -50,16 +65,27 @@ def _identifier_keys(record: LinkRecord) -> Iterator[str]:
         yield "t" + record.phone
 
 
-def _nik_half_keys(record: LinkRecord) -> Iterator[str]:
-    if record.nik:
-        yield "1" + record.nik[:8]
-        yield "2" + record.nik[8:]
+#: Overlapping stretches of the 16 NIK digits, each left out of one key. Every single digit
+#: and every two adjacent digits lie within one stretch (they overlap by one digit), so a NIK
+#: with one digit mistyped or two adjacent digits swapped still meets its true form on the
+#: key that leaves that stretch out; the 11-12 digits kept make a key nearly as selective as
+#: the NIK itself.
+NIK_WINDOWS: tuple[tuple[int, int], ...] = ((0, 5), (4, 9), (8, 13), (12, 16))
+
+
+def _nik_near_keys(record: LinkRecord) -> Iterator[str]:
+    nik = record.nik  # 16 digits (normalise_nik)
+    if nik:
+        for n, (start, end) in enumerate(NIK_WINDOWS):
+            yield f"{n}{nik[:start]}{nik[end:]}"
 
 
 def _contact_keys(record: LinkRecord) -> Iterator[str]:
     if record.address:
         yield record.address
-    if record.case_key is not None:
+    # Two records of one case are one person only as victim and victim-witness (any other
+    # role in the same case vetoes the pair): only those roles share the case key.
+    if record.case_key is not None and record.roles <= VICTIM_ROLES:
         yield f"{record.source}:{record.case_key}"
 
 
@@ -101,12 +127,12 @@ KeyFunction = Callable[[LinkRecord], Iterable[str]]
 #: Keys of different kinds never meet (each pass has its own blocks), so they need no prefix.
 PASSES: tuple[tuple[str, KeyFunction, int], ...] = (
     ("identifier", _identifier_keys, MAX_ID_BLOCK),  # NIK, passport (p…), phone (t…)
-    ("nik_half", _nik_half_keys, MAX_BLOCK),
+    ("nik_near", _nik_near_keys, MAX_BLOCK),
     ("contact", _contact_keys, MAX_BLOCK),  # address, same case
     ("name_year", _name_year_keys, MAX_BLOCK),
     ("birth_region", _birth_region_keys, MAX_BLOCK),
     ("token_birth", _token_birth_keys, MAX_BLOCK),
-    ("name_region", _name_region_keys, MAX_BLOCK),  # name + regency, name + sex (…#)
+    ("name_region", _name_region_keys, MAX_NAME_BLOCK),  # name + regency, name + sex (…#)
 )
 
 

@@ -195,6 +195,12 @@ class Clusterer:
         """The clusters of more than one record (cheaper than :meth:`groups` on a big run)."""
         return [c.members for c in self.clusters.values() if len(c.members) > 1]
 
+    def root_and_size(self, i: int) -> tuple[int, int]:
+        """The root of ``i``'s cluster and how many records it holds (no cluster is made)."""
+        root = self.find(i)
+        cluster = self.clusters.get(root)
+        return root, (len(cluster.members) if cluster is not None else 1)
+
     def cluster_of(self, i: int) -> list[int]:
         root = self.find(i)
         cluster = self.clusters.get(root)

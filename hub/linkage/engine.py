@@ -19,10 +19,14 @@ Two passes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import multiprocessing
+import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from hub.linkage.blocking import iter_pairs
 from hub.linkage.cluster import Clusterer
@@ -36,6 +40,24 @@ CASE_NAME_SIMILARITY = 88.0
 CASE_MIN_SCORE = 3.0
 #: Cases with more participants than this are not used by the collective pass.
 MAX_CASE_PARTICIPANTS = 30
+
+#: Runs with fewer records score in one process whatever ``workers`` says: below this, forking
+#: and sending the links back cost more than they save, and each process holds its own copy
+#: of the memory pages it touches (the memory of a 100k run stays that of one process).
+PARALLEL_MIN_RECORDS = 300_000
+
+#: Most processes a run scores in: each forked process copies the memory pages it touches.
+MAX_WORKERS = 4
+
+
+def available_workers() -> int:
+    """Processes the command-line job scores in: the cores it may use, at most :data:`MAX_WORKERS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
 
 #: (stage, done, total or None when the total is not known in advance: pairs are streamed)
 Progress = Callable[[str, int, int | None], None]
@@ -90,6 +112,7 @@ def link(
     progress: Progress | None = None,
     confirmed: Iterable[tuple[int, int]] = (),
     rejected: Iterable[tuple[int, int]] = (),
+    workers: int = 1,
 ) -> Linkage:
     """Cluster ``records`` (positions must equal ``record.ref``).
 
@@ -98,9 +121,12 @@ def link(
     ``confirmed`` and ``rejected`` are reviewers' decisions on pairs of positions: confirmed
     pairs are merged before anything else, rejected pairs never end up in one cluster, and
     neither is offered for review again.
+    ``workers`` > 1 scores the candidate pairs in that many processes (forked: the command-line
+    job only) when the run has at least :data:`PARALLEL_MIN_RECORDS` records; the result is
+    the same as with one.
     """
     with bulk_work():
-        return _link(records, existing, only, progress, list(confirmed), list(rejected))
+        return _link(records, existing, only, progress, list(confirmed), list(rejected), workers)
 
 
 def _link(
@@ -110,6 +136,7 @@ def _link(
     progress: Progress | None,
     confirmed: list[tuple[int, int]],
     rejected: list[tuple[int, int]],
+    workers: int,
 ) -> Linkage:
     # The features are built: the name cache of reading (tens of thousands of entries at
     # 100k records) is no longer needed, and its memory serves the blocks instead.
@@ -117,20 +144,12 @@ def _link(
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
-    # Pairs are streamed from the blocks and scored at once: only the links and the
-    # uncertain pairs are kept (a small share of the candidates).
-    scored: list[tuple[float, int, int, str]] = []
-    uncertain: list[tuple[float, int, int, str]] = []
-    total = 0
-    for i, j in iter_pairs(records, only_set):
-        total += 1
-        result = compare(records[i], records[j], names)
-        if result.score >= LINK_THRESHOLD:
-            scored.append((result.score, i, j, result.rule))
-        elif result.score >= REVIEW_THRESHOLD:
-            uncertain.append((result.score, i, j, result.rule))
-        if progress is not None and total % 50_000 == 0:
-            progress("scoring", total, None)
+    if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
+        scored, uncertain, total = _score_in_processes(records, names, only_set, workers, progress)
+    else:
+        # Pairs are streamed from the blocks and scored at once: only the links and the
+        # uncertain pairs are kept (a small share of the candidates).
+        scored, uncertain, total = _score(records, names, iter_pairs(records, only_set), progress)
     scored.sort(key=lambda item: (-item[0], item[1], item[2]))
     uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
 
@@ -151,10 +170,103 @@ def _link(
 
     # The links are clustered: their list goes before the linked-case pass needs memory.
     del scored
-    links += _collective_pass(records, clusterer, evidence, only_set)
+    links += _collective_pass(records, clusterer, evidence, only_set, workers)
     decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
     possible = _possible(clusterer, uncertain, decided)
     return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused, possible)
+
+
+Scored = list[tuple[float, int, int, str]]
+
+
+def _score(
+    records: Sequence[LinkRecord],
+    names: NameFrequencies,
+    pairs: Iterable[tuple[int, int]],
+    progress: Progress | None = None,
+) -> tuple[Scored, Scored, int]:
+    """The links and the uncertain pairs among ``pairs`` (score, i, j, rule), and how many pairs."""
+    scored: Scored = []
+    uncertain: Scored = []
+    total = 0
+    for i, j in pairs:
+        total += 1
+        result = compare(records[i], records[j], names)
+        if result.score >= LINK_THRESHOLD:
+            scored.append((result.score, i, j, result.rule))
+        elif result.score >= REVIEW_THRESHOLD:
+            uncertain.append((result.score, i, j, result.rule))
+        if progress is not None and total % 50_000 == 0:
+            progress("scoring", total, None)
+    return scored, uncertain, total
+
+
+Pairs = Iterator[tuple[int, int]]
+Result = TypeVar("Result")
+
+#: What a forked process inherits: the task, the pairs (``i * width + j``) and ``width``.
+_INHERITED: tuple[Callable[[Pairs], object], array[int], int] | None = None
+
+
+def _decode(codes: Iterable[int], width: int) -> Pairs:
+    for code in codes:
+        yield divmod(code, width)  # type: ignore[misc]
+
+
+def _run_share(share: int, shares: int) -> object:
+    """In a forked process: the inherited task over every ``shares``-th pair from ``share`` on."""
+    assert _INHERITED is not None, "runs only in a process forked by _in_processes"
+    task, codes, width = _INHERITED
+    return task(_decode(codes[share::shares], width))
+
+
+def _in_processes(
+    task: Callable[[Pairs], Result],
+    codes: array[int],
+    width: int,
+    workers: int,
+    first: Callable[[Pairs], Result],
+) -> list[Result]:
+    """``task`` over shares of the pairs in ``workers`` processes (``first`` in this one), by share.
+
+    The processes are forked once the pairs are known, so they inherit the records without
+    copying them through a pipe; each sends back only its result. Fork only: the job runs in
+    the command-line process (``tppo-hub link``), never in the server.
+    """
+    global _INHERITED
+    _INHERITED = (task, codes, width)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = [pool.apply_async(_run_share, (k, workers)) for k in range(1, workers)]
+            mine = first(_decode(codes[0::workers], width))
+            return [mine, *(result.get() for result in pending)]  # type: ignore[misc]
+    finally:
+        _INHERITED = None
+
+
+def _score_in_processes(
+    records: Sequence[LinkRecord],
+    names: NameFrequencies,
+    only: set[int] | None,
+    workers: int,
+    progress: Progress | None,
+) -> tuple[Scored, Scored, int]:
+    """:func:`_score` over all candidate pairs, collected first (8 bytes each), in processes."""
+    width = len(records) + 1
+    codes = array("q", (i * width + j for i, j in iter_pairs(records, only)))
+    shares = _in_processes(
+        functools.partial(_score, records, names, progress=None),
+        codes,
+        width,
+        workers,
+        functools.partial(_score, records, names, progress=progress),
+    )
+    scored: Scored = []
+    uncertain: Scored = []
+    for more_scored, more_uncertain, _total in shares:
+        scored += more_scored
+        uncertain += more_uncertain
+    return scored, uncertain, len(codes)
 
 
 def _ordered(i: int, j: int) -> tuple[int, int]:
@@ -231,11 +343,27 @@ class _Cases:
         return self.order[self.start[number] : self.start[number + 1]]
 
 
+def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[tuple[float, int, int]]:
+    """The participants of two linked cases that are alike enough to link (score, i, j)."""
+    proposals: list[tuple[float, int, int]] = []
+    for i, j in pairs:
+        # The name decides first (cheap, and most participants of two cases differ):
+        # the same test as on the full comparison's similarity below.
+        if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
+            continue
+        result = compare(records[i], records[j])
+        if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
+            continue
+        proposals.append((result.score + 5.0, i, j))
+    return proposals
+
+
 def _collective_pass(
     records: Sequence[LinkRecord],
     clusterer: Clusterer,
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
+    workers: int = 1,
 ) -> int:
     cases = _Cases(records)
     count, case_of, case_source = len(cases), cases.of, cases.source
@@ -247,25 +375,30 @@ def _collective_pass(
             for y in range(x + 1, len(slots)):
                 if case_source[slots[x]] != case_source[slots[y]]:
                     case_pairs.add(slots[x] * count + slots[y])
-    proposals: list[tuple[float, int, int]] = []
+    width = len(records) + 1
+    candidates = array("q")
     for code in case_pairs:
         a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
             continue
+        right = [(j, *clusterer.root_and_size(j)) for j in b_members]
         for i in a_members:
-            for j in b_members:
+            root_i, size_i = clusterer.root_and_size(i)
+            for j, root_j, size_j in right:
                 if only is not None and i not in only and j not in only:
                     continue
-                if clusterer.find(i) == clusterer.find(j):
+                # The same person already, or both already with others: never linked below
+                # (clusters only grow while proposals are linked), so not compared either.
+                if root_i == root_j or (size_i > 1 and size_j > 1):
                     continue
-                # The name decides first (cheap, and most participants of two cases differ):
-                # the same test as on the full comparison's similarity below.
-                if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
-                    continue
-                result = compare(records[i], records[j])
-                if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
-                    continue
-                proposals.append((result.score + 5.0, i, j))
+                candidates.append(i * width + j if i < j else j * width + i)
+    del case_pairs, cases
+    evaluate = functools.partial(_linked_case_proposals, records)
+    if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
+        shares = _in_processes(evaluate, candidates, width, workers, evaluate)
+        proposals = [proposal for share in shares for proposal in share]
+    else:
+        proposals = evaluate(_decode(candidates, width))
     proposals.sort(key=lambda item: (-item[0], item[1], item[2]))
     links = 0
     for score, i, j in proposals:

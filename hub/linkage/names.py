@@ -93,8 +93,14 @@ def _match_all(short: tuple[str, ...], long: tuple[str, ...]) -> int:
     0 when some token finds no match. Greedy on the strongest matches first: names have a
     handful of tokens, so this is exact in practice and cheap.
     """
+    rows = []
+    for s in short:
+        row = [token_match(s, t) for t in long]
+        if not any(row):
+            return 0  # this token matches nothing: the names cannot match token by token
+        rows.append(row)
     options = sorted(
-        ((token_match(s, t), x, y) for x, s in enumerate(short) for y, t in enumerate(long)),
+        ((rank, x, y) for x, row in enumerate(rows) for y, rank in enumerate(row)),
         reverse=True,
     )
     used_short: set[int] = set()
