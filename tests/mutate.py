@@ -408,7 +408,9 @@ def render(results: dict[str, ModuleResult]) -> str:
         "mutated by [mutmut](https://mutmut.readthedocs.io) against the tests named beside it, in a",
         "scratch copy of the tree. Score = killed / (mutants − equivalent); target ≥ 85 % per module.",
         "Equivalent mutants (no behaviour change) are listed in `tests/mutation_equivalents.toml`",
-        "with the reason, and below.",
+        "with the reason, and below. A module can be run in parts and its survivors rerun after new",
+        'tests (`python -m tests.mutate MODULE --only PATTERN…` / `--survivors`); a count "of N: M not',
+        'run yet" says a run did not reach every mutant (those are left out of the score).',
         "",
         "| module | what it decides | mutants | killed | equivalent | not killed | score | last ran "
         "| tests |",

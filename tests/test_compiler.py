@@ -678,3 +678,30 @@ def test_part_prefixes_relations_and_incomplete_databases(tmp_path: Path) -> Non
     incomplete = compile_source(load_mapping_text(MAPPING, "dinsos"), partial, complete=False)
     assert incomplete.parts_of(Entity.SERVICE) == []
     assert [p.part.name for p in incomplete.parts_of(Entity.PERSON)] == ["korban", "pelaku", "saksi"]
+
+
+def test_the_fenced_layer_of_a_persons_parents_on_postgresql(tmp_path: Path) -> None:
+    """PostgreSQL only: the layer with the parent-key condition inside and OFFSET 0 to keep it
+    whole (issue 13), the same columns as the plain layer, built once per relation. Other
+    databases, a layer compiled without a dialect and an unknown relation use the plain layer."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    tables = _tables(tmp_path / "db.sqlite")
+    mapping = load_mapping_text(MAPPING, "dinsos")
+    korban = compile_source(mapping, tables, dialect=postgresql.dialect()).parts_of(Entity.PERSON)[0]
+    assert korban.narrow is not None
+    fenced = korban.narrow.of_parents("rel0")  # rel0: the case_key relation, korban.id_kasus
+    assert fenced is not None and korban.narrow.of_parents("rel0") is fenced
+    assert [c.name for c in fenced.c] == [c.name for c in korban.from_clause.c]
+    sql = str(select(fenced.c.k).compile(dialect=postgresql.dialect()))
+    assert sql.endswith(
+        "LEFT OUTER JOIN kasus AS j_kasus ON korban.id_kasus = j_kasus.id \n"
+        "WHERE korban.id_kasus IN (__[POSTCOMPILE_keys])\n LIMIT ALL OFFSET 0) AS v_korban"
+    )
+    assert sql.count("POSTCOMPILE_keys") == 1 and "__tppo_parent_keys__" not in sql
+    assert korban.narrow.of_parents("rel9") is None
+    on_sqlite = compile_source(mapping, tables, dialect=sqlite_dialect.dialect()).parts_of(Entity.PERSON)[0]
+    assert on_sqlite.narrow is not None and on_sqlite.narrow.of_parents("rel0") is None
+    plain = compile_source(mapping, tables).parts_of(Entity.PERSON)[0]
+    assert plain.narrow is not None and plain.narrow.of_parents("rel0") is None
