@@ -705,3 +705,44 @@ def test_the_fenced_layer_of_a_persons_parents_on_postgresql(tmp_path: Path) -> 
     assert on_sqlite.narrow is not None and on_sqlite.narrow.of_parents("rel0") is None
     plain = compile_source(mapping, tables).parts_of(Entity.PERSON)[0]
     assert plain.narrow is not None and plain.narrow.of_parents("rel0") is None
+
+
+# --- the data-quality report reads the compiled values ---------------------------------------------
+
+
+async def test_data_quality_counts_what_each_field_form_could_not_read(source: MappedSQLSource) -> None:
+    """``dataQuality`` counts, per field, the source values present but read as nothing, from
+    the compiled value and its raw column (the rows above, counted by hand)."""
+    from adapters.quality import measure
+
+    report = await measure(source, today=date(2026, 1, 1))
+    fields = {(q.part, q.field): q for q in report.fields}
+
+    def seen(part: str, name: str) -> tuple[int, int, int, int]:
+        q = fields[(part, name)]
+        assert q.error is None, (part, name, q.error)
+        return (q.rows, q.non_null, q.parse_failures, q.unmapped_count)
+
+    assert report.rows == {
+        "case:kasus": 4,  # case 3 is left out by the row filter
+        "person:korban": 5,
+        "person:pelaku": 2,  # P-3 has no status: left out by require
+        "person:saksi": 2,
+        "service:layanan": 6,  # a row per service of a cell
+        "stage:tahapan": 4,
+    }
+    assert seen("kasus", "reported_at") == (4, 3, 1, 0)  # 'bukan tanggal'
+    assert [(v.value, v.count) for v in fields[("kasus", "reported_at")].parse_examples] == [
+        ("bukan tanggal", 1)
+    ]
+    assert seen("kasus", "country") == (4, 2, 0, 1)  # 'zzz' is no alpha-3 code
+    assert seen("kasus", "region") == (4, 3, 0, 0)
+    assert seen("kasus", "exploitation_types")[3] == 1  # 'XX': the "*" default
+    assert seen("korban", "birth_date") == (5, 2, 0, 0)
+    assert seen("korban", "age") == (5, 2, 0, 0)
+    assert seen("korban", "child") == (5, 2, 0, 0)
+    assert seen("korban", "nik") == (5, 2, 1, 0)  # 'NIK 32' keeps letters
+    assert fields[("korban", "nik")].invalid_niks == 1  # '32015': not 16 characters
+    assert seen("korban", "sex")[3] == 1  # 'X' is not in the list
+    assert seen("pelaku", "age") == (2, 1, 0, 0)
+    assert seen("layanan", "type")[3] == 1  # 'RS;ZZ': ZZ by the "*" default
