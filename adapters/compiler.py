@@ -428,7 +428,6 @@ class _PartCompiler:
         number = func.row_number().over(partition_by=table.c[case_key.ref.column], order_by=ordering)
         return select(table, number.label(ROW_NUMBER)).subquery(part.table)
 
-
     def _explode(
         self,
         part: Part,
