@@ -816,3 +816,73 @@ async def test_constant_values_serve_records_filters_and_statistics(tmp_path: Pa
         assert [(q.constant, q.rows, q.non_null) for q in (fields[("saksi", "sex")],)] == [(True, 2, 2)]
     finally:
         await src.close()
+
+
+# --- regions: codes, names, a province column, a constant province, aliases, close variants ------
+
+REGION_ROWS = [
+    # (id, regency name, province name, code)
+    (1, "Banjar", "Kalimantan Selatan", " 32.73 "),  # Kabupaten Banjar (63.03) by its province
+    (2, "Banjar", "Jawa Barat", "3374"),  # Kota Banjar (32.79)
+    (3, "Kab Kita", None, "99.99"),  # only the mapping's own alias knows it; no such code
+    (4, "Kab. Cilacapp", "Jawa Tengah", None),  # a typo of Kabupaten Cilacap (33.01)
+    (5, None, None, "x"),
+    (6, "Kota Bandung", None, "3273011001"),  # a village code: its regency, 32.73
+]
+REGION_MAPPINGS = {
+    "names": 'region = { regency_name = "kab", province_name = "prov", aliases = { "Kab Kita" = "32.04" } }',
+    "exact names": 'region = { regency_name = "kab", province_name = "prov", fuzzy = false }',
+    "in province 32": 'region = { regency_name = "kab", province = "32" }',
+    "codes": 'region = { column = "kode" }',
+}
+#: Per mapping, each case's region as docs/mapping.md's rules and the Kemendagri list give it.
+REGION_EXPECTED = {
+    "names": {"1": "63.03", "2": "32.79", "3": "32.04", "4": "33.01", "5": None, "6": "32.73"},
+    "exact names": {"1": "63.03", "2": "32.79", "3": None, "4": None, "5": None, "6": "32.73"},
+    # Names matched inside the province; a blank name is the province itself.
+    "in province 32": {"1": "32.79", "2": "32.79", "3": None, "4": None, "5": "32", "6": "32.73"},
+    "codes": {"1": "32.73", "2": "33.74", "3": None, "4": None, "5": None, "6": "32.73"},
+}
+
+
+@pytest.mark.parametrize("form", sorted(REGION_MAPPINGS))
+async def test_region_forms_in_records_filters_statistics_and_quality(tmp_path: Path, form: str) -> None:
+    db = sqlite3.connect(tmp_path / "wilayah.sqlite")
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT, kode TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, '2023-01-01', ?, ?, ?)", REGION_ROWS)
+    db.commit()
+    db.close()
+    text = (
+        '[source]\nagency = { code = "DINSOS", name = "Dinas Sosial", type = "LOCAL_GOVERNMENT" }\n\n'
+        f'[case]\ntable = "kasus"\nkey = "id"\nreported_at = "tgl"\n{REGION_MAPPINGS[form]}\n'
+    )
+    options = EngineOptions("sqlite:///wilayah.sqlite")
+    src = MappedSQLSource(load_mapping_text(text, "wilayah"), options, tmp_path)
+    await src.open()
+    try:
+        expected = REGION_EXPECTED[form]
+        cases = await src.search_cases(CaseSearch(limit=50))
+        assert {c.key: c.region for c in cases} == expected
+        in_32 = sorted(k for k, code in expected.items() if code is not None and code.startswith("32"))
+        found = await src.search_cases(CaseSearch(filter=CaseFilter(regions=("32",)), limit=50))
+        assert sorted(c.key for c in found) == in_32
+        provinces: dict[tuple[str | None], int] = {}
+        for code in expected.values():
+            province = (code.split(".")[0] if code else None,)
+            provinces[province] = provinces.get(province, 0) + 1
+        assert await src.aggregate(StatisticsRequest(Measure.CASES, (Dimension.PROVINCE,))) == provinces
+        from adapters.quality import measure
+
+        (region,) = [q for q in (await measure(src, today=date(2026, 1, 1))).fields if q.field == "region"]
+        # Values present in the source that read as no region (a blank name is no value).
+        unread = sum(
+            1
+            for i, name, _, code in REGION_ROWS
+            if expected[str(i)] is None and (code if form == "codes" else name)
+        )
+        assert (region.non_null, region.unmapped_count) == (
+            sum(v is not None for v in expected.values()),
+            unread,
+        )
+    finally:
+        await src.close()
