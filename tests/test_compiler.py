@@ -548,6 +548,19 @@ def test_latest_of_needs_a_usable_section(tmp_path: Path) -> None:
             "case part 'kasus'.stage: [service].status must be a plain column, with key and case_key",
         )
     ]
+    section = '[[stage_event]]\ntable = "tahapan"\nkey = "id"\norder_by = "urut"\ncase_key = "id_kasus"\n'
+    twice = MAPPING.replace(section, section + 'stage = { column = "tahap", codes = "tahap" }\n\n' + section)
+    assert twice.count("[[stage_event]]") == 2
+    assert _problems(twice, tables) == [
+        (_line(twice, stage), "case part 'kasus'.stage: latest_of needs a single-table [stage_event] section")
+    ]
+    renamed = MAPPING.replace('stage = { column = "tahap", codes', 'stage = { column = "langkah", codes')
+    assert _problems(renamed, tables) == sorted(
+        [
+            (_line(renamed, stage), "case part 'kasus'.stage: column langkah not found"),
+            (_line(renamed, 'column = "langkah"'), "stage part 'tahapan': column langkah does not exist"),
+        ]
+    )
 
 
 def test_a_table_without_a_key_needs_its_own_case_key_column(tmp_path: Path) -> None:
@@ -737,13 +750,17 @@ async def test_data_quality_counts_what_each_field_form_could_not_read(source: M
     ]
     assert seen("kasus", "country") == (4, 2, 0, 1)  # 'zzz' is no alpha-3 code
     assert seen("kasus", "region") == (4, 3, 0, 0)
-    assert seen("kasus", "exploitation_types")[3] == 1  # 'XX': the "*" default
+    # An empty cell reads as UNKNOWN in records but is no value of the source: case 4's NULL.
+    assert seen("kasus", "exploitation_types") == (4, 3, 0, 1)  # 'XX': the "*" default
+    # Cases 1 and 2 name known means; case 5 only 'ZZZ' (read as UNKNOWN), case 4 none.
+    assert seen("kasus", "means") == (4, 2, 0, 1)
     assert seen("korban", "birth_date") == (5, 2, 0, 0)
     assert seen("korban", "age") == (5, 2, 0, 0)
     assert seen("korban", "child") == (5, 2, 0, 0)
     assert seen("korban", "nik") == (5, 2, 1, 0)  # 'NIK 32' keeps letters
     assert fields[("korban", "nik")].invalid_niks == 1  # '32015': not 16 characters
-    assert seen("korban", "sex")[3] == 1  # 'X' is not in the list
+    assert seen("korban", "sex") == (5, 4, 0, 1)  # korban/4's NULL; 'X' is a value not in the list
+    assert seen("layanan", "status") == (6, 4, 0, 0)  # the RS;ZZ row's two services have none
     assert seen("pelaku", "age") == (2, 1, 0, 0)
     assert seen("layanan", "type")[3] == 1  # 'RS;ZZ': ZZ by the "*" default
 
