@@ -31,7 +31,7 @@ from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
 from resolvers.review import ReviewMutation, ReviewQueries
-from resolvers.safety import QuerySafety
+from resolvers.safety import Estimates, QuerySafety
 from resolvers.statistics import StatisticsQueries
 
 
@@ -63,6 +63,8 @@ class HubSchema(strawberry.federation.Schema):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.plans = PlanCache()
+        #: Cost and work of operations already priced (resolvers/safety.py).
+        self.estimates = Estimates()
         super().__init__(*args, execution_context_class=execution_context_for(self.plans), **kwargs)
 
     def create_extensions_runner(
