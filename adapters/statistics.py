@@ -181,26 +181,29 @@ class _Frame:
 def _days_of(
     source: MappedSQLSource, part: CompiledPart, request: StatisticsRequest
 ) -> tuple[FromClause, ColumnElement[Any] | None]:
-    """The frame's FROM and its cases' canonical report day, computed once per distinct value.
+    """The frame's FROM and its cases' canonical report day, computed once per distinct key.
 
     Grouping by year or month needs every case's day; computing the date expression for each
     case cost more than the grouping itself (PostgreSQL: ~3.5 µs a case on the bench's data,
     7× the direct GROUP BY). The day is a function of the raw value alone
     (:func:`adapters.datewalk.raw_day_reader`: the same compiled expression), so it is computed
     for the distinct raw values — one per reported day in a register — and joined to the cases
-    by their raw value. A raw value with no day (unparsed, NULL) finds NULL, as the expression
-    gives. Without such a reader the frame reads the case part's own day (None here).
+    by their raw value. Where each raw value is a date-time of its own, the key is the text the
+    day depends on alone (:func:`adapters.sqldates.day_key`: the date part), again one per
+    day; the expression read on it gives each case's own day. A key with no day (unparsed,
+    NULL) finds NULL, as the expression gives. Without such a key (``source.day_reader``)
+    the frame reads the case part's own day (None here).
     """
     reader = source.day_reader
     wanted = {Dimension.YEAR, Dimension.MONTH} & set(request.dimensions)
     if reader is None or not wanted:
         return part.from_clause, None
-    raw, day_of = reader
+    key, day_of = reader
     # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
     # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
-    days = select(raw.label("raw"), day_of(raw).label("day")).select_from(part.from_clause).group_by(raw)
+    days = select(key.label("raw"), day_of(key).label("day")).select_from(part.from_clause).group_by(key)
     days = days.subquery("stat_days")
-    return part.from_clause.outerjoin(days, days.c.raw == raw), days.c.day
+    return part.from_clause.outerjoin(days, days.c.raw == key), days.c.day
 
 
 def _case_dimension(
