@@ -150,7 +150,12 @@ class DirectStatements:
             if isinstance(exc, _DISCONNECTS) or driver.is_closed():  # type: ignore[union-attr]
                 # As SQLAlchemy does on a disconnect: every connection opened before now is
                 # replaced at its next checkout, and this one now.
-                await greenlet_spawn(self.engine.sync_engine.pool._invalidate, raw, exc)
+                pool = self.engine.sync_engine.pool
+                invalidate = getattr(pool, "_invalidate", None)
+                if invalidate is not None:
+                    await greenlet_spawn(invalidate, raw, exc)
+                else:  # a pool without SQLAlchemy's pool-wide invalidation: this connection only
+                    await greenlet_spawn(raw.invalidate, exc)
                 raise DirectFailure("disconnect", exc) from None
             healthy = isinstance(exc, asyncpg.PostgresError)
             raise DirectFailure("error", exc) from None

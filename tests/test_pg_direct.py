@@ -178,3 +178,31 @@ async def test_a_direct_statement_that_runs_too_long_is_a_source_timeout(postgre
         assert [tuple(r) for r in await runner.fetch(quick)] == [(41,)]  # directly, same session pool
     finally:
         await engine.dispose()
+
+
+async def test_long_statements_stay_prepared_on_their_connection(postgres_url: str) -> None:
+    """asyncpg keeps statements up to 15 KB by default; a longer one would be planned on every run."""
+    options = EngineOptions(url=postgres_url, pool_size=1, max_overflow=0)
+    engine = create_readonly_engine(options)
+    runner = StatementRunner("long", engine, options)
+    values = [literal_column(str(i), Integer) for i in range(4000)]
+    stmt = select(func.coalesce(*values).label("n"))
+    try:
+        assert runner.direct is not None
+        assert runner.direct.shape(stmt) is None  # seen once
+        shape = runner.direct.shape(stmt)  # compiled: only the direct path ever prepares it
+        assert shape is not None
+        for _ in range(3):
+            assert [tuple(r) for r in await runner.direct.fetch(shape, None)] == [(0,)]  # type: ignore[union-attr]
+        sql = next(iter(shape.expansions.values())).sql
+        assert len(sql) > 15 * 1024
+        raw = await engine.raw_connection()
+        try:
+            prepared = await raw.driver_connection.fetchval(  # type: ignore[union-attr]
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", sql
+            )
+        finally:
+            raw.close()
+        assert prepared == 1
+    finally:
+        await engine.dispose()
