@@ -181,6 +181,8 @@ def _compile(stmt: Any, dialect: Any) -> _Shape | None:
     compiled = stmt.compile(dialect=dialect)
     if not isinstance(compiled, SQLCompiler) or not compiled.positional:
         return None
+    if compiled.escaped_bind_names:
+        return None  # names with characters a driver cannot take: SQLAlchemy renames them per call
     if any(b.callable is not None for b in compiled.binds.values()):
         return None
     expanding = tuple(b.key for b in compiled.binds.values() if b.expanding)
@@ -220,27 +222,34 @@ def _sql_and_values(shape: _Shape, params: dict[str, Any]) -> tuple[str, tuple[A
 def _getters(
     compiled: SQLCompiler, state: Any, params: Mapping[str, Any], expected: tuple[Any, ...]
 ) -> tuple[Getter, ...] | None:
-    """Per position of the expanded statement: where its value comes from (None: no fixed rule)."""
+    """Per position of the expanded statement: where its value comes from (None: no fixed rule).
+
+    A position is a value of the call (by the bind parameter's key, an element of a list for an
+    ``IN``) or the statement's own value (constant for this statement object). A name that
+    cannot be traced back to its bind parameter leaves the statement to SQLAlchemy's expansion
+    on every call.
+    """
     key_of = {name: bind.key for bind, name in compiled.bind_names.items()}
+
+    def key_for(name: str) -> str | None:
+        return key_of.get(name)
+
     origin: dict[str, tuple[str, int]] = {}
     for name, expanded in state.parameter_expansion.items():
         for index, each in enumerate(expanded):
             origin[each] = (name, index)
     getters: list[Getter] = []
     for name in state.positiontup or ():
-        if name in origin:
-            bind_name, index = origin[name]
-            key = key_of.get(bind_name, bind_name)
-            if key in params:
-                getters.append(lambda p, key=key, index=index: p[key][index])
-            else:
-                getters.append(lambda _p, value=state.parameters[name]: value)
+        bind_name, index = origin.get(name, (name, None))
+        key = key_for(bind_name)
+        if key is None:
+            return None
+        if key not in params:
+            getters.append(lambda _p, value=state.parameters[name]: value)
+        elif index is None:
+            getters.append(lambda p, key=key: p[key])
         else:
-            key = key_of.get(name, name)
-            if key in params:
-                getters.append(lambda p, key=key: p[key])
-            else:
-                getters.append(lambda _p, value=state.parameters[name]: value)
+            getters.append(lambda p, key=key, index=index: p[key][index])
     placed = tuple(get(params) for get in getters)
     if placed != expected or any(isinstance(v, tuple) for v in placed):
         return None
