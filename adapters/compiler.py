@@ -284,6 +284,18 @@ def _text(value: Any) -> ColumnElement[str]:
     return cast(value, String)
 
 
+def split_service_type(part: Part) -> Column | None:
+    """The service type column whose cells hold several codes, if ``part`` has one.
+
+    Such a part serves one row per code of the cell (keys ``<row>#<code>``; codes the list does
+    not know become one row keyed ``#*``), so the data-quality report counts a cell once.
+    """
+    spec = part.fields.get("type")
+    if part.entity is Entity.SERVICE and isinstance(spec, Column) and spec.split:
+        return spec
+    return None
+
+
 class _PartCompiler:
     """Compiles parts of one mapping against its reflected tables, collecting problems."""
 
@@ -355,7 +367,7 @@ class _PartCompiler:
                 if isinstance(case_key, Column) and ROW_NUMBER in base.c
                 else literal(None)
             )
-        split_service = self._split_service(part)
+        split_service = split_service_type(part)
         exploded: FromClause | None = None
         if split_service is not None:
             at[0] = part.path("type")
@@ -430,12 +442,6 @@ class _PartCompiler:
         ordering = [c for c in table.c if c.name != case_key.ref.column]
         number = func.row_number().over(partition_by=table.c[case_key.ref.column], order_by=ordering)
         return select(table, number.label(ROW_NUMBER)).subquery(part.table)
-
-    def _split_service(self, part: Part) -> Column | None:
-        spec = part.fields.get("type")
-        if part.entity is Entity.SERVICE and isinstance(spec, Column) and spec.split:
-            return spec
-        return None
 
     def _explode(
         self,

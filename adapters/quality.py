@@ -34,7 +34,7 @@ from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
 from adapters.base import SourceError
-from adapters.compiler import CompiledPart
+from adapters.compiler import CompiledPart, split_service_type
 from adapters.mapping import (
     DEFAULT_CODE,
     ChildValues,
@@ -514,9 +514,12 @@ async def _split_codes(
     table = dict(source.mapping.codes.get(spec.codes, {})) if spec.codes else None
     known = _known_values(kind, table)
     leftover = leftover_tokens(wrapped_tokens(raw, spec.split), spec.split, known)
-    rows, quality.truncated = await _grouped(
-        source, compiled, [text_of(raw)], *_where(compiled, raw.is_not(None), leftover != "")
-    )
+    conditions = [raw.is_not(None), leftover != ""]
+    if split_service_type(compiled.part) is spec:
+        # The part has a row per code of the cell: count the cell once, on the one row its
+        # unknown codes became (keyed ``#*``), not once per service it holds.
+        conditions.append(compiled.key_column.endswith("#" + DEFAULT_CODE, autoescape=True))
+    rows, quality.truncated = await _grouped(source, compiled, [text_of(raw)], *_where(compiled, *conditions))
     _keep_unmapped(quality, rows, _fallback_of(kind, table))
 
 

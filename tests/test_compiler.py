@@ -705,3 +705,114 @@ def test_the_fenced_layer_of_a_persons_parents_on_postgresql(tmp_path: Path) -> 
     assert on_sqlite.narrow is not None and on_sqlite.narrow.of_parents("rel0") is None
     plain = compile_source(mapping, tables).parts_of(Entity.PERSON)[0]
     assert plain.narrow is not None and plain.narrow.of_parents("rel0") is None
+
+
+# --- the data-quality report reads the compiled values ---------------------------------------------
+
+
+async def test_data_quality_counts_what_each_field_form_could_not_read(source: MappedSQLSource) -> None:
+    """``dataQuality`` counts, per field, the source values present but read as nothing, from
+    the compiled value and its raw column (the rows above, counted by hand)."""
+    from adapters.quality import measure
+
+    report = await measure(source, today=date(2026, 1, 1))
+    fields = {(q.part, q.field): q for q in report.fields}
+
+    def seen(part: str, name: str) -> tuple[int, int, int, int]:
+        q = fields[(part, name)]
+        assert q.error is None, (part, name, q.error)
+        return (q.rows, q.non_null, q.parse_failures, q.unmapped_count)
+
+    assert report.rows == {
+        "case:kasus": 4,  # case 3 is left out by the row filter
+        "person:korban": 5,
+        "person:pelaku": 2,  # P-3 has no status: left out by require
+        "person:saksi": 2,
+        "service:layanan": 6,  # a row per service of a cell
+        "stage:tahapan": 4,
+    }
+    assert seen("kasus", "reported_at") == (4, 3, 1, 0)  # 'bukan tanggal'
+    assert [(v.value, v.count) for v in fields[("kasus", "reported_at")].parse_examples] == [
+        ("bukan tanggal", 1)
+    ]
+    assert seen("kasus", "country") == (4, 2, 0, 1)  # 'zzz' is no alpha-3 code
+    assert seen("kasus", "region") == (4, 3, 0, 0)
+    assert seen("kasus", "exploitation_types")[3] == 1  # 'XX': the "*" default
+    assert seen("korban", "birth_date") == (5, 2, 0, 0)
+    assert seen("korban", "age") == (5, 2, 0, 0)
+    assert seen("korban", "child") == (5, 2, 0, 0)
+    assert seen("korban", "nik") == (5, 2, 1, 0)  # 'NIK 32' keeps letters
+    assert fields[("korban", "nik")].invalid_niks == 1  # '32015': not 16 characters
+    assert seen("korban", "sex")[3] == 1  # 'X' is not in the list
+    assert seen("pelaku", "age") == (2, 1, 0, 0)
+    assert seen("layanan", "type")[3] == 1  # 'RS;ZZ': ZZ by the "*" default
+
+
+def test_problems_point_at_the_line_inside_a_sub_table(tmp_path: Path) -> None:
+    """Joins and row filters written as TOML sub-tables, and the key and service type columns:
+    each missing column is reported at the line that names it, not at its section's."""
+    joins = (
+        'joins = [\n    { table = "klien", on = { id_klien = "id_klien" } },\n'
+        '    { table = "kasus", on = { id_kasus = "id" } },\n]\n'
+    )
+    assert joins in MAPPING
+    sub_tables = (
+        '\n[[person.joins]]\ntable = "klien"\non = { id_klien = "klien_id" }\n'
+        '\n[[person.joins]]\ntable = "kasus"\non = { id_kasus = "id" }\n'
+    )
+    text = (
+        MAPPING.replace(joins, "")
+        .replace('phone = "klien.telp"\n', 'phone = "klien.telp"\n' + sub_tables)
+        .replace('where = { jenis = ["TPPO", "TPPO-ANAK"] }\n', "")
+        .replace("\n[[stage_event]]", '\n[case.where]\njenis = ["TPPO"]\nkategori = ["X"]\n\n[[stage_event]]')
+        .replace('table = "saksi"\nkey = "id"', 'table = "saksi"\nkey = "nomor"')
+        .replace('type = { column = "jenis", codes', 'type = { column = "jenis_layanan", codes')
+    )
+    assert _problems(text, _tables(tmp_path / "db.sqlite")) == sorted(
+        [
+            (_line(text, "kategori = "), "case part 'kasus': column kategori does not exist"),
+            (
+                _line(text, 'on = { id_klien = "klien_id" }'),
+                "person part 'korban': join korban.id_klien = klien.klien_id: no such column",
+            ),
+            (_line(text, 'key = "nomor"'), "person part 'saksi': column nomor does not exist"),
+            (
+                _line(text, 'column = "jenis_layanan"'),
+                "service part 'layanan': column jenis_layanan does not exist",
+            ),
+        ]
+    )
+
+
+async def test_constant_values_serve_records_filters_and_statistics(tmp_path: Path) -> None:
+    """A table whose every row has the same value says so with ``{ value = … }``: an enum
+    member (not a list, for a single-valued field) or a plain value, the same in a record, a
+    filter and a count."""
+    write_database(tmp_path / "dinsos.sqlite")
+    text = MAPPING.replace(
+        'case_key = "id_kasus"\nroles = { column = "peran", codes = "peran" }',
+        'case_key = "id_kasus"\nroles = { column = "peran", codes = "peran" }\n'
+        'sex = { value = "FEMALE" }\ncitizenship = { value = "ID" }',
+    )
+    assert text != MAPPING
+    options = EngineOptions("sqlite:///dinsos.sqlite")
+    src = MappedSQLSource(load_mapping_text(text, "dinsos"), options, tmp_path)
+    await src.open()
+    try:
+        people = await src.children(Entity.PERSON, "case_key", CASE_KEYS)
+        assert sorted((p.key, p.sex, p.citizenship) for p in people if p.key.startswith("saksi/")) == [
+            ("saksi/1", Sex.FEMALE, "ID"),
+            ("saksi/2", Sex.FEMALE, "ID"),
+        ]
+        # korban/1 and the victim-witness saksi/1 of case 4 (saksi/2 is a witness, no victim).
+        females = await src.search_cases(CaseSearch(filter=CaseFilter(victim_sex=(Sex.FEMALE,)), limit=50))
+        assert sorted(c.key for c in females) == ["1", "4"]
+        assert await src.count_cases(CaseFilter(victim_sex=(Sex.UNKNOWN,))) == 2  # cases 2 and 5
+        sexes = await src.aggregate(StatisticsRequest(Measure.VICTIM_RECORDS, (Dimension.SEX,)))
+        assert sexes == {("FEMALE",): 2, ("MALE",): 1, ("UNKNOWN",): 2}
+        from adapters.quality import measure
+
+        fields = {(q.part, q.field): q for q in (await measure(src, today=date(2026, 1, 1))).fields}
+        assert [(q.constant, q.rows, q.non_null) for q in (fields[("saksi", "sex")],)] == [(True, 2, 2)]
+    finally:
+        await src.close()

@@ -23,6 +23,9 @@ from hub.linkage.blocking import (
     candidate_pairs,
     iter_pairs,
     keys_of,
+    shard_keys,
+    shard_pairs,
+    unique_pairs,
 )
 from hub.linkage.features import LinkRecord, link_record
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
@@ -97,6 +100,42 @@ def test_incremental_pairs_involve_a_new_record(raw: list[PersonRecord], data: s
     assert candidate_pairs(records, only) == _expected(records, only)
 
 
+def _sharded(records: list[LinkRecord], shares: int, only: set[int] | None) -> list[set[int]]:
+    """The three steps of several processes, run here one share after the other."""
+    size, width = len(records), len(records) + 1
+    keys = [
+        shard_keys(records, range(size * k // shares, size * (k + 1) // shares), shares)
+        for k in range(shares)
+    ]
+    pairs = [
+        shard_pairs(
+            [[keys[s][p][owner] for s in range(shares)] for p in range(len(keys[0]))], shares, width, only
+        )
+        for owner in range(shares)
+    ]
+    return [unique_pairs(pairs[s][owner] for s in range(shares)) for owner in range(shares)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(person_records(), min_size=0, max_size=45), st.integers(1, 4), st.data())
+def test_blocking_in_shares_gives_the_pairs_sharing_a_key_each_once(
+    raw: list[PersonRecord], shares: int, data: st.DataObject
+) -> None:
+    """What the scoring processes of a big run block among them is exactly the one-process set."""
+    records = _features(raw)
+    only = (
+        set(data.draw(st.sets(st.integers(0, max(len(records) - 1, 0)))))
+        if data.draw(st.booleans())
+        else None
+    )
+    owned = _sharded(records, shares, only)
+    width = len(records) + 1
+    flat = [divmod(code, width) for codes in owned for code in codes]
+    assert len(flat) == len(set(flat)), "each pair owned by one share only"
+    assert all(i < j for i, j in flat)
+    assert set(flat) == _expected(records, only)
+
+
 def test_an_overfull_block_is_dropped_but_other_keys_still_pair() -> None:
     """21 namesakes born the same day: their name blocks are too big, their NIK block is not."""
     base = dict(
@@ -121,8 +160,13 @@ def test_an_overfull_block_is_dropped_but_other_keys_still_pair() -> None:
         PersonRecord(key=f"n{n}", full_name="Siti Aminah", nik="3273014505900001", **base)  # type: ignore[arg-type]
         for n in range(2)
     ]
-    pairs = candidate_pairs(_features(raw))
-    assert pairs == {(MAX_BLOCK + 1, MAX_BLOCK + 2)}
+    records = _features(raw)
+    assert candidate_pairs(records) == {(MAX_BLOCK + 1, MAX_BLOCK + 2)}
+    for shares in (1, 2, 3):
+        owned = _sharded(records, shares, None)
+        assert {divmod(code, len(records) + 1) for codes in owned for code in codes} == {
+            (MAX_BLOCK + 1, MAX_BLOCK + 2)
+        }
 
 
 def _record(nik: str | None = None, **fields: object) -> PersonRecord:
@@ -190,3 +234,30 @@ def test_same_case_records_without_a_case_key_in_common_are_two_people(
     assert shared or vetoed
     if {left, right} == {PersonRole.VICTIM, PersonRole.VICTIM_WITNESS}:
         assert shared and not vetoed  # the victim examined again as a witness
+
+
+def test_a_block_at_its_limit_is_compared_one_more_is_not() -> None:
+    """Records sharing nothing but an address: 20 give every pair, 21 none (one process or several)."""
+    base = dict(
+        source="polri",
+        case_key=None,
+        roles=(PersonRole.WITNESS,),
+        sex=Sex.UNKNOWN,
+        age_group=AgeGroup.UNKNOWN,
+        is_child=None,
+        citizenship=None,
+        domicile_region=None,
+        full_name=None,
+        nik=None,
+        birth_date=None,
+        passport_number=None,
+        address="Jl. Melati No. 5",
+        phone=None,
+    )
+    for size, expected in ((MAX_BLOCK, set(combinations(range(MAX_BLOCK), 2))), (MAX_BLOCK + 1, set())):
+        records = _features([PersonRecord(key=str(n), **base) for n in range(size)])  # type: ignore[arg-type]
+        assert _expected(records) == expected
+        assert candidate_pairs(records) == expected
+        for shares in (1, 2, 3):
+            owned = _sharded(records, shares, None)
+            assert {divmod(code, size + 1) for codes in owned for code in codes} == expected

@@ -29,10 +29,18 @@ those records still find their matches. The last pass drops blocks above
 Memory: the passes run one after the other and pairs are streamed to the scorer
 (:func:`iter_pairs`), so a run holds one pass's blocks and one integer per pair already given
 — not every key of every record, nor a list of all pairs.
+
+Several processes (a big run of the command-line job) share the same work in three steps
+that give exactly the pairs of :func:`iter_pairs`: :func:`shard_keys` (each process the keys
+of a stretch of the records, as hashes, sorted by the process that owns each hash),
+:func:`shard_pairs` (each process the blocks of the hashes it owns, and their pairs, sorted
+by the process that owns each pair) and :func:`unique_pairs` (each process its own pairs,
+once). A block is a hash: all its members reach the process that owns it, in record order.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from hub.linkage.features import LinkRecord
@@ -198,6 +206,82 @@ def iter_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None)
                     seen.add(code)
                     yield i, j
         del blocks
+
+
+#: Per pass, per owning process: the key hashes and the positions of the records holding them.
+KeyShards = list[list[tuple["array[int]", "array[int]"]]]
+
+
+def shard_keys(records: Sequence[LinkRecord], refs: range, owners: int) -> KeyShards:
+    """The keys of ``records[refs]`` of every pass as hashes, by owner (``hash % owners``).
+
+    The first of the three steps of several processes (module docstring): a key is owned by
+    one process, which alone builds its block.
+    """
+    shards: KeyShards = []
+    for _name, keys, _limit in PASSES:
+        owned = [(array("q"), array("q")) for _ in range(owners)]
+        for ref in refs:
+            for key in keys(records[ref]):
+                slot = hash(key)
+                hashes, members = owned[slot % owners]
+                hashes.append(slot)
+                members.append(ref)
+        shards.append(owned)
+    return shards
+
+
+def shard_pairs(
+    keys: list[list[tuple[array[int], array[int]]]],
+    owners: int,
+    width: int,
+    only: Iterable[int] | None = None,
+) -> list[array[int]]:
+    """The pairs of the blocks of one owner's hashes, as ``i * width + j``, by owner (``code % owners``).
+
+    ``keys[p]`` holds, for pass ``p``, the (hashes, positions) every process found for this
+    owner, in record order, so the members of a block are ascending as in :func:`iter_pairs`.
+    A pair may come more than once (several keys, several passes): :func:`unique_pairs`
+    keeps it once.
+    """
+    wanted = set(only) if only is not None else None
+    out = [array("q") for _ in range(owners)]
+    for (_name, _keys, limit), parts in zip(PASSES, keys, strict=True):
+        blocks: dict[int, int | list[int]] = {}
+        for hashes, refs in parts:
+            for slot, ref in zip(hashes, refs, strict=True):
+                found = blocks.get(slot)
+                if found is None:
+                    blocks[slot] = ref
+                elif type(found) is int:
+                    blocks[slot] = [found, ref]
+                else:
+                    found.append(ref)  # type: ignore[union-attr]
+        for members in blocks.values():
+            if type(members) is int or len(members) > limit:  # type: ignore[arg-type]
+                continue
+            ordered: list[int] = members  # type: ignore[assignment]
+            size = len(ordered)
+            for x in range(size):
+                i = ordered[x]
+                fresh_i = wanted is None or i in wanted
+                base = i * width
+                for y in range(x + 1, size):
+                    j = ordered[y]
+                    if i == j or not (fresh_i or j in wanted):  # type: ignore[operator]
+                        continue
+                    code = base + j
+                    out[code % owners].append(code)
+        del blocks
+    return out
+
+
+def unique_pairs(parts: Iterable[array[int]]) -> set[int]:
+    """One owner's pairs from every process's :func:`shard_pairs`, each once."""
+    codes: set[int] = set()
+    for part in parts:
+        codes.update(part)
+    return codes
 
 
 def candidate_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None) -> set[tuple[int, int]]:

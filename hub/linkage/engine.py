@@ -22,7 +22,6 @@ the command-line job only); clustering stays in one process, so the result is th
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import multiprocessing
 import os
@@ -31,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from hub.linkage.blocking import iter_pairs
+from hub.linkage.blocking import PASSES, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import normalise_name
@@ -148,7 +147,23 @@ def _link(
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
     if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
-        scored, uncertain, total = _score_in_processes(records, names, only_set, workers, progress)
+        with _Workers(_Run(records, names, only_set, workers)) as shared:
+            return _finish(records, existing, only_set, confirmed, rejected, names, shared, progress)
+    return _finish(records, existing, only_set, confirmed, rejected, names, None, progress)
+
+
+def _finish(
+    records: Sequence[LinkRecord],
+    existing: Iterable[Sequence[int]],
+    only_set: set[int] | None,
+    confirmed: list[tuple[int, int]],
+    rejected: list[tuple[int, int]],
+    names: NameFrequencies,
+    workers: _Workers | None,
+    progress: Progress | None,
+) -> Linkage:
+    if workers is not None:
+        scored, uncertain, total = _score_in_processes(workers, progress)
     else:
         # Pairs are streamed from the blocks and scored at once: only the links and the
         # uncertain pairs are kept (a small share of the candidates).
@@ -205,10 +220,6 @@ def _score(
 
 
 Pairs = Iterator[tuple[int, int]]
-Result = TypeVar("Result")
-
-#: What a forked process inherits: the task, the pairs (``i * width + j``) and ``width``.
-_INHERITED: tuple[Callable[[Pairs], object], array[int], int] | None = None
 
 
 def _decode(codes: Iterable[int], width: int) -> Pairs:
@@ -216,60 +227,114 @@ def _decode(codes: Iterable[int], width: int) -> Pairs:
         yield divmod(code, width)  # type: ignore[misc]
 
 
-def _run_share(share: int, shares: int) -> object:
-    """In a forked process: the inherited task over every ``shares``-th pair from ``share`` on."""
-    assert _INHERITED is not None, "runs only in a process forked by _in_processes"
-    task, codes, width = _INHERITED
-    return task(_decode(codes[share::shares], width))
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What the forked processes inherit: the records and what every share of the work needs."""
+
+    records: Sequence[LinkRecord]
+    names: NameFrequencies
+    only: set[int] | None
+    shares: int
+
+    @property
+    def width(self) -> int:
+        return len(self.records) + 1
 
 
-def _in_processes(
-    task: Callable[[Pairs], Result],
-    codes: array[int],
-    width: int,
-    workers: int,
-    first: Callable[[Pairs], Result],
-) -> list[Result]:
-    """``task`` over shares of the pairs in ``workers`` processes (``first`` in this one), by share.
+#: The run of the processes forked by :class:`_Workers` (set before the fork).
+_RUN: _Run | None = None
 
-    The processes are forked once the pairs are known, so they inherit the records without
-    copying them through a pipe; each sends back only its result. Fork only: the job runs in
-    the command-line process (``tppo-hub link``), never in the server.
+
+def _run() -> _Run:
+    assert _RUN is not None, "runs only inside _Workers"
+    return _RUN
+
+
+def _keys_share(share: int) -> KeyShards:
+    """Blocking, step 1: the keys of this share's stretch of the records, by owner."""
+    run = _run()
+    size = len(run.records)
+    refs = range(size * share // run.shares, size * (share + 1) // run.shares)
+    return shard_keys(run.records, refs, run.shares)
+
+
+def _pairs_share(keys: list[list[tuple[array[int], array[int]]]]) -> list[array[int]]:
+    """Blocking, step 2: the blocks of the hashes this share owns, and their pairs by owner."""
+    run = _run()
+    return shard_pairs(keys, run.shares, run.width, run.only)
+
+
+def _score_share(parts: list[array[int]]) -> tuple[Scored, Scored, int]:
+    """Scoring: this share's pairs, each once."""
+    run = _run()
+    return _score(run.records, run.names, _decode(unique_pairs(parts), run.width))
+
+
+def _proposals_share(codes: array[int]) -> list[tuple[float, int, int]]:
+    """The linked-case pass: this share of the participant pairs."""
+    run = _run()
+    return _linked_case_proposals(run.records, _decode(codes, run.width))
+
+
+Result = TypeVar("Result")
+
+
+class _Workers:
+    """Processes forked once the features are known, sharing a run's work share by share.
+
+    They inherit the records without copying them through a pipe; what goes through the pipes
+    are arrays of integers (key hashes, pairs) and the links each share finds. This process
+    takes share 0 itself. Fork only: the job runs in the command-line process (``tppo-hub
+    link``), never in the server.
     """
-    global _INHERITED
-    _INHERITED = (task, codes, width)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = [pool.apply_async(_run_share, (k, workers)) for k in range(1, workers)]
-            mine = first(_decode(codes[0::workers], width))
-            return [mine, *(result.get() for result in pending)]  # type: ignore[misc]
-    finally:
-        _INHERITED = None
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.shares = run.shares
+
+    def __enter__(self) -> _Workers:
+        global _RUN
+        _RUN = self.run
+        self._pool = multiprocessing.get_context("fork").Pool(self.shares - 1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _RUN
+        try:
+            self._pool.terminate()
+            self._pool.join()
+        finally:
+            _RUN = None
+
+    def each(self, task: Callable[..., Result], args: Sequence[tuple[object, ...]]) -> list[Result]:
+        """``task(*args[k])`` for every share ``k`` (``k`` = 0 here), results by share."""
+        pending = [self._pool.apply_async(task, more) for more in args[1:]]
+        mine = task(*args[0])
+        return [mine, *(result.get() for result in pending)]
 
 
-def _score_in_processes(
-    records: Sequence[LinkRecord],
-    names: NameFrequencies,
-    only: set[int] | None,
-    workers: int,
-    progress: Progress | None,
-) -> tuple[Scored, Scored, int]:
-    """:func:`_score` over all candidate pairs, collected first (8 bytes each), in processes."""
-    width = len(records) + 1
-    codes = array("q", (i * width + j for i, j in iter_pairs(records, only)))
-    shares = _in_processes(
-        functools.partial(_score, records, names, progress=None),
-        codes,
-        width,
-        workers,
-        functools.partial(_score, records, names, progress=progress),
-    )
+def _score_in_processes(workers: _Workers, progress: Progress | None) -> tuple[Scored, Scored, int]:
+    """Block and score in every process: exactly the links of :func:`_score` over :func:`iter_pairs`."""
+    shares = workers.shares
+    keys = workers.each(_keys_share, [(k,) for k in range(shares)])
+    if progress is not None:
+        progress("blocking", 1, 2)
+    by_owner = [[[keys[s][p][o] for s in range(shares)] for p in range(len(PASSES))] for o in range(shares)]
+    del keys
+    pairs = workers.each(_pairs_share, [(owned,) for owned in by_owner])
+    del by_owner
+    if progress is not None:
+        progress("blocking", 2, 2)
+    found = workers.each(_score_share, [([pairs[s][o] for s in range(shares)],) for o in range(shares)])
+    del pairs
     scored: Scored = []
     uncertain: Scored = []
-    for more_scored, more_uncertain, _total in shares:
+    total = 0
+    for more_scored, more_uncertain, count in found:
         scored += more_scored
         uncertain += more_uncertain
-    return scored, uncertain, len(codes)
+        total += count
+    return scored, uncertain, total
 
 
 def _ordered(i: int, j: int) -> tuple[int, int]:
@@ -366,7 +431,7 @@ def _collective_pass(
     clusterer: Clusterer,
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
-    workers: int = 1,
+    workers: _Workers | None = None,
 ) -> int:
     cases = _Cases(records)
     count, case_of, case_source = len(cases), cases.of, cases.source
@@ -396,12 +461,12 @@ def _collective_pass(
                     continue
                 candidates.append(i * width + j if i < j else j * width + i)
     del case_pairs, cases
-    evaluate = functools.partial(_linked_case_proposals, records)
-    if workers > 1 and len(records) >= PARALLEL_MIN_RECORDS:
-        shares = _in_processes(evaluate, candidates, width, workers, evaluate)
-        proposals = [proposal for share in shares for proposal in share]
+    if workers is not None:
+        shares = workers.shares
+        found = workers.each(_proposals_share, [(candidates[k::shares],) for k in range(shares)])
+        proposals = [proposal for share in found for proposal in share]
     else:
-        proposals = evaluate(_decode(candidates, width))
+        proposals = _linked_case_proposals(records, _decode(candidates, width))
     proposals.sort(key=lambda item: (-item[0], item[1], item[2]))
     links = 0
     for score, i, j in proposals:
