@@ -15,7 +15,8 @@ and the pool's events see what they saw). What the layer still did is kept:
 
 - each statement is announced through the engine's ``before_cursor_execute`` event with its SQL
   and positional values, so statement counters (``extensions.sources[].statements``) and
-  anything else listening see every statement, as before;
+  anything else listening see every statement, as before (the event's connection, cursor and
+  execution context are None: no SQLAlchemy connection is involved);
 - ``IN`` lists and values written into the text (``literal_execute``: the page size) are
   rendered by SQLAlchemy's own :meth:`SQLCompiler.construct_expanded_state`, once per list
   length and literal value, and the values are then placed by position (checked against
