@@ -529,8 +529,13 @@ class _PartCompiler:
                 if spec.split
                 else values.code_value(col, table, enum_cls, null_as)
             )
-            return FieldValue(sql, values.read_many(enum_cls), raw, many=True)
-        return FieldValue(values.code_value(col, table, enum_cls, null_as), values.read_member(enum_cls), raw)
+            return FieldValue(sql, values.read_many(enum_cls), raw, many=True, empty_reads_as=null_as)
+        return FieldValue(
+            values.code_value(col, table, enum_cls, null_as),
+            values.read_member(enum_cls),
+            raw,
+            empty_reads_as=null_as,
+        )
 
     def _region(self, spec: RegionSpec, column: Callable[[ColumnRef], ColumnElement[Any]]) -> FieldValue:
         index = reference.regions()
@@ -588,7 +593,12 @@ class _PartCompiler:
         sql = func.coalesce(aggregated, null_as) if null_as is not None else aggregated
         assert enum_cls is not None
         return FieldValue(
-            sql, values.read_many(enum_cls), (child.c[spec.column],), many=True, from_child=True
+            sql,
+            values.read_many(enum_cls),
+            (child.c[spec.column],),
+            many=True,
+            from_child=True,
+            empty_reads_as=null_as,
         )
 
     def _latest(

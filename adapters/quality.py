@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, case, cast, func, literal, not_, select, true
+from sqlalchemy import String, Table, case, cast, func, literal, not_, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
@@ -216,6 +216,13 @@ def _present(value: FieldValue) -> ColumnElement[Any] | None:
     if value.lookup is not None:
         readable = value.lookup.keys_where(lambda _code: True)
         return case((value.lookup.key.in_(readable), 1), else_=None) if readable else literal(None)
+    if value.empty_reads_as is not None and value.sql is not None:
+        # An empty source value reads as UNKNOWN (or OTHER): a value in records, none in the source.
+        if value.from_child or not value.raw:
+            # Values of a child table: a row without one known code reads as that name too.
+            return case((value.sql == value.empty_reads_as, None), else_=1)
+        raw = value.raw[0]
+        return case((or_(raw.is_(None), text_of(raw) == ""), None), else_=1)
     return value.sql
 
 
