@@ -32,9 +32,8 @@ from typing import TypeVar
 
 from hub.linkage.blocking import PASSES, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
-from hub.linkage.features import LinkRecord
-from hub.linkage.normalise import normalise_name
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
+from hub.linkage.features import LinkRecord, forget_names
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -95,7 +94,8 @@ def bulk_work() -> Iterator[None]:
 
     A run makes millions of small objects (features, pairs, clusters) that never form
     cycles; with the collector on, its full passes rescan all of them again and again and the
-    run grows far worse than linearly. Reference counting still frees memory as usual.
+    run grows far worse than linearly. Reference counting still frees memory as usual. On the
+    way out they join the oldest generation, which only a full pass visits.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -103,6 +103,13 @@ def bulk_work() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                # What was made here lives long: straight to the oldest generation, unscanned.
+                # Re-enabled as it was, the next young pass would walk every one of them
+                # (half a second per 300,000 records). Not where something else froze objects
+                # (the server, ``hub.server.heap``): unfreezing would release those too.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -142,7 +149,7 @@ def _link(
 ) -> Linkage:
     # The features are built: the name cache of reading (tens of thousands of entries at
     # 100k records) is no longer needed, and its memory serves the blocks instead.
-    normalise_name.cache_clear()
+    forget_names()
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
@@ -417,9 +424,10 @@ def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[
     for i, j in pairs:
         # The name decides first (cheap, and most participants of two cases differ):
         # the same test as on the full comparison's similarity below.
-        if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
+        name = name_agreement(records[i], records[j])
+        if name[1] < CASE_NAME_SIMILARITY:
             continue
-        result = compare(records[i], records[j])
+        result = compare(records[i], records[j], name=name)
         if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
             continue
         proposals.append((result.score + 5.0, i, j))

@@ -349,6 +349,11 @@ def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
     return _names(a, b)[1]
 
 
+def name_agreement(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
+    """The names' level and similarity, to test a pair on its name before :func:`compare`."""
+    return _names(a, b)
+
+
 # --- the pair -------------------------------------------------------------------------------
 
 
@@ -373,15 +378,21 @@ def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
     return None
 
 
-def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) -> Comparison:
+def compare(
+    a: LinkRecord,
+    b: LinkRecord,
+    names: NameFrequencies | None = None,
+    name: tuple[NameLevel, float] | None = None,
+) -> Comparison:
     """Score the pair; a veto gives a score far below any threshold.
 
     With ``names``, an exact or variant name match also earns points for how rare the name is.
+    ``name`` is :func:`name_agreement` of the pair when the caller has it already.
     """
     veto = _veto(a, b)
     if veto is not None:
         return Comparison(VETO, veto, 0.0, False)
-    level, similarity = _names(a, b)
+    level, similarity = _names(a, b) if name is None else name
     if level is NameLevel.DIFFERENT and not _identifier_may_agree(a, b):
         # Without an identifier, different names cannot reach the review band: at most
         # -5 + 5 (birth date) + 1 (patronym) + 1.5 (regency). Most blocked pairs end here.
