@@ -54,6 +54,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from itertools import chain
 
 from rapidfuzz import fuzz
 
@@ -132,15 +133,17 @@ class NameFrequencies:
     """
 
     def __init__(self, names: Iterable[tuple[str, ...]]) -> None:
+        # Counted as written first (a million records hold a few thousand distinct tokens),
+        # then by sound.
+        written = Counter(chain.from_iterable(names))
         self.counts: Counter[str] = Counter()
-        total = 0
-        for tokens in names:
-            for token in tokens:
-                self.counts[phonetic(token)] += 1
-                total += 1
-        self.total = max(total, 1)
+        for token, count in written.items():
+            self.counts[phonetic(token)] += count
+        self.total = max(written.total(), 1)
         self.records = 1
         self._log_total = math.log2(self.total)
+        #: bits of each token as written, worked out on first use
+        self._bits: dict[str, float] = {}
 
     def set_records(self, records: int) -> None:
         self.records = max(records, 1)
@@ -148,10 +151,14 @@ class NameFrequencies:
     def surplus(self, tokens: tuple[str, ...]) -> float:
         """Bits of a name beyond those needed to single it out among all records."""
         bits = 0.0
+        known = self._bits
         for token in tokens:
             if len(token) < 2:
                 continue
-            bits += self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
+            more = known.get(token)
+            if more is None:
+                more = known[token] = self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
+            bits += more
         return bits - math.log2(self.records)
 
 
@@ -214,7 +221,12 @@ def nik_agreement(a: str | None, b: str | None) -> Agreement:
     if a == b:
         return Agreement.EXACT
     if len(a) == len(b):
-        diffs = [k for k in range(len(a)) if a[k] != b[k]]
+        diffs: list[int] = []
+        for k in range(len(a)):
+            if a[k] != b[k]:
+                if len(diffs) == 2:
+                    return Agreement.DIFFERENT  # three digits differ: most pairs stop here
+                diffs.append(k)
         if len(diffs) == 1:
             return Agreement.ONE_DIGIT
         if (
@@ -305,10 +317,14 @@ def region_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
     ra, rb = a.regions, b.regions
     if not ra or not rb:
         return Agreement.MISSING
-    if any(x == y for x in ra for y in rb):
-        return Agreement.SAME_REGENCY
-    if any(x[:2] == y[:2] for x in ra for y in rb):
-        return Agreement.SAME_PROVINCE
+    for x in ra:
+        if x in rb:
+            return Agreement.SAME_REGENCY
+    for x in ra:
+        province = x[:2]
+        for y in rb:
+            if y[:2] == province:
+                return Agreement.SAME_PROVINCE
     return Agreement.DIFFERENT
 
 
@@ -321,17 +337,18 @@ def patronym_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
 
 def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
     """Whether recorded ages (bands at report dates 2019-2025) and birth years can agree."""
-    ranges = []
-    for record in (a, b):
-        if record.birth_year is not None:
-            # Age at any report date of the observed window, one year of slack either side.
-            ranges.append((2018 - record.birth_year, 2026 - record.birth_year))
-        elif record.age_range is not None:
-            ranges.append(record.age_range)
-    if len(ranges) < 2:
+    first, second = _age_span(a), _age_span(b)
+    if first is None or second is None:
         return True
-    (lo1, hi1), (lo2, hi2) = ranges
+    (lo1, hi1), (lo2, hi2) = first, second
     return lo1 <= hi2 + 7 and lo2 <= hi1 + 7
+
+
+def _age_span(record: LinkRecord) -> tuple[int, int] | None:
+    if record.birth_year is not None:
+        # Age at any report date of the observed window, one year of slack either side.
+        return (2018 - record.birth_year, 2026 - record.birth_year)
+    return record.age_range
 
 
 def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
