@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from itertools import chain
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -167,9 +168,8 @@ def _rarity_points(surplus: float) -> float:
     return max(0.0, min(4.0, surplus - 2.0))
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """The outcome of comparing two records."""
+class Comparison(NamedTuple):
+    """The outcome of comparing two records (a tuple: millions are made in a big run)."""
 
     score: float
     rule: str
@@ -260,6 +260,7 @@ _BIRTH_ORDER = (
     Agreement.SAME_YEAR_CONFLICT,
     Agreement.CONFLICT,
 )
+_BIRTH_RANK = {level: rank for rank, level in enumerate(_BIRTH_ORDER)}
 
 
 def _nik_date_differs(a: LinkRecord, b: LinkRecord) -> bool:
@@ -281,8 +282,9 @@ def birth_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
         da, db = a.births, b.births
         ya, yb = a.birth_year, b.birth_year
     if da and db:
-        best = min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_ORDER.index)
-        return best
+        if len(da) == 1 and len(db) == 1:
+            return _date_agreement(da[0], db[0])
+        return min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_RANK.__getitem__)
     if ya is not None and yb is not None:
         if ya == yb:
             return Agreement.YEAR
