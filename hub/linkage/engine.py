@@ -15,8 +15,9 @@ Two passes:
    (:data:`CASE_MIN_SCORE`). The candidates are tiny (a few people per case), so this adds
    recall for almost no cost and little risk.
 
-The comparisons of both passes may be shared by forked processes (``workers``, big runs of
-the command-line job only); clustering stays in one process, so the result is the same.
+The blocking and the comparisons of both passes may be shared by forked processes
+(``workers``, big runs of the command-line job only, :class:`_Workers`); clustering stays in
+one process, so the result is the same.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def link(
     ``confirmed`` and ``rejected`` are reviewers' decisions on pairs of positions: confirmed
     pairs are merged before anything else, rejected pairs never end up in one cluster, and
     neither is offered for review again.
-    ``workers`` > 1 scores the candidate pairs in that many processes (forked: the command-line
+    ``workers`` > 1 blocks and scores in that many processes (forked: the command-line
     job only) when the run has at least :data:`PARALLEL_MIN_RECORDS` records; the result is
     the same as with one.
     """
