@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, DateTime, and_, false, or_, true
+from sqlalchemy import Date, DateTime, and_, false, literal, or_, true, tuple_
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters.compiler import CompiledPart
@@ -50,25 +50,43 @@ class CaseOrder:
 
         For another source only the date and the source names decide; for this source the key
         breaks ties, compared by the database (the hub never needs to know an agency's key order).
+
+        After a dated position of this source the (date, key) pair is compared as one row value
+        (``(day, key) < (:day, :key)``, PostgreSQL and SQLite alike): the same order as
+        ``day < :day OR (day = :day AND key < :key)`` for a dated row (a row comparison decides
+        on the first pair that differs), but the database computes the canonical date once per
+        row instead of once per term — on PostgreSQL a cursor page spent ~0.3 ms of its
+        ~0.9 ms re-computing it (issue 13). A NULL date makes the row comparison NULL, so the
+        undated rows that follow a descending position are named on their own.
         """
         part = self.part
         assert part.date_expr is not None
         day, key, descending = part.date_expr, part.key_column, self.descending
-        tie: ColumnElement[bool]
-        if position.source == self.source:
-            db_key: Any = part.key_to_db(position.key)
-            tie = key < db_key if descending else key > db_key
-        else:
-            follows = self.source < position.source if descending else self.source > position.source
-            tie = true() if follows else false()
         if position.reported_at is None:
             # After an undated case: descending, only undated cases remain (they come last);
             # ascending, every dated case still follows.
+            tie: ColumnElement[bool]
+            if position.source == self.source:
+                db_key: Any = part.key_to_db(position.key)
+                tie = key < db_key if descending else key > db_key
+            else:
+                tie = true() if self._follows(position) else false()
             same_day = and_(day.is_(None), tie)
             return same_day if descending else or_(day.is_not(None), same_day)
         last_day = position.reported_at.isoformat()
-        beyond = or_(day < last_day, day.is_(None)) if descending else day > last_day
-        return or_(beyond, and_(day == last_day, tie))
+        dated: ColumnElement[bool]
+        if position.source == self.source:
+            pair, last = tuple_(day, key), tuple_(literal(last_day), part.key_to_db(position.key))
+            dated = pair < last if descending else pair > last
+        elif self._follows(position):  # this source's cases of that day come after it
+            dated = day <= last_day if descending else day >= last_day
+        else:
+            dated = day < last_day if descending else day > last_day
+        return or_(dated, day.is_(None)) if descending else dated
+
+    def _follows(self, position: Keyset) -> bool:
+        """Whether this source's cases follow ``position``'s (another source) on the same day."""
+        return self.source < position.source if self.descending else self.source > position.source
 
 
 def _sort_date(part: CompiledPart, day: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:

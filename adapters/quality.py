@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, case, cast, func, literal, not_, select, true
+from sqlalchemy import String, Table, case, cast, func, literal, not_, or_, select, true
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 from sqlalchemy.sql.selectable import Alias, Join
 
 from adapters.base import SourceError
-from adapters.compiler import CompiledPart
+from adapters.compiler import CompiledPart, split_service_type
 from adapters.mapping import (
     DEFAULT_CODE,
     ChildValues,
@@ -216,6 +216,13 @@ def _present(value: FieldValue) -> ColumnElement[Any] | None:
     if value.lookup is not None:
         readable = value.lookup.keys_where(lambda _code: True)
         return case((value.lookup.key.in_(readable), 1), else_=None) if readable else literal(None)
+    if value.empty_reads_as is not None and value.sql is not None:
+        # An empty source value reads as UNKNOWN (or OTHER): a value in records, none in the source.
+        if value.from_child or not value.raw:
+            # Values of a child table: a row without one known code reads as that name too.
+            return case((value.sql == value.empty_reads_as, None), else_=1)
+        raw = value.raw[0]
+        return case((or_(raw.is_(None), text_of(raw) == ""), None), else_=1)
     return value.sql
 
 
@@ -514,9 +521,12 @@ async def _split_codes(
     table = dict(source.mapping.codes.get(spec.codes, {})) if spec.codes else None
     known = _known_values(kind, table)
     leftover = leftover_tokens(wrapped_tokens(raw, spec.split), spec.split, known)
-    rows, quality.truncated = await _grouped(
-        source, compiled, [text_of(raw)], *_where(compiled, raw.is_not(None), leftover != "")
-    )
+    conditions = [raw.is_not(None), leftover != ""]
+    if split_service_type(compiled.part) is spec:
+        # The part has a row per code of the cell: count the cell once, on the one row its
+        # unknown codes became (keyed ``#*``), not once per service it holds.
+        conditions.append(compiled.key_column.endswith("#" + DEFAULT_CODE, autoescape=True))
+    rows, quality.truncated = await _grouped(source, compiled, [text_of(raw)], *_where(compiled, *conditions))
     _keep_unmapped(quality, rows, _fallback_of(kind, table))
 
 

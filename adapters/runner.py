@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.base import SourceDataError, SourceError, SourceTimeout, count_rows
 from adapters.engines import EngineOptions
+from adapters.pgdirect import DirectFailure, DirectStatements
 
 #: Pauses before retrying a transient connection failure (then give up).
 RETRY_BACKOFF = (0.05, 0.25)
@@ -34,12 +35,21 @@ RETRY_BACKOFF = (0.05, 0.25)
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
+#: PostgreSQL's SQLSTATE for a statement cancelled (``statement_timeout``, a cancel request).
+QUERY_CANCELED = "57014"
+
+
 def is_timeout(exc: SQLAlchemyError) -> bool:
-    """A statement cancelled by its timeout: SQLite interrupt, PostgreSQL statement_timeout."""
+    """A statement cancelled by its timeout: SQLite interrupt, PostgreSQL statement_timeout.
+
+    SQLAlchemy 2.1's asyncpg adapter wraps asyncpg's ``QueryCanceledError`` in a generic
+    ``Error`` that keeps the SQLSTATE: the class name alone does not tell.
+    """
     original = getattr(exc, "orig", None)
     name = type(original).__name__ if original is not None else ""
     text = str(original).lower() if original is not None else ""
     cancelled = name in {"QueryCanceledError", "QueryCanceled"}
+    cancelled = cancelled or getattr(original, "sqlstate", None) == QUERY_CANCELED
     return cancelled or text == "interrupted"
 
 
@@ -78,6 +88,12 @@ class StatementRunner:
         self.name = name
         self.engine = engine
         self.options = options
+        #: Statements sent again go straight through asyncpg on PostgreSQL (adapters/pgdirect.py).
+        self.direct = (
+            DirectStatements(engine)
+            if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+            else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -95,7 +111,20 @@ class StatementRunner:
         """
         for pause in (*RETRY_BACKOFF, None):
             try:
-                rows = await self._execute(stmt, parameters)
+                shape = self.direct.shape(stmt) if self.direct is not None else None
+                if shape is not None:
+                    rows = await self.direct.fetch(shape, parameters)  # type: ignore[union-attr]
+                else:
+                    rows = await self._execute(stmt, parameters)
+            except DirectFailure as exc:
+                if exc.kind == "timeout":
+                    raise SourceTimeout(f"source {self.name!r}: statement timed out") from None
+                if pause is not None and exc.kind == "disconnect":
+                    await asyncio.sleep(pause)
+                    continue
+                error = SourceError(f"source {self.name!r}: database error ({type(exc.original).__name__})")
+                error.detail = database_message(exc.original)
+                raise error from None
             except SQLAlchemyError as exc:
                 if is_timeout(exc):
                     raise SourceTimeout(f"source {self.name!r}: statement timed out") from None

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import datewalk, filters, predicates, sql_facts, statistics
+from adapters import datewalk, filters, predicates, sql_facts, sqldates, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
@@ -86,9 +86,10 @@ class MappedSQLSource(Source):
         #: index walk of an ISO text or Unix date, else counts per distinct raw value
         #: (:mod:`adapters.datewalk`; probed at open). None: the canonical order, row by row.
         self._walk: datewalk.DateWalk | datewalk.CountedDays | None = None
-        #: Whether the raw report dates repeat enough for statistics to compute each distinct
-        #: value's day once (:func:`adapters.datewalk.repeats_enough`; probed at open).
-        self._days_repeat = False
+        #: What statistics compute each case's report day once per distinct value of: the raw
+        #: date, or the text its day depends on alone (:func:`adapters.sqldates.day_key`), the
+        #: first that repeats enough (:func:`adapters.datewalk.repeats_enough`; probed at open).
+        self._day_key: ColumnElement[Any] | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -105,20 +106,20 @@ class MappedSQLSource(Source):
             runner = StatementRunner(self.name, engine, self.options)
             await learn_lookups(compiled, runner)
             walk = await _date_walk(compiled, runner)
-            repeat = (
-                walk is not None and walk.day_of is not None and await _days_repeat(compiled, walk, runner)
-            )
+            day_key = None
+            if walk is not None and walk.day_of is not None:
+                day_key = await _day_key(compiled, walk, runner)
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
-        self._walk, self._days_repeat = walk, repeat
+        self._walk, self._day_key = walk, day_key
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
-            self._walk, self._days_repeat = None, False
+            self._walk, self._day_key = None, None
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -152,13 +153,19 @@ class MappedSQLSource(Source):
 
     @property
     def day_reader(self) -> tuple[ColumnElement[Any], datewalk.DayOf] | None:
-        """The case part's raw report-date column and its canonical day as a function of a raw
+        """A key of the case part's report day — its raw column, or the text the day depends
+        on alone (a date-time's date part) — and the canonical day as a function of a key
         value (:func:`adapters.datewalk.raw_day_reader`), where raw values compare exactly
-        (probed at open): statistics then compute the day once per distinct value."""
+        and keys repeat (probed at open): statistics then compute the day once per key."""
         walk = self._walk
-        if walk is None or walk.day_of is None or not self._days_repeat:
+        if walk is None or walk.day_of is None or self._day_key is None:
             return None
-        return walk.raw, walk.day_of
+        return self._day_key, walk.day_of
+
+    @property
+    def _days_repeat(self) -> bool:
+        """Whether the raw report dates themselves key the day for statistics."""
+        return self._walk is not None and self._day_key is self._walk.raw
 
     def compiled_parts(self, entity: Entity) -> list[CompiledPart]:
         """The compiled parts of ``entity`` (see :class:`~adapters.compiler.CompiledPart`)."""
@@ -473,15 +480,27 @@ async def _date_walk(
     return walk
 
 
-async def _days_repeat(
+async def _day_key(
     source: CompiledSource, walk: datewalk.DateWalk | datewalk.CountedDays, runner: StatementRunner
-) -> bool:
-    """Whether the case part's raw dates repeat enough to be read once per distinct value."""
-    try:
-        rows = await runner.fetch(datewalk.repetition_probe(source.case_part(), walk.raw))
-    except SourceError:
-        return False  # an optimisation only
-    return datewalk.repeats_enough(rows)
+) -> ColumnElement[Any] | None:
+    """What statistics key the case part's report day by: the raw date where its values repeat
+    enough to be read once per distinct value, else the text the day depends on alone
+    (:func:`adapters.sqldates.day_key`, decided by the declared formats) where that repeats;
+    None where neither does (the day is then computed per case)."""
+    part = source.case_part()
+    value = part.values.get("reported_at")
+    keys = [walk.raw]
+    prefix = sqldates.day_key(walk.raw, value.date_formats) if value is not None else None
+    if prefix is not None:
+        keys.append(prefix)
+    for key in keys:
+        try:
+            rows = await runner.fetch(datewalk.repetition_probe(part, key))
+        except SourceError:
+            return None  # an optimisation only
+        if datewalk.repeats_enough(rows):
+            return key
+    return None
 
 
 def _sorted_by_its_type(part: CompiledPart, dialect: str) -> bool:

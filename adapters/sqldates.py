@@ -400,6 +400,32 @@ def _named_parts(text: ColumnElement[str], pattern: Pattern) -> ColumnElement[st
     return _checked(_cat(parts["Y"], "-", month, "-", _pad2(parts["D"])))
 
 
+#: How many characters of the trimmed text decide an ISO date (:class:`IsoDatePrefix`): the
+#: ten of ``YYYY-MM-DD`` and the one after them (nothing, a space or ``T``). Whatever follows —
+#: a time, a zone, junk — never changes the day.
+ISO_DAY_CHARS = 11
+
+
+def day_key(column: ColumnElement[Any], formats: tuple[str, ...]) -> ColumnElement[str] | None:
+    """The shortest text the day of ``column`` is a function of, when shorter than the value.
+
+    Decided from the declared formats alone, when the mapping is compiled: a text column read
+    with ``YYYY-MM-DD`` only has its day decided by the first :data:`ISO_DAY_CHARS` characters
+    of its trimmed text, so ``substr(trim(x), 1, 11)`` — the date part of a date-time — keys
+    the day: the date expression gives the same day on this prefix as on the whole value
+    (trimming the prefix can only drop an 11th character that is a space, which the expression
+    reads as it reads the end of the text). Statistics then compute the day once per distinct
+    prefix — one per reported day — where each date-time is a value of its own. None for any
+    other format, or several (a numeric pattern reads up to the first space, a month name the
+    whole text), and for a column that is not text (a DATE is read by its type).
+    """
+    fmts = tuple(canonical_format(f) for f in formats)
+    kind = getattr(column, "type", None)
+    if fmts != (ISO,) or not isinstance(kind, String) or isinstance(kind, Date):
+        return None
+    return func.substr(_text(column), 1, ISO_DAY_CHARS, type_=String)
+
+
 def parse_date(column: ColumnElement[Any], formats: tuple[str, ...]) -> ColumnElement[str]:
     """ISO text of ``column`` read with the first of ``formats`` that parses, else NULL."""
     expressions = [format_expression(column, fmt) for fmt in formats]

@@ -110,6 +110,9 @@ class FieldValue:
     raw_never_null: bool = False
     #: A date read from one column: the formats it is parsed with, in order (else empty).
     date_formats: tuple[str, ...] = ()
+    #: The national name an empty source value reads as (``sex`` → ``UNKNOWN``): records show
+    #: it, but the source held no value, so completeness does not count it.
+    empty_reads_as: str | None = None
 
     @property
     def selected(self) -> list[ColumnElement[Any]]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -537,6 +538,7 @@ class QuerySafety(SchemaExtension):
                 context.variables,
                 context.context,
                 limits,
+                getattr(context.schema, "estimates", None),
             )
             if refusal is not None:
                 context.result = ExecutionResult(data=None, errors=[refusal])
@@ -551,6 +553,78 @@ class QuerySafety(SchemaExtension):
             ) from None
 
 
+class Estimates:
+    """Cost and work estimates of operations already priced (bounded LRU, kept per schema).
+
+    Both are functions of the document, the operation, the variables, the hub's limits, whether
+    the caller's statistics are suppressed and how many sources a fan-out reaches; a portal
+    sending the same operation again is priced once (two walks of its selection: ~5 % of the
+    hub's CPU per portal page, issue 13). The entry keeps the document and the limits alive, so
+    the ids in its key are never reused while it exists. Variables that are not plain JSON
+    values are priced afresh every time.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, Any, int, float | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        limits: QueryLimits,
+        suppressed: bool,
+        sources: int,
+    ) -> tuple[int, float | None]:
+        """(cost, work) of the operation, from the cache or estimated now; the work is not
+        estimated (None) for an operation whose cost is over the limit already."""
+        frozen = _frozen(variables or {})
+        key = None
+        if frozen is not _UNHASHABLE:
+            key = (id(schema), id(document), operation_name, frozen, id(limits), suppressed, sources)
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[2], found[3]
+        cost = estimate_cost(schema, document, operation_name, variables, limits.list_size)
+        work = None
+        if cost <= limits.max_cost:
+            work = estimate_work(
+                schema, document, operation_name, variables, limits, suppressed=suppressed, sources=sources
+            )
+        if key is not None:
+            self._entries[key] = ((schema, document), limits, cost, work)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return cost, work
+
+
+_UNHASHABLE = object()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a JSON value (dicts as sorted items, lists as tuples)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return (type(value), value)  # 1, 1.0 and True price alike, but are kept apart anyway
+    if isinstance(value, Mapping):
+        items = []
+        for k, v in value.items():
+            each = _frozen(v)
+            if each is _UNHASHABLE or not isinstance(k, str):
+                return _UNHASHABLE
+            items.append((k, each))
+        return ("{", tuple(sorted(items)))
+    if isinstance(value, list | tuple):
+        members = tuple(_frozen(v) for v in value)
+        return _UNHASHABLE if any(m is _UNHASHABLE for m in members) else ("[", members)
+    return _UNHASHABLE
+
+
 def _refusal(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -558,9 +632,16 @@ def _refusal(
     variables: Mapping[str, Any] | None,
     context: Any,
     limits: QueryLimits,
+    estimates: Estimates | None = None,
 ) -> GraphQLError | None:
     """Why an operation may not run (cost, work, or the caller's work budget), or None."""
-    cost = estimate_cost(schema, document, operation_name, variables, limits.list_size)
+    ctx = optional_context(context)
+    guard = ctx.guard if ctx is not None else None
+    suppressed = not isinstance(guard, Guard) or guard.statistics_k() is not None
+    sources = max(1, len(ctx.federation.registry.all()) if ctx is not None else 5)
+    if estimates is None:
+        estimates = Estimates(max_entries=0)
+    cost, work = estimates.get(schema, document, operation_name, variables, limits, suppressed, sources)
     if cost > limits.max_cost:
         return too_complex(
             f"estimated cost {cost} exceeds the limit of {limits.max_cost} "
@@ -569,13 +650,7 @@ def _refusal(
             limits.max_cost,
             cost,
         )
-    ctx = optional_context(context)
-    guard = ctx.guard if ctx is not None else None
-    suppressed = not isinstance(guard, Guard) or guard.statistics_k() is not None
-    sources = len(ctx.federation.registry.all()) if ctx is not None else 5
-    work = estimate_work(
-        schema, document, operation_name, variables, limits, suppressed=suppressed, sources=max(1, sources)
-    )
+    assert work is not None  # estimated whenever the cost is within the limit
     if work > limits.max_work:
         return too_complex(
             f"estimated work {work:.0f} ms exceeds the limit of {limits.max_work:.0f} ms "

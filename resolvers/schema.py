@@ -10,7 +10,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
@@ -23,13 +24,14 @@ from resolvers.context import optional_context
 from resolvers.entities import check_representations
 from resolvers.extensions import ErrorCodes, RequestMetrics, SourceReport, log
 from resolvers.federation_docs import describe_federation
+from resolvers.hooks import CachedHooksRunner
 from resolvers.indicators import IndicatorQueries
 from resolvers.onboarding import Mutation as SourceMutation
 from resolvers.onboarding import QualityQueries
 from resolvers.persons import PersonQueries
 from resolvers.query import CaseQueries
 from resolvers.review import ReviewMutation, ReviewQueries
-from resolvers.safety import QuerySafety
+from resolvers.safety import Estimates, QuerySafety
 from resolvers.statistics import StatisticsQueries
 
 
@@ -56,11 +58,20 @@ class Mutation(SourceMutation, ReviewMutation):
 class HubSchema(strawberry.federation.Schema):
     """Logs errors without tracebacks or messages of unexpected exceptions (no leaks); keeps the
     compiled plans of known operations (:mod:`resolvers.compiled`); checks ``_entities``
-    representations before resolving them (:mod:`resolvers.entities`)."""
+    representations before resolving them (:mod:`resolvers.entities`); enters extension hooks
+    decided once per class (:mod:`resolvers.hooks`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.plans = PlanCache()
+        #: Cost and work of operations already priced (resolvers/safety.py).
+        self.estimates = Estimates()
         super().__init__(*args, execution_context_class=execution_context_for(self.plans), **kwargs)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        # The same hooks in the same order, decided once per extension class (resolvers/hooks.py).
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]

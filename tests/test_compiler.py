@@ -548,6 +548,19 @@ def test_latest_of_needs_a_usable_section(tmp_path: Path) -> None:
             "case part 'kasus'.stage: [service].status must be a plain column, with key and case_key",
         )
     ]
+    section = '[[stage_event]]\ntable = "tahapan"\nkey = "id"\norder_by = "urut"\ncase_key = "id_kasus"\n'
+    twice = MAPPING.replace(section, section + 'stage = { column = "tahap", codes = "tahap" }\n\n' + section)
+    assert twice.count("[[stage_event]]") == 2
+    assert _problems(twice, tables) == [
+        (_line(twice, stage), "case part 'kasus'.stage: latest_of needs a single-table [stage_event] section")
+    ]
+    renamed = MAPPING.replace('stage = { column = "tahap", codes', 'stage = { column = "langkah", codes')
+    assert _problems(renamed, tables) == sorted(
+        [
+            (_line(renamed, stage), "case part 'kasus'.stage: column langkah not found"),
+            (_line(renamed, 'column = "langkah"'), "stage part 'tahapan': column langkah does not exist"),
+        ]
+    )
 
 
 def test_a_table_without_a_key_needs_its_own_case_key_column(tmp_path: Path) -> None:
@@ -705,3 +718,188 @@ def test_the_fenced_layer_of_a_persons_parents_on_postgresql(tmp_path: Path) -> 
     assert on_sqlite.narrow is not None and on_sqlite.narrow.of_parents("rel0") is None
     plain = compile_source(mapping, tables).parts_of(Entity.PERSON)[0]
     assert plain.narrow is not None and plain.narrow.of_parents("rel0") is None
+
+
+# --- the data-quality report reads the compiled values ---------------------------------------------
+
+
+async def test_data_quality_counts_what_each_field_form_could_not_read(source: MappedSQLSource) -> None:
+    """``dataQuality`` counts, per field, the source values present but read as nothing, from
+    the compiled value and its raw column (the rows above, counted by hand)."""
+    from adapters.quality import measure
+
+    report = await measure(source, today=date(2026, 1, 1))
+    fields = {(q.part, q.field): q for q in report.fields}
+
+    def seen(part: str, name: str) -> tuple[int, int, int, int]:
+        q = fields[(part, name)]
+        assert q.error is None, (part, name, q.error)
+        return (q.rows, q.non_null, q.parse_failures, q.unmapped_count)
+
+    assert report.rows == {
+        "case:kasus": 4,  # case 3 is left out by the row filter
+        "person:korban": 5,
+        "person:pelaku": 2,  # P-3 has no status: left out by require
+        "person:saksi": 2,
+        "service:layanan": 6,  # a row per service of a cell
+        "stage:tahapan": 4,
+    }
+    assert seen("kasus", "reported_at") == (4, 3, 1, 0)  # 'bukan tanggal'
+    assert [(v.value, v.count) for v in fields[("kasus", "reported_at")].parse_examples] == [
+        ("bukan tanggal", 1)
+    ]
+    assert seen("kasus", "country") == (4, 2, 0, 1)  # 'zzz' is no alpha-3 code
+    assert seen("kasus", "region") == (4, 3, 0, 0)
+    # An empty cell reads as UNKNOWN in records but is no value of the source: case 4's NULL.
+    assert seen("kasus", "exploitation_types") == (4, 3, 0, 1)  # 'XX': the "*" default
+    # Cases 1 and 2 name known means; case 5 only 'ZZZ' (read as UNKNOWN), case 4 none.
+    assert seen("kasus", "means") == (4, 2, 0, 1)
+    assert seen("korban", "birth_date") == (5, 2, 0, 0)
+    assert seen("korban", "age") == (5, 2, 0, 0)
+    assert seen("korban", "child") == (5, 2, 0, 0)
+    assert seen("korban", "nik") == (5, 2, 1, 0)  # 'NIK 32' keeps letters
+    assert fields[("korban", "nik")].invalid_niks == 1  # '32015': not 16 characters
+    assert seen("korban", "sex") == (5, 4, 0, 1)  # korban/4's NULL; 'X' is a value not in the list
+    assert seen("layanan", "status") == (6, 4, 0, 0)  # the RS;ZZ row's two services have none
+    assert seen("pelaku", "age") == (2, 1, 0, 0)
+    assert seen("layanan", "type")[3] == 1  # 'RS;ZZ': ZZ by the "*" default
+
+
+def test_problems_point_at_the_line_inside_a_sub_table(tmp_path: Path) -> None:
+    """Joins and row filters written as TOML sub-tables, and the key and service type columns:
+    each missing column is reported at the line that names it, not at its section's."""
+    joins = (
+        'joins = [\n    { table = "klien", on = { id_klien = "id_klien" } },\n'
+        '    { table = "kasus", on = { id_kasus = "id" } },\n]\n'
+    )
+    assert joins in MAPPING
+    sub_tables = (
+        '\n[[person.joins]]\ntable = "klien"\non = { id_klien = "klien_id" }\n'
+        '\n[[person.joins]]\ntable = "kasus"\non = { id_kasus = "id" }\n'
+    )
+    text = (
+        MAPPING.replace(joins, "")
+        .replace('phone = "klien.telp"\n', 'phone = "klien.telp"\n' + sub_tables)
+        .replace('where = { jenis = ["TPPO", "TPPO-ANAK"] }\n', "")
+        .replace("\n[[stage_event]]", '\n[case.where]\njenis = ["TPPO"]\nkategori = ["X"]\n\n[[stage_event]]')
+        .replace('table = "saksi"\nkey = "id"', 'table = "saksi"\nkey = "nomor"')
+        .replace('type = { column = "jenis", codes', 'type = { column = "jenis_layanan", codes')
+    )
+    assert _problems(text, _tables(tmp_path / "db.sqlite")) == sorted(
+        [
+            (_line(text, "kategori = "), "case part 'kasus': column kategori does not exist"),
+            (
+                _line(text, 'on = { id_klien = "klien_id" }'),
+                "person part 'korban': join korban.id_klien = klien.klien_id: no such column",
+            ),
+            (_line(text, 'key = "nomor"'), "person part 'saksi': column nomor does not exist"),
+            (
+                _line(text, 'column = "jenis_layanan"'),
+                "service part 'layanan': column jenis_layanan does not exist",
+            ),
+        ]
+    )
+
+
+async def test_constant_values_serve_records_filters_and_statistics(tmp_path: Path) -> None:
+    """A table whose every row has the same value says so with ``{ value = … }``: an enum
+    member (not a list, for a single-valued field) or a plain value, the same in a record, a
+    filter and a count."""
+    write_database(tmp_path / "dinsos.sqlite")
+    text = MAPPING.replace(
+        'case_key = "id_kasus"\nroles = { column = "peran", codes = "peran" }',
+        'case_key = "id_kasus"\nroles = { column = "peran", codes = "peran" }\n'
+        'sex = { value = "FEMALE" }\ncitizenship = { value = "ID" }',
+    )
+    assert text != MAPPING
+    options = EngineOptions("sqlite:///dinsos.sqlite")
+    src = MappedSQLSource(load_mapping_text(text, "dinsos"), options, tmp_path)
+    await src.open()
+    try:
+        people = await src.children(Entity.PERSON, "case_key", CASE_KEYS)
+        assert sorted((p.key, p.sex, p.citizenship) for p in people if p.key.startswith("saksi/")) == [
+            ("saksi/1", Sex.FEMALE, "ID"),
+            ("saksi/2", Sex.FEMALE, "ID"),
+        ]
+        # korban/1 and the victim-witness saksi/1 of case 4 (saksi/2 is a witness, no victim).
+        females = await src.search_cases(CaseSearch(filter=CaseFilter(victim_sex=(Sex.FEMALE,)), limit=50))
+        assert sorted(c.key for c in females) == ["1", "4"]
+        assert await src.count_cases(CaseFilter(victim_sex=(Sex.UNKNOWN,))) == 2  # cases 2 and 5
+        sexes = await src.aggregate(StatisticsRequest(Measure.VICTIM_RECORDS, (Dimension.SEX,)))
+        assert sexes == {("FEMALE",): 2, ("MALE",): 1, ("UNKNOWN",): 2}
+        from adapters.quality import measure
+
+        fields = {(q.part, q.field): q for q in (await measure(src, today=date(2026, 1, 1))).fields}
+        assert [(q.constant, q.rows, q.non_null) for q in (fields[("saksi", "sex")],)] == [(True, 2, 2)]
+    finally:
+        await src.close()
+
+
+# --- regions: codes, names, a province column, a constant province, aliases, close variants ------
+
+REGION_ROWS = [
+    # (id, regency name, province name, code)
+    (1, "Banjar", "Kalimantan Selatan", " 32.73 "),  # Kabupaten Banjar (63.03) by its province
+    (2, "Banjar", "Jawa Barat", "3374"),  # Kota Banjar (32.79)
+    (3, "Kab Kita", None, "99.99"),  # only the mapping's own alias knows it; no such code
+    (4, "Kab. Cilacapp", "Jawa Tengah", None),  # a typo of Kabupaten Cilacap (33.01)
+    (5, None, None, "x"),
+    (6, "Kota Bandung", None, "3273011001"),  # a village code: its regency, 32.73
+]
+REGION_MAPPINGS = {
+    "names": 'region = { regency_name = "kab", province_name = "prov", aliases = { "Kab Kita" = "32.04" } }',
+    "exact names": 'region = { regency_name = "kab", province_name = "prov", fuzzy = false }',
+    "in province 32": 'region = { regency_name = "kab", province = "32" }',
+    "codes": 'region = { column = "kode" }',
+}
+#: Per mapping, each case's region as docs/mapping.md's rules and the Kemendagri list give it.
+REGION_EXPECTED = {
+    "names": {"1": "63.03", "2": "32.79", "3": "32.04", "4": "33.01", "5": None, "6": "32.73"},
+    "exact names": {"1": "63.03", "2": "32.79", "3": None, "4": None, "5": None, "6": "32.73"},
+    # Names matched inside the province; a blank name is the province itself.
+    "in province 32": {"1": "32.79", "2": "32.79", "3": None, "4": None, "5": "32", "6": "32.73"},
+    "codes": {"1": "32.73", "2": "33.74", "3": None, "4": None, "5": None, "6": "32.73"},
+}
+
+
+@pytest.mark.parametrize("form", sorted(REGION_MAPPINGS))
+async def test_region_forms_in_records_filters_statistics_and_quality(tmp_path: Path, form: str) -> None:
+    db = sqlite3.connect(tmp_path / "wilayah.sqlite")
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT, kode TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, '2023-01-01', ?, ?, ?)", REGION_ROWS)
+    db.commit()
+    db.close()
+    text = (
+        '[source]\nagency = { code = "DINSOS", name = "Dinas Sosial", type = "LOCAL_GOVERNMENT" }\n\n'
+        f'[case]\ntable = "kasus"\nkey = "id"\nreported_at = "tgl"\n{REGION_MAPPINGS[form]}\n'
+    )
+    options = EngineOptions("sqlite:///wilayah.sqlite")
+    src = MappedSQLSource(load_mapping_text(text, "wilayah"), options, tmp_path)
+    await src.open()
+    try:
+        expected = REGION_EXPECTED[form]
+        cases = await src.search_cases(CaseSearch(limit=50))
+        assert {c.key: c.region for c in cases} == expected
+        in_32 = sorted(k for k, code in expected.items() if code is not None and code.startswith("32"))
+        found = await src.search_cases(CaseSearch(filter=CaseFilter(regions=("32",)), limit=50))
+        assert sorted(c.key for c in found) == in_32
+        provinces: dict[tuple[str | None], int] = {}
+        for code in expected.values():
+            province = (code.split(".")[0] if code else None,)
+            provinces[province] = provinces.get(province, 0) + 1
+        assert await src.aggregate(StatisticsRequest(Measure.CASES, (Dimension.PROVINCE,))) == provinces
+        from adapters.quality import measure
+
+        (region,) = [q for q in (await measure(src, today=date(2026, 1, 1))).fields if q.field == "region"]
+        # Values present in the source that read as no region (a blank name is no value).
+        unread = sum(
+            1
+            for i, name, _, code in REGION_ROWS
+            if expected[str(i)] is None and (code if form == "codes" else name)
+        )
+        assert (region.non_null, region.unmapped_count) == (
+            sum(v is not None for v in expected.values()),
+            unread,
+        )
+    finally:
+        await src.close()

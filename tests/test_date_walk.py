@@ -652,3 +652,188 @@ async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_o
     assert wide, "some node reads the cases"
     computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
     assert not computing, computing
+
+
+# --- statistics of date-times: each day computed once per date part (adapters.sqldates.day_key) --
+#
+# A register whose ISO date-times are one raw value a case (bp2mi's ``YYYY-MM-DD HH:MM:SS``) has
+# no repeated raw value to key the day by; its date part does repeat. The day read on the date
+# part must be the day read on the whole value, for every text: times, ``T``, spaces around,
+# an 11th character that is not a separator, impossible days, junk, NULL. Compared with the
+# independent reading :func:`canonical_day`.
+
+datetime_texts = st.builds(
+    lambda day, time, left, right: f"{left}{day}{time}{right}",
+    st.sampled_from(DAYS),
+    st.one_of(
+        st.sampled_from(["", " ", "T", "  08:00", "T23:59:59Z", " junk"]),
+        st.builds(lambda s: f" {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}", st.integers(0, 86399)),
+        st.builds(lambda s: f"T{s // 3600:02d}:{s // 60 % 60:02d}", st.integers(0, 86399)),
+    ),
+    st.sampled_from(["", "", " ", "  "]),
+    st.sampled_from(["", "", " "]),
+)
+datetime_junk = st.sampled_from(
+    [
+        "2023-01-0108:00",  # the 11th character is a digit
+        "2023-01-01x08:00",
+        "2023-01-01\t08:00",  # only spaces separate
+        "2023-01-01-08:00",
+        "2023-02-29 08:00",
+        "2023-13-01 08:00",
+        "0000-01-01 08:00",
+        "2023-1-01 08:00:00",
+        "x2023-01-01 08:00",
+        "2023-01-0",
+        "2023-01-0 1",
+        "",
+        " ",
+        "08:00",
+    ]
+)
+datetime_registers = st.lists(
+    st.one_of(datetime_texts, datetime_texts, datetime_junk, st.none()), min_size=8, max_size=60
+)
+
+
+def with_unique_times(texts: list[str | None]) -> list[str | None]:
+    """``texts`` plus date-times of their own (as many as they and 120 more), so the raw values
+    cannot repeat :data:`REPEATS_ENOUGH` times on average while their date parts (at most ~30
+    distinct) do: the statistics must key the day by the date part."""
+    filler = [f"{DAYS[i % len(DAYS)]} {i // 60:02d}:{i % 60:02d}:07" for i in range(len(texts) + 120)]
+    return [*texts, *filler]
+
+
+async def check_date_parts(source: MappedSQLSource, texts: list[Any]) -> None:
+    reader = source.day_reader
+    assert reader is not None and not source._days_repeat, "statistics key the day by its date part"
+    request = StatisticsRequest(Measure.CASES, (Dimension.YEAR, Dimension.MONTH), CaseFilter())
+    cells = await source.aggregate(request)
+    days = [canonical_day(text) for text in texts]
+    wanted = Counter((day[:4], day[:7]) if day else (None, None) for day in days)
+    assert cells == dict(wanted), texts
+    # The same cases through a filter on the report date: the frame's day and the filter's agree.
+    span = CaseFilter(reported_from=date(2022, 12, 31), reported_to=date(2023, 1, 2))
+    cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), span))
+    inside = Counter((day[:4],) for day in days if day is not None and "2022-12-31" <= day <= "2023-01-02")
+    assert cells == dict(inside), texts
+
+
+@settings(SETTINGS, max_examples=20)
+@given(texts=datetime_registers)
+async def test_statistics_of_date_times_read_each_value_as_records_do_on_sqlite(
+    tmp_path: Path, texts: list[str | None]
+) -> None:
+    texts = with_unique_times(texts)
+    path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
+    db.commit()
+    db.close()
+    source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        await check_date_parts(source, texts)
+    finally:
+        await source.close()
+        path.unlink(missing_ok=True)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(texts=datetime_registers)
+async def test_statistics_of_date_times_read_each_value_as_records_do_on_postgres(
+    walk_database: str, texts: list[str | None]
+) -> None:
+    texts = with_unique_times(texts)
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2)", list(enumerate(texts, start=1)))
+    finally:
+        await connection.close()
+    source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
+    await source.open()
+    try:
+        await check_date_parts(source, texts)
+    finally:
+        await source.close()
+
+
+@pytest.mark.parametrize(
+    ("formats", "keyed"),
+    [
+        ('"YYYY-MM-DD"', True),
+        ('"YYYY-MM-DD HH:MM:SS"', True),  # the old spelling of the same format
+        ('["YYYY-MM-DD", "DD/MM/YYYY"]', False),  # a numeric pattern reads up to the first space
+        ('"DD-MM-YYYY"', False),
+        ('"serial"', False),
+    ],
+)
+async def test_only_an_iso_text_date_is_keyed_by_its_date_part(
+    tmp_path: Path, formats: str, keyed: bool
+) -> None:
+    """Decided from the declared formats when the mapping is compiled, not from the values."""
+    path = tmp_path / "keyed.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(with_unique_times([]), start=1)))
+    db.commit()
+    db.close()
+    declared = f'reported_at = {{ column = "tgl", format = {formats} }}'
+    mapping = MAPPING.replace('reported_at = "tgl"', declared)
+    source = MappedSQLSource(load_mapping_text(mapping, "walk"), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        assert (source.day_reader is not None) is keyed
+        assert not source._days_repeat
+    finally:
+        await source.close()
+
+
+async def test_statistics_of_date_times_compute_the_day_of_date_parts_not_of_every_case_on_postgres(
+    walk_database: str,
+) -> None:
+    """Cases by year on PostgreSQL, one date-time a case: no plan node that sees all 20,000
+    cases computes a day."""
+    from sqlalchemy import event
+
+    connection = await asyncpg.connect(walk_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
+        await connection.execute(
+            "INSERT INTO kasus SELECT i, to_char(timestamp '2020-01-01' + i * interval '131 minutes', "
+            "'YYYY-MM-DD HH24:MI:SS') FROM generate_series(1, 20000) AS i"
+        )
+        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+        await connection.execute("ANALYZE kasus")
+        source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
+        await source.open()
+        sent: list[tuple[str, Any]] = []
+        try:
+            assert source._engine is not None
+            event.listen(
+                source._engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
+            )
+            cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter()))
+        finally:
+            await source.close()
+        # 20,000 × 131 minutes from 2020-01-01 00:00 ends in 2024-12-27.
+        assert sum(cells.values()) == 20000 and set(cells) == {(str(y),) for y in range(2020, 2025)}
+        (statement, parameters), *_ = sent
+        plan = await connection.fetch(
+            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + statement, *parameters
+        )
+    finally:
+        await connection.close()
+    wide = [node for node in _nodes(json_plan(plan)) if _rows(node) > 2000]
+    assert wide, "some node reads the cases"
+    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+    assert not computing, computing

@@ -143,3 +143,20 @@ def test_a_date_column_is_ordered_by_itself(part: CompiledPart, never_null: bool
     missing = {k: v for k, v in part.values.items() if k != "reported_at"}
     order = CaseOrder.of(SOURCE, replace(part, values=missing), SortOrder.DESC, "postgresql")
     assert order.sort_day is part.date_expr and order.explicit_nulls
+
+
+@pytest.mark.parametrize("order", [SortOrder.ASC, SortOrder.DESC])
+def test_a_dated_position_names_the_date_once_per_row(part: CompiledPart, order: SortOrder) -> None:
+    """After a dated position the canonical date appears in the condition once, plus once for
+    the undated rows that follow a descending position (issue 13: a computed date is computed
+    again wherever a condition names it; the row comparison replaced three and two names).
+    The rows it selects are checked against the rule in the test above."""
+    case_order = CaseOrder(SOURCE, part, order is SortOrder.DESC, table.c.d, False)
+    descending = order is SortOrder.DESC
+    for source in (SOURCE, "a", "z"):
+        condition = case_order.after(Keyset(date(2020, 1, 1), source, "3"))
+        names = [node for node in sa.sql.visitors.iterate(condition) if node is table.c.d]
+        assert len(names) == (2 if descending else 1), (order, source, str(condition))
+    condition = case_order.after(Keyset(date(2020, 1, 1), SOURCE, "3"))
+    sql = str(condition.compile(dialect=postgresql.dialect()))
+    assert "(t.d, t.k) " in sql, sql

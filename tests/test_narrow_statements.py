@@ -56,3 +56,28 @@ async def test_the_count_computes_no_mapped_value(hub: Any) -> None:
         total, sent = await sent_by(source, lambda f=filter: source.count_cases(f))
         assert total > 0 and len(sent) == 1
         assert "kasus_eksploitasi" not in sent[0], sent[0]
+
+
+PAGE_WITHOUT_TOTAL = """
+query {
+  cases(first: 20) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { id reportedAt victims { id sex } } }
+  }
+}
+"""
+
+
+async def test_a_count_only_when_total_count_is_selected(hub: Any) -> None:
+    """``totalCount`` costs a COUNT over every case (the largest statement of the portal
+    page on PostgreSQL, issue 13); a query that does not select it sends none, by plan and
+    field by field alike. With it, one COUNT per source."""
+    source = hub.registry.get("simfoni").source
+    with_total = PAGE_WITHOUT_TOTAL.replace("pageInfo {", "totalCount pageInfo {")
+    for compiled in (True, False):
+        for query, counts in ((PAGE_WITHOUT_TOTAL, 0), (with_total, 1)):
+            result, sent = await sent_by(source, lambda q=query, c=compiled: hub.execute(q, compiled=c))
+            assert not result.errors, result.errors
+            assert len(result.data["cases"]["edges"]) == 20
+            counting = [s for s in sent if "count(*)" in s.lower()]
+            assert len(counting) == counts, (compiled, query, counting)

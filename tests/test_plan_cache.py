@@ -83,3 +83,28 @@ async def test_postgres_plans_the_landing_page_once(pg_hub: Any) -> None:
     assert plans, "the page statement is prepared on the connection"
     generic, custom = plans[0]
     assert custom == 0 and generic >= 8, (generic, custom)
+
+
+async def test_postgres_plans_a_cursor_page_once(pg_hub: Any) -> None:
+    """A cursor's page (its day and key bound) runs on the cached generic plan after the five
+    custom plans PostgreSQL always makes first: the plan that serves one cursor serves every
+    cursor, so a connection does not plan the page again on every request (issue 13)."""
+    source = pg_hub.registry.get("simfoni").source
+    first = await source.search_cases(CaseSearch(limit=21))
+    last = first[-1]
+    after = Keyset(last.reported_at, "simfoni", last.key)
+    sent = await sent_with_parameters(source, lambda: source.search_cases(CaseSearch(after=after, limit=21)))
+    (statement, parameters), *_ = sent
+    assert parameters, "a cursor's day and key are bound"
+    async with source._engine.connect() as conn:
+        for _ in range(12):
+            await conn.exec_driver_sql(statement, tuple(parameters))
+        rows = (
+            await conn.exec_driver_sql(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            )
+        ).all()
+    plans = [(generic, custom) for text, generic, custom in rows if text == statement]
+    assert plans, "the cursor page's statement is prepared on the connection"
+    generic, custom = plans[0]
+    assert custom <= 5 and generic >= 7, (generic, custom)

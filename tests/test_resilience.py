@@ -253,7 +253,12 @@ async def _sleep(seconds: float) -> None:
 
 async def test_a_busy_hub_queues_calls_without_blaming_the_agency(demo_dir: Path, tmp_path: Path) -> None:
     """Calls beyond a source's slots wait before its timeout starts; waiting too long is a
-    SOURCE_TIMEOUT that does not count against the agency's circuit breaker."""
+    SOURCE_TIMEOUT that does not count against the agency's circuit breaker.
+
+    Ordered by events, not by sleeps: the first call holds polri's only slot (with a long
+    timeout) until the three calls queued behind it (with a short one) have timed out, so the
+    outcome does not depend on how fast a loaded machine runs the query.
+    """
     config = parse_config(
         {"hub": {"breaker_threshold": 1}, "sources": sqlite_sources(demo_dir, ["polri"])}, tmp_path
     )
@@ -262,21 +267,25 @@ async def test_a_busy_hub_queues_calls_without_blaming_the_agency(demo_dir: Path
     try:
         entry = hub.registry.get("polri")
         entry.slots = asyncio.Semaphore(1)
-        entry.timeout_seconds = 0.3
+        entry.timeout_seconds = 60.0
         original = entry.source.search_cases
+        holding, release = asyncio.Event(), asyncio.Event()
 
-        async def slow(search: Any) -> Any:
-            await asyncio.sleep(0.2)
+        async def held(search: Any) -> Any:
+            holding.set()
+            await release.wait()
             return await original(search)
 
-        entry.source.search_cases = slow  # type: ignore[method-assign]
-        results = await asyncio.gather(
-            *(hub.execute("{ cases(first: 3) { edges { node { id } } } }") for _ in range(4))
-        )
-        answered = [r for r in results if not r.errors]
-        queued_out = [r for r in results if r.errors]
-        assert answered and queued_out
-        for result in queued_out:
+        entry.source.search_cases = held  # type: ignore[method-assign]
+        query = "{ cases(first: 3) { edges { node { id } } } }"
+        first = asyncio.create_task(hub.execute(query))
+        await holding.wait()  # the first call holds the slot, under a 60 s timeout
+        entry.timeout_seconds = 0.05  # the calls queued behind it wait 50 ms at most
+        queued = await asyncio.gather(*(hub.execute(query) for _ in range(3)))
+        release.set()
+        answered = await first
+        assert answered.errors is None and len(answered.data["cases"]["edges"]) == 3
+        for result in queued:
             assert [e.extensions for e in result.errors] == [{"code": "SOURCE_TIMEOUT", "source": "polri"}]
         assert entry.breaker.state.value == "closed"  # the agency answered every call it got
     finally:

@@ -37,7 +37,7 @@ class GlobalId:
     key: str
 
     def encode(self) -> str:
-        return _b64(f"{self.source}:{self.entity.value}:{self.key}")
+        return encode_id(self.source, self.entity, self.key)
 
     @classmethod
     def decode(cls, text: str) -> GlobalId:
@@ -54,8 +54,8 @@ class GlobalId:
 
 
 def encode_id(source: str, entity: Entity, key: str) -> str:
-    """The opaque global id of a record."""
-    return GlobalId(source, entity, key).encode()
+    """The opaque global id of a record (a page encodes ~50: no object is built for it)."""
+    return _b64(f"{source}:{entity.value}:{key}")
 
 
 def encode_position(kind: str, *values: str | int | None) -> str:
@@ -64,7 +64,7 @@ def encode_position(kind: str, *values: str | int | None) -> str:
     The one cursor codec of the hub: every connection (cases in each order, persons, audit
     entries) encodes its position here, so every cursor is bounded, typed and checked alike.
     """
-    return _b64(json.dumps([kind, *values], separators=(",", ":")))
+    return _b64(_CURSOR_JSON.encode([kind, *values]))
 
 
 def decode_position(text: str, kind: str, arity: int, *, other_kind: str = "another list") -> list[Any]:
@@ -119,8 +119,15 @@ def decode_number_cursor(text: str, kind: str) -> int:
     return number
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` builds this encoder on every call; one is enough.
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
+#: Standard base64 → its URL-safe alphabet (what ``base64.urlsafe_b64encode`` translates).
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    """``base64.urlsafe_b64encode`` without padding, straight from :mod:`binascii` (same bytes)."""
+    return binascii.b2a_base64(text.encode(), newline=False).translate(_URLSAFE).decode().rstrip("=")
 
 
 def _unb64(text: str) -> str:
