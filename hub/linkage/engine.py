@@ -170,6 +170,7 @@ def _finish(
     workers: _Workers | None,
     progress: Progress | None,
 ) -> Linkage:
+    """Block, score, cluster, linked cases, review queue: shared by ``workers`` if given."""
     if workers is not None:
         scored, uncertain, total = _score_in_processes(workers, progress)
     else:
