@@ -66,6 +66,16 @@ _DISCONNECTS: tuple[type[BaseException], ...] = (
     ConnectionError,
 )
 
+#: Errors of a statement or of the client's protocol state. ``InternalClientError`` is what
+#: asyncpg raises when the server ends the session while a statement is in flight (a backend
+#: terminated mid-protocol); it derives from ``Exception`` only, so it is named here: with the
+#: connection closed it is a disconnect (retried on a fresh connection), else an error.
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
 Getter = Callable[[Mapping[str, Any]], Any]
 
 
@@ -147,7 +157,7 @@ class DirectStatements:
             raise DirectFailure("timeout", exc) from None
         except TimeoutError as exc:  # asyncpg's client-side command timeout
             raise DirectFailure("timeout", exc) from None
-        except (*_DISCONNECTS, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (*_DISCONNECTS, *_CLIENT_ERRORS) as exc:
             if isinstance(exc, _DISCONNECTS) or driver.is_closed():  # type: ignore[union-attr]
                 # As SQLAlchemy does on a disconnect: every connection opened before now is
                 # replaced at its next checkout, and this one now.
