@@ -51,6 +51,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -222,40 +223,74 @@ class DateWalk:
         narrowing: list[ColumnElement[bool]],
         descending: bool,
         after_day: date | None,
+        cursor: list[ColumnElement[bool]] | None = None,
     ) -> Select[Any]:
         """Keys of up to ``page_limit`` dated cases in (day, key) order, after ``after_day``.
 
-        ``narrowing`` holds the filter and the keyset condition (on the canonical day, so it
-        decides exactly); the raw ranges below only let the index find the candidates.
-        Parameters: ``page_limit`` and ``page_offset`` (= ``page_limit`` − 1), both written into
-        the statement's text when it runs (:func:`_constant` says why).
+        ``narrowing`` holds the filter's conditions, ``cursor`` the keyset's (both on the
+        canonical values, so they decide exactly); the raw ranges below only let the index
+        find the candidates. Parameters: ``page_limit`` and ``page_offset`` (= ``page_limit`` − 1),
+        both written into the statement's text when it runs (:func:`_constant` says why).
+
+        On PostgreSQL the rows the raw ranges and the filter admit are read in a subquery kept
+        whole (:func:`_fenced`): the canonical day is computed there once per row, and the
+        test that a row is dated, the cursor's condition and the order read that one value.
+        Flattened, PostgreSQL computed it again for each place naming it (the walk's filter,
+        its output, the candidates' filter, their sort key, the cursor's terms; issue 13).
         """
         assert part.date_expr is not None
         day, key, raw, scale = part.date_expr, part.key_column, self.raw, self.scale
+        after = list(cursor or [])
         ranged = scale.ranged(raw)
         if after_day is not None:
             ranged.append(scale.before_day(raw, after_day) if descending else scale.from_day(raw, after_day))
         dated = day.is_not(None)
-        base = (*part.row_conditions, *narrowing, dated)
-        # The page's last day: from the n-th dated value in raw order (an index walk of n rows).
+        raw_order = raw.desc() if descending else raw.asc()
+        order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
+        page_limit = bindparam("page_limit", type_=Integer, literal_execute=True)
+        page_offset = bindparam("page_offset", type_=Integer, literal_execute=True)
+        if not _fences(part):
+            base = (*part.row_conditions, *narrowing, *after, dated)
+            # The page's last day: from the n-th dated value in raw order (an index walk of n rows).
+            last = (
+                select(scale.last(raw, day))
+                .select_from(part.from_clause)
+                .where(*base, *ranged)
+                .order_by(raw_order)
+                .limit(_constant(1, Integer()))
+                .offset(page_offset)
+                .scalar_subquery()
+            )
+            within = scale.from_last(raw, last) if descending else scale.up_to_last(raw, last)
+            return (
+                select(key)
+                .select_from(part.from_clause)
+                .where(*base, or_(and_(*ranged, within), scale.others(raw)))
+                .order_by(*order)
+                .limit(page_limit)
+            )
+        walked = _fenced(part, [*narrowing, *ranged], [raw_order], "walk_last")
+        on = _mover(part, walked)
         last = (
-            select(scale.last(raw, day))
-            .select_from(part.from_clause)
-            .where(*base, *ranged)
-            .order_by(raw.desc() if descending else raw.asc())
+            select(on(scale.last(raw, day)))
+            .select_from(walked)
+            .where(on(dated), *map(on, after))
+            .order_by(on(raw_order))
             .limit(_constant(1, Integer()))
-            .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
+            .offset(page_offset)
             .scalar_subquery()
         )
         within = scale.from_last(raw, last) if descending else scale.up_to_last(raw, last)
-        candidates = or_(and_(*ranged, within), scale.others(raw))
-        order = (day.desc(), key.desc()) if descending else (day.asc(), key.asc())
+        candidates = _fenced(
+            part, [*narrowing, or_(and_(*ranged, within), scale.others(raw))], [], "walk_candidates"
+        )
+        on = _mover(part, candidates)
         return (
-            select(key)
-            .select_from(part.from_clause)
-            .where(*base, candidates)
-            .order_by(*order)
-            .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
+            select(on(key))
+            .select_from(candidates)
+            .where(on(dated), *map(on, after))
+            .order_by(*map(on, order))
+            .limit(page_limit)
         )
 
     def page(
@@ -269,19 +304,59 @@ class DateWalk:
     ) -> Select[Any]:
         """The rows of one phase's page (``dated`` or ``undated``) in the canonical order.
 
-        (``counted`` is for :class:`CountedDays`; the raw ranges here need no counts.)
+        ``counted``: the filter's conditions, the leading part of ``narrowing`` (the rest is
+        the cursor's); None when ``narrowing`` is all the filter's, as for a first page.
         """
         assert part.date_expr is not None
+        filtering = list(counted) if counted is not None else list(narrowing)
+        prefix = narrowing[: len(filtering)]
+        if len(prefix) < len(filtering) or any(a is not b for a, b in zip(filtering, prefix, strict=True)):
+            filtering = []  # not a prefix: every condition is read outside the fence
         # The keys come from a cut of the value layer with only the columns they need; the
         # full row is computed once, for the page's keys (issue 13: planning, not reading).
         cut = narrowed(part, [self.raw, *narrowing])
         raw, *moved = cut.expressions
         keys = (
-            DateWalk(raw, self.scale).dated_keys(cut.part, moved, descending, after_day)
+            DateWalk(raw, self.scale).dated_keys(
+                cut.part, moved[: len(filtering)], descending, after_day, moved[len(filtering) :]
+            )
             if phase == "dated"
             else undated_keys(cut.part, raw, self.day_of, moved, descending)
         )
         return _rows_of(part, keys, descending)
+
+
+def _fences(part: CompiledPart) -> bool:
+    """Whether the walk reads its candidates through :func:`_fenced` (PostgreSQL's narrow
+    layers; SQLite computes a value once per row already where it matters and was not measured)."""
+    narrow = part.narrow
+    return narrow is not None and narrow.dialect is not None and narrow.dialect.name == "postgresql"
+
+
+def _fenced(part: CompiledPart, conditions: list[ColumnElement[bool]], order: list[Any], name: str) -> Any:
+    """The rows of ``part``'s (narrow) layer that meet ``conditions``, in ``order``, as a
+    subquery PostgreSQL keeps whole (``OFFSET 0``): each column computed once per row, in
+    that subquery, however often the statement around it names the column. The conditions
+    (raw ranges, the filter's) still reach the table's scan and its index."""
+    layer = part.from_clause
+    return (
+        select(*layer.c)
+        .select_from(layer)
+        .where(*part.row_conditions, *conditions)
+        .order_by(*order)
+        .offset(literal_column("0"))
+        .subquery(name)
+    )
+
+
+def _mover(part: CompiledPart, fenced: Any) -> Callable[[Any], Any]:
+    """Moves an expression on ``part``'s layer onto the same-named columns of ``fenced``."""
+    layer = part.from_clause
+
+    def move(node: Any) -> Any:
+        return fenced.c[node.name] if isinstance(node, ColumnClause) and node.table is layer else None
+
+    return lambda e: visitors.replacement_traverse(e, {}, move)
 
 
 def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool) -> Select[Any]:

@@ -58,6 +58,9 @@ class EngineOptions:
 #: asyncpg prepared statements kept per connection: a source's statement shapes (page, count,
 #: each relation by batch size) fit; the default of 100 is shared with introspection.
 PREPARED_CACHE = 500
+#: Longest statement text asyncpg keeps prepared (its default, 15 KB, would prepare and plan a
+#: longer one on every run: a mapped source's value layer can be longer than that).
+MAX_CACHED_STATEMENT = 256 * 1024
 #: Connections older than this are replaced at checkout (firewalls and PgBouncer drop idle ones
 #: silently); well below the usual one-hour limits.
 RECYCLE_SECONDS = 1800
@@ -174,6 +177,10 @@ def create_readonly_engine(options: EngineOptions, base_dir: Path | None = None)
                 "server_settings": settings,
                 "timeout": 5,
                 "command_timeout": options.statement_timeout_ms / 1000 + 1,
+                # asyncpg's own cache of prepared statements, used by the direct path
+                # (adapters/pgdirect.py) beside SQLAlchemy's.
+                "statement_cache_size": PREPARED_CACHE,
+                "max_cacheable_statement_size": MAX_CACHED_STATEMENT,
             },
         )
     else:  # parse_url admits only the backends above

@@ -15,7 +15,8 @@ and the pool's events see what they saw). What the layer still did is kept:
 
 - each statement is announced through the engine's ``before_cursor_execute`` event with its SQL
   and positional values, so statement counters (``extensions.sources[].statements``) and
-  anything else listening see every statement, as before;
+  anything else listening see every statement, as before (the event's connection, cursor and
+  execution context are None: no SQLAlchemy connection is involved);
 - ``IN`` lists and values written into the text (``literal_execute``: the page size) are
   rendered by SQLAlchemy's own :meth:`SQLCompiler.construct_expanded_state`, once per list
   length and literal value, and the values are then placed by position (checked against
@@ -63,6 +64,16 @@ _DISCONNECTS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     OSError,
     ConnectionError,
+)
+
+#: Errors of a statement or of the client's protocol state. ``InternalClientError`` is what
+#: asyncpg raises when the server ends the session while a statement is in flight (a backend
+#: terminated mid-protocol); it derives from ``Exception`` only, so it is named here: with the
+#: connection closed it is a disconnect (retried on a fresh connection), else an error.
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 Getter = Callable[[Mapping[str, Any]], Any]
@@ -146,11 +157,16 @@ class DirectStatements:
             raise DirectFailure("timeout", exc) from None
         except TimeoutError as exc:  # asyncpg's client-side command timeout
             raise DirectFailure("timeout", exc) from None
-        except (*_DISCONNECTS, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (*_DISCONNECTS, *_CLIENT_ERRORS) as exc:
             if isinstance(exc, _DISCONNECTS) or driver.is_closed():  # type: ignore[union-attr]
                 # As SQLAlchemy does on a disconnect: every connection opened before now is
                 # replaced at its next checkout, and this one now.
-                await greenlet_spawn(self.engine.sync_engine.pool._invalidate, raw, exc)
+                pool = self.engine.sync_engine.pool
+                invalidate = getattr(pool, "_invalidate", None)
+                if invalidate is not None:
+                    await greenlet_spawn(invalidate, raw, exc)
+                else:  # a pool without SQLAlchemy's pool-wide invalidation: this connection only
+                    await greenlet_spawn(raw.invalidate, exc)
                 raise DirectFailure("disconnect", exc) from None
             healthy = isinstance(exc, asyncpg.PostgresError)
             raise DirectFailure("error", exc) from None
@@ -176,6 +192,8 @@ def _compile(stmt: Any, dialect: Any) -> _Shape | None:
     compiled = stmt.compile(dialect=dialect)
     if not isinstance(compiled, SQLCompiler) or not compiled.positional:
         return None
+    if compiled.escaped_bind_names:
+        return None  # names with characters a driver cannot take: SQLAlchemy renames them per call
     if any(b.callable is not None for b in compiled.binds.values()):
         return None
     expanding = tuple(b.key for b in compiled.binds.values() if b.expanding)
@@ -215,27 +233,34 @@ def _sql_and_values(shape: _Shape, params: dict[str, Any]) -> tuple[str, tuple[A
 def _getters(
     compiled: SQLCompiler, state: Any, params: Mapping[str, Any], expected: tuple[Any, ...]
 ) -> tuple[Getter, ...] | None:
-    """Per position of the expanded statement: where its value comes from (None: no fixed rule)."""
+    """Per position of the expanded statement: where its value comes from (None: no fixed rule).
+
+    A position is a value of the call (by the bind parameter's key, an element of a list for an
+    ``IN``) or the statement's own value (constant for this statement object). A name that
+    cannot be traced back to its bind parameter leaves the statement to SQLAlchemy's expansion
+    on every call.
+    """
     key_of = {name: bind.key for bind, name in compiled.bind_names.items()}
+
+    def key_for(name: str) -> str | None:
+        return key_of.get(name)
+
     origin: dict[str, tuple[str, int]] = {}
     for name, expanded in state.parameter_expansion.items():
         for index, each in enumerate(expanded):
             origin[each] = (name, index)
     getters: list[Getter] = []
     for name in state.positiontup or ():
-        if name in origin:
-            bind_name, index = origin[name]
-            key = key_of.get(bind_name, bind_name)
-            if key in params:
-                getters.append(lambda p, key=key, index=index: p[key][index])
-            else:
-                getters.append(lambda _p, value=state.parameters[name]: value)
+        bind_name, index = origin.get(name, (name, None))
+        key = key_for(bind_name)
+        if key is None:
+            return None
+        if key not in params:
+            getters.append(lambda _p, value=state.parameters[name]: value)
+        elif index is None:
+            getters.append(lambda p, key=key: p[key])
         else:
-            key = key_of.get(name, name)
-            if key in params:
-                getters.append(lambda p, key=key: p[key])
-            else:
-                getters.append(lambda _p, value=state.parameters[name]: value)
+            getters.append(lambda p, key=key, index=index: p[key][index])
     placed = tuple(get(params) for get in getters)
     if placed != expected or any(isinstance(v, tuple) for v in placed):
         return None

@@ -19,8 +19,9 @@ a field's one definition (:mod:`adapters.values`) — and the data-quality repor
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,11 +105,12 @@ class MappedSQLSource(Source):
             tables = await self._reflect(engine)
             compiled = compile_source(self.mapping, tables, dialect=engine.dialect)
             runner = StatementRunner(self.name, engine, self.options)
-            await learn_lookups(compiled, runner)
-            walk = await _date_walk(compiled, runner)
-            day_key = None
-            if walk is not None and walk.day_of is not None:
-                day_key = await _day_key(compiled, walk, runner)
+            # Every probe is one statement and none needs another's answer (the day key's two
+            # candidates aside): sent at once, a source that takes seconds a statement opens in
+            # the time of one or two, not of all of them (the open has one call's time limit).
+            _, (walk, day_key) = await _concurrently(
+                learn_lookups(compiled, runner), _probe_dates(compiled, runner)
+            )
         except BaseException:
             await engine.dispose()
             raise
@@ -438,46 +440,79 @@ def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:
     return bool(held & roles)
 
 
-async def _date_walk(
+async def _probe_dates(
     source: CompiledSource, runner: StatementRunner
-) -> datewalk.DateWalk | datewalk.CountedDays | None:
-    """How the case part's pages find their cases (:mod:`adapters.datewalk`), probed once.
+) -> tuple[datewalk.DateWalk | datewalk.CountedDays | None, ColumnElement[Any] | None]:
+    """How the case part's pages find their cases (:mod:`adapters.datewalk`) and what statistics
+    key its report day by (:func:`_day_key`), probed once, the probes sent concurrently.
 
     Both walks compare raw values (ranges, or membership in a set of distinct values), which
     is exact only where the column compares bytes: a text column must pass the byte-order
     probe. Any failure means no walk: the canonical order row by row is always right.
     """
-    parts = source.parts_of(Entity.CASE)
-    if not parts or parts[0].date_expr is None:
+    walk = _walk_of(source.case_part(), runner.dialect) if source.parts_of(Entity.CASE) else None
+    if walk is None:
+        return None, None
+    part = source.case_part()
+    checks: list[Awaitable[Any]] = [_walk_runs(part, walk, runner)]
+    if isinstance(walk.raw.type, String):
+        checks.append(_compares_bytes(part, walk.raw, runner))
+    if walk.day_of is not None:
+        checks.append(_day_key(source, walk, runner))
+    results = await _concurrently(*checks)
+    key = results.pop() if walk.day_of is not None else None
+    if not all(results):
+        return None, None
+    return walk, key
+
+
+async def _concurrently(*awaitables: Awaitable[Any]) -> list[Any]:
+    """The results of ``awaitables`` run at once; if one fails, the others are cancelled and its
+    exception is raised as itself (callers catch a SourceError, not an exception group)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(a)) for a in awaitables]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _walk_of(part: CompiledPart, dialect: str) -> datewalk.DateWalk | datewalk.CountedDays | None:
+    """The walk the part's report date allows by its mapping and types (no statement sent)."""
+    if part.date_expr is None:
         return None
-    part = parts[0]
     reader = datewalk.raw_day_reader(part)
-    found = datewalk.walkable(part, runner.dialect)
-    if found is None and reader is None:
-        return None
-    raw = found[0] if found is not None else reader[0]  # type: ignore[index]
-    if isinstance(raw.type, String):
-        try:
-            rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
-        except SourceError:
-            return None
-        if not datewalk.probe_passed(rows):
-            return None
+    found = datewalk.walkable(part, dialect)
     day_of = reader[1] if reader is not None else None
-    walk: datewalk.DateWalk | datewalk.CountedDays
     if found is not None:
-        walk = datewalk.DateWalk(found[0], found[1], day_of)
-    elif reader is not None and not _sorted_by_its_type(part, runner.dialect):
-        walk = datewalk.CountedDays(reader[0], reader[1])
-    else:
-        return None
-    # The walk nests the part's values one subquery deeper than the canonical page; a long
-    # value (Unix seconds read from text) can pass SQLite's parser depth: then no walk.
+        return datewalk.DateWalk(found[0], found[1], day_of)
+    if reader is not None and not _sorted_by_its_type(part, dialect):
+        return datewalk.CountedDays(reader[0], reader[1])
+    return None
+
+
+async def _compares_bytes(part: CompiledPart, raw: ColumnElement[Any], runner: StatementRunner) -> bool:
+    try:
+        rows = await runner.fetch(datewalk.byte_order_probe(part, raw))
+    except SourceError:
+        return False
+    return datewalk.probe_passed(rows)
+
+
+async def _walk_runs(
+    part: CompiledPart, walk: datewalk.DateWalk | datewalk.CountedDays, runner: StatementRunner
+) -> bool:
+    """The walk nests the part's values one subquery deeper than the canonical page; a long
+    value (Unix seconds read from text) can pass SQLite's parser depth: then no walk."""
     try:
         await runner.fetch(walk.page(part, "dated", [], True, None), {"page_limit": 1, "page_offset": 0})
     except SourceError:
-        return None
-    return walk
+        return False
+    return True
 
 
 async def _day_key(
@@ -514,7 +549,8 @@ async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None
     One DISTINCT query per lookup, at open (see :class:`adapters.values.Lookup`): records,
     filters and statistics then all read these values through the same table.
     """
-    for part, lookup in source.lookups():
+
+    async def learn(part: CompiledPart, lookup: Any) -> None:
         stmt = (
             select(lookup.key)
             .select_from(part.from_clause)
@@ -529,3 +565,6 @@ async def learn_lookups(source: CompiledSource, runner: StatementRunner) -> None
             error.detail = exc.detail
             raise error from None
         lookup.learn(row[0] for row in rows)
+
+    # Concurrently: each is one statement, and a slow source answers them in the time of one.
+    await _concurrently(*(learn(part, lookup) for part, lookup in source.lookups()))

@@ -138,7 +138,7 @@ class _Planner:
         if isinstance(type_, GraphQLEnumType):
             return _enum_leaf(type_)
         if isinstance(type_, GraphQLScalarType):
-            return _leaf(type_.serialize, _PLAIN.get(type_.name))
+            return _leaf(type_.serialize, _PLAIN.get(type_.name), _PLAIN_TYPES.get(type_.name))
         if isinstance(type_, GraphQLObjectType):
             inner = self.object(type_, field_details_list)
             return _typed_object(type_, inner)
@@ -177,22 +177,43 @@ def _pure_method(definition: Any) -> Callable[[Any], Any]:
 
 
 def _object_completer(readers: list[tuple[str, Any, Any]]) -> Complete:
-    fields = tuple((key, read, completer, isinstance(read, str)) for key, read, completer in readers)
+    fields = tuple(
+        (
+            key,
+            read,
+            completer,
+            isinstance(read, str),
+            getattr(completer, "plain", None),
+            getattr(completer, "nullable", False),
+        )
+        for key, read, completer in readers
+    )
 
     def complete(value: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         try:
-            for response_key, read, completer, attribute in fields:
+            for response_key, read, completer, attribute, plain, nullable in fields:
                 if read is None:  # __typename
                     out[response_key] = completer
-                elif attribute:
-                    out[response_key] = completer(getattr(value, read))
+                    continue
+                found = getattr(value, read) if attribute else read(value)
+                if type(found) is plain or (found is None and nullable):
+                    # What the completer returns for it: a plain value unchanged, null as null.
+                    out[response_key] = found
                 else:
-                    out[response_key] = completer(read(value))
+                    out[response_key] = completer(found)
         except AttributeError:
             raise Fallback from None  # graphql-core reports the missing attribute as a field error
         return out
 
+    return complete
+
+
+def _nullable(complete: Complete, plain: type | None = None) -> Complete:
+    """Mark a completer for :func:`_object_completer`: it returns None for None (``nullable``)
+    and values of type ``plain`` unchanged, so the object's loop may skip the call for them."""
+    complete.nullable = True  # type: ignore[attr-defined]
+    complete.plain = plain  # type: ignore[attr-defined]
     return complete
 
 
@@ -206,7 +227,7 @@ def _typed_object(object_type: GraphQLObjectType, inner: Complete) -> Complete:
             raise Fallback
         return inner(value)
 
-    return complete
+    return _nullable(complete)
 
 
 def _non_null(inner: Complete) -> Complete:
@@ -218,6 +239,9 @@ def _non_null(inner: Complete) -> Complete:
             raise Fallback
         return completed
 
+    # A value the inner completer passes unchanged is not None, so it passes here too.
+    complete.plain = getattr(inner, "plain", None)  # type: ignore[attr-defined]
+    complete.nullable = False  # type: ignore[attr-defined]
     return complete
 
 
@@ -229,7 +253,7 @@ def _list(inner: Complete) -> Complete:
             raise Fallback  # graphql-core accepts other iterables; let it
         return [inner(item) for item in value]
 
-    return complete
+    return _nullable(complete)
 
 
 #: Built-in scalars whose ``serialize`` returns a value of this exact Python type unchanged.
@@ -239,9 +263,15 @@ _PLAIN: dict[str, Callable[[Any], bool]] = {
     "Boolean": lambda v: type(v) is bool,
     "Int": lambda v: type(v) is int and -(2**31) <= v < 2**31,
 }
+#: Of those, the ones where every value of the type passes (``Int`` is bounded: not all ints).
+_PLAIN_TYPES: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
 
 
-def _leaf(serialize: Callable[[Any], Any], plain: Callable[[Any], bool] | None = None) -> Complete:
+def _leaf(
+    serialize: Callable[[Any], Any],
+    plain: Callable[[Any], bool] | None = None,
+    plain_type: type | None = None,
+) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return None
@@ -255,7 +285,7 @@ def _leaf(serialize: Callable[[Any], Any], plain: Callable[[Any], bool] | None =
             raise Fallback
         return serialized
 
-    return complete
+    return _nullable(complete, plain_type)
 
 
 def _enum_leaf(type_: GraphQLEnumType) -> Complete:
@@ -293,7 +323,7 @@ def _enum_leaf(type_: GraphQLEnumType) -> Complete:
                 return name
         return general(value)
 
-    return complete
+    return _nullable(complete)
 
 
 class CompiledExecutionContext(StrawberryGraphQLCoreExecutionContext):

@@ -204,7 +204,7 @@ def region(code: str | None) -> types.Region | None:
 
 
 def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) -> bool:
-    return any(role in roles for role in person.roles)
+    return not roles.isdisjoint(person.roles)
 
 
 def _by_date(nodes: Any, attribute: str) -> list[Linked]:

@@ -242,3 +242,27 @@ def test_vocabulary_enums_are_named_by_the_plan_as_serialize_names_them(hub: Any
         finally:
             graphql_type.serialize = original  # type: ignore[method-assign]
     assert checked > 50
+
+
+# --- plain leaves are placed without a call (issue 13) --------------------------------------------
+
+
+def test_plain_leaves_skip_their_completer_and_the_rest_do_not() -> None:
+    from types import SimpleNamespace
+
+    from resolvers.compiled import Fallback, _non_null, _nullable, _object_completer
+
+    calls: list[Any] = []
+
+    def serialize(value: Any) -> Any:
+        calls.append(value)
+        return str(value)
+
+    leaf = _nullable(serialize, str)
+    plan = _object_completer([("a", "a", leaf), ("b", "b", _non_null(leaf)), ("c", "c", leaf)])
+    assert plan(SimpleNamespace(a="x", b="y", c=None)) == {"a": "x", "b": "y", "c": None}
+    assert calls == []  # plain strings and a nullable null: no call
+    assert plan(SimpleNamespace(a=7, b="y", c=None)) == {"a": "7", "b": "y", "c": None}
+    assert calls == [7]  # anything else goes through the completer
+    with pytest.raises(Fallback):
+        plan(SimpleNamespace(a="x", b=None, c=None))  # null in a non-null field: graphql-core's

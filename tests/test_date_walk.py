@@ -837,3 +837,49 @@ async def test_statistics_of_date_times_compute_the_day_of_date_parts_not_of_eve
     assert wide, "some node reads the cases"
     computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
     assert not computing, computing
+
+
+async def test_the_open_sends_its_probes_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk's trial page, the byte-order probe and the day-key probe are independent: sent
+    concurrently, a source that takes seconds a statement opens in the time of one, within the
+    open's time limit of one call (`python -m bench.faults`: lpsk, 2 s a statement, no longer
+    opened once the probes were added one after another)."""
+    import asyncio
+    import contextlib
+
+    from adapters.runner import StatementRunner
+
+    path = tmp_path / "probes.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
+    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(with_unique_times([]), start=1)))
+    db.commit()
+    db.close()
+    original = StatementRunner.fetch
+    in_flight, most, together = 0, 0, asyncio.Event()
+
+    async def fetch(self: StatementRunner, stmt: Any, parameters: Any = None) -> Any:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight >= 3:
+            together.set()
+        try:
+            # Held until three statements are out at once (a bound, not a measurement: one after
+            # another, each waits it out and the assertion below fails).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await together.wait()
+            return await original(self, stmt, parameters)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(StatementRunner, "fetch", fetch)
+    source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
+    await source.open()
+    try:
+        assert most == 3, "trial page, byte-order probe and day-key probe sent at once"
+        assert source._walk is not None and source.day_reader is not None
+    finally:
+        await source.close()

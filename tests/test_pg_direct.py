@@ -15,10 +15,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import Integer, event, func, literal_column, select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Integer, String, bindparam, column, event, func, literal_column, select, table
+from sqlalchemy.dialects import postgresql
 
 from adapters.base import SourceTimeout
 from adapters.engines import EngineOptions, create_readonly_engine
+from adapters.pgdirect import _compile, _sql_and_values
 from adapters.runner import StatementRunner
 from hub.server import examples
 
@@ -178,3 +182,74 @@ async def test_a_direct_statement_that_runs_too_long_is_a_source_timeout(postgre
         assert [tuple(r) for r in await runner.fetch(quick)] == [(41,)]  # directly, same session pool
     finally:
         await engine.dispose()
+
+
+async def test_long_statements_stay_prepared_on_their_connection(postgres_url: str) -> None:
+    """asyncpg keeps statements up to 15 KB by default; a longer one would be planned on every run."""
+    options = EngineOptions(url=postgres_url, pool_size=1, max_overflow=0)
+    engine = create_readonly_engine(options)
+    runner = StatementRunner("long", engine, options)
+    values = [literal_column(str(i), Integer) for i in range(4000)]
+    stmt = select(func.coalesce(*values).label("n"))
+    try:
+        assert runner.direct is not None
+        assert runner.direct.shape(stmt) is None  # seen once
+        shape = runner.direct.shape(stmt)  # compiled: only the direct path ever prepares it
+        assert shape is not None
+        for _ in range(3):
+            assert [tuple(r) for r in await runner.direct.fetch(shape, None)] == [(0,)]  # type: ignore[union-attr]
+        sql = next(iter(shape.expansions.values())).sql
+        assert len(sql) > 15 * 1024
+        raw = await engine.raw_connection()
+        try:
+            prepared = await raw.driver_connection.fetchval(  # type: ignore[union-attr]
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", sql
+            )
+        finally:
+            raw.close()
+        assert prepared == 1
+    finally:
+        await engine.dispose()
+
+
+# --- the placement of values, against SQLAlchemy's own expansion (no database) -----------------
+
+_T = table("t", column("a", Integer), column("b", String))
+_STATEMENT = (
+    select(_T.c.a, _T.c.b)
+    .where(
+        _T.c.a.in_(bindparam("keys", expanding=True)),
+        _T.c.b == bindparam("name"),
+        _T.c.a > 5,
+        _T.c.b.in_(bindparam("codes", expanding=True)),
+    )
+    .limit(bindparam("lim", type_=Integer, literal_execute=True))
+)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "keys": st.lists(st.integers(-5, 5), max_size=4),
+                "name": st.text(max_size=3),
+                "codes": st.lists(st.text(max_size=2), max_size=3),
+                "lim": st.integers(0, 3),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_values_are_placed_as_sqlalchemy_expands_them(calls: list[dict[str, Any]]) -> None:
+    shape = _compile(_STATEMENT, postgresql.asyncpg.dialect())
+    assert shape is not None
+    for params in calls:  # later calls reuse the expansions of earlier ones
+        expected = shape.compiled.construct_expanded_state(dict(params))
+        assert _sql_and_values(shape, dict(params)) == (expected.statement, expected.positional_parameters)
+
+
+def test_names_a_driver_cannot_take_stay_with_sqlalchemy() -> None:
+    stmt = select(_T.c.a).where(_T.c.b == bindparam("a.b[c]"))
+    assert _compile(stmt, postgresql.asyncpg.dialect()) is None

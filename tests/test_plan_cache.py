@@ -108,3 +108,36 @@ async def test_postgres_plans_a_cursor_page_once(pg_hub: Any) -> None:
     assert plans, "the cursor page's statement is prepared on the connection"
     generic, custom = plans[0]
     assert custom <= 5 and generic >= 7, (generic, custom)
+
+
+def _filters(plan: dict[str, Any]) -> list[str]:
+    """Every row filter of a JSON plan, its sub-plans included."""
+    found = [plan[k] for k in ("Filter", "Recheck Cond") if k in plan]
+    for child in plan.get("Plans", []):
+        found.extend(_filters(child))
+    return found
+
+
+async def test_the_walk_computes_a_case_date_once_per_row(pg_hub: Any) -> None:
+    """The walked page reads its candidates through subqueries PostgreSQL keeps whole: the
+    canonical date (its ``translate`` shape test) is computed in their output once per row and
+    never in a row filter, where PostgreSQL computed it again for each place naming it — the
+    dated test, the cursor's terms, the sort key (issue 13: 0.43 → 0.33 ms for the landing
+    page, 0.73 → 0.53 ms for a cursor page on the peer bench's 16,038 cases)."""
+    import json
+
+    source = pg_hub.registry.get("simfoni").source
+    first = await source.search_cases(CaseSearch(limit=21))
+    last = first[-1]
+    after = Keyset(last.reported_at, "simfoni", last.key)
+    for search in (CaseSearch(limit=21), CaseSearch(after=after, limit=21)):
+        sent = await sent_with_parameters(source, lambda s=search: source.search_cases(s))
+        statement, parameters = sent[0]
+        assert "OFFSET 0) AS walk_candidates" in statement, statement[-600:]
+        async with source._engine.connect() as conn:
+            (plan,) = (
+                await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, tuple(parameters))
+            ).one()
+        filters = _filters((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+        assert filters, "the walk filters its rows"
+        assert not [f for f in filters if "translate(" in f], filters

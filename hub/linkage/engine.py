@@ -15,8 +15,9 @@ Two passes:
    (:data:`CASE_MIN_SCORE`). The candidates are tiny (a few people per case), so this adds
    recall for almost no cost and little risk.
 
-The comparisons of both passes may be shared by forked processes (``workers``, big runs of
-the command-line job only); clustering stays in one process, so the result is the same.
+The blocking and the comparisons of both passes may be shared by forked processes
+(``workers``, big runs of the command-line job only, :class:`_Workers`); clustering stays in
+one process, so the result is the same.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from typing import TypeVar
 
 from hub.linkage.blocking import PASSES, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
-from hub.linkage.features import LinkRecord
-from hub.linkage.normalise import normalise_name
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_similarity
+from hub.linkage.features import LinkRecord, forget_names
+from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -95,7 +95,8 @@ def bulk_work() -> Iterator[None]:
 
     A run makes millions of small objects (features, pairs, clusters) that never form
     cycles; with the collector on, its full passes rescan all of them again and again and the
-    run grows far worse than linearly. Reference counting still frees memory as usual.
+    run grows far worse than linearly. Reference counting still frees memory as usual. On the
+    way out they join the oldest generation, which only a full pass visits.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -103,6 +104,13 @@ def bulk_work() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                # What was made here lives long: straight to the oldest generation, unscanned.
+                # Re-enabled as it was, the next young pass would walk every one of them
+                # (half a second per 300,000 records). Not where something else froze objects
+                # (the server, ``hub.server.heap``): unfreezing would release those too.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -123,7 +131,7 @@ def link(
     ``confirmed`` and ``rejected`` are reviewers' decisions on pairs of positions: confirmed
     pairs are merged before anything else, rejected pairs never end up in one cluster, and
     neither is offered for review again.
-    ``workers`` > 1 scores the candidate pairs in that many processes (forked: the command-line
+    ``workers`` > 1 blocks and scores in that many processes (forked: the command-line
     job only) when the run has at least :data:`PARALLEL_MIN_RECORDS` records; the result is
     the same as with one.
     """
@@ -142,7 +150,7 @@ def _link(
 ) -> Linkage:
     # The features are built: the name cache of reading (tens of thousands of entries at
     # 100k records) is no longer needed, and its memory serves the blocks instead.
-    normalise_name.cache_clear()
+    forget_names()
     only_set = set(only) if only is not None else None
     names = NameFrequencies(r.name.tokens for r in records)
     names.set_records(len(records))
@@ -162,6 +170,7 @@ def _finish(
     workers: _Workers | None,
     progress: Progress | None,
 ) -> Linkage:
+    """Block, score, cluster, linked cases, review queue: shared by ``workers`` if given."""
     if workers is not None:
         scored, uncertain, total = _score_in_processes(workers, progress)
     else:
@@ -417,9 +426,10 @@ def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[
     for i, j in pairs:
         # The name decides first (cheap, and most participants of two cases differ):
         # the same test as on the full comparison's similarity below.
-        if name_similarity(records[i], records[j]) < CASE_NAME_SIMILARITY:
+        name = name_agreement(records[i], records[j])
+        if name[1] < CASE_NAME_SIMILARITY:
             continue
-        result = compare(records[i], records[j])
+        result = compare(records[i], records[j], name=name)
         if result.score < CASE_MIN_SCORE or result.name_similarity < CASE_NAME_SIMILARITY:
             continue
         proposals.append((result.score + 5.0, i, j))

@@ -79,16 +79,36 @@ class LinkRecord:
         else:
             self.birth_year = self.nik_birth.year if self.nik_birth else None
         self.regions = tuple(r for r in (self.region, self.nik_region) if r)
-        tokens = self.name.tokens
-        ordered = tuple(sorted(tokens))
-        # Shared, not copied: a million records hold these (names repeat a lot).
-        self.sorted_tokens = tokens if ordered == tokens else ordered
-        self.sound = sys.intern(" ".join(sorted(sound_key(t) for t in tokens)))
+        self.sorted_tokens, self.sound = name_forms(self.name.tokens)
 
     @property
     def exact_birth(self) -> date | None:
         """A full birth date: as recorded (unless only the year is), else from the NIK."""
         return self.births[0] if self.births else None
+
+
+@lru_cache(maxsize=262_144)
+def name_forms(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """The tokens sorted and their sorted sound keys, once per distinct name of a run.
+
+    Shared, not copied: a million records hold these, and names repeat a lot. Emptied with
+    :func:`~hub.linkage.normalise.normalise_name`'s cache once the features are built.
+    """
+    ordered = tuple(sorted(tokens))
+    sound = sys.intern(" ".join(sorted(sound_key(t) for t in tokens)))
+    return (tokens if ordered == tokens else ordered), sound
+
+
+@lru_cache(maxsize=262_144)
+def _name_key(name: NameParts) -> str:
+    return sys.intern(name_key(name))
+
+
+def forget_names() -> None:
+    """Empty the name caches of reading, once the features are built (their memory serves the blocks)."""
+    normalise_name.cache_clear()
+    name_forms.cache_clear()
+    _name_key.cache_clear()
 
 
 @lru_cache(maxsize=256)
@@ -112,7 +132,7 @@ def link_record(ref: int, record: PersonRecord) -> LinkRecord:
         case_key=record.case_key,
         roles=_roles(tuple(record.roles)),
         name=name,
-        name_key=sys.intern(name_key(name)),
+        name_key=_name_key(name),
         nik=nik,
         passport=normalise_passport(record.passport_number),
         sex=sex,

@@ -45,6 +45,8 @@ TITLES = frozenset(
 PATRONYM_MARKERS = frozenset({"bin", "binti", "bt", "bte", "bint"})
 
 _NON_LETTER = re.compile(r"[^a-z]+")
+_WORD_BREAK = re.compile(r"[\s,;/()]+")
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 _DIGITS = re.compile(r"\D+")
 _DOUBLE = re.compile(r"(.)\1+")
 
@@ -78,14 +80,14 @@ def _words(raw: str) -> list[tuple[str, bool]]:
     are in :data:`TITLES`, as are such words anywhere.
     """
     out: list[tuple[str, bool]] = []
-    for word in re.split(r"[\s,;/()]+", _fold(raw)):
+    for word in _WORD_BREAK.split(_fold(raw)):
         plain = _NON_LETTER.sub("", word)
         if not plain:
             continue
         if plain in TITLES:
             out.append((plain, True))
             continue
-        for part in re.split(r"[^a-z]+", word):
+        for part in _NON_LETTER.split(word):
             if part:
                 out.append((part, part in TITLES))
     return out
@@ -213,7 +215,7 @@ def normalise_passport(raw: str | None) -> str | None:
     """A passport number in upper case without spaces or punctuation (None if too short)."""
     if not raw:
         return None
-    text = re.sub(r"[^A-Z0-9]", "", raw.upper())
+    text = _NOT_ALNUM.sub("", raw.upper())
     return text if len(text) >= 6 else None
 
 

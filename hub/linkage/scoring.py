@@ -54,6 +54,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from itertools import chain
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -132,15 +134,17 @@ class NameFrequencies:
     """
 
     def __init__(self, names: Iterable[tuple[str, ...]]) -> None:
+        # Counted as written first (a million records hold a few thousand distinct tokens),
+        # then by sound.
+        written = Counter(chain.from_iterable(names))
         self.counts: Counter[str] = Counter()
-        total = 0
-        for tokens in names:
-            for token in tokens:
-                self.counts[phonetic(token)] += 1
-                total += 1
-        self.total = max(total, 1)
+        for token, count in written.items():
+            self.counts[phonetic(token)] += count
+        self.total = max(written.total(), 1)
         self.records = 1
         self._log_total = math.log2(self.total)
+        #: bits of each token as written, worked out on first use
+        self._bits: dict[str, float] = {}
 
     def set_records(self, records: int) -> None:
         self.records = max(records, 1)
@@ -148,10 +152,14 @@ class NameFrequencies:
     def surplus(self, tokens: tuple[str, ...]) -> float:
         """Bits of a name beyond those needed to single it out among all records."""
         bits = 0.0
+        known = self._bits
         for token in tokens:
             if len(token) < 2:
                 continue
-            bits += self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
+            more = known.get(token)
+            if more is None:
+                more = known[token] = self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
+            bits += more
         return bits - math.log2(self.records)
 
 
@@ -160,9 +168,8 @@ def _rarity_points(surplus: float) -> float:
     return max(0.0, min(4.0, surplus - 2.0))
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """The outcome of comparing two records."""
+class Comparison(NamedTuple):
+    """The outcome of comparing two records (a tuple: millions are made in a big run)."""
 
     score: float
     rule: str
@@ -214,7 +221,12 @@ def nik_agreement(a: str | None, b: str | None) -> Agreement:
     if a == b:
         return Agreement.EXACT
     if len(a) == len(b):
-        diffs = [k for k in range(len(a)) if a[k] != b[k]]
+        diffs: list[int] = []
+        for k in range(len(a)):
+            if a[k] != b[k]:
+                if len(diffs) == 2:
+                    return Agreement.DIFFERENT  # three digits differ: most pairs stop here
+                diffs.append(k)
         if len(diffs) == 1:
             return Agreement.ONE_DIGIT
         if (
@@ -248,6 +260,7 @@ _BIRTH_ORDER = (
     Agreement.SAME_YEAR_CONFLICT,
     Agreement.CONFLICT,
 )
+_BIRTH_RANK = {level: rank for rank, level in enumerate(_BIRTH_ORDER)}
 
 
 def _nik_date_differs(a: LinkRecord, b: LinkRecord) -> bool:
@@ -269,8 +282,9 @@ def birth_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
         da, db = a.births, b.births
         ya, yb = a.birth_year, b.birth_year
     if da and db:
-        best = min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_ORDER.index)
-        return best
+        if len(da) == 1 and len(db) == 1:
+            return _date_agreement(da[0], db[0])
+        return min((_date_agreement(x, y) for x in da for y in db), key=_BIRTH_RANK.__getitem__)
     if ya is not None and yb is not None:
         if ya == yb:
             return Agreement.YEAR
@@ -305,10 +319,14 @@ def region_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
     ra, rb = a.regions, b.regions
     if not ra or not rb:
         return Agreement.MISSING
-    if any(x == y for x in ra for y in rb):
-        return Agreement.SAME_REGENCY
-    if any(x[:2] == y[:2] for x in ra for y in rb):
-        return Agreement.SAME_PROVINCE
+    for x in ra:
+        if x in rb:
+            return Agreement.SAME_REGENCY
+    for x in ra:
+        province = x[:2]
+        for y in rb:
+            if y[:2] == province:
+                return Agreement.SAME_PROVINCE
     return Agreement.DIFFERENT
 
 
@@ -321,17 +339,18 @@ def patronym_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
 
 def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
     """Whether recorded ages (bands at report dates 2019-2025) and birth years can agree."""
-    ranges = []
-    for record in (a, b):
-        if record.birth_year is not None:
-            # Age at any report date of the observed window, one year of slack either side.
-            ranges.append((2018 - record.birth_year, 2026 - record.birth_year))
-        elif record.age_range is not None:
-            ranges.append(record.age_range)
-    if len(ranges) < 2:
+    first, second = _age_span(a), _age_span(b)
+    if first is None or second is None:
         return True
-    (lo1, hi1), (lo2, hi2) = ranges
+    (lo1, hi1), (lo2, hi2) = first, second
     return lo1 <= hi2 + 7 and lo2 <= hi1 + 7
+
+
+def _age_span(record: LinkRecord) -> tuple[int, int] | None:
+    if record.birth_year is not None:
+        # Age at any report date of the observed window, one year of slack either side.
+        return (2018 - record.birth_year, 2026 - record.birth_year)
+    return record.age_range
 
 
 def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
@@ -347,6 +366,11 @@ def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
 def name_similarity(a: LinkRecord, b: LinkRecord) -> float:
     """0-100: how alike the given names are (order-free, variants and short forms credited)."""
     return _names(a, b)[1]
+
+
+def name_agreement(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
+    """The names' level and similarity, to test a pair on its name before :func:`compare`."""
+    return _names(a, b)
 
 
 # --- the pair -------------------------------------------------------------------------------
@@ -373,15 +397,21 @@ def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
     return None
 
 
-def compare(a: LinkRecord, b: LinkRecord, names: NameFrequencies | None = None) -> Comparison:
+def compare(
+    a: LinkRecord,
+    b: LinkRecord,
+    names: NameFrequencies | None = None,
+    name: tuple[NameLevel, float] | None = None,
+) -> Comparison:
     """Score the pair; a veto gives a score far below any threshold.
 
     With ``names``, an exact or variant name match also earns points for how rare the name is.
+    ``name`` is :func:`name_agreement` of the pair when the caller has it already.
     """
     veto = _veto(a, b)
     if veto is not None:
         return Comparison(VETO, veto, 0.0, False)
-    level, similarity = _names(a, b)
+    level, similarity = _names(a, b) if name is None else name
     if level is NameLevel.DIFFERENT and not _identifier_may_agree(a, b):
         # Without an identifier, different names cannot reach the review band: at most
         # -5 + 5 (birth date) + 1 (patronym) + 1.5 (regency). Most blocked pairs end here.
