@@ -41,6 +41,9 @@ def test_an_id_is_base64url_of_source_entity_key_without_padding() -> None:
     assert GlobalId.decode("cG9scmk6Y2FzZTpX").key == "W"
     assert "=" not in encode_id("ab", Entity.CASE, "k")
     assert GlobalId.decode(b64("polri:case:LP/B/1:2")) == GlobalId("polri", Entity.CASE, "LP/B/1:2")
+    # The URL-safe alphabet: '-' and '_' where standard base64 writes '+' and '/' (an id travels
+    # in URLs and query strings).
+    assert encode_id("polri", Entity.CASE, ">>>???") == "cG9scmk6Y2FzZTo-Pj4_Pz8"
 
 
 # Lone surrogates (category Cs) are not Unicode scalar values: UTF-8 cannot encode them, and no
