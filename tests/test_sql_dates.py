@@ -13,14 +13,16 @@ import random
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, create_engine, insert, select
 
 from adapters import sqldates
 from adapters.sqldates import (
     Pattern,
     canonical_format,
+    day_key,
     format_expression,
     is_format,
     parse_date,
@@ -464,3 +466,61 @@ def evaluate_condition(engine, expression, values: list[str | None]) -> list[int
         conn.execute(insert(VALUES), [{"id": i, "v": v} for i, v in enumerate(values)])
         rows = conn.execute(select(VALUES.c.id, expression).order_by(VALUES.c.id)).all()
     return [int(row[1]) for row in rows]
+
+
+def test_unix_seconds_in_an_integer_column(engine) -> None:  # type: ignore[no-untyped-def]
+    """An INTEGER column is read as the number it stores (SQLite may still hold text in it:
+    that is read as text), with the same range as text: beyond it, no date."""
+    numbers = Table("unix_numbers", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    stored: list[Any] = [
+        0,
+        86400,
+        -86401,
+        1688169600,
+        -315619200,
+        99999999999,
+        999999999999,
+        None,
+        "86400",
+        "x",
+    ]
+    with engine.begin() as conn:
+        numbers.create(conn)
+        conn.execute(insert(numbers), [{"id": i, "n": v} for i, v in enumerate(stored)])
+        rows = conn.execute(
+            select(numbers.c.id, format_expression(numbers.c.n, "unix")).order_by(numbers.c.id)
+        )
+        got = [row[1] for row in rows]
+        numbers.drop(conn)
+    assert got == [ref_unix(None if v is None else str(v)) for v in stored]
+    assert got[:5] == ["1970-01-01", "1970-01-02", "1969-12-30", "2023-07-01", "1960-01-01"]
+
+
+def test_the_day_key_of_iso_text_is_its_date_part(engine) -> None:  # type: ignore[no-untyped-def]
+    """Statistics key an ISO date-time's day by its first eleven characters: keyed or whole,
+    every value reads as the same day. Other formats, several formats, or a column that is
+    not text have no key."""
+    key = day_key(VALUES.c.v, ("YYYY-MM-DD",))
+    assert key is not None
+    values = [
+        "2023-07-01 10:00:00",
+        " 2023-07-01T23:59",
+        "2023-07-01",
+        "2023-02-30 01:00",
+        "2023-07-0112",
+        "20230701",
+        "2023-7-1",
+        "",
+        None,
+    ]
+    with engine.begin() as conn:
+        conn.execute(VALUES.delete())
+        conn.execute(insert(VALUES), [{"id": i, "v": v} for i, v in enumerate(values)])
+        keys = [row[1] for row in conn.execute(select(VALUES.c.id, key).order_by(VALUES.c.id))]
+    assert keys == [None if v is None else v.strip()[:11] for v in values]
+    assert evaluate(engine, "YYYY-MM-DD", keys) == evaluate(engine, "YYYY-MM-DD", values)
+    assert evaluate(engine, "YYYY-MM-DD", values)[:3] == ["2023-07-01"] * 3
+    assert day_key(VALUES.c.v, ("DD/MM/YYYY",)) is None
+    assert day_key(VALUES.c.v, ("YYYY-MM-DD", "DD/MM/YYYY")) is None
+    assert day_key(VALUES.c.id, ("YYYY-MM-DD",)) is None
+    assert day_key(Column("d", Date()), ("YYYY-MM-DD",)) is None
