@@ -42,6 +42,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests.statements import recorded
 
 SETTINGS = settings(
     derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
@@ -256,8 +257,6 @@ async def test_a_date_column_of_another_format_keeps_the_canonical_order(tmp_pat
 
 async def test_the_newest_page_reads_a_page_of_rows_not_the_table_on_postgres(walk_database: str) -> None:
     """The walk is what PostgreSQL executes: no plan node reads more than a few pages' rows."""
-    from sqlalchemy import event
-
     connection = await asyncpg.connect(walk_database)
     try:
         await connection.execute("DROP TABLE IF EXISTS kasus")
@@ -270,15 +269,9 @@ async def test_the_newest_page_reads_a_page_of_rows_not_the_table_on_postgres(wa
         await connection.execute("ANALYZE kasus")
         source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
         await source.open()
-        sent: list[tuple[str, Any]] = []
         try:
-            assert source._engine is not None
-            event.listen(
-                source._engine.sync_engine,
-                "before_cursor_execute",
-                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
-            )
-            page = await source.search_cases(CaseSearch(order=SortOrder.DESC, limit=21))
+            with recorded(source) as sent:
+                page = await source.search_cases(CaseSearch(order=SortOrder.DESC, limit=21))
         finally:
             await source.close()
         assert len(sent) == 1 and len(page) == 21
@@ -504,8 +497,6 @@ async def test_a_counted_page_reads_the_day_of_distinct_values_not_of_every_case
     """What PostgreSQL executes: the plan nodes that see all 20,000 cases only read or count
     the raw column; the canonical day (its ``pg_input_is_valid``) is computed and sorted on in
     nodes that see the distinct values (1,500 days) or a page's candidates."""
-    from sqlalchemy import event
-
     connection = await asyncpg.connect(walk_database)
     try:
         await connection.execute("DROP TABLE IF EXISTS kasus")
@@ -518,15 +509,9 @@ async def test_a_counted_page_reads_the_day_of_distinct_values_not_of_every_case
         await connection.execute("ANALYZE kasus")
         source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
         await source.open()
-        sent: list[tuple[str, Any]] = []
         try:
-            assert source._engine is not None
-            event.listen(
-                source._engine.sync_engine,
-                "before_cursor_execute",
-                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
-            )
-            page = await source.search_cases(CaseSearch(order=order, limit=21))
+            with recorded(source) as sent:
+                page = await source.search_cases(CaseSearch(order=order, limit=21))
         finally:
             await source.close()
         assert len(page) == 21
@@ -617,8 +602,6 @@ async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_o
     walk_database: str,
 ) -> None:
     """Cases by year on PostgreSQL: no plan node that sees all 20,000 cases computes a day."""
-    from sqlalchemy import event
-
     connection = await asyncpg.connect(walk_database)
     try:
         await connection.execute("DROP TABLE IF EXISTS kasus")
@@ -630,15 +613,10 @@ async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_o
         await connection.execute("ANALYZE kasus")
         source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
         await source.open()
-        sent: list[tuple[str, Any]] = []
         try:
-            assert source._engine is not None
-            event.listen(
-                source._engine.sync_engine,
-                "before_cursor_execute",
-                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
-            )
-            cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter()))
+            with recorded(source) as sent:
+                by_year = StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter())
+                cells = await source.aggregate(by_year)
         finally:
             await source.close()
         assert sum(cells.values()) == 20000 and set(cells) == {(str(y),) for y in range(2020, 2025)}
@@ -800,8 +778,6 @@ async def test_statistics_of_date_times_compute_the_day_of_date_parts_not_of_eve
 ) -> None:
     """Cases by year on PostgreSQL, one date-time a case: no plan node that sees all 20,000
     cases computes a day."""
-    from sqlalchemy import event
-
     connection = await asyncpg.connect(walk_database)
     try:
         await connection.execute("DROP TABLE IF EXISTS kasus")
@@ -814,15 +790,10 @@ async def test_statistics_of_date_times_compute_the_day_of_date_parts_not_of_eve
         await connection.execute("ANALYZE kasus")
         source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
         await source.open()
-        sent: list[tuple[str, Any]] = []
         try:
-            assert source._engine is not None
-            event.listen(
-                source._engine.sync_engine,
-                "before_cursor_execute",
-                lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
-            )
-            cells = await source.aggregate(StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter()))
+            with recorded(source) as sent:
+                by_year = StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter())
+                cells = await source.aggregate(by_year)
         finally:
             await source.close()
         # 20,000 × 131 minutes from 2020-01-01 00:00 ends in 2024-12-27.

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import event
 
 from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping_text
 from adapters.sql import MappedSQLSource
 from hub.vocabulary.model import CaseFilter, Dimension, Measure, StatisticsRequest
+from tests.statements import recorded
 
 MAPPING = """[source]
 agency = { code = "PLAN", name = "Statistics plan test agency", type = "OTHER" }
@@ -44,16 +42,10 @@ async def test_sqlite_groups_by_region_reading_the_table_once_not_the_region_ind
     db.close()
     source = MappedSQLSource(load_mapping_text(MAPPING, "plan"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
-    sent: list[tuple[str, Any]] = []
     try:
-        assert source._engine is not None
-        event.listen(
-            source._engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, statement, parameters, *_: sent.append((statement, parameters)),
-        )
-        request = StatisticsRequest(Measure.CASES, (Dimension.PROVINCE, Dimension.YEAR), CaseFilter())
-        cells = await source.aggregate(request)
+        with recorded(source) as sent:
+            request = StatisticsRequest(Measure.CASES, (Dimension.PROVINCE, Dimension.YEAR), CaseFilter())
+            cells = await source.aggregate(request)
     finally:
         await source.close()
     expected: dict[tuple[str | None, ...], int] = {}
