@@ -17,23 +17,14 @@ from datetime import date
 from typing import Any
 
 from hub.vocabulary.model import CaseFilter, CaseSearch, SortOrder
+from tests.statements import recorded
 
 
 async def sent_by(source: Any, call: Callable[[], Awaitable[Any]]) -> tuple[Any, list[str]]:
     """What ``call`` returns and the SQL statements it sent."""
-    from sqlalchemy import event
-
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(source._engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded(source) as sent:
         result = await call()
-    finally:
-        event.remove(source._engine.sync_engine, "before_cursor_execute", record)
-    return result, sent
+    return result, [statement for statement, _parameters in sent]
 
 
 async def test_the_page_computes_the_full_row_once_and_picks_keys_from_the_date(hub: Any) -> None:

@@ -18,23 +18,14 @@ from datetime import date
 from typing import Any
 
 from hub.vocabulary.model import CaseSearch, Keyset, SortOrder
+from tests.statements import recorded
 from tests.test_narrow_statements import sent_by
 
 
 async def sent_with_parameters(source: Any, call: Callable[[], Awaitable[Any]]) -> list[tuple[str, Any]]:
     """The statements ``call`` sent, each with the parameters it was sent with."""
-    from sqlalchemy import event
-
-    sent: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        sent.append((statement, parameters))
-
-    event.listen(source._engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded(source) as sent:
         await call()
-    finally:
-        event.remove(source._engine.sync_engine, "before_cursor_execute", record)
     return sent
 
 
