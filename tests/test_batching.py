@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.statements import recorded
+
 PAGE = """query($first: Int!) {
   cases(first: $first) {
     edges { node {
@@ -56,19 +58,8 @@ async def test_statements_per_agency_are_constant_in_page_size(hub: Any, agency:
 
 async def test_sql_events_agree_with_the_extension(hub: Any) -> None:
     """Count statements independently with a SQLAlchemy event on one source's engine."""
-    from sqlalchemy import event
-
-    seen: list[str] = []
-    engine = hub.registry.get("polri").source._engine.sync_engine
-
-    def listener(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded(hub.registry.get("polri").source) as seen:
         result = await hub.execute(PAGE, {"first": 200})
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     polri = next(s for s in result.extensions["sources"] if s["source"] == "polri")
     assert polri["statements"] == len(seen)
     assert polri["status"] == "ok"

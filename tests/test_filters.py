@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from hub.engine.ids import GlobalId
 from tests.helpers import all_cases
+from tests.statements import recorded
 
 #: Fields some demo agencies do not record (docs/demo-agencies.md): their cases are excluded.
 NOT_RECORDED = {"stages": {"lpsk", "bp2mi", "kemlu"}, "regions": {"kemlu"}}
@@ -184,24 +185,13 @@ async def test_sources_that_cannot_evaluate_a_field_are_excluded_and_say_so(hub:
 
 
 async def test_filter_predicates_are_in_the_sql_and_pages_read_few_rows(hub: Any) -> None:
-    from sqlalchemy import event
-
-    statements: list[str] = []
-    engine = hub.registry.get("bp2mi").source._engine.sync_engine
-
-    def listener(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded(hub.registry.get("bp2mi").source) as sent:
         result = await hub.execute(
             '{ cases(first: 20, filter: {regions: ["32.12"], countriesOfExploitation: ["SA"], '
             "exploitationTypes: [FORCED_LABOUR], childVictim: false}) { edges { node { id } } } }"
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     assert not result.errors
-    search = statements[0]
+    search = sent[0][0]
     # Each condition is on the field's one definition (a column of the part's value layer,
     # computed from kab_asal, negara_penempatan, jenis_pengaduan), inside the page query.
     where = search[search.index("WHERE") :]

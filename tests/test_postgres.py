@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.server.app import Hub
 from tests.helpers import all_cases
+from tests.statements import recorded
 
 
 async def test_every_source_is_up_on_postgres(pg_hub: Hub) -> None:
@@ -50,23 +51,14 @@ async def test_newest_page_is_ordered_by_the_one_canonical_date(pg_hub: Hub) -> 
     expression, so PostgreSQL sorts the cases; a SQL DATE column is ordered by the column itself
     (adapters/keyset.py ``_sort_date``), which its index serves.
     """
-    from sqlalchemy import event
-
-    engine = pg_hub.registry.get("simfoni").source._engine
-    sent: list[str] = []
-
-    def remember(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        sent.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", remember)
-    try:
+    source = pg_hub.registry.get("simfoni").source
+    engine = source._engine
+    with recorded(source) as sent:
         result = await pg_hub.execute(
             '{ cases(first: 20, filter: {agencies: ["KEMENPPPA"]}) { edges { node { sourceKey } } } }'
         )
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", remember)
     assert not result.errors and len(result.data["cases"]["edges"]) == 20
-    page = next(s for s in sent if "LIMIT" in s)
+    page = next(s for s, _parameters in sent if "LIMIT" in s)
     assert "DESC NULLS LAST" in page
     async with engine.connect() as conn:
         expected = [

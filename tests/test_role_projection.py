@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.engine.ids import GlobalId
+from tests.statements import recorded
 
 QUERY = """{
   cases(first: 40, filter: {agencies: ["KEMENPPPA"]}) {
@@ -28,21 +29,10 @@ def tables_read(statements: list[str]) -> set[str]:
 
 
 async def run(hub: Any, extra: str) -> tuple[dict[str, Any], list[str]]:
-    from sqlalchemy import event
-
-    source = hub.registry.get("simfoni").source
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(source._engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded(hub.registry.get("simfoni").source) as sent:
         result = await hub.execute(QUERY % extra)
-    finally:
-        event.remove(source._engine.sync_engine, "before_cursor_execute", record)
     assert not result.errors, result.errors
-    return result.data, sent
+    return result.data, [statement for statement, _parameters in sent]
 
 
 def victims_by_case(data: dict[str, Any]) -> dict[str, list[str]]:
