@@ -602,16 +602,31 @@ async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_o
     walk_database: str,
 ) -> None:
     """Cases by year on PostgreSQL: no plan node that sees all 20,000 cases computes a day."""
+    computing = await _cases_by_year_nodes_computing_days(
+        walk_database,
+        [
+            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'DD/MM/YYYY') "
+            "FROM generate_series(1, 20000) AS i"
+        ],
+        load_mapping_text(DMY_MAPPING, "walk"),
+        wide=1600,
+    )
+    assert not computing, computing
+
+
+async def _cases_by_year_nodes_computing_days(
+    walk_database: str, fill: list[str], mapping: Any, wide: int
+) -> list[str]:
+    """Cases by year of the 20,000 cases ``fill`` writes (2020–2024): the plan nodes of the
+    statistics statement that see more than ``wide`` rows and compute a day."""
     connection = await asyncpg.connect(walk_database)
     try:
         await connection.execute("DROP TABLE IF EXISTS kasus")
         await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
-        await connection.execute(
-            "INSERT INTO kasus SELECT i, to_char(date '2020-01-01' + (i % 1500), 'DD/MM/YYYY') "
-            "FROM generate_series(1, 20000) AS i"
-        )
+        for statement in fill:
+            await connection.execute(statement)
         await connection.execute("ANALYZE kasus")
-        source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(walk_database))
+        source = MappedSQLSource(mapping, EngineOptions(walk_database))
         await source.open()
         try:
             with recorded(source) as sent:
@@ -626,10 +641,9 @@ async def test_statistics_compute_the_day_of_distinct_values_not_of_every_case_o
         )
     finally:
         await connection.close()
-    wide = [node for node in _nodes(json_plan(plan)) if _rows(node) > 1600]
-    assert wide, "some node reads the cases"
-    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
-    assert not computing, computing
+    wide_nodes = [node for node in _nodes(json_plan(plan)) if _rows(node) > wide]
+    assert wide_nodes, "some node reads the cases"
+    return [node["Node Type"] for node in wide_nodes if "pg_input_is_valid" in _own_text(node)]
 
 
 # --- statistics of date-times: each day computed once per date part (adapters.sqldates.day_key) --
@@ -778,35 +792,17 @@ async def test_statistics_of_date_times_compute_the_day_of_date_parts_not_of_eve
 ) -> None:
     """Cases by year on PostgreSQL, one date-time a case: no plan node that sees all 20,000
     cases computes a day."""
-    connection = await asyncpg.connect(walk_database)
-    try:
-        await connection.execute("DROP TABLE IF EXISTS kasus")
-        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT NOT NULL)")
-        await connection.execute(
+    # 20,000 × 131 minutes from 2020-01-01 00:00 ends in 2024-12-27.
+    computing = await _cases_by_year_nodes_computing_days(
+        walk_database,
+        [
             "INSERT INTO kasus SELECT i, to_char(timestamp '2020-01-01' + i * interval '131 minutes', "
-            "'YYYY-MM-DD HH24:MI:SS') FROM generate_series(1, 20000) AS i"
-        )
-        await connection.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-        await connection.execute("ANALYZE kasus")
-        source = MappedSQLSource(_mapping(), EngineOptions(walk_database))
-        await source.open()
-        try:
-            with recorded(source) as sent:
-                by_year = StatisticsRequest(Measure.CASES, (Dimension.YEAR,), CaseFilter())
-                cells = await source.aggregate(by_year)
-        finally:
-            await source.close()
-        # 20,000 × 131 minutes from 2020-01-01 00:00 ends in 2024-12-27.
-        assert sum(cells.values()) == 20000 and set(cells) == {(str(y),) for y in range(2020, 2025)}
-        (statement, parameters), *_ = sent
-        plan = await connection.fetch(
-            "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, FORMAT JSON) " + statement, *parameters
-        )
-    finally:
-        await connection.close()
-    wide = [node for node in _nodes(json_plan(plan)) if _rows(node) > 2000]
-    assert wide, "some node reads the cases"
-    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+            "'YYYY-MM-DD HH24:MI:SS') FROM generate_series(1, 20000) AS i",
+            "CREATE INDEX ix_tgl ON kasus (tgl)",
+        ],
+        _mapping(),
+        wide=2000,
+    )
     assert not computing, computing
 
 

@@ -29,6 +29,21 @@ async def sent_with_parameters(source: Any, call: Callable[[], Awaitable[Any]]) 
     return sent
 
 
+async def plans_after(
+    source: Any, statement: str, parameters: tuple[Any, ...], runs: int
+) -> list[tuple[int, int]]:
+    """``(generic_plans, custom_plans)`` of ``statement`` on one connection after ``runs`` runs."""
+    async with source._engine.connect() as conn:
+        for _ in range(runs):
+            await conn.exec_driver_sql(statement, parameters)
+        rows = (
+            await conn.exec_driver_sql(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            )
+        ).all()
+    return [(generic, custom) for text, generic, custom in rows if text == statement]
+
+
 async def test_the_landing_page_sends_no_parameter(pg_hub: Any) -> None:
     source = pg_hub.registry.get("simfoni").source
     assert source._walk is not None, "simfoni's ISO text date is walked on PostgreSQL"
@@ -62,15 +77,7 @@ async def test_postgres_plans_the_landing_page_once(pg_hub: Any) -> None:
     source = pg_hub.registry.get("simfoni").source
     _page, sent = await sent_by(source, lambda: source.search_cases(CaseSearch(limit=21)))
     (statement,) = sent
-    async with source._engine.connect() as conn:
-        for _ in range(8):
-            await conn.exec_driver_sql(statement)
-        rows = (
-            await conn.exec_driver_sql(
-                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
-            )
-        ).all()
-    plans = [(generic, custom) for text, generic, custom in rows if text == statement]
+    plans = await plans_after(source, statement, (), runs=8)
     assert plans, "the page statement is prepared on the connection"
     generic, custom = plans[0]
     assert custom == 0 and generic >= 8, (generic, custom)
@@ -87,15 +94,7 @@ async def test_postgres_plans_a_cursor_page_once(pg_hub: Any) -> None:
     sent = await sent_with_parameters(source, lambda: source.search_cases(CaseSearch(after=after, limit=21)))
     (statement, parameters), *_ = sent
     assert parameters, "a cursor's day and key are bound"
-    async with source._engine.connect() as conn:
-        for _ in range(12):
-            await conn.exec_driver_sql(statement, tuple(parameters))
-        rows = (
-            await conn.exec_driver_sql(
-                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
-            )
-        ).all()
-    plans = [(generic, custom) for text, generic, custom in rows if text == statement]
+    plans = await plans_after(source, statement, tuple(parameters), runs=12)
     assert plans, "the cursor page's statement is prepared on the connection"
     generic, custom = plans[0]
     assert custom <= 5 and generic >= 7, (generic, custom)
