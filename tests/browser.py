@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,9 +103,7 @@ class Page:
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression (promises awaited), as JSON."""
-        result = self.send(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
-        )
+        result = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             raise BrowserError(details.get("exception", {}).get("description") or details.get("text"))
@@ -152,6 +152,7 @@ def chromium() -> Iterator[Page]:
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port = _devtools_port(Path(profile), process)
@@ -163,12 +164,51 @@ def chromium() -> Iterator[Page]:
                     page.send(f"{domain}.enable")
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium and every process it started, before its profile directory is removed.
+
+    Chromium's renderer and utility processes outlive the browser process for a moment and
+    keep writing to the profile (``Default/``): removing the directory as soon as the browser
+    process had exited failed once in CI with "Directory not empty". Chromium runs in its own
+    session, so the whole process group is signalled and awaited.
+    """
+    group = process.pid
+    _signal_group(group, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _signal_group(group, signal.SIGKILL)
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive_in_group(group):
+        if time.monotonic() > deadline:
+            _signal_group(group, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+        time.sleep(0.05)
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _alive_in_group(group: int) -> bool:
+    """Whether a process of ``group`` still runs (zombies, which write nothing, do not count).
+
+    Read from /proc because a signal 0 also reaches zombies that nobody has reaped yet.
+    """
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while being read
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _devtools_port(profile: Path, process: subprocess.Popen[bytes]) -> int:
