@@ -270,7 +270,7 @@ def _keys_share(share: int) -> KeyShards:
 def _pairs_share(keys: list[list[tuple[array[int], array[int]]]]) -> list[array[int]]:
     """Blocking, step 2: the blocks of the hashes this share owns, and their pairs by owner."""
     run = _run()
-    return shard_pairs(keys, run.shares, run.width, run.only)
+    return shard_pairs(run.records, keys, run.shares, run.width, run.only)
 
 
 def _score_share(parts: list[array[int]]) -> tuple[Scored, Scored, int]:
