@@ -26,7 +26,7 @@ from graphql import (
     get_introspection_query,
     get_named_type,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hub.access.policy import Principal, QueryLimits
@@ -34,6 +34,7 @@ from hub.engine.config import parse_config
 from hub.server import examples
 from hub.server.app import Hub, create_app
 from hub.vocabulary import reference
+from hub.vocabulary.countries import country_from_alpha2
 from resolvers.safety import estimate_cost
 from resolvers.schema import schema
 from tests.helpers import CASE_FIELDS
@@ -240,6 +241,8 @@ PAYLOADS = [
     "",
     " ",
 ]
+#: Codes of the demo agencies (adapters/mappings/*.toml): random text may be one of them.
+AGENCY_CODES = {"KEMENPPPA", "POLRI", "LPSK", "BP2MI", "KEMLU"}
 garbage = st.one_of(st.sampled_from(PAYLOADS), st.text(max_size=60))
 
 
@@ -290,10 +293,12 @@ def _value_for(field_type: Any, value: str) -> Any:
 @pytest.mark.parametrize("name", FILTER_FIELDS)
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=garbage)
+@example(value="AE")  # a real country code (once drawn at random: the filter rightly matched 124)
+@example(value=" polri")  # a real agency code, spaced and in lower case
 async def test_filter_fields_survive_hostile_input(http: httpx.AsyncClient, name: str, value: str) -> None:
     field_type = _filter_fields()[name].type
-    query = """query($f: CaseFilter) { cases(filter: $f, first: 20) {
-        totalCount edges { node { id sourceKey agency { code } region { code } } } } }"""
+    query = """query($f: CaseFilter) { cases(filter: $f, first: 20) { totalCount
+        edges { node { id sourceKey agency { code } region { code } countryOfExploitation } } } }"""
     body = assert_safe(
         await http.post(
             "/graphql", json={"query": query, "variables": {"f": {name: _value_for(field_type, value)}}}
@@ -312,11 +317,18 @@ async def test_filter_fields_survive_hostile_input(http: httpx.AsyncClient, name
     if name == "text":  # a case reference contains the text; LIKE wildcards match themselves only
         needle = value.strip().lower()
         assert all(needle in (n["sourceKey"] or "").lower() for n in nodes)
-    elif name == "regions" and (prefix := reference.normalize_prefix(value)) is not None and (
-        reference.regions().by_code(prefix) is not None
+    elif (
+        name == "regions"
+        and (prefix := reference.normalize_prefix(value)) is not None
+        and (reference.regions().by_code(prefix) is not None)
     ):
         # Random text can be a real Kemendagri code ('1201' is a regency): then only its cases.
         assert all((n["region"] or {}).get("code", "").startswith(prefix) for n in nodes)
+    elif name == "countriesOfExploitation" and (country := country_from_alpha2(value)) is not None:
+        # Random text can be a real ISO code ('AE' is the Emirates): then only its cases.
+        assert all(n["countryOfExploitation"] == country for n in nodes)
+    elif name == "agencies" and value.strip().upper() in AGENCY_CODES:
+        assert all(n["agency"]["code"] == value.strip().upper() for n in nodes)
     elif not isinstance(named, GraphQLEnumType) and named.name == "String":
         # A code filter (regions, agencies, countries) given garbage matches nothing.
         assert cases["totalCount"] == 0 and nodes == []
