@@ -208,6 +208,8 @@ def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) ->
 
 
 def _by_date(nodes: Any, attribute: str) -> list[Linked]:
+    if len(nodes) < 2:  # most cases have one service or none: nothing to order
+        return list(nodes)
     return sorted(
         nodes,
         key=lambda n: (

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from hub.engine import persons
 from hub.engine.federation import Federation, Linked
-from hub.engine.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
+from hub.engine.ids import GlobalId, InvalidId, decode_cursor
 from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
@@ -137,12 +137,11 @@ class CaseQueries:
         node_selections = selection.child(selections, "edges", "node")
         await _expand(info, Entity.CASE, "Case", items, node_selections)
         convert = _converter(info)
-        edges = []
-        for item in items:
-            record: model.CaseRecord = item.record  # type: ignore[assignment]
-            edge_cursor = encode_cursor(order, Keyset.of(record))
-            edges.append(types.CaseEdge(cursor=edge_cursor, node=convert.case(item)))
-        cursors = [edge.cursor for edge in edges]
+        edges = [
+            types.CaseEdge(node=convert.case(item), order=order, position=Keyset.of(item.record))  # type: ignore[arg-type]
+            for item in items
+        ]
+        cursors = [edges[0].cursor(), edges[-1].cursor()] if edges else []
         if backwards:
             pagination = types.page_info(cursors, has_next=before is not None, has_previous=page.has_next)
         else:
