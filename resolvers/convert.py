@@ -59,6 +59,7 @@ class Converter:
         r: model.PersonRecord = node.record  # type: ignore[assignment]
         links = node.links
         case = links.get("case")
+        person = links.get("person")
         return types.PersonRecord(
             id=encode_id(r.source, model.Entity.PERSON, r.key),
             agency=self.agency(r.source),
@@ -71,7 +72,7 @@ class Converter:
             case=self.case(case) if case is not None else None,
             services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
             record=r,
-            person=self.linked_person(links.get("person")),
+            person=self.linked_person(person) if person is not None else None,
         )
 
     def linked_person(self, view: PersonView | None) -> types.Person | None:

@@ -156,8 +156,11 @@ class Federation:
         # one (a queue timeout is the hub's congestion: it does not count against the breaker).
         waited = time.perf_counter()
         try:
-            async with asyncio.timeout(entry.timeout_seconds):
-                await entry.slots.acquire()
+            if entry.slots.locked():  # no free slot: wait for one, within the source's timeout
+                async with asyncio.timeout(entry.timeout_seconds):
+                    await entry.slots.acquire()
+            else:
+                await entry.slots.acquire()  # a free slot is taken at once (no timer to arm)
         except TimeoutError:
             entry.breaker.release_probe()
             ctx.record(entry.name, CallOutcome.TIMEOUT, (time.perf_counter() - waited) * 1000, 0, 0)
