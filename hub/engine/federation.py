@@ -29,7 +29,7 @@ from hub.engine import tracing
 from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
 from hub.engine.ids import GlobalId
-from hub.engine.loaders import Loaders
+from hub.engine.loaders import Loaders, load_all
 from hub.engine.metrics import HubMetrics
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
 from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
@@ -529,7 +529,7 @@ class Federation:
         loaded: list[Linked] = []
         if relation.many:
             loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
-            results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
+            results = await load_all(loader, [(n.record.source, n.record.key) for n in nodes])
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
                 node.links[name] = children
@@ -537,9 +537,8 @@ class Federation:
         else:
             loader = ctx.loaders.by_key(relation.target)
             wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
-            results = await loader.load_many(
-                [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
-            )
+            refs = [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
+            results = await load_all(loader, refs)
             for node in nodes:
                 node.links[name] = None
             for node, record in zip(wanted, results, strict=True):
