@@ -102,7 +102,7 @@ class CompiledPart:
 
     Public contract (used by statistics, quality and check): ``part``, ``from_clause``,
     ``row_conditions``, ``key_column``, ``values`` (and the views ``field_exprs`` /
-    ``field_readers``), ``relation_columns``, ``date_expr``, ``select`` and :meth:`record_key`.
+    ``field_readers``), ``relation_columns``, ``date_expr``, ``select``, ``layout`` and :meth:`record_key`.
     """
 
     part: Part
@@ -115,7 +115,10 @@ class CompiledPart:
     key_to_db: KeyConverter
     #: Key fields (``case_key``, ``recipient_key``): their column and key converter.
     relation_columns: dict[str, tuple[ColumnElement[Any], KeyConverter]]
-    readers: list[tuple[str, Reader]]
+    #: Per field: its value and the row column it is read from (column 0 is the key; a field
+    #: that selects nothing has the position it would have). Records are built from it
+    #: (:func:`adapters.records.record_builder`).
+    layout: list[tuple[str, FieldValue, int]]
     from_clause: FromClause
     #: Conditions every row of the part meets (``require``, ``where``): apply with ``from_clause``.
     row_conditions: list[ColumnElement[bool]]
@@ -254,28 +257,6 @@ def _prefixed_key_converter(column: ColumnElement[Any], prefix: str) -> KeyConve
     return strip_and_convert
 
 
-def _slice_reader(value: FieldValue, start: int, length: int) -> Reader:
-    """``value.value_of`` of the row's columns ``start:start+length``, specialised once.
-
-    A page reads ~500 values; deciding constant / lookup / plain per value, on a slice of the
-    row, cost a fifth of the engine's CPU per portal page (issue 13). The branches are those of
-    :meth:`FieldValue.value_of`, taken when the reader is built (values are replaced, never
-    changed, once compiled); anything else keeps the general form.
-    """
-    if value.is_constant:
-        constant = value.constant
-        return lambda _row: constant
-    if not value.selectable:
-        return lambda _row: None
-    if length == 1:
-        read = value.lookup.read if value.lookup is not None else value.read
-        return lambda row: read(row[start])
-    if length == 0:
-        return lambda _row: value.value_of(())
-    end = start + length
-    return lambda row: value.value_of(row[start:end])
-
-
 def _enum_of(kind: FieldKind) -> type[Labelled] | None:
     return kind.kind if isinstance(kind.kind, type) and issubclass(kind.kind, Labelled) else None
 
@@ -404,11 +385,10 @@ class _PartCompiler:
         if part.entity is Entity.PERSON:
             field_values.update(_derived(field_values))
         selected: list[ColumnElement[Any]] = [key_column]
-        readers: list[tuple[str, Reader]] = []
+        layout: list[tuple[str, FieldValue, int]] = []
         for name, value in field_values.items():
-            start = len(selected)
+            layout.append((name, value, len(selected)))
             selected.extend(value.selected)
-            readers.append((name, _slice_reader(value, start, len(value.selected))))
         stmt = select(*(e.label(f"c{i}") for i, e in enumerate(selected))).select_from(layer)
         date_value = field_values.get("reported_at") if part.entity is Entity.CASE else None
         return CompiledPart(
@@ -418,7 +398,7 @@ class _PartCompiler:
             key_column=key_column,
             key_to_db=convert,
             relation_columns=relation_columns,
-            readers=readers,
+            layout=layout,
             from_clause=layer,
             row_conditions=[],
             values=field_values,

@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.base import SourceDataError
 from adapters.compiler import CompiledPart
+from adapters.values import FieldValue
 from hub.vocabulary.model import (
     AgeGroup,
     CaseRecord,
@@ -34,99 +35,168 @@ class RowReader:
         self.source = source
         #: Rows skipped because they could not be read at all (counted, never fatal).
         self.skipped_rows = 0
+        #: id(part) → (the part, its builder); the part is kept so its id is not reused.
+        self._builders: dict[int, tuple[CompiledPart, Builder]] = {}
 
     def read(self, compiled: CompiledPart, rows: Sequence[Sequence[Any]]) -> list[Record]:
-        build = _BUILDERS[compiled.part.entity]
+        build = self.builder(compiled)
+        source = self.source
         records: list[Record] = []
         for row in rows:
             try:
-                values = {name: reader(row) for name, reader in compiled.readers}
-                records.append(build(self.source, compiled.record_key(row[0]), values))
+                records.append(build(source, row))
             except (TypeError, ValueError, AttributeError, KeyError):
                 self.skipped_rows += 1
         if rows and not records:
             raise SourceDataError(f"source {self.source!r}: rows of {compiled.part.name!r} cannot be read")
         return records
 
-
-def _build_case(source: str, key: str, v: dict[str, Any]) -> CaseRecord:
-    return CaseRecord(
-        source=source,
-        key=key,
-        source_key=v.get("source_key"),
-        reported_at=v.get("reported_at"),
-        region=v.get("region"),
-        country=v.get("country"),
-        exploitation_types=v.get("exploitation_types") or (ExploitationType.UNKNOWN,),
-        means=v.get("means") or (TraffickingMeans.UNKNOWN,),
-        stage=v.get("stage"),
-    )
+    def builder(self, compiled: CompiledPart) -> Builder:
+        """The record builder of ``compiled``, generated on first use (a source reopened after
+        a mapping change brings new parts: the table then starts again)."""
+        entry = self._builders.get(id(compiled))
+        if entry is not None and entry[0] is compiled:
+            return entry[1]
+        if len(self._builders) >= MAX_BUILDERS:
+            self._builders.clear()
+        build = record_builder(compiled)
+        self._builders[id(compiled)] = (compiled, build)
+        return build
 
 
-def _build_person(source: str, key: str, v: dict[str, Any]) -> PersonRecord:
-    # Age band and child flag are computed in SQL (adapters.values): filters and statistics
-    # use the very same expressions.
-    return PersonRecord(
-        source=source,
-        key=key,
-        case_key=v.get("case_key"),
-        roles=v.get("roles") or (),
-        sex=v.get("sex") or Sex.UNKNOWN,
-        age_group=v.get("age_group") or AgeGroup.UNKNOWN,
-        is_child=v.get("is_child"),
-        citizenship=v.get("citizenship"),
-        domicile_region=v.get("domicile_region"),
-        full_name=v.get("full_name"),
-        nik=v.get("nik"),
-        birth_date=v.get("birth_date"),
-        passport_number=v.get("passport_number"),
-        address=v.get("address"),
-        phone=v.get("phone"),
-    )
+#: A row of a compiled part's SELECT (with the source's name) → its national record.
+Builder = Callable[[str, Sequence[Any]], Record]
+#: Parts a source's reader remembers builders for (a mapping has a handful).
+MAX_BUILDERS = 64
 
 
-def _build_service(source: str, key: str, v: dict[str, Any]) -> ServiceRecord:
-    return ServiceRecord(
-        source=source,
-        key=key,
-        case_key=v.get("case_key"),
-        recipient_key=v.get("recipient_key"),
-        type=v["type"],
-        status=v.get("status") or ServiceStatus.UNKNOWN,
-        start_date=v.get("start_date"),
-        end_date=v.get("end_date"),
-        provider_unit=v.get("provider_unit"),
-        location=v.get("location"),
-    )
+class _Required:
+    """Marks a record field without which a row cannot be read (a service's type)."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
 
 
-def _build_stage_event(source: str, key: str, v: dict[str, Any]) -> StageEventRecord:
-    return StageEventRecord(
-        source=source,
-        key=key,
-        case_key=v.get("case_key"),
-        stage=v.get("stage"),
-        date=v.get("date"),
-        reference=v.get("reference"),
-    )
+REQUIRED: Any = _Required()
 
-
-def _build_restitution(source: str, key: str, v: dict[str, Any]) -> RestitutionRecord:
-    return RestitutionRecord(
-        source=source,
-        key=key,
-        case_key=v.get("case_key"),
-        recipient_key=v.get("recipient_key"),
-        requested_idr=v.get("requested_idr"),
-        ordered_idr=v.get("ordered_idr"),
-        paid_idr=v.get("paid_idr"),
-    )
-
-
-_BUILDERS: dict[Entity, Callable[[str, str, dict[str, Any]], Record]] = {
-    Entity.CASE: _build_case,
-    Entity.PERSON: _build_person,
-    Entity.SERVICE: _build_service,
-    Entity.STAGE_EVENT: _build_stage_event,
-    Entity.RESTITUTION: _build_restitution,
+#: Per entity: its record class and, per record field, what the field reads as when the
+#: mapping gives no value or an empty one (``None``: the value as read, even a falsy one).
+#: Age band and child flag are computed in SQL (adapters.values): filters and statistics
+#: use the very same expressions.
+RECORD_FIELDS: dict[Entity, tuple[type[Record], dict[str, Any]]] = {
+    Entity.CASE: (
+        CaseRecord,
+        {
+            "source_key": None,
+            "reported_at": None,
+            "region": None,
+            "country": None,
+            "exploitation_types": (ExploitationType.UNKNOWN,),
+            "means": (TraffickingMeans.UNKNOWN,),
+            "stage": None,
+        },
+    ),
+    Entity.PERSON: (
+        PersonRecord,
+        {
+            "case_key": None,
+            "roles": (),
+            "sex": Sex.UNKNOWN,
+            "age_group": AgeGroup.UNKNOWN,
+            "is_child": None,
+            "citizenship": None,
+            "domicile_region": None,
+            "full_name": None,
+            "nik": None,
+            "birth_date": None,
+            "passport_number": None,
+            "address": None,
+            "phone": None,
+        },
+    ),
+    Entity.SERVICE: (
+        ServiceRecord,
+        {
+            "case_key": None,
+            "recipient_key": None,
+            "type": REQUIRED,
+            "status": ServiceStatus.UNKNOWN,
+            "start_date": None,
+            "end_date": None,
+            "provider_unit": None,
+            "location": None,
+        },
+    ),
+    Entity.STAGE_EVENT: (
+        StageEventRecord,
+        {"case_key": None, "stage": None, "date": None, "reference": None},
+    ),
+    Entity.RESTITUTION: (
+        RestitutionRecord,
+        {
+            "case_key": None,
+            "recipient_key": None,
+            "requested_idr": None,
+            "ordered_idr": None,
+            "paid_idr": None,
+        },
+    ),
 }
+
+
+def record_builder(compiled: CompiledPart) -> Builder:
+    """One function that builds ``compiled``'s record from a row, generated from its layout.
+
+    Why generated: a portal page reads ~500 values, and the general way — a reader call per
+    field into a dictionary, then a builder that looks each field up — cost a seventh of the
+    hub's CPU per page (issue 13). The generated function reads each field's column straight
+    into the record's constructor. What each field reads is decided here once, by
+    :meth:`adapters.values.FieldValue.value_of`'s rule (constant; not read by records; through
+    its lookup; its one canonical column), so the two cannot disagree
+    (``tests/test_row_readers.py`` compares them on every part of every demo mapping).
+    """
+    record_class, fields = RECORD_FIELDS[compiled.part.entity]
+    names: dict[str, Any] = {"_record": record_class, "_key": compiled.record_key}
+    layout = {name: (value, start) for name, value, start in compiled.layout}
+    arguments = []
+    for i, (field, default) in enumerate(fields.items()):
+        if field in layout:
+            value, start = layout[field]
+            expression = _value_expression(value, start, f"_{i}", names)
+        elif default is REQUIRED:
+            names["_missing"] = _missing
+            expression = f"_missing({field!r})"
+        else:
+            expression = "None"
+        if default is not None and default is not REQUIRED:
+            names[f"_default{i}"] = default
+            expression = f"({expression} or _default{i})"
+        arguments.append(f"{field}={expression}")
+    code = (
+        "def build(source, row):\n"
+        f"    return _record(source=source, key=_key(row[0]), {', '.join(arguments)})\n"
+    )
+    exec(compile(code, f"<record builder of {compiled.part.name}>", "exec"), names)
+    return names["build"]  # type: ignore[no-any-return]
+
+
+def _missing(field: str) -> Any:
+    """A required field the mapping does not give: no row of the part can be read."""
+    raise KeyError(field)
+
+
+def _value_expression(value: FieldValue, start: int, name: str, names: dict[str, Any]) -> str:
+    """The expression for one field's national value in a row (the rule of ``value_of``)."""
+    if value.is_constant:
+        names[name] = value.constant
+        return name
+    if not value.selectable:
+        return "None"
+    if value.lookup is not None:
+        names[name] = value.lookup.read
+        return f"{name}(row[{start}])"
+    if value.sql is not None:
+        names[name] = value.read
+        return f"{name}(row[{start}])"
+    names[name] = value
+    return f"{name}.value_of(())"

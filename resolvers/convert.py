@@ -59,6 +59,7 @@ class Converter:
         r: model.PersonRecord = node.record  # type: ignore[assignment]
         links = node.links
         case = links.get("case")
+        person = links.get("person")
         return types.PersonRecord(
             id=encode_id(r.source, model.Entity.PERSON, r.key),
             agency=self.agency(r.source),
@@ -71,7 +72,7 @@ class Converter:
             case=self.case(case) if case is not None else None,
             services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
             record=r,
-            person=self.linked_person(links.get("person")),
+            person=self.linked_person(person) if person is not None else None,
         )
 
     def linked_person(self, view: PersonView | None) -> types.Person | None:
@@ -208,6 +209,8 @@ def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) ->
 
 
 def _by_date(nodes: Any, attribute: str) -> list[Linked]:
+    if len(nodes) < 2:  # most cases have one service or none: nothing to order
+        return list(nodes)
     return sorted(
         nodes,
         key=lambda n: (

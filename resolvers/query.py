@@ -7,6 +7,7 @@ engine's records into GraphQL objects. No SQL, no agency knowledge, no per-item 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -14,7 +15,7 @@ from strawberry.types import Info
 
 from hub.engine import persons
 from hub.engine.federation import Federation, Linked
-from hub.engine.ids import GlobalId, InvalidId, decode_cursor, encode_cursor
+from hub.engine.ids import GlobalId, InvalidId, decode_cursor
 from hub.vocabulary import model
 from hub.vocabulary.model import Entity, Keyset, SortOrder
 from resolvers import enums, inputs, selection, types
@@ -130,24 +131,29 @@ class CaseQueries:
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
         # Backwards is forwards in the reverse order from the cursor, then turned around.
         engine_order = _REVERSED[order] if backwards else order
-        page = await federation.cases(
-            info.context.scope, engine_filter, engine_order, size, position, want_total
-        )
-        items = page.items[::-1] if backwards else page.items
-        node_selections = selection.child(selections, "edges", "node")
-        await _expand(info, Entity.CASE, "Case", items, node_selections)
+        scope = info.context.scope
+        # The count runs beside the page and its relations, and is awaited last.
+        counting = asyncio.ensure_future(federation.count_cases(scope, engine_filter)) if want_total else None
+        try:
+            page = await federation.cases(scope, engine_filter, engine_order, size, position)
+            items = page.items[::-1] if backwards else page.items
+            node_selections = selection.child(selections, "edges", "node")
+            await _expand(info, Entity.CASE, "Case", items, node_selections)
+            total = federation.total(page, await counting) if counting is not None else None
+        finally:
+            if counting is not None:
+                counting.cancel()  # nothing if it has finished; else the request failed
         convert = _converter(info)
-        edges = []
-        for item in items:
-            record: model.CaseRecord = item.record  # type: ignore[assignment]
-            edge_cursor = encode_cursor(order, Keyset.of(record))
-            edges.append(types.CaseEdge(cursor=edge_cursor, node=convert.case(item)))
-        cursors = [edge.cursor for edge in edges]
+        edges = [
+            types.CaseEdge(node=convert.case(item), order=order, position=Keyset.of(item.record))  # type: ignore[arg-type]
+            for item in items
+        ]
+        cursors = [edges[0].cursor(), edges[-1].cursor()] if edges else []
         if backwards:
             pagination = types.page_info(cursors, has_next=before is not None, has_previous=page.has_next)
         else:
             pagination = types.page_info(cursors, has_next=page.has_next, has_previous=after is not None)
-        return types.CaseConnection(edges=edges, page_info=pagination, total_count=page.total)  # type: ignore[arg-type]
+        return types.CaseConnection(edges=edges, page_info=pagination, total_count=total)  # type: ignore[arg-type]
 
     @strawberry.field(description="One case by its global id (Kasus).")
     async def case(

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
@@ -33,6 +33,7 @@ from resolvers.query import CaseQueries
 from resolvers.review import ReviewMutation, ReviewQueries
 from resolvers.safety import Estimates, QuerySafety
 from resolvers.statistics import StatisticsQueries
+from resolvers.validation import DocumentValidationCache
 
 
 @strawberry.type(description="Read access to TPPO case data across agencies (Data TPPO lintas lembaga).")
@@ -102,7 +103,7 @@ def build_schema() -> HubSchema:
         QuerySafety,
         AccessGate,
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        DocumentValidationCache,
         SourceReport,
         ErrorCodes,
         RequestMetrics,

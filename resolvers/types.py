@@ -16,6 +16,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from hub.engine.ids import encode_cursor
 from hub.vocabulary import model
 from resolvers.enums import (
     AgeGroup,
@@ -224,8 +225,15 @@ def page_info(cursors: list[str], *, has_next: bool, has_previous: bool) -> Page
 
 @strawberry.type(description="A case and its cursor.")
 class CaseEdge:
-    cursor: str = strawberry.field(description="Opaque position of this case: pass it as `after`.")
     node: Case = strawberry.field(description="The case.")
+    #: The list's order and the case's position in it, encoded only if ``cursor`` is asked
+    #: for: a portal page asks for the page's end cursor only (issue 13).
+    order: strawberry.Private[model.SortOrder]
+    position: strawberry.Private[model.Keyset]
+
+    @strawberry.field(description="Opaque position of this case: pass it as `after`.")
+    def cursor(self) -> str:
+        return encode_cursor(self.order, self.position)
 
 
 @strawberry.type(description="A page of cases from all agencies, merged in order (Relay connection).")

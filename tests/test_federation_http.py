@@ -108,6 +108,53 @@ def test_subgraph_composes_with_apollo_composition(server_url: str) -> None:
     assert "join__type" in composed["supergraph"] and "Case" in composed["supergraph"]
 
 
+def test_an_idle_keep_alive_connection_outlives_a_client_pause(server_url: str) -> None:
+    """The server keeps an idle keep-alive connection open longer than clients and proxies keep
+    theirs (hub/server/cli.py ``KEEP_ALIVE_SECONDS``): with uvicorn's default of 5 s, the
+    gateway below sent its query into a socket the hub was closing ("socket hang up")."""
+    from urllib.parse import urlsplit
+
+    from hub.server.cli import KEEP_ALIVE_SECONDS
+
+    assert KEEP_ALIVE_SECONDS >= 60
+    address = urlsplit(server_url)
+    body = b'{"query":"{ __typename }"}'
+    request = (
+        f"POST {address.path} HTTP/1.1\r\nHost: {address.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+        conn.sendall(request)
+        assert _response(conn).startswith(b"HTTP/1.1 200")
+        time.sleep(6.5)  # past uvicorn's default idle timeout
+        conn.setblocking(False)
+        try:
+            closed = conn.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            closed = False  # nothing to read and not closed: still open
+        assert not closed
+        conn.setblocking(True)
+        conn.sendall(request)
+        assert _response(conn).startswith(b"HTTP/1.1 200")
+
+
+def _response(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (headers and a Content-Length body) from ``conn``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, "connection closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    headers = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+    length = int({k.strip().lower(): v for k, v in headers.items()}[b"content-length"])
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "connection closed"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_queries_answer_through_a_real_federation_gateway(server_url: str) -> None:
     query = "{ cases(first: 3) { edges { node { id sourceKey agency { code name } victims { sex } } } } }"
     direct = httpx.post(server_url, json={"query": query}).json()

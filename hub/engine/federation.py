@@ -29,7 +29,7 @@ from hub.engine import tracing
 from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
 from hub.engine.ids import GlobalId
-from hub.engine.loaders import Loaders
+from hub.engine.loaders import Loaders, load_all
 from hub.engine.metrics import HubMetrics
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
 from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
@@ -110,7 +110,8 @@ class CasePage:
 
     items: list[Linked]
     has_next: bool
-    total: int | None
+    #: The sources whose page call answered (a total counts only these: :meth:`Federation.total`).
+    answered: frozenset[str] = frozenset()
 
 
 class Federation:
@@ -155,8 +156,11 @@ class Federation:
         # one (a queue timeout is the hub's congestion: it does not count against the breaker).
         waited = time.perf_counter()
         try:
-            async with asyncio.timeout(entry.timeout_seconds):
-                await entry.slots.acquire()
+            if entry.slots.locked():  # no free slot: wait for one, within the source's timeout
+                async with asyncio.timeout(entry.timeout_seconds):
+                    await entry.slots.acquire()
+            else:
+                await entry.slots.acquire()  # a free slot is taken at once (no timer to arm)
         except TimeoutError:
             entry.breaker.release_probe()
             ctx.record(entry.name, CallOutcome.TIMEOUT, (time.perf_counter() - waited) * 1000, 0, 0)
@@ -273,26 +277,46 @@ class Federation:
         order: SortOrder,
         first: int,
         after: Keyset | None,
-        want_total: bool,
     ) -> CasePage:
-        """A page of cases merged across sources in (report date, source, key) order."""
-        if order.by_agency:
-            return await self._cases_by_agency(ctx, filter, order, first, after, want_total)
+        """A page of cases merged across sources in (report date, source, key) order.
 
-        async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+        The total is asked for separately (:meth:`count_cases`), so a caller can start it
+        beside the page and await it last: a COUNT reads every matching case, a page only
+        the first ones, and the page's relations need not wait for the count (issue 13).
+        """
+        if order.by_agency:
+            return await self._cases_by_agency(ctx, filter, order, first, after)
+
+        async def work(source: Source) -> list[CaseRecord] | None:
             seen = _as_seen(ctx, source, filter)
-            search = CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
-            if want_total:
-                page, total = await asyncio.gather(source.search_cases(search), source.count_cases(seen))
-                return page, total
-            return await source.search_cases(search), None
+            return await source.search_cases(
+                CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
+            )
 
         entries = self.sources_for(ctx, filter)
-        results = await asyncio.gather(*(self.call(ctx, e, work, ([], None)) for e in entries))
-        streams = [records for records, _ in results]
+        results = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        streams = [records for records in results if records is not None]
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
-        return _page(list(islice(merged, first + 1)), first, results, want_total)
+        return _page(list(islice(merged, first + 1)), first, entries, results)
+
+    async def count_cases(self, ctx: RequestContext, filter: CaseFilter) -> dict[str, int]:
+        """Per source that answers, its cases matching ``filter`` (a COUNT in each); a source
+        that fails is reported like any failing call. Add them up with :meth:`total`."""
+
+        async def work(source: Source) -> int | None:
+            return await source.count_cases(_as_seen(ctx, source, filter))
+
+        entries = self.sources_for(ctx, filter)
+        counts = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        return {e.name: n for e, n in zip(entries, counts, strict=True) if n is not None}
+
+    @staticmethod
+    def total(page: CasePage, counts: dict[str, int]) -> int:
+        """The total of a list: the counts of the sources whose page answered too, so the
+        total is always what paging to the end lists (a source failing in either call is
+        left out of both, and reported)."""
+        return sum(n for source, n in counts.items() if source in page.answered)
 
     async def _cases_by_agency(
         self,
@@ -301,7 +325,6 @@ class Federation:
         order: SortOrder,
         first: int,
         after: Keyset | None,
-        want_total: bool,
     ) -> CasePage:
         """Cases agency by agency (by agency code, then source name), newest first within each.
 
@@ -318,24 +341,22 @@ class Federation:
             names = [e.name for e in entries]
             start = names.index(after.source) if after.source in names else len(entries)
 
-        def work_for(position: int) -> Callable[[Source], Awaitable[tuple[list[CaseRecord], int | None]]]:
+        def work_for(position: int) -> Callable[[Source], Awaitable[list[CaseRecord] | None]]:
             continuing = after if position == start and after is not None else None
 
-            async def work(source: Source) -> tuple[list[CaseRecord], int | None]:
+            async def work(source: Source) -> list[CaseRecord] | None:
+                if position < start:
+                    return []  # before the cursor's source: done
                 seen = _as_seen(ctx, source, filter)
                 search = CaseSearch(filter=seen, order=SortOrder.DESC, after=continuing, limit=first + 1)
-                page_task = source.search_cases(search) if position >= start else _no_cases()
-                if want_total:
-                    page, total = await asyncio.gather(page_task, source.count_cases(seen))
-                    return page, total
-                return await page_task, None
+                return await source.search_cases(search)
 
             return work
 
-        calls = [self.call(ctx, entry, work_for(i), ([], None)) for i, entry in enumerate(entries)]
+        calls = [self.call(ctx, entry, work_for(i), None) for i, entry in enumerate(entries)]
         results = await asyncio.gather(*calls)
-        items = [record for records, _ in results for record in records][: first + 1]
-        return _page(items, first, results, want_total)
+        items = [record for records in results if records is not None for record in records][: first + 1]
+        return _page(items, first, entries, results)
 
     # --- statistics ---------------------------------------------------------------------------
 
@@ -508,7 +529,7 @@ class Federation:
         loaded: list[Linked] = []
         if relation.many:
             loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
-            results = await loader.load_many([(n.record.source, n.record.key) for n in nodes])
+            results = await load_all(loader, [(n.record.source, n.record.key) for n in nodes])
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
                 node.links[name] = children
@@ -516,9 +537,8 @@ class Federation:
         else:
             loader = ctx.loaders.by_key(relation.target)
             wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
-            results = await loader.load_many(
-                [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
-            )
+            refs = [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
+            results = await load_all(loader, refs)
             for node in nodes:
                 node.links[name] = None
             for node, record in zip(wanted, results, strict=True):
@@ -537,13 +557,14 @@ def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
 
 
 def _page(
-    items: list[CaseRecord], first: int, results: list[tuple[list[CaseRecord], int | None]], want_total: bool
+    items: list[CaseRecord],
+    first: int,
+    entries: list[RegisteredSource],
+    results: list[list[CaseRecord] | None],
 ) -> CasePage:
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
-    has_next = len(items) > first
-    items = items[:first]
-    total = sum(t for _, t in results if t is not None) if want_total else None
-    return CasePage([Linked(r) for r in items], has_next, total)
+    answered = frozenset(e.name for e, r in zip(entries, results, strict=True) if r is not None)
+    return CasePage([Linked(r) for r in items[:first]], len(items) > first, answered)
 
 
 def _report_no_rows() -> None:
@@ -564,8 +585,3 @@ def _health_probe(source: Source) -> Callable[[], Awaitable[bool]]:
         return (await source.health()).ok
 
     return probe
-
-
-async def _no_cases() -> list[CaseRecord]:
-    return []
-

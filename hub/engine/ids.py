@@ -55,7 +55,7 @@ class GlobalId:
 
 def encode_id(source: str, entity: Entity, key: str) -> str:
     """The opaque global id of a record (a page encodes ~50: no object is built for it)."""
-    return _b64(f"{source}:{entity.value}:{key}")
+    return _b64(f"{source}:{_ENTITY_TEXT[entity]}:{key}")
 
 
 def encode_position(kind: str, *values: str | int | None) -> str:
@@ -119,6 +119,8 @@ def decode_number_cursor(text: str, kind: str) -> int:
     return number
 
 
+#: ``Entity.value`` is a descriptor call; a page encodes ~50 ids.
+_ENTITY_TEXT: dict[Entity, str] = {e: e.value for e in Entity}
 #: ``json.dumps(..., separators=(",", ":"))`` builds this encoder on every call; one is enough.
 _CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
 #: Standard base64 → its URL-safe alphabet (what ``base64.urlsafe_b64encode`` translates).

@@ -45,6 +45,7 @@ from typing import Any
 
 from hub.engine.federation import Federation, Include, Linked
 from hub.engine.ids import GlobalId, InvalidId, decode_number_cursor, encode_id, encode_number_cursor
+from hub.engine.loaders import load_all
 from hub.engine.scope import RequestContext
 from hub.linkage.index import IndexEntry, LinkageIndex, PersonQuery, RecordRef
 from hub.vocabulary.model import (
@@ -212,7 +213,7 @@ class Persons:
         record_include = _record_include(include)
         assert ctx.loaders is not None
         refs = [(e.source, e.key) for view in views for e in view.entries]
-        found = await ctx.loaders.by_key(Entity.PERSON).load_many(refs)
+        found = await load_all(ctx.loaders.by_key(Entity.PERSON), refs)
         by_ref: dict[RecordRef, Linked] = {}
         for ref, record in zip(refs, found, strict=True):
             if record is not None and ref not in by_ref:

@@ -24,6 +24,13 @@ from hub.engine.config import ConfigError, HubConfig, load_config
 
 #: The file ``--config DIR`` means.
 CONFIG_NAME = "hub.toml"
+#: Seconds an idle keep-alive connection stays open. Longer than the idle timeouts of the
+#: clients and proxies in front of the hub (Node's keep-alive agents, load balancers: 60 s),
+#: so the hub never closes a connection at the moment a client reuses it — with uvicorn's
+#: default of 5 s, a federation gateway that waited a few seconds between two requests sent
+#: the second into a closing socket ("socket hang up", seen in tests/test_federation_http.py
+#: on a busy machine).
+KEEP_ALIVE_SECONDS = 75
 
 
 def config_path(text: str) -> Path:
@@ -87,6 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
         # connection whatever the worker count (hub/server/transport.py).
         "loop": "auto",
         "http": PROTOCOL,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     }
     if workers > 1:
         # Several processes need an import string; each builds its hub from the same file and

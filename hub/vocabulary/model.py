@@ -31,6 +31,11 @@ class Labelled(enum.Enum):
     label_en: str
     label_id: str
 
+    #: Members are singletons compared by identity, so identity is a valid hash — and a C one:
+    #: ``Enum.__hash__`` is a Python call (``hash(self._name_)``), and a portal page hashes
+    #: ~300 members (role sets, the plans' name tables, dictionaries keyed by code). Issue 13.
+    __hash__ = object.__hash__
+
     def __new__(cls, value: str, label_en: str, label_id: str) -> Labelled:
         member = object.__new__(cls)
         member._value_ = value
@@ -385,6 +390,8 @@ class RegionLevel(Labelled):
 
 class Entity(enum.Enum):
     """The kinds of record a source can hold; the value appears in global ids."""
+
+    __hash__ = object.__hash__  # as Labelled's: members are singletons, compared by identity
 
     CASE = "case"
     PERSON = "person"
