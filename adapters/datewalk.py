@@ -56,11 +56,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement, Label, Select
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, Select
 from sqlalchemy.types import Date
 
 from adapters.compiler import CompiledPart
-from adapters.narrow import narrowed
+from adapters.narrow import function_of_raw, narrowed
 from adapters.sqldates import ISO, UNIX, canonical_format
 
 #: Byte-order comparisons that every linguistic collation gets the other way round at least
@@ -529,40 +529,22 @@ def raw_day_reader(part: CompiledPart) -> tuple[ColumnElement[Any], DayOf] | Non
     the part has no value layer.
     """
     value = part.values.get("reported_at")
-    narrow = part.narrow
     if (
-        narrow is None
-        or part.date_expr is None
+        part.date_expr is None
         or value is None
         or len(value.raw) != 1
         or value.from_child
         or value.is_constant
     ):
         return None
-    date_name = getattr(part.date_expr, "name", None)
-    raw_name = getattr(value.raw[0], "name", None)
-    if date_name not in narrow.columns or raw_name not in narrow.columns:
-        return None
-    expression = _unlabelled(narrow.columns[date_name])
-    source = _unlabelled(narrow.columns[raw_name])
-    named = {
-        id(node)
-        for node in visitors.iterate(expression)
-        if isinstance(node, ColumnClause) and node.table is not None
-    }
-    if named != {id(source)}:
+    function = function_of_raw(part, part.date_expr, value.raw)
+    if function is None:
         return None  # the day reads another column too: not a function of this one
 
     def day_of(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return visitors.replacement_traverse(  # type: ignore[no-any-return]
-            expression, {}, lambda node: column if node is source else None
-        )
+        return function([column])
 
     return value.raw[0], day_of
-
-
-def _unlabelled(element: ColumnElement[Any]) -> ColumnElement[Any]:
-    return element.element if isinstance(element, Label) else element
 
 
 def walkable(part: CompiledPart, dialect: str) -> tuple[ColumnElement[Any], Scale] | None:

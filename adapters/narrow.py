@@ -9,13 +9,13 @@ half a layer with just the columns its expressions name (:class:`adapters.compil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, Label
 
 from adapters.compiler import CompiledPart
 
@@ -76,3 +76,45 @@ def of_parents(part: CompiledPart, relation: ColumnElement[Any]) -> Select[Any]:
 
     columns = [visitors.replacement_traverse(c, {}, move) for c in part.select.selected_columns]
     return select(*columns).select_from(fenced).order_by(fenced.c.k)
+
+
+def function_of_raw(
+    part: CompiledPart, expression: ColumnElement[Any], raws: Sequence[ColumnElement[Any]]
+) -> Callable[[Sequence[ColumnElement[Any]]], ColumnElement[Any]] | None:
+    """``expression`` (a column of ``part``'s value layer) as a function of the layer's raw
+    columns ``raws``: the compiled expression itself, each source column it reads swapped
+    for the column given in its place — so it reads a value exactly as a row's value is read.
+
+    None where the part has no narrow layer, a column is not one of the layer's own, or the
+    expression reads a source column other than ``raws``' (a child table's, another field's).
+    """
+    narrow = part.narrow
+    names = [getattr(c, "name", None) for c in (expression, *raws)]
+    if narrow is None or any(name not in narrow.columns for name in names):
+        return None
+    body = _unlabelled(narrow.columns[names[0]])
+    sources = [_unlabelled(narrow.columns[name]) for name in names[1:]]
+    nodes = visitors.iterate(body)
+    read = {id(node) for node in nodes if isinstance(node, ColumnClause) and node.table is not None}
+    if not read or read - {id(s) for s in sources}:
+        return None
+
+    def function(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        swap = {id(s): c for s, c in zip(sources, columns, strict=True)}
+        return visitors.replacement_traverse(body, {}, lambda node: swap.get(id(node)))  # type: ignore[no-any-return]
+
+    return function
+
+
+def source_column(part: CompiledPart, raw: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    """The source table column behind the layer column ``raw`` (None if it is not one)."""
+    narrow = part.narrow
+    name = getattr(raw, "name", None)
+    if narrow is None or name not in narrow.columns:
+        return None
+    column = _unlabelled(narrow.columns[name])
+    return column if isinstance(column, ColumnClause) and column.table is not None else None
+
+
+def _unlabelled(element: ColumnElement[Any]) -> ColumnElement[Any]:
+    return element.element if isinstance(element, Label) else element

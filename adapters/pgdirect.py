@@ -34,6 +34,7 @@ and the pool's events see what they saw). What the layer still did is kept:
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,13 @@ class DirectStatements:
         #: id(statement) → (statement, its shape, or None if it cannot take the direct path);
         #: the statement itself is kept so its id is not reused while remembered.
         self._shapes: OrderedDict[int, tuple[Any, _Shape | None]] = OrderedDict()
-        self._seen: OrderedDict[int, Any] = OrderedDict()
+        #: id(statement) → a weak reference to a statement seen once. Weak: most statements
+        #: seen once are built per request (filtered pages, statistics) and never come back; a
+        #: strong reference kept up to :data:`MAX_STATEMENTS` of them alive per engine, each
+        #: a whole expression tree of the value layer — the hub's memory grew under load for
+        #: as long as new ones arrived (``python -m bench.faults``). A dead reference, or one
+        #: to another object that got the same id, is a statement not seen before.
+        self._seen: OrderedDict[int, weakref.ref[Any]] = OrderedDict()
 
     def shape(self, stmt: Any) -> _Shape | None:
         """The compiled shape of ``stmt`` if it takes the direct path (from its second run on)."""
@@ -125,8 +132,9 @@ class DirectStatements:
         entry = self._shapes.get(key)
         if entry is not None and entry[0] is stmt:
             return entry[1]
-        if self._seen.get(key) is not stmt:
-            self._remember(self._seen, key, stmt)
+        seen = self._seen.get(key)
+        if seen is None or seen() is not stmt:
+            self._remember(self._seen, key, weakref.ref(stmt))
             return None
         self._seen.pop(key, None)
         shape = _compile(stmt, self.dialect)

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import datewalk, filters, predicates, sql_facts, sqldates, statistics
+from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
@@ -42,6 +42,7 @@ from adapters.narrow import narrowed, of_parents
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
+from adapters.values import FieldValue
 from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
@@ -91,6 +92,9 @@ class MappedSQLSource(Source):
         #: date, or the text its day depends on alone (:func:`adapters.sqldates.day_key`), the
         #: first that repeats enough (:func:`adapters.datewalk.repeats_enough`; probed at open).
         self._day_key: ColumnElement[Any] | None = None
+        #: Region and country keys statistics compute once per group of identical raw values
+        #: (by ``id`` of the lookup; :mod:`adapters.rawgroups`, probed at open).
+        self._raw_keys: dict[int, rawgroups.KeyOf] = {}
 
     @property
     def skipped_rows(self) -> int:
@@ -108,20 +112,22 @@ class MappedSQLSource(Source):
             # Every probe is one statement and none needs another's answer (the day key's two
             # candidates aside): sent at once, a source that takes seconds a statement opens in
             # the time of one or two, not of all of them (the open has one call's time limit).
-            _, (walk, day_key) = await _concurrently(
-                learn_lookups(compiled, runner), _probe_dates(compiled, runner)
+            _, (walk, day_key), raw_keys = await _concurrently(
+                learn_lookups(compiled, runner),
+                _probe_dates(compiled, runner),
+                rawgroups.probe(compiled, runner),
             )
         except BaseException:
             await engine.dispose()
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
-        self._walk, self._day_key = walk, day_key
+        self._walk, self._day_key, self._raw_keys = walk, day_key, raw_keys
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
-            self._walk, self._day_key = None, None
+            self._walk, self._day_key, self._raw_keys = None, None, {}
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -163,6 +169,11 @@ class MappedSQLSource(Source):
         if walk is None or walk.day_of is None or self._day_key is None:
             return None
         return self._day_key, walk.day_of
+
+    def raw_key(self, value: FieldValue) -> rawgroups.KeyOf | None:
+        """``value``'s lookup key as a function of its raw columns, where statistics may
+        group by the raw columns and compute the key once per group (:mod:`adapters.rawgroups`)."""
+        return self._raw_keys.get(id(value.lookup)) if value.lookup is not None else None
 
     @property
     def _days_repeat(self) -> bool:

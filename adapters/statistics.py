@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from adapters import cellkeys, filters
+from adapters import cellkeys, filters, rawgroups
 from adapters.compiler import CompiledPart
 from adapters.sqlfuncs import NotIndexOrdered
 from adapters.values import FieldValue, names_of
@@ -72,14 +72,28 @@ _FIELD_OF = {
 
 
 class _Grouping:
-    """The grouped columns of one query and how to translate each dimension's slice."""
+    """The grouped columns of one query and how to translate each dimension's slice.
+
+    A column may be a key computed from raw columns (:mod:`adapters.rawgroups`): then
+    :func:`_grouped` groups by the raw columns first and computes the key once per group.
+    """
 
     def __init__(self) -> None:
         self.columns: list[ColumnElement[Any]] = []
         self.slices: dict[Dimension, tuple[int, int, Translate]] = {}
+        #: Index of a column in :attr:`columns` → the raw columns it is computed from, and how.
+        self.raw: dict[int, tuple[list[ColumnElement[Any]], rawgroups.KeyOf]] = {}
 
-    def add(self, dimension: Dimension, exprs: Sequence[ColumnElement[Any]], translate: Translate) -> None:
+    def add(
+        self,
+        dimension: Dimension,
+        exprs: Sequence[ColumnElement[Any]],
+        translate: Translate,
+        raw: tuple[list[ColumnElement[Any]], rawgroups.KeyOf] | None = None,
+    ) -> None:
         start = len(self.columns)
+        if raw is not None:
+            self.raw[start] = raw
         self.columns.extend(exprs)
         self.slices[dimension] = (start, len(exprs), translate)
 
@@ -143,17 +157,22 @@ class _Frame:
         self.source = source
         case_part = source.compiled.case_part()
         columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
-        self.dimensions: list[tuple[Dimension, list[str], Translate]] = []
+        #: Per case dimension: its frame columns, how to name a group, and — for a key computed
+        #: from raw columns — how to compute it from them (the frame then carries the raw ones).
+        self.dimensions: list[tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None]] = []
         from_clause, periods = _days_of(source, case_part, request)
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
                 continue
             exprs, translate = _case_dimension(case_part, dimension, periods)
+            key_of = _raw_key(source, case_part, dimension, exprs)
+            if key_of is not None:
+                exprs = list(case_part.values[_FIELD_OF[dimension]].raw)
             names = []
             for expr in exprs:
                 names.append(f"d{len(columns)}")
                 columns.append(NotIndexOrdered(expr).label(names[-1]))
-            self.dimensions.append((dimension, names, translate))
+            self.dimensions.append((dimension, names, translate, key_of))
         if with_reported and case_part.date_expr is not None:
             columns.append(case_part.date_expr.label("rep"))
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
@@ -173,9 +192,25 @@ class _Frame:
 
     def attach(self, grouping: _Grouping, base: FromClause) -> FromClause:
         frame = self.subquery
-        for dimension, names, translate in self.dimensions:
-            grouping.add(dimension, [frame.c[n] for n in names], translate)
+        for dimension, names, translate, key_of in self.dimensions:
+            columns = [frame.c[n] for n in names]
+            if key_of is None:
+                grouping.add(dimension, columns, translate)
+            else:
+                grouping.add(dimension, [key_of(columns)], translate, (columns, key_of))
         return base
+
+
+def _raw_key(
+    source: MappedSQLSource, part: CompiledPart, dimension: Dimension, exprs: Sequence[ColumnElement[Any]]
+) -> rawgroups.KeyOf | None:
+    """How to compute ``dimension``'s lookup key from its raw columns, where the source
+    allows grouping by them (:meth:`~adapters.sql.MappedSQLSource.raw_key`); else None."""
+    field = _FIELD_OF.get(dimension)
+    value = part.values.get(field) if field is not None else None
+    if value is None or value.lookup is None or list(exprs) != [value.lookup.key]:
+        return None
+    return source.raw_key(value)
 
 
 def _days_of(
@@ -372,11 +407,47 @@ def _grouped(
     conditions: list[ColumnElement[bool]],
     key_sum: ColumnElement[Any] | None = None,
 ) -> Any:
-    """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``."""
+    """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``.
+
+    Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), in two
+    steps: count per distinct raw values (and whatever else is grouped), then compute each
+    key once per such group with the same expression and add the counts up per key.
+    """
     extra = [key_sum] if key_sum is not None else []
+    if grouping.raw:
+        return _grouped_raw(base, grouping, conditions, extra)
     statement = select(*grouping.columns, func.count(), *extra).select_from(base)
     if conditions:
         statement = statement.where(and_(*conditions))
     if grouping.columns:
         statement = statement.group_by(*grouping.columns)
     return statement
+
+
+def _grouped_raw(
+    base: FromClause,
+    grouping: _Grouping,
+    conditions: list[ColumnElement[bool]],
+    extra: list[ColumnElement[Any]],
+) -> Any:
+    inner: list[ColumnElement[Any]] = []
+    #: Per group column: the inner columns' labels it is computed from, and the key function.
+    outer: list[tuple[list[str], rawgroups.KeyOf | None]] = []
+    for index, column in enumerate(grouping.columns):
+        raw = grouping.raw.get(index)
+        parts, key_of = raw if raw is not None else ([column], None)
+        names = [f"g{len(inner) + n}" for n in range(len(parts))]
+        inner.extend(parts)
+        outer.append((names, key_of))
+    labelled = [c.label(f"g{n}") for n, c in enumerate(inner)]
+    sums = [e.label(f"s{n}") for n, e in enumerate(extra)]
+    groups = select(*labelled, func.count().label("n"), *sums).select_from(base)
+    if conditions:
+        groups = groups.where(and_(*conditions))
+    groups = groups.group_by(*inner).subquery("raw_groups")
+    columns = [
+        groups.c[names[0]] if key_of is None else key_of([groups.c[n] for n in names])
+        for names, key_of in outer
+    ]
+    totals = [func.sum(groups.c[s.name]) for s in sums]
+    return select(*columns, func.sum(groups.c.n), *totals).select_from(groups).group_by(*columns)

@@ -42,6 +42,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests.plans import json_plan, nodes, own_text, rows_of
 from tests.statements import recorded
 
 SETTINGS = settings(
@@ -283,13 +284,6 @@ async def test_the_newest_page_reads_a_page_of_rows_not_the_table_on_postgres(wa
     assert max(rows_read) < 200, rows_read  # 20,000 rows in the table; ~14 a day
 
 
-def json_plan(records: list[Any]) -> dict[str, Any]:
-    import json
-
-    value = records[0][0]
-    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
-
-
 def _rows_per_node(plan: dict[str, Any]) -> list[float]:
     rows = [float(plan.get("Actual Rows", 0)) * float(plan.get("Actual Loops", 1))]
     for child in plan.get("Plans", []):
@@ -523,25 +517,10 @@ async def test_a_counted_page_reads_the_day_of_distinct_values_not_of_every_case
             plans.append(json_plan(plan))
     finally:
         await connection.close()
-    wide = [node for plan in plans for node in _nodes(plan) if _rows(node) > 1600]
+    wide = [node for plan in plans for node in nodes(plan) if rows_of(node) > 1600]
     assert wide, "some node reads the cases (or their raw values' index)"
-    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in _own_text(node)]
+    computing = [node["Node Type"] for node in wide if "pg_input_is_valid" in own_text(node)]
     assert not computing, computing
-
-
-def _own_text(node: dict[str, Any]) -> str:
-    """A plan node's own expressions (output, filter, sort key), not its children's."""
-    import json
-
-    return json.dumps({k: v for k, v in node.items() if k != "Plans"})
-
-
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
-
-
-def _rows(node: dict[str, Any]) -> float:
-    return float(node.get("Actual Rows", 0)) * float(node.get("Actual Loops", 1))
 
 
 # --- statistics by year and month: each distinct raw value's day, computed once -----------------
@@ -641,9 +620,9 @@ async def _cases_by_year_nodes_computing_days(
         )
     finally:
         await connection.close()
-    wide_nodes = [node for node in _nodes(json_plan(plan)) if _rows(node) > wide]
+    wide_nodes = [node for node in nodes(json_plan(plan)) if rows_of(node) > wide]
     assert wide_nodes, "some node reads the cases"
-    return [node["Node Type"] for node in wide_nodes if "pg_input_is_valid" in _own_text(node)]
+    return [node["Node Type"] for node in wide_nodes if "pg_input_is_valid" in own_text(node)]
 
 
 # --- statistics of date-times: each day computed once per date part (adapters.sqldates.day_key) --

@@ -253,3 +253,32 @@ def test_values_are_placed_as_sqlalchemy_expands_them(calls: list[dict[str, Any]
 def test_names_a_driver_cannot_take_stay_with_sqlalchemy() -> None:
     stmt = select(_T.c.a).where(_T.c.b == bindparam("a.b[c]"))
     assert _compile(stmt, postgresql.asyncpg.dialect()) is None
+
+
+async def test_a_statement_run_once_is_not_kept_alive(postgres_url: str) -> None:
+    """Statements built per request (filtered pages, statistics) run once and are dropped: the
+    direct path remembers them only weakly, or the hub's memory grows with every new one."""
+    import gc
+    import weakref
+
+    engine = create_readonly_engine(EngineOptions(url=postgres_url))
+    runner = StatementRunner("once", engine, EngineOptions(url=postgres_url))
+    assert runner.direct is not None
+    try:
+        # (Through the runner, SQLAlchemy's compiled cache would keep one statement per shape:
+        # bounded by the shapes; what is tested here is the direct path's own memory.)
+        stmt = select(literal_column("7", Integer).label("n"))
+        assert runner.direct.shape(stmt) is None  # seen once
+        gone = weakref.ref(stmt)
+        del stmt
+        gc.collect()
+        assert gone() is None, "a statement seen once must not be kept by the direct path"
+        # A statement sent again is still recognised and takes the direct path.
+        again = select(literal_column("8", Integer).label("n"))
+        assert runner.direct.shape(again) is None
+        assert runner.direct.shape(again) is not None
+        # A new statement that happens to get a dead one's id is a statement not seen before.
+        other = select(literal_column("9", Integer).label("n"))
+        assert runner.direct.shape(other) is None
+    finally:
+        await engine.dispose()

@@ -27,3 +27,15 @@ async def test_sqlite_source_rejects_writes(hub: Any, demo_dir: Any, statement: 
             await conn.execute(text(statement))
     after = sqlite3.connect(demo_dir / "polri.sqlite").execute("SELECT count(*) FROM korban").fetchone()
     assert before == after
+
+
+async def test_every_sqlite_connection_bounds_its_page_cache(hub: Any) -> None:
+    """Each pooled connection keeps its own page cache: bounded, or the hub's memory grows with
+    every connection the pool opens (bench.faults). A negative ``cache_size`` is KiB."""
+    from adapters.engines import SQLITE_CACHE_KIB
+
+    engine = hub.registry.get("polri").source._engine
+    async with engine.connect() as first, engine.connect() as second:
+        for conn in (first, second):
+            assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -SQLITE_CACHE_KIB
+    assert SQLITE_CACHE_KIB < 2000, "below SQLite's default of 2,000 KiB"
