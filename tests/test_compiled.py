@@ -92,13 +92,13 @@ async def test_compiled_path_equals_normal_path(hub: Any, name: str, query: str,
     compiled_before = hub.schema.plans.compiled
     normal = await hub.execute(query, variables, principal, compiled=False)
     planned = await hub.execute(query, variables, principal, compiled=True)
-    if "auditLog" in query and role == "admin":
-        # Reading the log may itself be logged between the runs: compare a second normal run,
-        # taken after the planned one, as well.
+    if _answer(planned) != _answer(normal):
+        # The hub's state may move between the two runs — reading the audit log is itself
+        # logged; a linkage run finishing in the background changes ``extensions.linkage``
+        # (seen once: README #4 as coordinator) — so a second normal run, taken after the
+        # planned one, must then agree with it. A plan that answers wrongly agrees with neither.
         again = await hub.execute(query, variables, principal, compiled=False)
-        assert _answer(planned) in (_answer(normal), _answer(again))
-    else:
-        assert _answer(planned) == _answer(normal)
+        assert _answer(planned) == _answer(again)
     assert hub.schema.plans.compiled >= compiled_before
     assert planned.data is not None or planned.errors
 
