@@ -13,7 +13,6 @@ Paging to the end must visit each matching case once, in that order.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import uuid
@@ -25,7 +24,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.datewalk import REPEATS_ENOUGH, CountedDays
@@ -43,14 +42,8 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from tests.plans import json_plan, nodes, own_text, rows_of
+from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
-
-SETTINGS = settings(
-    derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 MAPPING = """[source]
 agency = { code = "WALK", name = "Date walk test agency", type = "OTHER" }
@@ -188,7 +181,7 @@ def _mapping() -> Any:
     return load_mapping_text(MAPPING, "walk")
 
 
-@settings(SETTINGS, max_examples=25)
+@settings(DATABASE_PROPERTIES, max_examples=25)
 @given(texts=registers, size=st.sampled_from([1, 2, 3, 7]), span=ranges)
 async def test_walked_pages_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, texts: list[str | None], size: int, span: Any
@@ -214,7 +207,7 @@ def walk_database(postgres_server: Any) -> str:
     return str(postgres_server.create_database("date_walk", replace=True))
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(DATABASE_PROPERTIES, max_examples=15)
 @given(texts=registers, size=st.sampled_from([1, 3, 7]), span=ranges)
 async def test_walked_pages_follow_the_canonical_order_on_postgres(
     walk_database: str, texts: list[str | None], size: int, span: Any
@@ -324,7 +317,7 @@ unix_ranges = st.one_of(
 )
 
 
-@settings(SETTINGS, max_examples=20)
+@settings(DATABASE_PROPERTIES, max_examples=20)
 @given(values=sqlite_unix_registers, size=st.sampled_from([1, 2, 3, 7]), span=unix_ranges)
 async def test_walked_unix_seconds_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, values: list[Any], size: int, span: Any
@@ -346,7 +339,7 @@ async def test_walked_unix_seconds_follow_the_canonical_order_on_sqlite(
         path.unlink(missing_ok=True)
 
 
-@settings(SETTINGS, max_examples=12)
+@settings(DATABASE_PROPERTIES, max_examples=12)
 @given(
     values=unix_registers,
     size=st.sampled_from([1, 3, 7]),
@@ -442,7 +435,7 @@ async def check_counted(source: MappedSQLSource, texts: list[Any], size: int, sp
     await check(source, texts, size, span, dmy_day)
 
 
-@settings(SETTINGS, max_examples=25)
+@settings(DATABASE_PROPERTIES, max_examples=25)
 @given(texts=dmy_registers, size=st.sampled_from([1, 2, 3, 7]), span=ranges)
 async def test_counted_pages_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, texts: list[str | None], size: int, span: Any
@@ -463,7 +456,7 @@ async def test_counted_pages_follow_the_canonical_order_on_sqlite(
         path.unlink(missing_ok=True)
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(DATABASE_PROPERTIES, max_examples=15)
 @given(texts=dmy_registers, size=st.sampled_from([1, 3, 7]), span=ranges)
 async def test_counted_pages_follow_the_canonical_order_on_postgres(
     walk_database: str, texts: list[str | None], size: int, span: Any
@@ -535,7 +528,7 @@ async def check_years_and_months(source: MappedSQLSource, texts: list[Any]) -> N
     assert cells == dict(wanted), texts
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(DATABASE_PROPERTIES, max_examples=15)
 @given(texts=dmy_registers)
 async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sqlite(
     tmp_path: Path, texts: list[str | None]
@@ -556,7 +549,7 @@ async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sql
         path.unlink(missing_ok=True)
 
 
-@settings(SETTINGS, max_examples=10)
+@settings(DATABASE_PROPERTIES, max_examples=10)
 @given(texts=dmy_registers)
 async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_postgres(
     walk_database: str, texts: list[str | None]
@@ -690,7 +683,7 @@ async def check_date_parts(source: MappedSQLSource, texts: list[Any]) -> None:
     assert cells == dict(inside), texts
 
 
-@settings(SETTINGS, max_examples=20)
+@settings(DATABASE_PROPERTIES, max_examples=20)
 @given(texts=datetime_registers)
 async def test_statistics_of_date_times_read_each_value_as_records_do_on_sqlite(
     tmp_path: Path, texts: list[str | None]
@@ -712,7 +705,7 @@ async def test_statistics_of_date_times_read_each_value_as_records_do_on_sqlite(
         path.unlink(missing_ok=True)
 
 
-@settings(SETTINGS, max_examples=12)
+@settings(DATABASE_PROPERTIES, max_examples=12)
 @given(texts=datetime_registers)
 async def test_statistics_of_date_times_read_each_value_as_records_do_on_postgres(
     walk_database: str, texts: list[str | None]

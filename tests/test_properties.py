@@ -19,14 +19,13 @@ The examples are derandomized (the same ones on every run, as CI needs); set
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.engines import EngineOptions
@@ -49,14 +48,7 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from tests.messy.register import DATE_WRITERS, Options, mapping_text, write_postgres, write_sqlite
-
-PROPERTY_SETTINGS = settings(
-    derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
-    # No shrinking: a failing example is printed as drawn (each takes a database round trip).
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+from tests.property_settings import DATABASE_PROPERTIES
 
 registers = st.builds(
     Options,
@@ -153,7 +145,7 @@ async def _check_register(source: MappedSQLSource, cases: int, examples: list[Ca
         assert all(_matches(c, victims.get(c.key, []), f) for c in paged), f
 
 
-@settings(PROPERTY_SETTINGS, max_examples=8)
+@settings(DATABASE_PROPERTIES, max_examples=8)
 @given(
     options=registers,
     examples=st.lists(filters, min_size=3, max_size=3),
@@ -180,7 +172,7 @@ def register_database(postgres_server: Any) -> str:
     return str(postgres_server.create_database("messy_properties", replace=True))
 
 
-@settings(PROPERTY_SETTINGS, max_examples=6)
+@settings(DATABASE_PROPERTIES, max_examples=6)
 @given(
     options=registers,
     examples=st.lists(filters, min_size=3, max_size=3),

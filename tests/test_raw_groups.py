@@ -14,7 +14,6 @@ that on PostgreSQL no plan node that sees every case computes the key.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections import Counter
@@ -23,7 +22,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.engines import EngineOptions
@@ -39,14 +38,8 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from tests.plans import json_plan, nodes, own_text, rows_of
+from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
-
-SETTINGS = settings(
-    derandomize=os.environ.get("TPPO_HYPOTHESIS_RANDOM") != "1",
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 MAPPING = """[source]
 agency = { code = "RAWG", name = "Raw grouping test agency", type = "OTHER" }
@@ -147,7 +140,7 @@ def _rows(register: list[Any]) -> list[tuple[Any, ...]]:
     return [(key, day, names[0], names[1]) for key, (names, day) in enumerate(register, start=1)]
 
 
-@settings(SETTINGS, max_examples=20)
+@settings(DATABASE_PROPERTIES, max_examples=20)
 @given(register=registers)
 async def test_statistics_grouped_by_raw_names_read_each_name_as_records_do_on_sqlite(
     tmp_path: Path, register: list[Any]
@@ -172,7 +165,7 @@ def raw_database(postgres_server: Any) -> str:
     return str(postgres_server.create_database("raw_groups", replace=True))
 
 
-@settings(SETTINGS, max_examples=12)
+@settings(DATABASE_PROPERTIES, max_examples=12)
 @given(register=registers)
 async def test_statistics_grouped_by_raw_names_read_each_name_as_records_do_on_postgres(
     raw_database: str, register: list[Any]
