@@ -87,6 +87,18 @@ ranges = st.one_of(
 _SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}( .*)?", re.DOTALL)
 
 
+def _sqlite_cases(path: Path, values: list[Any], *, column_type: str = "TEXT", indexed: bool = True) -> None:
+    """A SQLite file with ``kasus(id, tgl)``: the report dates ``values`` keyed 1, 2, … in order,
+    and an index on ``tgl`` unless ``indexed`` is False."""
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl {column_type})")
+    if indexed:
+        db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(values, start=1)))
+    db.commit()
+    db.close()
+
+
 def canonical_day(text: str | None) -> str | None:
     """The value layer's reading of an ISO date text, written out independently."""
     if text is None:
@@ -187,12 +199,7 @@ async def test_walked_pages_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, texts: list[str | None], size: int, span: Any
 ) -> None:
     path = tmp_path / f"walk-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, texts)
     source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -231,11 +238,7 @@ async def test_walked_pages_follow_the_canonical_order_on_postgres(
 async def test_a_date_column_of_another_format_keeps_the_canonical_order(tmp_path: Path) -> None:
     """A DD/MM/YYYY column is not walked by ranges; its pages count cases per distinct value."""
     path = tmp_path / "other.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", [(1, "02/01/2023"), (2, "01/02/2023"), (3, "x")])
-    db.commit()
-    db.close()
+    _sqlite_cases(path, ["02/01/2023", "01/02/2023", "x"], indexed=False)
     text = MAPPING.replace('reported_at = "tgl"', 'reported_at = { column = "tgl", format = "DD/MM/YYYY" }')
     source = MappedSQLSource(load_mapping_text(text, "walk"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
@@ -323,12 +326,7 @@ async def test_walked_unix_seconds_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, values: list[Any], size: int, span: Any
 ) -> None:
     path = tmp_path / f"unix-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl INTEGER)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(values, start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, values, column_type="INTEGER")
     source = MappedSQLSource(load_mapping_text(UNIX_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -441,12 +439,7 @@ async def test_counted_pages_follow_the_canonical_order_on_sqlite(
     tmp_path: Path, texts: list[str | None], size: int, span: Any
 ) -> None:
     path = tmp_path / f"counted-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, texts)
     source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -535,11 +528,7 @@ async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sql
 ) -> None:
     texts = texts * REPEATS_ENOUGH
     path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, texts, indexed=False)
     source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -690,12 +679,7 @@ async def test_statistics_of_date_times_read_each_value_as_records_do_on_sqlite(
 ) -> None:
     texts = with_unique_times(texts)
     path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(texts, start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, texts)
     source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -742,12 +726,7 @@ async def test_only_an_iso_text_date_is_keyed_by_its_date_part(
 ) -> None:
     """Decided from the declared formats when the mapping is compiled, not from the values."""
     path = tmp_path / "keyed.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(with_unique_times([]), start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, with_unique_times([]))
     declared = f'reported_at = {{ column = "tgl", format = {formats} }}'
     mapping = MAPPING.replace('reported_at = "tgl"', declared)
     source = MappedSQLSource(load_mapping_text(mapping, "walk"), EngineOptions(f"sqlite:///{path}"))
@@ -789,12 +768,7 @@ async def test_the_open_sends_its_probes_at_once(tmp_path: Path, monkeypatch: py
     from adapters.runner import StatementRunner
 
     path = tmp_path / "probes.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT)")
-    db.execute("CREATE INDEX ix_tgl ON kasus (tgl)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?)", list(enumerate(with_unique_times([]), start=1)))
-    db.commit()
-    db.close()
+    _sqlite_cases(path, with_unique_times([]))
     original = StatementRunner.fetch
     in_flight, most, together = 0, 0, asyncio.Event()
 

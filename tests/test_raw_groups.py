@@ -140,17 +140,23 @@ def _rows(register: list[Any]) -> list[tuple[Any, ...]]:
     return [(key, day, names[0], names[1]) for key, (names, day) in enumerate(register, start=1)]
 
 
+def _write_sqlite(path: Path, register: list[Any], regency: str = "kab TEXT") -> None:
+    """The register as ``kasus(id, tgl, kab, prov)`` in a SQLite file (``regency``: the regency
+    column's definition)."""
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, {regency}, prov TEXT)")
+    db.executemany("INSERT INTO kasus VALUES (?, ?, ?, ?)", _rows(register))
+    db.commit()
+    db.close()
+
+
 @settings(DATABASE_PROPERTIES, max_examples=20)
 @given(register=registers)
 async def test_statistics_grouped_by_raw_names_read_each_name_as_records_do_on_sqlite(
     tmp_path: Path, register: list[Any]
 ) -> None:
     path = tmp_path / f"raw-{uuid.uuid4().hex}.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?, ?, ?)", _rows(register))
-    db.commit()
-    db.close()
+    _write_sqlite(path, register)
     source = MappedSQLSource(load_mapping_text(MAPPING, "rawg"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
@@ -189,11 +195,7 @@ async def test_a_column_that_merges_texts_is_not_grouped_raw(tmp_path: Path) -> 
     """``COLLATE NOCASE`` groups ``'Kota Bogor'`` with ``'KOTA BOGOR'``: the key per case."""
     path = tmp_path / "nocase.sqlite"
     register = [(names, "2023-01-01") for names in SPELLINGS] * 3
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT COLLATE NOCASE, prov TEXT)")
-    db.executemany("INSERT INTO kasus VALUES (?, ?, ?, ?)", _rows(register))
-    db.commit()
-    db.close()
+    _write_sqlite(path, register, regency="kab TEXT COLLATE NOCASE")
     source = MappedSQLSource(load_mapping_text(MAPPING, "rawg"), EngineOptions(f"sqlite:///{path}"))
     await source.open()
     try:
