@@ -127,7 +127,7 @@ class CaseQueries:
             except InvalidId as exc:
                 raise bad_input(f"invalid cursor: {exc}", cursor_argument) from None
         engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
-        selections = info.selected_fields[0].selections
+        selections = selection.selected(info)
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
         # Backwards is forwards in the reverse order from the cursor, then turned around.
         engine_order = _REVERSED[order] if backwards else order
@@ -175,7 +175,7 @@ class CaseQueries:
         except InvalidId:
             raise bad_input("malformed id", "id") from None
         if person_id is not None:  # a linked Person (resolvers/persons.py)
-            return await load_person(info, person_id, info.selected_fields[0].selections)
+            return await load_person(info, person_id, selection.selected(info))
         node = await load_node(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
@@ -213,6 +213,5 @@ async def load_node(info: Info, raw_id: str, expected: Entity | None) -> Linked 
     node = await federation.get(info.context.scope, gid)
     if node is None:
         return None
-    field = info.selected_fields[0]
-    await _expand(info, gid.entity, _ENTITY_TYPE[gid.entity], [node], field.selections)
+    await _expand(info, gid.entity, _ENTITY_TYPE[gid.entity], [node], selection.selected(info))
     return node

@@ -28,6 +28,7 @@ from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, Sour
 from hub.engine import tracing
 from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
+from hub.engine.gathering import gather_all
 from hub.engine.ids import GlobalId
 from hub.engine.loaders import Loaders, load_all
 from hub.engine.metrics import HubMetrics
@@ -294,7 +295,7 @@ class Federation:
             )
 
         entries = self.sources_for(ctx, filter)
-        results = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, None) for e in entries])
         streams = [records for records in results if records is not None]
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
@@ -308,7 +309,7 @@ class Federation:
             return await source.count_cases(_as_seen(ctx, source, filter))
 
         entries = self.sources_for(ctx, filter)
-        counts = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        counts = await gather_all([self.call(ctx, e, work, None) for e in entries])
         return {e.name: n for e, n in zip(entries, counts, strict=True) if n is not None}
 
     @staticmethod
@@ -354,7 +355,7 @@ class Federation:
             return work
 
         calls = [self.call(ctx, entry, work_for(i), None) for i, entry in enumerate(entries)]
-        results = await asyncio.gather(*calls)
+        results = await gather_all(calls)
         items = [record for records in results if records is not None for record in records][: first + 1]
         return _page(items, first, entries, results)
 
@@ -440,7 +441,7 @@ class Federation:
             # A source that cannot key its records: cells keyed by their count (weaker, documented).
             return {cell: (n, keying.fallback_key(source.name, cell, n)) for cell, n in counted.items()}
 
-        results = await asyncio.gather(*(self.call(ctx, e, work, {}) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, {}) for e in entries])
         merged: dict[Cell, int] = defaultdict(int)
         keys: dict[Cell, int] = defaultdict(int)
         for cells in results:
@@ -473,7 +474,7 @@ class Federation:
                 if not disclose_rows:
                     _report_no_rows()
 
-        results = await asyncio.gather(*(self.call(ctx, e, work, []) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, []) for e in entries])
         return {
             (entry.name, key): cells
             for entry, records in zip(entries, results, strict=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
 
+from hub.engine.gathering import gather_all
 from hub.engine.rowrule import without_hidden
 from hub.vocabulary.model import Entity, PersonRole, Record
 
@@ -128,5 +129,5 @@ class Loaders:
                 return await without_hidden(s, await work(s, ks), hidden)
 
             calls.append(self._federation.call(self._ctx, entry, visible, default=[]))
-        results = await asyncio.gather(*calls)
+        results = await gather_all(calls)
         return [record for batch in results for record in batch]
