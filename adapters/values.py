@@ -268,15 +268,36 @@ def has_name(canonical: ColumnElement[str], name: str) -> ColumnElement[bool]:
 
 
 def read_member(enum_cls: type[Labelled]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else enum_cls[value]
+    """National name → member (``KeyError`` for another name, as ``enum_cls[name]``).
+
+    From the members' own table: ``enum_cls[name]`` is a Python-level call per value, and a
+    portal page reads ~100 of them (issue 13)."""
+    members = dict(enum_cls.__members__)
+    return lambda value: None if value is None else members[value]
+
+
+#: Distinct multi-valued cells a reader remembers (their combinations are few: a dozen names).
+MAX_MANY = 4096
 
 
 def read_many(enum_cls: type[Labelled]) -> Callable[[Any], tuple[Any, ...]]:
+    """A multi-valued canonical cell → its members, in name order, each once; a cell read
+    before is answered from a bounded table (the same text always reads the same)."""
+    members = dict(enum_cls.__members__)
+    known: dict[str, tuple[Any, ...]] = {}
+
     def read(value: Any) -> tuple[Any, ...]:
         if value is None:
             return ()
-        names = {n for n in str(value).split(VALUE_SEPARATOR) if n}
-        return tuple(enum_cls[n] for n in sorted(names))
+        text = str(value)
+        found = known.get(text)
+        if found is None:
+            names = {n for n in text.split(VALUE_SEPARATOR) if n}
+            found = tuple(members[n] for n in sorted(names))
+            if len(known) >= MAX_MANY:
+                known.clear()
+            known[text] = found
+        return found
 
     return read
 
