@@ -37,10 +37,13 @@ def _converter(info: Info) -> Converter:
     return info.context.converter
 
 
-async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
+async def _expand(
+    info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any, *, at_once: bool = False
+) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
-    await persons.expand(info.context.scope, _federation(info), info.context.linkage, entity, nodes, include)
+    federation, linkage = _federation(info), info.context.linkage
+    await persons.expand(info.context.scope, federation, linkage, entity, nodes, include, at_once=at_once)
 
 
 _SORT_ORDER = {
@@ -138,7 +141,8 @@ class CaseQueries:
             page = await federation.cases(scope, engine_filter, engine_order, size, position)
             items = page.items[::-1] if backwards else page.items
             node_selections = selection.child(selections, "edges", "node")
-            await _expand(info, Entity.CASE, "Case", items, node_selections)
+            # A page is the only resolver of its level: its relations' keys are all here.
+            await _expand(info, Entity.CASE, "Case", items, node_selections, at_once=True)
             total = federation.total(page, await counting) if counting is not None else None
         finally:
             if counting is not None:

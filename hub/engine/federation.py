@@ -498,12 +498,20 @@ class Federation:
     # --- relations ----------------------------------------------------------------------------
 
     async def expand(
-        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
+        self,
+        ctx: RequestContext,
+        entity: Entity,
+        nodes: list[Linked],
+        include: Include,
+        *,
+        at_once: bool = False,
     ) -> None:
         """Attach the relations named in ``include`` (recursively) to ``nodes``, in place.
 
         Relations attached under one name (``victims`` and ``perpetrators`` as
-        ``participants``) are loaded once, for the union of their roles.
+        ``participants``) are loaded once, for the union of their roles. ``at_once``: ``nodes``
+        are all the nodes of their level in the request (a page's cases), so each relation's
+        keys are asked for at once rather than batched with concurrent callers' (:func:`load_all`).
         """
         if not nodes or not include:
             return
@@ -520,17 +528,24 @@ class Federation:
             else:
                 merged[into] = (relation, _merged({}, sub))
         await asyncio.gather(
-            *(self._expand_one(ctx, nodes, name, rel, sub) for name, (rel, sub) in merged.items())
+            *(self._expand_one(ctx, nodes, name, rel, sub, at_once) for name, (rel, sub) in merged.items())
         )
 
     async def _expand_one(
-        self, ctx: RequestContext, nodes: list[Linked], name: str, relation: Relation, include: Include
+        self,
+        ctx: RequestContext,
+        nodes: list[Linked],
+        name: str,
+        relation: Relation,
+        include: Include,
+        at_once: bool,
     ) -> None:
         assert ctx.loaders is not None
         loaded: list[Linked] = []
         if relation.many:
             loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
-            results = await load_all(loader, [(n.record.source, n.record.key) for n in nodes])
+            keys = [(n.record.source, n.record.key) for n in nodes]
+            results = await load_all(loader, keys, at_once=at_once)
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
                 node.links[name] = children
@@ -539,7 +554,7 @@ class Federation:
             loader = ctx.loaders.by_key(relation.target)
             wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
             refs = [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
-            results = await load_all(loader, refs)
+            results = await load_all(loader, refs, at_once=at_once)
             for node in nodes:
                 node.links[name] = None
             for node, record in zip(wanted, results, strict=True):
@@ -547,7 +562,7 @@ class Federation:
                     child = Linked(record)
                     node.links[name] = child
                     loaded.append(child)
-        await self.expand(ctx, relation.target, loaded, include)
+        await self.expand(ctx, relation.target, loaded, include, at_once=at_once)
 
 
 def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
