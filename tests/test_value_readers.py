@@ -47,3 +47,13 @@ def test_the_table_of_cells_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     cells = [c.cell_contents for c in read.__closure__ or () if isinstance(c.cell_contents, dict)]
     known = [t for t in cells if t and all(isinstance(v, tuple) for v in t.values())]
     assert len(known) == 1 and len(known[0]) <= 3
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=8)), st.text(max_size=4))
+def test_a_key_reads_as_its_prefix_and_value(value: object, prefix: str) -> None:
+    assert values.KeyReader(prefix)(value) == (None if value is None else f"{prefix}{value}")
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=8)))
+def test_a_value_as_is_is_itself(value: object) -> None:
+    assert values.as_is(value) is value
