@@ -21,7 +21,7 @@ from itertools import product
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, func, or_, select
-from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, FromClause
 
 from adapters import cellkeys, filters, rawgroups
 from adapters.compiler import CompiledPart
@@ -83,6 +83,10 @@ class _Grouping:
         self.slices: dict[Dimension, tuple[int, int, Translate]] = {}
         #: Index of a column in :attr:`columns` → the raw columns it is computed from, and how.
         self.raw: dict[int, tuple[list[ColumnElement[Any]], rawgroups.KeyOf]] = {}
+        #: Per dimension, :meth:`reader`'s function. A statement returns a row per combination
+        #: of every dimension's groups, so one dimension's slice repeats across rows (a regency
+        #: in every year): each distinct slice is translated once, with the same function.
+        self._readers: dict[Dimension, Callable[[Sequence[Any]], tuple[str | None, ...]]] = {}
 
     def add(
         self,
@@ -98,8 +102,53 @@ class _Grouping:
         self.slices[dimension] = (start, len(exprs), translate)
 
     def translate(self, row: Sequence[Any], dimension: Dimension) -> tuple[str | None, ...]:
+        """The distinct national values of ``dimension``'s slice of ``row`` ((None,) if none)."""
+        return self.reader(dimension)(row)
+
+    def reader(self, dimension: Dimension) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
+        """:meth:`translate` of one grouped dimension as a function of a row, which translates
+        each distinct slice once (remembered per dimension, for every row of the grouping)."""
+        found = self._readers.get(dimension)
+        if found is not None:
+            return found
         start, length, translate = self.slices[dimension]
-        return translate(row[start : start + length])
+        named: dict[Any, tuple[str | None, ...]] = {}
+
+        def distinct(grouped: Sequence[Any]) -> tuple[str | None, ...]:
+            return tuple(dict.fromkeys(translate(grouped))) or (None,)
+
+        if length == 0:
+            constant = distinct(())
+
+            def read(_row: Sequence[Any]) -> tuple[str | None, ...]:
+                return constant
+
+        elif length == 1:
+
+            def read(row: Sequence[Any]) -> tuple[str | None, ...]:
+                value = row[start]
+                try:
+                    values = named.get(value)
+                except TypeError:  # an unhashable value (an array): translated every time
+                    return distinct((value,))
+                if values is None:
+                    values = named[value] = distinct((value,))
+                return values
+
+        else:
+
+            def read(row: Sequence[Any]) -> tuple[str | None, ...]:
+                grouped = tuple(row[start : start + length])
+                try:
+                    values = named.get(grouped)
+                except TypeError:  # an unhashable value (an array): translated every time
+                    return distinct(grouped)
+                if values is None:
+                    values = named[grouped] = distinct(grouped)
+                return values
+
+        self._readers[dimension] = read
+        return read
 
 
 def dimension_values(
@@ -156,32 +205,43 @@ class _Frame:
     ) -> None:
         self.source = source
         case_part = source.compiled.case_part()
-        columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+        #: The frame's columns computed on the case rows, and every frame column's name in order.
+        own: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+        names_in_order = ["k"]
+        #: Frame columns that are the report day's year or month read from the day lookup.
+        periods: dict[str, Dimension] = {}
         #: Per case dimension: its frame columns, how to name a group, and — for a key computed
         #: from raw columns — how to compute it from them (the frame then carries the raw ones).
         self.dimensions: list[tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None]] = []
-        from_clause, periods = _days_of(source, case_part, request)
+        days = _DayLookup.of(source, request)
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
                 continue
-            exprs, translate = _case_dimension(case_part, dimension, periods)
+            if days is not None and dimension in days.wanted:
+                name = f"d{len(names_in_order)}"
+                names_in_order.append(name)
+                periods[name] = dimension
+                self.dimensions.append((dimension, [name], _as_is, None))
+                continue
+            exprs, translate = _case_dimension(case_part, dimension)
             key_of = _raw_key(source, case_part, dimension, exprs)
             if key_of is not None:
                 exprs = list(case_part.values[_FIELD_OF[dimension]].raw)
             names = []
             for expr in exprs:
-                names.append(f"d{len(columns)}")
-                columns.append(NotIndexOrdered(expr).label(names[-1]))
+                names.append(f"d{len(names_in_order)}")
+                names_in_order.append(names[-1])
+                own.append(NotIndexOrdered(expr).label(names[-1]))
             self.dimensions.append((dimension, names, translate, key_of))
         if with_reported and case_part.date_expr is not None:
-            columns.append(case_part.date_expr.label("rep"))
+            own.append(case_part.date_expr.label("rep"))
+            names_in_order.append("rep")
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
-        self.subquery = (
-            select(*columns)
-            .select_from(from_clause)
-            .where(*case_part.row_conditions, *conditions)
-            .subquery("frame")
-        )
+        where = [*case_part.row_conditions, *conditions]
+        if days is None:
+            self.subquery = select(*own).select_from(case_part.from_clause).where(*where).subquery("frame")
+        else:
+            self.subquery = days.frame(case_part, own, where, names_in_order, periods)
 
     def joined(self, part: CompiledPart) -> FromClause | None:
         """``part``'s tables joined to the frame by its case key (None if it has none)."""
@@ -213,10 +273,8 @@ def _raw_key(
     return source.raw_key(value)
 
 
-def _days_of(
-    source: MappedSQLSource, part: CompiledPart, request: StatisticsRequest
-) -> tuple[FromClause, dict[Dimension, ColumnElement[Any]] | None]:
-    """The frame's FROM and its cases' report year and month, computed once per distinct key.
+class _DayLookup:
+    """The cases' report year and month, computed once per distinct key of the day.
 
     Grouping by year or month needs every case's day; computing the date expression for each
     case cost more than the grouping itself (PostgreSQL: ~3.5 µs a case on the bench's data,
@@ -228,20 +286,81 @@ def _days_of(
     day; the expression read on it gives each case's own day. The year and month (the day's
     prefixes) are cut once per key too. A key with no day (unparsed, NULL) finds NULL, as the
     expression gives. Without such a key (``source.day_reader``) the frame reads the case
-    part's own day (None here).
+    part's own day (:meth:`of` gives None).
     """
-    reader = source.day_reader
-    wanted = {Dimension.YEAR, Dimension.MONTH} & set(request.dimensions)
-    if reader is None or not wanted:
-        return part.from_clause, None
-    key, day_of = reader
-    day = day_of(key)
-    periods = [_period(day, d).label(d.name.lower()) for d in sorted(wanted, key=lambda d: d.name)]
-    # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
-    # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
-    days = select(key.label("raw"), *periods).select_from(part.from_clause).group_by(key)
-    days = days.subquery("stat_days")
-    return part.from_clause.outerjoin(days, days.c.raw == key), {d: days.c[d.name.lower()] for d in wanted}
+
+    def __init__(
+        self,
+        key: ColumnElement[Any],
+        day_of: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+        wanted: frozenset[Dimension],
+        fenced: bool,
+    ) -> None:
+        self.key, self.day_of, self.wanted, self.fenced = key, day_of, wanted, fenced
+
+    @classmethod
+    def of(cls, source: MappedSQLSource, request: StatisticsRequest) -> _DayLookup | None:
+        reader = source.day_reader
+        wanted = frozenset({Dimension.YEAR, Dimension.MONTH} & set(request.dimensions))
+        if reader is None or not wanted:
+            return None
+        key, day_of = reader
+        # A key computed from the raw value (a date-time's date part) is computed once per case
+        # on PostgreSQL, in a CTE the lookup and the join both read; elsewhere (a raw column, or
+        # SQLite, which scans a MATERIALIZED CTE once per case in a join) the cases are joined
+        # by the key itself.
+        fenced = source.dialect == "postgresql" and not isinstance(key, ColumnClause)
+        return cls(key, day_of, wanted, fenced)
+
+    def _lookup(self, key: ColumnElement[Any], from_clause: FromClause) -> Any:
+        """Per distinct key: the year and month of its day (columns named after the dimension)."""
+        day = self.day_of(key)
+        periods = [_period(day, d).label(d.name.lower()) for d in sorted(self.wanted, key=lambda d: d.name)]
+        # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
+        # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
+        return select(key.label("raw"), *periods).select_from(from_clause).group_by(key).subquery("stat_days")
+
+    def frame(
+        self,
+        part: CompiledPart,
+        own: list[ColumnElement[Any]],
+        where: list[ColumnElement[bool]],
+        names: list[str],
+        periods: dict[str, Dimension],
+    ) -> Any:
+        """The frame subquery: ``own`` columns of the cases meeting ``where``, and the year or
+        month of each case's day for the ``periods`` columns, columns in the order of ``names``."""
+        if not self.fenced:
+            days = self._lookup(self.key, part.from_clause)
+            by_name = {c.name: c for c in own}
+            columns = [
+                by_name[n] if n not in periods else NotIndexOrdered(days.c[periods[n].name.lower()]).label(n)
+                for n in names
+            ]
+            joined = part.from_clause.outerjoin(days, days.c.raw == self.key)
+            return select(*columns).select_from(joined).where(*where).subquery("frame")
+        # The key once per case: a CTE of the cases with their key, which the lookup groups
+        # and the frame joins (PostgreSQL computed it twice per case: once to build the lookup,
+        # once in the join's condition; a subquery kept whole would still build the lookup
+        # from every row again).
+        cases = (
+            select(*own, self.key.label("day_key"))
+            .select_from(part.from_clause)
+            .where(*where)
+            .cte("stat_cases")
+            .prefix_with("MATERIALIZED")
+        )
+        days = self._lookup(cases.c.day_key, cases)
+        columns = [
+            cases.c[n] if n not in periods else NotIndexOrdered(days.c[periods[n].name.lower()]).label(n)
+            for n in names
+        ]
+        joined = cases.outerjoin(days, days.c.raw == cases.c.day_key)
+        return select(*columns).select_from(joined).subquery("frame")
+
+
+def _as_is(values: Sequence[Any]) -> tuple[str | None, ...]:
+    return (values[0],)
 
 
 def _period(day: ColumnElement[Any], dimension: Dimension) -> ColumnElement[Any]:
@@ -249,13 +368,10 @@ def _period(day: ColumnElement[Any], dimension: Dimension) -> ColumnElement[Any]
     return func.substr(day, 1, 4 if dimension is Dimension.YEAR else 7, type_=String)
 
 
-def _case_dimension(
-    part: CompiledPart, dimension: Dimension, periods: dict[Dimension, ColumnElement[Any]] | None = None
-) -> tuple[list[ColumnElement[Any]], Translate]:
+def _case_dimension(part: CompiledPart, dimension: Dimension) -> tuple[list[ColumnElement[Any]], Translate]:
     if dimension in (Dimension.YEAR, Dimension.MONTH):
         assert part.date_expr is not None
-        period = _period(part.date_expr, dimension) if periods is None else periods[dimension]
-        return [period], lambda v: (v[0],)
+        return [_period(part.date_expr, dimension)], _as_is
     return dimension_values(dimension, part.values.get(_FIELD_OF[dimension]))
 
 
@@ -339,13 +455,14 @@ async def _aggregate(
     cells: dict[Cell, tuple[int, int]] = {}
     width = 0 if salt is None else 1
     for statement, grouping in queries:
+        at = len(grouping.columns)
+        readers = [_reader(source, grouping, d) for d in request.dimensions]
         for row in await source.fetch(statement):
-            count = int(row[len(grouping.columns)])
+            count = int(row[at])
             if count == 0:
                 continue  # an ungrouped COUNT over no rows: no cell
             key = int(row[-1] or 0) if width else 0
-            options = [_options(source, grouping, row, d) for d in request.dimensions]
-            for cell in product(*options):
+            for cell in product(*[read(row) for read in readers]):
                 before = cells.get(cell, (0, 0))
                 cells[cell] = (before[0] + count, before[1] + key)
     return cells
@@ -393,12 +510,21 @@ def _visible_recipient(
 def _options(
     source: MappedSQLSource, grouping: _Grouping, row: Sequence[Any], dimension: Dimension
 ) -> tuple[str | None, ...]:
+    """The national values a grouped row has in ``dimension`` (several for a multi-valued one)."""
+    return _reader(source, grouping, dimension)(row)
+
+
+def _reader(
+    source: MappedSQLSource, grouping: _Grouping, dimension: Dimension
+) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
+    """:func:`_options` of one dimension as a function of a grouped row."""
     if dimension is Dimension.AGENCY:
-        return (source.agency.code,)
+        agency = (source.agency.code,)
+        return lambda _row: agency
     if dimension not in grouping.slices:
-        return (_NOT_MAPPED.get(dimension),)
-    values = grouping.translate(row, dimension)
-    return tuple(dict.fromkeys(values)) or (None,)
+        unmapped = (_NOT_MAPPED.get(dimension),)
+        return lambda _row: unmapped
+    return grouping.reader(dimension)
 
 
 def _grouped(
