@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, statistics
+from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, sqlnames, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
@@ -42,7 +42,7 @@ from adapters.narrow import narrowed, of_parents
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
-from adapters.values import FieldValue
+from adapters.values import FieldValue, Lookup
 from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
@@ -174,6 +174,11 @@ class MappedSQLSource(Source):
         """``value``'s lookup key as a function of its raw columns, where statistics may
         group by the raw columns and compute the key once per group (:mod:`adapters.rawgroups`)."""
         return self._raw_keys.get(id(value.lookup)) if value.lookup is not None else None
+
+    def names_in_sql(self, lookup: Lookup) -> bool:
+        """Whether statistics may apply ``lookup``'s table inside the database
+        (:mod:`adapters.sqlnames`: text keys, on PostgreSQL)."""
+        return sqlnames.applies(lookup, self.dialect)
 
     @property
     def _days_repeat(self) -> bool:

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, and_, func, or_, select
 from sqlalchemy.sql.expression import ColumnClause, ColumnElement, FromClause
 
-from adapters import cellkeys, filters, rawgroups
+from adapters import cellkeys, filters, rawgroups, sqlnames
 from adapters.compiler import CompiledPart
 from adapters.sqlfuncs import NotIndexOrdered
-from adapters.values import FieldValue, names_of
+from adapters.values import FieldValue, Lookup, names_of
 from hub.vocabulary.model import Dimension, Entity, Measure, PersonRole, StatisticsRequest
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ class _Grouping:
         self.slices: dict[Dimension, tuple[int, int, Translate]] = {}
         #: Index of a column in :attr:`columns` → the raw columns it is computed from, and how.
         self.raw: dict[int, tuple[list[ColumnElement[Any]], rawgroups.KeyOf]] = {}
+        #: Index of a key column in :attr:`columns` → its dimension and the lookup it keys.
+        self.lookups: dict[int, tuple[Dimension, Lookup]] = {}
         #: Per dimension, :meth:`reader`'s function. A statement returns a row per combination
         #: of every dimension's groups, so one dimension's slice repeats across rows (a regency
         #: in every year): each distinct slice is translated once, with the same function.
@@ -94,12 +96,34 @@ class _Grouping:
         exprs: Sequence[ColumnElement[Any]],
         translate: Translate,
         raw: tuple[list[ColumnElement[Any]], rawgroups.KeyOf] | None = None,
+        lookup: Lookup | None = None,
     ) -> None:
+        """Group by ``exprs`` for ``dimension`` (``lookup``: the one the group values are keys
+        of, whose names ``translate`` reads; the database may apply it instead)."""
         start = len(self.columns)
         if raw is not None:
             self.raw[start] = raw
+        if lookup is not None and len(exprs) == 1:
+            self.lookups[start] = (dimension, lookup)
         self.columns.extend(exprs)
         self.slices[dimension] = (start, len(exprs), translate)
+
+    def names_in_sql(self, applies: Callable[[Lookup], bool]) -> dict[int, FromClause]:
+        """The lookup tables the database applies to this grouping's key columns (by column
+        index; :mod:`adapters.sqlnames`): those ``applies`` allows. Their dimensions then read
+        the grouped value as the national name it already is."""
+        tables: dict[int, FromClause] = {}
+        for index, (dimension, lookup) in self.lookups.items():
+            if not applies(lookup):
+                continue
+            table = sqlnames.names_table(lookup, _name_of(dimension), f"names{index}")
+            if table is None:
+                continue
+            tables[index] = table
+            start, length, _ = self.slices[dimension]
+            self.slices[dimension] = (start, length, _as_is)
+            self._readers.pop(dimension, None)
+        return tables
 
     def translate(self, row: Sequence[Any], dimension: Dimension) -> tuple[str | None, ...]:
         """The distinct national values of ``dimension``'s slice of ``row`` ((None,) if none)."""
@@ -212,7 +236,9 @@ class _Frame:
         periods: dict[str, Dimension] = {}
         #: Per case dimension: its frame columns, how to name a group, and — for a key computed
         #: from raw columns — how to compute it from them (the frame then carries the raw ones).
-        self.dimensions: list[tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None]] = []
+        self.dimensions: list[
+            tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None, Lookup | None]
+        ] = []
         days = _DayLookup.of(source, request)
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
@@ -221,9 +247,10 @@ class _Frame:
                 name = f"d{len(names_in_order)}"
                 names_in_order.append(name)
                 periods[name] = dimension
-                self.dimensions.append((dimension, [name], _as_is, None))
+                self.dimensions.append((dimension, [name], _as_is, None, None))
                 continue
             exprs, translate = _case_dimension(case_part, dimension)
+            lookup = _lookup_of(case_part, dimension, exprs)
             key_of = _raw_key(source, case_part, dimension, exprs)
             if key_of is not None:
                 exprs = list(case_part.values[_FIELD_OF[dimension]].raw)
@@ -232,7 +259,7 @@ class _Frame:
                 names.append(f"d{len(names_in_order)}")
                 names_in_order.append(names[-1])
                 own.append(NotIndexOrdered(expr).label(names[-1]))
-            self.dimensions.append((dimension, names, translate, key_of))
+            self.dimensions.append((dimension, names, translate, key_of, lookup))
         if with_reported and case_part.date_expr is not None:
             own.append(case_part.date_expr.label("rep"))
             names_in_order.append("rep")
@@ -252,13 +279,31 @@ class _Frame:
 
     def attach(self, grouping: _Grouping, base: FromClause) -> FromClause:
         frame = self.subquery
-        for dimension, names, translate, key_of in self.dimensions:
+        for dimension, names, translate, key_of, lookup in self.dimensions:
             columns = [frame.c[n] for n in names]
             if key_of is None:
-                grouping.add(dimension, columns, translate)
+                grouping.add(dimension, columns, translate, lookup=lookup)
             else:
-                grouping.add(dimension, [key_of(columns)], translate, (columns, key_of))
+                grouping.add(dimension, [key_of(columns)], translate, (columns, key_of), lookup)
         return base
+
+
+def _lookup_of(
+    part: CompiledPart, dimension: Dimension, exprs: Sequence[ColumnElement[Any]]
+) -> Lookup | None:
+    """The lookup whose key is the dimension's one group value (regions, countries), else None."""
+    field = _FIELD_OF.get(dimension)
+    value = part.values.get(field) if field is not None else None
+    if value is None or value.lookup is None or list(exprs) != [value.lookup.key]:
+        return None
+    return value.lookup
+
+
+def _name_of(dimension: Dimension) -> Callable[[str | None], str | None]:
+    """A lookup's national code → the dimension's name (as :func:`dimension_values` reads it)."""
+    if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
+        return lambda code: _region_part(dimension, code)
+    return lambda code: code
 
 
 def _raw_key(
@@ -266,11 +311,9 @@ def _raw_key(
 ) -> rawgroups.KeyOf | None:
     """How to compute ``dimension``'s lookup key from its raw columns, where the source
     allows grouping by them (:meth:`~adapters.sql.MappedSQLSource.raw_key`); else None."""
-    field = _FIELD_OF.get(dimension)
-    value = part.values.get(field) if field is not None else None
-    if value is None or value.lookup is None or list(exprs) != [value.lookup.key]:
-        return None
-    return source.raw_key(value)
+    lookup = _lookup_of(part, dimension, exprs)
+    value = part.values[_FIELD_OF[dimension]] if lookup is not None else None
+    return source.raw_key(value) if value is not None else None
 
 
 class _DayLookup:
@@ -433,11 +476,11 @@ async def _aggregate(
         grouping = _Grouping()
         base = frame.attach(grouping, frame.subquery)
         case_key = keyed(source.compiled.case_part().part.name, frame.subquery.c.k)
-        queries.append((_grouped(base, grouping, [], case_key), grouping))
+        queries.append((_grouped(base, grouping, [], case_key, source.names_in_sql), grouping))
     elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
         for person, base, grouping, conditions in _victim_queries(source, frame, request):
             person_key = keyed(person.part.name, person.key_column)
-            queries.append((_grouped(base, grouping, conditions, person_key), grouping))
+            queries.append((_grouped(base, grouping, conditions, person_key, source.names_in_sql), grouping))
     elif request.measure is Measure.SERVICES:
         for service in source.compiled.parts_of(Entity.SERVICE):
             joined = frame.joined(service)
@@ -450,7 +493,7 @@ async def _aggregate(
                 grouping.add(Dimension.SERVICE_TYPE, exprs, translate)
             service_key = keyed(service.part.name, service.key_column)
             conditions = [*service.row_conditions, *_visible_recipient(source, service, request)]
-            queries.append((_grouped(base, grouping, conditions, service_key), grouping))
+            queries.append((_grouped(base, grouping, conditions, service_key, source.names_in_sql), grouping))
 
     cells: dict[Cell, tuple[int, int]] = {}
     width = 0 if salt is None else 1
@@ -532,16 +575,20 @@ def _grouped(
     grouping: _Grouping,
     conditions: list[ColumnElement[bool]],
     key_sum: ColumnElement[Any] | None = None,
+    names_in_sql: Callable[[Lookup], bool] | None = None,
 ) -> Any:
     """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``.
 
-    Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), in two
-    steps: count per distinct raw values (and whatever else is grouped), then compute each
-    key once per such group with the same expression and add the counts up per key.
+    Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), or a
+    lookup key whose table the database applies (``names_in_sql``, :mod:`adapters.sqlnames`),
+    in two steps: count per distinct raw values (and whatever else is grouped), then compute
+    each key once per such group with the same expression, name it through the lookup's
+    table, and add the counts up per key or name.
     """
     extra = [key_sum] if key_sum is not None else []
-    if grouping.raw:
-        return _grouped_raw(base, grouping, conditions, extra)
+    names = grouping.names_in_sql(names_in_sql) if names_in_sql is not None else {}
+    if grouping.raw or names:
+        return _grouped_raw(base, grouping, conditions, extra, names)
     statement = select(*grouping.columns, func.count(), *extra).select_from(base)
     if conditions:
         statement = statement.where(and_(*conditions))
@@ -555,6 +602,7 @@ def _grouped_raw(
     grouping: _Grouping,
     conditions: list[ColumnElement[bool]],
     extra: list[ColumnElement[Any]],
+    names: dict[int, FromClause],
 ) -> Any:
     inner: list[ColumnElement[Any]] = []
     #: Per group column: the inner columns' labels it is computed from, and the key function.
@@ -562,9 +610,9 @@ def _grouped_raw(
     for index, column in enumerate(grouping.columns):
         raw = grouping.raw.get(index)
         parts, key_of = raw if raw is not None else ([column], None)
-        names = [f"g{len(inner) + n}" for n in range(len(parts))]
+        labels = [f"g{len(inner) + n}" for n in range(len(parts))]
         inner.extend(parts)
-        outer.append((names, key_of))
+        outer.append((labels, key_of))
     labelled = [c.label(f"g{n}") for n, c in enumerate(inner)]
     sums = [e.label(f"s{n}") for n, e in enumerate(extra)]
     groups = select(*labelled, func.count().label("n"), *sums).select_from(base)
@@ -572,8 +620,12 @@ def _grouped_raw(
         groups = groups.where(and_(*conditions))
     groups = groups.group_by(*inner).subquery("raw_groups")
     columns = [
-        groups.c[names[0]] if key_of is None else key_of([groups.c[n] for n in names])
-        for names, key_of in outer
+        groups.c[labels[0]] if key_of is None else key_of([groups.c[n] for n in labels])
+        for labels, key_of in outer
     ]
+    joined: FromClause = groups
+    for index, table in names.items():
+        joined = joined.outerjoin(table, sqlnames.matches(table, columns[index]))
+        columns[index] = table.c.v
     totals = [func.sum(groups.c[s.name]) for s in sums]
-    return select(*columns, func.sum(groups.c.n), *totals).select_from(groups).group_by(*columns)
+    return select(*columns, func.sum(groups.c.n), *totals).select_from(joined).group_by(*columns)
