@@ -42,7 +42,7 @@ from adapters.narrow import narrowed, of_parents
 from adapters.records import RowReader
 from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
-from adapters.values import FieldValue, Lookup
+from adapters.values import FieldValue
 from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
@@ -95,6 +95,7 @@ class MappedSQLSource(Source):
         #: Region and country keys statistics compute once per group of identical raw values
         #: (by ``id`` of the lookup; :mod:`adapters.rawgroups`, probed at open).
         self._raw_keys: dict[int, rawgroups.KeyOf] = {}
+        self._names_tables: sqlnames.NamesTables | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -122,12 +123,14 @@ class MappedSQLSource(Source):
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
         self._walk, self._day_key, self._raw_keys = walk, day_key, raw_keys
+        self._names_tables = None
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
             self._walk, self._day_key, self._raw_keys = None, None, {}
+            self._names_tables = None
             self._statements.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
@@ -175,10 +178,13 @@ class MappedSQLSource(Source):
         group by the raw columns and compute the key once per group (:mod:`adapters.rawgroups`)."""
         return self._raw_keys.get(id(value.lookup)) if value.lookup is not None else None
 
-    def names_in_sql(self, lookup: Lookup) -> bool:
-        """Whether statistics may apply ``lookup``'s table inside the database
-        (:mod:`adapters.sqlnames`: text keys, on PostgreSQL)."""
-        return sqlnames.applies(lookup, self.dialect)
+    @property
+    def names_tables(self) -> sqlnames.NamesTables:
+        """The lookups' tables statistics apply inside the database (:mod:`adapters.sqlnames`:
+        text keys, on PostgreSQL), built once per open."""
+        if self._names_tables is None:
+            self._names_tables = sqlnames.NamesTables(self.dialect)
+        return self._names_tables
 
     @property
     def _days_repeat(self) -> bool:

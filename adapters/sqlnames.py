@@ -55,6 +55,26 @@ def names_table(lookup: Lookup, name_of: Callable[[str | None], str | None], lab
     )
 
 
+class NamesTables:
+    """The names tables of one open source, each built once per lookup and dimension (the
+    lookups' tables are learnt at open and never change while the source is open)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._built: dict[tuple[int, str], FromClause | None] = {}
+
+    def table(
+        self, lookup: Lookup, name: str, name_of: Callable[[str | None], str | None]
+    ) -> FromClause | None:
+        """:func:`names_table` of ``lookup`` for the dimension ``name`` (None where
+        :func:`applies` refuses it)."""
+        key = (id(lookup), name)
+        if key not in self._built:
+            applied = applies(lookup, self.dialect)
+            self._built[key] = names_table(lookup, name_of, f"names_{name}") if applied else None
+        return self._built[key]
+
+
 def matches(table: Any, key: ColumnElement[Any]) -> ColumnElement[bool]:
     """The join condition of ``key`` to :func:`names_table`'s rows: byte equality."""
     return table.c.k == key.collate("C")

@@ -108,22 +108,20 @@ class _Grouping:
         self.columns.extend(exprs)
         self.slices[dimension] = (start, len(exprs), translate)
 
-    def names_in_sql(self, applies: Callable[[Lookup], bool]) -> dict[int, FromClause]:
+    def names_in_sql(self, tables: sqlnames.NamesTables) -> dict[int, FromClause]:
         """The lookup tables the database applies to this grouping's key columns (by column
-        index; :mod:`adapters.sqlnames`): those ``applies`` allows. Their dimensions then read
-        the grouped value as the national name it already is."""
-        tables: dict[int, FromClause] = {}
+        index; :mod:`adapters.sqlnames`). Their dimensions then read the grouped value as the
+        national name it already is."""
+        applied: dict[int, FromClause] = {}
         for index, (dimension, lookup) in self.lookups.items():
-            if not applies(lookup):
-                continue
-            table = sqlnames.names_table(lookup, _name_of(dimension), f"names{index}")
+            table = tables.table(lookup, dimension.name.lower(), _name_of(dimension))
             if table is None:
                 continue
-            tables[index] = table
+            applied[index] = table
             start, length, _ = self.slices[dimension]
             self.slices[dimension] = (start, length, _as_is)
             self._readers.pop(dimension, None)
-        return tables
+        return applied
 
     def translate(self, row: Sequence[Any], dimension: Dimension) -> tuple[str | None, ...]:
         """The distinct national values of ``dimension``'s slice of ``row`` ((None,) if none)."""
@@ -476,11 +474,11 @@ async def _aggregate(
         grouping = _Grouping()
         base = frame.attach(grouping, frame.subquery)
         case_key = keyed(source.compiled.case_part().part.name, frame.subquery.c.k)
-        queries.append((_grouped(base, grouping, [], case_key, source.names_in_sql), grouping))
+        queries.append((_grouped(base, grouping, [], case_key, source.names_tables), grouping))
     elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
         for person, base, grouping, conditions in _victim_queries(source, frame, request):
             person_key = keyed(person.part.name, person.key_column)
-            queries.append((_grouped(base, grouping, conditions, person_key, source.names_in_sql), grouping))
+            queries.append((_grouped(base, grouping, conditions, person_key, source.names_tables), grouping))
     elif request.measure is Measure.SERVICES:
         for service in source.compiled.parts_of(Entity.SERVICE):
             joined = frame.joined(service)
@@ -493,7 +491,7 @@ async def _aggregate(
                 grouping.add(Dimension.SERVICE_TYPE, exprs, translate)
             service_key = keyed(service.part.name, service.key_column)
             conditions = [*service.row_conditions, *_visible_recipient(source, service, request)]
-            queries.append((_grouped(base, grouping, conditions, service_key, source.names_in_sql), grouping))
+            queries.append((_grouped(base, grouping, conditions, service_key, source.names_tables), grouping))
 
     cells: dict[Cell, tuple[int, int]] = {}
     width = 0 if salt is None else 1
@@ -575,18 +573,18 @@ def _grouped(
     grouping: _Grouping,
     conditions: list[ColumnElement[bool]],
     key_sum: ColumnElement[Any] | None = None,
-    names_in_sql: Callable[[Lookup], bool] | None = None,
+    names_tables: sqlnames.NamesTables | None = None,
 ) -> Any:
     """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``.
 
     Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), or a
-    lookup key whose table the database applies (``names_in_sql``, :mod:`adapters.sqlnames`),
+    lookup key whose table the database applies (``names_tables``, :mod:`adapters.sqlnames`),
     in two steps: count per distinct raw values (and whatever else is grouped), then compute
     each key once per such group with the same expression, name it through the lookup's
     table, and add the counts up per key or name.
     """
     extra = [key_sum] if key_sum is not None else []
-    names = grouping.names_in_sql(names_in_sql) if names_in_sql is not None else {}
+    names = grouping.names_in_sql(names_tables) if names_tables is not None else {}
     if grouping.raw or names:
         return _grouped_raw(base, grouping, conditions, extra, names)
     statement = select(*grouping.columns, func.count(), *extra).select_from(base)
