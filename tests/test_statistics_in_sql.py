@@ -159,10 +159,14 @@ async def check(source: MappedSQLSource, register: list[Any], by_code: bool, pos
     if postgres:
         # The same counts with every row translated in Python.
         tables, source._names_tables = source._names_tables, _NoNames()
+        source._statistics.clear()  # the statements built with the names
         try:
-            assert await source.aggregate(request) == cells
+            with recorded(source) as sent:
+                assert await source.aggregate(request) == cells
+            assert not any("unnest" in statement for statement, _ in sent)
         finally:
             source._names_tables = tables
+            source._statistics.clear()
     # By province alone, a region filter, and a report-date filter: the frame, the names and
     # the filters read the same values.
     by_province = await source.aggregate(
