@@ -356,6 +356,11 @@ class MappedSQLSource(Source):
     ) -> dict[tuple[str | None, ...], tuple[int, int]]:
         return await statistics.aggregate_keyed(self, request, salt)
 
+    async def aggregate_counted(
+        self, request: StatisticsRequest, salt: str | None
+    ) -> tuple[dict[tuple[str | None, ...], tuple[int, int]], tuple[int, int]]:
+        return await statistics.aggregate_counted(self, request, salt)
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:

@@ -450,19 +450,36 @@ def _add_person_dimensions(
 
 async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
     """Counts per combination of national dimension values, for one source."""
-    return {cell: count for cell, (count, _) in (await _aggregate(source, request, None)).items()}
+    cells, _ = await _aggregate(source, request, None)
+    return {cell: count for cell, (count, _) in cells.items()}
 
 
 async def aggregate_keyed(
     source: MappedSQLSource, request: StatisticsRequest, salt: str
 ) -> dict[Cell, tuple[int, int]]:
     """Counts and sums of record keys (:mod:`adapters.cellkeys`) per cell, both in the source's SQL."""
+    cells, _ = await _aggregate(source, request, salt)
+    return cells
+
+
+async def aggregate_counted(
+    source: MappedSQLSource, request: StatisticsRequest, salt: str | None
+) -> tuple[dict[Cell, tuple[int, int]], tuple[int, int]]:
+    """The cells (counts and key sums; 0 without ``salt``) and the total of the records counted.
+
+    The total is the sum of the grouped rows' counts, before any row is spread over several
+    cells: GROUP BY puts every record of a statement in exactly one group (a multi-valued
+    field is grouped by its combination of values, NULL is a group of its own), and the joins
+    after it — the day lookup by a distinct key, the names by a key the table holds once — keep
+    each group once, so the sum is the statement's ``COUNT(*)`` without the dimensions: the
+    second statement per source the hub sent for the total, saved.
+    """
     return await _aggregate(source, request, salt)
 
 
 async def _aggregate(
     source: MappedSQLSource, request: StatisticsRequest, salt: str | None
-) -> dict[Cell, tuple[int, int]]:
+) -> tuple[dict[Cell, tuple[int, int]], tuple[int, int]]:
     # Built once per request shape while the source is open: a dashboard asks the same
     # statistics again and again, and building a statement (the frame, the day lookup, the
     # names; SQLAlchemy's cache key of a new statement object) costs ~2 ms of the hub's one
@@ -470,6 +487,7 @@ async def _aggregate(
     queries = source.built_statistics((request, salt), lambda: _queries(source, request, salt))
     cells: dict[Cell, tuple[int, int]] = {}
     width = 0 if salt is None else 1
+    records = keys = 0
     for statement, grouping in queries:
         at = len(grouping.columns)
         readers = [_reader(source, grouping, d) for d in request.dimensions]
@@ -478,10 +496,11 @@ async def _aggregate(
             if count == 0:
                 continue  # an ungrouped COUNT over no rows: no cell
             key = int(row[-1] or 0) if width else 0
+            records, keys = records + count, keys + key
             for cell in product(*[read(row) for read in readers]):
                 before = cells.get(cell, (0, 0))
                 cells[cell] = (before[0] + count, before[1] + key)
-    return cells
+    return cells, (records, keys)
 
 
 def _queries(

@@ -39,6 +39,7 @@ from adapters import sqlnames
 from adapters.engines import EngineOptions
 from adapters.mapping import load_mapping_text
 from adapters.sql import MappedSQLSource
+from hub.access.policy import Principal
 from hub.vocabulary.model import (
     CaseFilter,
     CaseSearch,
@@ -328,3 +329,27 @@ async def test_the_date_part_is_computed_once_per_case_on_postgres(sqln_database
     assert len(date_part) == 1, date_part
     assert not [node["Node Type"] for node in wide if "pg_input_is_valid" in own_text(node)]
     assert not [node["Node Type"] for node in wide if "names_province" in own_text(node)]
+
+
+@pytest.mark.parametrize(
+    "group_by", ["[PROVINCE, YEAR]", "[EXPLOITATION_TYPE]", "[EXPLOITATION_TYPE, STAGE]", "[AGENCY]"]
+)
+async def test_the_total_counts_each_case_once_from_the_grouped_statement(hub: Any, group_by: str) -> None:
+    """The total comes from the grouped statement's groups (one statement a source), and a case
+    of several exploitation types — counted in several cells — is in it once: it equals the
+    cases the list counts, source by source."""
+    query = f"{{ statistics(measure: CASES, groupBy: {group_by}) {{ total rows {{ count }} }} }}"
+    # A coordinator: counts exact, no cell perturbed (an analyst's are protected).
+    coordinator = Principal(
+        subject="t", role="coordinator", agency="LPSK", purpose="test", method="in_process"
+    )
+    result = await hub.execute(query, None, coordinator)
+    assert not result.errors
+    listed = await hub.execute("{ cases(first: 1) { totalCount } }", None, coordinator)
+    assert result.data["statistics"]["total"] == listed.data["cases"]["totalCount"]
+    if "EXPLOITATION_TYPE" in group_by:
+        assert (
+            sum(row["count"] for row in result.data["statistics"]["rows"])
+            > result.data["statistics"]["total"]
+        )
+    assert all(source["statements"] == 1 for source in result.extensions["sources"])
