@@ -353,3 +353,23 @@ async def test_the_total_counts_each_case_once_from_the_grouped_statement(hub: A
             > result.data["statistics"]["total"]
         )
     assert all(source["statements"] == 1 for source in result.extensions["sources"])
+
+
+async def test_a_lookup_of_too_many_keys_is_translated_in_python_on_postgres(
+    sqln_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above :data:`adapters.sqlnames.MAX_KEYS` the arrays would go with every execution: the
+    rows are translated in Python instead, with the same counts."""
+    register = with_unique_times([("2023-01-01 08:00", ("Kota Bogor", "Jawa Barat"), "3201")])
+    await _postgres_cases(sqln_database, register)
+    monkeypatch.setattr(sqlnames, "MAX_KEYS", 2)
+    source = MappedSQLSource(_mapping(True), EngineOptions(sqln_database))
+    await source.open()
+    try:
+        assert len(source.compiled.case_part().values["region"].lookup.table) > 2  # type: ignore[union-attr]
+        with recorded(source) as sent:
+            cells = await source.aggregate(StatisticsRequest(Measure.CASES, DIMENSIONS, CaseFilter()))
+        assert not any("unnest" in statement for statement, _ in sent)
+        assert cells == dict(expected(register, True))
+    finally:
+        await source.close()
