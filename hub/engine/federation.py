@@ -428,9 +428,15 @@ class Federation:
 
         async def counted(source: Source) -> dict[Cell, tuple[int, int]]:
             seen = replace(request, filter=_as_seen(ctx, source, request.filter))
+            salt = keying.salt(source.name) if keying is not None else None
+            answered = await source.aggregate_counted(seen, salt)
+            if answered is not None:  # the cells and their total from the same statements
+                cells_keyed, total = answered
+                if keying is None:
+                    return {**{cell: (n, 0) for cell, (n, _) in cells_keyed.items()}, _TOTAL: (total[0], 0)}
+                return {**cells_keyed, _TOTAL: total}
             both = (seen, replace(seen, dimensions=()))
-            if keying is not None:
-                salt = keying.salt(source.name)
+            if keying is not None and salt is not None:
                 keyed = await asyncio.gather(*(source.aggregate_keyed(r, salt) for r in both))
                 if keyed[0] is not None and keyed[1] is not None:
                     return {**keyed[0], _TOTAL: keyed[1].get((), (0, 0))}
