@@ -53,16 +53,14 @@ from tests.plans import json_plan, nodes, own_text, rows_of
 from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
 from tests.test_date_walk import canonical_day, datetime_junk, datetime_texts
+from tests.test_raw_groups import MAPPING as RAW_GROUPS_MAPPING
 from tests.test_raw_groups import SPELLINGS
 
-NAMES_MAPPING = """[source]
-agency = { code = "SQLN", name = "Statistics in SQL test agency", type = "OTHER" }
-[case]
-table = "kasus"
-key = "id"
-reported_at = "tgl"
-region = { regency_name = "kab", province_name = "prov" }
-"""
+#: The raw-grouping tests' register (regions by name), as another agency.
+NAMES_MAPPING = RAW_GROUPS_MAPPING.replace(
+    'code = "RAWG", name = "Raw grouping test agency"',
+    'code = "SQLN", name = "Statistics in SQL test agency"',
+)
 
 CODES_MAPPING = NAMES_MAPPING.replace(
     'region = { regency_name = "kab", province_name = "prov" }', 'region = { column = "kode" }'
