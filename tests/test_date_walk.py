@@ -41,6 +41,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests.opened_sources import sqlite_source
 from tests.plans import json_plan, nodes, own_text, rows_of
 from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
@@ -200,13 +201,8 @@ async def test_walked_pages_follow_the_canonical_order_on_sqlite(
 ) -> None:
     path = tmp_path / f"walk-{uuid.uuid4().hex}.sqlite"
     _sqlite_cases(path, texts)
-    source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(_mapping(), path) as source:
         await check(source, texts, size, span)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
@@ -327,14 +323,9 @@ async def test_walked_unix_seconds_follow_the_canonical_order_on_sqlite(
 ) -> None:
     path = tmp_path / f"unix-{uuid.uuid4().hex}.sqlite"
     _sqlite_cases(path, values, column_type="INTEGER")
-    source = MappedSQLSource(load_mapping_text(UNIX_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(load_mapping_text(UNIX_MAPPING, "walk"), path) as source:
         # With the compact Unix expression (adapters/sqldates.py) SQLite parses the walk too.
         await check(source, values, size, span, unix_day, walked=True)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @settings(DATABASE_PROPERTIES, max_examples=12)
@@ -440,13 +431,8 @@ async def test_counted_pages_follow_the_canonical_order_on_sqlite(
 ) -> None:
     path = tmp_path / f"counted-{uuid.uuid4().hex}.sqlite"
     _sqlite_cases(path, texts)
-    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(load_mapping_text(DMY_MAPPING, "walk"), path) as source:
         await check_counted(source, texts, size, span)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @settings(DATABASE_PROPERTIES, max_examples=15)
@@ -529,13 +515,8 @@ async def test_statistics_by_year_and_month_read_each_value_as_records_do_on_sql
     texts = texts * REPEATS_ENOUGH
     path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
     _sqlite_cases(path, texts, indexed=False)
-    source = MappedSQLSource(load_mapping_text(DMY_MAPPING, "walk"), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(load_mapping_text(DMY_MAPPING, "walk"), path) as source:
         await check_years_and_months(source, texts)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @settings(DATABASE_PROPERTIES, max_examples=10)
@@ -680,13 +661,8 @@ async def test_statistics_of_date_times_read_each_value_as_records_do_on_sqlite(
     texts = with_unique_times(texts)
     path = tmp_path / f"stats-{uuid.uuid4().hex}.sqlite"
     _sqlite_cases(path, texts)
-    source = MappedSQLSource(_mapping(), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(_mapping(), path) as source:
         await check_date_parts(source, texts)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @settings(DATABASE_PROPERTIES, max_examples=12)

@@ -48,6 +48,7 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from tests.messy.register import DATE_WRITERS, Options, mapping_text, write_postgres, write_sqlite
+from tests.opened_sources import sqlite_source
 from tests.property_settings import DATABASE_PROPERTIES
 
 registers = st.builds(
@@ -156,15 +157,8 @@ async def test_counts_pages_and_statistics_agree_on_sqlite(
 ) -> None:
     path = tmp_path / f"register-{uuid.uuid4().hex}.sqlite"
     truth = write_sqlite(path, options)
-    source = MappedSQLSource(
-        load_mapping_text(mapping_text(truth), "jabar"), EngineOptions(f"sqlite:///{path}")
-    )
-    await source.open()
-    try:
+    async with sqlite_source(load_mapping_text(mapping_text(truth), "jabar"), path) as source:
         await _check_register(source, options.cases, examples, size)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests.opened_sources import sqlite_source
 from tests.plans import json_plan, nodes, own_text, rows_of
 from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
@@ -157,13 +158,8 @@ async def test_statistics_grouped_by_raw_names_read_each_name_as_records_do_on_s
 ) -> None:
     path = tmp_path / f"raw-{uuid.uuid4().hex}.sqlite"
     _write_sqlite(path, register)
-    source = MappedSQLSource(load_mapping_text(MAPPING, "rawg"), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(load_mapping_text(MAPPING, "rawg"), path) as source:
         await check(source, register)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

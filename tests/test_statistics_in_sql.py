@@ -49,6 +49,7 @@ from hub.vocabulary.model import (
     SortOrder,
     StatisticsRequest,
 )
+from tests.opened_sources import sqlite_source
 from tests.plans import json_plan, nodes, own_text, rows_of
 from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
@@ -216,13 +217,8 @@ async def test_statistics_read_each_case_as_records_do_on_sqlite(
     db.executemany("INSERT INTO kasus VALUES (?, ?, ?, ?, ?)", _rows(register))
     db.commit()
     db.close()
-    source = MappedSQLSource(_mapping(by_code), EngineOptions(f"sqlite:///{path}"))
-    await source.open()
-    try:
+    async with sqlite_source(_mapping(by_code), path) as source:
         await check(source, register, by_code, postgres=False)
-    finally:
-        await source.close()
-        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
