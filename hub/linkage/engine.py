@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from hub.linkage.blocking import PASSES, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
+from hub.linkage.blocking import PASSES, Ints, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord, forget_names
 from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
@@ -267,13 +267,13 @@ def _keys_share(share: int) -> KeyShards:
     return shard_keys(run.records, refs, run.shares)
 
 
-def _pairs_share(keys: list[list[tuple[array[int], array[int]]]]) -> list[array[int]]:
+def _pairs_share(keys: list[list[tuple[Ints, Ints]]]) -> list[Ints]:
     """Blocking, step 2: the blocks of the hashes this share owns, and their pairs by owner."""
     run = _run()
     return shard_pairs(run.records, keys, run.shares, run.width, run.only)
 
 
-def _score_share(parts: list[array[int]]) -> tuple[Scored, Scored, int]:
+def _score_share(parts: list[Ints]) -> tuple[Scored, Scored, int]:
     """Scoring: this share's pairs, each once."""
     run = _run()
     return _score(run.records, run.names, _decode(unique_pairs(parts), run.width))
