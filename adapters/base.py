@@ -155,6 +155,18 @@ class Source(abc.ABC):
         """
         return None
 
+    async def aggregate_counted(
+        self, request: StatisticsRequest, salt: str | None
+    ) -> tuple[dict[tuple[str | None, ...], tuple[int, int]], tuple[int, int]] | None:
+        """:meth:`aggregate` (``salt`` None: every key sum 0) or :meth:`aggregate_keyed`, and
+        beside the cells the total — the records counted, each once however many cells it
+        falls in, and their key sum — from the same statements.
+
+        None when this source cannot (the default): the hub then asks for the total as the
+        counts of the request without dimensions, a second call.
+        """
+        return None
+
     async def victim_records(
         self, request: StatisticsRequest
     ) -> list[tuple[str, list[tuple[str | None, ...]]]]:

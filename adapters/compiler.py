@@ -489,7 +489,7 @@ class _PartCompiler:
             formats = spec.formats or ("YYYY-MM-DD",)
             return FieldValue(parse_date(col, formats), values.date_reader, raw, date_formats=formats)
         if kind.kind == "country":
-            return FieldValue(None, lambda v: v, raw, lookup=_country_lookup(col, spec.format or "alpha2"))
+            return FieldValue(None, values.as_is, raw, lookup=_country_lookup(col, spec.format or "alpha2"))
         if kind.kind == "int":
             parsed = values.age_value(col) if name == "age" else values.integer_value(col)
             return FieldValue(parsed, values.read_int, raw)
@@ -497,12 +497,12 @@ class _PartCompiler:
             return FieldValue(values.boolean_value(col), values.read_bool, raw)
         if kind.kind == "key":
             prefix = self._key_prefix(spec)
-            return FieldValue(col, lambda v: None if v is None else f"{prefix}{v}", raw)
+            return FieldValue(col, values.KeyReader(prefix), raw)
         table = self.mapping.codes.get(spec.codes) if spec.codes else None
         if enum_cls is None:
             if table is None:
-                return FieldValue(values.clean_text(col, spec.clean), lambda v: v, raw)
-            return FieldValue(values.code_value(col, table, None), lambda v: v, raw)
+                return FieldValue(values.clean_text(col, spec.clean), values.as_is, raw)
+            return FieldValue(values.code_value(col, table, None), values.as_is, raw)
         if kind.many:
             sql = (
                 values.split_code_value(col, spec.split, table, enum_cls, null_as)
@@ -526,7 +526,7 @@ class _PartCompiler:
                 region = index.by_code(str(value).strip())
                 return region.code if region is not None else None
 
-            return FieldValue(None, lambda v: v, (col,), lookup=Lookup(col, from_code))
+            return FieldValue(None, values.as_is, (col,), lookup=Lookup(col, from_code))
         assert spec.regency_name is not None
         regency = column(spec.regency_name)
         raw: tuple[ColumnElement[Any], ...] = (regency,)
@@ -540,7 +540,7 @@ class _PartCompiler:
             name, _, province_name = str(value).partition(VALUE_SEPARATOR)
             return resolve_region(name, province_name or None, spec.province, spec.aliases, spec.fuzzy)
 
-        return FieldValue(None, lambda v: v, raw, lookup=Lookup(key, from_names))
+        return FieldValue(None, values.as_is, raw, lookup=Lookup(key, from_names))
 
     def _child(
         self,
@@ -640,7 +640,7 @@ class _PartCompiler:
                 .scalar_subquery()
             )
             sql = case((exists.is_(None), literal(spec.default, String)), else_=latest)
-        reader = values.read_member(enum_cls) if enum_cls is not None else (lambda v: v)
+        reader = values.read_member(enum_cls) if enum_cls is not None else values.as_is
         return FieldValue(sql, reader, (value_col,), from_child=True)
 
     def _key_prefix(self, spec: Column) -> str:

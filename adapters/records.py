@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adapters import values
 from adapters.base import SourceDataError
 from adapters.compiler import CompiledPart
 from adapters.values import FieldValue
@@ -156,7 +157,7 @@ def record_builder(compiled: CompiledPart) -> Builder:
     (``tests/test_row_readers.py`` compares them on every part of every demo mapping).
     """
     record_class, fields = RECORD_FIELDS[compiled.part.entity]
-    names: dict[str, Any] = {"_record": record_class, "_key": compiled.record_key}
+    names: dict[str, Any] = {"_record": record_class, "_prefix": compiled.prefix}
     layout = {name: (value, start) for name, value, start in compiled.layout}
     arguments = []
     for i, (field, default) in enumerate(fields.items()):
@@ -174,7 +175,7 @@ def record_builder(compiled: CompiledPart) -> Builder:
         arguments.append(f"{field}={expression}")
     code = (
         "def build(source, row):\n"
-        f"    return _record(source=source, key=_key(row[0]), {', '.join(arguments)})\n"
+        f"    return _record(source=source, key=f'{{_prefix}}{{row[0]}}', {', '.join(arguments)})\n"
     )
     exec(compile(code, f"<record builder of {compiled.part.name}>", "exec"), names)
     return names["build"]  # type: ignore[no-any-return]
@@ -192,11 +193,27 @@ def _value_expression(value: FieldValue, start: int, name: str, names: dict[str,
         return name
     if not value.selectable:
         return "None"
+    column = f"row[{start}]"
     if value.lookup is not None:
-        names[name] = value.lookup.read
-        return f"{name}(row[{start}])"
+        # ``Lookup.read``, written out; the table is read through the lookup, which learns anew.
+        names[name] = value.lookup
+        return f"(None if (v := {column}) is None else {name}.table.get(v))"
     if value.sql is not None:
-        names[name] = value.read
-        return f"{name}(row[{start}])"
+        return _reader_expression(value.read, column, name, names)
     names[name] = value
     return f"{name}.value_of(())"
+
+
+def _reader_expression(read: Any, column: str, name: str, names: dict[str, Any]) -> str:
+    """``read(column)``, written out for the readers whose rule is one expression (each the
+    reader's own ``__call__``, to the letter): no call per value."""
+    if read is values.as_is:
+        return column
+    if isinstance(read, values.KeyReader):
+        names[name] = read.prefix
+        return f'(None if (v := {column}) is None else f"{{{name}}}{{v}}")'
+    if isinstance(read, values.MemberReader):
+        names[name] = read.members
+        return f"(None if (v := {column}) is None else {name}[v])"
+    names[name] = read
+    return f"{name}({column})"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, statistics
+from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, sqlnames, statistics
 from adapters.base import Capabilities, Health, Source, SourceError
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
@@ -55,6 +56,10 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from hub.vocabulary.relations import LINK_FIELDS
+
+#: Statistics requests whose statements an open source keeps built (a dashboard's handful of
+#: shapes, with room for filters; each is a few statement trees).
+BUILT_STATISTICS = 64
 
 #: Most distinct values of a region or country field read at open (see :func:`learn_lookups`).
 MAX_LOOKUP_VALUES = 50_000
@@ -95,6 +100,9 @@ class MappedSQLSource(Source):
         #: Region and country keys statistics compute once per group of identical raw values
         #: (by ``id`` of the lookup; :mod:`adapters.rawgroups`, probed at open).
         self._raw_keys: dict[int, rawgroups.KeyOf] = {}
+        self._names_tables: sqlnames.NamesTables | None = None
+        #: Statistics statements by request, most recently used last (:meth:`built_statistics`).
+        self._statistics: OrderedDict[Any, Any] = OrderedDict()
 
     @property
     def skipped_rows(self) -> int:
@@ -122,13 +130,17 @@ class MappedSQLSource(Source):
             raise
         self._engine, self._runner, self._compiled = engine, runner, compiled
         self._walk, self._day_key, self._raw_keys = walk, day_key, raw_keys
+        self._names_tables = None
+        self._statistics.clear()
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._runner = self._compiled = None
             self._walk, self._day_key, self._raw_keys = None, None, {}
+            self._names_tables = None
             self._statements.clear()
+            self._statistics.clear()
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
         try:
@@ -174,6 +186,26 @@ class MappedSQLSource(Source):
         """``value``'s lookup key as a function of its raw columns, where statistics may
         group by the raw columns and compute the key once per group (:mod:`adapters.rawgroups`)."""
         return self._raw_keys.get(id(value.lookup)) if value.lookup is not None else None
+
+    def built_statistics(self, key: Any, build: Callable[[], Any]) -> Any:
+        """What ``build`` gives for ``key`` (a statistics request), built once while the source
+        is open; the :data:`BUILT_STATISTICS` most recently used are kept."""
+        built = self._statistics.get(key)
+        if built is None:
+            built = self._statistics[key] = build()
+            while len(self._statistics) > BUILT_STATISTICS:
+                self._statistics.popitem(last=False)
+        else:
+            self._statistics.move_to_end(key)
+        return built
+
+    @property
+    def names_tables(self) -> sqlnames.NamesTables:
+        """The lookups' tables statistics apply inside the database (:mod:`adapters.sqlnames`:
+        text keys, on PostgreSQL), built once per open."""
+        if self._names_tables is None:
+            self._names_tables = sqlnames.NamesTables(self.dialect)
+        return self._names_tables
 
     @property
     def _days_repeat(self) -> bool:
@@ -323,6 +355,11 @@ class MappedSQLSource(Source):
         self, request: StatisticsRequest, salt: str
     ) -> dict[tuple[str | None, ...], tuple[int, int]]:
         return await statistics.aggregate_keyed(self, request, salt)
+
+    async def aggregate_counted(
+        self, request: StatisticsRequest, salt: str | None
+    ) -> tuple[dict[tuple[str | None, ...], tuple[int, int]], tuple[int, int]]:
+        return await statistics.aggregate_counted(self, request, salt)
 
     async def victim_records(
         self, request: StatisticsRequest

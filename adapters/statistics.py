@@ -21,12 +21,12 @@ from itertools import product
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, and_, func, or_, select
-from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, FromClause
 
-from adapters import cellkeys, filters, rawgroups
+from adapters import cellkeys, filters, rawgroups, sqlnames
 from adapters.compiler import CompiledPart
 from adapters.sqlfuncs import NotIndexOrdered
-from adapters.values import FieldValue, names_of
+from adapters.values import FieldValue, Lookup, names_of
 from hub.vocabulary.model import Dimension, Entity, Measure, PersonRole, StatisticsRequest
 
 if TYPE_CHECKING:
@@ -83,6 +83,12 @@ class _Grouping:
         self.slices: dict[Dimension, tuple[int, int, Translate]] = {}
         #: Index of a column in :attr:`columns` → the raw columns it is computed from, and how.
         self.raw: dict[int, tuple[list[ColumnElement[Any]], rawgroups.KeyOf]] = {}
+        #: Index of a key column in :attr:`columns` → its dimension and the lookup it keys.
+        self.lookups: dict[int, tuple[Dimension, Lookup]] = {}
+        #: Per dimension, :meth:`reader`'s function. A statement returns a row per combination
+        #: of every dimension's groups, so one dimension's slice repeats across rows (a regency
+        #: in every year): each distinct slice is translated once, with the same function.
+        self._readers: dict[Dimension, Callable[[Sequence[Any]], tuple[str | None, ...]]] = {}
 
     def add(
         self,
@@ -90,16 +96,81 @@ class _Grouping:
         exprs: Sequence[ColumnElement[Any]],
         translate: Translate,
         raw: tuple[list[ColumnElement[Any]], rawgroups.KeyOf] | None = None,
+        lookup: Lookup | None = None,
     ) -> None:
+        """Group by ``exprs`` for ``dimension`` (``lookup``: the one the group values are keys
+        of, whose names ``translate`` reads; the database may apply it instead)."""
         start = len(self.columns)
         if raw is not None:
             self.raw[start] = raw
+        if lookup is not None and len(exprs) == 1:
+            self.lookups[start] = (dimension, lookup)
         self.columns.extend(exprs)
         self.slices[dimension] = (start, len(exprs), translate)
 
+    def names_in_sql(self, tables: sqlnames.NamesTables) -> dict[int, FromClause]:
+        """The lookup tables the database applies to this grouping's key columns (by column
+        index; :mod:`adapters.sqlnames`). Their dimensions then read the grouped value as the
+        national name it already is."""
+        applied: dict[int, FromClause] = {}
+        for index, (dimension, lookup) in self.lookups.items():
+            table = tables.table(lookup, dimension.name.lower(), _name_of(dimension))
+            if table is None:
+                continue
+            applied[index] = table
+            start, length, _ = self.slices[dimension]
+            self.slices[dimension] = (start, length, _as_is)
+            self._readers.pop(dimension, None)
+        return applied
+
     def translate(self, row: Sequence[Any], dimension: Dimension) -> tuple[str | None, ...]:
+        """The distinct national values of ``dimension``'s slice of ``row`` ((None,) if none)."""
+        return self.reader(dimension)(row)
+
+    def reader(self, dimension: Dimension) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
+        """:meth:`translate` of one grouped dimension as a function of a row, which translates
+        each distinct slice once (remembered per dimension, for every row of the grouping)."""
+        found = self._readers.get(dimension)
+        if found is not None:
+            return found
         start, length, translate = self.slices[dimension]
-        return translate(row[start : start + length])
+        named: dict[Any, tuple[str | None, ...]] = {}
+
+        def distinct(grouped: Sequence[Any]) -> tuple[str | None, ...]:
+            return tuple(dict.fromkeys(translate(grouped))) or (None,)
+
+        if length == 0:
+            constant = distinct(())
+
+            def read(_row: Sequence[Any]) -> tuple[str | None, ...]:
+                return constant
+
+        elif length == 1:
+
+            def read(row: Sequence[Any]) -> tuple[str | None, ...]:
+                value = row[start]
+                try:
+                    values = named.get(value)
+                except TypeError:  # an unhashable value (an array): translated every time
+                    return distinct((value,))
+                if values is None:
+                    values = named[value] = distinct((value,))
+                return values
+
+        else:
+
+            def read(row: Sequence[Any]) -> tuple[str | None, ...]:
+                grouped = tuple(row[start : start + length])
+                try:
+                    values = named.get(grouped)
+                except TypeError:  # an unhashable value (an array): translated every time
+                    return distinct(grouped)
+                if values is None:
+                    values = named[grouped] = distinct(grouped)
+                return values
+
+        self._readers[dimension] = read
+        return read
 
 
 def dimension_values(
@@ -156,32 +227,46 @@ class _Frame:
     ) -> None:
         self.source = source
         case_part = source.compiled.case_part()
-        columns: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+        #: The frame's columns computed on the case rows, and every frame column's name in order.
+        own: list[ColumnElement[Any]] = [case_part.key_column.label("k")]
+        names_in_order = ["k"]
+        #: Frame columns that are the report day's year or month read from the day lookup.
+        periods: dict[str, Dimension] = {}
         #: Per case dimension: its frame columns, how to name a group, and — for a key computed
         #: from raw columns — how to compute it from them (the frame then carries the raw ones).
-        self.dimensions: list[tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None]] = []
-        from_clause, periods = _days_of(source, case_part, request)
+        self.dimensions: list[
+            tuple[Dimension, list[str], Translate, rawgroups.KeyOf | None, Lookup | None]
+        ] = []
+        days = _DayLookup.of(source, request)
         for dimension in request.dimensions:
             if dimension not in CASE_DIMENSIONS:
                 continue
-            exprs, translate = _case_dimension(case_part, dimension, periods)
+            if days is not None and dimension in days.wanted:
+                name = f"d{len(names_in_order)}"
+                names_in_order.append(name)
+                periods[name] = dimension
+                self.dimensions.append((dimension, [name], _as_is, None, None))
+                continue
+            exprs, translate = _case_dimension(case_part, dimension)
+            lookup = _lookup_of(case_part, dimension, exprs)
             key_of = _raw_key(source, case_part, dimension, exprs)
             if key_of is not None:
                 exprs = list(case_part.values[_FIELD_OF[dimension]].raw)
             names = []
             for expr in exprs:
-                names.append(f"d{len(columns)}")
-                columns.append(NotIndexOrdered(expr).label(names[-1]))
-            self.dimensions.append((dimension, names, translate, key_of))
+                names.append(f"d{len(names_in_order)}")
+                names_in_order.append(names[-1])
+                own.append(NotIndexOrdered(expr).label(names[-1]))
+            self.dimensions.append((dimension, names, translate, key_of, lookup))
         if with_reported and case_part.date_expr is not None:
-            columns.append(case_part.date_expr.label("rep"))
+            own.append(case_part.date_expr.label("rep"))
+            names_in_order.append("rep")
         conditions = filters.case_conditions(source.compiled, case_part, request.filter)
-        self.subquery = (
-            select(*columns)
-            .select_from(from_clause)
-            .where(*case_part.row_conditions, *conditions)
-            .subquery("frame")
-        )
+        where = [*case_part.row_conditions, *conditions]
+        if days is None:
+            self.subquery = select(*own).select_from(case_part.from_clause).where(*where).subquery("frame")
+        else:
+            self.subquery = days.frame(case_part, own, where, names_in_order, periods)
 
     def joined(self, part: CompiledPart) -> FromClause | None:
         """``part``'s tables joined to the frame by its case key (None if it has none)."""
@@ -192,13 +277,31 @@ class _Frame:
 
     def attach(self, grouping: _Grouping, base: FromClause) -> FromClause:
         frame = self.subquery
-        for dimension, names, translate, key_of in self.dimensions:
+        for dimension, names, translate, key_of, lookup in self.dimensions:
             columns = [frame.c[n] for n in names]
             if key_of is None:
-                grouping.add(dimension, columns, translate)
+                grouping.add(dimension, columns, translate, lookup=lookup)
             else:
-                grouping.add(dimension, [key_of(columns)], translate, (columns, key_of))
+                grouping.add(dimension, [key_of(columns)], translate, (columns, key_of), lookup)
         return base
+
+
+def _lookup_of(
+    part: CompiledPart, dimension: Dimension, exprs: Sequence[ColumnElement[Any]]
+) -> Lookup | None:
+    """The lookup whose key is the dimension's one group value (regions, countries), else None."""
+    field = _FIELD_OF.get(dimension)
+    value = part.values.get(field) if field is not None else None
+    if value is None or value.lookup is None or list(exprs) != [value.lookup.key]:
+        return None
+    return value.lookup
+
+
+def _name_of(dimension: Dimension) -> Callable[[str | None], str | None]:
+    """A lookup's national code → the dimension's name (as :func:`dimension_values` reads it)."""
+    if dimension in (Dimension.PROVINCE, Dimension.REGENCY):
+        return lambda code: _region_part(dimension, code)
+    return lambda code: code
 
 
 def _raw_key(
@@ -206,17 +309,13 @@ def _raw_key(
 ) -> rawgroups.KeyOf | None:
     """How to compute ``dimension``'s lookup key from its raw columns, where the source
     allows grouping by them (:meth:`~adapters.sql.MappedSQLSource.raw_key`); else None."""
-    field = _FIELD_OF.get(dimension)
-    value = part.values.get(field) if field is not None else None
-    if value is None or value.lookup is None or list(exprs) != [value.lookup.key]:
-        return None
-    return source.raw_key(value)
+    lookup = _lookup_of(part, dimension, exprs)
+    value = part.values[_FIELD_OF[dimension]] if lookup is not None else None
+    return source.raw_key(value) if value is not None else None
 
 
-def _days_of(
-    source: MappedSQLSource, part: CompiledPart, request: StatisticsRequest
-) -> tuple[FromClause, dict[Dimension, ColumnElement[Any]] | None]:
-    """The frame's FROM and its cases' report year and month, computed once per distinct key.
+class _DayLookup:
+    """The cases' report year and month, computed once per distinct key of the day.
 
     Grouping by year or month needs every case's day; computing the date expression for each
     case cost more than the grouping itself (PostgreSQL: ~3.5 µs a case on the bench's data,
@@ -228,20 +327,81 @@ def _days_of(
     day; the expression read on it gives each case's own day. The year and month (the day's
     prefixes) are cut once per key too. A key with no day (unparsed, NULL) finds NULL, as the
     expression gives. Without such a key (``source.day_reader``) the frame reads the case
-    part's own day (None here).
+    part's own day (:meth:`of` gives None).
     """
-    reader = source.day_reader
-    wanted = {Dimension.YEAR, Dimension.MONTH} & set(request.dimensions)
-    if reader is None or not wanted:
-        return part.from_clause, None
-    key, day_of = reader
-    day = day_of(key)
-    periods = [_period(day, d).label(d.name.lower()) for d in sorted(wanted, key=lambda d: d.name)]
-    # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
-    # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
-    days = select(key.label("raw"), *periods).select_from(part.from_clause).group_by(key)
-    days = days.subquery("stat_days")
-    return part.from_clause.outerjoin(days, days.c.raw == key), {d: days.c[d.name.lower()] for d in wanted}
+
+    def __init__(
+        self,
+        key: ColumnElement[Any],
+        day_of: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+        wanted: frozenset[Dimension],
+        fenced: bool,
+    ) -> None:
+        self.key, self.day_of, self.wanted, self.fenced = key, day_of, wanted, fenced
+
+    @classmethod
+    def of(cls, source: MappedSQLSource, request: StatisticsRequest) -> _DayLookup | None:
+        reader = source.day_reader
+        wanted = frozenset({Dimension.YEAR, Dimension.MONTH} & set(request.dimensions))
+        if reader is None or not wanted:
+            return None
+        key, day_of = reader
+        # A key computed from the raw value (a date-time's date part) is computed once per case
+        # on PostgreSQL, in a CTE the lookup and the join both read; elsewhere (a raw column, or
+        # SQLite, which scans a MATERIALIZED CTE once per case in a join) the cases are joined
+        # by the key itself.
+        fenced = source.dialect == "postgresql" and not isinstance(key, ColumnClause)
+        return cls(key, day_of, wanted, fenced)
+
+    def _lookup(self, key: ColumnElement[Any], from_clause: FromClause) -> Any:
+        """Per distinct key: the year and month of its day (columns named after the dimension)."""
+        day = self.day_of(key)
+        periods = [_period(day, d).label(d.name.lower()) for d in sorted(self.wanted, key=lambda d: d.name)]
+        # Grouped, so the day is computed once per group, and the subquery stays one (SQLite then
+        # indexes it for the join; a MATERIALIZED CTE it scanned once per case).
+        return select(key.label("raw"), *periods).select_from(from_clause).group_by(key).subquery("stat_days")
+
+    def frame(
+        self,
+        part: CompiledPart,
+        own: list[ColumnElement[Any]],
+        where: list[ColumnElement[bool]],
+        names: list[str],
+        periods: dict[str, Dimension],
+    ) -> Any:
+        """The frame subquery: ``own`` columns of the cases meeting ``where``, and the year or
+        month of each case's day for the ``periods`` columns, columns in the order of ``names``."""
+        if not self.fenced:
+            days = self._lookup(self.key, part.from_clause)
+            by_name = {c.name: c for c in own}
+            columns = [
+                by_name[n] if n not in periods else NotIndexOrdered(days.c[periods[n].name.lower()]).label(n)
+                for n in names
+            ]
+            joined = part.from_clause.outerjoin(days, days.c.raw == self.key)
+            return select(*columns).select_from(joined).where(*where).subquery("frame")
+        # The key once per case: a CTE of the cases with their key, which the lookup groups
+        # and the frame joins (PostgreSQL computed it twice per case: once to build the lookup,
+        # once in the join's condition; a subquery kept whole would still build the lookup
+        # from every row again).
+        cases = (
+            select(*own, self.key.label("day_key"))
+            .select_from(part.from_clause)
+            .where(*where)
+            .cte("stat_cases")
+            .prefix_with("MATERIALIZED")
+        )
+        days = self._lookup(cases.c.day_key, cases)
+        columns = [
+            cases.c[n] if n not in periods else NotIndexOrdered(days.c[periods[n].name.lower()]).label(n)
+            for n in names
+        ]
+        joined = cases.outerjoin(days, days.c.raw == cases.c.day_key)
+        return select(*columns).select_from(joined).subquery("frame")
+
+
+def _as_is(values: Sequence[Any]) -> tuple[str | None, ...]:
+    return (values[0],)
 
 
 def _period(day: ColumnElement[Any], dimension: Dimension) -> ColumnElement[Any]:
@@ -249,13 +409,10 @@ def _period(day: ColumnElement[Any], dimension: Dimension) -> ColumnElement[Any]
     return func.substr(day, 1, 4 if dimension is Dimension.YEAR else 7, type_=String)
 
 
-def _case_dimension(
-    part: CompiledPart, dimension: Dimension, periods: dict[Dimension, ColumnElement[Any]] | None = None
-) -> tuple[list[ColumnElement[Any]], Translate]:
+def _case_dimension(part: CompiledPart, dimension: Dimension) -> tuple[list[ColumnElement[Any]], Translate]:
     if dimension in (Dimension.YEAR, Dimension.MONTH):
         assert part.date_expr is not None
-        period = _period(part.date_expr, dimension) if periods is None else periods[dimension]
-        return [period], lambda v: (v[0],)
+        return [_period(part.date_expr, dimension)], _as_is
     return dimension_values(dimension, part.values.get(_FIELD_OF[dimension]))
 
 
@@ -293,19 +450,63 @@ def _add_person_dimensions(
 
 async def aggregate(source: MappedSQLSource, request: StatisticsRequest) -> dict[Cell, int]:
     """Counts per combination of national dimension values, for one source."""
-    return {cell: count for cell, (count, _) in (await _aggregate(source, request, None)).items()}
+    cells, _ = await _aggregate(source, request, None)
+    return {cell: count for cell, (count, _) in cells.items()}
 
 
 async def aggregate_keyed(
     source: MappedSQLSource, request: StatisticsRequest, salt: str
 ) -> dict[Cell, tuple[int, int]]:
     """Counts and sums of record keys (:mod:`adapters.cellkeys`) per cell, both in the source's SQL."""
+    cells, _ = await _aggregate(source, request, salt)
+    return cells
+
+
+async def aggregate_counted(
+    source: MappedSQLSource, request: StatisticsRequest, salt: str | None
+) -> tuple[dict[Cell, tuple[int, int]], tuple[int, int]]:
+    """The cells (counts and key sums; 0 without ``salt``) and the total of the records counted.
+
+    The total is the sum of the grouped rows' counts, before any row is spread over several
+    cells: GROUP BY puts every record of a statement in exactly one group (a multi-valued
+    field is grouped by its combination of values, NULL is a group of its own), and the joins
+    after it — the day lookup by a distinct key, the names by a key the table holds once — keep
+    each group once, so the sum is the statement's ``COUNT(*)`` without the dimensions: the
+    second statement per source the hub sent for the total, saved.
+    """
     return await _aggregate(source, request, salt)
 
 
 async def _aggregate(
     source: MappedSQLSource, request: StatisticsRequest, salt: str | None
-) -> dict[Cell, tuple[int, int]]:
+) -> tuple[dict[Cell, tuple[int, int]], tuple[int, int]]:
+    # Built once per request shape while the source is open: a dashboard asks the same
+    # statistics again and again, and building a statement (the frame, the day lookup, the
+    # names; SQLAlchemy's cache key of a new statement object) costs ~2 ms of the hub's one
+    # thread per statement, during which the other sources' statements are not yet sent.
+    queries = source.built_statistics((request, salt), lambda: _queries(source, request, salt))
+    cells: dict[Cell, tuple[int, int]] = {}
+    width = 0 if salt is None else 1
+    records = keys = 0
+    for statement, grouping in queries:
+        at = len(grouping.columns)
+        readers = [_reader(source, grouping, d) for d in request.dimensions]
+        for row in await source.fetch(statement):
+            count = int(row[at])
+            if count == 0:
+                continue  # an ungrouped COUNT over no rows: no cell
+            key = int(row[-1] or 0) if width else 0
+            records, keys = records + count, keys + key
+            for cell in product(*[read(row) for read in readers]):
+                before = cells.get(cell, (0, 0))
+                cells[cell] = (before[0] + count, before[1] + key)
+    return cells, (records, keys)
+
+
+def _queries(
+    source: MappedSQLSource, request: StatisticsRequest, salt: str | None
+) -> list[tuple[Any, _Grouping]]:
+    """The grouped statements of ``request`` (one per table measured) and their groupings."""
     frame = _Frame(source, request)
     queries: list[tuple[Any, _Grouping]] = []
 
@@ -317,11 +518,11 @@ async def _aggregate(
         grouping = _Grouping()
         base = frame.attach(grouping, frame.subquery)
         case_key = keyed(source.compiled.case_part().part.name, frame.subquery.c.k)
-        queries.append((_grouped(base, grouping, [], case_key), grouping))
+        queries.append((_grouped(base, grouping, [], case_key, source.names_tables), grouping))
     elif request.measure in (Measure.VICTIM_RECORDS, Measure.VICTIMS):
         for person, base, grouping, conditions in _victim_queries(source, frame, request):
             person_key = keyed(person.part.name, person.key_column)
-            queries.append((_grouped(base, grouping, conditions, person_key), grouping))
+            queries.append((_grouped(base, grouping, conditions, person_key, source.names_tables), grouping))
     elif request.measure is Measure.SERVICES:
         for service in source.compiled.parts_of(Entity.SERVICE):
             joined = frame.joined(service)
@@ -334,21 +535,8 @@ async def _aggregate(
                 grouping.add(Dimension.SERVICE_TYPE, exprs, translate)
             service_key = keyed(service.part.name, service.key_column)
             conditions = [*service.row_conditions, *_visible_recipient(source, service, request)]
-            queries.append((_grouped(base, grouping, conditions, service_key), grouping))
-
-    cells: dict[Cell, tuple[int, int]] = {}
-    width = 0 if salt is None else 1
-    for statement, grouping in queries:
-        for row in await source.fetch(statement):
-            count = int(row[len(grouping.columns)])
-            if count == 0:
-                continue  # an ungrouped COUNT over no rows: no cell
-            key = int(row[-1] or 0) if width else 0
-            options = [_options(source, grouping, row, d) for d in request.dimensions]
-            for cell in product(*options):
-                before = cells.get(cell, (0, 0))
-                cells[cell] = (before[0] + count, before[1] + key)
-    return cells
+            queries.append((_grouped(base, grouping, conditions, service_key, source.names_tables), grouping))
+    return queries
 
 
 async def victim_records(source: MappedSQLSource, request: StatisticsRequest) -> list[tuple[str, list[Cell]]]:
@@ -393,12 +581,21 @@ def _visible_recipient(
 def _options(
     source: MappedSQLSource, grouping: _Grouping, row: Sequence[Any], dimension: Dimension
 ) -> tuple[str | None, ...]:
+    """The national values a grouped row has in ``dimension`` (several for a multi-valued one)."""
+    return _reader(source, grouping, dimension)(row)
+
+
+def _reader(
+    source: MappedSQLSource, grouping: _Grouping, dimension: Dimension
+) -> Callable[[Sequence[Any]], tuple[str | None, ...]]:
+    """:func:`_options` of one dimension as a function of a grouped row."""
     if dimension is Dimension.AGENCY:
-        return (source.agency.code,)
+        agency = (source.agency.code,)
+        return lambda _row: agency
     if dimension not in grouping.slices:
-        return (_NOT_MAPPED.get(dimension),)
-    values = grouping.translate(row, dimension)
-    return tuple(dict.fromkeys(values)) or (None,)
+        unmapped = (_NOT_MAPPED.get(dimension),)
+        return lambda _row: unmapped
+    return grouping.reader(dimension)
 
 
 def _grouped(
@@ -406,16 +603,20 @@ def _grouped(
     grouping: _Grouping,
     conditions: list[ColumnElement[bool]],
     key_sum: ColumnElement[Any] | None = None,
+    names_tables: sqlnames.NamesTables | None = None,
 ) -> Any:
     """``SELECT <groups>, COUNT(*) [, SUM(record key)] … GROUP BY <groups>``.
 
-    Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), in two
-    steps: count per distinct raw values (and whatever else is grouped), then compute each
-    key once per such group with the same expression and add the counts up per key.
+    Where a group column is a key computed from raw columns (:attr:`_Grouping.raw`), or a
+    lookup key whose table the database applies (``names_tables``, :mod:`adapters.sqlnames`),
+    in two steps: count per distinct raw values (and whatever else is grouped), then compute
+    each key once per such group with the same expression, name it through the lookup's
+    table, and add the counts up per key or name.
     """
     extra = [key_sum] if key_sum is not None else []
-    if grouping.raw:
-        return _grouped_raw(base, grouping, conditions, extra)
+    names = grouping.names_in_sql(names_tables) if names_tables is not None else {}
+    if grouping.raw or names:
+        return _grouped_raw(base, grouping, conditions, extra, names)
     statement = select(*grouping.columns, func.count(), *extra).select_from(base)
     if conditions:
         statement = statement.where(and_(*conditions))
@@ -429,6 +630,7 @@ def _grouped_raw(
     grouping: _Grouping,
     conditions: list[ColumnElement[bool]],
     extra: list[ColumnElement[Any]],
+    names: dict[int, FromClause],
 ) -> Any:
     inner: list[ColumnElement[Any]] = []
     #: Per group column: the inner columns' labels it is computed from, and the key function.
@@ -436,9 +638,9 @@ def _grouped_raw(
     for index, column in enumerate(grouping.columns):
         raw = grouping.raw.get(index)
         parts, key_of = raw if raw is not None else ([column], None)
-        names = [f"g{len(inner) + n}" for n in range(len(parts))]
+        labels = [f"g{len(inner) + n}" for n in range(len(parts))]
         inner.extend(parts)
-        outer.append((names, key_of))
+        outer.append((labels, key_of))
     labelled = [c.label(f"g{n}") for n, c in enumerate(inner)]
     sums = [e.label(f"s{n}") for n, e in enumerate(extra)]
     groups = select(*labelled, func.count().label("n"), *sums).select_from(base)
@@ -446,8 +648,12 @@ def _grouped_raw(
         groups = groups.where(and_(*conditions))
     groups = groups.group_by(*inner).subquery("raw_groups")
     columns = [
-        groups.c[names[0]] if key_of is None else key_of([groups.c[n] for n in names])
-        for names, key_of in outer
+        groups.c[labels[0]] if key_of is None else key_of([groups.c[n] for n in labels])
+        for labels, key_of in outer
     ]
+    joined: FromClause = groups
+    for index, table in names.items():
+        joined = joined.outerjoin(table, sqlnames.matches(table, columns[index]))
+        columns[index] = table.c.v
     totals = [func.sum(groups.c[s.name]) for s in sums]
-    return select(*columns, func.sum(groups.c.n), *totals).select_from(groups).group_by(*columns)
+    return select(*columns, func.sum(groups.c.n), *totals).select_from(joined).group_by(*columns)

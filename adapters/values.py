@@ -267,16 +267,68 @@ def has_name(canonical: ColumnElement[str], name: str) -> ColumnElement[bool]:
     return Position(wrapped, const(f"{VALUE_SEPARATOR}{name}{VALUE_SEPARATOR}")) > 0
 
 
-def read_member(enum_cls: type[Labelled]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else enum_cls[value]
+def as_is(value: Any) -> Any:
+    """The reader of a value already in its national form (text, a code): the value itself.
+
+    Named, not a lambda, so that a generated record builder can see it and read the column
+    straight into the record (``adapters.records``)."""
+    return value
+
+
+class KeyReader:
+    """A key column's value → the record key: the part's prefix and the value, as text."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, value: Any) -> str | None:
+        return None if value is None else f"{self.prefix}{value}"
+
+
+class MemberReader:
+    """National name → member (``KeyError`` for another name, as ``enum_cls[name]``).
+
+    From the members' own table: ``enum_cls[name]`` is a Python-level call per value, and a
+    portal page reads ~100 of them (issue 13); a generated record builder reads the table
+    itself (``adapters.records``)."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, enum_cls: type[Labelled]) -> None:
+        self.members: dict[str, Any] = dict(enum_cls.__members__)
+
+    def __call__(self, value: Any) -> Any:
+        return None if value is None else self.members[value]
+
+
+def read_member(enum_cls: type[Labelled]) -> MemberReader:
+    return MemberReader(enum_cls)
+
+
+#: Distinct multi-valued cells a reader remembers (their combinations are few: a dozen names).
+MAX_MANY = 4096
 
 
 def read_many(enum_cls: type[Labelled]) -> Callable[[Any], tuple[Any, ...]]:
+    """A multi-valued canonical cell → its members, in name order, each once; a cell read
+    before is answered from a bounded table (the same text always reads the same)."""
+    members = dict(enum_cls.__members__)
+    known: dict[str, tuple[Any, ...]] = {}
+
     def read(value: Any) -> tuple[Any, ...]:
         if value is None:
             return ()
-        names = {n for n in str(value).split(VALUE_SEPARATOR) if n}
-        return tuple(enum_cls[n] for n in sorted(names))
+        text = str(value)
+        found = known.get(text)
+        if found is None:
+            names = {n for n in text.split(VALUE_SEPARATOR) if n}
+            found = tuple(members[n] for n in sorted(names))
+            if len(known) >= MAX_MANY:
+                known.clear()
+            known[text] = found
+        return found
 
     return read
 

@@ -36,30 +36,41 @@ class Converter:
     def case(self, node: Linked) -> types.Case:
         r: model.CaseRecord = node.record  # type: ignore[assignment]
         links = node.links
-        participants = [self.person(p) for p in links.get("participants", ())]
+        if links:  # relations the query selected (a page's cases usually have some)
+            people = [self.person(p) for p in links.get("participants", ())]
+            victims = [p for p in people if not _VICTIM.isdisjoint(p.roles)]
+            perpetrators = [p for p in people if not _PERPETRATOR.isdisjoint(p.roles)]
+            witnesses = [p for p in people if not _WITNESS.isdisjoint(p.roles)]
+            stage_history = [self.stage_event(e) for e in _by_date(links.get("stage_history", ()), "date")]
+            services = [self.service(s) for s in _by_date(links.get("services", ()), "start_date")]
+        else:
+            victims, perpetrators, witnesses, stage_history, services = [], [], [], [], []
         return types.Case(
             id=encode_id(r.source, model.Entity.CASE, r.key),
             agency=self.agency(r.source),
             source=r.source,
             source_key=r.source_key,
             reported_at=r.reported_at,
-            region=region(r.region),
+            region=region(r.region) if r.region is not None else None,
             country_of_exploitation=r.country,
             exploitation_types=list(r.exploitation_types),
             means=list(r.means),
             stage=r.stage,
-            stage_history=[self.stage_event(e) for e in _by_date(links.get("stage_history", ()), "date")],
-            victims=[p for p in participants if _has_role(p, model.VICTIM_ROLES)],
-            perpetrators=[p for p in participants if _has_role(p, model.PERPETRATOR_ROLES)],
-            witnesses=[p for p in participants if _has_role(p, model.WITNESS_ROLES)],
-            services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
+            stage_history=stage_history,
+            victims=victims,
+            perpetrators=perpetrators,
+            witnesses=witnesses,
+            services=services,
         )
 
     def person(self, node: Linked) -> types.PersonRecord:
         r: model.PersonRecord = node.record  # type: ignore[assignment]
         links = node.links
-        case = links.get("case")
-        person = links.get("person")
+        case = person = None
+        services: list[types.Service] = []
+        if links:  # relations of the record the query selected
+            case, person = links.get("case"), links.get("person")
+            services = [self.service(s) for s in _by_date(links.get("services", ()), "start_date")]
         return types.PersonRecord(
             id=encode_id(r.source, model.Entity.PERSON, r.key),
             agency=self.agency(r.source),
@@ -68,9 +79,9 @@ class Converter:
             age_group=r.age_group,
             is_child=r.is_child,
             citizenship=r.citizenship,
-            domicile_region=region(r.domicile_region),
+            domicile_region=region(r.domicile_region) if r.domicile_region is not None else None,
             case=self.case(case) if case is not None else None,
-            services=[self.service(s) for s in _by_date(links.get("services", ()), "start_date")],
+            services=services,
             record=r,
             person=self.linked_person(person) if person is not None else None,
         )
@@ -204,8 +215,8 @@ def region(code: str | None) -> types.Region | None:
     return result
 
 
-def _has_role(person: types.PersonRecord, roles: frozenset[model.PersonRole]) -> bool:
-    return not roles.isdisjoint(person.roles)
+#: The roles that put a case's person record under ``victims``, ``perpetrators``, ``witnesses``.
+_VICTIM, _PERPETRATOR, _WITNESS = model.VICTIM_ROLES, model.PERPETRATOR_ROLES, model.WITNESS_ROLES
 
 
 def _by_date(nodes: Any, attribute: str) -> list[Linked]:

@@ -138,7 +138,7 @@ class PersonQueries:
             except InvalidId as exc:
                 raise bad_input(f"invalid cursor: {exc}", "after") from None
         query = _query(filter, federation, guard_of(info.context))
-        selections = info.selected_fields[0].selections
+        selections = selection.selected(info)
         include = person_include(selection.child(selections, "edges", "node"))
         want_total = selection.selects(selections, "PersonConnection", "totalCount")
         page = await Persons(federation, _index(info)).page(
@@ -172,7 +172,7 @@ class PersonQueries:
             raise bad_input("malformed id", "id") from None
         if person_id is None:
             raise bad_input("id does not name a person", "id")
-        return await load_person(info, person_id, info.selected_fields[0].selections)
+        return await load_person(info, person_id, selection.selected(info))
 
 
 async def load_person(info: Info, person_id: int, selections: Any) -> Person | None:

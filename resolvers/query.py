@@ -37,10 +37,13 @@ def _converter(info: Info) -> Converter:
     return info.context.converter
 
 
-async def _expand(info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any) -> None:
+async def _expand(
+    info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any, *, at_once: bool = False
+) -> None:
     include = selection.include_tree(selections, type_name)
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
-    await persons.expand(info.context.scope, _federation(info), info.context.linkage, entity, nodes, include)
+    federation, linkage = _federation(info), info.context.linkage
+    await persons.expand(info.context.scope, federation, linkage, entity, nodes, include, at_once=at_once)
 
 
 _SORT_ORDER = {
@@ -127,7 +130,7 @@ class CaseQueries:
             except InvalidId as exc:
                 raise bad_input(f"invalid cursor: {exc}", cursor_argument) from None
         engine_filter = inputs.engine_filter(filter, _known_agencies(federation))
-        selections = info.selected_fields[0].selections
+        selections = selection.selected(info)
         want_total = selection.selects(selections, "CaseConnection", "totalCount")
         # Backwards is forwards in the reverse order from the cursor, then turned around.
         engine_order = _REVERSED[order] if backwards else order
@@ -138,7 +141,8 @@ class CaseQueries:
             page = await federation.cases(scope, engine_filter, engine_order, size, position)
             items = page.items[::-1] if backwards else page.items
             node_selections = selection.child(selections, "edges", "node")
-            await _expand(info, Entity.CASE, "Case", items, node_selections)
+            # A page is the only resolver of its level: its relations' keys are all here.
+            await _expand(info, Entity.CASE, "Case", items, node_selections, at_once=True)
             total = federation.total(page, await counting) if counting is not None else None
         finally:
             if counting is not None:
@@ -175,7 +179,7 @@ class CaseQueries:
         except InvalidId:
             raise bad_input("malformed id", "id") from None
         if person_id is not None:  # a linked Person (resolvers/persons.py)
-            return await load_person(info, person_id, info.selected_fields[0].selections)
+            return await load_person(info, person_id, selection.selected(info))
         node = await load_node(info, id, expected=None)
         return _converter(info).any(node) if node is not None else None
 
@@ -213,6 +217,5 @@ async def load_node(info: Info, raw_id: str, expected: Entity | None) -> Linked 
     node = await federation.get(info.context.scope, gid)
     if node is None:
         return None
-    field = info.selected_fields[0]
-    await _expand(info, gid.entity, _ENTITY_TYPE[gid.entity], [node], field.selections)
+    await _expand(info, gid.entity, _ENTITY_TYPE[gid.entity], [node], selection.selected(info))
     return node

@@ -187,7 +187,7 @@ class StatisticsQueries:
         ctx = info.context.scope
         guard = guard_of(info.context)
         k = guard.statistics_k() if guard is not None else DEFAULT_K
-        want_double = selection.selects(info.selected_fields[0].selections, "Statistics", "doubleCounting")
+        want_double = selection.selects(selection.selected(info), "Statistics", "doubleCounting")
         allowed = k is None
         want_double = want_double and allowed
         index = info.context.linkage

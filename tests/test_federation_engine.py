@@ -634,13 +634,18 @@ async def test_a_source_that_cannot_key_its_records_gets_fallback_keys(
     async def grouped_unkeyed(request: StatisticsRequest, salt: str) -> Any:
         return None if request.dimensions else await original(request, salt)
 
+    async def not_counted(request: StatisticsRequest, salt: str | None) -> None:
+        return None  # such a source answers the cells and the total in two calls
+
     source.aggregate_keyed = grouped_unkeyed  # type: ignore[method-assign]
+    source.aggregate_counted = not_counted  # type: ignore[method-assign]
     ctx = hub.federation.new_context()
     try:
         request = StatisticsRequest(Measure.CASES, (Dimension.AGENCY,))
         result = await hub.federation.statistics(ctx, request, keying=_Keying())
     finally:
         source.aggregate_keyed = original  # type: ignore[method-assign]
+        del source.aggregate_counted
     keying = _Keying()
     n = len(truth["agencies"]["kemlu"]["cases"])
     assert ctx.failures == []
@@ -771,11 +776,13 @@ async def test_a_failing_source_is_left_out_of_grouped_statistics(world: tuple[H
 
     original = source.aggregate
     source.aggregate = broken  # type: ignore[method-assign]
+    source.aggregate_counted = broken  # type: ignore[method-assign]
     ctx = hub.federation.new_context()
     try:
         result = await hub.federation.statistics(ctx, StatisticsRequest(Measure.CASES, (Dimension.AGENCY,)))
     finally:
         source.aggregate = original  # type: ignore[method-assign]
+        del source.aggregate_counted
         entry.breaker.record_success()
     assert result.cells == {
         (AGENCY[s],): len(d["cases"]) for s, d in truth["agencies"].items() if s != "lpsk"

@@ -12,7 +12,7 @@ import gc
 import pytest
 from aiodataloader import DataLoader
 
-from hub.engine.loaders import load_all
+from hub.engine.loaders import BatchLoader, load_all
 
 
 def _squares(calls: list[list[int]]) -> DataLoader:
@@ -70,3 +70,75 @@ async def test_a_failed_batch_raises_for_every_caller() -> None:
     loader = DataLoader(batch)
     results = await asyncio.gather(load_all(loader, [1]), load_all(loader, [2]), return_exceptions=True)
     assert [str(r) for r in results] == ["source down", "source down"]
+
+
+# --- the hub's loaders: a caller with every key of its level asks at once ----------------------
+
+
+def _batch_squares(calls: list[list[int]], max_batch_size: int = 100) -> BatchLoader:
+    async def batch(keys: list[int]) -> list[object]:
+        calls.append(list(keys))
+        return [ValueError(f"no {k}") if k < 0 else k * k for k in keys]
+
+    return BatchLoader(batch, max_batch_size=max_batch_size)
+
+
+async def test_unknown_keys_are_batched_at_once_without_a_future_each() -> None:
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    tasks_before = len(asyncio.all_tasks())
+    assert await load_all(loader, [3, 1, 2, 3], at_once=True) == [9, 1, 4, 9]
+    assert calls == [[3, 1, 2]]  # one batch, each key once, in first-seen order
+    assert len(asyncio.all_tasks()) == tasks_before  # no dispatch task was left behind
+
+
+async def test_answers_are_remembered_for_the_rest_of_the_request() -> None:
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    await load_all(loader, [1, 2], at_once=True)
+    assert await loader.load(2) == 4  # primed: answered without a batch
+    assert await load_all(loader, [2, 3], at_once=True) == [4, 9]  # 2 known: via the loader
+    assert calls == [[1, 2], [3]]
+
+
+async def test_a_failed_key_raises_its_error_and_is_remembered_as_failed() -> None:
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    with pytest.raises(ValueError, match="no -1"):
+        await load_all(loader, [2, -1, -3], at_once=True)
+    with pytest.raises(ValueError, match="no -3"):
+        await loader.load(-3)
+    assert await loader.load(2) == 4
+    assert calls == [[2, -1, -3]]
+
+
+async def test_a_failing_batch_raises_for_the_caller() -> None:
+    async def batch(keys: list[int]) -> list[int]:
+        raise RuntimeError("source down")
+
+    with pytest.raises(RuntimeError, match="source down"):
+        await load_all(BatchLoader(batch, max_batch_size=10), [1, 2], at_once=True)
+
+
+async def test_a_batch_answering_the_wrong_number_of_values_is_refused() -> None:
+    async def batch(keys: list[int]) -> list[int]:
+        return [1]
+
+    with pytest.raises(TypeError):
+        await load_all(BatchLoader(batch, max_batch_size=10), [1, 2], at_once=True)
+
+
+async def test_more_keys_than_one_batch_takes_go_through_the_loader_in_chunks() -> None:
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls, max_batch_size=2)
+    assert await load_all(loader, [1, 2, 3, 4, 5], at_once=True) == [1, 4, 9, 16, 25]
+    assert sorted(map(len, calls)) == [1, 2, 2]
+
+
+async def test_callers_without_every_key_still_share_one_batch() -> None:
+    """Forty entity resolvers with one key each are one batch, as with any DataLoader."""
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    answers = await asyncio.gather(*(load_all(loader, [k]) for k in range(1, 41)))
+    assert answers == [[k * k] for k in range(1, 41)]
+    assert calls == [list(range(1, 41))]

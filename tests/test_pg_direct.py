@@ -282,3 +282,32 @@ async def test_a_statement_run_once_is_not_kept_alive(postgres_url: str) -> None
         assert runner.direct.shape(other) is None
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_goes_back_to_its_pool_without_suspending(postgres_url: str) -> None:
+    """The direct path returns its connection unshielded, in its own task (``give_back``): that
+    is safe only because the check-in of a connection outside a transaction sends nothing to
+    the server and so never suspends — checked here on a real connection after a statement."""
+    from sqlalchemy.util.concurrency import greenlet_spawn
+
+    options = EngineOptions(url=postgres_url, pool_size=1, max_overflow=0)
+    engine = create_readonly_engine(options)
+    runner = StatementRunner("giveback", engine, options)
+    stmt = select(literal_column("1", Integer).label("n"))
+    try:
+        assert runner.direct is not None
+        runner.direct.shape(stmt)
+        shape = runner.direct.shape(stmt)
+        assert shape is not None
+        for _ in range(3):
+            assert [tuple(r) for r in await runner.direct.fetch(shape, None)] == [(1,)]
+        assert engine.sync_engine.pool.checkedout() == 0  # every fetch gave its connection back
+        raw = await engine.raw_connection()
+        await raw.driver_connection.fetchval("SELECT 1")  # type: ignore[union-attr]
+        assert not raw.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+        checkin = greenlet_spawn(raw.close)
+        with pytest.raises(StopIteration):
+            checkin.send(None)  # ran to its end at the first step: no suspension point
+        assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()

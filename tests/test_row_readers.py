@@ -112,7 +112,7 @@ def test_a_service_part_without_a_type_reads_no_row() -> None:
     part = SimpleNamespace(
         part=SimpleNamespace(entity=Entity.SERVICE, name="layanan"),
         layout=[("provider_unit", value, 1)],
-        record_key=lambda key: f"{key}",
+        prefix="",
     )
     reader = RowReader("dinsos")
     with pytest.raises(SourceDataError):

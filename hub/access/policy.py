@@ -264,6 +264,8 @@ class Guard:
         self._linkage = linkage
         self.reads: list[PersonalRead] = []
         self._decisions: dict[tuple[str, str], Decision] = {}
+        #: (source, roles) → the row rule's answer, for this request (:meth:`row_visible`).
+        self._row_rule: dict[tuple[str, tuple[model.PersonRole, ...]], bool] = {}
 
     def agency(self, source: str) -> model.Agency | None:
         return self._agency_of(source)
@@ -272,9 +274,21 @@ class Guard:
         return may_query(self.principal, root_field)
 
     def row_visible(self, record: Any) -> bool:
-        """Whether a record is visible; only person records have a row rule today."""
+        """Whether a record is visible; only person records have a row rule today.
+
+        The rule depends on the record's source and roles alone, so it is decided once per
+        (source, roles) in a request: a page asks it for every person record it shows.
+        """
         if isinstance(record, model.PersonRecord):
-            return record_visible(self.principal, self._agency_of(record.source), record.roles)
+            roles = record.roles
+            if type(roles) is not tuple:  # a tuple by contract; anything else is decided afresh
+                return record_visible(self.principal, self._agency_of(record.source), roles)
+            key = (record.source, roles)
+            visible = self._row_rule.get(key)
+            if visible is None:
+                visible = record_visible(self.principal, self._agency_of(record.source), roles)
+                self._row_rule[key] = visible
+            return visible
         return self.principal.role in RECORD_ROLES
 
     def hidden_entries(self, sources: Iterable[str]) -> tuple[tuple[str, tuple[model.PersonRole, ...]], ...]:

@@ -28,6 +28,7 @@ from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, Sour
 from hub.engine import tracing
 from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
+from hub.engine.gathering import gather_all
 from hub.engine.ids import GlobalId
 from hub.engine.loaders import Loaders, load_all
 from hub.engine.metrics import HubMetrics
@@ -294,7 +295,7 @@ class Federation:
             )
 
         entries = self.sources_for(ctx, filter)
-        results = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, None) for e in entries])
         streams = [records for records in results if records is not None]
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
@@ -308,7 +309,7 @@ class Federation:
             return await source.count_cases(_as_seen(ctx, source, filter))
 
         entries = self.sources_for(ctx, filter)
-        counts = await asyncio.gather(*(self.call(ctx, e, work, None) for e in entries))
+        counts = await gather_all([self.call(ctx, e, work, None) for e in entries])
         return {e.name: n for e, n in zip(entries, counts, strict=True) if n is not None}
 
     @staticmethod
@@ -354,7 +355,7 @@ class Federation:
             return work
 
         calls = [self.call(ctx, entry, work_for(i), None) for i, entry in enumerate(entries)]
-        results = await asyncio.gather(*calls)
+        results = await gather_all(calls)
         items = [record for records in results if records is not None for record in records][: first + 1]
         return _page(items, first, entries, results)
 
@@ -427,9 +428,15 @@ class Federation:
 
         async def counted(source: Source) -> dict[Cell, tuple[int, int]]:
             seen = replace(request, filter=_as_seen(ctx, source, request.filter))
+            salt = keying.salt(source.name) if keying is not None else None
+            answered = await source.aggregate_counted(seen, salt)
+            if answered is not None:  # the cells and their total from the same statements
+                cells_keyed, total = answered
+                if keying is None:
+                    return {**{cell: (n, 0) for cell, (n, _) in cells_keyed.items()}, _TOTAL: (total[0], 0)}
+                return {**cells_keyed, _TOTAL: total}
             both = (seen, replace(seen, dimensions=()))
-            if keying is not None:
-                salt = keying.salt(source.name)
+            if keying is not None and salt is not None:
                 keyed = await asyncio.gather(*(source.aggregate_keyed(r, salt) for r in both))
                 if keyed[0] is not None and keyed[1] is not None:
                     return {**keyed[0], _TOTAL: keyed[1].get((), (0, 0))}
@@ -440,7 +447,7 @@ class Federation:
             # A source that cannot key its records: cells keyed by their count (weaker, documented).
             return {cell: (n, keying.fallback_key(source.name, cell, n)) for cell, n in counted.items()}
 
-        results = await asyncio.gather(*(self.call(ctx, e, work, {}) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, {}) for e in entries])
         merged: dict[Cell, int] = defaultdict(int)
         keys: dict[Cell, int] = defaultdict(int)
         for cells in results:
@@ -473,7 +480,7 @@ class Federation:
                 if not disclose_rows:
                     _report_no_rows()
 
-        results = await asyncio.gather(*(self.call(ctx, e, work, []) for e in entries))
+        results = await gather_all([self.call(ctx, e, work, []) for e in entries])
         return {
             (entry.name, key): cells
             for entry, records in zip(entries, results, strict=True)
@@ -497,12 +504,20 @@ class Federation:
     # --- relations ----------------------------------------------------------------------------
 
     async def expand(
-        self, ctx: RequestContext, entity: Entity, nodes: list[Linked], include: Include
+        self,
+        ctx: RequestContext,
+        entity: Entity,
+        nodes: list[Linked],
+        include: Include,
+        *,
+        at_once: bool = False,
     ) -> None:
         """Attach the relations named in ``include`` (recursively) to ``nodes``, in place.
 
         Relations attached under one name (``victims`` and ``perpetrators`` as
-        ``participants``) are loaded once, for the union of their roles.
+        ``participants``) are loaded once, for the union of their roles. ``at_once``: ``nodes``
+        are all the nodes of their level in the request (a page's cases), so each relation's
+        keys are asked for at once rather than batched with concurrent callers' (:func:`load_all`).
         """
         if not nodes or not include:
             return
@@ -519,17 +534,24 @@ class Federation:
             else:
                 merged[into] = (relation, _merged({}, sub))
         await asyncio.gather(
-            *(self._expand_one(ctx, nodes, name, rel, sub) for name, (rel, sub) in merged.items())
+            *(self._expand_one(ctx, nodes, name, rel, sub, at_once) for name, (rel, sub) in merged.items())
         )
 
     async def _expand_one(
-        self, ctx: RequestContext, nodes: list[Linked], name: str, relation: Relation, include: Include
+        self,
+        ctx: RequestContext,
+        nodes: list[Linked],
+        name: str,
+        relation: Relation,
+        include: Include,
+        at_once: bool,
     ) -> None:
         assert ctx.loaders is not None
         loaded: list[Linked] = []
         if relation.many:
             loader = ctx.loaders.children(relation.target, relation.via, relation.roles)
-            results = await load_all(loader, [(n.record.source, n.record.key) for n in nodes])
+            keys = [(n.record.source, n.record.key) for n in nodes]
+            results = await load_all(loader, keys, at_once=at_once)
             for node, records in zip(nodes, results, strict=True):
                 children = [Linked(r) for r in records]
                 node.links[name] = children
@@ -538,7 +560,7 @@ class Federation:
             loader = ctx.loaders.by_key(relation.target)
             wanted = [n for n in nodes if getattr(n.record, relation.via) is not None]
             refs = [(n.record.source, getattr(n.record, relation.via)) for n in wanted]
-            results = await load_all(loader, refs)
+            results = await load_all(loader, refs, at_once=at_once)
             for node in nodes:
                 node.links[name] = None
             for node, record in zip(wanted, results, strict=True):
@@ -546,7 +568,7 @@ class Federation:
                     child = Linked(record)
                     node.links[name] = child
                     loaded.append(child)
-        await self.expand(ctx, relation.target, loaded, include)
+        await self.expand(ctx, relation.target, loaded, include, at_once=at_once)
 
 
 def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
 
+from hub.engine.gathering import gather_all
 from hub.engine.rowrule import without_hidden
 from hub.vocabulary.model import Entity, PersonRole, Record
 
@@ -31,15 +32,38 @@ LoaderKey = tuple[str, str]
 MAX_BATCH = 5000
 
 
-async def load_all(loader: DataLoader, keys: Sequence[Any]) -> list[Any]:
-    """``loader.load_many(keys)`` without a gathering callback per key.
+class BatchLoader(DataLoader):
+    """A DataLoader whose cache :func:`load_all` can see (its ``cache_map``, a plain dict)."""
 
-    The loads are queued at once, so one batch answers them all; awaiting them in turn then
-    costs nothing once the batch has run (an awaited finished future returns at once).
-    ``load_many`` gathers them instead: a done-callback, a scheduled call and a loop turn per
-    key — ~80 per portal page for its victims and services (issue 13). An error raises the
-    first failed key's, as a gather does.
+    def __init__(self, batch_load_fn: Any, *, max_batch_size: int) -> None:
+        #: cache key → the future of its value (what DataLoader keeps; shared with it).
+        self.cached: dict[Any, Any] = {}
+        super().__init__(batch_load_fn, max_batch_size=max_batch_size, cache_map=self.cached)
+
+
+async def load_all(loader: DataLoader, keys: Sequence[Any], *, at_once: bool = False) -> list[Any]:
+    """``loader.load_many(keys)``: the values of ``keys``, in one batch.
+
+    ``at_once``: the caller holds every key its level of the query will ask this loader for
+    (a page's root resolver expanding its cases: no sibling resolver runs beside it). Then,
+    when none of the keys is known to the loader yet, its batch function is called with them
+    straight away, in the caller's task, and the answers are primed into the loader's cache, so
+    a later load of one of them in the same request is answered from it, as before.
+    DataLoader's own way — a future, a queue entry and a resolution per key, a scheduled
+    dispatch and a task per batch — cost ~3 % of a portal page for its two relations (issue
+    13); what it buys is batching the keys of concurrent callers (forty ``_entities``
+    resolvers, each with one key), which a caller with every key does not need.
+
+    Otherwise (not at once, a key already loaded or on its way, or more keys than one batch
+    takes) the loads go through the loader, queued at once so that one batch answers them all,
+    then awaited in turn; ``load_many`` would gather them instead: a done-callback, a scheduled
+    call and a loop turn per key. Either way an error raises the first failed key's, as a
+    gather does.
     """
+    if at_once and isinstance(loader, BatchLoader) and keys:
+        unique = list(dict.fromkeys(keys))
+        if len(unique) <= (loader.max_batch_size or len(unique)) and loader.cached.keys().isdisjoint(unique):
+            return await _batch_now(loader, unique, keys)
     futures = [loader.load(key) for key in keys]
     results = []
     for i, future in enumerate(futures):
@@ -49,6 +73,20 @@ async def load_all(loader: DataLoader, keys: Sequence[Any]) -> list[Any]:
             for other in futures[i + 1 :]:  # their errors are this one's: read, as a gather does
                 other.add_done_callback(_retrieve)
             raise
+    return results
+
+
+async def _batch_now(loader: BatchLoader, unique: list[Any], keys: Sequence[Any]) -> list[Any]:
+    values = list(await loader.batch_load_fn(unique))
+    if len(values) != len(unique):  # what DataLoader refuses too
+        raise TypeError(f"batch function returned {len(values)} values for {len(unique)} keys")
+    found = dict(zip(unique, values, strict=True))
+    for key, value in found.items():
+        loader.prime(key, value)
+    results = [found[key] for key in keys]
+    for value in results:
+        if isinstance(value, Exception):
+            raise value
     return results
 
 
@@ -76,7 +114,7 @@ class Loaders:
                 index = {(r.source, r.key): r for r in found}
                 return [index.get(k) for k in keys]
 
-            loader = self._by_key[entity] = DataLoader(batch, max_batch_size=MAX_BATCH)
+            loader = self._by_key[entity] = BatchLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
     def children(self, entity: Entity, field: str, roles: frozenset[PersonRole] | None = None) -> DataLoader:
@@ -103,7 +141,7 @@ class Loaders:
                     grouped[(record.source, getattr(record, field))].append(record)
                 return [grouped.get(k, []) for k in keys]
 
-            loader = self._children[(entity, field, roles)] = DataLoader(batch, max_batch_size=MAX_BATCH)
+            loader = self._children[(entity, field, roles)] = BatchLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
     async def _per_source(
@@ -128,5 +166,5 @@ class Loaders:
                 return await without_hidden(s, await work(s, ks), hidden)
 
             calls.append(self._federation.call(self._ctx, entry, visible, default=[]))
-        results = await asyncio.gather(*calls)
+        results = await gather_all(calls)
         return [record for batch in results for record in batch]

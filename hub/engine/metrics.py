@@ -12,7 +12,7 @@ new ``operationName`` with every request cannot grow ``/metrics`` without end.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -92,12 +92,24 @@ class HubMetrics:
             ["source"],
             registry=self.registry,
         )
+        #: (source, outcome) → the series one source call updates. ``labels()`` hashes and
+        #: validates its values under a lock on every call; a portal page makes four calls
+        #: (issue 13). Series are never removed, so a child once made stays valid.
+        self._call_series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     def observe_call(self, source: str, outcome: str, seconds: float, statements: int) -> None:
-        self.source_calls.labels(source, outcome).inc()
-        self.source_seconds.labels(source).observe(seconds)
+        series = self._call_series.get((source, outcome))
+        if series is None:
+            series = self._call_series[(source, outcome)] = (
+                self.source_calls.labels(source, outcome),
+                self.source_seconds.labels(source),
+                self.source_statements.labels(source),
+            )
+        calls, latency, sent = series
+        calls.inc()
+        latency.observe(seconds)
         if statements:
-            self.source_statements.labels(source).inc(statements)
+            sent.inc(statements)
 
     def observe_failure(self, source: str, code: str) -> None:
         self.source_errors.labels(source, code).inc()

@@ -367,13 +367,16 @@ async def expand(
     entity: Entity,
     nodes: list[Linked],
     include: Include,
+    *,
+    at_once: bool = False,
 ) -> None:
     """:meth:`Federation.expand`, plus the ``person`` relation of person records.
 
     The source relations are expanded first; then every person record under a ``person``
     selection is looked up in the index in one batch, and the persons are loaded together.
+    ``at_once``: as :meth:`Federation.expand`.
     """
-    await federation.expand(ctx, entity, nodes, _strip(include))
+    await federation.expand(ctx, entity, nodes, _strip(include), at_once=at_once)
     if ctx.linkage is not None:
         await ctx.linkage.prefetch(_person_refs(nodes))
     targets: list[Linked] = []
