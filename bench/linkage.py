@@ -190,7 +190,8 @@ def _machine(seed: int) -> str:
     return (
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, load average {load} at the start; "
-        f"Python {platform.python_version()}, rapidfuzz {version('rapidfuzz')}), demo seed {seed}"
+        f"Python {platform.python_version()}, rapidfuzz {version('rapidfuzz')}, numpy {version('numpy')}), "
+        f"demo seed {seed}"
     )
 
 

@@ -22,6 +22,9 @@ from hub.linkage.blocking import (
     MAX_BLOCK,
     MAX_ID_BLOCK,
     MAX_NAME_BLOCK,
+    _near_niks,
+    _pair_test,
+    _years_may_agree,
     candidate_pairs,
     iter_pairs,
     keys_of,
@@ -31,6 +34,7 @@ from hub.linkage.blocking import (
 )
 from hub.linkage.features import LinkRecord, link_record
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
+from tests.link_records import rec
 
 # Tiny pools, so that keys collide often and some blocks outgrow their limit.
 NAMES = ("Siti Aminah", "SITI AMINAH", "Budi", "Dewi Lestari", "Dewi", None)
@@ -352,3 +356,53 @@ def test_the_pairs_left_out_hold_no_true_pair_on_unfamiliar_noise() -> None:
     }
     assert len(noisy_true) > 1000
     assert noisy_true - compared == set(lost)
+
+
+def _slip(nik: str, position: int, digit: str, swap: bool) -> str:
+    """``nik`` with one digit changed, or (``swap``) two adjacent digits swapped."""
+    if swap:
+        k = min(position, 14)
+        return nik[:k] + nik[k + 1] + nik[k] + nik[k + 2 :]
+    return nik[:position] + digit + nik[position + 1 :]
+
+
+_NEAR_NIKS = st.builds(
+    _slip, st.sampled_from(NIKS[:3]), st.integers(0, 15), st.sampled_from("0123456789"), st.booleans()
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(NIKS[:3])
+            | _NEAR_NIKS
+            | st.just("327301450590001")
+            | st.just("32730145059000０1"),
+            st.sampled_from(BIRTHS),
+            st.sampled_from((None, date(1991, 3, 3), date(1986, 7, 7))),
+        ),
+        min_size=2,
+        max_size=12,
+    ),
+    st.data(),
+)
+def test_pair_tests_over_arrays_equal_the_tests_one_pair_at_a_time(
+    fields: list[tuple[str, date | None, date | None]], data: st.DataObject
+) -> None:
+    """The NIK test (also on NIKs one slip apart, and on odd NIKs built by hand: one pair at a
+    time) and the birth-year test of :func:`shard_pairs`, over arrays and pair by pair."""
+    import numpy as np
+
+    records = [
+        rec(ref=k, nik=nik, born=born, nik_birth=in_nik, name="Siti")
+        for k, (nik, born, in_nik) in enumerate(fields)
+    ]
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, len(records) - 1), st.integers(0, len(records) - 1)), min_size=1)
+    )
+    left = np.array([i for i, _ in pairs], dtype=np.int64)
+    right = np.array([j for _, j in pairs], dtype=np.int64)
+    for test in (_near_niks, _years_may_agree):
+        over_arrays = _pair_test(test, records, left, right).tolist()
+        assert over_arrays == [test(records[i], records[j]) for i, j in pairs]

@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hub.linkage.cluster import Clusterer
+from hub.linkage.cluster import Clusterer, _pair_consistent, _single
 from hub.linkage.features import LinkRecord
 from hub.linkage.scoring import STRONG_THRESHOLD
 from hub.vocabulary.model import PersonRole, Sex
@@ -332,3 +334,44 @@ def test_a_confirmation_overrides_the_consistency_rules() -> None:
     c = Clusterer(records({}, {}))
     c.seed([[0]])
     assert c.force(1, 0)
+
+
+_PAIR_NIKS = (None, NIK, NIK[:-1] + "2", NIK[:5] + "99" + NIK[7:], "3374015106950001")
+_PAIR_BIRTHS = (
+    None,
+    date(1995, 6, 10),
+    date(1995, 10, 6),
+    date(1995, 8, 1),
+    date(1996, 6, 10),
+    date(1995, 1, 1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "nik": st.sampled_from(_PAIR_NIKS),
+                "passport": st.sampled_from((None, "B1234567", "C7654321")),
+                "sex": st.sampled_from((None, Sex.FEMALE, Sex.MALE)),
+                "born": st.sampled_from(_PAIR_BIRTHS),
+                "nik_birth": st.sampled_from((None, date(1995, 6, 10), date(1993, 2, 2))),
+                "case": st.sampled_from((None, "c1", "c2")),
+                "source": st.sampled_from(("polri", "lpsk")),
+                "role": st.sampled_from((PersonRole.VICTIM, PersonRole.VICTIM_WITNESS, PersonRole.WITNESS)),
+            }
+        ),
+        min_size=2,
+        max_size=2,
+    ),
+    st.booleans(),
+)
+def test_two_records_alone_are_checked_as_two_clusters_would_be(fields: list[dict], strong: bool) -> None:
+    """The shortcut for two records that are each alone gives the general check's answer."""
+    a, b = records(*fields)
+    general = Clusterer([a, b])._consistent(_single(a), _single(b), strong=strong)
+    assert _pair_consistent(a, b) is general
+    c = Clusterer([a, b])
+    assert c.link(0, 1, STRONG_THRESHOLD if strong else 8.0) is general
+    assert (c.refused, len(c.merged())) == ((0, 1) if general else (1, 0))

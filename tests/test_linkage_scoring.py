@@ -15,6 +15,9 @@ import math
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.names import NameLevel, compare_names
@@ -236,6 +239,23 @@ def test_phone_points_and_rule() -> None:
 )
 def test_address_agreement_at_its_edges(a: str | None, b: str | None, level: Agreement) -> None:
     assert address_agreement(a, b) is level
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | st.sampled_from(["jl melati no 5", " ", "\t\n", ".", "a  b"]))
+def test_one_address_on_both_sides_is_the_level_its_token_set_ratio_gives(address: str) -> None:
+    """The shortcut for equal addresses gives what the ratio gives (100: ``SAME``; no words: 0)."""
+    ratio = fuzz.token_set_ratio(address, address)
+    expected = (
+        Agreement.MISSING
+        if not address
+        else Agreement.SAME
+        if ratio >= 90
+        else Agreement.SIMILAR
+        if ratio >= 75
+        else Agreement.DIFFERENT
+    )
+    assert address_agreement(address, address) is expected
 
 
 def test_address_points_and_rule() -> None:

@@ -42,16 +42,31 @@ once). A block is a hash: all its members reach the process that owns it, in rec
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from hub.linkage.features import LinkRecord
 from hub.linkage.normalise import phonetic, sound_key
 from hub.linkage.scoring import nik_compatible
 from hub.vocabulary.model import PersonRole
 
+if TYPE_CHECKING:
+    import numpy
+
+    #: An array of 64-bit integers (or of booleans, for a pair test's answer).
+    Ints: TypeAlias = numpy.ndarray[Any, Any]
+else:
+    Ints = Any
+
 VICTIM_ROLES = frozenset({PersonRole.VICTIM, PersonRole.VICTIM_WITNESS})
+
+#: A blocking key: a string (identifiers, NIK windows, an address) or a small tuple of what
+#: the key joins (a name key and a year, a birth date and a regency, …). A tuple is hashed
+#: from its parts' hashes, which Python keeps for strings and dates: no new string is made
+#: and hashed per key (at a million records, a fifth of a blocking pass's time). Keys of
+#: one pass are equal exactly when the strings ``"name|year"``… they stand for are.
+Key = str | tuple[object, ...]
 
 #: Largest block that is still compared pairwise.
 MAX_BLOCK = 20
@@ -104,21 +119,21 @@ def _near_niks(a: LinkRecord, b: LinkRecord) -> bool:
     return nik_compatible(a.nik, b.nik)  # type: ignore[arg-type]  # both hold a NIK (they share a key)
 
 
-def _contact_keys(record: LinkRecord) -> Iterator[str]:
+def _contact_keys(record: LinkRecord) -> Iterator[Key]:
     if record.address:
         yield record.address
     # Two records of one case are one person only as victim and victim-witness (any other
     # role in the same case vetoes the pair): only those roles share the case key.
     if record.case_key is not None and record.roles <= VICTIM_ROLES:
-        yield f"{record.source}:{record.case_key}"
+        yield (record.source, record.case_key)
 
 
-def _name_year_keys(record: LinkRecord) -> Iterator[str]:
+def _name_year_keys(record: LinkRecord) -> Iterator[Key]:
     if record.name_key and record.birth_year is not None:
-        yield f"{record.name_key}|{record.birth_year}"
+        yield (record.name_key, record.birth_year)
 
 
-def _birth_region_keys(record: LinkRecord) -> Iterator[str]:
+def _birth_region_keys(record: LinkRecord) -> Iterator[Key]:
     if not record.name_key:
         return
     # Each key once per record (a repeated key would count twice towards a block's size):
@@ -127,9 +142,8 @@ def _birth_region_keys(record: LinkRecord) -> Iterator[str]:
     if len(regions) == 2 and regions[0] == regions[1]:
         regions = regions[:1]
     for born in record.births:
-        day = born.isoformat()
         for region in regions:
-            yield f"{day}|{region}"
+            yield (born, region)
 
 
 @lru_cache(maxsize=65_536)
@@ -138,23 +152,22 @@ def _birth_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
     return tuple({phonetic(sound_key(t)) for t in tokens if len(t) >= 3})
 
 
-def _token_birth_keys(record: LinkRecord) -> Iterator[str]:
+def _token_birth_keys(record: LinkRecord) -> Iterator[Key]:
     if not record.name_key or not record.births:
         return
     tokens = _birth_tokens(record.name.tokens)
     for born in record.births:  # distinct (features)
-        day = born.isoformat()
         for token in tokens:
-            yield f"{token}|{day}"
+            yield (token, born)
 
 
-def _name_region_keys(record: LinkRecord) -> Iterator[str]:
+def _name_region_keys(record: LinkRecord) -> Iterator[Key]:
     if not record.name_key:
         return
     for region in set(record.regions):
-        yield f"{record.name_key}|{region}"
+        yield (record.name_key, region)
     if record.sex is not None:
-        yield f"{record.name_key}#{record.sex.value}"
+        yield (record.name_key, record.sex.value)  # a sex ("FEMALE") is never a regency ("33.74")
 
 
 def _year_span(record: LinkRecord) -> tuple[int, int] | None:
@@ -188,7 +201,7 @@ def _years_may_agree(a: LinkRecord, b: LinkRecord) -> bool:
     return second is None or (first[0] - 1 <= second[1] and second[0] - 1 <= first[1])
 
 
-KeyFunction = Callable[[LinkRecord], Iterable[str]]
+KeyFunction = Callable[[LinkRecord], Iterable[Key]]
 #: Whether a pair of one block of a pass is worth comparing (None: every pair).
 PairTest = Callable[[LinkRecord, LinkRecord], bool] | None
 
@@ -272,83 +285,154 @@ def iter_pairs(records: Sequence[LinkRecord], only: Iterable[int] | None = None)
         del blocks
 
 
-#: Per pass, per owning process: the key hashes and the positions of the records holding them.
-KeyShards = list[list[tuple["array[int]", "array[int]"]]]
+#: Per pass, per owning process: the key hashes and the positions of the records holding them
+#: (two arrays of 64-bit integers).
+KeyShards = list[list[tuple["Ints", "Ints"]]]
 
 
 def shard_keys(records: Sequence[LinkRecord], refs: range, owners: int) -> KeyShards:
     """The keys of ``records[refs]`` of every pass as hashes, by owner (``hash % owners``).
 
     The first of the three steps of several processes (module docstring): a key is owned by
-    one process, which alone builds its block.
+    one process, which alone builds its block. The keys are made and hashed one record at a
+    time; the hashes are sorted by owner over whole arrays (numpy).
     """
+    import numpy as np
+
     shards: KeyShards = []
     for _name, keys, _limit, _test in PASSES:
-        owned = [(array("q"), array("q")) for _ in range(owners)]
+        slots: list[int] = []
+        members: list[int] = []
+        add_slot, add_member = slots.append, members.append
         for ref in refs:
             for key in keys(records[ref]):
-                slot = hash(key)
-                hashes, members = owned[slot % owners]
-                hashes.append(slot)
-                members.append(ref)
-        shards.append(owned)
+                add_slot(hash(key))
+                add_member(ref)
+        hashes = np.array(slots, dtype=np.int64)
+        positions = np.array(members, dtype=np.int64)
+        if owners == 1:
+            shards.append([(hashes, positions)])
+            continue
+        owner = hashes % owners  # numpy's remainder has the divisor's sign, as Python's
+        shards.append([(hashes[owner == o], positions[owner == o]) for o in range(owners)])
     return shards
 
 
 def shard_pairs(
     records: Sequence[LinkRecord],
-    keys: list[list[tuple[array[int], array[int]]]],
+    keys: list[list[tuple[Ints, Ints]]],
     owners: int,
     width: int,
     only: Iterable[int] | None = None,
-) -> list[array[int]]:
+) -> list[Ints]:
     """The pairs of the blocks of one owner's hashes, as ``i * width + j``, by owner (``code % owners``).
 
     ``keys[p]`` holds, for pass ``p``, the (hashes, positions) every process found for this
-    owner, in record order, so the members of a block are ascending as in :func:`iter_pairs`.
+    owner; the members of a block are sorted, so they are ascending as in :func:`iter_pairs`.
     A pair may come more than once (several keys, several passes): :func:`unique_pairs`
     keeps it once. ``records`` serve the passes' pair tests.
+
+    Over whole arrays (numpy): the keys are sorted by hash and position, a block is a run of
+    one hash, and the pairs of all blocks of one size are made at once from that size's index
+    pairs; the pair tests of the ``nik_near`` and ``name_region``
+    passes run over arrays too (:func:`_pair_test`).
     """
-    wanted = set(only) if only is not None else None
-    out = [array("q") for _ in range(owners)]
+    import numpy as np
+
+    wanted = None
+    if only is not None:
+        wanted = np.zeros(width, dtype=bool)
+        wanted[np.fromiter(only, dtype=np.int64)] = True
+    found: list[Ints] = []
     for (_name, _keys, limit, test), parts in zip(PASSES, keys, strict=True):
-        blocks: dict[int, int | list[int]] = {}
-        for hashes, refs in parts:
-            for slot, ref in zip(hashes, refs, strict=True):
-                found = blocks.get(slot)
-                if found is None:
-                    blocks[slot] = ref
-                elif type(found) is int:
-                    blocks[slot] = [found, ref]
-                else:
-                    found.append(ref)  # type: ignore[union-attr]
-        for members in blocks.values():
-            if type(members) is int or len(members) > limit:  # type: ignore[arg-type]
+        if not parts:
+            continue
+        hashes = np.concatenate([hashes for hashes, _refs in parts])
+        if len(hashes) < 2:
+            continue
+        members = np.concatenate([refs for _hashes, refs in parts])
+        order = np.lexsort((members, hashes))  # by hash, then by position
+        hashes, members = hashes[order], members[order]
+        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+        sizes = np.diff(np.append(starts, len(hashes)))
+        lefts: list[Ints] = []
+        rights: list[Ints] = []
+        for size in range(2, limit + 1):
+            first = starts[sizes == size]
+            if not len(first):
                 continue
-            ordered: list[int] = members  # type: ignore[assignment]
-            size = len(ordered)
-            for x in range(size):
-                i = ordered[x]
-                fresh_i = wanted is None or i in wanted
-                base = i * width
-                left = records[i]
-                for y in range(x + 1, size):
-                    j = ordered[y]
-                    if i == j or not (fresh_i or j in wanted):  # type: ignore[operator]
-                        continue
-                    if test is not None and not test(left, records[j]):
-                        continue
-                    code = base + j
-                    out[code % owners].append(code)
-        del blocks
-    return out
+            x, y = np.triu_indices(size, 1)
+            lefts.append(members[first[:, None] + x].ravel())
+            rights.append(members[first[:, None] + y].ravel())
+        if not lefts:
+            continue
+        left, right = np.concatenate(lefts), np.concatenate(rights)
+        keep = left != right  # one record holding two keys of one hash: not a pair
+        if wanted is not None:
+            keep &= wanted[left] | wanted[right]
+        left, right = left[keep], right[keep]
+        if test is not None and len(left):
+            keep = _pair_test(test, records, left, right)
+            left, right = left[keep], right[keep]
+        found.append(left * width + right)
+    codes = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    if owners == 1:
+        return [codes]
+    owner = codes % owners
+    return [codes[owner == o] for o in range(owners)]
 
 
-def unique_pairs(parts: Iterable[array[int]]) -> set[int]:
-    """One owner's pairs from every process's :func:`shard_pairs`, each once."""
-    codes: set[int] = set()
-    for part in parts:
-        codes.update(part)
+def _pair_test(test: PairTest, records: Sequence[LinkRecord], left: Ints, right: Ints) -> Ints:
+    """Which pairs (``left[k]``, ``right[k]``) a pass's test keeps, as a boolean array.
+
+    The two tests of :data:`PASSES` over arrays of what they read (NIK digits, birth-year
+    spans) of the records taking part; any other test, or NIKs that are not 16 ASCII
+    characters (records built by hand), one pair at a time.
+    """
+    import numpy as np
+
+    involved = np.unique(np.concatenate((left, right)))
+    at_left, at_right = np.searchsorted(involved, left), np.searchsorted(involved, right)
+    chosen = [records[k] for k in involved.tolist()]
+    if test is _near_niks:
+        niks = [record.nik or "" for record in chosen]
+        text = "".join(niks)
+        if text.isascii() and all(len(nik) == 16 for nik in niks):
+            digits = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, 16)
+            a, b = digits[at_left], digits[at_right]
+            differ = a != b
+            count = differ.sum(axis=1)
+            keep = count <= 1
+            two = np.flatnonzero(count == 2)
+            first = differ[two].argmax(axis=1)  # the first differing digit
+            second = np.minimum(first + 1, 15)
+            swapped = (a[two, first] == b[two, second]) & (a[two, second] == b[two, first]) & (first < 15)
+            keep[two[swapped]] = True
+            return keep
+    elif test is _years_may_agree:
+        spans = [_year_span(record) for record in chosen]
+        known = np.array([span is not None for span in spans], dtype=bool)
+        low = np.array([span[0] if span else 0 for span in spans], dtype=np.int64)
+        high = np.array([span[1] if span else 0 for span in spans], dtype=np.int64)
+        kl, kr = known[at_left], known[at_right]
+        ll, lr, hl, hr = low[at_left], low[at_right], high[at_left], high[at_right]
+        return ~kl | ~kr | ((ll - 1 <= hr) & (lr - 1 <= hl))
+    assert test is not None
+    return np.fromiter(
+        (test(records[i], records[j]) for i, j in zip(left.tolist(), right.tolist(), strict=True)),
+        dtype=bool,
+        count=len(left),
+    )
+
+
+def unique_pairs(parts: Iterable[Ints]) -> list[int]:
+    """One owner's pairs from every process's :func:`shard_pairs`, each once, ascending."""
+    import numpy as np
+
+    arrays = [part for part in parts if len(part)]
+    if not arrays:
+        return []
+    codes: list[int] = np.unique(np.concatenate(arrays)).tolist()
     return codes
 
 

@@ -116,6 +116,32 @@ def _dates_agree(x: date, y: date) -> bool:
     return x.year == y.year and x.day == y.month and x.month == y.day
 
 
+def _pair_consistent(a: LinkRecord, b: LinkRecord) -> bool:
+    """:meth:`Clusterer._consistent` of two records that are each alone, on the records themselves.
+
+    Alone, never locked (a seeded person has its cluster) nor named by a reviewer's rejection
+    (those have theirs too): what is left of the checks is one passport, one sex, NIKs one
+    slip apart — or else birth years and dates that agree — and not two people of one case.
+    Two records are never more than two, so a weak link needs no name check.
+    """
+    if a.passport and b.passport and a.passport != b.passport:
+        return False
+    if a.sex is not None and b.sex is not None and a.sex is not b.sex:
+        return False
+    if a.nik and b.nik:
+        if not nik_compatible(a.nik, b.nik):
+            return False
+    else:
+        if a.birth_year is not None and b.birth_year is not None and abs(a.birth_year - b.birth_year) > 1:
+            return False
+        x, y = a.exact_birth, b.exact_birth
+        if x is not None and y is not None and not _dates_agree(x, y):
+            return False
+    if a.case_key is not None and a.case_key == b.case_key and a.source == b.source:
+        return (a.roles | b.roles) == _VICTIM_PAIR
+    return True
+
+
 class Clusterer:
     """Union-find over record positions with per-cluster consistency checks."""
 
@@ -175,8 +201,15 @@ class Clusterer:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        a, b = self._cluster(ri), self._cluster(rj)
-        if not self._consistent(a, b, strong=score >= STRONG_THRESHOLD):
+        clusters = self.clusters
+        if ri not in clusters and rj not in clusters:
+            # Two records alone (half the links of a run): record against record.
+            consistent = _pair_consistent(self.records[ri], self.records[rj])
+        else:
+            consistent = self._consistent(
+                self._cluster(ri), self._cluster(rj), strong=score >= STRONG_THRESHOLD
+            )
+        if not consistent:
             self.refused += 1
             return False
         self._union(ri, rj)

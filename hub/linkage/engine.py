@@ -29,9 +29,10 @@ import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from typing import TypeVar
 
-from hub.linkage.blocking import PASSES, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
+from hub.linkage.blocking import PASSES, Ints, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord, forget_names
 from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
@@ -177,8 +178,10 @@ def _finish(
         # Pairs are streamed from the blocks and scored at once: only the links and the
         # uncertain pairs are kept (a small share of the candidates).
         scored, uncertain, total = _score(records, names, iter_pairs(records, only_set), progress)
-    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
-    uncertain.sort(key=lambda item: (-item[0], item[1], item[2]))
+    scored.sort(key=_by_score)
+    uncertain.sort(key=_by_score)
+    # The linked-case pass's cases are numbered by another process while this one clusters.
+    cases = workers.later(_cases_share) if workers is not None else None
 
     clusterer = Clusterer(records, rejected)
     clusterer.seed(existing)
@@ -197,13 +200,18 @@ def _finish(
 
     # The links are clustered: their list goes before the linked-case pass needs memory.
     del scored
-    links += _collective_pass(records, clusterer, evidence, only_set, workers)
+    links += _collective_pass(records, clusterer, evidence, only_set, workers, cases)
     decided = {_ordered(i, j) for i, j in (*confirmed, *rejected)}
     possible = _possible(clusterer, uncertain, decided)
     return Linkage(clusterer.groups(), evidence, total, links, clusterer.refused, possible)
 
 
 Scored = list[tuple[float, int, int, str]]
+
+
+def _by_score(item: tuple[float, int, int, str]) -> tuple[float, int, int]:
+    """Strongest first, then by positions: the order links are clustered in."""
+    return -item[0], item[1], item[2]
 
 
 def _score(
@@ -267,16 +275,25 @@ def _keys_share(share: int) -> KeyShards:
     return shard_keys(run.records, refs, run.shares)
 
 
-def _pairs_share(keys: list[list[tuple[array[int], array[int]]]]) -> list[array[int]]:
+def _pairs_share(keys: list[list[tuple[Ints, Ints]]]) -> list[Ints]:
     """Blocking, step 2: the blocks of the hashes this share owns, and their pairs by owner."""
     run = _run()
     return shard_pairs(run.records, keys, run.shares, run.width, run.only)
 
 
-def _score_share(parts: list[array[int]]) -> tuple[Scored, Scored, int]:
+def _score_share(parts: list[Ints]) -> tuple[Scored, Scored, int]:
     """Scoring: this share's pairs, each once."""
     run = _run()
-    return _score(run.records, run.names, _decode(unique_pairs(parts), run.width))
+    scored, uncertain, total = _score(run.records, run.names, _decode(unique_pairs(parts), run.width))
+    # Sorted here, in every process: the first then sorts runs already in order (a merge).
+    scored.sort(key=_by_score)
+    uncertain.sort(key=_by_score)
+    return scored, uncertain, total
+
+
+def _cases_share() -> _Cases:
+    """The cases of the run numbered (:class:`_Cases`), for the linked-case pass of the first process."""
+    return _Cases(_run().records)
 
 
 def _proposals_share(codes: array[int]) -> list[tuple[float, int, int]]:
@@ -314,6 +331,10 @@ class _Workers:
             self._pool.join()
         finally:
             _RUN = None
+
+    def later(self, task: Callable[[], Result]) -> AsyncResult[Result]:
+        """``task()`` in another process, while this one goes on (``.get()`` waits for it)."""
+        return self._pool.apply_async(task)
 
     def each(self, task: Callable[..., Result], args: Sequence[tuple[object, ...]]) -> list[Result]:
         """``task(*args[k])`` for every share ``k`` (``k`` = 0 here), results by share."""
@@ -442,8 +463,9 @@ def _collective_pass(
     evidence: dict[int, tuple[float, str]],
     only: set[int] | None,
     workers: _Workers | None = None,
+    numbered: AsyncResult[_Cases] | None = None,
 ) -> int:
-    cases = _Cases(records)
+    cases = numbered.get() if numbered is not None else _Cases(records)
     count, case_of, case_source = len(cases), cases.of, cases.source
     # Pairs of cases (of different sources) that share a linked person, as one integer each.
     case_pairs: set[int] = set()

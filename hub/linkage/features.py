@@ -15,6 +15,7 @@ from functools import lru_cache
 from hub.linkage.normalise import (
     BirthDate,
     NameParts,
+    forget_written_words,
     name_key,
     nik_facts,
     normalise_address,
@@ -62,24 +63,35 @@ class LinkRecord:
     regions: tuple[str, ...] = field(init=False)  # recorded regency, then the NIK's
     recorded_births: tuple[date, ...] = field(init=False)  # as recorded only
     recorded_year: int | None = field(init=False)
-    sound: str = field(init=False)  # sorted sound keys of the name tokens
-    sorted_tokens: tuple[str, ...] = field(init=False)
+    #: the name tokens sorted, and their sorted sound keys (:func:`name_forms`; worked out
+    #: here unless the caller has them from a cache of its own, as :func:`link_record` does)
+    sorted_tokens: tuple[str, ...] = None  # type: ignore[assignment]
+    sound: str = ""
 
     def __post_init__(self) -> None:
-        births: list[date] = []
-        if self.birth is not None and not self.birth.year_only:
-            births.append(self.birth.value)
-        self.recorded_births = tuple(births)
-        if self.nik_birth is not None and self.nik_birth not in births:
-            births.append(self.nik_birth)
-        self.recorded_year = self.birth.year if self.birth is not None else None
-        self.births = tuple(births)
-        if self.birth is not None:
-            self.birth_year = self.birth.year
+        birth, nik_birth = self.birth, self.nik_birth
+        if birth is None:
+            self.recorded_births = ()
+            self.recorded_year = None
+            self.birth_year = nik_birth.year if nik_birth is not None else None
+            self.births = (nik_birth,) if nik_birth is not None else ()
         else:
-            self.birth_year = self.nik_birth.year if self.nik_birth else None
-        self.regions = tuple(r for r in (self.region, self.nik_region) if r)
-        self.sorted_tokens, self.sound = name_forms(self.name.tokens)
+            self.recorded_year = self.birth_year = birth.value.year
+            if birth.year_only:
+                self.recorded_births = ()
+                self.births = (nik_birth,) if nik_birth is not None else ()
+            else:
+                self.recorded_births = recorded = (birth.value,)
+                self.births = (
+                    recorded if nik_birth is None or nik_birth == birth.value else (birth.value, nik_birth)
+                )
+        region, nik_region = self.region, self.nik_region
+        if region:
+            self.regions = (region, nik_region) if nik_region else (region,)
+        else:
+            self.regions = (nik_region,) if nik_region else ()
+        if self.sorted_tokens is None:
+            self.sorted_tokens, self.sound = name_forms(self.name.tokens)
 
     @property
     def exact_birth(self) -> date | None:
@@ -104,11 +116,33 @@ def _name_key(name: NameParts) -> str:
     return sys.intern(name_key(name))
 
 
+#: What :func:`link_record` derives from a name as written: its parts, blocking key, sorted
+#: tokens and sorted sound keys.
+NameFields = tuple[NameParts, str, tuple[str, ...], str]
+
+
+@lru_cache(maxsize=262_144)
+def _name_fields(raw: str | None) -> NameFields:
+    """Everything :func:`link_record` derives from a name as written, once per distinct spelling.
+
+    One cache lookup on the written string (whose hash Python keeps) instead of three (the
+    parts, then their key and forms, hashed as tuples) for each of a million records. It
+    stands in for :func:`~hub.linkage.normalise.normalise_name`'s own cache, which it does
+    not fill: the memory of a run's caches stays what it was.
+    """
+    name = normalise_name.__wrapped__(raw)
+    ordered, sound = name_forms(name.tokens)
+    return name, _name_key(name), ordered, sound
+
+
 def forget_names() -> None:
     """Empty the name caches of reading, once the features are built (their memory serves the blocks)."""
     normalise_name.cache_clear()
+    forget_written_words()
+    _name_fields.cache_clear()
     name_forms.cache_clear()
     _name_key.cache_clear()
+    _nik_born.cache_clear()
 
 
 @lru_cache(maxsize=256)
@@ -117,30 +151,63 @@ def _roles(roles: tuple[PersonRole, ...]) -> frozenset[PersonRole]:
     return frozenset(roles)
 
 
+@lru_cache(maxsize=4096)
+def _nik_region(head: str) -> str:
+    """The regency a NIK's first four digits name, dotted (``33.74``): one string per regency."""
+    return sys.intern(f"{head[:2]}.{head[2:]}")
+
+
+@lru_cache(maxsize=131_072)
+def _nik_born(digits: str) -> tuple[Sex, date | None]:
+    """Sex and birth date of a NIK's date digits (positions 7-12), once per distinct six digits.
+
+    :func:`~hub.linkage.normalise.nik_facts` reads them from the whole NIK; the date digits
+    are shared by everyone born on one day, so a run of a million NIKs sees a few ten
+    thousand of them.
+    """
+    facts = nik_facts(f"000000{digits}0000")
+    return facts.sex, facts.birth_date
+
+
+_NO_NIK: tuple[Sex | None, date | None] = (None, None)
+
+
+@lru_cache(maxsize=65_536)
+def _birth(value: date) -> BirthDate:
+    """One shared :class:`BirthDate` per recorded date (a million records, a few ten thousand days)."""
+    return normalise_birth_date(value)  # type: ignore[return-value]  # value is a date
+
+
 def link_record(ref: int, record: PersonRecord) -> LinkRecord:
     """The linkage features of ``record`` (which may then be discarded)."""
-    name = normalise_name(record.full_name)
+    name, key, ordered, sound = _name_fields(record.full_name)
     nik = normalise_nik(record.nik)
-    facts = nik_facts(nik) if nik else None
-    sex: Sex | None = record.sex if record.sex is not Sex.UNKNOWN else None
-    if sex is None and facts is not None:
-        sex = facts.sex
+    if nik:
+        nik_sex, nik_birth = _nik_born(nik[6:12])
+        nik_region: str | None = _nik_region(nik[:4])
+    else:
+        nik_sex, nik_birth = _NO_NIK
+        nik_region = None
+    sex: Sex | None = record.sex if record.sex is not Sex.UNKNOWN else nik_sex
+    born = record.birth_date
     return LinkRecord(
-        ref=ref,
-        source=record.source,
-        key=record.key,
-        case_key=record.case_key,
-        roles=_roles(tuple(record.roles)),
-        name=name,
-        name_key=_name_key(name),
-        nik=nik,
-        passport=normalise_passport(record.passport_number),
-        sex=sex,
-        birth=normalise_birth_date(record.birth_date),
-        nik_birth=facts.birth_date if facts else None,
-        region=record.domicile_region,
-        nik_region=facts.region if facts else None,
-        age_range=AGE_RANGES.get(record.age_group),
-        phone=normalise_phone(record.phone),
-        address=normalise_address(record.address),
+        ref,
+        record.source,
+        record.key,
+        record.case_key,
+        _roles(tuple(record.roles)),
+        name,
+        key,
+        nik,
+        normalise_passport(record.passport_number),
+        sex,
+        _birth(born) if born is not None else None,
+        nik_birth,
+        record.domicile_region,
+        nik_region,
+        AGE_RANGES.get(record.age_group),
+        normalise_phone(record.phone),
+        normalise_address(record.address),
+        ordered,
+        sound,
     )

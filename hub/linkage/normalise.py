@@ -132,25 +132,48 @@ def sound_key(token: str) -> str:
     return token
 
 
+#: One word of a written name as :func:`normalise_name` uses it: (word, is a title, is a
+#: patronym marker, the word in modern spelling, interned).
+_Word = tuple[str, bool, bool, str]
+
+
+def _word_forms(word: str, is_title: bool) -> _Word:
+    # Interned: a million records share a few thousand distinct tokens.
+    return (word, is_title, is_patronym_marker(word), sys.intern(modern_spelling(word)))
+
+
+@lru_cache(maxsize=65_536)
+def _written_word(word: str) -> tuple[_Word, ...]:
+    """The words :func:`_words` makes of one written word, with what :func:`normalise_name` needs of each.
+
+    Once per distinct written word: a million names are made of a few ten thousand.
+    """
+    return tuple(_word_forms(part, is_title) for part, is_title in _words(word))
+
+
+def forget_written_words() -> None:
+    """Empty the cache of written words (once a run's names are read)."""
+    _written_word.cache_clear()
+
+
 @lru_cache(maxsize=262_144)
 def normalise_name(raw: str | None) -> NameParts:
     """The comparable parts of a name as one agency wrote it (empty for no name)."""
     if not raw:
         return NameParts((), ())
-    words = _words(raw)
-    if all(is_title for _, is_title in words):  # a name that is only title-like words: keep it
-        words = [(w, False) for w, _ in words]
+    words = [forms for word in _WORD_BREAK.split(_fold(raw)) if word for forms in _written_word(word)]
+    if all(forms[1] for forms in words):  # a name that is only title-like words: keep it
+        words = [(word, False, marker, modern) for word, _title, marker, modern in words]
     given: list[str] = []
     patronym: list[str] = []
     target = given
-    for word, is_title in words:
+    for _word, is_title, marker, modern in words:
         if is_title:
             continue
-        if given and is_patronym_marker(word):
+        if marker and given:
             target = patronym
             continue
-        # Interned: a million records share a few thousand distinct tokens.
-        target.append(sys.intern(modern_spelling(word)))
+        target.append(modern)
     return NameParts(tuple(given), tuple(patronym))
 
 
