@@ -35,6 +35,24 @@ def protected_keys(truth: dict[str, Any]) -> set[str]:
     return {p["key"] for p in truth["agencies"]["lpsk"]["persons"] if PROTECTED_ROLES & set(p["roles"])}
 
 
+def visible_in_case(
+    lpsk: dict[str, Any], case_key: str, protected: set[str], sees_all: bool
+) -> tuple[set[str], set[str]]:
+    """The generator's persons and services of an LPSK case that a viewer may see: a protected
+    person and the services it receives are hidden unless the viewer ``sees_all``."""
+    persons = {
+        p["key"]
+        for p in lpsk["persons"]
+        if p["case_key"] == case_key and (sees_all or p["key"] not in protected)
+    }
+    services = {
+        s["key"]
+        for s in lpsk["services"]
+        if s["case_key"] == case_key and (sees_all or s["recipient_key"] not in protected)
+    }
+    return persons, services
+
+
 def lpsk_rows(result: Any) -> int:
     return sum(s["rows"] for s in result.extensions["sources"] if s["source"] == "lpsk")
 
@@ -74,16 +92,7 @@ async def test_a_case_shows_no_trace_of_its_protected_witnesses(
         case = result.data["case"]
         persons = {GlobalId.decode(p["id"]).key for p in case["victims"] + case["witnesses"]}
         services = {GlobalId.decode(s["id"]).key for s in case["services"]}
-        truth_persons = {
-            p["key"]
-            for p in lpsk["persons"]
-            if p["case_key"] == case_key and (sees_all or p["key"] not in protected)
-        }
-        truth_services = {
-            s["key"]
-            for s in lpsk["services"]
-            if s["case_key"] == case_key and (sees_all or s["recipient_key"] not in protected)
-        }
+        truth_persons, truth_services = visible_in_case(lpsk, case_key, protected, sees_all)
         assert persons == truth_persons
         assert services == truth_services
         # A service shown has its recipient shown: none is left with recipient null.
