@@ -276,19 +276,37 @@ def _statistics_section(results: Results) -> str:
         "date parsed once per distinct day and joined, region names applied from the lookup "
         "learnt at open) where the direct SQL trusts the raw text, which should cost little.",
         "",
-        "| backend | numbers | direct SQL | hub | ratio |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| backend | numbers | direct SQL | hub | ratio | CPU a query, direct: process + database | "
+        "CPU a query, hub: process + database | CPU ratio |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in results.statistics:
         d, h = median(s.direct), median(s.hub)
         r = ratio(h, d)
+        direct_total, hub_total = _cpu_total(s.direct_cpu), _cpu_total(s.hub_cpu)
         lines.append(
             f"| {s.backend} | {verdict(s.equal)} {s.detail} | {ms(d)} | {ms(h)} | "
-            f"**{r:.1f}×** {verdict(r <= STATISTICS_TARGET)} |"
+            f"**{r:.1f}×** {verdict(r <= STATISTICS_TARGET)} | {_cpu_cell(s.direct_cpu)} | "
+            f"{_cpu_cell(s.hub_cpu)} | {ratio(hub_total, direct_total):.1f}× |"
         )
     lines.append("")
-    lines.append(f"n = {len(results.statistics[0].hub) if results.statistics else 0} per cell (medians).")
+    lines.append(
+        f"n = {len(results.statistics[0].hub) if results.statistics else 0} per cell (medians). CPU: "
+        "means of as many queries run one after another (`bench/cpu.py`): this process (on SQLite "
+        "the database's threads too) + the PostgreSQL server's backends (read from `/proc`; "
+        '"in process" on SQLite). Unlike the wall clock, it does not move with the machine\'s '
+        "other load."
+    )
     return _section("4. Statistics vs direct GROUP BY", lines)
+
+
+def _cpu_total(cpu: tuple[float, float | None]) -> float:
+    return cpu[0] + (cpu[1] or 0.0)
+
+
+def _cpu_cell(cpu: tuple[float, float | None]) -> str:
+    process, database = cpu
+    return f"{ms(process)} + {'in process' if database is None else ms(database)}"
 
 
 def _load_section(results: Results) -> str:

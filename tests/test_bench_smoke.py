@@ -126,6 +126,8 @@ def test_bench_runs_at_tiny_scale(demo_dir: Path, postgres_server: Any, tmp_path
     )
     assert failed_checks(again) == [] and not again.pages and not again.loads
     assert {s.backend for s in again.statistics} == set(data.BACKENDS)
+    for s in again.statistics:  # the server's CPU is read where it runs here (PostgreSQL)
+        assert (s.hub_cpu[1] is None) == (s.direct_cpu[1] is None) == (s.backend == data.SQLITE)
     rewritten = results_path.read_text(encoding="utf-8")
     after = {m.group(0).split("\n", 1)[0]: m.group(0) for m in report._SECTION.finditer(rewritten)}
     assert after.keys() == before.keys()
