@@ -16,8 +16,12 @@ peer comparison: the portal page against PostGraphile 5 on the same PostgreSQL t
 (``python -m bench.postgraphile``, its own section; ``--no-peer`` skips it).
 
 ``--quick`` is a smoke run (few rounds, short load) that prints instead of writing RESULTS.md;
-``--scale`` and ``--backends`` choose the data. Exit status 1 if a correctness check failed (hub
-and direct SQL disagree).
+``--scale`` and ``--backends`` choose the data; ``--only statistics`` (or any of :data:`SECTIONS`,
+comma-separated) measures those sections alone and rewrites only them in RESULTS.md, each with
+a line naming its own run (the *Run* section stays the full run's). ``--postgres-url`` measures
+an existing server's database; it is loaded once and reused while it holds the same dataset
+(:func:`bench.data.ensure_postgres_data`). Exit status 1 if a correctness check failed (hub and
+direct SQL disagree).
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ from bench import data, direct, measure, postgraphile, profile, report
 from bench.server import HubServer
 from hub.demo.generate import MILLION_ROWS_SCALE
 from hub.server.app import Hub
+
+#: What ``--only`` can choose: the measured sections, in the order they run.
+SECTIONS = ("pages", "statements", "statistics", "fanout", "profile", "load")
+#: Sections that need the hub served over HTTP (a child process per backend).
+_HTTP_SECTIONS = frozenset({"pages", "load"})
 
 
 @dataclass(slots=True)
@@ -61,6 +70,22 @@ class Options:
     dataset: data.Dataset | None = None
     #: Arguments for ``python -m bench.postgraphile`` after the run; None skips the peer.
     peer_args: list[str] | None = None
+    #: Measure only these sections (names from :data:`SECTIONS`); None: all of them.
+    only: frozenset[str] | None = None
+
+    def wants(self, section: str) -> bool:
+        """Whether ``section`` is measured in this run (``--only``, ``--no-load``, ``--no-profile``)."""
+        if self.only is not None and section not in self.only:
+            return False
+        if section == "load":
+            return self.load
+        if section == "profile":
+            return self.profile
+        return True
+
+    def needs_http(self) -> bool:
+        """Whether a hub must be served over HTTP for the sections measured."""
+        return any(self.wants(s) for s in _HTTP_SECTIONS)
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -82,13 +107,30 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     parser.add_argument("--no-load", action="store_true", help="skip the HTTP load test")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile")
-    parser.add_argument("--postgres-url", help="use this database instead of the embedded PostgreSQL")
+    parser.add_argument(
+        "--postgres-url",
+        help="use this database instead of the embedded PostgreSQL (loaded once, reused while it "
+        "holds the same dataset)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the PostGraphile comparison")
+    parser.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        help=f"measure only these sections, comma-separated ({', '.join(SECTIONS)}), rewrite only "
+        "them in RESULTS.md and skip the peer",
+    )
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     unknown = set(backends) - set(data.BACKENDS)
     if unknown or not backends:
         parser.error(f"--backends: choose from {', '.join(data.BACKENDS)}")
+    only = None
+    if args.only is not None:
+        only = frozenset(s.strip() for s in args.only.split(",") if s.strip())
+        if not only or only - set(SECTIONS):
+            parser.error(f"--only: choose from {', '.join(SECTIONS)}")
+        if ("load" in only and args.no_load) or ("profile" in only and args.no_profile):
+            parser.error("--only names a section that --no-load / --no-profile skips")
     return Options(
         scale=args.scale,
         seed=args.seed,
@@ -106,7 +148,9 @@ def parse_args(argv: list[str] | None) -> Options:
         profile=not args.no_profile,
         load=not args.no_load,
         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
-        peer_args=None if args.no_peer else _peer_args(args),
+        # The peer comparison is a section of its own: a run of chosen sections leaves it out.
+        peer_args=None if args.no_peer or only is not None else _peer_args(args),
+        only=only,
     )
 
 
@@ -158,21 +202,27 @@ async def _measure_all(
             driver = await direct.open_driver(name, dataset.directory, pg_url)
             stack.push_async_callback(driver.close)
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=120.0))
-            server = servers[name]
-            backends.append(measure.BackendUnderTest(name, hub, driver, server.url, client, server.pid))
+            server = servers.get(name)
+            url, pid = (server.url, server.pid) if server is not None else ("", None)
+            backends.append(measure.BackendUnderTest(name, hub, driver, url, client, pid))
             if name == data.POSTGRES:
                 rows = await driver.fetch("simfoni", "SELECT current_setting('server_version')")
                 versions["PostgreSQL"] = str(rows[0][0])
-        say("page of 50 cases: checking, then timing")
-        pages = await measure.measure_pages(backends, options.runs, options.warmup)
-        say("statements per query")
-        statements = await measure.measure_statements(backends, options.statement_sizes)
-        say("statistics")
-        stats = await measure.measure_statistics(backends, options.runs, options.warmup)
-        say("fan-out with 100 ms per source")
-        fanout = await measure.measure_fanout(backends, options.runs, options.warmup)
+        pages, statements, stats, fanout, loads = [], [], [], [], []
+        if options.wants("pages"):
+            say("page of 50 cases: checking, then timing")
+            pages = await measure.measure_pages(backends, options.runs, options.warmup)
+        if options.wants("statements"):
+            say("statements per query")
+            statements = await measure.measure_statements(backends, options.statement_sizes)
+        if options.wants("statistics"):
+            say("statistics")
+            stats = await measure.measure_statistics(backends, options.runs, options.warmup)
+        if options.wants("fanout"):
+            say("fan-out with 100 ms per source")
+            fanout = await measure.measure_fanout(backends, options.runs, options.warmup)
         profiles = None
-        if options.profile and profile.available():
+        if options.wants("profile") and profile.available():
             say("profile")
             profiles = {}
             for b in backends:
@@ -184,8 +234,7 @@ async def _measure_all(
                     lambda b=b: measure.hub_run(b.hub, measure.STATISTICS_QUERY, None, measure.COORDINATOR),
                     options.runs * 2,
                 )
-        loads = []
-        if options.load:
+        if options.wants("load"):
             for b in backends:
                 say(f"load: {options.clients} clients for {options.load_seconds:g} s on {b.name}")
                 loads.append(
@@ -210,7 +259,7 @@ def run(options: Options) -> report.Results:
                 pg_url = pg_server.url
                 stamp = data.postgres_stamp_path(options.data_root)
             data.ensure_postgres_data(pg_url, dataset, stamp, say=say)
-        for name in options.backends:
+        for name in options.backends if options.needs_http() else ():
             servers[name] = HubServer(dataset.directory, name, pg_url if name == data.POSTGRES else None)
             servers[name].spawn()
         for server in servers.values():
@@ -247,9 +296,9 @@ def run(options: Options) -> report.Results:
         measured.loads,
         measured.profiles,
     )
-    sections = report.render(results)
+    sections = report.render(results, options.only)
     if options.results is not None:
-        report.write(sections, options.results)
+        report.write(sections, options.results, only=options.only is not None)
         say(f"wrote {options.results}")
     else:
         print("\n".join(sections))

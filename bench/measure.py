@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from adapters.base import Source
-from bench import direct
+from bench import cpu, direct
 from bench.direct import AGENCY_CODE
 from hub.access.policy import Principal
 from hub.demo.agencies import AGENCIES
@@ -465,6 +465,10 @@ class StatisticsResult:
     total: int
     hub: list[float]
     direct: list[float]
+    #: Mean CPU seconds per query, run one after another (:mod:`bench.cpu`): this process's and
+    #: the PostgreSQL server's (None: SQLite, whose work is this process's, or a remote server).
+    hub_cpu: tuple[float, float | None] = (float("nan"), None)
+    direct_cpu: tuple[float, float | None] = (float("nan"), None)
 
 
 def _hub_cells(data: dict[str, Any]) -> tuple[dict[tuple[str | None, ...], int], int]:
@@ -498,10 +502,24 @@ async def measure_statistics(
         variants[(b.name, "hub")] = lambda b=b: hub_run(b.hub, STATISTICS_QUERY, None, COORDINATOR)
         variants[(b.name, "direct")] = lambda b=b: direct.cases_by_province_year(b.driver)
     samples = await interleaved(variants, runs, warmup)
-    return [
-        StatisticsResult(b.name, *checks[b.name], samples[(b.name, "hub")], samples[(b.name, "direct")])
-        for b in backends
-    ]
+    results = []
+    for b in backends:
+        server = None
+        if b.name == "postgres":
+            server = await cpu.postgres_server(lambda sql, b=b: b.driver.fetch("simfoni", sql))
+        hub_cpu = await cpu.per_call(variants[(b.name, "hub")], runs, server)
+        direct_cpu = await cpu.per_call(variants[(b.name, "direct")], runs, server)
+        results.append(
+            StatisticsResult(
+                b.name,
+                *checks[b.name],
+                samples[(b.name, "hub")],
+                samples[(b.name, "direct")],
+                hub_cpu,
+                direct_cpu,
+            )
+        )
+    return results
 
 
 # --- 5. requests per second under concurrent HTTP load -------------------------------------------------

@@ -276,19 +276,37 @@ def _statistics_section(results: Results) -> str:
         "date parsed once per distinct day and joined, region names applied from the lookup "
         "learnt at open) where the direct SQL trusts the raw text, which should cost little.",
         "",
-        "| backend | numbers | direct SQL | hub | ratio |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| backend | numbers | direct SQL | hub | ratio | CPU a query, direct: process + database | "
+        "CPU a query, hub: process + database | CPU ratio |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in results.statistics:
         d, h = median(s.direct), median(s.hub)
         r = ratio(h, d)
+        direct_total, hub_total = _cpu_total(s.direct_cpu), _cpu_total(s.hub_cpu)
         lines.append(
             f"| {s.backend} | {verdict(s.equal)} {s.detail} | {ms(d)} | {ms(h)} | "
-            f"**{r:.1f}×** {verdict(r <= STATISTICS_TARGET)} |"
+            f"**{r:.1f}×** {verdict(r <= STATISTICS_TARGET)} | {_cpu_cell(s.direct_cpu)} | "
+            f"{_cpu_cell(s.hub_cpu)} | {ratio(hub_total, direct_total):.1f}× |"
         )
     lines.append("")
-    lines.append(f"n = {len(results.statistics[0].hub) if results.statistics else 0} per cell (medians).")
+    lines.append(
+        f"n = {len(results.statistics[0].hub) if results.statistics else 0} per cell (medians). CPU: "
+        "means of as many queries run one after another (`bench/cpu.py`): this process (on SQLite "
+        "the database's threads too) + the PostgreSQL server's backends (read from `/proc`; "
+        '"in process" on SQLite). Unlike the wall clock, it does not move with the machine\'s '
+        "other load."
+    )
     return _section("4. Statistics vs direct GROUP BY", lines)
+
+
+def _cpu_total(cpu: tuple[float, float | None]) -> float:
+    return cpu[0] + (cpu[1] or 0.0)
+
+
+def _cpu_cell(cpu: tuple[float, float | None]) -> str:
+    process, database = cpu
+    return f"{ms(process)} + {'in process' if database is None else ms(database)}"
 
 
 def _load_section(results: Results) -> str:
@@ -360,45 +378,98 @@ def _profile_section(results: Results) -> str:
     return _section("Profile: where an in-process request's time goes", lines)
 
 
-def render(results: Results) -> list[str]:
-    """The generated sections, in order."""
-    return [
-        _run_section(results.info),
-        _pages_section(results),
-        _statements_section(results),
-        _fanout_section(results),
-        _statistics_section(results),
-        _load_section(results),
-        _profile_section(results),
-    ]
+#: The section each measurement writes (``--only`` names, :data:`bench.__main__.SECTIONS`).
+_RENDERERS = {
+    "pages": _pages_section,
+    "statements": _statements_section,
+    "fanout": _fanout_section,
+    "statistics": _statistics_section,
+    "load": _load_section,
+    "profile": _profile_section,
+}
+
+
+def render(results: Results, only: frozenset[str] | None = None) -> list[str]:
+    """The generated sections, in order; with ``only`` just those, each naming its own run
+    (the *Run* section describes the full run whose figures the other sections keep)."""
+    if only is None:
+        return [_run_section(results.info), *(render_one(results) for render_one in _RENDERERS.values())]
+    return [_with_run_line(_RENDERERS[name](results), results.info) for name in _RENDERERS if name in only]
+
+
+def _with_run_line(section: str, info: RunInfo) -> str:
+    """``section`` with a closing line saying when, where and by what command it was measured."""
+    line = (
+        f"This section alone from `{info.command}` on {info.started} → {info.finished}"
+        f"{_revision_note()}: {info.machine.get('cpu', '?')}, {info.machine.get('cores', '?')} cores, "
+        f"load average {info.load_before} at the start, {info.load_after} at the end; "
+        f"n = {info.runs} rounds after {info.warmup} warm-up. The other sections are from the run "
+        "named under *Run*."
+    )
+    return section.rstrip() + "\n\n" + line + "\n"
+
+
+def _revision_note() -> str:
+    """`` (code at <commit>[, with uncommitted changes])``, or nothing outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f" (code at `{commit}`{', with uncommitted changes' if dirty else ''})"
 
 
 _SECTION = re.compile(r"^## .*?(?=^## |\Z)", re.M | re.S)
 
 
-def write(sections: list[str], path: Path = RESULTS) -> None:
+def _heading(block: str) -> str:
+    return block.split("\n", 1)[0].strip()
+
+
+def write(sections: list[str], path: Path = RESULTS, only: bool = False) -> None:
     """Replace the generated sections of ``path``; keep everything else where it is.
 
     The new sections go where the first old generated section was; on a first run, before
-    any other section (after the title).
+    any other section (after the title). With ``only``, just the generated sections with the
+    headings of ``sections`` are replaced, each in its place (one not there yet goes after the
+    last generated section); the other generated sections stay as they are.
     """
     text = path.read_text(encoding="utf-8") if path.exists() else f"{TITLE}\n\n"
     matches = list(_SECTION.finditer(text))
     head = text[: matches[0].start()] if matches else text
     if not head.strip():
         head = f"{TITLE}\n\n"
+    new = {_heading(s): s.rstrip() + "\n" for s in sections}
     kept: list[str] = []
     insert_at: int | None = None
     for match in matches:
         block = match.group(0)
-        if MARKER in block.split("\n", 2)[1:2]:
+        generated = MARKER in block.split("\n", 2)[1:2]
+        if generated and only:
+            replacement = new.pop(_heading(block), None)
+            kept.append(replacement if replacement is not None else block.rstrip() + "\n")
+            insert_at = len(kept)
+            continue
+        if generated:
             if insert_at is None:
                 insert_at = len(kept)
             continue
         kept.append(block.rstrip() + "\n")
     if insert_at is None:
         insert_at = 0
-    blocks = kept[:insert_at] + [s.rstrip() + "\n" for s in sections] + kept[insert_at:]
+    added = list(new.values()) if only else [s.rstrip() + "\n" for s in sections]
+    blocks = kept[:insert_at] + added + kept[insert_at:]
     path.write_text(head.rstrip() + "\n\n" + "\n".join(blocks), encoding="utf-8")
 
 
