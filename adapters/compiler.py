@@ -750,7 +750,9 @@ class NarrowLayers:
         typed = [sql_column(c.name, c.type) for c in inner.selected_columns]
         return text(rendered.replace(":", "\\:")).columns(*typed).subquery(alias or self.name)
 
-    def of_parents(self, relation: str, within: str | None = None) -> FromClause | None:
+    def of_parents(
+        self, relation: str, within: str | None = None, swap: JoinSwap | None = None
+    ) -> FromClause | None:
         """The whole layer, only the rows whose relation column ``relation`` (``rel0``…) is one
         of the expanding parameter ``keys``, each value computed once per row.
 
@@ -768,15 +770,27 @@ class NarrowLayers:
         ``= ANY(ARRAY(...))``: computed once, then the relation column's index looks up each
         key, as for a list of values (``IN (SELECT ...)`` is planned as a semi join, and
         PostgreSQL chose a scan of the whole table for it).
+
+        ``swap``: one joined table read from another FROM item of the statement instead, and
+        only the layer's columns it names (:class:`JoinSwap`, built by
+        :func:`adapters.narrow.page_join_swap`).
         """
         if self.dialect is None or self.dialect.name != "postgresql" or relation not in self.columns:
             return None
-        found = self._fenced.get((relation, within))
+        cache_key = (relation, within, swap.key if swap is not None else None)
+        found = self._fenced.get(cache_key)
         if found is None:
             raw = self.columns[relation].element  # the label's column on the part's tables
+            columns = list(self.columns.values())
+            from_clause = self.from_clause
+            if swap is not None:
+                columns = [swap.columns.get(c.name, c) for c in columns if c.name in swap.names]
+                from_clause = _swapped_join(from_clause, swap)
+                if from_clause is None:
+                    return None
             inner = (
-                select(*self.columns.values())
-                .select_from(self.from_clause)
+                select(*columns)
+                .select_from(from_clause)
                 .where(*self.row_conditions, raw.op("IN")(literal_column(_KEYS_MARK)))
                 .offset(literal_column("0"))
             )
@@ -791,7 +805,7 @@ class NarrowLayers:
                 )
             else:
                 fenced = text(escaped.replace(f"IN {_KEYS_MARK}", f"= ANY(ARRAY({within}))"))
-            found = self._fenced[(relation, within)] = fenced.columns(*typed).subquery(self.name)
+            found = self._fenced[cache_key] = fenced.columns(*typed).subquery(self.name)
         return found
 
     def cut(self, names: frozenset[str]) -> FromClause:
@@ -801,6 +815,37 @@ class NarrowLayers:
             wanted = [self.columns[n] for n in self.columns if n == "k" or n in names]
             cut = self._cuts[names] = self.render(wanted, f"n_{self.name}")
         return cut
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSwap:
+    """A joined table of a layer replaced by another FROM item (:meth:`NarrowLayers.of_parents`).
+
+    ``joined`` (an alias in the layer's FROM) is outer-joined as ``replacement`` on ``on``
+    instead; ``columns`` (by name) replace the layer's columns that read ``joined``; only the
+    layer columns ``names`` are kept. ``key`` tells cached layers apart.
+    """
+
+    key: tuple[Any, ...]
+    joined: FromClause
+    replacement: FromClause
+    on: ColumnElement[bool]
+    columns: Mapping[str, ColumnElement[Any]]
+    names: frozenset[str]
+
+
+def _swapped_join(from_clause: FromClause, swap: JoinSwap) -> FromClause | None:
+    """``from_clause`` (a chain of outer joins) with ``swap.joined`` replaced (None: not there)."""
+    if not isinstance(from_clause, Join):
+        return None
+    if from_clause.right is swap.joined:
+        if not from_clause.isouter:
+            return None
+        return from_clause.left.outerjoin(swap.replacement, swap.on)
+    left = _swapped_join(from_clause.left, swap)
+    if left is None:
+        return None
+    return left.join(from_clause.right, from_clause.onclause, isouter=from_clause.isouter)
 
 
 #: Where the expanding ``keys`` parameter goes in a rendered layer (:meth:`NarrowLayers.of_parents`).

@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, String, Table, bindparam, select, table
+from sqlalchemy import column as sql_column
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement, Label
+from sqlalchemy.sql.expression import Alias, ColumnClause, ColumnElement, FromClause, Join, Label
 
-from adapters.compiler import CompiledPart
+from adapters.compiler import CompiledPart, JoinSwap
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +80,27 @@ def of_parents(part: CompiledPart, relation: ColumnElement[Any]) -> Select[Any]:
 
 
 def of_parents_within(
-    part: CompiledPart, relation: ColumnElement[Any], keys: Select[Any], keys_sql: str
+    part: CompiledPart,
+    relation: ColumnElement[Any],
+    keys: Select[Any],
+    keys_sql: str,
+    swap: JoinSwap | None = None,
 ) -> tuple[Select[Any], ColumnElement[Any]]:
     """``part``'s rows whose ``relation`` column is one of ``keys``, a one-column SELECT of the
     same statement (a page's keys: :mod:`adapters.pagewith`), unordered, and the column that
     orders them as :func:`of_parents` does (the part's key).
 
     Over the layer's fenced copy where there is one (the keys then come from ``keys_sql``,
-    ``keys`` written as text: :meth:`~adapters.compiler.NarrowLayers.of_parents`).
+    ``keys`` written as text: :meth:`~adapters.compiler.NarrowLayers.of_parents`), with
+    ``swap`` (:func:`page_join_swap`) where it is given and applies.
     """
     layer, narrow = part.from_clause, part.narrow
-    fenced = (
-        narrow.of_parents(relation.name, keys_sql)
-        if narrow is not None and isinstance(relation, ColumnClause) and _on(relation, layer)
-        else None
-    )
+    fenced = None
+    if narrow is not None and isinstance(relation, ColumnClause) and _on(relation, layer):
+        if swap is not None:
+            fenced = narrow.of_parents(relation.name, keys_sql, swap)
+        if fenced is None:
+            fenced = narrow.of_parents(relation.name, keys_sql)
     if fenced is None:
         return part.select.where(relation.in_(keys)), part.key_column
 
@@ -144,3 +151,94 @@ def source_column(part: CompiledPart, raw: ColumnElement[Any]) -> ColumnElement[
 
 def _unlabelled(element: ColumnElement[Any]) -> ColumnElement[Any]:
     return element.element if isinstance(element, Label) else element
+
+
+def page_join_swap(
+    child: CompiledPart, relation: ColumnElement[Any], case: CompiledPart, page: str, key: str, date: str
+) -> JoinSwap | None:
+    """For a child part read with a page (:mod:`adapters.pagewith`): its layer's join to the
+    case table, replaced by the page's rows, where that join only gives the case's report date.
+
+    A person's age is counted at its case's report date, read through a join of the person's
+    table to the case table, the date parsed once more per person (issue 13: a third of the
+    victims' share of a portal page). When the child's rows are those of the page's cases, the
+    page already holds that date, computed by the same expression: ``page`` (the page's name
+    in the statement) has the case key in column ``key`` and the report date in ``date``.
+
+    It applies only when all of this holds (else None: the join stays): the child's relation
+    column is outer-joined to the case table's key column and to nothing else; every column
+    of the child's records that reads the joined table is exactly the case part's report date
+    expression (compared as SQL text, with the table swapped for the alias); no row condition
+    of the child reads it. The case key is the case table's own key column, so each child row
+    of a page's case finds exactly its page row, as it found exactly its case row.
+    """
+    narrow, case_narrow, layer = child.narrow, case.narrow, child.from_clause
+    if narrow is None or case_narrow is None or narrow.dialect is None or case.date_expr is None:
+        return None
+    if not isinstance(relation, ColumnClause) or not _on(relation, layer):
+        return None
+    case_table = case_narrow.from_clause
+    case_key = _unlabelled(case_narrow.columns["k"])
+    date_name = getattr(case.date_expr, "name", None)
+    if not isinstance(case_table, Table) or date_name not in case_narrow.columns:
+        return None
+    if not isinstance(case_key, ColumnClause) or case_key.table is not case_table:
+        return None
+    raw_relation = _unlabelled(narrow.columns[relation.name])
+    joined = _joined_on(narrow.from_clause, case_table, raw_relation, case_key.name)
+    if joined is None:
+        return None
+    date_sql = _unlabelled(case_narrow.columns[date_name])
+    if any(
+        isinstance(n, ColumnClause) and n.table is not None and n.table is not case_table
+        for n in visitors.iterate(date_sql)
+    ):
+        return None
+
+    def on_alias(node: Any) -> Any:
+        return joined.c[node.name] if isinstance(node, ColumnClause) and node.table is case_table else None
+
+    dialect = narrow.dialect
+
+    def sql_text(e: ColumnElement[Any]) -> str:
+        return str(e.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    wanted = sql_text(visitors.replacement_traverse(date_sql, {}, on_alias))
+    page_rows = table(page, sql_column(key), sql_column(date, String)).alias(f"p_{narrow.name}")
+    names = {"k", relation.name}
+    names.update(n.name for c in child.select.selected_columns for n in visitors.iterate(c) if _on(n, layer))
+    columns: dict[str, ColumnElement[Any]] = {}
+    for name in names:
+        expression = _unlabelled(narrow.columns[name])
+        if not _reads(expression, joined):
+            continue
+        if sql_text(expression) != wanted:
+            return None
+        columns[name] = page_rows.c[date].label(name)
+    if not columns or any(_reads(c, joined) for c in narrow.row_conditions):
+        return None
+    on = raw_relation == page_rows.c[key]
+    return JoinSwap((page, key, date), joined, page_rows, on, columns, frozenset(names))
+
+
+def _joined_on(
+    from_clause: FromClause, target: Table, column: ColumnElement[Any], remote: str
+) -> FromClause | None:
+    """The alias of ``target`` outer-joined in ``from_clause`` on ``column = alias.remote`` alone."""
+    while isinstance(from_clause, Join):
+        right = from_clause.right
+        if (
+            isinstance(right, Alias)
+            and right.element is target
+            and from_clause.isouter
+            and remote in right.c
+            and from_clause.onclause is not None
+            and from_clause.onclause.compare(column == right.c[remote])
+        ):
+            return right
+        from_clause = from_clause.left
+    return None
+
+
+def _reads(expression: ColumnElement[Any], source: FromClause) -> bool:
+    return any(isinstance(n, ColumnClause) and n.table is source for n in visitors.iterate(expression))

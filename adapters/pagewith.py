@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, func, literal_column, null, select, union_all
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.expression import ColumnElement, Label
 from sqlalchemy.types import NullType
 
 from adapters.compiler import CompiledPart
-from adapters.narrow import of_parents_within
+from adapters.narrow import of_parents_within, page_join_swap
 
 #: The page's rows inside the combined statement (an unusual name: it shadows any table so named).
 PAGE_CTE = "tppo_hub__page"
@@ -119,8 +119,14 @@ def combine(
     keys_sql = f"SELECT {page_columns[0].name} FROM {PAGE_CTE}"
     blocks: list[list[ColumnElement[Any]]] = [page_columns]
     selects: list[tuple[Select[Any], ColumnElement[Any]]] = []
+    date = _date_column(page, case)
     for part, relation in children:
-        stmt, key = of_parents_within(part, relation, page_keys, keys_sql)
+        swap = (
+            page_join_swap(part, relation, case, PAGE_CTE, page_columns[0].name, date)
+            if date is not None
+            else None
+        )
+        stmt, key = of_parents_within(part, relation, page_keys, keys_sql, swap)
         selects.append((stmt, key))
         blocks.append(list(stmt.selected_columns))
     nulls = [[_typed_null(c) for c in block] for block in blocks]
@@ -143,6 +149,16 @@ def combine(
         stops.append(stops[-1] + len(block))
     branches = tuple(Branch(part, stops[i], stops[i + 1]) for i, (part, _) in enumerate(children, start=1))
     return CombinedPage(statement, stops[1], branches)
+
+
+def _date_column(page: Select[Any], case: CompiledPart) -> str | None:
+    """The name of the page's column holding the case's report date (None: not selected)."""
+    if case.date_expr is None:
+        return None
+    for column in page.selected_columns:
+        if isinstance(column, Label) and column.element is case.date_expr:
+            return column.name
+    return None
 
 
 def _typed_null(column: ColumnElement[Any]) -> ColumnElement[Any] | None:

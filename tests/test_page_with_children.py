@@ -119,6 +119,20 @@ async def test_a_page_of_one_source_is_one_statement_on_postgres(pg_hub: Hub, to
     )
 
 
+async def test_victims_read_their_cases_report_date_from_the_page(pg_hub: Hub) -> None:
+    """Simfoni's persons join the case table only for the report date (their age is counted
+    at it): read with a page, they take it from the page's rows instead of joining the case
+    table once more. (Their ages equal those read on their own: the equality tests above.)"""
+    source = pg_hub.registry.get("simfoni").source
+    await pg_hub.execute(PAGE % "")
+    with recorded(source) as sent:
+        result = await pg_hub.execute(PAGE % "")
+    assert result.errors is None, result.errors
+    (statement,) = [s for s, _ in sent]
+    assert f"JOIN {pagewith.PAGE_CTE} AS" in statement
+    assert "JOIN kasus" not in statement, statement
+
+
 LPSK_PAGE = """{ cases(first: 200, filter: {agencies: ["LPSK"]}) { edges { node {
   sourceKey victims { id } witnesses { id } services { id recipient { id } } } } } }"""
 

@@ -305,6 +305,11 @@ def test_code_lists(engine) -> None:  # type: ignore[no-untyped-def]
         "N",
         "N",
     ]
+    # An entry for the empty code never applies: an empty cell reads as empty (null_as).
+    with_empty = {"": ("FEMALE",), **SEX_CODES}
+    assert of_a(engine, v.code_value(ROWS.c.a, with_empty, Sex, null_as="N"), ["", "  ", None, "L"]) == [
+        "N", "N", "N", "MALE",
+    ]  # fmt: skip
 
 
 def test_a_code_with_several_national_values(engine) -> None:  # type: ignore[no-untyped-def]
