@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import cast, func, literal_column
+from sqlalchemy import case, cast, func, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import BigInteger, Boolean, Integer, Text
@@ -128,6 +128,47 @@ class IntDiv(FunctionElement[int]):
 def _int_div_default(element: IntDiv, compiler: Any, **kw: Any) -> str:
     left, right = element.clauses
     return f"(({compiler.process(left, **kw)}) / ({compiler.process(right, **kw)}))"
+
+
+class ByPosition(FunctionElement[str]):
+    """``names[n]`` for an integer ``n`` from 0 to ``len(names) - 1``, else ``otherwise``
+    (a NULL ``n`` too): a value told by a small whole number, such as an age band by years.
+
+    A simple CASE with a WHEN per position (``n`` is computed once). PostgreSQL reads an
+    element of a constant array instead: one step instead of up to ``len(names)``
+    comparisons a row, and one constant instead of ``len(names)`` expressions to set up at
+    every execution of a prepared statement (issue 13: 0.3M of 6.0M instructions of a
+    portal page's statement, for the 151 years of the age band).
+    """
+
+    type = Text()
+    inherit_cache = True
+    name = "by_position"
+
+    def __init__(self, value: Any, names: list[str], otherwise: str) -> None:
+        # All travel as arguments so that they are part of the statement's cache key.
+        super().__init__(value, const(otherwise), *(const(n) for n in names))
+        self.names = tuple(names)
+
+
+@compiles(ByPosition)
+def _by_position_default(element: ByPosition, compiler: Any, **kw: Any) -> str:
+    value, otherwise, *names = element.clauses
+    whens = {const(i): name for i, name in enumerate(names)}
+    return compiler.process(case(whens, value=value, else_=otherwise), **kw)  # type: ignore[no-any-return]
+
+
+@compiles(ByPosition, "postgresql")
+def _by_position_pg(element: ByPosition, compiler: Any, **kw: Any) -> str:
+    value, otherwise, *names = element.clauses
+    # An array whose subscripts start at 0 (so ``n`` itself is the subscript: nothing added,
+    # nothing to overflow), its elements double-quoted in the array syntax. Out of range (or
+    # NULL) the subscript gives NULL: then ``otherwise``, as the CASE's ELSE. ``n`` must lie
+    # in the integer range (an age's years are bounded by the value layer).
+    quoted = ",".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in element.names)
+    array = f"[0:{len(names) - 1}]={{{quoted}}}".replace("'", "''")
+    n = compiler.process(value, **kw)
+    return f"coalesce(('{array}'::text[])[{n}], {compiler.process(otherwise, **kw)})"
 
 
 def pg_valid_iso(x: str, dialect: Any) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, lite
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters.mapping import DEFAULT_CODE, FALSE_VALUES, TRUE_VALUES
-from adapters.sqlfuncs import VALUE_SEPARATOR, DigitsOnly, IntDiv, Position, const
+from adapters.sqlfuncs import VALUE_SEPARATOR, ByPosition, DigitsOnly, IntDiv, Position, const
 from hub.vocabulary.model import CHILD_AGE_LIMIT, AgeGroup, Labelled
 
 #: Oldest age read as an age; larger numbers are typing errors (and read as NULL).
@@ -433,10 +433,10 @@ def age_bands() -> list[tuple[int, int | None, AgeGroup]]:
 
 
 def age_group_value(years: ColumnElement[Any]) -> ColumnElement[str]:
-    """The age band's national name (UNKNOWN when no age is known): one simple CASE over
-    every whole year, generated from :meth:`AgeGroup.for_age`."""
-    whens = {const(y): const(AgeGroup.for_age(y).name) for y in range(MAX_AGE + 1)}
-    return case(whens, value=years, else_=const(AgeGroup.UNKNOWN.name))
+    """The age band's national name (UNKNOWN when no age is known): the band of every whole
+    year by position (:class:`~adapters.sqlfuncs.ByPosition`), from :meth:`AgeGroup.for_age`."""
+    names = [AgeGroup.for_age(y).name for y in range(MAX_AGE + 1)]
+    return ByPosition(years, names, AgeGroup.UNKNOWN.name)
 
 
 def child_value(years: ColumnElement[Any] | None, flag: ColumnElement[Any] | None) -> ColumnElement[Any]:

@@ -13,11 +13,26 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, literal, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import values as v
-from adapters.sqlfuncs import VALUE_SEPARATOR
+from adapters.sqlfuncs import VALUE_SEPARATOR, ByPosition
 from hub.vocabulary.model import AgeGroup, CaseStage, ExploitationType, OrgType, PersonRole, ServiceType, Sex
 
 SEP = VALUE_SEPARATOR
@@ -214,6 +229,29 @@ def test_age_bands_at_every_edge(engine) -> None:  # type: ignore[no-untyped-def
         (45, 59, AgeGroup.AGE_45_59),
         (60, None, AgeGroup.AGE_60_PLUS),
     ]
+
+
+async def test_age_bands_of_every_year_on_postgres(postgres_server: Any) -> None:
+    """PostgreSQL reads the band from an array by position (not the CASE SQLite runs): the
+    same band for every whole year, below, above and NULL, in an integer and a bigint."""
+    url = postgres_server.create_database("age_bands", replace=True)
+    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    ages: list[int | None] = [None, -(2**31), -151, *range(-3, 155), 2**31 - 1]
+    try:
+        async with engine.begin() as conn:
+            for kind in ("integer", "bigint"):
+                years = literal_column(f"CAST(x AS {kind})")
+                band = v.age_group_value(years)
+                table = select(func.unnest(literal(ages, ARRAY(BigInteger))).label("x")).subquery("t")
+                got = (await conn.execute(select(table.c.x, band).select_from(table))).all()
+                assert {x: b for x, b in got} == {a: band_of(a) for a in ages}, kind
+            names = ['a "b"', "c'd", "e\\f", "{g,h}"]
+            tricky = ByPosition(literal_column("x"), names, "?")
+            table = select(func.unnest(literal([0, 1, 2, 3, 4], ARRAY(Integer))).label("x")).subquery("t")
+            got = (await conn.execute(select(tricky).select_from(table))).scalars().all()
+            assert got == [*names, "?"]
+    finally:
+        await engine.dispose()
 
 
 def test_band_and_child_flag_from_birth_dates(engine) -> None:  # type: ignore[no-untyped-def]
