@@ -286,8 +286,10 @@ class DateWalk:
             part, [*narrowing, or_(and_(*ranged, within), scale.others(raw))], [], "walk_candidates"
         )
         on = _mover(part, candidates)
+        # The day goes out with the key: the page's rows take it from here instead of
+        # parsing the date once more (issue 13; :func:`_rows_of`).
         return (
-            select(on(key))
+            select(on(key), on(day))
             .select_from(candidates)
             .where(on(dated), *map(on, after))
             .order_by(*map(on, order))
@@ -363,14 +365,35 @@ def _mover(part: CompiledPart, fenced: Any) -> Callable[[Any], Any]:
 
 def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool, numbered: bool = False) -> Select[Any]:
     """The full rows of a page's keys, in the canonical (day, key) order; ``numbered``: with
-    each row's place in it (:func:`adapters.pagewith.numbered`)."""
+    each row's place in it (:func:`adapters.pagewith.numbered`).
+
+    ``keys``: the page's keys, or its keys and their days (the same day expression on a cut
+    of the same layer, so the same values): then the rows are joined to them and take the
+    day from there, each date parsed once less per row (issue 13: 0.35M of 5.7M
+    instructions of a portal page's statement). A case key is its table's key: one row each.
+    """
     assert part.date_expr is not None
+    day: ColumnElement[Any] = part.date_expr
+    if len(keys.selected_columns) == 1:
+        rows = part.select.where(part.key_column.in_(keys.scalar_subquery()))
+    else:
+        picked = keys.subquery("walk_page")
+        key_col, day_col = list(picked.c)
+        date = part.date_expr
+
+        def swap(node: Any) -> Any:
+            return day_col if node is date else None
+
+        columns = [visitors.replacement_traverse(c, {}, swap) for c in part.select.selected_columns]
+        joined = part.from_clause.join(picked, part.key_column == key_col)
+        rows = select(*columns).select_from(joined)
+        day = day_col
     order = (
-        (part.date_expr.desc().nulls_last(), part.key_column.desc())
+        (day.desc().nulls_last(), part.key_column.desc())
         if descending
-        else (part.date_expr.asc().nulls_first(), part.key_column.asc())
+        else (day.asc().nulls_first(), part.key_column.asc())
     )
-    rows = part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+    rows = rows.order_by(*order)
     return pagewith.numbered(rows, order) if numbered else rows
 
 

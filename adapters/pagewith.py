@@ -152,13 +152,13 @@ def combine(
 
 
 def _date_column(page: Select[Any], case: CompiledPart) -> str | None:
-    """The name of the page's column holding the case's report date (None: not selected)."""
+    """The name of the page's column holding the case's report date (None: not selected):
+    the part's SELECT labels its columns ``c0``, ``c1``, … in its layout's order."""
     if case.date_expr is None:
         return None
-    for column in page.selected_columns:
-        if isinstance(column, Label) and column.element is case.date_expr:
-            return column.name
-    return None
+    wanted = next((f"c{i}" for name, _v, i in case.layout if name == "reported_at"), None)
+    names = {column.name for column in page.selected_columns if isinstance(column, Label)}
+    return wanted if wanted in names else None
 
 
 def _typed_null(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
