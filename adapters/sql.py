@@ -337,7 +337,7 @@ class MappedSQLSource(Source):
         narrowing: list[ColumnElement[bool]],
         filtering: list[ColumnElement[bool]],
         search: CaseSearch,
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
@@ -373,9 +373,7 @@ class MappedSQLSource(Source):
             first_read = read if i == 0 else first_read
         return records, first_read
 
-    def _read_with_page(
-        self, case: CompiledPart, children: Sequence[ChildrenRequest]
-    ) -> list[tuple[CompiledPart, ColumnElement[Any]]]:
+    def _read_with_page(self, case: CompiledPart, children: Sequence[ChildrenRequest]) -> list[_ChildPart]:
         """The child parts (and their case-key columns) of ``children`` that the page's own
         statement can read (:func:`adapters.pagewith.key_compares`)."""
         if not children or not self._combining:
@@ -398,11 +396,11 @@ class MappedSQLSource(Source):
         shape: tuple[Any, ...] | None,
         build: Callable[..., Select[Any]],
         parameters: Mapping[str, Any],
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
         of ``with_page`` read in the same statement where the database takes it."""
-        combined = self._combined(part, shape, build, with_page) if with_page and self._combining else None
+        combined = self._combined(shape, build, with_page) if with_page and self._combining else None
         if combined is not None:
             try:
                 rows = await self.fetch(combined.statement, parameters)
@@ -478,9 +476,7 @@ class MappedSQLSource(Source):
             answers.append(records)
         return answers
 
-    def _combined_relations(
-        self, pairs: list[tuple[CompiledPart, ColumnElement[Any]]]
-    ) -> pagewith.CombinedPage | None:
+    def _combined_relations(self, pairs: list[_ChildPart]) -> pagewith.CombinedPage | None:
         """Several child parts' rows for the same keys in one statement (built once per set)."""
         key = ("relations", tuple(id(column) for _, column in pairs))
         if key not in self._combined_pages:
@@ -489,10 +485,9 @@ class MappedSQLSource(Source):
 
     def _combined(
         self,
-        part: CompiledPart,
         shape: tuple[Any, ...] | None,
         build: Callable[..., Select[Any]],
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> pagewith.CombinedPage | None:
         """The page statement with ``with_page`` (built once for a fixed ``shape``)."""
         if shape is None:
