@@ -378,7 +378,7 @@ class MappedSQLSource(Source):
         statement can read (:func:`adapters.pagewith.key_compares`)."""
         if not children or not self._combining:
             return []
-        chosen: dict[int, tuple[CompiledPart, ColumnElement[Any]]] = {}
+        chosen: dict[int, _ChildPart] = {}
         for request in children:
             for compiled in self._parts_for(request):
                 relation = pagewith.key_compares(case, compiled, request.field)
