@@ -35,7 +35,14 @@ from typing import TypeVar
 from hub.linkage.blocking import PASSES, Ints, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord, forget_names
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
+from hub.linkage.scoring import (
+    LINK_THRESHOLD,
+    REVIEW_THRESHOLD,
+    NameFrequencies,
+    compare,
+    name_agreement,
+    vetoed,
+)
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -226,7 +233,9 @@ def _score(
     total = 0
     for i, j in pairs:
         total += 1
-        result = compare(records[i], records[j], names)
+        # Only links and possible links are kept: a pair that cannot reach review is not
+        # compared in full (``floor``; 40 % of the pairs of a million records).
+        result = compare(records[i], records[j], names, floor=REVIEW_THRESHOLD)
         if result.score >= LINK_THRESHOLD:
             scored.append((result.score, i, j, result.rule))
         elif result.score >= REVIEW_THRESHOLD:
@@ -445,8 +454,11 @@ def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[
     """The participants of two linked cases that are alike enough to link (score, i, j)."""
     proposals: list[tuple[float, int, int]] = []
     for i, j in pairs:
-        # The name decides first (cheap, and most participants of two cases differ):
-        # the same test as on the full comparison's similarity below.
+        # A veto first (a sex conflict: the victims and suspects of two cases), then the
+        # name (most participants of two cases differ): the same tests as the full
+        # comparison's below, cheapest first.
+        if vetoed(records[i], records[j]):
+            continue
         name = name_agreement(records[i], records[j])
         if name[1] < CASE_NAME_SIMILARITY:
             continue
