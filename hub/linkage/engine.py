@@ -489,13 +489,24 @@ def _collective_pass(
                     case_pairs.add(slots[x] * count + slots[y])
     width = len(records) + 1
     candidates = array("q")
+    # Each participant's (root, cluster size), once: a record takes part in every case pair
+    # of its case, and no cluster changes until the proposals are linked.
+    state: dict[int, tuple[int, int]] = {}
     for code in case_pairs:
         a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
             continue
-        right = [(j, *clusterer.root_and_size(j)) for j in b_members]
+        right = []
+        for j in b_members:
+            known = state.get(j)
+            if known is None:
+                known = state[j] = clusterer.root_and_size(j)
+            right.append((j, *known))
         for i in a_members:
-            root_i, size_i = clusterer.root_and_size(i)
+            known = state.get(i)
+            if known is None:
+                known = state[i] = clusterer.root_and_size(i)
+            root_i, size_i = known
             for j, root_j, size_j in right:
                 if only is not None and i not in only and j not in only:
                     continue
@@ -504,7 +515,7 @@ def _collective_pass(
                 if root_i == root_j or (size_i > 1 and size_j > 1):
                     continue
                 candidates.append(i * width + j if i < j else j * width + i)
-    del case_pairs, cases
+    del case_pairs, cases, state
     if workers is not None:
         shares = workers.shares
         found = workers.each(_proposals_share, [(candidates[k::shares],) for k in range(shares)])

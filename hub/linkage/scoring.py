@@ -125,6 +125,10 @@ ADDRESS_POINTS = {Agreement.SAME: 3.0, Agreement.SIMILAR: 0.5}
 REGION_POINTS = {Agreement.SAME_REGENCY: 1.5, Agreement.SAME_PROVINCE: 0.5, Agreement.DIFFERENT: -0.5}
 
 
+#: Names whose surplus :class:`NameFrequencies` remembers (then it starts again).
+_SURPLUS_KEPT = 131_072
+
+
 class NameFrequencies:
     """How common each name token is in this run, to weigh an exact name match.
 
@@ -146,12 +150,23 @@ class NameFrequencies:
         self._log_total = math.log2(self.total)
         #: bits of each token as written, worked out on first use
         self._bits: dict[str, float] = {}
+        #: :meth:`surplus` of each name met (every pair compared asks for one side's)
+        self._surplus: dict[tuple[str, ...], float] = {}
 
     def set_records(self, records: int) -> None:
         self.records = max(records, 1)
+        self._surplus.clear()
 
     def surplus(self, tokens: tuple[str, ...]) -> float:
         """Bits of a name beyond those needed to single it out among all records."""
+        found = self._surplus.get(tokens)
+        if found is None:
+            if len(self._surplus) >= _SURPLUS_KEPT:
+                self._surplus.clear()
+            found = self._surplus[tokens] = self._bits_of(tokens) - math.log2(self.records)
+        return found
+
+    def _bits_of(self, tokens: tuple[str, ...]) -> float:
         bits = 0.0
         known = self._bits
         for token in tokens:
@@ -161,7 +176,7 @@ class NameFrequencies:
             if more is None:
                 more = known[token] = self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
             bits += more
-        return bits - math.log2(self.records)
+        return bits
 
 
 def _rarity_points(surplus: float) -> float:
