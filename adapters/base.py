@@ -31,6 +31,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    ChildrenRequest,
     Dimension,
     Entity,
     PersonRole,
@@ -130,6 +131,32 @@ class Source(abc.ABC):
     @abc.abstractmethod
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         """Up to ``search.limit`` cases after ``search.after`` in ``search.order``."""
+
+    #: Whether :meth:`search_cases_with` reads a page and its cases' children in one round trip
+    #: (the engine then asks it for a page whose relations are selected; otherwise it asks
+    #: for the page, then for the relations of the cases it keeps).
+    combines_children: bool = False
+
+    async def search_cases_with(
+        self, search: CaseSearch, children: Sequence[ChildrenRequest]
+    ) -> tuple[list[CaseRecord], list[list[Record]]]:
+        """The page of :meth:`search_cases` and, per request in ``children``, the records of the
+        page's cases that :meth:`children` (or :meth:`children_in_roles`) would return.
+
+        By default exactly that, one call after the other; a source that can read them with
+        the page in one statement overrides it and sets :attr:`combines_children`.
+        """
+        cases = await self.search_cases(search)
+        keys = [case.key for case in cases]
+        found: list[list[Record]] = []
+        for request in children:
+            if not keys:
+                found.append([])
+            elif request.roles is None:
+                found.append(await self.children(request.entity, request.field, keys))
+            else:
+                found.append(await self.children_in_roles(request.entity, request.field, keys, request.roles))
+        return cases, found
 
     @abc.abstractmethod
     async def count_cases(self, filter: CaseFilter) -> int:

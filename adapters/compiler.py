@@ -737,7 +737,7 @@ class NarrowLayers:
         self.row_conditions = row_conditions
         self.dialect = dialect
         self._cuts: dict[frozenset[str], FromClause] = {}
-        self._fenced: dict[str, FromClause] = {}
+        self._fenced: dict[tuple[str, str | None], FromClause] = {}
 
     def render(self, columns: Sequence[ColumnElement[Any]], alias: str | None = None) -> FromClause:
         """``columns`` (labelled) over the part's rows, as one subquery."""
@@ -750,7 +750,7 @@ class NarrowLayers:
         typed = [sql_column(c.name, c.type) for c in inner.selected_columns]
         return text(rendered.replace(":", "\\:")).columns(*typed).subquery(alias or self.name)
 
-    def of_parents(self, relation: str) -> FromClause | None:
+    def of_parents(self, relation: str, within: str | None = None) -> FromClause | None:
         """The whole layer, only the rows whose relation column ``relation`` (``rel0``…) is one
         of the expanding parameter ``keys``, each value computed once per row.
 
@@ -762,10 +762,16 @@ class NarrowLayers:
         subquery whole (PostgreSQL flattens no subquery with an OFFSET). None on other
         databases (SQLite was not measured) and where the layer was built without a dialect
         (a hand-made part): use the plain layer.
+
+        ``within``: the keys are the values of this one-column SELECT of the same statement
+        (a page's keys, :mod:`adapters.pagewith`) instead of a parameter. It is read as
+        ``= ANY(ARRAY(...))``: computed once, then the relation column's index looks up each
+        key, as for a list of values (``IN (SELECT ...)`` is planned as a semi join, and
+        PostgreSQL chose a scan of the whole table for it).
         """
         if self.dialect is None or self.dialect.name != "postgresql" or relation not in self.columns:
             return None
-        found = self._fenced.get(relation)
+        found = self._fenced.get((relation, within))
         if found is None:
             raw = self.columns[relation].element  # the label's column on the part's tables
             inner = (
@@ -775,15 +781,17 @@ class NarrowLayers:
                 .offset(literal_column("0"))
             )
             rendered = str(inner.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
-            if rendered.count(_KEYS_MARK) != 1:  # never expected: fall back to the plain layer
+            if rendered.count(f"IN {_KEYS_MARK}") != 1:  # never expected: fall back to the plain layer
                 return None
             typed = [sql_column(c.name, c.type) for c in inner.selected_columns]
-            found = self._fenced[relation] = (
-                text(rendered.replace(":", "\\:").replace(_KEYS_MARK, ":keys"))
-                .bindparams(bindparam("keys", expanding=True, type_=raw.type))
-                .columns(*typed)
-                .subquery(self.name)
-            )
+            escaped = rendered.replace(":", "\\:")
+            if within is None:
+                fenced = text(escaped.replace(_KEYS_MARK, ":keys")).bindparams(
+                    bindparam("keys", expanding=True, type_=raw.type)
+                )
+            else:
+                fenced = text(escaped.replace(f"IN {_KEYS_MARK}", f"= ANY(ARRAY({within}))"))
+            found = self._fenced[(relation, within)] = fenced.columns(*typed).subquery(self.name)
         return found
 
     def cut(self, names: frozenset[str]) -> FromClause:

@@ -59,6 +59,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause, ColumnElement, Select
 from sqlalchemy.types import Date
 
+from adapters import pagewith
 from adapters.compiler import CompiledPart
 from adapters.narrow import function_of_raw, narrowed
 from adapters.sqldates import ISO, UNIX, canonical_format
@@ -301,6 +302,7 @@ class DateWalk:
         descending: bool,
         after_day: date | None,
         counted: list[ColumnElement[bool]] | None = None,
+        numbered: bool = False,
     ) -> Select[Any]:
         """The rows of one phase's page (``dated`` or ``undated``) in the canonical order.
 
@@ -323,7 +325,7 @@ class DateWalk:
             if phase == "dated"
             else undated_keys(cut.part, raw, self.day_of, moved, descending)
         )
-        return _rows_of(part, keys, descending)
+        return _rows_of(part, keys, descending, numbered)
 
 
 def _fences(part: CompiledPart) -> bool:
@@ -359,15 +361,17 @@ def _mover(part: CompiledPart, fenced: Any) -> Callable[[Any], Any]:
     return lambda e: visitors.replacement_traverse(e, {}, move)
 
 
-def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool) -> Select[Any]:
-    """The full rows of a page's keys, in the canonical (day, key) order."""
+def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool, numbered: bool = False) -> Select[Any]:
+    """The full rows of a page's keys, in the canonical (day, key) order; ``numbered``: with
+    each row's place in it (:func:`adapters.pagewith.numbered`)."""
     assert part.date_expr is not None
     order = (
         (part.date_expr.desc().nulls_last(), part.key_column.desc())
         if descending
         else (part.date_expr.asc().nulls_first(), part.key_column.asc())
     )
-    return part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+    rows = part.select.where(part.key_column.in_(keys.scalar_subquery())).order_by(*order)
+    return pagewith.numbered(rows, order) if numbered else rows
 
 
 def materialized(statement: Select[Any], name: str) -> Any:
@@ -445,6 +449,7 @@ class CountedDays:
         descending: bool,
         after_day: date | None,
         counted: list[ColumnElement[bool]] | None = None,
+        numbered: bool = False,
     ) -> Select[Any]:
         """The rows of one phase's page (``dated`` or ``undated``) in the canonical order.
 
@@ -459,7 +464,7 @@ class CountedDays:
             keys = self.dated_keys(cut.part, raw, narrowing_cut, counted_cut, descending, after_day)
         else:
             keys = undated_keys(cut.part, raw, self.day_of, narrowing_cut, descending)
-        return _rows_of(part, keys, descending)
+        return _rows_of(part, keys, descending, numbered)
 
     def dated_keys(
         self,

@@ -78,6 +78,32 @@ def of_parents(part: CompiledPart, relation: ColumnElement[Any]) -> Select[Any]:
     return select(*columns).select_from(fenced).order_by(fenced.c.k)
 
 
+def of_parents_within(
+    part: CompiledPart, relation: ColumnElement[Any], keys: Select[Any], keys_sql: str
+) -> tuple[Select[Any], ColumnElement[Any]]:
+    """``part``'s rows whose ``relation`` column is one of ``keys``, a one-column SELECT of the
+    same statement (a page's keys: :mod:`adapters.pagewith`), unordered, and the column that
+    orders them as :func:`of_parents` does (the part's key).
+
+    Over the layer's fenced copy where there is one (the keys then come from ``keys_sql``,
+    ``keys`` written as text: :meth:`~adapters.compiler.NarrowLayers.of_parents`).
+    """
+    layer, narrow = part.from_clause, part.narrow
+    fenced = (
+        narrow.of_parents(relation.name, keys_sql)
+        if narrow is not None and isinstance(relation, ColumnClause) and _on(relation, layer)
+        else None
+    )
+    if fenced is None:
+        return part.select.where(relation.in_(keys)), part.key_column
+
+    def move(node: Any) -> Any:
+        return fenced.c[node.name] if _on(node, layer) else None
+
+    columns = [visitors.replacement_traverse(c, {}, move) for c in part.select.selected_columns]
+    return select(*columns).select_from(fenced), fenced.c.k
+
+
 def function_of_raw(
     part: CompiledPart, expression: ColumnElement[Any], raws: Sequence[ColumnElement[Any]]
 ) -> Callable[[Sequence[ColumnElement[Any]]], ColumnElement[Any]] | None:

@@ -20,9 +20,11 @@ a field's one definition (:mod:`adapters.values`) — and the data-quality repor
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
-from adapters import datewalk, filters, predicates, rawgroups, sql_facts, sqldates, sqlnames, statistics
-from adapters.base import Capabilities, Health, Source, SourceError
+from adapters import (
+    datewalk,
+    filters,
+    pagewith,
+    predicates,
+    rawgroups,
+    sql_facts,
+    sqldates,
+    sqlnames,
+    statistics,
+)
+from adapters.base import Capabilities, Health, Source, SourceError, SourceTimeout
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
@@ -48,6 +60,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    ChildrenRequest,
     Dimension,
     Entity,
     PersonRole,
@@ -56,6 +69,8 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from hub.vocabulary.relations import LINK_FIELDS
+
+log = logging.getLogger("tppo_hub.adapters.sql")
 
 #: Statistics requests whose statements an open source keeps built (a dashboard's handful of
 #: shapes, with room for filters; each is a few statement trees).
@@ -89,6 +104,11 @@ class MappedSQLSource(Source):
         #: and count), built once with bound parameters: SQLAlchemy then reuses their cache key
         #: and compiled form instead of rebuilding both on every request (issue 13).
         self._statements: dict[tuple[Any, ...], Select[Any]] = {}
+        #: Fixed-shape pages with their cases' children (:mod:`adapters.pagewith`), by page shape
+        #: and relations; None where the statement cannot be combined.
+        self._combined_pages: dict[tuple[Any, ...], pagewith.CombinedPage | None] = {}
+        #: False once the database refused a combined statement: relations in their own statements.
+        self._combining = True
         #: How pages find their cases without computing every case's report date: the
         #: index walk of an ISO text or Unix date, else counts per distinct raw value
         #: (:mod:`adapters.datewalk`; probed at open). None: the canonical order, row by row.
@@ -252,6 +272,8 @@ class MappedSQLSource(Source):
     def unsupported(self, filter: CaseFilter) -> set[str]:
         return predicates.unsupported_fields(self.mapping, filter)
 
+    combines_children = True
+
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         """A page in (report date, key) order after the keyset position.
 
@@ -259,6 +281,19 @@ class MappedSQLSource(Source):
         :class:`adapters.keyset.CaseOrder` (where undated cases go, and why a DATE column is
         ordered by itself).
         """
+        cases, _ = await self._search(search, ())
+        return cases
+
+    async def search_cases_with(
+        self, search: CaseSearch, children: Sequence[ChildrenRequest]
+    ) -> tuple[list[CaseRecord], list[list[Record]]]:
+        """The page and its cases' children, read with the page's statement where the relation
+        allows it (:mod:`adapters.pagewith`), in statements of their own otherwise."""
+        return await self._search(search, children)
+
+    async def _search(
+        self, search: CaseSearch, children: Sequence[ChildrenRequest]
+    ) -> tuple[list[CaseRecord], list[list[Record]]]:
         source = self.compiled
         part = source.case_part()
         key = part.key_column
@@ -267,12 +302,14 @@ class MappedSQLSource(Source):
         filtering = list(narrowing)
         if search.after is not None:
             narrowing.append(keyset.after(search.after))
+        with_page = self._read_with_page(part, children)
         if self._walk is not None:
-            return await self._walked_page(part, self._walk, narrowing, filtering, search)
+            cases, read = await self._walked_page(part, self._walk, narrowing, filtering, search, with_page)
+            return cases, await self._children_of_page(cases, children, read)
         order = keyset.order_by()
         descending = keyset.descending
 
-        def build() -> Select[Any]:
+        def build(numbered: bool = False) -> Select[Any]:
             # Two steps in one statement: pick the page's keys by the cheap sort columns first,
             # then compute the full row (correlated subqueries for stages and multi-valued
             # codes) for those rows only — not for every row the database has to sort.
@@ -285,12 +322,13 @@ class MappedSQLSource(Source):
                 .order_by(*cut.expressions[: len(order)])
                 .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
             )
-            return part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
+            rows = part.select.where(key.in_(page_keys.scalar_subquery())).order_by(*order)
+            return pagewith.numbered(rows, order) if numbered else rows
 
         # The first page without a filter (a portal's landing page) has one shape per order.
-        stmt = build() if narrowing else self._statement(("page", descending), build)
-        rows = await self.fetch(stmt, {"page_limit": search.limit})
-        return self.read(part, rows)  # type: ignore[return-value]
+        shape = None if narrowing else ("page", descending)
+        cases, read = await self._page_rows(part, shape, build, {"page_limit": search.limit}, with_page)
+        return cases, await self._children_of_page(cases, children, read)
 
     async def _walked_page(
         self,
@@ -299,12 +337,14 @@ class MappedSQLSource(Source):
         narrowing: list[ColumnElement[bool]],
         filtering: list[ColumnElement[bool]],
         search: CaseSearch,
-    ) -> list[CaseRecord]:
+        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
         Descending: dated cases, then the undated ones; ascending, the other way round. A
         cursor after an undated case continues in the undated phase (descending: nothing
-        dated is left) or starts the dated phase from its beginning (ascending).
+        dated is left) or starts the dated phase from its beginning (ascending). Children
+        asked for with the page come with the first phase's statement.
         """
         assert part.date_expr is not None
         descending = search.order is SortOrder.DESC
@@ -317,18 +357,113 @@ class MappedSQLSource(Source):
             phases = ("dated",) if after_day is not None else ("undated", "dated")
         fixed = not narrowing
         records: list[CaseRecord] = []
-        for phase in phases:
+        first_read: _ReadWithPage | None = None
+        for i, phase in enumerate(phases):
             wanted = search.limit - len(records)
             if wanted <= 0:
                 break
 
-            def build(phase: str = phase) -> Select[Any]:
-                return walk.page(part, phase, narrowing, descending, after_day, filtering)
+            def build(numbered: bool = False, phase: str = phase) -> Select[Any]:
+                return walk.page(part, phase, narrowing, descending, after_day, filtering, numbered=numbered)
 
-            stmt = self._statement(("walk", phase, descending), build) if fixed else build()
-            rows = await self.fetch(stmt, {"page_limit": wanted, "page_offset": wanted - 1})
-            records.extend(self.read(part, rows))  # type: ignore[arg-type]
-        return records
+            shape = ("walk", phase, descending) if fixed else None
+            params = {"page_limit": wanted, "page_offset": wanted - 1}
+            found, read = await self._page_rows(part, shape, build, params, with_page if i == 0 else [])
+            records.extend(found)
+            first_read = read if i == 0 else first_read
+        return records, first_read
+
+    def _read_with_page(
+        self, case: CompiledPart, children: Sequence[ChildrenRequest]
+    ) -> list[tuple[CompiledPart, ColumnElement[Any]]]:
+        """The child parts (and their case-key columns) of ``children`` that the page's own
+        statement can read (:func:`adapters.pagewith.key_compares`)."""
+        if not children or not self._combining:
+            return []
+        chosen: dict[int, tuple[CompiledPart, ColumnElement[Any]]] = {}
+        for request in children:
+            for compiled in self._parts_for(request):
+                relation = pagewith.key_compares(case, compiled, request.field)
+                if relation is not None:
+                    chosen.setdefault(id(relation), (compiled, relation))
+        return list(chosen.values())
+
+    def _parts_for(self, request: ChildrenRequest) -> list[CompiledPart]:
+        parts = self.compiled.parts_of(request.entity)
+        return parts if request.roles is None else [p for p in parts if _may_hold(p, request.roles)]
+
+    async def _page_rows(
+        self,
+        part: CompiledPart,
+        shape: tuple[Any, ...] | None,
+        build: Callable[..., Select[Any]],
+        parameters: Mapping[str, Any],
+        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
+        """One page statement's cases (``shape``: a fixed shape, built once), with the children
+        of ``with_page`` read in the same statement where the database takes it."""
+        combined = self._combined(part, shape, build, with_page) if with_page and self._combining else None
+        if combined is not None:
+            try:
+                rows = await self.fetch(combined.statement, parameters)
+            except SourceTimeout:
+                raise
+            except SourceError as exc:
+                # Refused by the database (a server without MATERIALIZED, a type its UNION
+                # cannot match): from now on this source reads relations in their own statements.
+                self._combining = False
+                log.warning(
+                    "source %s: pages and their relations are read separately from now on (%s)",
+                    self.name,
+                    type(exc).__name__,
+                )
+            else:
+                page_rows, child_rows = combined.split(rows)
+                cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
+                branches = zip(with_page, combined.branches, child_rows, strict=True)
+                found = {
+                    id(relation): self.read(branch.part, part_rows)
+                    for (_, relation), branch, part_rows in branches
+                }
+                return cases, _ReadWithPage(frozenset(c.key for c in cases), found)
+        stmt = build() if shape is None else self._statement(shape, build)
+        rows = await self.fetch(stmt, parameters)
+        return self.read(part, rows), None  # type: ignore[return-value]
+
+    def _combined(
+        self,
+        part: CompiledPart,
+        shape: tuple[Any, ...] | None,
+        build: Callable[..., Select[Any]],
+        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+    ) -> pagewith.CombinedPage | None:
+        """The page statement with ``with_page`` (built once for a fixed ``shape``)."""
+        if shape is None:
+            return pagewith.combine(build(numbered=True), part, with_page)
+        key = (shape, tuple(id(relation) for _, relation in with_page))
+        if key not in self._combined_pages:
+            self._combined_pages[key] = pagewith.combine(build(numbered=True), part, with_page)
+        return self._combined_pages[key]
+
+    async def _children_of_page(
+        self, cases: list[CaseRecord], children: Sequence[ChildrenRequest], read: _ReadWithPage | None
+    ) -> list[list[Record]]:
+        """Per request, what :meth:`children` gives for the page's cases: the rows read with
+        the page, and the rest (other parts, cases of a later phase) in their own statements."""
+        keys = [case.key for case in cases]
+        answers: list[list[Record]] = []
+        for request in children:
+            records: list[Record] = []
+            for compiled in self._parts_for(request):
+                relation = compiled.relation_columns.get(request.field)
+                done = read.found.get(id(relation[0])) if read is not None and relation is not None else None
+                rest = keys if done is None or read is None else [k for k in keys if k not in read.keys]
+                if done is not None:
+                    records.extend(done)
+                if rest:
+                    records.extend(await self._children([compiled], request.field, rest))
+            answers.append(records)
+        return answers
 
     async def count_cases(self, filter: CaseFilter) -> int:
         source = self.compiled
@@ -476,6 +611,15 @@ class MappedSQLSource(Source):
             return None
         times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadWithPage:
+    """Children read with a page statement: whose cases (``keys``) and, per relation column
+    (by id), that part's records for them."""
+
+    keys: frozenset[str]
+    found: dict[int, list[Record]]
 
 
 def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:

@@ -41,6 +41,12 @@ async def _expand(
     info: Info, entity: Entity, type_name: str, nodes: list[Linked], selections: Any, *, at_once: bool = False
 ) -> None:
     include = selection.include_tree(selections, type_name)
+    await _expand_included(info, entity, nodes, include, at_once=at_once)
+
+
+async def _expand_included(
+    info: Info, entity: Entity, nodes: list[Linked], include: Any, *, at_once: bool = False
+) -> None:
     # persons.expand = Federation.expand + the linked Person of person records (PersonRecord.person).
     federation, linkage = _federation(info), info.context.linkage
     await persons.expand(info.context.scope, federation, linkage, entity, nodes, include, at_once=at_once)
@@ -138,11 +144,12 @@ class CaseQueries:
         # The count runs beside the page and its relations, and is awaited last.
         counting = asyncio.ensure_future(federation.count_cases(scope, engine_filter)) if want_total else None
         try:
-            page = await federation.cases(scope, engine_filter, engine_order, size, position)
+            # The relations the page's cases select: a source may read them with the page.
+            include = selection.include_tree(selection.child(selections, "edges", "node"), "Case")
+            page = await federation.cases(scope, engine_filter, engine_order, size, position, include)
             items = page.items[::-1] if backwards else page.items
-            node_selections = selection.child(selections, "edges", "node")
             # A page is the only resolver of its level: its relations' keys are all here.
-            await _expand(info, Entity.CASE, "Case", items, node_selections, at_once=True)
+            await _expand_included(info, Entity.CASE, items, include, at_once=True)
             total = federation.total(page, await counting) if counting is not None else None
         finally:
             if counting is not None:

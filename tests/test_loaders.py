@@ -142,3 +142,26 @@ async def test_callers_without_every_key_still_share_one_batch() -> None:
     answers = await asyncio.gather(*(load_all(loader, [k]) for k in range(1, 41)))
     assert answers == [[k * k] for k in range(1, 41)]
     assert calls == [list(range(1, 41))]
+
+
+async def test_primed_keys_are_answered_without_the_loader_or_a_wait() -> None:
+    """A page's relations read with the page are primed; expanding them asks nothing more."""
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    for key in (1, 2, 3):
+        loader.prime(key, -key)  # what the page's statement answered (not what batch computes)
+    tasks_before = len(asyncio.all_tasks())
+    assert await load_all(loader, [3, 1, 3], at_once=True) == [-3, -1, -3]
+    assert calls == [] and len(asyncio.all_tasks()) == tasks_before
+    assert await load_all(loader, [1, 4], at_once=True) == [-1, 16]  # one unknown: via the loader
+    assert calls == [[4]]
+
+
+async def test_a_primed_failure_is_raised_through_the_loader() -> None:
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    loader.prime(1, 1)
+    loader.prime(2, ValueError("no 2"))
+    with pytest.raises(ValueError, match="no 2"):
+        await load_all(loader, [1, 2], at_once=True)
+    assert calls == []

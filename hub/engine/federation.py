@@ -32,6 +32,7 @@ from hub.engine.gathering import gather_all
 from hub.engine.ids import GlobalId
 from hub.engine.loaders import Loaders, load_all
 from hub.engine.metrics import HubMetrics
+from hub.engine.rowrule import without_hidden
 from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
 from hub.engine.sources import RegisteredSource, SourceRegistry, SourceState
 from hub.linkage.counting import DoubleCounting, deduplicate, persons_by_cell
@@ -40,6 +41,7 @@ from hub.vocabulary.model import (
     CaseFilter,
     CaseRecord,
     CaseSearch,
+    ChildrenRequest,
     Entity,
     Keyset,
     Measure,
@@ -278,23 +280,31 @@ class Federation:
         order: SortOrder,
         first: int,
         after: Keyset | None,
+        include: Include | None = None,
     ) -> CasePage:
         """A page of cases merged across sources in (report date, source, key) order.
 
         The total is asked for separately (:meth:`count_cases`), so a caller can start it
         beside the page and await it last: a COUNT reads every matching case, a page only
         the first ones, and the page's relations need not wait for the count (issue 13).
+
+        ``include``: the relations the caller will expand on the page (:meth:`expand`). When
+        one source answers the page and can read its cases' children with it
+        (:attr:`~adapters.base.Source.combines_children`), they come in the page's own round
+        trip and are primed into the request's loaders, so the expansion finds them there.
+        With several sources the page keeps only some of each source's cases, and the
+        relations are read afterwards for the kept ones.
         """
-        if order.by_agency:
-            return await self._cases_by_agency(ctx, filter, order, first, after)
-
-        async def work(source: Source) -> list[CaseRecord] | None:
-            seen = _as_seen(ctx, source, filter)
-            return await source.search_cases(
-                CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
-            )
-
         entries = self.sources_for(ctx, filter)
+        wanted = self._children_with_page(entries, include)
+        if order.by_agency:
+            return await self._cases_by_agency(ctx, filter, order, first, after, entries, wanted)
+
+        def search(source: Source) -> CaseSearch:
+            seen = _as_seen(ctx, source, filter)
+            return CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
+
+        work = self._page_work(ctx, search, wanted)
         results = await gather_all([self.call(ctx, e, work, None) for e in entries])
         streams = [records for records in results if records is not None]
         descending = order is SortOrder.DESC
@@ -326,6 +336,8 @@ class Federation:
         order: SortOrder,
         first: int,
         after: Keyset | None,
+        chosen: list[RegisteredSource],
+        wanted: list[ChildrenRequest],
     ) -> CasePage:
         """Cases agency by agency (by agency code, then source name), newest first within each.
 
@@ -333,7 +345,7 @@ class Federation:
         the sources after it start from their newest case, and those before it are done.
         """
         entries = sorted(
-            self.sources_for(ctx, filter),
+            chosen,
             key=lambda e: (e.source.agency.code if e.source else "", e.name),
             reverse=order is SortOrder.AGENCY_DESC,
         )
@@ -345,12 +357,16 @@ class Federation:
         def work_for(position: int) -> Callable[[Source], Awaitable[list[CaseRecord] | None]]:
             continuing = after if position == start and after is not None else None
 
+            def search(source: Source) -> CaseSearch:
+                seen = _as_seen(ctx, source, filter)
+                return CaseSearch(filter=seen, order=SortOrder.DESC, after=continuing, limit=first + 1)
+
+            page = self._page_work(ctx, search, wanted)
+
             async def work(source: Source) -> list[CaseRecord] | None:
                 if position < start:
                     return []  # before the cursor's source: done
-                seen = _as_seen(ctx, source, filter)
-                search = CaseSearch(filter=seen, order=SortOrder.DESC, after=continuing, limit=first + 1)
-                return await source.search_cases(search)
+                return await page(source)
 
             return work
 
@@ -358,6 +374,44 @@ class Federation:
         results = await gather_all(calls)
         items = [record for records in results if records is not None for record in records][: first + 1]
         return _page(items, first, entries, results)
+
+    @staticmethod
+    def _children_with_page(
+        entries: list[RegisteredSource], include: Include | None
+    ) -> list[ChildrenRequest]:
+        """The case relations of ``include`` to read with the page: only when one source answers
+        it and combines them (:meth:`cases`), and only the relations that source holds."""
+        if not include or len(entries) != 1:
+            return []
+        source = entries[0].source
+        if source is None or not source.combines_children:
+            return []
+        return [
+            ChildrenRequest(relation.target, relation.via, relation.roles)
+            for relation, _ in merged_relations(Entity.CASE, include).values()
+            if relation.many and source.supports(relation.target, relation.via)
+        ]
+
+    @staticmethod
+    def _page_work(
+        ctx: RequestContext, search: Callable[[Source], CaseSearch], wanted: list[ChildrenRequest]
+    ) -> Callable[[Source], Awaitable[list[CaseRecord] | None]]:
+        """A source's page call; with ``wanted``, the page's children read with it pass the row
+        rule and are primed into the request's loaders (:meth:`Loaders.prime_children`)."""
+
+        async def work(source: Source) -> list[CaseRecord] | None:
+            if not wanted:
+                return await source.search_cases(search(source))
+            cases, found = await source.search_cases_with(search(source), wanted)
+            assert ctx.loaders is not None
+            hidden = ctx.hidden_roles(source.name)
+            keys = [case.key for case in cases]
+            for request, records in zip(wanted, found, strict=True):
+                kept = await without_hidden(source, records, hidden)
+                ctx.loaders.prime_children(request, source.name, keys, kept)
+            return cases
+
+        return work
 
     # --- statistics ---------------------------------------------------------------------------
 
@@ -521,18 +575,7 @@ class Federation:
         """
         if not nodes or not include:
             return
-        merged: dict[str, tuple[Relation, dict[str, Any]]] = {}
-        for name, sub in include.items():
-            relation = RELATIONS[(entity, name)]
-            into = relation.into or name
-            if into in merged:
-                before, below = merged[into]
-                roles = (
-                    None if before.roles is None or relation.roles is None else before.roles | relation.roles
-                )
-                merged[into] = (replace(before, roles=roles), _merged(below, sub))
-            else:
-                merged[into] = (relation, _merged({}, sub))
+        merged = merged_relations(entity, include)
         await asyncio.gather(
             *(self._expand_one(ctx, nodes, name, rel, sub, at_once) for name, (rel, sub) in merged.items())
         )
@@ -569,6 +612,23 @@ class Federation:
                     node.links[name] = child
                     loaded.append(child)
         await self.expand(ctx, relation.target, loaded, include, at_once=at_once)
+
+
+def merged_relations(entity: Entity, include: Include) -> dict[str, tuple[Relation, dict[str, Any]]]:
+    """The relations ``include`` names on ``entity``, by the name they are attached under:
+    relations attached under one name (``victims`` and ``perpetrators`` as ``participants``)
+    become one, for the union of their roles, with their sub-includes merged."""
+    merged: dict[str, tuple[Relation, dict[str, Any]]] = {}
+    for name, sub in include.items():
+        relation = RELATIONS[(entity, name)]
+        into = relation.into or name
+        if into in merged:
+            before, below = merged[into]
+            roles = None if before.roles is None or relation.roles is None else before.roles | relation.roles
+            merged[into] = (replace(before, roles=roles), _merged(below, sub))
+        else:
+            merged[into] = (relation, _merged({}, sub))
+    return merged
 
 
 def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from aiodataloader import DataLoader
 
 from hub.engine.gathering import gather_all
 from hub.engine.rowrule import without_hidden
-from hub.vocabulary.model import Entity, PersonRole, Record
+from hub.vocabulary.model import ChildrenRequest, Entity, PersonRole, Record
 
 if TYPE_CHECKING:
     from hub.engine.federation import Federation
@@ -64,6 +64,9 @@ async def load_all(loader: DataLoader, keys: Sequence[Any], *, at_once: bool = F
         unique = list(dict.fromkeys(keys))
         if len(unique) <= (loader.max_batch_size or len(unique)) and loader.cached.keys().isdisjoint(unique):
             return await _batch_now(loader, unique, keys)
+        known = _known(loader, unique)
+        if known is not None:  # every key answered already (primed with its page): no wait
+            return [known[key] for key in keys]
     futures = [loader.load(key) for key in keys]
     results = []
     for i, future in enumerate(futures):
@@ -74,6 +77,18 @@ async def load_all(loader: DataLoader, keys: Sequence[Any], *, at_once: bool = F
                 other.add_done_callback(_retrieve)
             raise
     return results
+
+
+def _known(loader: BatchLoader, keys: list[Any]) -> dict[Any, Any] | None:
+    """The values of ``keys`` when the loader holds every one of them resolved (primed, or
+    loaded earlier in the request) and none failed; None otherwise (then the loader answers)."""
+    found = {}
+    for key in keys:
+        future = loader.cached.get(key)
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return None
+        found[key] = future.result()
+    return found
 
 
 async def _batch_now(loader: BatchLoader, unique: list[Any], keys: Sequence[Any]) -> list[Any]:
@@ -134,15 +149,29 @@ class Loaders:
 
             async def batch(keys: list[LoaderKey]) -> list[list[Record]]:
                 found = await self._per_source(keys, ask, relation=(entity, field))
-                if roles is not None:
-                    found = [r for r in found if roles.intersection(getattr(r, "roles", ()))]
-                grouped: dict[LoaderKey, list[Record]] = defaultdict(list)
-                for record in found:
-                    grouped[(record.source, getattr(record, field))].append(record)
-                return [grouped.get(k, []) for k in keys]
+                return _children_of(keys, found, field, roles)
 
             loader = self._children[(entity, field, roles)] = BatchLoader(batch, max_batch_size=MAX_BATCH)
         return loader
+
+    def prime_children(
+        self,
+        request: ChildrenRequest,
+        source: str,
+        parent_keys: Sequence[str],
+        found: Sequence[Record],
+    ) -> None:
+        """Tell the children loader of ``request`` what ``source`` answered for ``parent_keys``
+        (read with their page, past the row rule), as its batch would have: the same records,
+        kept and grouped the same way, every parent primed (one without children with none).
+
+        A later load of one of these parents in the request is answered from the loader's cache
+        without asking the source again; keys the loader already holds keep their value.
+        """
+        loader = self.children(request.entity, request.field, request.roles)
+        keys = [(source, key) for key in dict.fromkeys(parent_keys)]
+        for key, children in zip(keys, _children_of(keys, found, request.field, request.roles), strict=True):
+            loader.prime(key, children)
 
     async def _per_source(
         self,
@@ -168,3 +197,16 @@ class Loaders:
             calls.append(self._federation.call(self._ctx, entry, visible, default=[]))
         results = await gather_all(calls)
         return [record for batch in results for record in batch]
+
+
+def _children_of(
+    keys: Sequence[LoaderKey], found: Sequence[Record], field: str, roles: frozenset[PersonRole] | None
+) -> list[list[Record]]:
+    """Per parent key, its records among ``found`` (whose ``field`` names it), in their order;
+    with ``roles``, only the person records holding one of them."""
+    if roles is not None:
+        found = [r for r in found if roles.intersection(getattr(r, "roles", ()))]
+    grouped: dict[LoaderKey, list[Record]] = defaultdict(list)
+    for record in found:
+        grouped[(record.source, getattr(record, field))].append(record)
+    return [grouped.get(k, []) for k in keys]

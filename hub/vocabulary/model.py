@@ -695,3 +695,14 @@ class CaseSearch:
     order: SortOrder = SortOrder.DESC
     after: Keyset | None = None
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenRequest:
+    """The records of ``entity`` whose ``field`` is the key of a case on the page (its
+    participants, its services): what :meth:`adapters.base.Source.search_cases_with` reads
+    with the page. ``roles``: only person records that may hold one of them are needed."""
+
+    entity: Entity
+    field: str
+    roles: frozenset[PersonRole] | None = None

@@ -1,0 +1,152 @@
+"""A page of cases and its cases' children in one statement (issue 13).
+
+A portal page lists cases with their victims and services. Read relation by relation, that is
+three statements in two round trips: the page, then the relations of the page's keys. Here the
+relations come with the page, in one statement::
+
+    WITH tppo_hub__page AS MATERIALIZED (<the page; each row numbered in the page's order>)
+    SELECT 0, ord, <page columns>, NULL ..., NULL ...            FROM tppo_hub__page
+    UNION ALL
+    SELECT 1, row_number() OVER (ORDER BY <key>), NULL ..., <victim columns>, NULL ...
+      FROM <the victims' value layer> WHERE <case key> = ANY(ARRAY(SELECT c0 FROM tppo_hub__page))
+    UNION ALL
+    SELECT 2, ...  <services>
+
+What stays the same, by construction: each branch is the SELECT its own statement would run
+(the page's, :func:`adapters.narrow.of_parents`'s for a relation), so every value is the same
+expression of the value layer, and each branch's rows are read by the same record builder from
+the same columns. The other branches' columns are NULLs cast to their types (a UNION has one type
+per column, and PostgreSQL types an untyped NULL column as text). The branch number and the row
+number say which rows are whose and in which order: the page in its own order, a relation's rows
+in key order, as their own statements give them.
+
+Only relations whose key compares with the case key in SQL as the hub compares record keys are
+read this way (both integer, or both text, no key prefix); anything else is read in a statement
+of its own, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, Select, cast, func, literal_column, null, select, union_all
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import NullType
+
+from adapters.compiler import CompiledPart
+from adapters.narrow import of_parents_within
+
+#: The page's rows inside the combined statement (an unusual name: it shadows any table so named).
+PAGE_CTE = "tppo_hub__page"
+#: The page statement's column holding each row's place in the page's order.
+ORDER_COLUMN = "tppo_hub__ord"
+
+Row = Sequence[Any]
+
+
+def numbered(page: Select[Any], order: Sequence[ColumnElement[Any]]) -> Select[Any]:
+    """``page`` (ordered by ``order``) with each row's place in that order as a last column."""
+    return page.add_columns(func.row_number().over(order_by=list(order)).label(ORDER_COLUMN))
+
+
+def key_compares(case: CompiledPart, child: CompiledPart, field: str) -> ColumnElement[Any] | None:
+    """The column of ``child`` holding a case key (``field``), if its values equal the case key
+    column's in SQL exactly when the record keys they become are equal in the hub.
+
+    That holds when the case part has a key of its own and no prefix, and the child's column
+    is read with the same converter (integers as integers, text as text, no prefix) from a
+    column of the same kind. None otherwise: that relation is read in its own statement.
+    """
+    relation = child.relation_columns.get(field)
+    if relation is None or case.prefix or not case.part.key:
+        return None
+    column, convert = relation
+    if convert is not case.key_to_db or convert not in (int, str):
+        return None
+    kinds = {getattr(c, "type", NullType())._type_affinity for c in (column, case.key_column)}
+    if len(kinds) != 1 or NullType in kinds:
+        return None
+    return column
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A child part read with the page: where its columns are in a combined row."""
+
+    part: CompiledPart
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedPage:
+    """The combined statement and how to split its rows into the page's and each branch's."""
+
+    statement: Select[Any]
+    page_stop: int
+    branches: tuple[Branch, ...]
+
+    def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]]]:
+        """The page's rows and each branch's, each in its own statement's order, as rows of
+        their own SELECTs (the same columns in the same places)."""
+        numbered_rows: list[list[tuple[int, Row]]] = [[] for _ in range(len(self.branches) + 1)]
+        spans = [(2, self.page_stop), *((b.start, b.stop) for b in self.branches)]
+        for row in rows:
+            which = row[0]
+            start, stop = spans[which]
+            numbered_rows[which].append((row[1], tuple(row[start:stop])))
+        ordered = [[r for _, r in sorted(part, key=_first)] for part in numbered_rows]
+        return ordered[0], ordered[1:]
+
+
+def _first(item: tuple[int, Row]) -> int:
+    return item[0]
+
+
+def combine(
+    page: Select[Any], case: CompiledPart, children: Sequence[tuple[CompiledPart, ColumnElement[Any]]]
+) -> CombinedPage | None:
+    """The page (from :func:`numbered`) and the rows of ``children`` (each a part and its column
+    holding the case key, from :func:`key_compares`) whose case is on the page, in one statement.
+
+    None when a column's type is unknown (its NULLs could not be typed for the UNION).
+    """
+    cte = page.cte(PAGE_CTE).prefix_with("MATERIALIZED")
+    page_columns = [c for c in cte.c if c.name != ORDER_COLUMN]
+    page_keys = select(cte.c[page_columns[0].name])
+    keys_sql = f"SELECT {page_columns[0].name} FROM {PAGE_CTE}"
+    blocks: list[list[ColumnElement[Any]]] = [page_columns]
+    selects: list[tuple[Select[Any], ColumnElement[Any]]] = []
+    for part, relation in children:
+        stmt, key = of_parents_within(part, relation, page_keys, keys_sql)
+        selects.append((stmt, key))
+        blocks.append(list(stmt.selected_columns))
+    nulls = [[_typed_null(c) for c in block] for block in blocks]
+    if any(n is None for block in nulls for n in block):
+        return None
+
+    def row(which: int, order: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+        columns: list[ColumnElement[Any]] = [literal_column(str(which), Integer), order]
+        for i, block in enumerate(blocks):
+            columns.extend(block if i == which else nulls[i])  # type: ignore[arg-type]
+        return [c.label(f"x{j}") for j, c in enumerate(columns)]
+
+    branches_sql = [select(*row(0, cte.c[ORDER_COLUMN])).select_from(cte)]
+    for which, (stmt, key) in enumerate(selects, start=1):
+        numbered_rows = row(which, func.row_number().over(order_by=key))
+        branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))
+    statement = select(*union_all(*branches_sql).subquery("tppo_hub__rows").c)
+    stops = [2]
+    for block in blocks:
+        stops.append(stops[-1] + len(block))
+    branches = tuple(Branch(part, stops[i], stops[i + 1]) for i, (part, _) in enumerate(children, start=1))
+    return CombinedPage(statement, stops[1], branches)
+
+
+def _typed_null(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    kind = getattr(column, "type", None)
+    if kind is None or isinstance(kind, NullType):
+        return None
+    return cast(null(), kind)
