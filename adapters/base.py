@@ -132,9 +132,9 @@ class Source(abc.ABC):
     async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
         """Up to ``search.limit`` cases after ``search.after`` in ``search.order``."""
 
-    #: Whether :meth:`search_cases_with` reads a page and its cases' children in one round trip
-    #: (the engine then asks it for a page whose relations are selected; otherwise it asks
-    #: for the page, then for the relations of the cases it keeps).
+    #: Whether :meth:`search_cases_with` reads a page and its cases' children in one round trip,
+    #: and :meth:`children_together` several relations in one (the engine then asks for them
+    #: so; otherwise it asks for the page, then for each relation of the cases it keeps).
     combines_children: bool = False
 
     async def search_cases_with(
@@ -147,16 +147,28 @@ class Source(abc.ABC):
         the page in one statement overrides it and sets :attr:`combines_children`.
         """
         cases = await self.search_cases(search)
-        keys = [case.key for case in cases]
+        return cases, await self.children_together(children, [case.key for case in cases])
+
+    async def children_together(
+        self, requests: Sequence[ChildrenRequest], parent_keys: Sequence[str]
+    ) -> list[list[Record]]:
+        """Per request in ``requests``, the records :meth:`children` (or
+        :meth:`children_in_roles`) would return for ``parent_keys``.
+
+        By default exactly that, one call after the other; a source that reads several
+        relations in one statement overrides it and sets :attr:`combines_children`.
+        """
         found: list[list[Record]] = []
-        for request in children:
-            if not keys:
+        for request in requests:
+            if not parent_keys:
                 found.append([])
             elif request.roles is None:
-                found.append(await self.children(request.entity, request.field, keys))
+                found.append(await self.children(request.entity, request.field, parent_keys))
             else:
-                found.append(await self.children_in_roles(request.entity, request.field, keys, request.roles))
-        return cases, found
+                found.append(
+                    await self.children_in_roles(request.entity, request.field, parent_keys, request.roles)
+                )
+        return found
 
     @abc.abstractmethod
     async def count_cases(self, filter: CaseFilter) -> int:

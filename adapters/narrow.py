@@ -82,26 +82,28 @@ def of_parents(part: CompiledPart, relation: ColumnElement[Any]) -> Select[Any]:
 def of_parents_within(
     part: CompiledPart,
     relation: ColumnElement[Any],
-    keys: Select[Any],
-    keys_sql: str,
+    within: tuple[Select[Any], str] | None = None,
     swap: JoinSwap | None = None,
 ) -> tuple[Select[Any], ColumnElement[Any]]:
-    """``part``'s rows whose ``relation`` column is one of ``keys``, a one-column SELECT of the
-    same statement (a page's keys: :mod:`adapters.pagewith`), unordered, and the column that
-    orders them as :func:`of_parents` does (the part's key).
+    """``part``'s rows whose ``relation`` column is one of the keys, unordered, and the column
+    that orders them as :func:`of_parents` does (the part's key).
 
-    Over the layer's fenced copy where there is one (the keys then come from ``keys_sql``,
-    ``keys`` written as text: :meth:`~adapters.compiler.NarrowLayers.of_parents`), with
-    ``swap`` (:func:`page_join_swap`) where it is given and applies.
+    The keys are the expanding parameter ``keys``, as for :func:`of_parents`, or ``within``: a
+    one-column SELECT of the same statement (a page's keys: :mod:`adapters.pagewith`) and the
+    same SELECT written as text, which the layer's fenced copy reads
+    (:meth:`~adapters.compiler.NarrowLayers.of_parents`), with ``swap``
+    (:func:`page_join_swap`, keys of a page only) where it is given and applies.
     """
     layer, narrow = part.from_clause, part.narrow
     fenced = None
     if narrow is not None and isinstance(relation, ColumnClause) and _on(relation, layer):
-        if swap is not None:
+        keys_sql = within[1] if within is not None else None
+        if swap is not None and keys_sql is not None:
             fenced = narrow.of_parents(relation.name, keys_sql, swap)
         if fenced is None:
             fenced = narrow.of_parents(relation.name, keys_sql)
     if fenced is None:
+        keys = within[0] if within is not None else bindparam("keys", expanding=True)
         return part.select.where(relation.in_(keys)), part.key_column
 
     def move(node: Any) -> Any:

@@ -1,4 +1,5 @@
-"""A page of cases and its cases' children in one statement (issue 13).
+"""A page of cases and its cases' children in one statement (issue 13); or several relations
+of the same cases in one statement.
 
 A portal page lists cases with their victims and services. Read relation by relation, that is
 three statements in two round trips: the page, then the relations of the page's keys. Here the
@@ -106,27 +107,40 @@ def _first(item: tuple[int, Row]) -> int:
 
 
 def combine(
-    page: Select[Any], case: CompiledPart, children: Sequence[tuple[CompiledPart, ColumnElement[Any]]]
+    page: Select[Any] | None,
+    children: Sequence[tuple[CompiledPart, ColumnElement[Any]]],
+    case: CompiledPart | None = None,
 ) -> CombinedPage | None:
     """The page (from :func:`numbered`) and the rows of ``children`` (each a part and its column
     holding the case key, from :func:`key_compares`) whose case is on the page, in one statement.
 
+    Without a page, the rows of ``children`` whose key column is one of the expanding parameter
+    ``keys`` (the same keys for every child part: they must read keys alike) — the relations of
+    the cases a page of several sources kept, in one statement instead of one each.
+
+    ``case``: the page's case part; with it, a child whose join to the case table gives only
+    the report date takes it from the page (:func:`adapters.narrow.page_join_swap`).
+
     None when a column's type is unknown (its NULLs could not be typed for the UNION).
     """
-    cte = page.cte(PAGE_CTE).prefix_with("MATERIALIZED")
-    page_columns = [c for c in cte.c if c.name != ORDER_COLUMN]
-    page_keys = select(cte.c[page_columns[0].name])
-    keys_sql = f"SELECT {page_columns[0].name} FROM {PAGE_CTE}"
-    blocks: list[list[ColumnElement[Any]]] = [page_columns]
+    within: tuple[Select[Any], str] | None = None
+    blocks: list[list[ColumnElement[Any]]] = [[]]
+    cte: Any = None
+    key_name: str | None = None
+    if page is not None:
+        cte = page.cte(PAGE_CTE).prefix_with("MATERIALIZED")
+        blocks = [[c for c in cte.c if c.name != ORDER_COLUMN]]
+        key_name = blocks[0][0].name
+        within = (select(cte.c[key_name]), f"SELECT {key_name} FROM {PAGE_CTE}")
     selects: list[tuple[Select[Any], ColumnElement[Any]]] = []
-    date = _date_column(page, case)
+    date = _date_column(page, case) if page is not None and case is not None else None
     for part, relation in children:
         swap = (
-            page_join_swap(part, relation, case, PAGE_CTE, page_columns[0].name, date)
-            if date is not None
+            page_join_swap(part, relation, case, PAGE_CTE, key_name, date)
+            if case is not None and date is not None and key_name is not None
             else None
         )
-        stmt, key = of_parents_within(part, relation, page_keys, keys_sql, swap)
+        stmt, key = of_parents_within(part, relation, within, swap)
         selects.append((stmt, key))
         blocks.append(list(stmt.selected_columns))
     nulls = [[_typed_null(c) for c in block] for block in blocks]
@@ -139,7 +153,7 @@ def combine(
             columns.extend(block if i == which else nulls[i])  # type: ignore[arg-type]
         return [c.label(f"x{j}") for j, c in enumerate(columns)]
 
-    branches_sql = [select(*row(0, cte.c[ORDER_COLUMN])).select_from(cte)]
+    branches_sql = [select(*row(0, cte.c[ORDER_COLUMN])).select_from(cte)] if cte is not None else []
     for which, (stmt, key) in enumerate(selects, start=1):
         numbered_rows = row(which, func.row_number().over(order_by=key))
         branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))

@@ -337,7 +337,7 @@ class MappedSQLSource(Source):
         narrowing: list[ColumnElement[bool]],
         filtering: list[ColumnElement[bool]],
         search: CaseSearch,
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
@@ -373,14 +373,12 @@ class MappedSQLSource(Source):
             first_read = read if i == 0 else first_read
         return records, first_read
 
-    def _read_with_page(
-        self, case: CompiledPart, children: Sequence[ChildrenRequest]
-    ) -> list[tuple[CompiledPart, ColumnElement[Any]]]:
+    def _read_with_page(self, case: CompiledPart, children: Sequence[ChildrenRequest]) -> list[_ChildPart]:
         """The child parts (and their case-key columns) of ``children`` that the page's own
         statement can read (:func:`adapters.pagewith.key_compares`)."""
         if not children or not self._combining:
             return []
-        chosen: dict[int, tuple[CompiledPart, ColumnElement[Any]]] = {}
+        chosen: dict[int, _ChildPart] = {}
         for request in children:
             for compiled in self._parts_for(request):
                 relation = pagewith.key_compares(case, compiled, request.field)
@@ -398,7 +396,7 @@ class MappedSQLSource(Source):
         shape: tuple[Any, ...] | None,
         build: Callable[..., Select[Any]],
         parameters: Mapping[str, Any],
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
         of ``with_page`` read in the same statement where the database takes it."""
@@ -409,14 +407,7 @@ class MappedSQLSource(Source):
             except SourceTimeout:
                 raise
             except SourceError as exc:
-                # Refused by the database (a server without MATERIALIZED, a type its UNION
-                # cannot match): from now on this source reads relations in their own statements.
-                self._combining = False
-                log.warning(
-                    "source %s: pages and their relations are read separately from now on (%s)",
-                    self.name,
-                    type(exc).__name__,
-                )
+                self._refused(exc)
             else:
                 page_rows, child_rows = combined.split(rows)
                 cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
@@ -430,19 +421,82 @@ class MappedSQLSource(Source):
         rows = await self.fetch(stmt, parameters)
         return self.read(part, rows), None  # type: ignore[return-value]
 
+    def _refused(self, exc: SourceError) -> None:
+        """The database refused a combined statement (a server without MATERIALIZED, a type
+        its UNION cannot match): from now on this source reads relations in their own statements."""
+        self._combining = False
+        log.warning(
+            "source %s: pages and their relations are read separately from now on (%s)",
+            self.name,
+            type(exc).__name__,
+        )
+
+    async def children_together(
+        self, requests: Sequence[ChildrenRequest], parent_keys: Sequence[str]
+    ) -> list[list[Record]]:
+        """Per request, what :meth:`children` (or :meth:`children_in_roles`) gives for
+        ``parent_keys``; the parts that read the keys alike (one key converter) in one statement
+        (:func:`adapters.pagewith.combine` without a page), the others in their own."""
+        wanted = [(request, self._parts_for(request)) for request in requests]
+        groups: dict[int, tuple[Callable[[str], Any], dict[int, _ChildPart]]] = {}
+        for request, parts in wanted:
+            for compiled in parts:
+                relation = compiled.relation_columns.get(request.field)
+                if relation is not None:
+                    column, convert = relation
+                    same_keys = groups.setdefault(id(convert), (convert, {}))[1]
+                    same_keys.setdefault(id(column), (compiled, column))
+        found: dict[int, list[Record]] = {}
+        if groups and self._combining:
+            convert, chosen = max(groups.values(), key=lambda group: len(group[1]))
+            pairs = list(chosen.values())
+            keys = convert_keys(parent_keys, convert)
+            combined = self._combined_relations(pairs) if len(pairs) > 1 and keys else None
+            if combined is not None:
+                try:
+                    rows = await self.fetch(combined.statement, {"keys": keys})
+                except SourceTimeout:
+                    raise
+                except SourceError as exc:
+                    self._refused(exc)
+                else:
+                    _, child_rows = combined.split(rows)
+                    for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
+                        found[id(column)] = self.read(compiled, part_rows)
+        answers: list[list[Record]] = []
+        for request, parts in wanted:
+            records: list[Record] = []
+            for compiled in parts:
+                relation = compiled.relation_columns.get(request.field)
+                done = found.get(id(relation[0])) if relation is not None else None
+                if done is not None:
+                    records.extend(done)
+                else:
+                    records.extend(await self._children([compiled], request.field, parent_keys))
+            answers.append(records)
+        return answers
+
+    def _combined_relations(self, pairs: list[_ChildPart]) -> pagewith.CombinedPage | None:
+        """Several child parts' rows for the same keys in one statement (built once per set)."""
+        key = ("relations", tuple(id(column) for _, column in pairs))
+        if key not in self._combined_pages:
+            self._combined_pages[key] = pagewith.combine(None, pairs)
+        return self._combined_pages[key]
+
     def _combined(
         self,
         part: CompiledPart,
         shape: tuple[Any, ...] | None,
         build: Callable[..., Select[Any]],
-        with_page: list[tuple[CompiledPart, ColumnElement[Any]]],
+        with_page: list[_ChildPart],
     ) -> pagewith.CombinedPage | None:
-        """The page statement with ``with_page`` (built once for a fixed ``shape``)."""
+        """The page statement of the case part ``part`` with ``with_page`` (built once for a
+        fixed ``shape``)."""
         if shape is None:
-            return pagewith.combine(build(numbered=True), part, with_page)
+            return pagewith.combine(build(numbered=True), with_page, part)
         key = (shape, tuple(id(relation) for _, relation in with_page))
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(build(numbered=True), part, with_page)
+            self._combined_pages[key] = pagewith.combine(build(numbered=True), with_page, part)
         return self._combined_pages[key]
 
     async def _children_of_page(
@@ -611,6 +665,10 @@ class MappedSQLSource(Source):
             return None
         times = [p.stat().st_mtime for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return datetime.fromtimestamp(max(times), UTC) if times else None
+
+
+#: A child part and its column holding the parent's key.
+_ChildPart = tuple[CompiledPart, ColumnElement[Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,17 @@ word, from the whole NIK, through :class:`LinkRecord`'s own derivation — and c
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.linkage import normalise
 from hub.linkage.features import LinkRecord, forget_names, link_record
 from hub.linkage.normalise import (
+    _ADDRESS_WORDS,
     NameParts,
     _words,
     is_patronym_marker,
@@ -175,3 +179,42 @@ def test_derived_births_and_regions() -> None:
     assert nik_only.regions == () and nik_only.sorted_tokens == ("siti",) and nik_only.sound == "siti"
     nothing = LinkRecord(**base, birth=None, nik_birth=None, region=None, nik_region=None)
     assert nothing.births == () and nothing.birth_year is None
+
+
+_ADDRESS_TEXT = st.lists(
+    st.sampled_from(
+        ["Jalan", "JL.", "jln", "Gang", "No.", "NOMOR", "005", "5", "0", "00", "RT", "008", "/", "RW",
+         "Kel.", "KELURAHAN", "Melati", "É", "٣", ",", " ", "-", "Blok", "desa"]
+    ),
+    max_size=10,
+).map(" ".join) | st.text(max_size=30)  # fmt: skip
+
+
+def _reference_address(raw: str | None) -> str | None:
+    """The address word by word: lower case without accents, numbers unpadded, abbreviations unified."""
+    if not raw:
+        return None
+    folded = unicodedata.normalize("NFKD", raw)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    words = []
+    for word in re.findall(r"[a-z]+|\d+", folded):
+        if word[0].isdigit():
+            words.append(word.lstrip("0") or "0")
+        else:
+            words.append(_ADDRESS_WORDS.get(word, word))
+    return " ".join(words) or None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ADDRESS_TEXT | st.none(), min_size=1, max_size=6), st.integers(1, 4))
+def test_an_address_read_through_the_cache_of_address_words(addresses: list[str | None], kept: int) -> None:
+    # A tiny cache, emptied again and again while the addresses are read: the same words.
+    saved = normalise._ADDRESS_WORDS_KEPT
+    normalise._ADDRESS_WORDS_KEPT = kept
+    normalise._address_words.clear()
+    try:
+        for raw in addresses:
+            assert normalise_address(raw) == _reference_address(raw)
+        assert len(normalise._address_words) <= kept
+    finally:
+        normalise._ADDRESS_WORDS_KEPT = saved

@@ -1,12 +1,15 @@
-"""A page of one source carries its cases' relations in its own statement (issue 13).
+"""A page of one source carries its cases' relations in its own statement; a page of several
+sources reads each source's relations in one statement (issue 13).
 
 ``Source.search_cases_with`` must give exactly what the page and then ``children`` (or
 ``children_in_roles``) give for the page's cases — the same cases in the same order, and per
-case the same records in the same order — on SQLite and PostgreSQL, for every agency, both
-orders, several page sizes, a cursor and a filter. Through GraphQL, a page of one source then
-sends one statement, the row rule still hides what a viewer may not see (checked against the
-generator's ground truth), and a database that refuses the combined statement still gets
-right answers, relation by relation, from then on.
+case the same records in the same order — and ``Source.children_together`` what ``children``
+gives relation by relation, on SQLite and PostgreSQL, for every agency, both orders, several
+page sizes, a cursor and a filter. Through GraphQL, a page of one source then sends one
+statement, a page of all sources two per source, every case's victims and services are the
+generator's, the row rule still hides what a viewer may not see (checked against the
+generator's ground truth), and a database that refuses the combined statement still gets right
+answers, relation by relation, from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pytest
 from sqlalchemy import column, select, table
 
 from adapters import pagewith
+from adapters.base import SourceError
 from adapters.sql import MappedSQLSource
 from hub.engine.ids import GlobalId
 from hub.server.app import Hub
@@ -35,6 +39,7 @@ from hub.vocabulary.model import (
 from tests.statements import recorded
 from tests.test_hidden_records import HIDDEN_FROM, LPSK_STAFF, protected_keys, visible_in_case
 
+VICTIM_NAMES = {role.name for role in VICTIM_ROLES}
 REQUESTS = (
     ChildrenRequest(Entity.PERSON, "case_key"),
     ChildrenRequest(Entity.PERSON, "case_key", VICTIM_ROLES),
@@ -80,13 +85,12 @@ async def assert_same_as_separately(hub: Hub) -> int:
             cases, found = await source.search_cases_with(search, REQUESTS)
             assert cases == await source.search_cases(search), (entry.name, search)
             keys = [case.key for case in cases]
-            for request, records in zip(REQUESTS, found, strict=True):
-                want = await separately(source, request, keys)
-                assert by_parent(records, request.field) == by_parent(want, request.field), (
-                    entry.name,
-                    request,
-                )
-                compared += len(want)
+            together = await source.children_together(REQUESTS, keys)
+            for request, records, read_together in zip(REQUESTS, found, together, strict=True):
+                want = by_parent(await separately(source, request, keys), request.field)
+                assert by_parent(records, request.field) == want, (entry.name, request)
+                assert by_parent(read_together, request.field) == want, (entry.name, request)
+                compared += sum(len(v) for v in want.values())
     return compared
 
 
@@ -181,6 +185,9 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
         for request, records, expected in zip(REQUESTS, found, want, strict=True):
             assert by_parent(records, request.field) == by_parent(expected, request.field)
         assert not source._combining
+        together = await source.children_together(REQUESTS, keys)
+        for request, records, expected in zip(REQUESTS, together, want, strict=True):
+            assert by_parent(records, request.field) == by_parent(expected, request.field)
         assert any(
             "read separately" in r.getMessage() and "simfoni" in r.getMessage() for r in caplog.records
         )
@@ -190,3 +197,56 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
     finally:
         source._combined = original  # type: ignore[method-assign]
         source._combining = True
+
+
+NATIONAL = """{ cases(first: 80) { edges { node {
+  id agency { code } victims { id } services { id } stageHistory { stage } } } } }"""
+
+
+async def test_a_page_of_every_source_reads_each_sources_relations_in_one_statement(
+    hub: Hub, truth: dict[str, Any]
+) -> None:
+    """The cases of all agencies with their victims and services, against the generator (seen
+    by LPSK's staff, who may see LPSK's protected witnesses too)."""
+    result = await hub.execute(NATIONAL, None, LPSK_STAFF)
+    assert result.errors is None, [e.formatted for e in result.errors]
+    by_source = {s["source"]: s for s in result.extensions["sources"]}
+    assert len(by_source) == 5 and all(s["statements"] == 2 for s in by_source.values()), by_source
+    agencies = {entry.source.agency.code: entry.name for entry in hub.registry.all()}
+    checked = 0
+    for edge in result.data["cases"]["edges"]:
+        case = edge["node"]
+        name = agencies[case["agency"]["code"]]
+        held = truth["agencies"][name]
+        key = GlobalId.decode(case["id"]).key
+        # Person keys carry their table where an agency keeps persons in several (korban/12).
+        victims = {GlobalId.decode(p["id"]).key.rsplit("/", 1)[-1] for p in case["victims"]}
+        services = {GlobalId.decode(s["id"]).key for s in case["services"]}
+        want_victims = {
+            p["key"] for p in held["persons"] if p["case_key"] == key and VICTIM_NAMES & set(p["roles"])
+        }
+        want_services = {s["key"] for s in held["services"] if s["case_key"] == key}
+        assert victims == want_victims, (name, key)
+        assert services == want_services, (name, key)
+        checked += len(want_victims) + len(want_services)
+    assert checked > 100
+
+
+async def test_a_source_failing_on_its_relations_is_reported_once_and_they_are_empty(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    polri = hub.registry.get("polri").source
+
+    async def down(*args: Any) -> Any:
+        raise SourceError("polri: connection lost")
+
+    monkeypatch.setattr(polri, "children_together", down)
+    result = await hub.execute(NATIONAL, None, LPSK_STAFF)
+    report = {s["source"]: s for s in result.extensions["sources"]}
+    assert report["polri"]["status"] == "error" and report["simfoni"]["status"] == "ok"
+    failures = [e for e in result.errors or [] if "polri" in e.message]
+    assert len(failures) == 1 and failures[0].extensions["code"] == "SOURCE_UNAVAILABLE", failures
+    edges = result.data["cases"]["edges"]
+    polri_cases = [e["node"] for e in edges if e["node"]["agency"]["code"] == "POLRI"]
+    assert polri_cases and all(not c["victims"] and not c["services"] for c in polri_cases)
+    assert any(e["node"]["victims"] for e in edges if e["node"]["agency"]["code"] != "POLRI")

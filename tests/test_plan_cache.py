@@ -44,6 +44,14 @@ async def plans_after(
     return [(generic, custom) for text, generic, custom in rows if text == statement]
 
 
+def ran_here(plans: list[tuple[int, int]]) -> tuple[int, int]:
+    """The entry of the statement as :func:`plans_after` ran it. The same text may be prepared
+    twice on one connection — once by the adapter's direct path (asyncpg's own statement cache,
+    when the pool handed that connection to the request before), once by SQLAlchemy's — and
+    ``pg_prepared_statements`` lists them in no particular order: the one with most plans."""
+    return max(plans, key=sum)
+
+
 async def test_the_landing_page_sends_no_parameter(pg_hub: Any) -> None:
     source = pg_hub.registry.get("simfoni").source
     assert source._walk is not None, "simfoni's ISO text date is walked on PostgreSQL"
@@ -79,7 +87,7 @@ async def test_postgres_plans_the_landing_page_once(pg_hub: Any) -> None:
     (statement,) = sent
     plans = await plans_after(source, statement, (), runs=8)
     assert plans, "the page statement is prepared on the connection"
-    generic, custom = plans[0]
+    generic, custom = ran_here(plans)
     assert custom == 0 and generic >= 8, (generic, custom)
 
 
@@ -96,7 +104,7 @@ async def test_postgres_plans_a_cursor_page_once(pg_hub: Any) -> None:
     assert parameters, "a cursor's day and key are bound"
     plans = await plans_after(source, statement, tuple(parameters), runs=12)
     assert plans, "the cursor page's statement is prepared on the connection"
-    generic, custom = plans[0]
+    generic, custom = ran_here(plans)
     assert custom <= 5 and generic >= 7, (generic, custom)
 
 

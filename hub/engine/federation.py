@@ -576,9 +576,64 @@ class Federation:
         if not nodes or not include:
             return
         merged = merged_relations(entity, include)
+        if at_once:
+            await self._children_together(ctx, nodes, [relation for relation, _ in merged.values()])
         await asyncio.gather(
             *(self._expand_one(ctx, nodes, name, rel, sub, at_once) for name, (rel, sub) in merged.items())
         )
+
+    async def _children_together(
+        self, ctx: RequestContext, nodes: list[Linked], relations: list[Relation]
+    ) -> None:
+        """The ``many`` relations of ``nodes`` read per source in one call where the source
+        combines them (:meth:`~adapters.base.Source.children_together`), past the row rule, and
+        primed into the request's loaders: each relation's expansion then finds them there.
+
+        Only for levels that hold all their keys (``at_once``); relations a source holds
+        fewer than two of, or that its page already read, are left to the loaders. A source that
+        fails is reported once and its relations are empty, as its loaders would have made them.
+        """
+        many = [r for r in relations if r.many]
+        if len(many) < 2:
+            return
+        assert ctx.loaders is not None
+        loaders = ctx.loaders
+        keys_by_source: dict[str, list[str]] = defaultdict(list)
+        for node in nodes:
+            keys_by_source[node.record.source].append(node.record.key)
+        calls = []
+        for name, keys in keys_by_source.items():
+            entry = self.registry.get(name)
+            source = entry.source if entry is not None else None
+            if entry is None or source is None or not source.combines_children:
+                continue
+            requests = [
+                ChildrenRequest(r.target, r.via, r.roles)
+                for r in many
+                if source.supports(r.target, r.via)
+                and not loaders.holds_children(ChildrenRequest(r.target, r.via, r.roles), name, keys)
+            ]
+            if len(requests) > 1:
+                calls.append(self._read_together(ctx, entry, requests, keys))
+        await gather_all(calls)
+
+    async def _read_together(
+        self, ctx: RequestContext, entry: RegisteredSource, requests: list[ChildrenRequest], keys: list[str]
+    ) -> None:
+        assert ctx.loaders is not None
+        loaders = ctx.loaders
+
+        async def work(source: Source) -> bool:
+            found = await source.children_together(requests, keys)
+            hidden = ctx.hidden_roles(source.name)
+            for request, records in zip(requests, found, strict=True):
+                kept = await without_hidden(source, records, hidden)
+                loaders.prime_children(request, source.name, keys, kept)
+            return True
+
+        if not await self.call(ctx, entry, work, False):
+            for request in requests:  # reported once by the call; empty, as a failed batch is
+                loaders.prime_children(request, entry.name, keys, [])
 
     async def _expand_one(
         self,

@@ -154,6 +154,11 @@ class Loaders:
             loader = self._children[(entity, field, roles)] = BatchLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
+    def holds_children(self, request: ChildrenRequest, source: str, parent_keys: Sequence[str]) -> bool:
+        """Whether the children loader of ``request`` already holds (or awaits) every parent."""
+        loader = self.children(request.entity, request.field, request.roles)
+        return all((source, key) in loader.cached for key in parent_keys)
+
     def prime_children(
         self,
         request: ChildrenRequest,

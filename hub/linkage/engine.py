@@ -35,7 +35,14 @@ from typing import TypeVar
 from hub.linkage.blocking import PASSES, Ints, KeyShards, iter_pairs, shard_keys, shard_pairs, unique_pairs
 from hub.linkage.cluster import Clusterer
 from hub.linkage.features import LinkRecord, forget_names
-from hub.linkage.scoring import LINK_THRESHOLD, REVIEW_THRESHOLD, NameFrequencies, compare, name_agreement
+from hub.linkage.scoring import (
+    LINK_THRESHOLD,
+    REVIEW_THRESHOLD,
+    NameFrequencies,
+    compare,
+    name_agreement,
+    vetoed,
+)
 
 #: Name similarity that links two participants of two linked cases.
 CASE_NAME_SIMILARITY = 88.0
@@ -226,7 +233,9 @@ def _score(
     total = 0
     for i, j in pairs:
         total += 1
-        result = compare(records[i], records[j], names)
+        # Only links and possible links are kept: a pair that cannot reach review is not
+        # compared in full (``floor``; 40 % of the pairs of a million records).
+        result = compare(records[i], records[j], names, floor=REVIEW_THRESHOLD)
         if result.score >= LINK_THRESHOLD:
             scored.append((result.score, i, j, result.rule))
         elif result.score >= REVIEW_THRESHOLD:
@@ -445,8 +454,11 @@ def _linked_case_proposals(records: Sequence[LinkRecord], pairs: Pairs) -> list[
     """The participants of two linked cases that are alike enough to link (score, i, j)."""
     proposals: list[tuple[float, int, int]] = []
     for i, j in pairs:
-        # The name decides first (cheap, and most participants of two cases differ):
-        # the same test as on the full comparison's similarity below.
+        # A veto first (a sex conflict: the victims and suspects of two cases), then the
+        # name (most participants of two cases differ): the same tests as the full
+        # comparison's below, cheapest first.
+        if vetoed(records[i], records[j]):
+            continue
         name = name_agreement(records[i], records[j])
         if name[1] < CASE_NAME_SIMILARITY:
             continue
@@ -477,13 +489,24 @@ def _collective_pass(
                     case_pairs.add(slots[x] * count + slots[y])
     width = len(records) + 1
     candidates = array("q")
+    # Each participant's (root, cluster size), once: a record takes part in every case pair
+    # of its case, and no cluster changes until the proposals are linked.
+    state: dict[int, tuple[int, int]] = {}
     for code in case_pairs:
         a_members, b_members = cases.members(code // count), cases.members(code % count)
         if len(a_members) + len(b_members) > MAX_CASE_PARTICIPANTS:
             continue
-        right = [(j, *clusterer.root_and_size(j)) for j in b_members]
+        right = []
+        for j in b_members:
+            known = state.get(j)
+            if known is None:
+                known = state[j] = clusterer.root_and_size(j)
+            right.append((j, *known))
         for i in a_members:
-            root_i, size_i = clusterer.root_and_size(i)
+            known = state.get(i)
+            if known is None:
+                known = state[i] = clusterer.root_and_size(i)
+            root_i, size_i = known
             for j, root_j, size_j in right:
                 if only is not None and i not in only and j not in only:
                     continue
@@ -492,7 +515,7 @@ def _collective_pass(
                 if root_i == root_j or (size_i > 1 and size_j > 1):
                     continue
                 candidates.append(i * width + j if i < j else j * width + i)
-    del case_pairs, cases
+    del case_pairs, cases, state
     if workers is not None:
         shares = workers.shares
         found = workers.each(_proposals_share, [(candidates[k::shares],) for k in range(shares)])

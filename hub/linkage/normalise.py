@@ -284,6 +284,30 @@ def normalise_phone(raw: str | None) -> str | None:
     return digits[-9:] if len(digits) >= 9 else None
 
 
+def _address_word(word: str) -> str:
+    """One address word as compared: a number without leading zeros, an abbreviation unified."""
+    return (word.lstrip("0") or "0") if word[0].isdigit() else _ADDRESS_WORDS.get(word, word)
+
+
+class _AddressWords(dict[str, str]):
+    """:func:`_address_word` of each word met, worked out on first use.
+
+    Addresses are mostly distinct, their words are not (street names, numbers, ``rt``): a
+    million addresses hold a few ten thousand distinct words. Looked up by ``map`` over the
+    words (no Python call per known word); emptied when it outgrows :data:`_ADDRESS_WORDS_KEPT`.
+    """
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= _ADDRESS_WORDS_KEPT:
+            self.clear()
+        form = self[word] = _address_word(word)
+        return form
+
+
+_ADDRESS_WORDS_KEPT = 200_000
+_address_words = _AddressWords()
+
+
 def normalise_address(raw: str | None) -> str | None:
     """Address words in lower case, abbreviations unified, numbers without leading zeros.
 
@@ -291,8 +315,4 @@ def normalise_address(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    words = [
-        (word.lstrip("0") or "0") if word[0].isdigit() else _ADDRESS_WORDS.get(word, word)
-        for word in _ADDRESS_TOKEN.findall(_fold(raw))
-    ]
-    return " ".join(words) or None
+    return " ".join(map(_address_words.__getitem__, _ADDRESS_TOKEN.findall(_fold(raw)))) or None

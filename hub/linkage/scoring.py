@@ -125,6 +125,10 @@ ADDRESS_POINTS = {Agreement.SAME: 3.0, Agreement.SIMILAR: 0.5}
 REGION_POINTS = {Agreement.SAME_REGENCY: 1.5, Agreement.SAME_PROVINCE: 0.5, Agreement.DIFFERENT: -0.5}
 
 
+#: Names whose surplus :class:`NameFrequencies` remembers (then it starts again).
+_SURPLUS_KEPT = 131_072
+
+
 class NameFrequencies:
     """How common each name token is in this run, to weigh an exact name match.
 
@@ -146,12 +150,23 @@ class NameFrequencies:
         self._log_total = math.log2(self.total)
         #: bits of each token as written, worked out on first use
         self._bits: dict[str, float] = {}
+        #: :meth:`surplus` of each name met (every pair compared asks for one side's)
+        self._surplus: dict[tuple[str, ...], float] = {}
 
     def set_records(self, records: int) -> None:
         self.records = max(records, 1)
+        self._surplus.clear()
 
     def surplus(self, tokens: tuple[str, ...]) -> float:
         """Bits of a name beyond those needed to single it out among all records."""
+        found = self._surplus.get(tokens)
+        if found is None:
+            if len(self._surplus) >= _SURPLUS_KEPT:
+                self._surplus.clear()
+            found = self._surplus[tokens] = self._bits_of(tokens) - math.log2(self.records)
+        return found
+
+    def _bits_of(self, tokens: tuple[str, ...]) -> float:
         bits = 0.0
         known = self._bits
         for token in tokens:
@@ -161,7 +176,7 @@ class NameFrequencies:
             if more is None:
                 more = known[token] = self._log_total - math.log2(self.counts.get(phonetic(token), 0) + 1)
             bits += more
-        return bits - math.log2(self.records)
+        return bits
 
 
 def _rarity_points(surplus: float) -> float:
@@ -336,18 +351,11 @@ def patronym_agreement(a: LinkRecord, b: LinkRecord) -> Agreement:
 
 def _age_compatible(a: LinkRecord, b: LinkRecord) -> bool:
     """Whether recorded ages (bands at report dates 2019-2025) and birth years can agree."""
-    first, second = _age_span(a), _age_span(b)
+    first, second = a.age_span, b.age_span  # (features: ``age_span``)
     if first is None or second is None:
         return True
     (lo1, hi1), (lo2, hi2) = first, second
     return lo1 <= hi2 + 7 and lo2 <= hi1 + 7
-
-
-def _age_span(record: LinkRecord) -> tuple[int, int] | None:
-    if record.birth_year is not None:
-        # Age at any report date of the observed window, one year of slack either side.
-        return (2018 - record.birth_year, 2026 - record.birth_year)
-    return record.age_range
 
 
 def _names(a: LinkRecord, b: LinkRecord) -> tuple[NameLevel, float]:
@@ -383,6 +391,11 @@ def _identifier_may_agree(a: LinkRecord, b: LinkRecord) -> bool:
     )
 
 
+def vetoed(a: LinkRecord, b: LinkRecord) -> bool:
+    """Whether :func:`compare` vetoes the pair (sex, same case, ages), without comparing the rest."""
+    return _veto(a, b) is not None
+
+
 def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
     if a.sex is not None and b.sex is not None and a.sex is not b.sex:
         return "SEX_CONFLICT"
@@ -394,20 +407,63 @@ def _veto(a: LinkRecord, b: LinkRecord) -> str | None:
     return None
 
 
+#: Most points a name can give: ``EXACT``, plus :func:`_rarity_points` when it is rare.
+_NAME_BEST = NAME_POINTS[NameLevel.EXACT]
+#: Scores are sums of the same points in another order: a bound this far below the floor
+#: may still be the score rounded, and counts as reaching it.
+_SLACK = 1e-9
+_NIK_BEST = {**NIK_POINTS, Agreement.MISSING: 0.0}
+_PASSPORT_POINTS = {Agreement.EXACT: 10.0, Agreement.DIFFERENT: -8.0, Agreement.MISSING: 0.0}
+_BIRTH_BEST = {**BIRTH_POINTS, Agreement.MISSING: 0.0}
+_REGION_BEST = {**REGION_POINTS, Agreement.MISSING: 0.0}
+
+
 def compare(
     a: LinkRecord,
     b: LinkRecord,
     names: NameFrequencies | None = None,
     name: tuple[NameLevel, float] | None = None,
+    floor: float | None = None,
 ) -> Comparison:
     """Score the pair; a veto gives a score far below any threshold.
 
     With ``names``, an exact or variant name match also earns points for how rare the name is.
     ``name`` is :func:`name_agreement` of the pair when the caller has it already.
+
+    ``floor``: the caller keeps only pairs scoring at least this (the run keeps links and
+    possible links: :data:`REVIEW_THRESHOLD`). The fields that need no name comparison are
+    graded first; when even the best the name, the address and the patronym could add leaves
+    the pair below ``floor``, the names are not compared and the result is that bound (rule
+    ``BELOW_FLOOR``, never reaching ``floor``). Half the candidate pairs of a million records
+    end there: a shared name and regency and nothing else, or NIKs or birth dates that
+    disagree. Every pair that can reach ``floor`` gets exactly the result it gets without it.
     """
     veto = _veto(a, b)
     if veto is not None:
         return Comparison(VETO, veto, 0.0, False)
+    nik = passport = birth = region = rarity = None
+    if floor is not None:
+        nik = nik_agreement(a.nik, b.nik)
+        passport = passport_agreement(a.passport, b.passport)
+        birth = birth_agreement(a, b)
+        region = region_agreement(a, b)
+        # The most the pair can score: the name at its best (a one-digit NIK counted as such,
+        # though weak names would make it DIFFERENT), a same address and patronym.
+        bound = _NAME_BEST + _NIK_BEST[nik] + _PASSPORT_POINTS[passport] + _BIRTH_BEST[birth]
+        bound += _REGION_BEST[region]
+        if names is not None:
+            rarity = _rarity_points(names.surplus(a.name.tokens))
+            bound += rarity
+        if a.phone and b.phone and a.phone == b.phone:
+            bound += PHONE_POINTS
+        if a.address and b.address:
+            bound += ADDRESS_POINTS[Agreement.SAME]
+        if a.name.patronym and b.name.patronym:
+            bound += 1.0
+        if a.source == b.source and a.case_key is not None and a.case_key == b.case_key:
+            bound += 4.0
+        if bound < floor - _SLACK and floor > NAME_POINTS[NameLevel.DIFFERENT]:  # (the early end below)
+            return Comparison(bound, "BELOW_FLOOR", 0.0, False)
     level, similarity = _names(a, b) if name is None else name
     if level is NameLevel.DIFFERENT and not _identifier_may_agree(a, b):
         # Without an identifier, different names cannot reach the review band: at most
@@ -417,8 +473,9 @@ def compare(
     rule = "NAME"
     corroborated = False
     if names is not None and level >= NameLevel.VARIANT:
-        score += _rarity_points(names.surplus(a.name.tokens))
-    nik = nik_agreement(a.nik, b.nik)
+        score += _rarity_points(names.surplus(a.name.tokens)) if rarity is None else rarity
+    if nik is None:
+        nik = nik_agreement(a.nik, b.nik)
     if nik is Agreement.ONE_DIGIT and level < NameLevel.FUZZY:
         # Twins born the same day in one regency get consecutive NIKs: a near NIK says
         # "the same person" only when the names agree too.
@@ -428,14 +485,16 @@ def compare(
         if nik is not Agreement.DIFFERENT:
             corroborated = True
             rule = "NIK" if nik is Agreement.EXACT else "NIK_ONE_DIGIT"
-    passport = passport_agreement(a.passport, b.passport)
+    if passport is None:
+        passport = passport_agreement(a.passport, b.passport)
     if passport is Agreement.EXACT:
         score += 10.0
         corroborated = True
         rule = "PASSPORT" if rule == "NAME" else rule
     elif passport is Agreement.DIFFERENT:
         score -= 8.0
-    birth = birth_agreement(a, b)
+    if birth is None:
+        birth = birth_agreement(a, b)
     if birth is not Agreement.MISSING:
         points = BIRTH_POINTS[birth]
         score += points
@@ -459,7 +518,8 @@ def compare(
         score += 1.0
     elif patronym is Agreement.DIFFERENT:
         score -= 3.0
-    region = region_agreement(a, b)
+    if region is None:
+        region = region_agreement(a, b)
     if region is not Agreement.MISSING:
         # Points only: a regency corroborates nothing (shared by too many), so it never names
         # the rule — a pair with nothing better ends as NAME_ONLY or NAME_SAME_CASE below.
