@@ -401,25 +401,32 @@ class MappedSQLSource(Source):
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
         of ``with_page`` read in the same statement where the database takes it."""
         combined = self._combined(part, shape, build, with_page) if with_page and self._combining else None
-        if combined is not None:
-            try:
-                rows = await self.fetch(combined.statement, parameters)
-            except SourceTimeout:
-                raise
-            except SourceError as exc:
-                self._refused(exc)
-            else:
-                page_rows, child_rows = combined.split(rows)
-                cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
-                branches = zip(with_page, combined.branches, child_rows, strict=True)
-                found = {
-                    id(relation): self.read(branch.part, part_rows)
-                    for (_, relation), branch, part_rows in branches
-                }
-                return cases, _ReadWithPage(frozenset(c.key for c in cases), found)
+        rows = await self._fetch_combined(combined, parameters) if combined is not None else None
+        if combined is not None and rows is not None:
+            page_rows, child_rows = combined.split(rows)
+            cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
+            branches = zip(with_page, combined.branches, child_rows, strict=True)
+            found = {
+                id(relation): self.read(branch.part, part_rows)
+                for (_, relation), branch, part_rows in branches
+            }
+            return cases, _ReadWithPage(frozenset(c.key for c in cases), found)
         stmt = build() if shape is None else self._statement(shape, build)
         rows = await self.fetch(stmt, parameters)
         return self.read(part, rows), None  # type: ignore[return-value]
+
+    async def _fetch_combined(
+        self, combined: pagewith.CombinedPage, parameters: Mapping[str, Any]
+    ) -> list[Sequence[Any]] | None:
+        """The combined statement's rows; None if the database refused it (then, from now on,
+        relations are read in statements of their own). A timeout is the source's, as always."""
+        try:
+            return await self.fetch(combined.statement, parameters)
+        except SourceTimeout:
+            raise
+        except SourceError as exc:
+            self._refused(exc)
+            return None
 
     def _refused(self, exc: SourceError) -> None:
         """The database refused a combined statement (a server without MATERIALIZED, a type
@@ -452,17 +459,11 @@ class MappedSQLSource(Source):
             pairs = list(chosen.values())
             keys = convert_keys(parent_keys, convert)
             combined = self._combined_relations(pairs) if len(pairs) > 1 and keys else None
-            if combined is not None:
-                try:
-                    rows = await self.fetch(combined.statement, {"keys": keys})
-                except SourceTimeout:
-                    raise
-                except SourceError as exc:
-                    self._refused(exc)
-                else:
-                    _, child_rows = combined.split(rows)
-                    for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
-                        found[id(column)] = self.read(compiled, part_rows)
+            rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
+            if combined is not None and rows is not None:
+                _, child_rows = combined.split(rows)
+                for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
+                    found[id(column)] = self.read(compiled, part_rows)
         answers: list[list[Record]] = []
         for request, parts in wanted:
             records: list[Record] = []
