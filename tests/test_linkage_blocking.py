@@ -35,6 +35,7 @@ from hub.linkage.blocking import (
 from hub.linkage.features import LinkRecord, link_record
 from hub.vocabulary.model import AgeGroup, PersonRecord, PersonRole, Sex
 from tests.link_records import rec
+from tests.person_pools import PersonPools, person_records
 
 # Tiny pools, so that keys collide often and some blocks outgrow their limit.
 NAMES = ("Siti Aminah", "SITI AMINAH", "Budi", "Dewi Lestari", "Dewi", None)
@@ -47,25 +48,17 @@ PHONES = ("081234567890", None)
 ADDRESSES = ("Jl. Melati No. 5", None)
 
 
-@st.composite
-def person_records(draw: st.DrawFn) -> PersonRecord:
-    return PersonRecord(
-        source=draw(st.sampled_from(("polri", "simfoni"))),
-        key=str(draw(st.integers(0, 10**9))),
-        case_key=draw(st.sampled_from(("c1", "c2", None))),
-        roles=(draw(st.sampled_from((PersonRole.VICTIM, PersonRole.WITNESS))),),
-        sex=draw(st.sampled_from((Sex.FEMALE, Sex.MALE, Sex.UNKNOWN))),
-        age_group=AgeGroup.UNKNOWN,
-        is_child=None,
-        citizenship=None,
-        domicile_region=draw(st.sampled_from(REGIONS)),
-        full_name=draw(st.sampled_from(NAMES)),
-        nik=draw(st.sampled_from(NIKS)),
-        birth_date=draw(st.sampled_from(BIRTHS)),
-        passport_number=draw(st.sampled_from(("A1234567", None))),
-        address=draw(st.sampled_from(ADDRESSES)),
-        phone=draw(st.sampled_from(PHONES)),
-    )
+POOLS = PersonPools(
+    names=NAMES,
+    niks=NIKS,
+    births=BIRTHS,
+    regions=REGIONS,
+    roles=(PersonRole.VICTIM, PersonRole.WITNESS),
+    age_groups=(AgeGroup.UNKNOWN,),
+    passports=("A1234567", None),
+    addresses=ADDRESSES,
+    phones=PHONES,
+)
 
 
 def _features(raw: list[PersonRecord]) -> list[LinkRecord]:
@@ -112,7 +105,7 @@ def _expected(records: list[LinkRecord], only: set[int] | None = None) -> set[tu
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(person_records(), min_size=0, max_size=45))
+@given(st.lists(person_records(POOLS), min_size=0, max_size=45))
 def test_streamed_pairs_are_the_pairs_sharing_a_key(raw: list[PersonRecord]) -> None:
     records = _features(raw)
     given_pairs = list(iter_pairs(records))
@@ -122,7 +115,7 @@ def test_streamed_pairs_are_the_pairs_sharing_a_key(raw: list[PersonRecord]) -> 
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(person_records(), min_size=1, max_size=45), st.data())
+@given(st.lists(person_records(POOLS), min_size=1, max_size=45), st.data())
 def test_incremental_pairs_involve_a_new_record(raw: list[PersonRecord], data: st.DataObject) -> None:
     records = _features(raw)
     only = set(data.draw(st.sets(st.integers(0, len(records) - 1))))
@@ -150,7 +143,7 @@ def _sharded(records: list[LinkRecord], shares: int, only: set[int] | None) -> l
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(person_records(), min_size=0, max_size=45), st.integers(1, 4), st.data())
+@given(st.lists(person_records(POOLS), min_size=0, max_size=45), st.integers(1, 4), st.data())
 def test_blocking_in_shares_gives_the_pairs_sharing_a_key_each_once(
     raw: list[PersonRecord], shares: int, data: st.DataObject
 ) -> None:

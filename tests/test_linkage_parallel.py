@@ -18,6 +18,7 @@ from bench.linkage import _records
 from bench.perturb import perturb
 from hub.linkage import engine
 from hub.linkage.features import LinkRecord, link_record
+from tests.person_pools import assert_same_linkage
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +43,6 @@ def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     return calls
 
 
-def _assert_same(shared: engine.Linkage, alone: engine.Linkage) -> None:
-    assert sorted(map(sorted, shared.groups)) == sorted(map(sorted, alone.groups))
-    assert shared.evidence == alone.evidence
-    assert shared.possible == alone.possible
-    assert (shared.candidate_pairs, shared.links, shared.refused) == (
-        alone.candidate_pairs,
-        alone.links,
-        alone.refused,
-    )
-
-
 @pytest.mark.parametrize("workers", [2, 3])
 def test_several_processes_link_exactly_as_one(
     features: list[LinkRecord], workers: int, monkeypatch: pytest.MonkeyPatch
@@ -67,7 +57,7 @@ def test_several_processes_link_exactly_as_one(
     assert key_shares and case_shares, "this process took its share of blocking and of the linked cases"
     assert alone.candidate_pairs > 3000 and alone.links > 1000
     assert any(rule == "NAME_LINKED_CASE" for _score, rule in alone.evidence.values())
-    _assert_same(shared, alone)
+    assert_same_linkage(shared, alone)
 
 
 def test_an_incremental_run_in_several_processes_links_as_in_one(
@@ -84,4 +74,4 @@ def test_an_incremental_run_in_several_processes_links_as_in_one(
     shared = engine.link(features, existing=existing, only=new, workers=2)
     assert shared_runs
     assert alone.candidate_pairs > 500 and alone.links > 100
-    _assert_same(shared, alone)
+    assert_same_linkage(shared, alone)
