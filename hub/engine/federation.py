@@ -387,7 +387,7 @@ class Federation:
         if source is None or not source.combines_children:
             return []
         return [
-            ChildrenRequest(relation.target, relation.via, relation.roles)
+            relation.children
             for relation, _ in merged_relations(Entity.CASE, include).values()
             if relation.many and source.supports(relation.target, relation.via)
         ]
@@ -608,10 +608,9 @@ class Federation:
             if entry is None or source is None or not source.combines_children:
                 continue
             requests = [
-                ChildrenRequest(r.target, r.via, r.roles)
+                r.children
                 for r in many
-                if source.supports(r.target, r.via)
-                and not loaders.holds_children(ChildrenRequest(r.target, r.via, r.roles), name, keys)
+                if source.supports(r.target, r.via) and not loaders.holds_children(r.children, name, keys)
             ]
             if len(requests) > 1:
                 calls.append(self._read_together(ctx, entry, requests, keys))

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.vocabulary.model import PERPETRATOR_ROLES, VICTIM_ROLES, WITNESS_ROLES, Entity, PersonRole
+from hub.vocabulary.model import (
+    PERPETRATOR_ROLES,
+    VICTIM_ROLES,
+    WITNESS_ROLES,
+    ChildrenRequest,
+    Entity,
+    PersonRole,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,11 @@ class Relation:
     many: bool
     roles: frozenset[PersonRole] | None = None
     into: str | None = None
+
+    @property
+    def children(self) -> ChildrenRequest:
+        """What a source is asked for a ``many`` relation's records (by the parents' keys)."""
+        return ChildrenRequest(self.target, self.via, self.roles)
 
 
 #: (entity, relation name) → the relation.
