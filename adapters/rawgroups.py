@@ -45,16 +45,19 @@ from hub.vocabulary.model import Entity
 KeyOf = Callable[[Sequence[ColumnElement[Any]]], ColumnElement[Any]]
 
 
-def candidates(part: CompiledPart) -> dict[int, tuple[FieldValue, KeyOf]]:
+def candidates(part: CompiledPart, single: bool = False) -> dict[int, tuple[FieldValue, KeyOf]]:
     """The part's lookup fields whose key is a function of text columns of its own table
-    (by ``id`` of the lookup), before the probe: what :func:`probe` decides on."""
+    (by ``id`` of the lookup), before the probe: what :func:`probe` decides on. ``single``:
+    keys of one column too."""
     found: dict[int, tuple[FieldValue, KeyOf]] = {}
     for value in part.values.values():
         lookup = value.lookup
         # A key of several columns (regency and province names joined) costs per case what the
-        # grouping saves; one trimmed column does not (PostgreSQL, bp2mi's ``kab_asal``, 37.8k
-        # cases: 108 ms per case, 115 ms grouped; polri's two columns, 59.4k: 114 → 82 ms).
-        if lookup is None or value.from_child or value.is_constant or len(value.raw) < 2:
+        # grouping saves (polri's two columns, 59.4k cases: 114 → 82 ms). One trimmed column:
+        # on PostgreSQL a ``trim`` of UTF-8 text per case is ~1,350 instructions, and grouping
+        # by the raw column instead saves 29M of bp2mi's 414M a statement (37.8k cases, one
+        # single-user backend under callgrind); SQLite's trim is cheap, its grouping not.
+        if lookup is None or value.from_child or value.is_constant or len(value.raw) < (1 if single else 2):
             continue
         sources = [source_column(part, raw) for raw in value.raw]
         if any(column is None or not isinstance(column.type, String) for column in sources):
@@ -72,7 +75,7 @@ async def probe(source: CompiledSource, runner: StatementRunner) -> dict[int, Ke
     if not source.parts_of(Entity.CASE):
         return {}
     part = source.case_part()
-    found = candidates(part)
+    found = candidates(part, single=runner.dialect == "postgresql")
     columns = {raw.name: raw for value, _ in found.values() for raw in value.raw}
     if not columns:
         return {}

@@ -9,7 +9,8 @@ province, regency and year three ways: against the regions written out here by h
 reference data (``hub/vocabulary/reference_data/regencies.csv``), against the records the
 same source lists, and against the per-case key (the grouping switched off). A column whose
 collation merges texts the key tells apart is refused the grouped path; a plan test checks
-that on PostgreSQL no plan node that sees every case computes the key.
+that on PostgreSQL no plan node that sees every case computes the key. On PostgreSQL a key of
+one name column (bp2mi's regency name alone) is grouped raw too, and checked the same three ways.
 """
 
 from __future__ import annotations
@@ -237,3 +238,77 @@ async def test_statistics_compute_the_region_key_per_group_not_per_case_on_postg
     assert wide, "some node reads the cases"
     trimming = [node["Node Type"] for node in wide if "btrim" in own_text(node) or "TRIM" in own_text(node)]
     assert not trimming, trimming
+
+
+#: One regency-name column and no province column (bp2mi's ``kab_asal``): PostgreSQL groups by
+#: the raw name too (a trim per case costs more there than grouping; SQLite keeps the key per case).
+SINGLE_MAPPING = MAPPING.replace(
+    '{ regency_name = "kab", province_name = "prov" }', '{ regency_name = "kab" }'
+)
+#: A regency name as a register writes it → its Kemendagri code (regencies.csv), None: no region.
+SINGLE_SPELLINGS: dict[str | None, str | None] = {
+    "Kota Bogor": "32.71",
+    "KOTA BOGOR": "32.71",
+    "  Kota Bogor ": "32.71",
+    "Kota Bogor  ": "32.71",
+    "Kabupaten Bogor": "32.01",
+    " kabupaten bogor": "32.01",
+    "Kabupaten Indramayu": "32.12",
+    "Negeri Antah Berantah": None,
+    "": None,
+    "   ": None,
+    None: None,
+}
+single_registers = st.lists(
+    st.tuples(st.sampled_from(sorted(SINGLE_SPELLINGS, key=str)), st.sampled_from(YEARS)),
+    min_size=4,
+    max_size=40,
+)
+
+
+@settings(DATABASE_PROPERTIES, max_examples=12)
+@given(register=single_registers)
+async def test_one_raw_name_column_is_grouped_raw_and_read_as_records_do_on_postgres(
+    raw_database: str, register: list[Any]
+) -> None:
+    connection = await asyncpg.connect(raw_database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT)")
+        await connection.executemany(
+            "INSERT INTO kasus VALUES ($1, $2, $3, NULL)",
+            [(key, day, name) for key, (name, day) in enumerate(register, start=1)],
+        )
+    finally:
+        await connection.close()
+    source = MappedSQLSource(load_mapping_text(SINGLE_MAPPING, "rawg"), EngineOptions(raw_database))
+    await source.open()
+    try:
+        assert source._raw_keys, "a single name column is grouped raw on PostgreSQL"
+        request = StatisticsRequest(
+            Measure.CASES, (Dimension.PROVINCE, Dimension.REGENCY, Dimension.YEAR), CaseFilter()
+        )
+        with recorded(source) as sent:
+            grouped = await source.aggregate(request)
+        assert any("raw_groups" in statement for statement, _ in sent), "the grouped path was taken"
+        wanted: Counter[tuple[Any, ...]] = Counter()
+        for name, day in register:
+            code = SINGLE_SPELLINGS[name]
+            year = day[:4] if day is not None and day[:1].isdigit() else None
+            wanted[(code[:2] if code else None, code, year)] += 1
+        assert grouped == dict(wanted), register
+        assert grouped == dict(await records_by_cell(source)), register
+        keys, source._raw_keys = source._raw_keys, {}
+        try:
+            assert await source.aggregate(request) == grouped
+        finally:
+            source._raw_keys = keys
+    finally:
+        await source.close()
+
+
+async def test_one_raw_name_column_keeps_its_key_per_case_on_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "single.sqlite"
+    _write_sqlite(path, [((name, None), "2023-01-01") for name in SINGLE_SPELLINGS])
+    async with sqlite_source(load_mapping_text(SINGLE_MAPPING, "rawg"), path) as source:
+        assert source._raw_keys == {}
