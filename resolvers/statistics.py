@@ -240,13 +240,19 @@ class StatisticsQueries:
         # A table of fewer than k records shows no rows at all: which values are present (a
         # suppressed row) would tell "1 to k−1" from "none" about a filter pinned to a few records.
         shown = {} if k is not None and result.total < k else result.cells
+        # Each value of a dimension recurs across rows (a province in every year): one key
+        # object per distinct value, its labels looked up once (reference data, enums).
+        values: dict[tuple[model.Dimension, str | None], DimensionValue] = {}
         for cell in sorted(shown, key=lambda c: tuple((v is None, v or "") for v in c)):
             keys = []
             for dimension, value in zip(dimensions, cell, strict=True):
-                english, indonesian = label(dimension, value, agencies)
-                keys.append(
-                    DimensionValue(dimension=dimension, value=value, label=english, label_id=indonesian)
-                )
+                key = values.get((dimension, value))
+                if key is None:
+                    english, indonesian = label(dimension, value, agencies)
+                    key = values[(dimension, value)] = DimensionValue(
+                        dimension=dimension, value=value, label=english, label_id=indonesian
+                    )
+                keys.append(key)
             count = published[cell]
             rows.append(StatisticsRow(keys=keys, count=count, suppressed=count is None))
         linkage = None
