@@ -26,3 +26,33 @@ def own_text(node: dict[str, Any]) -> str:
 def rows_of(node: dict[str, Any]) -> float:
     """The rows a node produced over all its loops."""
     return float(node.get("Actual Rows", 0)) * float(node.get("Actual Loops", 1))
+
+
+def evaluating(plan: dict[str, Any], text: str, wide: float) -> list[str]:
+    """Types of the nodes that see more than ``wide`` rows and evaluate ``text`` themselves.
+
+    A ``Memoize`` node, and a ``Nested Loop`` whose inner side is one or is a lateral
+    subquery's ``Result``, show the lateral value as the expression that computed it (EXPLAIN
+    deparses a reference to a subquery's output that way) but only pass it on: the node under
+    the ``Memoize`` computes it, once per cache miss, and the ``Result`` once per outer row —
+    each counted here like any other when it sees more than ``wide`` rows.
+    """
+    passing: set[int] = set()
+    for node in nodes(plan):
+        children = node.get("Plans", [])
+        if node.get("Node Type") == "Memoize" or (
+            node.get("Node Type") == "Nested Loop"
+            and len(children) == 2
+            and children[1].get("Node Type") in ("Memoize", "Result")
+        ):
+            passing.add(id(node))
+    return [
+        node["Node Type"]
+        for node in nodes(plan)
+        if rows_of(node) > wide and id(node) not in passing and text in own_text(node)
+    ]
+
+
+def memoized_misses(plan: dict[str, Any]) -> list[int]:
+    """The cache misses of each ``Memoize`` node (the rows computed under it)."""
+    return [int(node.get("Cache Misses", 0)) for node in nodes(plan) if node.get("Node Type") == "Memoize"]

@@ -42,7 +42,7 @@ from hub.vocabulary.model import (
     StatisticsRequest,
 )
 from tests.opened_sources import sqlite_source
-from tests.plans import json_plan, nodes, own_text, rows_of
+from tests.plans import evaluating, json_plan, nodes, own_text, rows_of
 from tests.property_settings import DATABASE_PROPERTIES
 from tests.statements import recorded
 
@@ -591,7 +591,7 @@ async def _cases_by_year_nodes_computing_days(
         await connection.close()
     wide_nodes = [node for node in nodes(json_plan(plan)) if rows_of(node) > wide]
     assert wide_nodes, "some node reads the cases"
-    return [node["Node Type"] for node in wide_nodes if "pg_input_is_valid" in own_text(node)]
+    return evaluating(json_plan(plan), "pg_input_is_valid", wide)
 
 
 # --- statistics of date-times: each day computed once per date part (adapters.sqldates.day_key) --
