@@ -487,8 +487,9 @@ class MappedSQLSource(Source):
                 if done is not None:
                     records.extend(done)
                 else:
-                    records.extend(await self._children([compiled], request.field, parent_keys))
-            answers.append(records if request.personal else forgetting_personal(records))
+                    alone = await self._children([compiled], request.field, parent_keys)
+                    records.extend(alone if request.personal else forgetting_personal(alone))
+            answers.append(records)
         return answers
 
     def _combined_relations(
@@ -533,8 +534,9 @@ class MappedSQLSource(Source):
                 if done is not None:
                     records.extend(done)
                 if rest:
-                    records.extend(await self._children([compiled], request.field, rest))
-            answers.append(records if request.personal else forgetting_personal(records))
+                    alone = await self._children([compiled], request.field, rest)
+                    records.extend(alone if request.personal else forgetting_personal(alone))
+            answers.append(records)
         return answers
 
     async def count_cases(self, filter: CaseFilter) -> int:
@@ -709,9 +711,9 @@ PERSONAL = frozenset(PERSONAL_FIELDS)
 
 
 def forgetting_personal(records: list[Record]) -> list[Record]:
-    """``records`` with their personal fields None: what a request that selects none gets,
-    whether they were left out in SQL or read in a statement of their own (a later phase's
-    cases, a relation read apart), so the answer does not depend on the statement."""
+    """``records`` read in a statement of their own (a later phase's cases, a relation read
+    apart) with their personal fields None, as a combined statement leaves them out
+    (:func:`unasked`): a request that selects none gets the same whichever statement read them."""
     for record in records:
         if isinstance(record, PersonRecord):
             for name in PERSONAL_FIELDS:
