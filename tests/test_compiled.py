@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from hub.access.policy import Principal
 from hub.server import examples
+from hub.server.repeats import RepeatedOperations
 from resolvers.compiled import PlanCache, execution_context_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,11 +113,36 @@ async def test_the_portal_page_is_planned_whole(hub: Any) -> None:
     assert hub.schema.plans.hits == hits + 1  # one plan lookup for the whole connection
 
 
-async def test_ad_hoc_queries_make_no_plans(hub: Any) -> None:
+async def test_an_ad_hoc_query_is_planned_when_sent_again_and_answers_the_same(hub: Any) -> None:
+    """A text sent once makes no plan; sent again, it is planned (hub/server/repeats.py) and its
+    answer is the one completed field by field."""
+    query = (
+        "{ statistics(measure: CASES, groupBy: [PROVINCE, YEAR]) "
+        "{ total rows { keys { value label } count } } }"
+    )
+    coordinator = PRINCIPALS["coordinator"]
     before = len(hub.schema.plans)
-    result = await hub.execute("{ cases(first: 2) { totalCount edges { node { sourceKey stage } } } }")
-    assert not result.errors
-    assert len(hub.schema.plans) == before
+    first = await hub.execute(query, None, coordinator)
+    assert not first.errors and len(hub.schema.plans) == before
+    again = await hub.execute(query, None, coordinator)
+    assert len(hub.schema.plans) > before
+    by_field = await hub.execute(query, None, coordinator, compiled=False)
+    assert _answer(again) == _answer(by_field) == _answer(first)
+    assert len(again.data["statistics"]["rows"]) > 50
+
+
+def test_repeated_operations_remember_digests_in_a_bounded_lru() -> None:
+    repeated = RepeatedOperations(size=2)
+    assert not repeated.seen_before("{ a }")
+    assert repeated.seen_before("{ a }")
+    assert not repeated.seen_before("{ b }")
+    assert repeated.seen_before("{ a }")  # now the most recent
+    assert not repeated.seen_before("{ c }")  # evicts "{ b }", the least recent
+    assert len(repeated) == 2
+    assert not repeated.seen_before("{ b }")
+    assert repeated.seen_before("{ c }")
+    with pytest.raises(ValueError):
+        RepeatedOperations(size=0)
 
 
 # --- fall-backs, on a small schema whose resolvers return what we choose --------------------------
@@ -191,7 +217,8 @@ async def test_fallbacks_answer_like_graphql_core(case: str, query_name: str) ->
 
 
 async def test_http_plans_known_operations_only(demo_dir: Path) -> None:
-    """Examples sent as text and APQ-registered queries are planned; other texts are not."""
+    """Examples sent as text and APQ-registered queries are planned; other texts only when
+    sent again."""
     import httpx
 
     from hub.engine.config import load_config
@@ -204,8 +231,8 @@ async def test_http_plans_known_operations_only(demo_dir: Path) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http:
             ad_hoc = "{ cases(first: 2) { edges { node { sourceKey victims { sex } } } } }"
-            assert (await http.post("/graphql", json={"query": ad_hoc})).json()["data"]
-            assert len(plans) == 0
+            once = (await http.post("/graphql", json={"query": ad_hoc})).json()
+            assert once["data"] and len(plans) == 0
             page = (await http.post("/graphql", json={"query": examples.PORTAL_LIST})).json()
             assert page["data"]["cases"]["edges"] and len(plans) == 1
             persisted = "{ cases(first: 2) { edges { node { reportedAt stage } } } }"
@@ -213,6 +240,9 @@ async def test_http_plans_known_operations_only(demo_dir: Path) -> None:
             first = await http.post("/graphql", json={"query": persisted, "extensions": apq})
             again = await http.post("/graphql", json={"extensions": apq})
             assert first.json()["data"] == again.json()["data"] and len(plans) == 2
+            # The ad-hoc text sent again: planned now, the same answer.
+            twice = (await http.post("/graphql", json={"query": ad_hoc})).json()
+            assert twice["data"] == once["data"] and len(plans) == 3
 
 
 def test_vocabulary_enums_are_named_by_the_plan_as_serialize_names_them(hub: Any) -> None:

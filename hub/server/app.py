@@ -42,6 +42,7 @@ from hub.server.authn import principal_of, protect
 from hub.server.http import BodyLimit, GraphQLOverHTTP
 from hub.server.logs import RequestIdMiddleware
 from hub.server.persisted import PersistedQueries, operation_names
+from hub.server.repeats import RepeatedOperations
 from hub.storage.store import Store
 from hub.vocabulary import model
 from resolvers.access import GuardedConverter
@@ -71,6 +72,8 @@ class Hub:
         self.known_queries = frozenset(
             q for q in (*examples.OPERATIONS, config.example_query) if isinstance(q, str) and q
         )
+        #: Other operation texts, known from their second run on (hub/server/repeats.py).
+        self.repeated = RepeatedOperations()
         self.audit = AuditLog(self.store)
         #: Per-principal concurrency and work budgets of HTTP callers (hub.access.budgets).
         self.budgets = Budgets(self.auth.access.limits)
@@ -150,7 +153,9 @@ class Hub:
         default, by plan when the query is one of :attr:`known_queries`, as over HTTP.
         """
         context = self.context(principal)
-        context.known_operation = query in self.known_queries if compiled is None else compiled
+        if compiled is None:
+            compiled = query in self.known_queries or self.repeated.seen_before(query)
+        context.known_operation = compiled
         return await self.schema.execute(query, variable_values=variables, context_value=context)
 
 
@@ -162,6 +167,7 @@ class HubGraphQL(GraphQLOverHTTP):
         self.hub = hub
         self.persisted = _persisted_queries(hub.config)
         self.known_queries = hub.known_queries
+        self.repeated = hub.repeated
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = principal_of(request.scope)  # authenticated by hub.server.authn.AuthMiddleware

@@ -35,6 +35,7 @@ from strawberry.types import ExecutionResult
 
 from hub.access.budgets import RateLimited
 from hub.server.persisted import PersistedQueries, Rejection
+from hub.server.repeats import RepeatedOperations
 from resolvers.context import optional_context
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -138,13 +139,18 @@ class GraphQLOverHTTP(GraphQL):
 
     #: Query texts the hub documents (its examples): known operations even when sent as text.
     known_queries: frozenset[str] = frozenset()
+    #: Other texts, known when sent again (:mod:`hub.server.repeats`); None: never.
+    repeated: RepeatedOperations | None = None
 
     async def execute_single(
         self, *, request_data: GraphQLRequestData, context: Any = None, **kwargs: Any
     ) -> ExecutionResult:
         ctx = optional_context(context)
         key = ctx.budget_key if ctx is not None else None
-        known = request_data.query in self.known_queries
+        query = request_data.query
+        known = query in self.known_queries or (
+            self.repeated is not None and isinstance(query, str) and self.repeated.seen_before(query)
+        )
         if self.persisted is not None:
             by_hash = isinstance((request_data.extensions or {}).get("persistedQuery"), dict)
             resolved = self.persisted.resolve(request_data.query, request_data.extensions, scope=key or "")
