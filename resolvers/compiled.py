@@ -20,9 +20,10 @@ completes it instead, producing exactly the error and partial result it always w
 never changes an answer; it only skips work. Tests compare both paths on every documented
 operation (``tests/test_compiled.py``).
 
-Which operations: only known ones (the hub's documented examples, allow-listed and persisted
-queries: ``Context.known_operation``). Plans are kept per schema in a bounded LRU keyed by the
-parsed document's field nodes; ad-hoc queries take the normal path and cost no plan memory.
+Which operations: known ones (``Context.known_operation``): the hub's documented examples,
+allow-listed and persisted queries, and any text sent for the second time
+(:mod:`hub.server.repeats`). Plans are kept per schema in a bounded LRU keyed by the parsed
+document's field nodes; a text sent once takes the normal path and costs no plan memory.
 """
 
 from __future__ import annotations

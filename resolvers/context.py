@@ -60,8 +60,9 @@ class Context:
     #: The HTTP request and response when served over HTTP (strawberry's integration).
     request: Any = None
     response: Any = None
-    #: A known operation (documented example, allow-listed or persisted): its plain subtrees
-    #: are completed by a plan made once (resolvers/compiled.py), not field by field.
+    #: A known operation (documented example, allow-listed, persisted, or a text sent before):
+    #: its plain subtrees are completed by a plan made once (resolvers/compiled.py), not field
+    #: by field.
     known_operation: bool = False
 
 
