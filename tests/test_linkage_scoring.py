@@ -33,6 +33,7 @@ from hub.linkage.scoring import (
     birth_conflict,
     compare,
     levels,
+    name_agreement,
     name_similarity,
     nik_agreement,
     nik_compatible,
@@ -528,6 +529,31 @@ def test_name_surplus_is_bits_beyond_the_number_of_records() -> None:
     assert names.surplus(("zulkarnaen",)) == 5.0
     assert NameFrequencies([]).surplus(("xavier",)) == 0.0  # no tokens: log2(1) = 0
     assert NameFrequencies([("a", "budi", "budi")]).surplus(("budi",)) == math.log2(3) - math.log2(3)
+
+
+def test_spellings_of_one_sound_are_counted_together() -> None:
+    """16 tokens: zulkarnaen ×3 and zulkarnain ×5 (one sound key) and budi ×8. Either spelling
+    is one of 8 that sound alike: 4 − log2(8 + 1) bits; budi the same."""
+    names = NameFrequencies([("zulkarnaen",)] * 3 + [("zulkarnain",)] * 5 + [("budi",)] * 8)
+    for token in ("zulkarnaen", "zulkarnain", "budi"):
+        assert names.surplus((token,)) == pytest.approx(4 - math.log2(9), abs=1e-12)
+
+
+def test_name_agreement_is_compare_names_of_the_two_records() -> None:
+    """The level and similarity a caller tests before compare(): compare_names on the two names."""
+    pairs = [
+        (rec(), other()),
+        (rec(), other(name="Siti Rahmawati")),
+        (rec(name="Budi Santoso"), other(name="Santoso Budi")),
+        (rec(name="Muhammad Yusuf"), other(name="Moh. Jusuf")),
+        (rec(), other(name="Agus Salim")),
+        (rec(name=None), other()),
+    ]
+    for a, b in pairs:
+        assert name_agreement(a, b) == compare_names(a.name, b.name)
+        assert name_agreement(b, a)[0] == compare_names(b.name, a.name)[0]
+    assert name_agreement(rec(), other()) == (NameLevel.EXACT, 100.0)
+    assert name_agreement(rec(), other(name="Agus Salim"))[0] is NameLevel.DIFFERENT
 
 
 def test_rare_names_earn_up_to_four_points_on_an_exact_or_variant_match() -> None:
