@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import delete, distinct, func, select
 from hub.access.policy import Principal
 from hub.demo.generate import generate
 from hub.engine.config import load_config
-from hub.linkage.index import linkage_record
+from hub.linkage.index import linkage_record, linkage_run
 from hub.server.app import Hub
 from tests.linkage_helpers import run_job
 
@@ -78,10 +79,17 @@ async def _after_a_run_both_say_current(fresh_hub: tuple[Hub, Path]) -> None:
     data, extensions = await ask(hub)
     async with hub.store.engine.connect() as conn:
         persons = (await conn.execute(select(func.count(distinct(linkage_record.c.person_id))))).scalar_one()
+        finished = (
+            await conn.execute(select(linkage_run.c.finished_at).where(linkage_run.c.status == "ok"))
+        ).all()
     everyone, _ = await ask(hub, principal=LPSK_COORDINATOR)  # protection staff: every record
     assert persons > 0 and everyone["persons"]["totalCount"] == persons
     assert data["persons"]["linkage"]["state"] == "CURRENT"
-    assert data["persons"]["linkage"]["lastRunAt"] is not None
+    # The one run's end, as the run table holds it (SQLite keeps it without its UTC offset).
+    assert len(finished) == 1
+    assert datetime.fromisoformat(data["persons"]["linkage"]["lastRunAt"]) == finished[0][0].replace(
+        tzinfo=UTC
+    )
     assert data["statistics"]["linkage"] == {
         "state": "CURRENT",
         "changedSources": [],
