@@ -110,6 +110,7 @@ def combine(
     page: Select[Any] | None,
     children: Sequence[tuple[CompiledPart, ColumnElement[Any]]],
     case: CompiledPart | None = None,
+    blank: frozenset[str] = frozenset(),
 ) -> CombinedPage | None:
     """The page (from :func:`numbered`) and the rows of ``children`` (each a part and its column
     holding the case key, from :func:`key_compares`) whose case is on the page, in one statement.
@@ -120,6 +121,10 @@ def combine(
 
     ``case``: the page's case part; with it, a child whose join to the case table gives only
     the report date takes it from the page (:func:`adapters.narrow.page_join_swap`).
+
+    ``blank``: fields of the children that nobody asked for (a request without personal
+    fields): their columns are NULLs of their types, so the database, which computes no output
+    column that nothing reads, never reads or cleans them; their records hold None there.
 
     None when a column's type is unknown (its NULLs could not be typed for the UNION).
     """
@@ -142,7 +147,7 @@ def combine(
         )
         stmt, key = of_parents_within(part, relation, within, swap)
         selects.append((stmt, key))
-        blocks.append(list(stmt.selected_columns))
+        blocks.append(_blanked(part, list(stmt.selected_columns), blank))
     nulls = [[_typed_null(c) for c in block] for block in blocks]
     if any(n is None for block in nulls for n in block):
         return None
@@ -173,6 +178,23 @@ def _date_column(page: Select[Any], case: CompiledPart) -> str | None:
     wanted = next((f"c{i}" for name, _v, i in case.layout if name == "reported_at"), None)
     names = {column.name for column in page.selected_columns if isinstance(column, Label)}
     return wanted if wanted in names else None
+
+
+def _blanked(
+    part: CompiledPart, columns: list[ColumnElement[Any]], blank: frozenset[str]
+) -> list[ColumnElement[Any]]:
+    """``columns`` (the SELECT of ``part``, in its layout's places) with the columns of the
+    fields in ``blank`` as typed NULLs (a column of unknown type is kept: it could not be typed)."""
+    if not blank:
+        return columns
+    out = list(columns)
+    for name, value, start in part.layout:
+        if name in blank:
+            for i in range(start, start + len(value.selected)):
+                typed = _typed_null(out[i])
+                if typed is not None:
+                    out[i] = typed
+    return out
 
 
 def _typed_null(column: ColumnElement[Any]) -> ColumnElement[Any] | None:

@@ -57,12 +57,14 @@ from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
 from adapters.values import FieldValue
 from hub.vocabulary.model import (
+    PERSONAL_FIELDS,
     CaseFilter,
     CaseRecord,
     CaseSearch,
     ChildrenRequest,
     Dimension,
     Entity,
+    PersonRecord,
     PersonRole,
     Record,
     SortOrder,
@@ -303,8 +305,11 @@ class MappedSQLSource(Source):
         if search.after is not None:
             narrowing.append(keyset.after(search.after))
         with_page = self._read_with_page(part, children)
+        blank = unasked(children)
         if self._walk is not None:
-            cases, read = await self._walked_page(part, self._walk, narrowing, filtering, search, with_page)
+            cases, read = await self._walked_page(
+                part, self._walk, narrowing, filtering, search, with_page, blank
+            )
             return cases, await self._children_of_page(cases, children, read)
         order = keyset.order_by()
         descending = keyset.descending
@@ -327,7 +332,9 @@ class MappedSQLSource(Source):
 
         # The first page without a filter (a portal's landing page) has one shape per order.
         shape = None if narrowing else ("page", descending)
-        cases, read = await self._page_rows(part, shape, build, {"page_limit": search.limit}, with_page)
+        cases, read = await self._page_rows(
+            part, shape, build, {"page_limit": search.limit}, with_page, blank
+        )
         return cases, await self._children_of_page(cases, children, read)
 
     async def _walked_page(
@@ -338,6 +345,7 @@ class MappedSQLSource(Source):
         filtering: list[ColumnElement[bool]],
         search: CaseSearch,
         with_page: list[_ChildPart],
+        blank: frozenset[str] = frozenset(),
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
@@ -368,7 +376,9 @@ class MappedSQLSource(Source):
 
             shape = ("walk", phase, descending) if fixed else None
             params = {"page_limit": wanted, "page_offset": wanted - 1}
-            found, read = await self._page_rows(part, shape, build, params, with_page if i == 0 else [])
+            found, read = await self._page_rows(
+                part, shape, build, params, with_page if i == 0 else [], blank
+            )
             records.extend(found)
             first_read = read if i == 0 else first_read
         return records, first_read
@@ -397,10 +407,14 @@ class MappedSQLSource(Source):
         build: Callable[..., Select[Any]],
         parameters: Mapping[str, Any],
         with_page: list[_ChildPart],
+        blank: frozenset[str] = frozenset(),
     ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
-        of ``with_page`` read in the same statement where the database takes it."""
-        combined = self._combined(part, shape, build, with_page) if with_page and self._combining else None
+        of ``with_page`` read in the same statement where the database takes it (``blank``:
+        their fields nobody asked for, left out: :func:`adapters.pagewith.combine`)."""
+        combined = (
+            self._combined(part, shape, build, with_page, blank) if with_page and self._combining else None
+        )
         rows = await self._fetch_combined(combined, parameters) if combined is not None else None
         if combined is not None and rows is not None:
             page_rows, child_rows = combined.split(rows)
@@ -458,7 +472,7 @@ class MappedSQLSource(Source):
             convert, chosen = max(groups.values(), key=lambda group: len(group[1]))
             pairs = list(chosen.values())
             keys = convert_keys(parent_keys, convert)
-            combined = self._combined_relations(pairs) if len(pairs) > 1 and keys else None
+            combined = self._combined_relations(pairs, unasked(requests)) if len(pairs) > 1 and keys else None
             rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
             if combined is not None and rows is not None:
                 _, child_rows = combined.split(rows)
@@ -473,15 +487,18 @@ class MappedSQLSource(Source):
                 if done is not None:
                     records.extend(done)
                 else:
-                    records.extend(await self._children([compiled], request.field, parent_keys))
+                    alone = await self._children([compiled], request.field, parent_keys)
+                    records.extend(alone if request.personal else forgetting_personal(alone))
             answers.append(records)
         return answers
 
-    def _combined_relations(self, pairs: list[_ChildPart]) -> pagewith.CombinedPage | None:
+    def _combined_relations(
+        self, pairs: list[_ChildPart], blank: frozenset[str] = frozenset()
+    ) -> pagewith.CombinedPage | None:
         """Several child parts' rows for the same keys in one statement (built once per set)."""
-        key = ("relations", tuple(id(column) for _, column in pairs))
+        key = ("relations", tuple(id(column) for _, column in pairs), blank)
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(None, pairs)
+            self._combined_pages[key] = pagewith.combine(None, pairs, blank=blank)
         return self._combined_pages[key]
 
     def _combined(
@@ -490,14 +507,15 @@ class MappedSQLSource(Source):
         shape: tuple[Any, ...] | None,
         build: Callable[..., Select[Any]],
         with_page: list[_ChildPart],
+        blank: frozenset[str] = frozenset(),
     ) -> pagewith.CombinedPage | None:
         """The page statement of the case part ``part`` with ``with_page`` (built once for a
         fixed ``shape``)."""
         if shape is None:
-            return pagewith.combine(build(numbered=True), with_page, part)
-        key = (shape, tuple(id(relation) for _, relation in with_page))
+            return pagewith.combine(build(numbered=True), with_page, part, blank)
+        key = (shape, tuple(id(relation) for _, relation in with_page), blank)
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(build(numbered=True), with_page, part)
+            self._combined_pages[key] = pagewith.combine(build(numbered=True), with_page, part, blank)
         return self._combined_pages[key]
 
     async def _children_of_page(
@@ -516,7 +534,8 @@ class MappedSQLSource(Source):
                 if done is not None:
                     records.extend(done)
                 if rest:
-                    records.extend(await self._children([compiled], request.field, rest))
+                    alone = await self._children([compiled], request.field, rest)
+                    records.extend(alone if request.personal else forgetting_personal(alone))
             answers.append(records)
         return answers
 
@@ -679,6 +698,27 @@ class _ReadWithPage:
 
     keys: frozenset[str]
     found: dict[int, list[Record]]
+
+
+def unasked(requests: Sequence[ChildrenRequest]) -> frozenset[str]:
+    """The fields no request asked for: the personal ones when none wants them
+    (:attr:`hub.vocabulary.model.ChildrenRequest.personal`), else none."""
+    return PERSONAL if requests and not any(r.personal for r in requests) else frozenset()
+
+
+#: The personal fields of person records, as :func:`unasked` leaves them out.
+PERSONAL = frozenset(PERSONAL_FIELDS)
+
+
+def forgetting_personal(records: list[Record]) -> list[Record]:
+    """``records`` read in a statement of their own (a later phase's cases, a relation read
+    apart) with their personal fields None, as a combined statement leaves them out
+    (:func:`unasked`): a request that selects none gets the same whichever statement read them."""
+    for record in records:
+        if isinstance(record, PersonRecord):
+            for name in PERSONAL_FIELDS:
+                setattr(record, name, None)
+    return records
 
 
 def _may_hold(part: CompiledPart, roles: frozenset[PersonRole]) -> bool:

@@ -141,6 +141,7 @@ class CaseQueries:
         # Backwards is forwards in the reverse order from the cursor, then turned around.
         engine_order = _REVERSED[order] if backwards else order
         scope = info.context.scope
+        scope.reads_personal = selection.selects_personal(info)
         # The count runs beside the page and its relations, and is awaited last.
         counting = asyncio.ensure_future(federation.count_cases(scope, engine_filter)) if want_total else None
         try:

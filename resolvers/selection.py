@@ -14,8 +14,9 @@ from typing import Any
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+from strawberry.utils.str_converters import to_camel_case
 
-from hub.vocabulary.model import Entity
+from hub.vocabulary.model import PERSONAL_FIELDS, Entity
 from hub.vocabulary.relations import RELATIONS
 
 #: The GraphQL type of each entity's records.
@@ -194,3 +195,40 @@ def _converted(nodes: Iterable[SelectionNode], fragments: dict[str, Any]) -> lis
                 )
             )
     return out
+
+
+#: The GraphQL names of the personal fields (``fullName``, ``nik``, …).
+PERSONAL_NAMES = frozenset(to_camel_case(name) for name in PERSONAL_FIELDS)
+_PERSONAL: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+
+
+def selects_personal(info: Info) -> bool:
+    """Whether the operation selects a personal field anywhere (any field so named, in the
+    operation or in any of the document's fragments, used or not: when in doubt, yes).
+
+    Without one, nothing in the request can release a name, NIK, birth date, passport, address
+    or phone, so the sources need not read them (:attr:`hub.engine.scope.RequestContext.reads_personal`).
+    Decided once per parsed operation (the parser cache hands every request with the same text
+    the same nodes; each entry keeps its node alive, so its id cannot be reused meanwhile).
+    """
+    raw = info._raw_info
+    operation = raw.operation
+    entry = _PERSONAL.get(id(operation))
+    if entry is not None and entry[0] is operation:
+        _PERSONAL.move_to_end(id(operation))
+        return entry[1]
+    roots = [operation, *raw.fragments.values()]
+    found = any(_names_personal(_children(root)) for root in roots)
+    _PERSONAL[id(operation)] = (operation, found)
+    while len(_PERSONAL) > MAX_SELECTIONS:
+        _PERSONAL.popitem(last=False)
+    return found
+
+
+def _names_personal(nodes: Iterable[SelectionNode]) -> bool:
+    for node in nodes:
+        if isinstance(node, FieldNode) and node.name.value in PERSONAL_NAMES:
+            return True
+        if isinstance(node, FieldNode | InlineFragmentNode) and _names_personal(_children(node)):
+            return True
+    return False

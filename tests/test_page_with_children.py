@@ -14,6 +14,7 @@ answers, relation by relation, from then on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from typing import Any
@@ -24,9 +25,11 @@ from sqlalchemy import column, select, table
 from adapters import pagewith
 from adapters.base import SourceError
 from adapters.sql import MappedSQLSource
+from hub.access.policy import Principal
 from hub.engine.ids import GlobalId
 from hub.server.app import Hub
 from hub.vocabulary.model import (
+    PERSONAL_FIELDS,
     VICTIM_ROLES,
     CaseFilter,
     CaseSearch,
@@ -46,6 +49,15 @@ REQUESTS = (
     ChildrenRequest(Entity.SERVICE, "case_key"),
     ChildrenRequest(Entity.STAGE_EVENT, "case_key"),
 )
+#: The same requests from a request that selects no personal field.
+UNASKED = tuple(dataclasses.replace(r, personal=False) for r in REQUESTS)
+
+
+def without_personal(record: Record) -> Record:
+    """``record`` as read for a request that selects no personal field: those are None."""
+    if not any(hasattr(record, name) for name in PERSONAL_FIELDS):
+        return record
+    return dataclasses.replace(record, **dict.fromkeys(PERSONAL_FIELDS))  # type: ignore[type-var]
 
 
 def searches(first_page: list[Any]) -> list[CaseSearch]:
@@ -75,8 +87,11 @@ async def separately(source: MappedSQLSource, request: ChildrenRequest, keys: li
 
 
 async def assert_same_as_separately(hub: Hub) -> int:
-    """Every source's pages with children against page-then-children; the children compared."""
+    """Every source's pages with children against page-then-children; the children compared,
+    also as read for a request that selects no personal field (those fields None, the rest
+    the same)."""
     compared = 0
+    personal = {"read": 0}
     for entry in hub.registry.all():
         source = entry.source
         assert isinstance(source, MappedSQLSource) and source.combines_children
@@ -86,11 +101,21 @@ async def assert_same_as_separately(hub: Hub) -> int:
             assert cases == await source.search_cases(search), (entry.name, search)
             keys = [case.key for case in cases]
             together = await source.children_together(REQUESTS, keys)
-            for request, records, read_together in zip(REQUESTS, found, together, strict=True):
-                want = by_parent(await separately(source, request, keys), request.field)
+            unasked_cases, unasked = await source.search_cases_with(search, UNASKED)
+            assert unasked_cases == cases, (entry.name, search)
+            unasked_together = await source.children_together(UNASKED, keys)
+            answers = zip(REQUESTS, found, together, unasked, unasked_together, strict=True)
+            for request, records, read_together, records_unasked, together_unasked in answers:
+                alone = await separately(source, request, keys)
+                want = by_parent(alone, request.field)
                 assert by_parent(records, request.field) == want, (entry.name, request)
                 assert by_parent(read_together, request.field) == want, (entry.name, request)
+                want_unasked = by_parent([without_personal(r) for r in alone], request.field)
+                assert by_parent(records_unasked, request.field) == want_unasked, (entry.name, request)
+                assert by_parent(together_unasked, request.field) == want_unasked, (entry.name, request)
                 compared += sum(len(v) for v in want.values())
+                personal["read"] += sum(getattr(r, "full_name", None) is not None for r in alone)
+    assert personal["read"] > 100, "the records read alone hold names: leaving them out shows"
     return compared
 
 
@@ -135,6 +160,50 @@ async def test_victims_read_their_cases_report_date_from_the_page(pg_hub: Hub) -
     (statement,) = [s for s, _ in sent]
     assert f"JOIN {pagewith.PAGE_CTE} AS" in statement
     assert "JOIN kasus" not in statement, statement
+
+
+PERSONAL_PAGE = """query Page { cases(first: 30, filter: {agencies: ["KEMENPPPA"]}) {
+  edges { node { victims { id ...Who } } } } }
+fragment Who on PersonRecord { fullName nik }"""
+COORDINATOR = Principal(subject="page-test", role="coordinator", agency="KEMENPPPA", purpose="coordination")
+#: What PostgreSQL computes from simfoni's victims' names (its mapping: ``nama_lengkap``).
+NAME_READ = "TRIM(BOTH FROM korban.nama_lengkap)"
+
+
+async def plan_of(pg_hub: Hub, query: str, principal: Principal | None = None) -> tuple[str, Any]:
+    """The answer to ``query`` and the plan (EXPLAIN VERBOSE) of its one page statement."""
+    source = pg_hub.registry.get("simfoni").source
+    who = (None, principal) if principal is not None else ()
+    await pg_hub.execute(query, *who)
+    with recorded(source) as sent:
+        result = await pg_hub.execute(query, *who)
+    assert result.errors is None, result.errors
+    (statement, params), *_ = [(s, p) for s, p in sent if pagewith.PAGE_CTE in s]
+    async with source._engine.connect() as conn:
+        plan = await conn.exec_driver_sql(f"EXPLAIN (VERBOSE, COSTS OFF) {statement}", params)
+        return "\n".join(row[0] for row in plan), result
+
+
+async def test_a_page_that_selects_no_personal_field_computes_none_on_postgres(pg_hub: Hub) -> None:
+    """Victims read with a page for a query that selects no personal field: PostgreSQL does
+    not read or clean their names (it computes no output column nothing reads); a query that
+    selects one — here in a fragment — reads them, and they are the generator's."""
+    plan, _ = await plan_of(pg_hub, PAGE % "")
+    assert NAME_READ not in plan, plan
+    plan, _result = await plan_of(pg_hub, PERSONAL_PAGE, COORDINATOR)
+    assert NAME_READ in plan, plan
+
+
+async def test_personal_fields_on_a_page_are_the_generators(hub: Hub, truth: dict[str, Any]) -> None:
+    """Names and NIKs selected through a fragment on a page whose relations come with it."""
+    persons = {p["key"]: p for p in truth["agencies"]["simfoni"]["persons"]}
+    result = await hub.execute(PERSONAL_PAGE, None, COORDINATOR)
+    assert result.errors is None, [e.formatted for e in result.errors]
+    victims = [v for e in result.data["cases"]["edges"] for v in e["node"]["victims"]]
+    assert len(victims) > 10
+    for victim in victims:
+        person = persons[GlobalId.decode(victim["id"]).key.removeprefix("korban/")]
+        assert (victim["fullName"], victim["nik"]) == (person["full_name"], person["nik"])
 
 
 LPSK_PAGE = """{ cases(first: 200, filter: {agencies: ["LPSK"]}) { edges { node {

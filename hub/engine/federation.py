@@ -296,7 +296,7 @@ class Federation:
         relations are read afterwards for the kept ones.
         """
         entries = self.sources_for(ctx, filter)
-        wanted = self._children_with_page(entries, include)
+        wanted = self._children_with_page(ctx, entries, include)
         if order.by_agency:
             return await self._cases_by_agency(ctx, filter, order, first, after, entries, wanted)
 
@@ -377,7 +377,7 @@ class Federation:
 
     @staticmethod
     def _children_with_page(
-        entries: list[RegisteredSource], include: Include | None
+        ctx: RequestContext, entries: list[RegisteredSource], include: Include | None
     ) -> list[ChildrenRequest]:
         """The case relations of ``include`` to read with the page: only when one source answers
         it and combines them (:meth:`cases`), and only the relations that source holds."""
@@ -387,7 +387,7 @@ class Federation:
         if source is None or not source.combines_children:
             return []
         return [
-            relation.children
+            _asked(ctx, relation)
             for relation, _ in merged_relations(Entity.CASE, include).values()
             if relation.many and source.supports(relation.target, relation.via)
         ]
@@ -608,7 +608,7 @@ class Federation:
             if entry is None or source is None or not source.combines_children:
                 continue
             requests = [
-                r.children
+                _asked(ctx, r)
                 for r in many
                 if source.supports(r.target, r.via) and not loaders.holds_children(r.children, name, keys)
             ]
@@ -708,6 +708,13 @@ def _report_no_rows() -> None:
     stats = CURRENT_CALL.get()
     if stats is not None:
         stats.rows = 0
+
+
+def _asked(ctx: RequestContext, relation: Relation) -> ChildrenRequest:
+    """What a source is asked for ``relation``'s records in this request: without personal
+    fields when the request selects none (:attr:`RequestContext.reads_personal`)."""
+    request = relation.children
+    return request if ctx.reads_personal else replace(request, personal=False)
 
 
 def _as_seen(ctx: RequestContext, source: Source, filter: CaseFilter) -> CaseFilter:

@@ -83,6 +83,10 @@ class RequestContext:
     #: The row rule as the engine applies it: per source, the person roles whose records this
     #: request may not see (set from the policy point by the server; nothing hidden by default).
     hidden_roles: Callable[[str], frozenset[PersonRole]] = field(default=lambda _source: frozenset())
+    #: Whether the request selects a personal field anywhere (set by the root resolvers from
+    #: the operation). Without, the person records read with a page may leave personal fields
+    #: out (:attr:`hub.vocabulary.model.ChildrenRequest.personal`); by default they are read.
+    reads_personal: bool = True
 
     def record(
         self, source: str, outcome: CallOutcome, elapsed_ms: float, statements: int, rows: int

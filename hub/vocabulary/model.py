@@ -701,8 +701,14 @@ class CaseSearch:
 class ChildrenRequest:
     """The records of ``entity`` whose ``field`` is the key of a case on the page (its
     participants, its services): what :meth:`adapters.base.Source.search_cases_with` reads
-    with the page. ``roles``: only person records that may hold one of them are needed."""
+    with the page. ``roles``: only person records that may hold one of them are needed.
+
+    ``personal``: whether the records' personal fields (:data:`PERSONAL_FIELDS`) are needed.
+    When the request selects none, a source may leave them out (None): the database neither
+    reads nor cleans a name, NIK, address or phone nobody asked for (data minimisation, and
+    a tenth of a portal page's PostgreSQL work, issue 13)."""
 
     entity: Entity
     field: str
     roles: frozenset[PersonRole] | None = None
+    personal: bool = True
