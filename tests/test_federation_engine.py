@@ -504,6 +504,19 @@ async def test_relations_read_together_are_those_read_relation_by_relation(
         assert victims_of_lpsk
         assert any(PersonRole.VICTIM_WITNESS in v.roles for v in victims_of_lpsk) is not hide
 
+    # Two relations are enough to read together: simfoni holds victims and services (one
+    # statement for both, two apart); polri holds victims only (its one relation, read as the
+    # loaders read it).
+    ctx = federation.new_context()
+    pair = [type(n)(n.record) for n in page.items]
+    await federation.expand(ctx, Entity.CASE, pair, {"victims": {}, "services": {}}, at_once=True)
+    apart_ctx = federation.new_context()
+    apart = [type(n)(n.record) for n in page.items]
+    await federation.expand(apart_ctx, Entity.CASE, apart, {"victims": {}, "services": {}})
+    assert (ctx.usage["simfoni"].statements, apart_ctx.usage["simfoni"].statements) == (1, 2)
+    assert ctx.usage["polri"].statements == apart_ctx.usage["polri"].statements
+    assert _links(pair) == _links(apart)
+
     # lpsk fails on its relations: reported once, its cases' relations empty, the others whole.
     entry = hub.registry.get("lpsk")
     assert entry is not None and entry.source is not None
