@@ -26,6 +26,7 @@ from bench import cpu, direct
 from bench.direct import AGENCY_CODE
 from hub.access.policy import Principal
 from hub.demo.agencies import AGENCIES
+from hub.engine.ids import GlobalId
 from hub.server.app import Hub
 from hub.server.examples import PORTAL_LIST
 
@@ -172,7 +173,15 @@ class PageCheck:
     direct_rows_same: bool = True
 
 
-PageRow = tuple[str, str, str | None, int, int, tuple[tuple[str | None, str | None], ...]]
+#: (source, number, report day, victims, services, stage events, victims' ids, services' ids)
+StageEvents = tuple[tuple[str | None, str | None], ...]
+PageRow = tuple[str, str, str | None, int, int, StageEvents, tuple[str, ...], tuple[str, ...]]
+
+
+def _own_key(global_id: str) -> str:
+    """The source's own row id inside a record's global id (``korban/3073`` → ``3073``: a part
+    name prefixes the key where a source keeps people in several tables)."""
+    return GlobalId.decode(global_id).key.rsplit("/", 1)[-1]
 
 
 def _iso(value: Any) -> str | None:
@@ -186,8 +195,8 @@ def _iso(value: Any) -> str | None:
 
 
 def _hub_page_summary(data: dict[str, Any]) -> list[PageRow]:
-    """Per case: source, number, report day, victims, services, and each stage event's (date,
-    reference): values, not only counts."""
+    """Per case: source, number, report day, victims, services, each stage event's (date,
+    reference), and the source's own ids of its victims and services: values, not only counts."""
     return [
         (
             e["node"]["source"],
@@ -196,12 +205,17 @@ def _hub_page_summary(data: dict[str, Any]) -> list[PageRow]:
             len(e["node"]["victims"]),
             len(e["node"]["services"]),
             tuple((_iso(s["date"]), s["reference"]) for s in e["node"]["stageHistory"]),
+            tuple(sorted(_own_key(v["id"]) for v in e["node"]["victims"])),
+            tuple(sorted(_own_key(s["id"]) for s in e["node"]["services"])),
         )
         for e in data["cases"]["edges"]
     ]
 
 
 def _direct_page_summary(page: list[direct.DirectCase]) -> list[PageRow]:
+    # A child row's own id follows the case key (bench/direct.py's SELECTs); bp2mi's victim and
+    # repatriation are the complaint row itself, whose id (id_pengaduan) comes first.
+    at = {agency: 0 if agency == "bp2mi" else 1 for agency in AGENCIES}
     return [
         (
             c.agency,
@@ -210,6 +224,8 @@ def _direct_page_summary(page: list[direct.DirectCase]) -> list[PageRow]:
             len(c.victims),
             len(c.services),
             tuple((_iso(s[3]), s[4]) for s in c.stages),
+            tuple(sorted(str(v[at[c.agency]]) for v in c.victims)),
+            tuple(sorted(str(s[at[c.agency]]) for s in c.services)),
         )
         for c in page
     ]
@@ -229,7 +245,8 @@ async def check_page(backend: BackendUnderTest, agency: str | None) -> PageCheck
         composition[source] = composition.get(source, 0) + 1
     check = PageCheck(
         same=hub_rows == direct_rows,
-        detail="same cases, report days, victims, services and stage events (dates, references)",
+        detail="same cases, report days, victims and services (their own ids), stage events "
+        "(dates, references)",
         composition=composition,
         victims=sum(r[3] for r in hub_rows),
         services=sum(r[4] for r in hub_rows),

@@ -132,8 +132,9 @@ def _pages_section(results: Results) -> str:
         "26 fields a case, nested lists), through the hub and by hand-written SQL that fetches the same "
         "rows from each agency's own schema with the same drivers (`bench/direct.py`: each agency's "
         f"newest {PAGE_SIZE} cases concurrently, merged, then that page's victims, services and stage "
-        "events per agency). Before timing, both sides are checked to return the same cases (source and "
-        "number, in order) with the same numbers of victims, services and stage events.",
+        "events per agency). Before timing, both sides are checked to return the same values: the same "
+        "cases (source, number and report day, in order), the same victims and services of each (the "
+        "source's own ids) and the same stage events (dates and references).",
         "",
         f"**Target: hub ≤ {PAGE_TARGET:g}× direct, or at most {PAGE_OVERHEAD_TARGET * 1000:.0f} ms above "
         "it**, "

@@ -138,7 +138,9 @@ TARGETS = [
     Target(
         "scoring",
         "hub/linkage/scoring.py",
-        ("tests/test_linkage_scoring.py", "tests/test_linkage_compare.py"),
+        # test_linkage_floor.py: compare's floor and vetoed() against the full comparison of
+        # every candidate pair of a perturbed demo world (seconds).
+        ("tests/test_linkage_scoring.py", "tests/test_linkage_compare.py", "tests/test_linkage_floor.py"),
         "linkage pair scoring",
     ),
     Target(

@@ -447,6 +447,105 @@ async def test_relations_of_a_page_match_the_ground_truth(world: tuple[Hub, dict
     assert all(len(n.links["participants"]) == victims[(n.record.source, n.record.key)] for n in alone)
 
 
+def _links(nodes: list[Any]) -> dict[tuple[str, str], dict[str, list[Any]]]:
+    return {
+        (n.record.source, n.record.key): {name: [c.record for c in kids] for name, kids in n.links.items()}
+        for n in nodes
+    }
+
+
+async def test_relations_read_together_are_those_read_relation_by_relation(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """A page's relations asked at once (``at_once``) are read per source in one statement
+    (``children_together``): the same records, case by case and in the same order, as the
+    loaders read relation by relation; with a role hidden, without personal fields asked, and
+    with a source failing (reported once, its relations empty)."""
+    hub, truth = world
+    federation = hub.federation
+    page = await federation.cases(federation.new_context(), CaseFilter(), SortOrder.DESC, 200, None)
+    assert len(page.items) == 158
+    include = {"victims": {}, "services": {}, "stage_history": {}}
+    witnesses = {"VICTIM_WITNESS"}
+    assert any(witnesses & set(p["roles"]) for p in truth["agencies"]["lpsk"]["persons"])
+
+    def hidden(source: str) -> frozenset[PersonRole]:
+        return frozenset({PersonRole.VICTIM_WITNESS}) if source == "lpsk" else frozenset()
+
+    for personal, hide in ((True, False), (False, False), (True, True)):
+        apart_ctx, ctx = federation.new_context(), federation.new_context()
+        for c in (apart_ctx, ctx):
+            c.reads_personal = personal
+            if hide:
+                c.hidden_roles = hidden
+        apart = [type(n)(n.record) for n in page.items]
+        await federation.expand(apart_ctx, Entity.CASE, apart, include)
+        together = [type(n)(n.record) for n in page.items]
+        await federation.expand(ctx, Entity.CASE, together, include, at_once=True)
+        got = _links(together)
+        if personal:
+            assert got == _links(apart), (personal, hide)
+        else:  # relation by relation the loaders read personal fields; together, none is read
+            want = _links(apart)
+            assert {k: {n: len(v) for n, v in d.items()} for k, d in got.items()} == {
+                k: {n: len(v) for n, v in d.items()} for k, d in want.items()
+            }
+            victims = [v for d in got.values() for v in d["participants"]]
+            assert victims and all(v.full_name is None and v.nik is None for v in victims)
+        # One statement per source for its relations (each source holds two or more of them;
+        # relation by relation polri sends four, the others two).
+        if not hide:
+            assert {name: u.statements for name, u in apart_ctx.usage.items()} == {
+                name: 4 if name == "polri" else 2 for name in AGENCY
+            }
+            assert {name: u.statements for name, u in ctx.usage.items()} == {name: 1 for name in AGENCY}
+        assert ctx.failures == []
+        victims_of_lpsk = [v for (s, _), d in got.items() if s == "lpsk" for v in d["participants"]]
+        assert victims_of_lpsk
+        assert any(PersonRole.VICTIM_WITNESS in v.roles for v in victims_of_lpsk) is not hide
+
+    # Two relations are enough to read together: simfoni holds victims and services (one
+    # statement for both, two apart); polri holds victims only (its one relation, read as the
+    # loaders read it).
+    ctx = federation.new_context()
+    pair = [type(n)(n.record) for n in page.items]
+    await federation.expand(ctx, Entity.CASE, pair, {"victims": {}, "services": {}}, at_once=True)
+    apart_ctx = federation.new_context()
+    apart = [type(n)(n.record) for n in page.items]
+    await federation.expand(apart_ctx, Entity.CASE, apart, {"victims": {}, "services": {}})
+    assert (ctx.usage["simfoni"].statements, apart_ctx.usage["simfoni"].statements) == (1, 2)
+    assert ctx.usage["polri"].statements == apart_ctx.usage["polri"].statements
+    assert _links(pair) == _links(apart)
+
+    # lpsk fails on its relations: reported once, its cases' relations empty, the others whole.
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+    original = source.children_together
+
+    async def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise SourceError("lpsk", "source 'lpsk' is unavailable")
+
+    apart = [type(n)(n.record) for n in page.items]
+    await federation.expand(federation.new_context(), Entity.CASE, apart, include)
+    source.children_together = refuse  # type: ignore[method-assign]
+    try:
+        ctx = federation.new_context()
+        together = [type(n)(n.record) for n in page.items]
+        await federation.expand(ctx, Entity.CASE, together, include, at_once=True)
+    finally:
+        source.children_together = original  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    assert [f.source for f in ctx.failures] == ["lpsk"]
+    got, want = _links(together), _links(apart)
+    for ref, links in got.items():
+        if ref[0] == "lpsk":
+            assert all(kids == [] for kids in links.values()), ref
+        else:
+            assert links == want[ref], ref
+    assert ctx.usage["lpsk"].statements == 0
+
+
 async def test_a_missing_link_is_none_and_nothing_to_expand_is_a_no_op(
     world: tuple[Hub, dict[str, Any]],
 ) -> None:

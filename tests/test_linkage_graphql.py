@@ -244,6 +244,33 @@ async def test_persons_filter_returns_exactly_the_matching_persons(
     assert total == len(expected)
 
 
+async def test_persons_exactly_full_last_page_says_no_next_page(hub: Any, linked: Any) -> None:
+    """Persons seen by at least ``m`` agencies (the smallest ``m`` that fits on one page),
+    counted from the index's clusters: a page of all of them, or a last page that ends exactly
+    on the last one, has no next page; one short has."""
+    clusters: dict[int, set[str]] = defaultdict(set)
+    for (source, _), person in (await LinkageIndex(hub.store.engine).assignments()).items():
+        clusters[person].add(source)
+    at_least = {m: sum(1 for sources in clusters.values() if len(sources) >= m) for m in range(2, 8)}
+    m, n = next((m, n) for m, n in at_least.items() if n <= 500)
+    assert n >= 2, "the test needs a few persons seen by several agencies"
+    query = """query($first: Int!, $after: String, $m: Int!) { persons(first: $first, after: $after,
+      filter: { minAgencies: $m }) { pageInfo { hasNextPage endCursor } edges { node { id } } } }"""
+
+    async def page(first: int, after: str | None = None) -> dict:
+        result = await hub.execute(query, {"first": first, "after": after, "m": m}, COORDINATOR)
+        assert not result.errors, result.errors
+        return result.data["persons"]
+
+    whole = await page(n)
+    assert len(whole["edges"]) == n and whole["pageInfo"]["hasNextPage"] is False
+    short = await page(n - 1)
+    assert len(short["edges"]) == n - 1 and short["pageInfo"]["hasNextPage"] is True
+    last = await page(1, short["pageInfo"]["endCursor"])
+    assert len(last["edges"]) == 1 and last["pageInfo"]["hasNextPage"] is False
+    assert last["edges"][0]["node"]["id"] == whole["edges"][-1]["node"]["id"]
+
+
 async def test_case_victims_lead_to_their_person_in_batches(hub: Any, linked: Any) -> None:
     query = """{ cases(first: 40) { edges { node { victims { id person { id records { id } } } } } } }"""
     result = await hub.execute(query)

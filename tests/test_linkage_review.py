@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from hub.access.audit import AuditFilter
 from hub.access.policy import Principal
@@ -120,6 +121,39 @@ async def test_persons_affected_counts_distinct_persons_of_open_pairs(hub: Any, 
     persons = await LinkageIndex(hub.store.engine).persons_of(refs)
     assert page["personsAffected"] == len(set(persons.values()))
     assert 0 < page["personsAffected"] <= 2 * page["totalCount"]
+
+
+#: The open pairs and the persons resting on them, read straight from the index's tables.
+OPEN_PAIRS_SQL = """
+SELECT a.person_id, b.person_id FROM linkage_review r
+JOIN linkage_record a ON a.source = r.source_a AND a.record_key = r.key_a
+JOIN linkage_record b ON b.source = r.source_b AND b.record_key = r.key_b
+WHERE r.status = 'PENDING' AND a.person_id <> b.person_id
+"""
+
+
+async def test_queue_counts_and_exactly_full_last_page_match_the_tables(hub: Any, linked: Any) -> None:
+    """totalCount and personsAffected equal what SQL on the index's tables says (an LPSK
+    coordinator sees every pair); a page of all pairs, and a last page ending exactly on the last
+    pair, has no next page; one short has."""
+    async with hub.store.engine.connect() as conn:
+        rows = (await conn.execute(text(OPEN_PAIRS_SQL))).all()
+    n, persons = len(rows), len({p for row in rows for p in row})
+    assert 2 <= n <= 200, "the test needs a few open pairs that fit on one page"
+
+    async def page(first: int, after: str | None = None) -> dict:
+        result = await hub.execute(QUEUE, {"first": first, "after": after}, principal=COORDINATOR)
+        assert not result.errors, [e.formatted for e in result.errors]
+        return result.data["linkReviews"]  # type: ignore[index]
+
+    whole = await page(n)
+    assert (whole["totalCount"], whole["personsAffected"]) == (n, persons)
+    assert len(whole["edges"]) == n and whole["pageInfo"]["hasNextPage"] is False
+    short = await page(n - 1)
+    assert len(short["edges"]) == n - 1 and short["pageInfo"]["hasNextPage"] is True
+    last = await page(1, short["pageInfo"]["endCursor"])
+    assert len(last["edges"]) == 1 and last["pageInfo"]["hasNextPage"] is False
+    assert last["edges"][0]["node"]["id"] == whole["edges"][-1]["node"]["id"]
 
 
 def test_the_queue_table_holds_no_personal_field() -> None:

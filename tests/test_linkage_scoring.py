@@ -23,6 +23,7 @@ from hub.linkage.features import LinkRecord
 from hub.linkage.names import NameLevel, compare_names
 from hub.linkage.normalise import normalise_name
 from hub.linkage.scoring import (
+    REVIEW_THRESHOLD,
     VETO,
     Agreement,
     Comparison,
@@ -33,6 +34,7 @@ from hub.linkage.scoring import (
     birth_conflict,
     compare,
     levels,
+    name_agreement,
     name_similarity,
     nik_agreement,
     nik_compatible,
@@ -528,6 +530,77 @@ def test_name_surplus_is_bits_beyond_the_number_of_records() -> None:
     assert names.surplus(("zulkarnaen",)) == 5.0
     assert NameFrequencies([]).surplus(("xavier",)) == 0.0  # no tokens: log2(1) = 0
     assert NameFrequencies([("a", "budi", "budi")]).surplus(("budi",)) == math.log2(3) - math.log2(3)
+
+
+# --- the floor: the documented bound, returned as it is ---------------------------------------------
+
+OTHER_NIK = "3171234509870002"  # differs from NIK in most digits: DIFFERENT, -8
+
+
+def test_below_the_floor_the_bound_is_returned_as_documented() -> None:
+    """compare(floor=…) ends early with the most the pair could score: the best name (5), the
+    identifiers and birth date as graded (-8 for different NIKs), plus 5 for a phone on both
+    sides and equal, 3 for an address on both sides, 1 for a patronym on both sides, 4 for one
+    case of one source; a field on one side only adds nothing."""
+    floor = REVIEW_THRESHOLD
+    base = {"nik": NIK}
+    cases: list[tuple[LinkRecord, LinkRecord, float]] = [
+        (rec(**base), other(nik=OTHER_NIK), -3.0),
+        (rec(phone="81234567890", **base), other(nik=OTHER_NIK), -3.0),
+        (rec(phone="81234567890", **base), other(nik=OTHER_NIK, phone="81234567890"), 2.0),
+        (rec(address="Jl. Melati 3 Semarang", **base), other(nik=OTHER_NIK), -3.0),
+        (rec(address="Jl. Melati 3", **base), other(nik=OTHER_NIK, address="Jl. Mawar 9"), 0.0),
+        (rec(NAME + " binti Ahmad", **base), other(nik=OTHER_NIK), -3.0),
+        (rec(NAME + " binti Ahmad", **base), other(NAME + " binti Umar", nik=OTHER_NIK), -2.0),
+        # the same case of one source (a victim and a victim-witness): +4
+        (
+            rec(case="C1", **base),
+            other(nik=OTHER_NIK, source="polri", case="C1", role=PersonRole.VICTIM_WITNESS),
+            1.0,
+        ),
+        # one source, other cases; other sources, no case: nothing
+        (rec(case="C1", **base), other(nik=OTHER_NIK, source="polri", case="C2"), -3.0),
+        (rec(**base), other(nik=OTHER_NIK), -3.0),
+    ]
+    for a, b, bound in cases:
+        assert bound < floor
+        assert compare(a, b, floor=floor) == Comparison(bound, "BELOW_FLOOR", 0.0, False), (a, b)
+        assert compare(a, b).score < floor  # the full comparison agrees that the pair is out
+
+
+def test_a_floor_at_or_below_different_names_never_ends_early() -> None:
+    """With a floor of -5 (a DIFFERENT name's points) or less, the names are always compared:
+    the result is the full comparison's."""
+    a, b = rec(nik=NIK, passport="A1234567"), other(nik=OTHER_NIK, passport="B7654321")
+    full = compare(a, b)
+    assert full.rule != "BELOW_FLOOR"
+    for floor in (-5.0, -6.0):
+        assert compare(a, b, floor=floor) == full
+
+
+def test_spellings_of_one_sound_are_counted_together() -> None:
+    """16 tokens: zulkarnaen ×3 and zulkarnain ×5 (one sound key) and budi ×8. Either spelling
+    is one of 8 that sound alike: 4 − log2(8 + 1) bits; budi the same."""
+    names = NameFrequencies([("zulkarnaen",)] * 3 + [("zulkarnain",)] * 5 + [("budi",)] * 8)
+    for token in ("zulkarnaen", "zulkarnain", "budi"):
+        assert names.surplus((token,)) == pytest.approx(4 - math.log2(9), abs=1e-12)
+
+
+def test_name_agreement_is_compare_names_of_the_two_records() -> None:
+    """The level and similarity a caller tests before compare(): compare_names on the two names."""
+    pairs = [
+        (rec(), other()),
+        (rec(), other(name="Siti Rahmawati")),
+        (rec(name="Budi Santoso"), other(name="Santoso Budi")),
+        (rec(name="Muhammad Yusuf"), other(name="Moh. Jusuf")),
+        (rec(), other(name="Agus Salim")),
+        (rec(name=None), other()),
+    ]
+    for a, b in pairs:
+        assert name_agreement(a, b) == compare_names(a.name, b.name)
+        assert name_agreement(b, a)[0] == compare_names(b.name, a.name)[0]
+    assert name_agreement(rec(), other()) == (NameLevel.EXACT, 100.0)
+    assert name_agreement(rec(), other(name="Agus Salim"))[0] is NameLevel.DIFFERENT
 
 
 def test_rare_names_earn_up_to_four_points_on_an_exact_or_variant_match() -> None:

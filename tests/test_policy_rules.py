@@ -8,6 +8,7 @@ end-to-end matrix through GraphQL lives in tests/test_policy.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -251,6 +252,35 @@ class Links:
 
 def guard(principal: Principal, linkage: Links | None = None, k: int = 11) -> Guard:
     return Guard(principal, AGENCIES.get, AccessSettings(suppression_k=k), linkage)
+
+
+def test_the_row_rule_is_decided_once_per_source_and_roles_and_afresh_for_other_shapes() -> None:
+    """The documented cost contract of Guard.row_visible: one decision per (source, roles) in a
+    request, counted by how often the guard looks up the record's agency; roles not in a tuple
+    (a list, a set) are decided each time, and decided the same way as the tuple."""
+    asked: list[str] = []
+
+    def agency_of(source: str) -> Agency | None:
+        asked.append(source)
+        return AGENCIES.get(source)
+
+    for principal, sees_witness in [(who("caseworker", "LPSK"), True), (who("caseworker", "POLRI"), False)]:
+        asked.clear()
+        g = Guard(principal, agency_of, AccessSettings())
+        witness = person("lpsk", "P1", PersonRole.WITNESS)
+        again = person("lpsk", "P9", PersonRole.WITNESS)
+        assert [g.row_visible(witness), g.row_visible(again), g.row_visible(witness)] == [sees_witness] * 3
+        assert asked == ["lpsk"]
+        victim = person("lpsk", "P2", PersonRole.VICTIM)
+        assert g.row_visible(victim) is True and asked == ["lpsk", "lpsk"]
+        # The same roles in other containers: decided afresh, never from the cache, same answers.
+        for roles in ([PersonRole.WITNESS], {PersonRole.WITNESS}):
+            listed = replace(witness, roles=roles)  # type: ignore[arg-type]
+            before = len(asked)
+            assert g.row_visible(listed) is sees_witness
+            assert g.row_visible(listed) is sees_witness
+            assert asked[before:] == ["lpsk", "lpsk"]
+        assert g.row_visible(replace(victim, roles=[PersonRole.VICTIM])) is True  # type: ignore[arg-type]
 
 
 def test_guard_rows_and_hidden_roles() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 from contextlib import closing
@@ -251,7 +252,13 @@ async def test_source_down_at_start_joins_when_it_comes_back(
             if not joined.errors:
                 break
             await _sleep(0.25)
-        assert joined is not None and not joined.errors and joined.data["cases"]["totalCount"] > 0
+        lpsk_cases = len(
+            json.loads((tmp_path / "ground_truth.json").read_text(encoding="utf-8"))["agencies"]["lpsk"][
+                "cases"
+            ]
+        )
+        assert joined is not None and not joined.errors
+        assert joined.data["cases"]["totalCount"] == lpsk_cases  # every case of the generator's truth
     finally:
         await hub.stop()
 
