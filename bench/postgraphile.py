@@ -190,9 +190,12 @@ def _peer_row_counts(server: Any) -> dict[str, int]:
 
 
 def write_hub_config(directory: Path, url: str) -> Path:
-    """A hub.toml serving the peer database's simfoni schema (demo mode: anonymous analysts)."""
+    """A hub.toml serving the peer database's simfoni schema (demo mode: anonymous analysts).
+
+    The path returned is absolute: the hub is started in the file's folder, where a relative
+    ``--data-dir`` would name a folder that is not there."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "hub.toml"
+    path = directory.resolve() / "hub.toml"
     path.write_text(
         "# Written by bench/postgraphile.py: the hub side of the PostGraphile comparison.\n"
         '[hub]\ndemo = true\nstore = "sqlite:///hub-store.sqlite"\n\n' + data.LOAD_CLIENT_LIMITS_TOML + "\n"

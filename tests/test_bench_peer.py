@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from bench import postgraphile as peer
 
 
@@ -94,3 +96,14 @@ def test_a_rerun_replaces_only_its_own_section(tmp_path: Path) -> None:
     assert text.count(peer.TITLE) == 1 and "second run" in text and "first run" not in text
     assert "## 1. Other\nkept" in text and "hand-written" in text and "## Linkage\nkept too" in text
     assert text.index(peer.TITLE) < text.index("## Linkage")
+
+
+def test_the_hub_config_path_is_absolute_for_a_relative_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub is started in its config's folder: a relative ``--data-dir`` (``bench/data``)
+    must not reach it as a relative path, or the hub cannot find its config and exits."""
+    monkeypatch.chdir(tmp_path)
+    path = peer.write_hub_config(Path("bench") / "data" / "peer", "postgresql://u@127.0.0.1:1/db")
+    assert path.is_absolute() and path.is_file()
+    assert path == tmp_path / "bench" / "data" / "peer" / "hub.toml"
