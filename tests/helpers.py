@@ -1,7 +1,8 @@
-"""Small helpers for tests: paging through every case of the hub."""
+"""Small helpers for tests: paging through every case of the hub, and paging's last page."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.access.policy import ANONYMOUS, Principal
@@ -49,3 +50,20 @@ async def all_cases(
             return nodes
         after = page["pageInfo"]["endCursor"]
     raise AssertionError("paging did not end")
+
+
+async def assert_exactly_full_last_page(
+    page: Callable[[int, str | None], Awaitable[dict[str, Any]]], n: int
+) -> dict[str, Any]:
+    """A connection of exactly ``n`` items (``page(first, after)`` gives it): a page of ``n``
+    says there is no next page, a page of ``n - 1`` says there is one, and the page after it
+    holds the last item alone and says there is none (``hasNextPage`` with ``>=`` fails here).
+    Returns the whole page."""
+    whole = await page(n, None)
+    assert len(whole["edges"]) == n and whole["pageInfo"]["hasNextPage"] is False
+    short = await page(n - 1, None)
+    assert len(short["edges"]) == n - 1 and short["pageInfo"]["hasNextPage"] is True
+    last = await page(1, short["pageInfo"]["endCursor"])
+    assert len(last["edges"]) == 1 and last["pageInfo"]["hasNextPage"] is False
+    assert last["edges"][0]["node"]["id"] == whole["edges"][-1]["node"]["id"]
+    return whole

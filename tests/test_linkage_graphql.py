@@ -19,6 +19,7 @@ from hub.linkage.counting import count_distinct, deduplicate
 from hub.linkage.index import LinkageIndex
 from hub.vocabulary.model import Entity
 from tests.conftest import run
+from tests.helpers import assert_exactly_full_last_page
 from tests.linkage_helpers import (  # noqa: F401 - fixture
     linked_fixture,
     truth_cases,
@@ -262,13 +263,7 @@ async def test_persons_exactly_full_last_page_says_no_next_page(hub: Any, linked
         assert not result.errors, result.errors
         return result.data["persons"]
 
-    whole = await page(n)
-    assert len(whole["edges"]) == n and whole["pageInfo"]["hasNextPage"] is False
-    short = await page(n - 1)
-    assert len(short["edges"]) == n - 1 and short["pageInfo"]["hasNextPage"] is True
-    last = await page(1, short["pageInfo"]["endCursor"])
-    assert len(last["edges"]) == 1 and last["pageInfo"]["hasNextPage"] is False
-    assert last["edges"][0]["node"]["id"] == whole["edges"][-1]["node"]["id"]
+    await assert_exactly_full_last_page(page, n)
 
 
 async def test_case_victims_lead_to_their_person_in_batches(hub: Any, linked: Any) -> None:

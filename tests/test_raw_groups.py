@@ -168,18 +168,23 @@ def raw_database(postgres_server: Any) -> str:
     return str(postgres_server.create_database("raw_groups", replace=True))
 
 
+async def _load_kasus(database: str, rows: list[tuple[Any, ...]]) -> None:
+    """The register's table afresh on PostgreSQL: (id, report date, regency, province) rows."""
+    connection = await asyncpg.connect(database)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS kasus")
+        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT)")
+        await connection.executemany("INSERT INTO kasus VALUES ($1, $2, $3, $4)", rows)
+    finally:
+        await connection.close()
+
+
 @settings(DATABASE_PROPERTIES, max_examples=12)
 @given(register=registers)
 async def test_statistics_grouped_by_raw_names_read_each_name_as_records_do_on_postgres(
     raw_database: str, register: list[Any]
 ) -> None:
-    connection = await asyncpg.connect(raw_database)
-    try:
-        await connection.execute("DROP TABLE IF EXISTS kasus")
-        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT)")
-        await connection.executemany("INSERT INTO kasus VALUES ($1, $2, $3, $4)", _rows(register))
-    finally:
-        await connection.close()
+    await _load_kasus(raw_database, _rows(register))
     source = MappedSQLSource(load_mapping_text(MAPPING, "rawg"), EngineOptions(raw_database))
     await source.open()
     try:
@@ -271,16 +276,9 @@ single_registers = st.lists(
 async def test_one_raw_name_column_is_grouped_raw_and_read_as_records_do_on_postgres(
     raw_database: str, register: list[Any]
 ) -> None:
-    connection = await asyncpg.connect(raw_database)
-    try:
-        await connection.execute("DROP TABLE IF EXISTS kasus")
-        await connection.execute("CREATE TABLE kasus (id INTEGER PRIMARY KEY, tgl TEXT, kab TEXT, prov TEXT)")
-        await connection.executemany(
-            "INSERT INTO kasus VALUES ($1, $2, $3, NULL)",
-            [(key, day, name) for key, (name, day) in enumerate(register, start=1)],
-        )
-    finally:
-        await connection.close()
+    await _load_kasus(
+        raw_database, [(key, day, name, None) for key, (name, day) in enumerate(register, start=1)]
+    )
     source = MappedSQLSource(load_mapping_text(SINGLE_MAPPING, "rawg"), EngineOptions(raw_database))
     await source.open()
     try:
