@@ -8,6 +8,8 @@ at a time, and what a probe's outcome does. The expected states are the document
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from hub.engine.breaker import BreakerState, CircuitBreaker
@@ -130,3 +132,78 @@ def test_a_failure_reported_while_open_restarts_the_wait() -> None:
     assert b.state is BreakerState.OPEN
     assert b.opened_at == clock.now  # documented: every failure that (re)opens it stamps the time
     assert opened < b.opened_at
+
+
+# --- judging a timeout by a cheap probe -------------------------------------------------------
+
+
+async def test_a_healthy_probe_is_a_success_and_clears_the_failures() -> None:
+    b, _ = breaker(threshold=2)
+    b.record_failure()
+
+    async def healthy() -> bool:
+        return True
+
+    assert await b.judge_timeout(healthy) is True
+    b.record_failure()  # one failure again, not the second in a row
+    assert b.state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize("outcome", ["unhealthy", "raises", "never answers"])
+async def test_a_probe_that_does_not_show_health_is_a_failure(outcome: str) -> None:
+    b, _ = breaker(threshold=1)
+
+    async def probe() -> bool:
+        if outcome == "raises":
+            raise OSError("connection refused")
+        if outcome == "never answers":
+            await asyncio.Event().wait()
+        return False
+
+    # The outer bound only keeps a broken deadline from hanging the suite; it times nothing.
+    verdict = await asyncio.wait_for(b.judge_timeout(probe, deadline=0.01), 30)
+    assert verdict is False
+    assert b.state is BreakerState.OPEN
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+async def test_concurrent_timeouts_share_one_probe_and_one_verdict(healthy: bool) -> None:
+    b, _ = breaker(threshold=2)
+    release = asyncio.Event()
+    calls = 0
+
+    async def probe() -> bool:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return healthy
+
+    judges = [asyncio.ensure_future(b.judge_timeout(probe)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    verdicts = await asyncio.gather(*judges)
+    assert verdicts == [healthy] * 3 and all(type(v) is bool for v in verdicts)
+    assert calls == 1
+    # One verdict is one success or one failure, not one per caller: two failures would open it.
+    assert b.state is BreakerState.CLOSED
+    # The next timeout is judged afresh.
+    release.clear()
+    release.set()
+    assert await b.judge_timeout(probe) is healthy and calls == 2
+
+
+async def test_callers_sharing_a_cancelled_probe_are_told_unhealthy() -> None:
+    b, _ = breaker()
+
+    async def probe() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    first = asyncio.ensure_future(b.judge_timeout(probe, deadline=60))
+    await asyncio.sleep(0)
+    sharer = asyncio.ensure_future(b.judge_timeout(probe, deadline=60))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await asyncio.wait_for(sharer, 30) is False
+    with pytest.raises(asyncio.CancelledError):
+        await first
