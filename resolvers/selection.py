@@ -8,8 +8,8 @@ Fragments and inline fragments are merged; a fragment on another type is ignored
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 from strawberry.types import Info
@@ -128,33 +128,58 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
 
 #: Selection trees remembered (one per field node of a parsed document: a few per operation).
 MAX_SELECTIONS = 1024
-_SELECTIONS: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], list[Selection]]] = OrderedDict()
+
+T = TypeVar("T")
+
+
+class ByNodes(Generic[T]):
+    """Values computed once per parsed syntax node(s), the most recent ``size`` of them.
+
+    The parser cache hands the same node objects to every request with the same query text, so
+    a value that depends on the nodes alone is computed once per text. Keys are the nodes' ids;
+    each entry keeps its nodes alive, so an id in a key cannot be reused by another document
+    while the entry exists (an entry whose nodes are not the ones asked about is computed anew).
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        #: None: :data:`MAX_SELECTIONS`, read when an entry is added.
+        self.size = size
+        self._entries: OrderedDict[tuple[int, ...], tuple[tuple[Any, ...], T]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, nodes: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        key = tuple(map(id, nodes))
+        entry = self._entries.get(key)
+        if entry is not None and all(a is b for a, b in zip(entry[0], nodes, strict=True)):
+            self._entries.move_to_end(key)
+            return entry[1]
+        value = compute()
+        self._entries[key] = (nodes, value)
+        while len(self._entries) > (self.size if self.size is not None else MAX_SELECTIONS):
+            self._entries.popitem(last=False)
+        return value
+
+
+_SELECTIONS: ByNodes[list[Selection]] = ByNodes()
 
 
 def selected(info: Info) -> list[Selection]:
     """What is selected under the field being resolved: ``info.selected_fields[0].selections``
-    for the look-ahead's needs (names, type conditions, nesting), read once per parsed document.
+    for the look-ahead's needs (names, type conditions, nesting), read once per parsed document
+    (:class:`ByNodes`).
 
     Strawberry converts the whole subtree on every request, arguments and directives included,
     evaluating every variable in it (~2 % of a portal page's CPU, issue 13). The look-ahead reads
     no argument and no directive, so the tree here carries none, and it depends on the field
-    nodes alone: the parser cache hands the same node objects to every request with the same
-    query text, and each entry keeps its nodes alive, so an id in a key cannot be reused by
-    another document while the entry exists.
+    nodes alone.
     """
     raw = info._raw_info
     nodes = tuple(raw.field_nodes)
-    key = tuple(map(id, nodes))
-    entry = _SELECTIONS.get(key)
-    if entry is not None and all(a is b for a, b in zip(entry[0], nodes, strict=True)):
-        _SELECTIONS.move_to_end(key)
-        return entry[1]
-    fragments = raw.fragments
-    tree = [s for node in nodes for s in _converted(_children(node), fragments)]
-    _SELECTIONS[key] = (nodes, tree)
-    while len(_SELECTIONS) > MAX_SELECTIONS:
-        _SELECTIONS.popitem(last=False)
-    return tree
+    return _SELECTIONS.get(
+        nodes, lambda: [s for node in nodes for s in _converted(_children(node), raw.fragments)]
+    )
 
 
 def _children(node: Any) -> list[SelectionNode]:
@@ -199,7 +224,7 @@ def _converted(nodes: Iterable[SelectionNode], fragments: dict[str, Any]) -> lis
 
 #: The GraphQL names of the personal fields (``fullName``, ``nik``, …).
 PERSONAL_NAMES = frozenset(to_camel_case(name) for name in PERSONAL_FIELDS)
-_PERSONAL: OrderedDict[int, tuple[Any, bool]] = OrderedDict()
+_PERSONAL: ByNodes[bool] = ByNodes()
 
 
 def selects_personal(info: Info) -> bool:
@@ -208,21 +233,11 @@ def selects_personal(info: Info) -> bool:
 
     Without one, nothing in the request can release a name, NIK, birth date, passport, address
     or phone, so the sources need not read them (:attr:`hub.engine.scope.RequestContext.reads_personal`).
-    Decided once per parsed operation (the parser cache hands every request with the same text
-    the same nodes; each entry keeps its node alive, so its id cannot be reused meanwhile).
+    Decided once per parsed operation (:class:`ByNodes`).
     """
     raw = info._raw_info
-    operation = raw.operation
-    entry = _PERSONAL.get(id(operation))
-    if entry is not None and entry[0] is operation:
-        _PERSONAL.move_to_end(id(operation))
-        return entry[1]
-    roots = [operation, *raw.fragments.values()]
-    found = any(_names_personal(_children(root)) for root in roots)
-    _PERSONAL[id(operation)] = (operation, found)
-    while len(_PERSONAL) > MAX_SELECTIONS:
-        _PERSONAL.popitem(last=False)
-    return found
+    roots = [raw.operation, *raw.fragments.values()]
+    return _PERSONAL.get((raw.operation,), lambda: any(_names_personal(_children(root)) for root in roots))
 
 
 def _names_personal(nodes: Iterable[SelectionNode]) -> bool:
