@@ -37,6 +37,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from adapters.sqlfuncs import (
+    PG_DIGITS_TO_9,
     CleanTextOr,
     DateColumnIso,
     DateFromSerial,
@@ -299,7 +300,7 @@ def _numeric_text_pg(x: str, pattern: Pattern, dialect: Any) -> str:
         date_text = (
             f"concat_ws(' ', split_part({x}, ' ', 1), split_part({x}, ' ', 2), split_part({x}, ' ', 3))"
         )
-    shaped = f"translate({date_text}, '0123456789', '9999999999') IN ({', '.join(shapes)})"
+    shaped = f"translate({date_text}, {PG_DIGITS_TO_9}) IN ({', '.join(shapes)})"
     parts = {p: f"split_part({date_text}, '{sep}', {i})" for i, p in enumerate(pattern.order, start=1)}
     iso = f"({parts['Y']} || '-' || lpad({parts['M']}, 2, '0') || '-' || lpad({parts['D']}, 2, '0'))"
     return f"(CASE WHEN {shaped} THEN CASE WHEN {pg_valid_iso(iso, dialect)} THEN {iso} END END)"
@@ -381,7 +382,7 @@ def _named_month_pg(element: NamedMonthDate, compiler: Any, **kw: Any) -> str:
     # a time is a fourth part, and otherwise there must be no fourth part.
     date_text = x if sep == " " else f"split_part({x}, ' ', 1)"
     part = {p: f"split_part({date_text}, '{sep}', {i})" for i, p in enumerate(pattern.order, start=1)}
-    digits = "'0123456789', '9999999999'"
+    digits = PG_DIGITS_TO_9
     whens = " ".join(f"WHEN '{name}' THEN '{number}'" for name, number in MONTHS.items())
     month = f"(CASE lower({part['M']}) {whens} END)"
     iso = f"({part['Y']} || '-' || {month} || '-' || lpad({part['D']}, 2, '0'))"

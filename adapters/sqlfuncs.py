@@ -188,10 +188,15 @@ def pg_valid_iso(x: str, dialect: Any) -> str:
     return f"({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND {last_day})"
 
 
+#: ``translate`` arguments that turn every digit into ``9`` (``9`` itself needs no mapping, and
+#: each character of the text is looked up in the first list: one entry fewer is ~2 % of a date).
+PG_DIGITS_TO_9 = "'012345678', '999999999'"
+
+
 def pg_shape(x: str, shape: str) -> str:
     """PostgreSQL: ``x`` has ``shape`` (``9`` a digit, other characters themselves): digits
     mapped to ``9`` by ``translate`` — several times cheaper per row than a regular expression."""
-    return f"translate({x}, '0123456789', '9999999999') = '{shape}'"
+    return f"translate({x}, {PG_DIGITS_TO_9}) = '{shape}'"
 
 
 class ValidIsoDate(FunctionElement[bool]):
@@ -302,7 +307,11 @@ def _iso_prefix_pg(element: IsoDatePrefix, compiler: Any, **kw: Any) -> str:
     (arg,) = element.clauses
     x = compiler.process(arg, **kw)
     head = f"substr({x}, 1, 10)"
-    shaped = f"{pg_shape(head, '9999-99-99')} AND substr({x}, 11, 1) IN ('', ' ', 'T')"
+    # The first eleven characters at once: ten of a day and nothing, a space or a T (a digit
+    # becomes 9, so it cannot pass for either). One cut of the text fewer than the ten and the
+    # eleventh apart: each cut walks the UTF-8 text from its start (~10 % of a date, issue 13).
+    shapes = "'9999-99-99', '9999-99-99 ', '9999-99-99T'"
+    shaped = f"translate(substr({x}, 1, 11), {PG_DIGITS_TO_9}) IN ({shapes})"
     return f"(CASE WHEN {shaped} THEN CASE WHEN {pg_valid_iso(head, compiler.dialect)} THEN {head} END END)"
 
 
