@@ -16,10 +16,14 @@ relations come with the page, in one statement::
 What stays the same, by construction: each branch is the SELECT its own statement would run
 (the page's, :func:`adapters.narrow.of_parents`'s for a relation), so every value is the same
 expression of the value layer, and each branch's rows are read by the same record builder from
-the same columns. The other branches' columns are NULLs cast to their types (a UNION has one type
-per column, and PostgreSQL types an untyped NULL column as text). The branch number and the row
-number say which rows are whose and in which order: the page in its own order, a relation's rows
-in key order, as their own statements give them.
+the same columns. The branches share the statement's columns: each branch's columns take, type
+by type, the first places of their type, so a row is as wide as the widest branch needs, not as
+all branches together (a UNION has one type per column; every plan node above the branches
+builds and copies rows of that width, which was a sixth of PostgreSQL's work for a portal page,
+issue 13). The places a branch does not use are NULLs cast to their type (PostgreSQL types an
+untyped NULL column as text). The branch number and the row number say which rows are whose and
+in which order: the page in its own order, a relation's rows in key order, as their own
+statements give them.
 
 Only relations whose key compares with the case key in SQL as the hub compares record keys are
 read this way (both integer, or both text, no key prefix); anything else is read in a statement
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, func, literal_column, null, select, union_all
@@ -77,8 +82,8 @@ class Branch:
     """A child part read with the page: where its columns are in a combined row."""
 
     part: CompiledPart
-    start: int
-    stop: int
+    #: The places in a combined row of the part's SELECT columns, in their order.
+    columns: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +91,28 @@ class CombinedPage:
     """The combined statement and how to split its rows into the page's and each branch's."""
 
     statement: Select[Any]
-    page_stop: int
+    #: The places in a combined row of the page's columns, in their order.
+    page_columns: tuple[int, ...]
     branches: tuple[Branch, ...]
 
     def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]]]:
         """The page's rows and each branch's, each in its own statement's order, as rows of
         their own SELECTs (the same columns in the same places)."""
         numbered_rows: list[list[tuple[int, Row]]] = [[] for _ in range(len(self.branches) + 1)]
-        spans = [(2, self.page_stop), *((b.start, b.stop) for b in self.branches)]
+        pickers = [_picker(self.page_columns), *(_picker(b.columns) for b in self.branches)]
         for row in rows:
             which = row[0]
-            start, stop = spans[which]
-            numbered_rows[which].append((row[1], tuple(row[start:stop])))
+            numbered_rows[which].append((row[1], pickers[which](row)))
         ordered = [[r for _, r in sorted(part, key=_first)] for part in numbered_rows]
         return ordered[0], ordered[1:]
+
+
+def _picker(places: tuple[int, ...]) -> Any:
+    """A function of a combined row: the values at ``places``, as a tuple."""
+    if not places:
+        return lambda _row: ()
+    get = itemgetter(*places)
+    return (lambda row: (get(row),)) if len(places) == 1 else get
 
 
 def _first(item: tuple[int, Row]) -> int:
@@ -148,14 +161,12 @@ def combine(
         stmt, key = of_parents_within(part, relation, within, swap)
         selects.append((stmt, key))
         blocks.append(_blanked(part, list(stmt.selected_columns), blank))
-    nulls = [[_typed_null(c) for c in block] for block in blocks]
-    if any(n is None for block in nulls for n in block):
+    shared = _SharedColumns.of(blocks)
+    if shared is None:
         return None
 
     def row(which: int, order: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-        columns: list[ColumnElement[Any]] = [literal_column(str(which), Integer), order]
-        for i, block in enumerate(blocks):
-            columns.extend(block if i == which else nulls[i])  # type: ignore[arg-type]
+        columns = [literal_column(str(which), Integer), order, *shared.row(which, blocks[which])]
         return [c.label(f"x{j}") for j, c in enumerate(columns)]
 
     branches_sql = [select(*row(0, cte.c[ORDER_COLUMN])).select_from(cte)] if cte is not None else []
@@ -163,11 +174,50 @@ def combine(
         numbered_rows = row(which, func.row_number().over(order_by=key))
         branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))
     statement = select(*union_all(*branches_sql).subquery("tppo_hub__rows").c)
-    stops = [2]
-    for block in blocks:
-        stops.append(stops[-1] + len(block))
-    branches = tuple(Branch(part, stops[i], stops[i + 1]) for i, (part, _) in enumerate(children, start=1))
-    return CombinedPage(statement, stops[1], branches)
+    branches = tuple(Branch(part, shared.places[i]) for i, (part, _) in enumerate(children, start=1))
+    return CombinedPage(statement, shared.places[0], branches)
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedColumns:
+    """The columns of a combined row after its branch number and row number: one per place,
+    each place of one type, each block's columns in the first places of their types."""
+
+    #: The typed NULL that fills each place in the branches that do not use it.
+    nulls: tuple[ColumnElement[Any], ...]
+    #: Per block (the page's, then each child's): the place of each of its columns (offset 2).
+    places: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, blocks: Sequence[Sequence[ColumnElement[Any]]]) -> _SharedColumns | None:
+        """None when a column's type is unknown (its NULLs could not be typed for the UNION)."""
+        nulls: list[ColumnElement[Any]] = []
+        of_type: dict[tuple[type, str], list[int]] = {}
+        places: list[tuple[int, ...]] = []
+        for block in blocks:
+            taken: dict[tuple[type, str], int] = {}
+            mine: list[int] = []
+            for column in block:
+                typed = _typed_null(column)
+                if typed is None:
+                    return None
+                kind = (type(column.type), repr(column.type))
+                slots = of_type.setdefault(kind, [])
+                index = taken.get(kind, 0)
+                taken[kind] = index + 1
+                if index == len(slots):
+                    slots.append(len(nulls))
+                    nulls.append(typed)
+                mine.append(slots[index] + 2)
+            places.append(tuple(mine))
+        return cls(tuple(nulls), tuple(places))
+
+    def row(self, which: int, block: Sequence[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+        """The shared columns of a branch of block ``which``: its own columns at their places."""
+        columns = list(self.nulls)
+        for column, place in zip(block, self.places[which], strict=True):
+            columns[place - 2] = column
+        return columns
 
 
 def _date_column(page: Select[Any], case: CompiledPart) -> str | None:

@@ -244,7 +244,7 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
     want_cases = await source.search_cases(search)
     keys = [case.key for case in want_cases]
     want = [await separately(source, request, keys) for request in REQUESTS]
-    refused = pagewith.CombinedPage(select(column("x")).select_from(table("no_such_table")), 2, ())
+    refused = pagewith.CombinedPage(select(column("x")).select_from(table("no_such_table")), (2,), ())
     original = source._combined
     source._combined = lambda *args: refused  # type: ignore[method-assign]
     try:
