@@ -124,6 +124,7 @@ def combine(
     children: Sequence[tuple[CompiledPart, ColumnElement[Any]]],
     case: CompiledPart | None = None,
     blank: frozenset[str] = frozenset(),
+    integer_keys: bool = False,
 ) -> CombinedPage | None:
     """The page (from :func:`numbered`) and the rows of ``children`` (each a part and its column
     holding the case key, from :func:`key_compares`) whose case is on the page, in one statement.
@@ -138,6 +139,11 @@ def combine(
     ``blank``: fields of the children that nobody asked for (a request without personal
     fields): their columns are NULLs of their types, so the database, which computes no output
     column that nothing reads, never reads or cleans them; their records hold None there.
+
+    ``integer_keys``: the database's integer columns hold integers only (PostgreSQL; a SQLite
+    column declared INTEGER may hold text). Then a child part ordered by an integer key gives
+    the key itself as its row number: Python orders integers as the database does, and the
+    branch needs no sort and no window (~5 % of a portal page's statement, issue 13).
 
     None when a column's type is unknown (its NULLs could not be typed for the UNION).
     """
@@ -171,7 +177,8 @@ def combine(
 
     branches_sql = [select(*row(0, cte.c[ORDER_COLUMN])).select_from(cte)] if cte is not None else []
     for which, (stmt, key) in enumerate(selects, start=1):
-        numbered_rows = row(which, func.row_number().over(order_by=key))
+        in_order = integer_keys and isinstance(getattr(key, "type", None), Integer)
+        numbered_rows = row(which, key if in_order else func.row_number().over(order_by=key))
         branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))
     statement = select(*union_all(*branches_sql).subquery("tppo_hub__rows").c)
     branches = tuple(Branch(part, shared.places[i]) for i, (part, _) in enumerate(children, start=1))

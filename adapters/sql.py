@@ -57,6 +57,7 @@ from adapters.reflect import reflect_tables, tables_named
 from adapters.runner import StatementRunner
 from adapters.values import FieldValue
 from hub.vocabulary.model import (
+    PERSONAL_FIELD_SET,
     PERSONAL_FIELDS,
     CaseFilter,
     CaseRecord,
@@ -242,6 +243,11 @@ class MappedSQLSource(Source):
     def tables(self) -> Mapping[str, Table]:
         """The reflected tables the mapping names (empty until opened)."""
         return self._compiled.tables if self._compiled is not None else {}
+
+    @property
+    def _integer_keys(self) -> bool:
+        """Whether integer columns hold integers only (:func:`adapters.pagewith.combine`)."""
+        return self.dialect == "postgresql"
 
     @property
     def dialect(self) -> str:
@@ -498,7 +504,9 @@ class MappedSQLSource(Source):
         """Several child parts' rows for the same keys in one statement (built once per set)."""
         key = ("relations", tuple(id(column) for _, column in pairs), blank)
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(None, pairs, blank=blank)
+            self._combined_pages[key] = pagewith.combine(
+                None, pairs, blank=blank, integer_keys=self._integer_keys
+            )
         return self._combined_pages[key]
 
     def _combined(
@@ -512,10 +520,12 @@ class MappedSQLSource(Source):
         """The page statement of the case part ``part`` with ``with_page`` (built once for a
         fixed ``shape``)."""
         if shape is None:
-            return pagewith.combine(build(numbered=True), with_page, part, blank)
+            return pagewith.combine(build(numbered=True), with_page, part, blank, self._integer_keys)
         key = (shape, tuple(id(relation) for _, relation in with_page), blank)
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(build(numbered=True), with_page, part, blank)
+            self._combined_pages[key] = pagewith.combine(
+                build(numbered=True), with_page, part, blank, self._integer_keys
+            )
         return self._combined_pages[key]
 
     async def _children_of_page(
@@ -703,11 +713,7 @@ class _ReadWithPage:
 def unasked(requests: Sequence[ChildrenRequest]) -> frozenset[str]:
     """The fields no request asked for: the personal ones when none wants them
     (:attr:`hub.vocabulary.model.ChildrenRequest.personal`), else none."""
-    return PERSONAL if requests and not any(r.personal for r in requests) else frozenset()
-
-
-#: The personal fields of person records, as :func:`unasked` leaves them out.
-PERSONAL = frozenset(PERSONAL_FIELDS)
+    return PERSONAL_FIELD_SET if requests and not any(r.personal for r in requests) else frozenset()
 
 
 def forgetting_personal(records: list[Record]) -> list[Record]:

@@ -162,6 +162,15 @@ async def test_victims_read_their_cases_report_date_from_the_page(pg_hub: Hub) -
     assert "JOIN kasus" not in statement, statement
 
 
+async def test_children_with_integer_keys_are_numbered_by_their_key_on_postgres(pg_hub: Hub) -> None:
+    """Simfoni's victims and services have integer keys: on PostgreSQL their rows carry the key
+    as their number (Python orders integers as the database does), so the statement has one
+    window, the page's, and no sort for them. (Their order equals their own statements': the
+    equality tests above fail when the numbers are reversed.)"""
+    plan, _ = await plan_of(pg_hub, PAGE % "")
+    assert plan.count("WindowAgg") == 1, plan
+
+
 PERSONAL_PAGE = """query Page { cases(first: 30, filter: {agencies: ["KEMENPPPA"]}) {
   edges { node { victims { id ...Who } } } } }
 fragment Who on PersonRecord { fullName nik }"""
