@@ -56,7 +56,7 @@ from hub.vocabulary import model, reference
 from hub.vocabulary.model import Entity, Labelled
 
 #: Fields whose values are personal data: counts only, never example values.
-PERSONAL_FIELDS = frozenset(model.PERSONAL_FIELDS)
+PERSONAL_FIELDS = model.PERSONAL_FIELD_SET
 #: Fields that are alternatives of one another (age from birth date, or a recorded age, or a
 #: child flag): not listed as "not mapped" when absent.
 OPTIONAL_ALTERNATIVES = frozenset({"age", "age_at", "child"})

@@ -480,6 +480,8 @@ PERSONAL_FIELDS: tuple[str, ...] = (
     "address",
     "phone",
 )
+#: The same fields as a set, for membership tests.
+PERSONAL_FIELD_SET: frozenset[str] = frozenset(PERSONAL_FIELDS)
 
 
 @dataclass(slots=True)
