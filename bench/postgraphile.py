@@ -45,7 +45,7 @@ from typing import Any
 
 import httpx
 
-from bench import data, report
+from bench import data, report, statement_cpu
 from bench.server import LOOPBACK, free_port
 
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -449,6 +449,9 @@ class Options:
     connections: int = 32
     workers: tuple[int, ...] = (1, 2)
     lever_runs: int = 50
+    #: executions per statement and round, and rounds, of :mod:`bench.statement_cpu`
+    statement_runs: int = 2000
+    statement_rounds: int = 5
     data_root: Path = data.DEFAULT_ROOT
     results: Path | None = RESULTS
     command: str = "python -m bench.postgraphile"
@@ -471,6 +474,9 @@ class PeerResults:
     sequential: dict[str, list[Segment]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     levers: Levers | None = None
+    #: PostgreSQL CPU per statement without load (:mod:`bench.statement_cpu`), or why not
+    statements: statement_cpu.StatementCPU | None = None
+    statements_error: str = ""
 
 
 @dataclass(slots=True)
@@ -616,6 +622,16 @@ def run(options: Options) -> PeerResults:
                     results.sequential.setdefault(system.label, []).append(segment)
             say("in-process levers and profile of the hub's page")
             results.levers = asyncio.run(measure_levers(config, options.lever_runs))
+        say("PostgreSQL CPU per statement, both systems, without load")
+        peer = postgraphile_system(url)
+        try:
+            results.statements = statement_cpu.run_capture_and_measure(
+                config, peer.args, 2, peer.port, peer.body, Path(pg.log_file),
+                options.statement_runs, options.statement_rounds, AGENCY,
+            )  # fmt: skip
+        except Exception as exc:  # a companion figure: the run's own results stand without it
+            results.statements_error = f"{type(exc).__name__}: {exc}"[:300]
+            say(f"no per-statement figures: {results.statements_error}")
     finally:
         data.stop_postgres(pg)
     results.finished, results.load_after = report.now(), report.load_average()
@@ -719,6 +735,7 @@ def render(results: PeerResults) -> str:
             f"{mark(seq <= SEQUENTIAL_TARGET)} | {m['server'] / p['server']:.2f}× | **{pg:.2f}×**"
             f"{mark(pg <= PG_CPU_TARGET)} |"
         )
+    lines += ["", *_statement_lines(results)]
     if results.levers is not None:
         lines += ["", *_levers_lines(results.levers)]
     lines += ["", "Per round (pages/s; sequential p50):", ""]
@@ -729,6 +746,35 @@ def render(results: PeerResults) -> str:
         )
         lines.append(f"- {label}: {rounds}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _statement_lines(results: PeerResults) -> list[str]:
+    """PostgreSQL's CPU per statement without load (:mod:`bench.statement_cpu`)."""
+    found = results.statements
+    if found is None:
+        why = results.statements_error or "not measured"
+        return [f"PostgreSQL CPU per statement without load: not available ({why})."]
+    lines = [
+        "PostgreSQL CPU per statement without load (`bench/statement_cpu.py`: each system's statements for "
+        "one page, captured, then run alone on one connection as prepared statements, "
+        f"{found.runs:,} executions a round, {found.rounds} rounds, systems alternating; the backend's CPU "
+        "from `/proc`, medians): the same ratio as the loaded figure without the load's noise.",
+        "",
+        "| system | statement | CPU per execution |",
+        "| --- | --- | ---: |",
+    ]
+    for label, statements in found.by_system.items():
+        for words, us in statements:
+            shown = words.replace("|", "\\|").replace("`", "'")
+            lines.append(f"| {label} | `{shown} …` | {us:.0f} µs |")
+        lines.append(f"| {label} | **the page** | **{found.total(label):.0f} µs** |")
+    ratio = found.ratio("hub", "PostGraphile")
+    lines += [
+        "",
+        f"Hub ÷ PostGraphile, PostgreSQL CPU per page without load: **{ratio:.2f}×** "
+        f"{report.verdict(ratio <= PG_CPU_TARGET)} (target ≤ {PG_CPU_TARGET}×).",
+    ]
+    return lines
 
 
 def _levers_lines(levers: Levers) -> list[str]:

@@ -107,3 +107,74 @@ def test_the_hub_config_path_is_absolute_for_a_relative_data_dir(
     path = peer.write_hub_config(Path("bench") / "data" / "peer", "postgresql://u@127.0.0.1:1/db")
     assert path.is_absolute() and path.is_file()
     assert path == tmp_path / "bench" / "data" / "peer" / "hub.toml"
+
+
+#: A PostgreSQL log with ``log_statement = all``, as PostGraphile's session writes it: its
+#: settings, a multi-line prepared statement, a simple one, and lines that are not statements.
+SERVER_LOG = """2026-12-07 13:01:12.600 UTC [2694] LOG:  statement: select set_config('role', $1, true)
+2026-12-07 13:01:12.638 UTC [2694] LOG:  execute 3c48dbde: select
+\t__kasus__."id_kasus"::text as "0",
+\t__kasus__."tgl_lapor" as "2"
+\tfrom "simfoni"."kasus" as __kasus__
+\torder by __kasus__."tgl_lapor" desc
+\tlimit 21;
+2026-12-07 13:01:12.639 UTC [2693] LOG:  execute ecc31579: select
+\t(count(*))::text as "0"
+\tfrom "simfoni"."kasus" as __kasus__;
+2026-12-07 13:01:12.700 UTC [2701] LOG:  checkpoint starting: time
+2026-12-07 13:01:12.701 UTC [2694] LOG:  statement: SHOW server_version
+"""
+
+
+def test_the_statements_of_a_page_are_read_back_from_the_server_log() -> None:
+    from bench import statement_cpu
+
+    found = statement_cpu.statements_in_log(SERVER_LOG)
+    assert found == [
+        'select\n__kasus__."id_kasus"::text as "0",\n__kasus__."tgl_lapor" as "2"\n'
+        'from "simfoni"."kasus" as __kasus__\norder by __kasus__."tgl_lapor" desc\nlimit 21',
+        'select\n(count(*))::text as "0"\nfrom "simfoni"."kasus" as __kasus__',
+    ]
+
+
+def test_backend_cpu_is_user_plus_system_time_of_its_stat_line() -> None:
+    from bench import statement_cpu
+
+    # pid (comm, with a space and a parenthesis) state ppid …: utime and stime are the 12th and 13th after it
+    line = "4242 (postgres: tppo (x)) S 1 4242 4242 0 -1 4194560 520 0 0 0 1234 56 0 0 20 0 1 0"
+    assert statement_cpu.cpu_seconds(line, 100.0) == pytest.approx(12.90)
+
+
+def _statement_results() -> peer.PeerResults:
+    from bench import statement_cpu
+
+    results = peer.PeerResults(
+        "t0", "t1", peer.Options(), "0", "0", {}, peer.PageSummary(0, ()), True, "", {},
+        kinds={"hub, 1 process": peer.HUB, "PostGraphile 5, 1 process": peer.POSTGRAPHILE},
+    )  # fmt: skip
+    cpu = statement_cpu.StatementCPU(2000, 5)
+    cpu.by_system["hub"] = [("WITH tppo_hub__page AS", 210.0), ("SELECT count(*) AS", 380.0)]
+    cpu.by_system["PostGraphile"] = [
+        ('select __kasus__."id_kasus"::text as', 95.0),
+        ("select (count(*))::text as", 380.0),
+    ]
+    results.statements = cpu
+    return results
+
+
+def test_the_page_without_load_is_judged_by_the_sum_of_its_statements() -> None:
+    results = _statement_results()
+    assert results.statements is not None
+    assert results.statements.total("hub") == 590.0 and results.statements.total("PostGraphile") == 475.0
+    lines = "\n".join(peer._statement_lines(results))
+    assert "| hub | **the page** | **590 µs** |" in lines
+    assert "**1.24×** ❌" in lines  # 590 / 475
+    results.statements.by_system["hub"][0] = ("WITH tppo_hub__page AS", 170.0)
+    assert "**1.16×** ✅" in "\n".join(peer._statement_lines(results))
+
+
+def test_without_per_statement_figures_the_section_says_why() -> None:
+    results = _statement_results()
+    results.statements, results.statements_error = None, "RuntimeError: no statements captured"
+    (line,) = peer._statement_lines(results)
+    assert "not available (RuntimeError: no statements captured)" in line
