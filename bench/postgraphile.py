@@ -289,6 +289,27 @@ def postgraphile_system(url: str) -> System:
     )
 
 
+def capture_statements(url: str, log: Path) -> list[statement_cpu.Statement]:
+    """The statements PostGraphile sends for one page: its server started once more with
+    ``log_statement = all`` for its sessions (a connection option), the page asked once it
+    answers, the statements read back from the server's ``log``."""
+    system = postgraphile_system(url + ("&" if "?" in url else "?") + "options=-c%20log_statement%3Dall")
+    system.start()
+    try:
+        system.wait_ready()  # its first page: introspection and plans, not measured
+        before = log.stat().st_size
+        httpx.post(
+            system.url, content=system.body, headers={"content-type": "application/json"}, timeout=30
+        ).raise_for_status()
+        time.sleep(0.5)  # the server writes its log asynchronously
+        with log.open("rb") as file:
+            file.seek(before)
+            text = file.read().decode("utf-8", "replace")
+    finally:
+        system.stop()
+    return [(statement, ()) for statement in statement_cpu.statements_in_log(text)]
+
+
 # --- same rows ----------------------------------------------------------------------------------
 
 
@@ -623,12 +644,11 @@ def run(options: Options) -> PeerResults:
             say("in-process levers and profile of the hub's page")
             results.levers = asyncio.run(measure_levers(config, options.lever_runs))
         say("PostgreSQL CPU per statement, both systems, without load")
-        peer = postgraphile_system(url)
         try:
+            captured = capture_statements(url, Path(pg.log_file))
             results.statements = statement_cpu.run_capture_and_measure(
-                config, peer.args, 2, peer.port, peer.body, Path(pg.log_file),
-                options.statement_runs, options.statement_rounds, AGENCY,
-            )  # fmt: skip
+                config, captured, url, options.statement_runs, options.statement_rounds, AGENCY
+            )
         except Exception as exc:  # a companion figure: the run's own results stand without it
             results.statements_error = f"{type(exc).__name__}: {exc}"[:300]
             say(f"no per-statement figures: {results.statements_error}")

@@ -12,7 +12,8 @@ load (at the start of the 2026-12-07 session both read 1.40×).
 - the hub's statements: :func:`tests.statements.recorded` around one in-process page (after a
   first one, which builds and plans);
 - PostGraphile's: its own server started once more with ``log_statement = all`` for its
-  session (a connection option), one page asked, the statements read back from the server log.
+  session (a connection option), one page asked, the statements read back from the server log
+  (:func:`statements_in_log`; the server is run by :func:`bench.postgraphile.capture_statements`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,10 @@ import itertools
 import os
 import re
 import statistics
-import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 #: ``<date> <time> UTC [pid] LOG:  execute <name>: <statement>`` (and ``statement: …`` for a
 #: simple query); the statement runs on over tab-indented lines until the next log line.
@@ -108,45 +105,6 @@ async def capture_hub(config: Path) -> list[Statement]:
         await hub.stop()
 
 
-def capture_postgraphile(
-    args: list[str], url_at: int, port: int, body: str, log: Path, cwd: Path
-) -> list[Statement]:
-    """The statements PostGraphile sends for one page: its server started with ``args``, whose
-    item ``url_at`` is the database URL, given ``log_statement = all`` for its sessions."""
-    url = args[url_at]
-    logged = [*args]
-    logged[url_at] = url + ("&" if "?" in url else "?") + "options=-c%20log_statement%3Dall"
-    env = {**os.environ, "GRAPHILE_ENV": "production"}
-    proc = subprocess.Popen(logged, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    try:
-        endpoint = f"http://127.0.0.1:{port}/graphql"
-        headers = {"content-type": "application/json"}
-        deadline = time.monotonic() + 60
-        while True:  # ready, and its first page asked (introspection, plans)
-            try:
-                if httpx.post(endpoint, content=body, headers=headers, timeout=10).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("PostGraphile did not answer for the statement capture")
-            time.sleep(0.3)
-        before = log.stat().st_size
-        httpx.post(endpoint, content=body, headers=headers, timeout=10).raise_for_status()
-        time.sleep(0.5)  # the server writes its log asynchronously
-        with log.open("rb") as file:
-            file.seek(before)
-            text = file.read().decode("utf-8", "replace")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return [(statement, ()) for statement in statements_in_log(text)]
-
-
 async def measure(
     url: str, systems: dict[str, Sequence[Statement]], runs: int, rounds: int, search_path: str
 ) -> StatementCPU:
@@ -190,24 +148,12 @@ def _first_words(text: str, words: int = 4) -> str:
 
 
 def run_capture_and_measure(
-    config: Path,
-    peer: list[str],
-    url_at: int,
-    port: int,
-    body: str,
-    log: Path,
-    runs: int,
-    rounds: int,
-    schema: str,
+    config: Path, postgraphile: Sequence[Statement], url: str, runs: int, rounds: int, schema: str
 ) -> StatementCPU:
-    """Capture both systems' statements for one page and measure them (``peer``: PostGraphile's
-    command line, its database URL at ``url_at``, listening on ``port``; ``log``: the server's
-    log file)."""
+    """Capture the hub's statements for one page and measure them beside PostGraphile's."""
     hub = asyncio.run(capture_hub(config))
     if any(not isinstance(params, tuple) for _, params in hub):
         raise RuntimeError("a hub statement was not sent on the direct path (named parameters)")
-    postgraphile = capture_postgraphile(peer, url_at, port, body, log, Path(peer[1]).parent)
     if not hub or not postgraphile:
         raise RuntimeError("no statements captured")
-    url = peer[url_at]
     return asyncio.run(measure(url, {"hub": hub, "PostGraphile": postgraphile}, runs, rounds, schema))
