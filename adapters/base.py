@@ -20,6 +20,7 @@ subclasses :class:`Source` and is registered through the ``tppo_hub.adapters`` e
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -107,6 +108,17 @@ class Capabilities:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRead:
+    """What :meth:`Source.search_cases_with` reads: a page, its cases' children, its total."""
+
+    cases: list[CaseRecord]
+    #: Per request of ``children``, the records of the page's cases.
+    children: list[list[Record]]
+    #: The cases matching the search's filter (when :attr:`CaseSearch.count` asked; else None).
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """Result of a health probe."""
 
@@ -137,17 +149,27 @@ class Source(abc.ABC):
     #: so; otherwise it asks for the page, then for each relation of the cases it keeps).
     combines_children: bool = False
 
-    async def search_cases_with(
-        self, search: CaseSearch, children: Sequence[ChildrenRequest]
-    ) -> tuple[list[CaseRecord], list[list[Record]]]:
-        """The page of :meth:`search_cases` and, per request in ``children``, the records of the
-        page's cases that :meth:`children` (or :meth:`children_in_roles`) would return.
+    async def search_cases_with(self, search: CaseSearch, children: Sequence[ChildrenRequest]) -> PageRead:
+        """The page of :meth:`search_cases`; per request in ``children``, the records of the
+        page's cases that :meth:`children` (or :meth:`children_in_roles`) would return; and,
+        when ``search.count``, :meth:`count_cases` of ``search.filter``.
 
-        By default exactly that, one call after the other; a source that can read them with
-        the page in one statement overrides it and sets :attr:`combines_children`.
+        By default exactly that: the count beside the page (both cancelled if either fails),
+        then the children. A source that reads them with the page in one statement overrides
+        it and sets :attr:`combines_children`.
         """
-        cases = await self.search_cases(search)
-        return cases, await self.children_together(children, [case.key for case in cases])
+        if not search.count:
+            cases = await self.search_cases(search)
+            return PageRead(cases, await self.children_together(children, [case.key for case in cases]))
+        paging = asyncio.ensure_future(self.search_cases(search))
+        counting = asyncio.ensure_future(self.count_cases(search.filter))
+        try:  # the first failure is raised as it is (a timeout stays a timeout)
+            cases, total = await asyncio.gather(paging, counting)
+        finally:
+            paging.cancel()  # nothing if done
+            counting.cancel()
+        found = await self.children_together(children, [case.key for case in cases])
+        return PageRead(cases, found, total)
 
     async def children_together(
         self, requests: Sequence[ChildrenRequest], parent_keys: Sequence[str]

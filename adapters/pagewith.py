@@ -94,17 +94,25 @@ class CombinedPage:
     #: The places in a combined row of the page's columns, in their order.
     page_columns: tuple[int, ...]
     branches: tuple[Branch, ...]
+    #: Whether the statement counts the cases matching the page's filter (:func:`combine`).
+    counted: bool = False
 
-    def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]]]:
+    def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]], int | None]:
         """The page's rows and each branch's, each in its own statement's order, as rows of
-        their own SELECTs (the same columns in the same places)."""
-        numbered_rows: list[list[tuple[int, Row]]] = [[] for _ in range(len(self.branches) + 1)]
-        pickers = [_picker(self.page_columns), *(_picker(b.columns) for b in self.branches)]
+        their own SELECTs (the same columns in the same places); and the count (None when the
+        statement has none)."""
+        numbered_rows: list[list[tuple[int, Row]]] = [[] for _ in range(len(self.branches) + 2)]
+        pickers = [_picker(self.page_columns), *(_picker(b.columns) for b in self.branches), _picker(())]
         for row in rows:
             which = row[0]
             numbered_rows[which].append((row[1], pickers[which](row)))
-        ordered = [[r for _, r in sorted(part, key=_first)] for part in numbered_rows]
-        return ordered[0], ordered[1:]
+        ordered = [[r for _, r in sorted(part, key=_first)] for part in numbered_rows[:-1]]
+        count = numbered_rows[-1]
+        if not self.counted:
+            return ordered[0], ordered[1:], None
+        if len(count) != 1:
+            raise ValueError(f"a counted page statement gave {len(count)} count rows")
+        return ordered[0], ordered[1:], int(count[0][0])
 
 
 def _picker(places: tuple[int, ...]) -> Any:
@@ -125,6 +133,7 @@ def combine(
     case: CompiledPart | None = None,
     blank: frozenset[str] = frozenset(),
     integer_keys: bool = False,
+    count: Select[Any] | None = None,
 ) -> CombinedPage | None:
     """The page (from :func:`numbered`) and the rows of ``children`` (each a part and its column
     holding the case key, from :func:`key_compares`) whose case is on the page, in one statement.
@@ -144,6 +153,13 @@ def combine(
     column declared INTEGER may hold text). Then a child part ordered by an integer key gives
     the key itself as its row number: Python orders integers as the database does, and the
     branch needs no sort and no window (~5 % of a portal page's statement, issue 13).
+
+    ``count``: a ``SELECT count(*)`` of the cases matching the page's filter, read as the last
+    branch (its one row holds the count where the others hold their row number). The page and
+    its total then come in one round trip and from one snapshot: the total is the number of
+    cases paging to the end lists at the moment the page was read, however the source changes
+    in between (one statement fewer per portal page: the database's work to start and end
+    it, the hub's to send it and read its answer, issue 13).
 
     None when a column's type is unknown (its NULLs could not be typed for the UNION).
     """
@@ -167,6 +183,8 @@ def combine(
         stmt, key = of_parents_within(part, relation, within, swap)
         selects.append((stmt, key))
         blocks.append(_blanked(part, list(stmt.selected_columns), blank))
+    if count is not None:
+        blocks.append([])
     shared = _SharedColumns.of(blocks)
     if shared is None:
         return None
@@ -180,9 +198,11 @@ def combine(
         in_order = integer_keys and isinstance(getattr(key, "type", None), Integer)
         numbered_rows = row(which, key if in_order else func.row_number().over(order_by=key))
         branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))
+    if count is not None:
+        branches_sql.append(select(*row(len(selects) + 1, count.scalar_subquery())))
     statement = select(*union_all(*branches_sql).subquery("tppo_hub__rows").c)
     branches = tuple(Branch(part, shared.places[i]) for i, (part, _) in enumerate(children, start=1))
-    return CombinedPage(statement, shared.places[0], branches)
+    return CombinedPage(statement, shared.places[0], branches, counted=count is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from adapters import (
     sqlnames,
     statistics,
 )
-from adapters.base import Capabilities, Health, Source, SourceError, SourceTimeout
+from adapters.base import Capabilities, Health, PageRead, Source, SourceError, SourceTimeout
 from adapters.compiler import CompiledPart, CompiledSource, compile_source, convert_keys
 from adapters.engines import EngineOptions, create_readonly_engine, sqlite_file
 from adapters.facts import PersonFact, PersonFactsRequest, RestitutionFact, ServiceFact, StageFact
@@ -289,19 +289,17 @@ class MappedSQLSource(Source):
         :class:`adapters.keyset.CaseOrder` (where undated cases go, and why a DATE column is
         ordered by itself).
         """
-        cases, _ = await self._search(search, ())
-        return cases
+        read = await self._search(replace(search, count=False), ())
+        return read.cases
 
-    async def search_cases_with(
-        self, search: CaseSearch, children: Sequence[ChildrenRequest]
-    ) -> tuple[list[CaseRecord], list[list[Record]]]:
+    async def search_cases_with(self, search: CaseSearch, children: Sequence[ChildrenRequest]) -> PageRead:
         """The page and its cases' children, read with the page's statement where the relation
-        allows it (:mod:`adapters.pagewith`), in statements of their own otherwise."""
+        allows it (:mod:`adapters.pagewith`), in statements of their own otherwise; the total,
+        when asked, in the page's statement too (or, where the database refused that
+        statement, in one of its own)."""
         return await self._search(search, children)
 
-    async def _search(
-        self, search: CaseSearch, children: Sequence[ChildrenRequest]
-    ) -> tuple[list[CaseRecord], list[list[Record]]]:
+    async def _search(self, search: CaseSearch, children: Sequence[ChildrenRequest]) -> PageRead:
         source = self.compiled
         part = source.case_part()
         key = part.key_column
@@ -312,11 +310,12 @@ class MappedSQLSource(Source):
             narrowing.append(keyset.after(search.after))
         with_page = self._read_with_page(part, children)
         blank = unasked(children)
+        count = self._counting(part, filtering) if search.count else None
         if self._walk is not None:
-            cases, read = await self._walked_page(
-                part, self._walk, narrowing, filtering, search, with_page, blank
+            cases, read, total = await self._walked_page(
+                part, self._walk, narrowing, filtering, search, with_page, blank, count
             )
-            return cases, await self._children_of_page(cases, children, read)
+            return await self._page_read(search, cases, children, read, total)
         order = keyset.order_by()
         descending = keyset.descending
 
@@ -338,10 +337,24 @@ class MappedSQLSource(Source):
 
         # The first page without a filter (a portal's landing page) has one shape per order.
         shape = None if narrowing else ("page", descending)
-        cases, read = await self._page_rows(
-            part, shape, build, {"page_limit": search.limit}, with_page, blank
+        cases, read, total = await self._page_rows(
+            part, shape, build, {"page_limit": search.limit}, with_page, blank, count
         )
-        return cases, await self._children_of_page(cases, children, read)
+        return await self._page_read(search, cases, children, read, total)
+
+    async def _page_read(
+        self,
+        search: CaseSearch,
+        cases: list[CaseRecord],
+        children: Sequence[ChildrenRequest],
+        read: _ReadWithPage | None,
+        total: int | None,
+    ) -> PageRead:
+        """The page's read completed: the children and the total its statement did not read."""
+        found = await self._children_of_page(cases, children, read)
+        if search.count and total is None:  # no combined statement (or the database refused it)
+            total = await self.count_cases(search.filter)
+        return PageRead(cases, found, total)
 
     async def _walked_page(
         self,
@@ -352,13 +365,14 @@ class MappedSQLSource(Source):
         search: CaseSearch,
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
-    ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
+        count: Select[Any] | None = None,
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None, int | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
         Descending: dated cases, then the undated ones; ascending, the other way round. A
         cursor after an undated case continues in the undated phase (descending: nothing
         dated is left) or starts the dated phase from its beginning (ascending). Children
-        asked for with the page come with the first phase's statement.
+        asked for with the page, and the count, come with the first phase's statement.
         """
         assert part.date_expr is not None
         descending = search.order is SortOrder.DESC
@@ -372,6 +386,7 @@ class MappedSQLSource(Source):
         fixed = not narrowing
         records: list[CaseRecord] = []
         first_read: _ReadWithPage | None = None
+        total: int | None = None
         for i, phase in enumerate(phases):
             wanted = search.limit - len(records)
             if wanted <= 0:
@@ -382,12 +397,14 @@ class MappedSQLSource(Source):
 
             shape = ("walk", phase, descending) if fixed else None
             params = {"page_limit": wanted, "page_offset": wanted - 1}
-            found, read = await self._page_rows(
-                part, shape, build, params, with_page if i == 0 else [], blank
+            first = i == 0
+            found, read, counted = await self._page_rows(
+                part, shape, build, params, with_page if first else [], blank, count if first else None
             )
             records.extend(found)
-            first_read = read if i == 0 else first_read
-        return records, first_read
+            if first:
+                first_read, total = read, counted
+        return records, first_read, total
 
     def _read_with_page(self, case: CompiledPart, children: Sequence[ChildrenRequest]) -> list[_ChildPart]:
         """The child parts (and their case-key columns) of ``children`` that the page's own
@@ -414,26 +431,27 @@ class MappedSQLSource(Source):
         parameters: Mapping[str, Any],
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
-    ) -> tuple[list[CaseRecord], _ReadWithPage | None]:
+        count: Select[Any] | None = None,
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None, int | None]:
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
-        of ``with_page`` read in the same statement where the database takes it (``blank``:
-        their fields nobody asked for, left out: :func:`adapters.pagewith.combine`)."""
-        combined = (
-            self._combined(part, shape, build, with_page, blank) if with_page and self._combining else None
-        )
+        of ``with_page`` and the ``count`` read in the same statement where the database takes
+        it (``blank``: their fields nobody asked for, left out: :func:`adapters.pagewith.combine`);
+        the count is None when it was not read."""
+        combining = (with_page or count is not None) and self._combining
+        combined = self._combined(part, shape, build, with_page, blank, count) if combining else None
         rows = await self._fetch_combined(combined, parameters) if combined is not None else None
         if combined is not None and rows is not None:
-            page_rows, child_rows = combined.split(rows)
+            page_rows, child_rows, total = combined.split(rows)
             cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
             branches = zip(with_page, combined.branches, child_rows, strict=True)
             found = {
                 id(relation): self.read(branch.part, part_rows)
                 for (_, relation), branch, part_rows in branches
             }
-            return cases, _ReadWithPage(frozenset(c.key for c in cases), found)
+            return cases, _ReadWithPage(frozenset(c.key for c in cases), found), total
         stmt = build() if shape is None else self._statement(shape, build)
         rows = await self.fetch(stmt, parameters)
-        return self.read(part, rows), None  # type: ignore[return-value]
+        return self.read(part, rows), None, None  # type: ignore[return-value]
 
     async def _fetch_combined(
         self, combined: pagewith.CombinedPage, parameters: Mapping[str, Any]
@@ -481,7 +499,7 @@ class MappedSQLSource(Source):
             combined = self._combined_relations(pairs, unasked(requests)) if len(pairs) > 1 and keys else None
             rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
             if combined is not None and rows is not None:
-                _, child_rows = combined.split(rows)
+                _, child_rows, _ = combined.split(rows)
                 for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
                     found[id(column)] = self.read(compiled, part_rows)
         answers: list[list[Record]] = []
@@ -516,16 +534,19 @@ class MappedSQLSource(Source):
         build: Callable[..., Select[Any]],
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
+        count: Select[Any] | None = None,
     ) -> pagewith.CombinedPage | None:
-        """The page statement of the case part ``part`` with ``with_page`` (built once for a
-        fixed ``shape``)."""
+        """The page statement of the case part ``part`` with ``with_page`` and ``count`` (built
+        once for a fixed ``shape``, where the count is the fixed one of :meth:`_counting`)."""
+
+        def combined() -> pagewith.CombinedPage | None:
+            return pagewith.combine(build(numbered=True), with_page, part, blank, self._integer_keys, count)
+
         if shape is None:
-            return pagewith.combine(build(numbered=True), with_page, part, blank, self._integer_keys)
-        key = (shape, tuple(id(relation) for _, relation in with_page), blank)
+            return combined()
+        key = (shape, tuple(id(relation) for _, relation in with_page), blank, count is not None)
         if key not in self._combined_pages:
-            self._combined_pages[key] = pagewith.combine(
-                build(numbered=True), with_page, part, blank, self._integer_keys
-            )
+            self._combined_pages[key] = combined()
         return self._combined_pages[key]
 
     async def _children_of_page(
@@ -550,13 +571,16 @@ class MappedSQLSource(Source):
         return answers
 
     async def count_cases(self, filter: CaseFilter) -> int:
-        source = self.compiled
-        part = source.case_part()
-        conditions = filters.case_conditions(source, part, filter)
+        part = self.compiled.case_part()
+        rows = await self.fetch(self._counting(part, filters.case_conditions(self.compiled, part, filter)))
+        return int(rows[0][0])
+
+    def _counting(self, part: CompiledPart, conditions: list[ColumnElement[bool]]) -> Select[Any]:
+        """``SELECT count(*)`` of the cases matching ``conditions`` (the fixed statement when
+        there are none): over a cut of the value layer with only the conditions' columns, the
+        rows are the same, and no mapped value is computed (or planned) for the count."""
 
         def build() -> Select[Any]:
-            # Counted over a cut of the value layer with only the filter's columns: the
-            # rows are the same, and no mapped value is computed (or planned) for the count.
             cut = narrowed(part, conditions)
             return (
                 select(func.count())
@@ -564,8 +588,7 @@ class MappedSQLSource(Source):
                 .where(*cut.part.row_conditions, *cut.expressions)
             )
 
-        rows = await self.fetch(build() if conditions else self._statement(("count",), build))
-        return int(rows[0][0])
+        return build() if conditions else self._statement(("count",), build)
 
     async def aggregate(self, request: StatisticsRequest) -> dict[tuple[str | None, ...], int]:
         return await statistics.aggregate(self, request)

@@ -7,7 +7,6 @@ engine's records into GraphQL objects. No SQL, no agency knowledge, no per-item 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -142,19 +141,16 @@ class CaseQueries:
         engine_order = _REVERSED[order] if backwards else order
         scope = info.context.scope
         scope.reads_personal = selection.selects_personal(info)
-        # The count runs beside the page and its relations, and is awaited last.
-        counting = asyncio.ensure_future(federation.count_cases(scope, engine_filter)) if want_total else None
-        try:
-            # The relations the page's cases select: a source may read them with the page.
-            include = selection.include_tree(selection.child(selections, "edges", "node"), "Case")
-            page = await federation.cases(scope, engine_filter, engine_order, size, position, include)
-            items = page.items[::-1] if backwards else page.items
-            # A page is the only resolver of its level: its relations' keys are all here.
-            await _expand_included(info, Entity.CASE, items, include, at_once=True)
-            total = federation.total(page, await counting) if counting is not None else None
-        finally:
-            if counting is not None:
-                counting.cancel()  # nothing if it has finished; else the request failed
+        # The relations the page's cases select: a source may read them with the page, and
+        # the total too (one round trip and one snapshot per source).
+        include = selection.include_tree(selection.child(selections, "edges", "node"), "Case")
+        page = await federation.cases(
+            scope, engine_filter, engine_order, size, position, include, count=want_total
+        )
+        items = page.items[::-1] if backwards else page.items
+        # A page is the only resolver of its level: its relations' keys are all here.
+        await _expand_included(info, Entity.CASE, items, include, at_once=True)
+        total = page.total
         convert = _converter(info)
         edges = [
             types.CaseEdge(node=convert.case(item), order=order, position=Keyset.of(item.record))  # type: ignore[arg-type]

@@ -98,6 +98,7 @@ async def test_a_source_that_fails_at_query_time_gives_partial_results(
         raise SourceError("source 'lpsk': connection failed (OSError)")
 
     monkeypatch.setattr(source, "search_cases", broken)
+    monkeypatch.setattr(source, "search_cases_with", broken)  # a counted page comes this way
     result = await hub.execute("{ cases(first: 50) { totalCount edges { node { agency { code } } } } }")
     assert result.data is not None
     agencies = {e["node"]["agency"]["code"] for e in result.data["cases"]["edges"]}

@@ -10,13 +10,14 @@ full, the last one too), the total itself, one less and one more.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import date
 from typing import Any
 
 import pytest
 
-from adapters.base import SourceDataError, SourceError, SourceTimeout
+from adapters.base import Source, SourceDataError, SourceError, SourceTimeout
 from adapters.cellkeys import record_key
 from hub.engine.federation import CasePage, Federation
 from hub.engine.ids import GlobalId
@@ -24,7 +25,10 @@ from hub.engine.scope import CallOutcome, RequestContext, SourceFailure
 from hub.server.app import Hub
 from hub.vocabulary.model import (
     CaseFilter,
+    CaseRecord,
+    CaseSearch,
     CaseStage,
+    ChildrenRequest,
     Dimension,
     Entity,
     ExploitationType,
@@ -351,6 +355,87 @@ async def test_a_successful_call_counts_statements_and_rows(world: tuple[Hub, di
     usage = ctx.usage["lpsk"]
     assert usage.status is CallOutcome.OK and usage.calls == 1 and usage.statements >= 1
     assert ctx.failures == []
+
+
+@pytest.mark.parametrize("order", [SortOrder.DESC, SortOrder.ASC, SortOrder.AGENCY_ASC])
+async def test_a_counted_page_totals_the_sources_whose_page_answered(
+    world: tuple[Hub, dict[str, Any]], order: SortOrder
+) -> None:
+    """``cases(count=True)``: each source's total read with its page (one call per source in
+    the date orders), summed over the sources whose page answered, as paging lists them."""
+    hub, truth = world
+    ctx = hub.federation.new_context()
+    page = await hub.federation.cases(ctx, CaseFilter(), order, 5, None, count=True)
+    assert page.total == total_cases(truth)
+    assert page.counts == {s: total_cases(truth, {s}) for s in truth["agencies"]}
+    if not order.by_agency:
+        assert all(usage.calls == 1 for usage in ctx.usage.values()), ctx.usage
+    female = CaseFilter(victim_sex=(Sex.FEMALE,))
+    uncounted = await hub.federation.cases(hub.federation.new_context(), female, order, 5, None)
+    assert uncounted.total is None and uncounted.counts is None
+    counted = await hub.federation.cases(hub.federation.new_context(), female, order, 5, None, count=True)
+    separately = await hub.federation.count_cases(hub.federation.new_context(), female)
+    assert counted.counts == separately and [n.record.key for n in counted.items] == [
+        n.record.key for n in uncounted.items
+    ]
+
+    entry = hub.registry.get("lpsk")
+    assert entry is not None and entry.source is not None
+    source = entry.source
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise SourceError("source 'lpsk' is unavailable")
+
+    originals = source.search_cases, source.search_cases_with
+    source.search_cases = source.search_cases_with = broken  # type: ignore[method-assign]
+    try:
+        failing_ctx = hub.federation.new_context()
+        partial = await hub.federation.cases(failing_ctx, CaseFilter(), order, 500, None, count=True)
+    finally:
+        source.search_cases, source.search_cases_with = originals  # type: ignore[method-assign]
+        entry.breaker.record_success()
+    # lpsk's page failed: its total is left out, as paging leaves out its cases.
+    assert partial.total == total_cases(truth) - total_cases(truth, {"lpsk"}) == len(partial.items)
+    assert [f.source for f in failing_ctx.failures] == ["lpsk"]
+
+
+async def test_a_source_without_its_own_counted_page_counts_beside_it(
+    world: tuple[Hub, dict[str, Any]],
+) -> None:
+    """The contract's default :meth:`Source.search_cases_with` (a source that reads its page
+    and count apart): the same page, children and total as the SQL source's one statement;
+    a failing count fails the call with the count's own error, and stops the page."""
+    hub, truth = world
+    source = hub.registry.get("simfoni").source
+    assert source is not None
+    requests = [ChildrenRequest(Entity.PERSON, "case_key", frozenset({PersonRole.VICTIM}))]
+    search = CaseSearch(limit=7, count=True)
+    default = await Source.search_cases_with(source, search, requests)
+    combined = await source.search_cases_with(search, requests)
+    assert default.total == combined.total == total_cases(truth, {"simfoni"})
+    assert default.cases == combined.cases and len(default.cases) == 7
+    assert sorted(r.key for r in default.children[0]) == sorted(r.key for r in combined.children[0])
+    assert (await Source.search_cases_with(source, CaseSearch(limit=7), requests)).total is None
+
+    stopped: list[bool] = []
+
+    class Slow(type(source)):  # type: ignore[misc]
+        async def search_cases(self, search: CaseSearch) -> list[CaseRecord]:
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                stopped.append(True)
+                raise
+            return []
+
+        async def count_cases(self, filter: CaseFilter) -> int:
+            raise SourceTimeout("source 'simfoni' did not answer in time")
+
+    slow = object.__new__(Slow)
+    with pytest.raises(SourceTimeout):
+        await Source.search_cases_with(slow, search, requests)
+    await asyncio.sleep(0)
+    assert stopped == [True]
 
 
 async def test_one_failing_source_leaves_a_partial_page(world: tuple[Hub, dict[str, Any]]) -> None:

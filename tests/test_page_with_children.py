@@ -40,6 +40,7 @@ from hub.vocabulary.model import (
     SortOrder,
 )
 from tests.statements import recorded
+from tests.test_federation_engine import total_cases
 from tests.test_hidden_records import HIDDEN_FROM, LPSK_STAFF, protected_keys, visible_in_case
 
 VICTIM_NAMES = {role.name for role in VICTIM_ROLES}
@@ -97,12 +98,16 @@ async def assert_same_as_separately(hub: Hub) -> int:
         assert isinstance(source, MappedSQLSource) and source.combines_children
         first = await source.search_cases(CaseSearch(limit=30))
         for search in searches(first):
-            cases, found = await source.search_cases_with(search, REQUESTS)
+            read = await source.search_cases_with(search, REQUESTS)
+            cases, found = read.cases, read.children
             assert cases == await source.search_cases(search), (entry.name, search)
+            assert read.total is None
             keys = [case.key for case in cases]
             together = await source.children_together(REQUESTS, keys)
-            unasked_cases, unasked = await source.search_cases_with(search, UNASKED)
+            unasked_read = await source.search_cases_with(dataclasses.replace(search, count=True), UNASKED)
+            unasked_cases, unasked = unasked_read.cases, unasked_read.children
             assert unasked_cases == cases, (entry.name, search)
+            assert unasked_read.total == await source.count_cases(search.filter), (entry.name, search)
             unasked_together = await source.children_together(UNASKED, keys)
             answers = zip(REQUESTS, found, together, unasked, unasked_together, strict=True)
             for request, records, read_together, records_unasked, together_unasked in answers:
@@ -132,15 +137,19 @@ PAGE = """{ cases(first: 30, filter: {agencies: ["KEMENPPPA"]}) {
 
 
 @pytest.mark.parametrize("total", ["", "totalCount"])
-async def test_a_page_of_one_source_is_one_statement_on_postgres(pg_hub: Hub, total: str) -> None:
+async def test_a_page_of_one_source_is_one_statement_on_postgres(
+    pg_hub: Hub, truth: dict[str, Any], total: str
+) -> None:
+    """The page, its cases' victims and services, and its total: one statement."""
     source = pg_hub.registry.get("simfoni").source
     await pg_hub.execute(PAGE % total)  # plans and builds once
     with recorded(source) as sent:
         result = await pg_hub.execute(PAGE % total)
     assert result.errors is None, result.errors
     statements = [s for s, _ in sent]
-    assert len(statements) == (2 if total else 1), statements
-    assert sum(pagewith.PAGE_CTE in s for s in statements) == 1
+    assert len(statements) == 1 and pagewith.PAGE_CTE in statements[0], statements
+    if total:  # the demo databases of both dialects hold the generator's cases
+        assert result.data["cases"]["totalCount"] == total_cases(truth, {"simfoni"})
     edges = result.data["cases"]["edges"]
     assert (
         sum(len(e["node"]["victims"]) for e in edges) > 0
@@ -258,8 +267,9 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
     source._combined = lambda *args: refused  # type: ignore[method-assign]
     try:
         with caplog.at_level(logging.WARNING, logger="tppo_hub.adapters.sql"):
-            cases, found = await source.search_cases_with(search, REQUESTS)
-        assert cases == want_cases
+            read = await source.search_cases_with(dataclasses.replace(search, count=True), REQUESTS)
+        cases, found = read.cases, read.children
+        assert cases == want_cases and read.total == await source.count_cases(search.filter)
         for request, records, expected in zip(REQUESTS, found, want, strict=True):
             assert by_parent(records, request.field) == by_parent(expected, request.field)
         assert not source._combining
@@ -270,8 +280,8 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
             "read separately" in r.getMessage() and "simfoni" in r.getMessage() for r in caplog.records
         )
         with recorded(source) as sent:
-            again, _ = await source.search_cases_with(search, REQUESTS)
-        assert again == want_cases and not any(pagewith.PAGE_CTE in s for s, _ in sent)
+            again = await source.search_cases_with(search, REQUESTS)
+        assert again.cases == want_cases and not any(pagewith.PAGE_CTE in s for s, _ in sent)
     finally:
         source._combined = original  # type: ignore[method-assign]
         source._combining = True

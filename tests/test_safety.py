@@ -191,6 +191,7 @@ async def test_request_timeout(strict_hub: Hub, monkeypatch: pytest.MonkeyPatch)
         await asyncio.sleep(5)
 
     monkeypatch.setattr(source, "search_cases", slow)
+    monkeypatch.setattr(source, "search_cases_with", slow)  # a counted page comes this way
     started = asyncio.get_running_loop().time()
     result = await strict_hub.execute("{ cases(first: 1) { totalCount } }")
     assert asyncio.get_running_loop().time() - started < 2

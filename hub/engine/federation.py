@@ -24,7 +24,15 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
-from adapters.base import CURRENT_CALL, CallStats, Source, SourceDataError, SourceError, SourceTimeout
+from adapters.base import (
+    CURRENT_CALL,
+    CallStats,
+    PageRead,
+    Source,
+    SourceDataError,
+    SourceError,
+    SourceTimeout,
+)
 from hub.engine import tracing
 from hub.engine.breaker import PROBE_SECONDS, BreakerState
 from hub.engine.config import HubConfig
@@ -115,6 +123,13 @@ class CasePage:
     has_next: bool
     #: The sources whose page call answered (a total counts only these: :meth:`Federation.total`).
     answered: frozenset[str] = frozenset()
+    #: Per source, its cases matching the filter, when :meth:`Federation.cases` was asked to count.
+    counts: dict[str, int] | None = None
+
+    @property
+    def total(self) -> int | None:
+        """All cases matching the filter in the sources whose page answered (None: not counted)."""
+        return Federation.total(self, self.counts) if self.counts is not None else None
 
 
 class Federation:
@@ -281,12 +296,15 @@ class Federation:
         first: int,
         after: Keyset | None,
         include: Include | None = None,
+        count: bool = False,
     ) -> CasePage:
         """A page of cases merged across sources in (report date, source, key) order.
 
-        The total is asked for separately (:meth:`count_cases`), so a caller can start it
-        beside the page and await it last: a COUNT reads every matching case, a page only
-        the first ones, and the page's relations need not wait for the count (issue 13).
+        ``count``: also count the cases matching ``filter`` in each source (:attr:`CasePage.total`).
+        Each source counts in its page's call (:attr:`CaseSearch.count`): a source that can
+        reads its total in the page's own statement, so a page and its total are one round
+        trip and one snapshot of that source (issue 13). In the agency orders, where a
+        source after a full page is not asked for its page, the counts run beside the pages.
 
         ``include``: the relations the caller will expand on the page (:meth:`expand`). When
         one source answers the page and can read its cases' children with it
@@ -298,18 +316,28 @@ class Federation:
         entries = self.sources_for(ctx, filter)
         wanted = self._children_with_page(ctx, entries, include)
         if order.by_agency:
-            return await self._cases_by_agency(ctx, filter, order, first, after, entries, wanted)
+            counting = asyncio.ensure_future(self.count_cases(ctx, filter)) if count else None
+            try:
+                page = await self._cases_by_agency(ctx, filter, order, first, after, entries, wanted)
+                page.counts = await counting if counting is not None else None
+            finally:
+                if counting is not None:
+                    counting.cancel()  # nothing if it has finished; else the page failed
+            return page
 
         def search(source: Source) -> CaseSearch:
             seen = _as_seen(ctx, source, filter)
-            return CaseSearch(filter=seen, order=order, after=after, limit=first + 1)
+            return CaseSearch(filter=seen, order=order, after=after, limit=first + 1, count=count)
 
         work = self._page_work(ctx, search, wanted)
         results = await gather_all([self.call(ctx, e, work, None) for e in entries])
-        streams = [records for records in results if records is not None]
+        streams = [read.cases for read in results if read is not None]
         descending = order is SortOrder.DESC
         merged = heapq.merge(*streams, key=Keyset.merge_key, reverse=descending)
-        return _page(list(islice(merged, first + 1)), first, entries, results)
+        page = _page(list(islice(merged, first + 1)), first, entries, results)
+        if count:
+            page.counts = _counts(entries, results)
+        return page
 
     async def count_cases(self, ctx: RequestContext, filter: CaseFilter) -> dict[str, int]:
         """Per source that answers, its cases matching ``filter`` (a COUNT in each); a source
@@ -354,7 +382,7 @@ class Federation:
             names = [e.name for e in entries]
             start = names.index(after.source) if after.source in names else len(entries)
 
-        def work_for(position: int) -> Callable[[Source], Awaitable[list[CaseRecord] | None]]:
+        def work_for(position: int) -> Callable[[Source], Awaitable[PageRead | None]]:
             continuing = after if position == start and after is not None else None
 
             def search(source: Source) -> CaseSearch:
@@ -363,16 +391,16 @@ class Federation:
 
             page = self._page_work(ctx, search, wanted)
 
-            async def work(source: Source) -> list[CaseRecord] | None:
+            async def work(source: Source) -> PageRead | None:
                 if position < start:
-                    return []  # before the cursor's source: done
+                    return PageRead([], [])  # before the cursor's source: done
                 return await page(source)
 
             return work
 
         calls = [self.call(ctx, entry, work_for(i), None) for i, entry in enumerate(entries)]
         results = await gather_all(calls)
-        items = [record for records in results if records is not None for record in records][: first + 1]
+        items = [record for read in results if read is not None for record in read.cases][: first + 1]
         return _page(items, first, entries, results)
 
     @staticmethod
@@ -395,21 +423,26 @@ class Federation:
     @staticmethod
     def _page_work(
         ctx: RequestContext, search: Callable[[Source], CaseSearch], wanted: list[ChildrenRequest]
-    ) -> Callable[[Source], Awaitable[list[CaseRecord] | None]]:
-        """A source's page call; with ``wanted``, the page's children read with it pass the row
-        rule and are primed into the request's loaders (:meth:`Loaders.prime_children`)."""
+    ) -> Callable[[Source], Awaitable[PageRead | None]]:
+        """A source's page call (with its total when the search counts); with ``wanted``, the
+        page's children read with it pass the row rule and are primed into the request's
+        loaders (:meth:`Loaders.prime_children`)."""
 
-        async def work(source: Source) -> list[CaseRecord] | None:
-            if not wanted:
-                return await source.search_cases(search(source))
-            cases, found = await source.search_cases_with(search(source), wanted)
-            assert ctx.loaders is not None
-            hidden = ctx.hidden_roles(source.name)
-            keys = [case.key for case in cases]
-            for request, records in zip(wanted, found, strict=True):
-                kept = await without_hidden(source, records, hidden)
-                ctx.loaders.prime_children(request, source.name, keys, kept)
-            return cases
+        async def work(source: Source) -> PageRead | None:
+            asked = search(source)
+            if not wanted and not asked.count:
+                return PageRead(await source.search_cases(asked), [])
+            read = await source.search_cases_with(asked, wanted)
+            if asked.count and read.total is None:
+                raise SourceDataError(f"source {source.name!r} gave a page without its total")
+            if wanted:
+                assert ctx.loaders is not None
+                hidden = ctx.hidden_roles(source.name)
+                keys = [case.key for case in read.cases]
+                for request, records in zip(wanted, read.children, strict=True):
+                    kept = await without_hidden(source, records, hidden)
+                    ctx.loaders.prime_children(request, source.name, keys, kept)
+            return read
 
         return work
 
@@ -692,11 +725,17 @@ def _merged(into: dict[str, Any], other: Include) -> dict[str, Any]:
     return into
 
 
+def _counts(entries: list[RegisteredSource], results: list[PageRead | None]) -> dict[str, int]:
+    """Per source whose page answered, the total its page call read."""
+    pairs = zip(entries, results, strict=True)
+    return {e.name: r.total for e, r in pairs if r is not None and r.total is not None}
+
+
 def _page(
     items: list[CaseRecord],
     first: int,
     entries: list[RegisteredSource],
-    results: list[list[CaseRecord] | None],
+    results: list[PageRead | None],
 ) -> CasePage:
     """The page from up to ``first + 1`` merged cases (one more says a next page exists)."""
     answered = frozenset(e.name for e, r in zip(entries, results, strict=True) if r is not None)

@@ -691,12 +691,16 @@ class StatisticsRequest:
 
 @dataclass(frozen=True, slots=True)
 class CaseSearch:
-    """One source's part of a page of cases: filter, order, position and size."""
+    """One source's part of a page of cases: filter, order, position and size.
+
+    ``count``: also count every case matching ``filter`` (whatever ``after`` and ``limit``),
+    with the page where the source can (:meth:`adapters.base.Source.search_cases_with`)."""
 
     filter: CaseFilter = field(default_factory=CaseFilter)
     order: SortOrder = SortOrder.DESC
     after: Keyset | None = None
     limit: int = 50
+    count: bool = False
 
 
 @dataclass(frozen=True, slots=True)
