@@ -376,6 +376,11 @@ def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool, numbered: 
     day: ColumnElement[Any] = part.date_expr
     if len(keys.selected_columns) == 1:
         rows = part.select.where(part.key_column.in_(keys.scalar_subquery()))
+        order = (
+            (day.desc().nulls_last(), part.key_column.desc())
+            if descending
+            else (day.asc().nulls_first(), part.key_column.asc())
+        )
     else:
         picked = keys.subquery("walk_page")
         key_col, day_col = list(picked.c)
@@ -387,12 +392,9 @@ def _rows_of(part: CompiledPart, keys: Select[Any], descending: bool, numbered: 
         columns = [visitors.replacement_traverse(c, {}, swap) for c in part.select.selected_columns]
         joined = part.from_clause.join(picked, part.key_column == key_col)
         rows = select(*columns).select_from(joined)
-        day = day_col
-    order = (
-        (day.desc().nulls_last(), part.key_column.desc())
-        if descending
-        else (day.asc().nulls_first(), part.key_column.asc())
-    )
+        # The keys' own order (their days are all set: :meth:`DateWalk.dated_keys`), so
+        # PostgreSQL keeps the keys' sorted order through the join instead of sorting again.
+        order = (day_col.desc(), key_col.desc()) if descending else (day_col.asc(), key_col.asc())
     rows = rows.order_by(*order)
     return pagewith.numbered(rows, order) if numbered else rows
 

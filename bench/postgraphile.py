@@ -801,7 +801,8 @@ def _levers_lines(levers: Levers) -> list[str]:
     saved = 1 - levers.compiled_ms / levers.field_by_field_ms
     lines = [
         f"In-process (`Hub.execute`, no HTTP), medians of {levers.runs} alternating calls each: the "
-        f"page sends **{levers.statements} statements** and reads {levers.rows} rows; CPU of the hub "
+        f"page sends **{levers.statements} statement{'s' if levers.statements != 1 else ''}** and reads "
+        f"{levers.rows} rows; CPU of the hub "
         f"process per page **{levers.compiled_ms:.1f} ms** with the compiled path against "
         f"{levers.field_by_field_ms:.1f} ms completing field by field (−{saved:.0%}); encoding the "
         f"response takes {levers.orjson_us:.0f} µs with orjson against {levers.json_us:.0f} µs with "
