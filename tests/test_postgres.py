@@ -47,8 +47,9 @@ async def test_newest_page_is_ordered_by_the_one_canonical_date(pg_hub: Hub) -> 
     compiles (the same expression its filters, cursors and statistics use; issue 11), newest
     first with undated cases last, and the ids match the ground order read by direct SQL.
 
-    The price, measured in bench/RESULTS.md: an index on a text column cannot serve that
-    expression, so PostgreSQL sorts the cases; a SQL DATE column is ordered by the column itself
+    The dated cases come first, walked along the text column's index (adapters/datewalk.py): their
+    canonical days, read once by the walk, order the page's rows; the undated ones would follow
+    in a phase of their own. A SQL DATE column is ordered by the column itself
     (adapters/keyset.py ``_sort_date``), which its index serves.
     """
     source = pg_hub.registry.get("simfoni").source
@@ -59,7 +60,7 @@ async def test_newest_page_is_ordered_by_the_one_canonical_date(pg_hub: Hub) -> 
         )
     assert not result.errors and len(result.data["cases"]["edges"]) == 20
     page = next(s for s, _parameters in sent if "LIMIT" in s)
-    assert "DESC NULLS LAST" in page
+    assert "ORDER BY walk_page.f1 DESC, walk_page.k DESC" in page  # the walk's days, newest first
     async with engine.connect() as conn:
         expected = [
             row[0]
