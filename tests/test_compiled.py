@@ -21,7 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from hub.access.policy import Principal
 from hub.server import examples
 from hub.server.repeats import RepeatedOperations
-from resolvers.compiled import PlanCache, execution_context_for
+from resolvers.compiled import Fallback, PlanCache, _object_completer, execution_context_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -296,3 +296,58 @@ def test_plain_leaves_skip_their_completer_and_the_rest_do_not() -> None:
     assert calls == [7]  # anything else goes through the completer
     with pytest.raises(Fallback):
         plan(SimpleNamespace(a="x", b=None, c=None))  # null in a non-null field: graphql-core's
+
+
+def test_a_generated_completer_reads_names_from_its_namespace_never_from_its_text() -> None:
+    """The completer of a selection is generated code: response keys, odd attribute names
+    (a keyword, a name that is no identifier) and methods reach it as values, so any text
+    in them stays text; plain values pass unchanged, others go through their completer."""
+
+    class Row:
+        name = "a"
+        number = 7
+
+        def __getattr__(self, attribute: str) -> Any:
+            return {"class": "kw", "not an identifier": "odd"}.get(attribute) or object.__getattribute__(
+                self, attribute
+            )
+
+    def upper(value: str) -> str:
+        return value.upper()
+
+    upper.plain = None  # type: ignore[attr-defined]
+    upper.nullable = True  # type: ignore[attr-defined]
+
+    def plain_str(value: Any) -> Any:
+        raise AssertionError("a plain string is kept as it is")
+
+    plain_str.plain = str  # type: ignore[attr-defined]
+    plain_str.nullable = True  # type: ignore[attr-defined]
+    readers = [
+        ('k"}; raise SystemExit  #', "name", plain_str),
+        ("kw", "class", upper),
+        ("odd", "not an identifier", upper),
+        ("method", lambda row: row.number * 2, _plus_one()),
+        ("__typename", None, "Row"),
+    ]
+    complete = _object_completer(readers)
+    assert complete(Row()) == {
+        'k"}; raise SystemExit  #': "a",
+        "kw": "KW",
+        "odd": "ODD",
+        "method": 15,
+        "__typename": "Row",
+    }
+
+    class Missing:
+        pass
+
+    with pytest.raises(Fallback):
+        complete(Missing())
+
+
+def _plus_one() -> Any:
+    def complete(value: int) -> int:
+        return value + 1
+
+    return complete
