@@ -440,7 +440,7 @@ class MappedSQLSource(Source):
         combining = (with_page or count is not None) and self._combining
         combined = self._combined(part, shape, build, with_page, blank, count) if combining else None
         rows = await self._fetch_combined(combined, parameters) if combined is not None else None
-        if combined is not None and rows is not None:
+        if combined is not None and not isinstance(rows, SourceError) and rows is not None:
             page_rows, child_rows, total = combined.split(rows)
             cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
             branches = zip(with_page, combined.branches, child_rows, strict=True)
@@ -450,25 +450,30 @@ class MappedSQLSource(Source):
             }
             return cases, _ReadWithPage(frozenset(c.key for c in cases), found), total
         stmt = build() if shape is None else self._statement(shape, build)
-        rows = await self.fetch(stmt, parameters)
-        return self.read(part, rows), None, None  # type: ignore[return-value]
+        plain_rows = await self.fetch(stmt, parameters)
+        if isinstance(rows, SourceError):
+            self._refused(rows)
+        return self.read(part, plain_rows), None, None  # type: ignore[return-value]
 
     async def _fetch_combined(
         self, combined: pagewith.CombinedPage, parameters: Mapping[str, Any]
-    ) -> list[Sequence[Any]] | None:
-        """The combined statement's rows; None if the database refused it (then, from now on,
-        relations are read in statements of their own). A timeout is the source's, as always."""
+    ) -> list[Sequence[Any]] | SourceError:
+        """The combined statement's rows, or the error it failed with (a timeout is the
+        source's, as always, and raised). The caller then reads the same in statements of their
+        own, and only when those succeed is the combined statement taken as refused by the
+        database (:meth:`_refused`): a source that is down fails both, and is read combined
+        again once it is back."""
         try:
             return await self.fetch(combined.statement, parameters)
         except SourceTimeout:
             raise
         except SourceError as exc:
-            self._refused(exc)
-            return None
+            return exc
 
     def _refused(self, exc: SourceError) -> None:
         """The database refused a combined statement (a server without MATERIALIZED, a type
-        its UNION cannot match): from now on this source reads relations in their own statements."""
+        its UNION cannot match) and answered the same in statements of their own: from now on
+        this source reads relations and totals in statements of their own."""
         self._combining = False
         log.warning(
             "source %s: pages and their relations are read separately from now on (%s)",
@@ -492,13 +497,16 @@ class MappedSQLSource(Source):
                     same_keys = groups.setdefault(id(convert), (convert, {}))[1]
                     same_keys.setdefault(id(column), (compiled, column))
         found: dict[int, list[Record]] = {}
+        refused: SourceError | None = None
         if groups and self._combining:
             convert, chosen = max(groups.values(), key=lambda group: len(group[1]))
             pairs = list(chosen.values())
             keys = convert_keys(parent_keys, convert)
             combined = self._combined_relations(pairs, unasked(requests)) if len(pairs) > 1 and keys else None
             rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
-            if combined is not None and rows is not None:
+            if isinstance(rows, SourceError):
+                refused = rows
+            elif combined is not None and rows is not None:
                 _, child_rows, _ = combined.split(rows)
                 for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
                     found[id(column)] = self.read(compiled, part_rows)
@@ -514,6 +522,8 @@ class MappedSQLSource(Source):
                     alone = await self._children([compiled], request.field, parent_keys)
                     records.extend(alone if request.personal else forgetting_personal(alone))
             answers.append(records)
+        if refused is not None:  # the same relations read apart: the database refused the union
+            self._refused(refused)
         return answers
 
     def _combined_relations(

@@ -287,6 +287,37 @@ async def test_a_refused_combined_statement_falls_back_to_statements_of_their_ow
         source._combining = True
 
 
+async def test_a_source_that_is_down_is_not_taken_for_one_that_refuses_the_combined_statement(
+    hub: Hub,
+) -> None:
+    """A combined statement that fails because the database cannot be reached fails the page
+    (the statements of their own fail too), and the source reads combined again once it is
+    back: only a database that answers the plain statements and not the combined one has
+    refused it."""
+    source = hub.registry.get("simfoni").source
+    assert isinstance(source, MappedSQLSource) and source._combining
+    search = CaseSearch(limit=12, count=True)
+    want = await source.search_cases_with(search, REQUESTS)
+    original = source.fetch
+
+    async def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise SourceError("source 'simfoni': connection failed (OSError)")
+
+    source.fetch = unreachable  # type: ignore[method-assign]
+    try:
+        with pytest.raises(SourceError):
+            await source.search_cases_with(search, REQUESTS)
+        with pytest.raises(SourceError):
+            await source.children_together(REQUESTS, [case.key for case in want.cases])
+    finally:
+        source.fetch = original  # type: ignore[method-assign]
+    assert source._combining
+    with recorded(source) as sent:
+        again = await source.search_cases_with(search, REQUESTS)
+    assert len(sent) == 1 and pagewith.PAGE_CTE in sent[0][0]
+    assert again.cases == want.cases and again.total == want.total
+
+
 NATIONAL = """{ cases(first: 80) { edges { node {
   id agency { code } victims { id } services { id } stageHistory { stage } } } } }"""
 
