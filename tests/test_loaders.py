@@ -165,3 +165,25 @@ async def test_a_primed_failure_is_raised_through_the_loader() -> None:
     with pytest.raises(ValueError, match="no 2"):
         await load_all(loader, [1, 2], at_once=True)
     assert calls == []
+
+
+async def test_a_primed_value_is_what_a_load_by_key_answers_as_before() -> None:
+    """Primed values wait as values (no future each); a load by key, a later prime and a
+    clear see them exactly as DataLoader's own prime would have left them."""
+    calls: list[list[int]] = []
+    loader = _batch_squares(calls)
+    loader.prime(5, -5)
+    loader.prime(5, 99)  # a key the loader holds keeps its value
+    assert loader.holds(5) and not loader.cached  # no future made by priming
+    assert await loader.load(5) == -5 and await loader.load(5) == -5
+    assert calls == [] and 5 in loader.cached and 5 not in loader.known
+    loader.prime(6, ValueError("no 6"))
+    with pytest.raises(ValueError, match="no 6"):
+        await loader.load(6)
+    loader.prime(7, -7)
+    loader.clear(7)
+    assert not loader.holds(7) and await loader.load(7) == 49  # asked again
+    loader.prime(8, -8)
+    loader.clear_all()
+    assert not loader.holds(8) and await load_all(loader, [8], at_once=True) == [64]
+    assert calls == [[7], [8]]

@@ -33,12 +33,54 @@ MAX_BATCH = 5000
 
 
 class BatchLoader(DataLoader):
-    """A DataLoader whose cache :func:`load_all` can see (its ``cache_map``, a plain dict)."""
+    """A DataLoader whose cache :func:`load_all` can see (its ``cache_map``, a plain dict), and
+    whose primed values wait as values until a load by key asks for one.
+
+    DataLoader's ``prime`` makes a resolved future per key; a portal page primes ~40 keys (its
+    cases' victims and services read with the page) and then reads them all at once through
+    :func:`load_all`, which needs the values, not futures (~2 % of a page, issue 13). So primed
+    values are kept in :attr:`known`, and a ``load`` of one of them makes its future then, as
+    ``prime`` would have: the loader answers exactly as before.
+    """
 
     def __init__(self, batch_load_fn: Any, *, max_batch_size: int) -> None:
         #: cache key → the future of its value (what DataLoader keeps; shared with it).
         self.cached: dict[Any, Any] = {}
+        #: cache key → its primed value (or exception), not yet asked for by ``load``.
+        self.known: dict[Any, Any] = {}
         super().__init__(batch_load_fn, max_batch_size=max_batch_size, cache_map=self.cached)
+
+    def holds(self, key: Any) -> bool:
+        """Whether the loader has ``key`` (primed, loaded, or on its way)."""
+        return key in self.known or key in self.cached
+
+    def prime(self, key: Any, value: Any) -> BatchLoader:
+        """As DataLoader's: a key the loader holds already keeps its value."""
+        if not self.holds(key):
+            self.known[key] = value
+        return self
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        if key in self.known:  # primed: the future DataLoader's prime would have made
+            value = self.known.pop(key)
+            future = self.loop.create_future()
+            if isinstance(value, Exception):
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+            self.cached[key] = future
+            return future
+        return super().load(key)  # type: ignore[no-any-return]
+
+    def clear(self, key: Any) -> BatchLoader:
+        self.known.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> BatchLoader:
+        self.known.clear()
+        super().clear_all()
+        return self
 
 
 async def load_all(loader: DataLoader, keys: Sequence[Any], *, at_once: bool = False) -> list[Any]:
@@ -62,7 +104,11 @@ async def load_all(loader: DataLoader, keys: Sequence[Any], *, at_once: bool = F
     """
     if at_once and isinstance(loader, BatchLoader) and keys:
         unique = list(dict.fromkeys(keys))
-        if len(unique) <= (loader.max_batch_size or len(unique)) and loader.cached.keys().isdisjoint(unique):
+        if (
+            len(unique) <= (loader.max_batch_size or len(unique))
+            and loader.cached.keys().isdisjoint(unique)
+            and loader.known.keys().isdisjoint(unique)
+        ):
             return await _batch_now(loader, unique, keys)
         known = _known(loader, unique)
         if known is not None:  # every key answered already (primed with its page): no wait
@@ -83,7 +129,14 @@ def _known(loader: BatchLoader, keys: list[Any]) -> dict[Any, Any] | None:
     """The values of ``keys`` when the loader holds every one of them resolved (primed, or
     loaded earlier in the request) and none failed; None otherwise (then the loader answers)."""
     found = {}
+    known = loader.known
     for key in keys:
+        if key in known:
+            value = known[key]
+            if isinstance(value, Exception):
+                return None
+            found[key] = value
+            continue
         future = loader.cached.get(key)
         if future is None or not future.done() or future.cancelled() or future.exception() is not None:
             return None
@@ -116,10 +169,10 @@ class Loaders:
     def __init__(self, federation: Federation, ctx: RequestContext) -> None:
         self._federation = federation
         self._ctx = ctx
-        self._by_key: dict[Entity, DataLoader] = {}
-        self._children: dict[tuple[Entity, str, frozenset[PersonRole] | None], DataLoader] = {}
+        self._by_key: dict[Entity, BatchLoader] = {}
+        self._children: dict[tuple[Entity, str, frozenset[PersonRole] | None], BatchLoader] = {}
 
-    def by_key(self, entity: Entity) -> DataLoader:
+    def by_key(self, entity: Entity) -> BatchLoader:
         """Loader of ``entity`` records by key: ``(source, key) → Record | None``."""
         loader = self._by_key.get(entity)
         if loader is None:
@@ -132,7 +185,7 @@ class Loaders:
             loader = self._by_key[entity] = BatchLoader(batch, max_batch_size=MAX_BATCH)
         return loader
 
-    def children(self, entity: Entity, field: str, roles: frozenset[PersonRole] | None = None) -> DataLoader:
+    def children(self, entity: Entity, field: str, roles: frozenset[PersonRole] | None = None) -> BatchLoader:
         """Loader of ``entity`` records whose ``field`` is the key: ``(source, key) → [Record]``.
 
         With ``roles``, only person records with one of them are needed (the victims of
@@ -157,7 +210,7 @@ class Loaders:
     def holds_children(self, request: ChildrenRequest, source: str, parent_keys: Sequence[str]) -> bool:
         """Whether the children loader of ``request`` already holds (or awaits) every parent."""
         loader = self.children(request.entity, request.field, request.roles)
-        return all((source, key) in loader.cached for key in parent_keys)
+        return all(loader.holds((source, key)) for key in parent_keys)
 
     def prime_children(
         self,
