@@ -158,8 +158,9 @@ def combine(
     branch (its one row holds the count where the others hold their row number). The page and
     its total then come in one round trip and from one snapshot: the total is the number of
     cases paging to the end lists at the moment the page was read, however the source changes
-    in between (one statement fewer per portal page: the database's work to start and end
-    it, the hub's to send it and read its answer, issue 13).
+    in between. One statement fewer per portal page: for PostgreSQL the same work within noise,
+    for the hub ~8 % of its CPU per page (a call, a pooled connection and an answer fewer;
+    issue 13).
 
     None when a column's type is unknown (its NULLs could not be typed for the UNION).
     """
