@@ -47,6 +47,7 @@ from adapters.sqlfuncs import (
     IsoFromUnix,
     MatchesShape,
     Position,
+    Prefix,
     StoredAsInteger,
     ValidIsoDate,
     const,
@@ -441,11 +442,7 @@ def day_key(column: ColumnElement[Any], formats: tuple[str, ...]) -> ColumnEleme
     # The date part of the value as it is where trimming cannot change it (CleanTextOr: on
     # PostgreSQL a value not starting with a space — a trimmed and an untrimmed key of one
     # value may differ by an eleventh character that is a space, and both give its day).
-    return CleanTextOr(
-        column,
-        func.substr(column, 1, ISO_DAY_CHARS, type_=String),
-        func.substr(_text(column), 1, ISO_DAY_CHARS, type_=String),
-    )
+    return CleanTextOr(column, Prefix(column, ISO_DAY_CHARS), Prefix(_text(column), ISO_DAY_CHARS))
 
 
 def parse_date(column: ColumnElement[Any], formats: tuple[str, ...]) -> ColumnElement[str]:

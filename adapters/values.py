@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, lite
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters.mapping import DEFAULT_CODE, FALSE_VALUES, TRUE_VALUES
-from adapters.sqlfuncs import VALUE_SEPARATOR, ByPosition, DigitsOnly, IntDiv, Position, const
+from adapters.sqlfuncs import VALUE_SEPARATOR, ByPosition, DigitsOnly, IntDiv, Position, Prefix, const
 from hub.vocabulary.model import CHILD_AGE_LIMIT, AgeGroup, Labelled
 
 #: Oldest age read as an age; larger numbers are typing errors (and read as NULL).
@@ -366,7 +366,7 @@ def age_value(column: ColumnElement[Any]) -> ColumnElement[int]:
     month_words = [const(w) for w, months in AGE_UNITS.items() if months]
     whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
     for digits in (3, 2, 1):
-        head = func.substr(text, 1, digits, type_=String)
+        head = Prefix(text, digits)
         unit = func.trim(func.substr(text, digits + 1, type_=String), type_=String)
         number = cast(case((DigitsOnly(head), head), else_=None), Integer)
         shaped = and_(func.length(head) == const(digits), DigitsOnly(head))
