@@ -561,16 +561,39 @@ async def _calibrate(settings: Settings) -> list[str]:
             f"| `{shown}` | {measured:.0f} ms | {estimate:.0f} ms | "
             f"{measured / estimate if estimate else 0:.2f} |"
         )
-    lines += [
-        "",
-        f"Measured / estimated: median {statistics.median(ratios):.2f}, "
-        f"range {min(ratios):.2f}–{max(ratios):.2f} "
-        "(the constants in `resolvers/safety.py` were fitted on these operations on a quieter machine — "
-        "statistics 40 + 0.9·c + 0.000041·c² ms for c populated cells, pages 8 + 0.15 per row + 0.6 per "
-        "row and relation; on a loaded machine every timing is higher, by tens of per cent). The model's "
-        "job is to rank and bound requests: what exceeds `max_work` here costs seconds of CPU.",
-    ]
+    lines += ["", _calibration_verdict(ratios)]
     return lines
+
+
+def _calibration_verdict(ratios: Sequence[float]) -> str:
+    """The fit in one paragraph: the model's constants as they are in ``resolvers/safety.py``
+    now, and whether they still price these operations near their measured work."""
+    from resolvers import safety
+
+    median = statistics.median(ratios)
+    model = (
+        f"statistics {safety.WORK_STATISTICS:g} + {safety.WORK_CELL:g}·c + {safety.WORK_SUPPRESSION:g}·c² ms "
+        f"for c populated cells, pages {safety.WORK_PAGE:g} + {safety.WORK_ROW:g} per row + "
+        f"{safety.WORK_RELATION_ROW:g} per row and relation"
+    )
+    if median < 0.5:
+        verdict = (
+            f"the model prices these operations at ~{1 / median:.0f}× their measured work: requests "
+            "over `max_work` are refused although they cost a fraction of it, and budgets are spent "
+            "that much faster. Its constants are due a refit"
+        )
+    elif median > 2:
+        verdict = (
+            f"the model prices these operations at ~1/{median:.0f} of their measured work: `max_work` "
+            "bounds less than it says. Its constants are due a refit"
+        )
+    else:
+        verdict = "the model prices these operations near their measured work (it ranks and bounds requests)"
+    return (
+        f"Measured / estimated: median {median:.2f}, range {min(ratios):.2f}–{max(ratios):.2f} "
+        f"(`resolvers/safety.py`: {model}; on a loaded machine every timing is higher, by tens of "
+        f"per cent): {verdict}."
+    )
 
 
 # --- command line ---------------------------------------------------------------------------------------
