@@ -315,7 +315,7 @@ class MappedSQLSource(Source):
             cases, read, total = await self._walked_page(
                 part, self._walk, narrowing, filtering, search, with_page, blank, count
             )
-            return await self._page_read(search, cases, children, read, total)
+            return await self._page_read(cases, children, read, count, total)
         order = keyset.order_by()
         descending = keyset.descending
 
@@ -340,20 +340,22 @@ class MappedSQLSource(Source):
         cases, read, total = await self._page_rows(
             part, shape, build, {"page_limit": search.limit}, with_page, blank, count
         )
-        return await self._page_read(search, cases, children, read, total)
+        return await self._page_read(cases, children, read, count, total)
 
     async def _page_read(
         self,
-        search: CaseSearch,
         cases: list[CaseRecord],
         children: Sequence[ChildrenRequest],
         read: _ReadWithPage | None,
+        count: Select[Any] | None,
         total: int | None,
     ) -> PageRead:
-        """The page's read completed: the children and the total its statement did not read."""
+        """The page's read completed: the children and the total its statement did not read
+        (``count``: the count asked for, already built; run on its own where no combined
+        statement read it, or the database refused that statement)."""
         found = await self._children_of_page(cases, children, read)
-        if search.count and total is None:  # no combined statement (or the database refused it)
-            total = await self.count_cases(search.filter)
+        if count is not None and total is None:
+            total = int((await self.fetch(count))[0][0])
         return PageRead(cases, found, total)
 
     async def _walked_page(
@@ -440,7 +442,7 @@ class MappedSQLSource(Source):
         combining = (with_page or count is not None) and self._combining
         combined = self._combined(part, shape, build, with_page, blank, count) if combining else None
         rows = await self._fetch_combined(combined, parameters) if combined is not None else None
-        if combined is not None and not isinstance(rows, SourceError) and rows is not None:
+        if combined is not None and isinstance(rows, list):
             page_rows, child_rows, total = combined.split(rows)
             cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
             branches = zip(with_page, combined.branches, child_rows, strict=True)
@@ -506,7 +508,7 @@ class MappedSQLSource(Source):
             rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
             if isinstance(rows, SourceError):
                 refused = rows
-            elif combined is not None and rows is not None:
+            elif combined is not None and isinstance(rows, list):
                 _, child_rows, _ = combined.split(rows)
                 for (compiled, column), part_rows in zip(pairs, child_rows, strict=True):
                     found[id(column)] = self.read(compiled, part_rows)
