@@ -97,12 +97,19 @@ class CombinedPage:
     #: Whether the statement counts the cases matching the page's filter (:func:`combine`).
     counted: bool = False
 
-    def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]], int | None]:
+    #: The places in a combined row of the count statement's columns after its first.
+    count_columns: tuple[int, ...] = ()
+
+    def split(self, rows: Sequence[Row]) -> tuple[list[Row], list[list[Row]], Row | None]:
         """The page's rows and each branch's, each in its own statement's order, as rows of
-        their own SELECTs (the same columns in the same places); and the count (None when the
-        statement has none)."""
+        their own SELECTs (the same columns in the same places); and the count statement's row
+        (None when the statement has none)."""
         numbered_rows: list[list[tuple[int, Row]]] = [[] for _ in range(len(self.branches) + 2)]
-        pickers = [_picker(self.page_columns), *(_picker(b.columns) for b in self.branches), _picker(())]
+        pickers = [
+            _picker(self.page_columns),
+            *(_picker(b.columns) for b in self.branches),
+            _picker(self.count_columns),
+        ]
         for row in rows:
             which = row[0]
             numbered_rows[which].append((row[1], pickers[which](row)))
@@ -112,7 +119,8 @@ class CombinedPage:
             return ordered[0], ordered[1:], None
         if len(count) != 1:
             raise ValueError(f"a counted page statement gave {len(count)} count rows")
-        return ordered[0], ordered[1:], int(count[0][0])
+        first, rest = count[0]
+        return ordered[0], ordered[1:], (first, *rest)
 
 
 def _picker(places: tuple[int, ...]) -> Any:
@@ -155,7 +163,9 @@ def combine(
     branch needs no sort and no window (~5 % of a portal page's statement, issue 13).
 
     ``count``: a ``SELECT count(*)`` of the cases matching the page's filter, read as the last
-    branch (its one row holds the count where the others hold their row number). The page and
+    branch (its one row holds the count where the others hold their row number); or a statement
+    of one row and no FROM whose first column is the count (:func:`adapters.countreuse.reusing`),
+    its other columns read in the branch's places of their types. The page and
     its total then come in one round trip and from one snapshot: the total is the number of
     cases paging to the end lists at the moment the page was read, however the source changes
     in between. One statement fewer per portal page: for PostgreSQL the same work within noise,
@@ -184,8 +194,10 @@ def combine(
         stmt, key = of_parents_within(part, relation, within, swap)
         selects.append((stmt, key))
         blocks.append(_blanked(part, list(stmt.selected_columns), blank))
+    count_columns: list[ColumnElement[Any]] = []
     if count is not None:
-        blocks.append([])
+        count_columns = [count.scalar_subquery()] if count.get_final_froms() else list(count.selected_columns)
+        blocks.append(count_columns[1:])
     shared = _SharedColumns.of(blocks)
     if shared is None:
         return None
@@ -200,10 +212,11 @@ def combine(
         numbered_rows = row(which, key if in_order else func.row_number().over(order_by=key))
         branches_sql.append(stmt.with_only_columns(*numbered_rows, maintain_column_froms=True))
     if count is not None:
-        branches_sql.append(select(*row(len(selects) + 1, count.scalar_subquery())))
+        branches_sql.append(select(*row(len(selects) + 1, count_columns[0])))
     statement = select(*union_all(*branches_sql).subquery("tppo_hub__rows").c)
     branches = tuple(Branch(part, shared.places[i]) for i, (part, _) in enumerate(children, start=1))
-    return CombinedPage(statement, shared.places[0], branches, counted=count is not None)
+    counted = shared.places[-1] if count is not None else ()
+    return CombinedPage(statement, shared.places[0], branches, count is not None, counted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement
 
 from adapters import (
+    countreuse,
     datewalk,
     filters,
     pagewith,
@@ -126,6 +127,10 @@ class MappedSQLSource(Source):
         self._names_tables: sqlnames.NamesTables | None = None
         #: Statistics statements by request, most recently used last (:meth:`built_statistics`).
         self._statistics: OrderedDict[Any, Any] = OrderedDict()
+        #: Pages' totals by filter, each valid while the database proves nothing has committed
+        #: since it was counted (:mod:`adapters.countreuse`); None where the database cannot
+        #: prove it (SQLite; PostgreSQL before 13).
+        self._counts: countreuse.CountMemo | None = None
 
     @property
     def skipped_rows(self) -> int:
@@ -155,6 +160,7 @@ class MappedSQLSource(Source):
         self._walk, self._day_key, self._raw_keys = walk, day_key, raw_keys
         self._names_tables = None
         self._statistics.clear()
+        self._counts = countreuse.CountMemo() if _proves_snapshots(engine) else None
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -164,6 +170,7 @@ class MappedSQLSource(Source):
             self._names_tables = None
             self._statements.clear()
             self._statistics.clear()
+            self._counts = None
 
     async def _reflect(self, engine: AsyncEngine) -> dict[str, Table]:
         try:
@@ -310,7 +317,7 @@ class MappedSQLSource(Source):
             narrowing.append(keyset.after(search.after))
         with_page = self._read_with_page(part, children)
         blank = unasked(children)
-        count = self._counting(part, filtering) if search.count else None
+        count = self._page_count(part, filtering, search.filter) if search.count else None
         if self._walk is not None:
             cases, read, total = await self._walked_page(
                 part, self._walk, narrowing, filtering, search, with_page, blank, count
@@ -347,15 +354,19 @@ class MappedSQLSource(Source):
         cases: list[CaseRecord],
         children: Sequence[ChildrenRequest],
         read: _ReadWithPage | None,
-        count: Select[Any] | None,
-        total: int | None,
+        count: _PageCount | None,
+        counted: Row | None,
     ) -> PageRead:
         """The page's read completed: the children and the total its statement did not read
-        (``count``: the count asked for, already built; run on its own where no combined
-        statement read it, or the database refused that statement)."""
+        (``count``: the count asked for, already built; ``counted``: its row in the page's
+        statement; run on its own where no combined statement read it, or the database refused
+        that statement)."""
         found = await self._children_of_page(cases, children, read)
-        if count is not None and total is None:
-            total = int((await self.fetch(count))[0][0])
+        total = None
+        if count is not None and counted is None:
+            total = int((await self.fetch(count.plain))[0][0])
+        elif count is not None and counted is not None:
+            total = count.total(counted)
         return PageRead(cases, found, total)
 
     async def _walked_page(
@@ -367,8 +378,8 @@ class MappedSQLSource(Source):
         search: CaseSearch,
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
-        count: Select[Any] | None = None,
-    ) -> tuple[list[CaseRecord], _ReadWithPage | None, int | None]:
+        count: _PageCount | None = None,
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None, Row | None]:
         """A page in (report date, key) order, phase by phase (:mod:`adapters.datewalk`).
 
         Descending: dated cases, then the undated ones; ascending, the other way round. A
@@ -388,7 +399,7 @@ class MappedSQLSource(Source):
         fixed = not narrowing
         records: list[CaseRecord] = []
         first_read: _ReadWithPage | None = None
-        total: int | None = None
+        total: Row | None = None
         for i, phase in enumerate(phases):
             wanted = search.limit - len(records)
             if wanted <= 0:
@@ -433,15 +444,18 @@ class MappedSQLSource(Source):
         parameters: Mapping[str, Any],
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
-        count: Select[Any] | None = None,
-    ) -> tuple[list[CaseRecord], _ReadWithPage | None, int | None]:
+        count: _PageCount | None = None,
+    ) -> tuple[list[CaseRecord], _ReadWithPage | None, Row | None]:
         """One page statement's cases (``shape``: a fixed shape, built once), with the children
         of ``with_page`` and the ``count`` read in the same statement where the database takes
         it (``blank``: their fields nobody asked for, left out: :func:`adapters.pagewith.combine`);
-        the count is None when it was not read."""
+        the count's row is None when it was not read."""
         combining = (with_page or count is not None) and self._combining
         combined = self._combined(part, shape, build, with_page, blank, count) if combining else None
-        rows = await self._fetch_combined(combined, parameters) if combined is not None else None
+        rows: list[Sequence[Any]] | SourceError | None = None
+        if combined is not None:
+            counting = count.parameters if combined.counted and count is not None else {}
+            rows = await self._fetch_combined(combined, {**parameters, **counting})
         if combined is not None and isinstance(rows, list):
             page_rows, child_rows, total = combined.split(rows)
             cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
@@ -546,13 +560,15 @@ class MappedSQLSource(Source):
         build: Callable[..., Select[Any]],
         with_page: list[_ChildPart],
         blank: frozenset[str] = frozenset(),
-        count: Select[Any] | None = None,
+        count: _PageCount | None = None,
     ) -> pagewith.CombinedPage | None:
         """The page statement of the case part ``part`` with ``with_page`` and ``count`` (built
         once for a fixed ``shape``, where the count is the fixed one of :meth:`_counting`)."""
 
         def combined() -> pagewith.CombinedPage | None:
-            return pagewith.combine(build(numbered=True), with_page, part, blank, self._integer_keys, count)
+            counting = count.in_page if count is not None else None
+            page = build(numbered=True)
+            return pagewith.combine(page, with_page, part, blank, self._integer_keys, counting)
 
         if shape is None:
             return combined()
@@ -586,6 +602,23 @@ class MappedSQLSource(Source):
         part = self.compiled.case_part()
         rows = await self.fetch(self._counting(part, filters.case_conditions(self.compiled, part, filter)))
         return int(rows[0][0])
+
+    def _page_count(
+        self, part: CompiledPart, conditions: list[ColumnElement[bool]], filter: CaseFilter
+    ) -> _PageCount:
+        """The count of the cases matching ``conditions`` (``filter``'s) for a page's total:
+        on PostgreSQL, a total reused while the database proves it unchanged
+        (:mod:`adapters.countreuse`)."""
+        plain = self._counting(part, conditions)
+        memo = self._counts
+        if memo is None:
+            return _PageCount(plain)
+        reusing = (
+            countreuse.reusing(plain)
+            if conditions
+            else self._statement(("count", "reusing"), lambda: countreuse.reusing(plain))
+        )
+        return _PageCount(plain, reusing, memo, filter)
 
     def _counting(self, part: CompiledPart, conditions: list[ColumnElement[bool]]) -> Select[Any]:
         """``SELECT count(*)`` of the cases matching ``conditions`` (the fixed statement when
@@ -743,6 +776,45 @@ class _ReadWithPage:
 
     keys: frozenset[str]
     found: dict[int, list[Record]]
+
+
+#: A row as a statement returns it.
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _PageCount:
+    """The count a page asked for: the plain ``SELECT count(*)``, and where the source reuses
+    totals (:mod:`adapters.countreuse`) the statement that does, read with the page."""
+
+    plain: Select[Any]
+    reusing: Select[Any] | None = None
+    memo: countreuse.CountMemo | None = None
+    #: What decides the count statement (the source's case filter, access rules included).
+    key: CaseFilter | None = None
+
+    @property
+    def in_page(self) -> Select[Any]:
+        """The count the page's own statement reads."""
+        return self.reusing if self.reusing is not None else self.plain
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """Values of the statement's parameters beside the page's (the last total and mark)."""
+        return self.memo.parameters(self.key) if self.memo is not None and self.reusing is not None else {}
+
+    def total(self, row: Row) -> int:
+        """The total in the count's row of the page's statement (learnt, where reused)."""
+        if self.memo is not None and self.reusing is not None:
+            return self.memo.total(self.key, row)
+        return int(row[0])
+
+
+def _proves_snapshots(engine: AsyncEngine) -> bool:
+    """Whether the database shows each statement's snapshot (:mod:`adapters.countreuse`)."""
+    dialect = engine.dialect
+    version = dialect.server_version_info or ()
+    return dialect.name == "postgresql" and tuple(version[:1]) >= countreuse.SINCE_VERSION
 
 
 def unasked(requests: Sequence[ChildrenRequest]) -> frozenset[str]:

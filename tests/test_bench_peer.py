@@ -168,9 +168,13 @@ def test_the_page_without_load_is_judged_by_the_sum_of_its_statements() -> None:
     assert results.statements.total("hub") == 590.0 and results.statements.total("PostGraphile") == 475.0
     lines = "\n".join(peer._statement_lines(results))
     assert "| hub | **the page** | **590 µs** |" in lines
-    assert "**1.24×** ❌" in lines  # 590 / 475
+    assert "counting its total (the first page after a write): **1.24×** ❌" in lines  # 590 / 475
+    assert "total reused" not in lines  # not measured
     results.statements.by_system["hub"][0] = ("WITH tppo_hub__page AS", 170.0)
-    assert "**1.16×** ✅" in "\n".join(peer._statement_lines(results))
+    results.statements.by_system[peer.REUSED] = [("WITH tppo_hub__page AS", 215.0)]
+    lines = "\n".join(peer._statement_lines(results))
+    assert "counting its total (the first page after a write): **1.16×** ✅" in lines  # 550 / 475
+    assert "its total reused (nothing written in between): **0.45×** ✅" in lines  # 215 / 475
 
 
 def test_without_per_statement_figures_the_section_says_why() -> None:

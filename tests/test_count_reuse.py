@@ -1,0 +1,330 @@
+"""A page's total reused while PostgreSQL proves nothing has committed (adapters/countreuse.py).
+
+What must hold: every total a page reports equals the count a fresh statement gives at that
+moment (and, unfiltered, the generator's cases plus the rows this test committed), whatever
+commits, rolls back or is still running between two pages, in this database or another one
+of the server. And the reuse must really happen: a total planted in the source's memory is
+answered only while the database's snapshot still carries its mark.
+
+The demo agencies are generated into a database of their own here, because these tests write
+to the agencies' tables (as the agencies' own applications would).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters import countreuse
+from adapters.sql import MappedSQLSource
+from hub.demo.generate import generate
+from hub.engine.config import load_config
+from hub.server.app import Hub
+from hub.vocabulary.model import CaseFilter, CaseSearch, ExploitationType
+from tests._pg import EmbeddedPostgres
+from tests.property_settings import DATABASE_PROPERTIES
+
+SEED = 11
+#: The agencies read here: simfoni pages by the walk of its text dates, kemlu by its own order.
+AGENCIES = {"simfoni": ("kasus", "id_kasus"), "kemlu": ("cases", "case_id")}
+FILTERS = (
+    CaseFilter(),
+    CaseFilter(exploitation_types=(ExploitationType.FORCED_LABOUR,)),
+    CaseFilter(regions=("33",)),
+)
+
+
+class World:
+    """The hub over the demo agencies; on their database a writer that commits each statement
+    and one whose transactions stay open across pages; a connection to another database."""
+
+    def __init__(self, hub: Hub, truth: dict[str, Any], writer: Any, pending: Any, elsewhere: Any) -> None:
+        self.hub, self.truth, self.writer, self.elsewhere = hub, truth, writer, elsewhere
+        self.pending = pending
+        self.copies: dict[str, list[Any]] = {name: [] for name in AGENCIES}
+        #: Copies made so far (each copy's unique values are told apart by it).
+        self.made = 0
+
+    def source(self, name: str) -> MappedSQLSource:
+        source = self.hub.registry.get(name).source
+        assert isinstance(source, MappedSQLSource)
+        return source
+
+    def cases(self, name: str) -> int:
+        """The source's cases by the generator, plus the copies this test has committed."""
+        return len(self.truth["agencies"][name]["cases"]) + len(self.copies[name])
+
+    async def total(self, name: str, filter: CaseFilter = FILTERS[0]) -> int | None:
+        read = await self.source(name).search_cases_with(CaseSearch(filter=filter, limit=3, count=True), [])
+        return read.total
+
+    async def copy_case(self, name: str, connection: Any = None) -> Any:
+        """A copy of the source's first case under a new key, its other unique columns made
+        unique too (committed unless ``connection`` is in a transaction): the agency
+        registering one more case."""
+        table, key = AGENCIES[name]
+        conn = connection or self.writer
+        columns = await conn.fetch(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+            name,
+            table,
+        )
+        unique = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+                " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisunique",
+                f"{name}.{table}",
+            )
+        }
+        numeric = {r["column_name"] for r in columns if r["data_type"] in ("integer", "bigint")}
+        self.made += 1
+        fresh = await conn.fetchval(f"SELECT max({key}) FROM {name}.{table}")
+        # Told apart by ``made`` too: a copy in a transaction still open is not in ``max``.
+        fresh = fresh + 1000 + self.made if key in numeric else f"{fresh}-{self.made}"
+
+        def value(column: str) -> str:
+            if column == key:
+                return "$1"
+            if column not in unique:
+                return column
+            return f"{column} + {10_000 + self.made}" if column in numeric else f"{column} || '-{self.made}'"
+
+        names = ", ".join(r["column_name"] for r in columns)
+        values = ", ".join(value(r["column_name"]) for r in columns)
+        first = f"(SELECT min({key}) FROM {name}.{table})"
+        await conn.execute(
+            f"INSERT INTO {name}.{table} ({names}) SELECT {values} FROM {name}.{table} WHERE {key} = {first}",
+            fresh,
+        )
+        return fresh
+
+    async def drop_case(self, name: str, key: Any) -> None:
+        table, column = AGENCIES[name]
+        await self.writer.execute(f"DELETE FROM {name}.{table} WHERE {column} = $1", key)
+
+    async def write_elsewhere(self) -> None:
+        await self.elsewhere.execute("INSERT INTO unrelated (x) VALUES (1)")
+
+
+@pytest.fixture(scope="module")
+async def world(
+    postgres_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    url = postgres_server.create_database("count_reuse", replace=True)
+    other = postgres_server.create_database("count_reuse_elsewhere", replace=True)
+    out: Path = tmp_path_factory.mktemp("count-reuse")
+    generate(out, seed=SEED, scale=0.2, postgres_url=url)
+    truth = json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    hub = Hub(load_config(out / "hub.toml"))
+    await hub.start()
+    writer, pending = await asyncpg.connect(url), await asyncpg.connect(url)
+    elsewhere = await asyncpg.connect(other)
+    await elsewhere.execute("CREATE TABLE unrelated (x integer)")
+    try:
+        yield World(hub, truth, writer, pending, elsewhere)
+    finally:
+        for connection in (writer, pending, elsewhere):
+            await connection.close()
+        await hub.stop()
+
+
+def plant(source: MappedSQLSource, filter: CaseFilter, total: int) -> None:
+    """Replace the source's remembered total of ``filter`` by ``total``, keeping its mark."""
+    memo = source._counts
+    assert memo is not None
+    mark = memo.parameters(filter)[countreuse.SEEN_MARK]
+    assert mark, "nothing was learnt for this filter"
+    memo.total(filter, (total, mark))
+
+
+# --- the memory alone -------------------------------------------------------------------------
+
+
+def test_a_memo_learns_only_rows_with_a_mark_and_keeps_the_newest_few() -> None:
+    memo = countreuse.CountMemo(size=2)
+    assert memo.parameters("a") == {countreuse.SEEN_MARK: "", countreuse.SEEN_TOTAL: 0}
+    assert memo.total("a", (5, None)) == 5 and len(memo) == 0
+    assert memo.total("a", (5, "7:1")) == 5
+    assert memo.parameters("a") == {countreuse.SEEN_MARK: "7:1", countreuse.SEEN_TOTAL: 5}
+    memo.total("b", (6, "7:1"))
+    memo.parameters("a")  # used: "b" is now the oldest
+    memo.total("c", (8, "9:1"))
+    assert len(memo) == 2 and memo.parameters("b")[countreuse.SEEN_MARK] == ""
+    assert memo.parameters("a")[countreuse.SEEN_TOTAL] == 5
+
+
+# --- on PostgreSQL -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", AGENCIES)
+async def test_a_total_is_reused_only_while_nothing_has_committed(world: World, name: str) -> None:
+    source = world.source(name)
+    assert await world.total(name) == world.cases(name)
+    # The database answers a planted total only while its snapshot keeps the mark it was learnt
+    # at: so this is the reuse branch, not a count.
+    plant(source, CaseFilter(), 424242)
+    assert await world.total(name) == 424242
+    # A write anywhere on the server, even in another database, ends it: the next page counts.
+    await world.write_elsewhere()
+    assert await world.total(name) == world.cases(name)
+    # A write not yet committed changes nothing the page sees: the reuse goes on until it ends.
+    plant(source, CaseFilter(), 424242)
+    transaction = world.elsewhere.transaction()
+    await transaction.start()
+    await world.elsewhere.execute("INSERT INTO unrelated (x) VALUES (2)")
+    assert await world.total(name) == 424242
+    await transaction.commit()
+    assert await world.total(name) == world.cases(name)
+    # A write rolled back ends the reuse as well (conservative: its transaction ended).
+    plant(source, CaseFilter(), 424242)
+    transaction = world.elsewhere.transaction()
+    await transaction.start()
+    await world.elsewhere.execute("INSERT INTO unrelated (x) VALUES (3)")
+    await transaction.rollback()
+    assert await world.total(name) == world.cases(name)
+
+
+@pytest.mark.parametrize("name", AGENCIES)
+async def test_a_case_committed_between_pages_is_counted(world: World, name: str) -> None:
+    assert await world.total(name) == world.cases(name)
+    assert await world.total(name) == world.cases(name)
+    key = await world.copy_case(name)
+    world.copies[name].append(key)
+    assert await world.total(name) == world.cases(name)
+    await world.drop_case(name, world.copies[name].pop())
+    assert await world.total(name) == world.cases(name)
+
+
+@pytest.mark.parametrize("name", AGENCIES)
+async def test_a_case_being_written_is_counted_once_its_transaction_commits(world: World, name: str) -> None:
+    assert await world.total(name) == world.cases(name)
+    transaction = world.pending.transaction()
+    await transaction.start()
+    key = await world.copy_case(name, world.pending)
+    # Running: invisible to the page, so the total is the one learnt, rightly.
+    assert await world.total(name) == world.cases(name)
+    assert await world.total(name) == world.cases(name)
+    await transaction.commit()
+    world.copies[name].append(key)
+    assert await world.total(name) == world.cases(name)
+    await world.drop_case(name, world.copies[name].pop())
+    assert await world.total(name) == world.cases(name)
+
+
+async def test_a_snapshot_with_a_transaction_running_reuses_and_learns_nothing(world: World) -> None:
+    """While an older transaction is running, a newer one's commit leaves the snapshot with a
+    running transaction below its xmax: such a snapshot matches no mark and marks nothing."""
+    name = "kemlu"
+    source = world.source(name)
+    memo = source._counts
+    assert memo is not None
+    older = world.elsewhere.transaction()
+    await older.start()
+    await world.elsewhere.execute("INSERT INTO unrelated (x) VALUES (4)")  # takes a transaction id
+    key = await world.copy_case(name)  # a newer one commits
+    world.copies[name].append(key)
+    current = await world.writer.fetchval(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text || ':'"
+        " || extract(epoch FROM pg_postmaster_start_time())::text"
+    )
+    memo.total(CaseFilter(), (424242, current))  # a planted total at this snapshot's xmax
+    assert await world.total(name) == world.cases(name)
+    assert memo.parameters(CaseFilter())[countreuse.SEEN_TOTAL] == 424242  # nothing learnt
+    await older.rollback()
+    await world.drop_case(name, world.copies[name].pop())
+    assert await world.total(name) == world.cases(name)
+
+
+async def test_totals_are_remembered_per_filter(world: World) -> None:
+    source = world.source("simfoni")
+    fresh = [await source.count_cases(f) for f in FILTERS]
+    assert len(set(fresh)) == len(FILTERS), "the filters must tell their totals apart"
+    for _ in range(2):
+        assert [await world.total("simfoni", f) for f in FILTERS] == fresh
+
+
+async def test_total_count_over_graphql_sees_a_committed_case(world: World) -> None:
+    query = '{ cases(first: 2, filter: {agencies: ["KEMLU"]}) { totalCount } }'
+
+    async def total() -> int:
+        result = await world.hub.execute(query)
+        assert not result.errors, result.errors
+        assert result.data is not None
+        return int(result.data["cases"]["totalCount"])
+
+    assert await total() == world.cases("kemlu")
+    assert await total() == world.cases("kemlu")
+    key = await world.copy_case("kemlu")
+    world.copies["kemlu"].append(key)
+    assert await total() == world.cases("kemlu")
+    await world.drop_case("kemlu", world.copies["kemlu"].pop())
+    assert await total() == world.cases("kemlu")
+
+
+agencies = st.sampled_from(sorted(AGENCIES))
+#: What happens between two pages: a page, a case committed or removed, a transaction begun,
+#: committed or rolled back, a write in another database.
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("page"), agencies, st.integers(0, len(FILTERS) - 1)),
+        st.tuples(
+            st.sampled_from(["copy", "drop", "begin", "commit", "rollback"]),
+            st.sampled_from(sorted(AGENCIES)),
+        ),
+        st.just(("elsewhere",)),
+    ),
+    min_size=4,
+    max_size=14,
+)
+
+
+@settings(DATABASE_PROPERTIES, max_examples=60)
+@given(steps=steps)
+async def test_every_total_equals_a_fresh_count_whatever_happens_between_pages(
+    world: World, steps: list[tuple[Any, ...]]
+) -> None:
+    """Each page's total equals the count of a statement of its own right after it (which
+    reuses nothing), and unfiltered, the generator's cases plus the committed copies."""
+    open_transaction: tuple[Any, str, Any] | None = None
+    try:
+        for step in steps:
+            what = step[0]
+            if what == "page":
+                name, which = step[1], FILTERS[step[2]]
+                total = await world.total(name, which)
+                assert total == await world.source(name).count_cases(which), step
+                if which == CaseFilter():
+                    assert total == world.cases(name), step
+            elif what == "copy":
+                world.copies[step[1]].append(await world.copy_case(step[1]))
+            elif what == "drop" and world.copies[step[1]]:
+                await world.drop_case(step[1], world.copies[step[1]].pop())
+            elif what == "begin" and open_transaction is None:
+                transaction = world.pending.transaction()
+                await transaction.start()
+                open_transaction = (transaction, step[1], await world.copy_case(step[1], world.pending))
+            elif what in ("commit", "rollback") and open_transaction is not None:
+                transaction, name, key = open_transaction
+                open_transaction = None
+                if what == "commit":
+                    await transaction.commit()
+                    world.copies[name].append(key)
+                else:
+                    await transaction.rollback()
+            elif what == "elsewhere":
+                await world.write_elsewhere()
+    finally:
+        if open_transaction is not None:
+            await open_transaction[0].rollback()
+        for name, keys in world.copies.items():
+            while keys:
+                await world.drop_case(name, keys.pop())
