@@ -599,16 +599,19 @@ class MappedSQLSource(Source):
         return answers
 
     async def count_cases(self, filter: CaseFilter) -> int:
+        """The cases matching ``filter``: a COUNT, or on PostgreSQL the last one while the
+        database proves it unchanged (:mod:`adapters.countreuse`), as a page's total."""
         part = self.compiled.case_part()
-        rows = await self.fetch(self._counting(part, filters.case_conditions(self.compiled, part, filter)))
-        return int(rows[0][0])
+        count = self._page_count(part, filters.case_conditions(self.compiled, part, filter), filter)
+        if count.reusing is None:
+            return int((await self.fetch(count.plain))[0][0])
+        return count.total((await self.fetch(count.reusing, count.parameters))[0])
 
     def _page_count(
         self, part: CompiledPart, conditions: list[ColumnElement[bool]], filter: CaseFilter
     ) -> _PageCount:
-        """The count of the cases matching ``conditions`` (``filter``'s) for a page's total:
-        on PostgreSQL, a total reused while the database proves it unchanged
-        (:mod:`adapters.countreuse`)."""
+        """The count of the cases matching ``conditions`` (``filter``'s): on PostgreSQL, a total
+        reused while the database proves it unchanged (:mod:`adapters.countreuse`)."""
         plain = self._counting(part, conditions)
         memo = self._counts
         if memo is None:

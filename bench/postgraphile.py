@@ -570,7 +570,9 @@ class PeerResults:
     load: dict[str, list[Segment]] = field(default_factory=dict)
     sequential: dict[str, list[Segment]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
-    #: variant label → commits its writer made during its segments (:class:`Committing`)
+    #: variant label → commits a second of the writer beside it (0: none), and the commits
+    #: its writer made during its segments (:class:`Committing`)
+    writes: dict[str, float] = field(default_factory=dict)
     commits: dict[str, int] = field(default_factory=dict)
     levers: Levers | None = None
     #: PostgreSQL CPU per statement without load (:mod:`bench.statement_cpu`), or why not
@@ -675,9 +677,12 @@ def run(options: Options) -> PeerResults:
         systems = [hub_system(config, w) for w in options.workers] + [postgraphile_system(url)]
         variants = [Variant(s, s.label) for s in systems]
         writer_url = ""
-        if options.writes_per_second > 0 and systems[0].kind == HUB:
+        if options.writes_per_second > 0:
+            # The one-process hub and PostGraphile again, each with the same writer beside it.
             writes = options.writes_per_second
-            variants.insert(1, Variant(systems[0], f"{systems[0].label}, {writes:g} commits/s", writes))
+            for system in (systems[0], systems[-1]):
+                written = Variant(system, f"{system.label}, {writes:g} commits/s", writes)
+                variants.insert(variants.index(Variant(system, system.label)) + 1, written)
             writer_url = pg.create_database(WRITER_DATABASE, replace=True)
         with _running(systems):
             answers = {s.label: s.wait_ready() for s in systems}
@@ -704,6 +709,7 @@ def run(options: Options) -> PeerResults:
                     "PostgreSQL": pg.psql("SHOW server_version").strip(),
                 },
                 kinds={v.label: v.system.kind for v in variants},
+                writes={v.label: v.writes_per_second for v in variants},
             )  # fmt: skip
             if not same:
                 return results
@@ -820,12 +826,12 @@ def render(results: PeerResults) -> str:
             f"| {label} | **{m['rps']:.1f}** | {_ms(m['p50'])} | {_ms(m['p95'])} | {_ms(m['seq'])} | "
             f"{_ms(m['server'])} | {_ms(m['pg'])} | {int(m['errors'])} |"
         )
-    peer = next(label for label, kind in results.kinds.items() if kind == POSTGRAPHILE)
+    peers = {results.writes.get(label, 0.0): label for label, k in results.kinds.items() if k == POSTGRAPHILE}
     hubs = [label for label, kind in results.kinds.items() if kind == HUB]
-    p = med[peer]
     lines += [
         "",
-        "Ratios, hub ÷ PostGraphile (targets of issue 13 for one process each: pages/s ≥ "
+        "Ratios, hub ÷ PostGraphile with the same writer beside it, or none (targets of issue 13 for one "
+        "process each: pages/s ≥ "
         f"{RPS_TARGET}× (stretch ≥ {RPS_STRETCH}×), sequential p50 ≤ {SEQUENTIAL_TARGET}×, PostgreSQL CPU "
         f"per page ≤ {PG_CPU_TARGET}×):",
         "",
@@ -834,6 +840,7 @@ def render(results: PeerResults) -> str:
     ]
     for label in hubs:
         m = med[label]
+        p = med[peers.get(results.writes.get(label, 0.0)) or peers[0.0]]
         one = label.startswith("hub, 1 process")
         rps, seq, pg = m["rps"] / p["rps"], m["seq"] / p["seq"], m["pg"] / p["pg"]
 
@@ -867,11 +874,12 @@ def _writer_lines(results: PeerResults) -> list[str]:
     return [
         "- **Totals and writes**: the hub reuses a page's `totalCount` while PostgreSQL proves that "
         "nothing has committed since it was counted (`adapters/countreuse.py`): on a quiet register "
-        "its pages do not count; PostGraphile counts on every page. So the hub's one-process server "
-        "is measured twice a round: as is, and with a client committing small transactions on the "
-        "same server throughout its segments (`bench.postgraphile.Committing`, into a database of "
-        "its own: transaction ids are cluster-wide, so each commit makes the hub's next page count, "
-        f"as a new case would; its CPU is counted as PostgreSQL's). Made: {made}.",
+        "its pages do not count; PostGraphile counts on every page. So the one-process hub and "
+        "PostGraphile are measured twice a round: as they are, and with a client committing small "
+        "transactions on the same server throughout their segments (`bench.postgraphile.Committing`, "
+        "into a database of its own: transaction ids are cluster-wide, so each commit makes the "
+        "hub's next page count, as a new case would; the writer's own work is PostgreSQL's CPU, in "
+        f"both systems' written segments alike). Made: {made}.",
     ]
 
 

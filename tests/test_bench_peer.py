@@ -182,3 +182,33 @@ def test_without_per_statement_figures_the_section_says_why() -> None:
     results.statements, results.statements_error = None, "RuntimeError: no statements captured"
     (line,) = peer._statement_lines(results)
     assert "not available (RuntimeError: no statements captured)" in line
+
+
+def test_a_written_hub_is_judged_against_postgraphile_with_the_same_writer() -> None:
+    """The ratios pair each hub variant with the PostGraphile segments that had the same writer
+    beside them (the writer's own work is PostgreSQL's CPU in both)."""
+    quiet, written = "hub, 1 process", "hub, 1 process, 10 commits/s"
+    peer_quiet, peer_written = "PostGraphile 5, 1 process", "PostGraphile 5, 1 process, 10 commits/s"
+    kinds = dict.fromkeys((quiet, written), peer.HUB)
+    kinds |= dict.fromkeys((peer_quiet, peer_written), peer.POSTGRAPHILE)
+    results = peer.PeerResults(
+        "t0", "t1", peer.Options(), "0", "0", {}, peer.PageSummary(0, ()), True, "", {},
+        kinds=kinds,
+        writes={quiet: 0.0, written: 10.0, peer_quiet: 0.0, peer_written: 10.0},
+        commits={written: 200, peer_written: 200},
+    )  # fmt: skip
+    # (pages in 10 s, PostgreSQL CPU seconds): PostGraphile 0.5 ms a page quiet, 0.8 written.
+    figures = {
+        quiet: (8000, 2.0),
+        written: (8000, 3.2),
+        peer_quiet: (16000, 8.0),
+        peer_written: (16000, 12.8),
+    }
+    for label, (pages, pg_cpu) in figures.items():
+        segment = peer.Segment(label, 32, pages, 0, 10.0, [1.0] * 10, 8.0, pg_cpu)
+        results.load[label] = [segment]
+        results.sequential[label] = [peer.Segment(label, 1, 100, 0, 1.0, [1.0] * 10, 0.1, 0.1)]
+    text = peer.render(results)
+    assert f"| {quiet} | **0.50×** ✅ | **1.00×** ✅ | 2.00× | **0.50×** ✅ |" in text  # 0.25 / 0.5 ms
+    assert f"| {written} | **0.50×** ✅ | **1.00×** ✅ | 2.00× | **0.50×** ✅ |" in text  # 0.4 / 0.8 ms
+    assert "Made: hub, 1 process, 10 commits/s: 200 commits" in text
