@@ -453,8 +453,12 @@ class MappedSQLSource(Source):
         combining = (with_page or count is not None) and self._combining
         combined = self._combined(part, shape, build, with_page, blank, count) if combining else None
         rows: list[Sequence[Any]] | SourceError | None = None
+        # Whether the combined statement reuses a total (its parameters come with the page's).
+        reusing = (
+            combined is not None and combined.counted and count is not None and count.reusing is not None
+        )
         if combined is not None:
-            counting = count.parameters if combined.counted and count is not None else {}
+            counting = count.parameters if reusing and count is not None else {}
             rows = await self._fetch_combined(combined, {**parameters, **counting})
         if combined is not None and isinstance(rows, list):
             page_rows, child_rows, total = combined.split(rows)
@@ -468,7 +472,7 @@ class MappedSQLSource(Source):
         stmt = build() if shape is None else self._statement(shape, build)
         plain_rows = await self.fetch(stmt, parameters)
         if isinstance(rows, SourceError):
-            self._refused(rows)
+            self._refused(rows, reusing)
         return self.read(part, plain_rows), None, None  # type: ignore[return-value]
 
     async def _fetch_combined(
@@ -486,10 +490,17 @@ class MappedSQLSource(Source):
         except SourceError as exc:
             return exc
 
-    def _refused(self, exc: SourceError) -> None:
+    def _refused(self, exc: SourceError, reusing: bool = False) -> None:
         """The database refused a combined statement (a server without MATERIALIZED, a type
         its UNION cannot match) and answered the same in statements of their own: from now on
-        this source reads relations and totals in statements of their own."""
+        this source reads relations and totals in statements of their own.
+
+        ``reusing``: the statement reused a total (:mod:`adapters.countreuse`). Then the
+        snapshot functions are suspected first (a server that calls itself PostgreSQL 13 and has
+        none): totals are counted on every page from now on, and pages are read combined still."""
+        if reusing and self._counts is not None:
+            self._stop_reusing(exc)
+            return
         self._combining = False
         log.warning(
             "source %s: pages and their relations are read separately from now on (%s)",
@@ -572,7 +583,8 @@ class MappedSQLSource(Source):
 
         if shape is None:
             return combined()
-        key = (shape, tuple(id(relation) for _, relation in with_page), blank, count is not None)
+        counting = None if count is None else count.reusing is not None
+        key = (shape, tuple(id(relation) for _, relation in with_page), blank, counting)
         if key not in self._combined_pages:
             self._combined_pages[key] = combined()
         return self._combined_pages[key]
@@ -603,9 +615,27 @@ class MappedSQLSource(Source):
         database proves it unchanged (:mod:`adapters.countreuse`), as a page's total."""
         part = self.compiled.case_part()
         count = self._page_count(part, filters.case_conditions(self.compiled, part, filter), filter)
-        if count.reusing is None:
-            return int((await self.fetch(count.plain))[0][0])
-        return count.total((await self.fetch(count.reusing, count.parameters))[0])
+        if count.reusing is not None:
+            try:
+                return count.total((await self.fetch(count.reusing, count.parameters))[0])
+            except SourceTimeout:
+                raise
+            except SourceError as exc:  # counted plainly below; reuse stops if that succeeds
+                refused: SourceError | None = exc
+        else:
+            refused = None
+        total = int((await self.fetch(count.plain))[0][0])
+        if refused is not None:
+            self._stop_reusing(refused)
+        return total
+
+    def _stop_reusing(self, exc: SourceError) -> None:
+        """The database refused a statement that reuses a total and counted plainly: it cannot
+        show its snapshots (:mod:`adapters.countreuse`), so this source counts every time."""
+        self._counts = None
+        log.warning(
+            "source %s: totals are counted on every page from now on (%s)", self.name, type(exc).__name__
+        )
 
     def _page_count(
         self, part: CompiledPart, conditions: list[ColumnElement[bool]], filter: CaseFilter

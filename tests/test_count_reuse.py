@@ -13,6 +13,7 @@ to the agencies' tables (as the agencies' own applications would).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Text, func
 
 from adapters import countreuse, filters
 from adapters.sql import MappedSQLSource
@@ -30,6 +32,7 @@ from hub.server.app import Hub
 from hub.vocabulary.model import CaseFilter, CaseSearch, ExploitationType
 from tests._pg import EmbeddedPostgres
 from tests.property_settings import DATABASE_PROPERTIES
+from tests.statements import recorded
 
 SEED = 11
 #: The agencies read here: simfoni pages by the walk of its text dates, kemlu by its own order.
@@ -352,3 +355,40 @@ async def test_a_count_alone_reuses_the_total_as_a_page_does(world: World, name:
     assert await source.count_cases(CaseFilter()) == world.cases(name)
     await world.drop_case(name, world.copies[name].pop())
     assert await source.count_cases(CaseFilter()) == world.cases(name)
+
+
+@pytest.mark.parametrize("name", AGENCIES)
+async def test_a_server_without_snapshot_functions_counts_every_time_and_still_combines(
+    world: World, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that calls itself PostgreSQL 13 or later but has no ``pg_current_snapshot()``
+    (a compatible database) refuses the reusing statement: the page and the count alone are
+    answered plainly, the source counts every time from then on, and pages stay combined."""
+    served = world.source(name)
+    source = MappedSQLSource(served.mapping, served.options, served.base_dir)
+    monkeypatch.setattr(countreuse, "_quiet_mark", lambda: func.tppo_no_such_function(type_=Text))
+    await source.open()
+    try:
+        assert source._counts is not None
+        with caplog.at_level(logging.WARNING, logger="tppo_hub.adapters.sql"):
+            read = await source.search_cases_with(CaseSearch(limit=3, count=True), [])
+        assert read.total == world.cases(name) and source._counts is None and source._combining
+        assert any("counted on every page" in r.getMessage() for r in caplog.records)
+        with recorded(source) as sent:
+            again = await source.search_cases_with(CaseSearch(limit=3, count=True), [])
+        assert again.total == world.cases(name) and again.cases == read.cases
+        assert len(sent) == 1 and "count(*)" in sent[0][0] and "pg_current_snapshot" not in sent[0][0]
+        assert await source.count_cases(CaseFilter()) == world.cases(name)
+    finally:
+        await source.close()
+    # The count alone is the first statement to reuse: it falls back the same way.
+    source = MappedSQLSource(served.mapping, served.options, served.base_dir)
+    await source.open()
+    try:
+        assert await source.count_cases(CaseFilter()) == world.cases(name)
+        assert source._counts is None and source._combining
+        assert (await source.search_cases_with(CaseSearch(limit=3, count=True), [])).total == world.cases(
+            name
+        )
+    finally:
+        await source.close()
