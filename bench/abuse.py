@@ -44,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from bench import workfit
 from bench.server import LOOPBACK, free_port
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -533,14 +534,20 @@ async def _calibrate(settings: Settings) -> list[str]:
         try:
             limits = hub.auth.access.limits
             rows: list[tuple[str, float, float]] = []
+            components: list[tuple[dict[str, float], float, float]] = []
             for query in CALIBRATION:
                 times = []
                 for _ in range(settings.calibrate_runs):
                     started = time.perf_counter()
                     await hub.execute(query)
                     times.append((time.perf_counter() - started) * 1000)
-                estimate = safety.estimate_work(hub.schema._schema, parse(query), None, {}, limits)
-                rows.append((query, statistics.median(times), estimate))
+                document = parse(query)
+
+                def estimate(document: Any = document) -> float:
+                    return safety.estimate_work(hub.schema._schema, document, None, {}, limits)
+
+                rows.append((query, statistics.median(times), estimate()))
+                components.append((*workfit.features(estimate), statistics.median(times)))
                 say(
                     f"calibration: {statistics.median(times):8.1f} ms measured, "
                     f"{estimate:8.1f} estimated  {query[:60]}"
@@ -561,7 +568,25 @@ async def _calibrate(settings: Settings) -> list[str]:
             f"| `{shown}` | {measured:.0f} ms | {estimate:.0f} ms | "
             f"{measured / estimate if estimate else 0:.2f} |"
         )
-    lines += ["", _calibration_verdict(ratios)]
+    lines += ["", _calibration_verdict(ratios), "", *_fit_lines(components)]
+    return lines
+
+
+def _fit_lines(components: list[tuple[dict[str, float], float, float]]) -> list[str]:
+    """The constants a fit of these timings gives (:mod:`bench.workfit`), beside the ones in use."""
+    from resolvers import safety
+
+    fitted = workfit.fit(components)
+    lines = [
+        "Constants fitted to these timings (`bench/workfit.py`: least squares in relative error, "
+        f"non-negative; {', '.join(workfit.HELD)} held), rounded up to two figures, beside "
+        "`resolvers/safety.py`:",
+        "",
+        "| constant | in use | fitted |",
+        "| --- | ---: | ---: |",
+    ]
+    for name in workfit.FITTED:
+        lines.append(f"| `{name}` | {getattr(safety, name):g} | {workfit.rounded(fitted[name]):g} |")
     return lines
 
 

@@ -29,3 +29,69 @@ def test_the_paragraph_names_the_models_constants(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(safety, "WORK_ROW", 0.03)
     text = _calibration_verdict([1.0])
     assert "statistics 12.5 + " in text and " + 0.03 per row" in text
+
+
+def _calibration_components(truth: dict[str, float]) -> list[tuple[dict[str, float], float, float]]:
+    """Each calibration operation's components (read from the estimator) and a time made from
+    ``truth``'s constants: what a machine whose costs are exactly those would measure."""
+    from graphql import parse
+
+    from bench import workfit
+    from bench.abuse import CALIBRATION
+    from hub.access.policy import QueryLimits
+    from resolvers.schema import schema
+
+    rows = []
+    for query in CALIBRATION:
+        document = parse(query)
+
+        def estimate(document: object = document) -> float:
+            return safety.estimate_work(schema._schema, document, None, {}, QueryLimits())  # type: ignore[arg-type]
+
+        found, held = workfit.features(estimate)
+        rows.append((found, held, held + sum(truth[name] * found[name] for name in workfit.FITTED)))
+    return rows
+
+
+def test_the_fit_recovers_the_constants_the_times_were_made_from() -> None:
+    from bench import workfit
+
+    truth = {
+        "WORK_PAGE": 9.0,
+        "WORK_ROW": 0.04,
+        "WORK_RELATION_ROW": 0.05,
+        "WORK_TOTAL": 3.0,
+        "WORK_STATISTICS": 7.0,
+        "WORK_CELL": 0.11,
+        "WORK_SUPPRESSION": 0.000012,
+    }
+    fitted = workfit.fit(_calibration_components(truth))
+    assert fitted == pytest.approx(truth, rel=1e-6)
+
+
+def test_a_component_the_times_do_not_pay_for_is_fitted_to_zero_not_below() -> None:
+    from bench import workfit
+
+    truth = {
+        "WORK_PAGE": 9.0,
+        "WORK_ROW": 0.04,
+        "WORK_RELATION_ROW": 0.05,
+        "WORK_TOTAL": 3.0,
+        "WORK_STATISTICS": 7.0,
+        "WORK_CELL": 0.11,
+        "WORK_SUPPRESSION": 0.0,
+    }
+    rows = _calibration_components(truth)
+    # The largest table measured a little faster than its cells alone would say.
+    found, held, measured = rows[6]
+    rows[6] = (found, held, measured * 0.8)
+    fitted = workfit.fit(rows)
+    assert all(value >= 0 for value in fitted.values())
+    assert fitted["WORK_SUPPRESSION"] == 0.0
+
+
+@pytest.mark.parametrize(("value", "written"), [(0.0412, 0.042), (7.0, 7.0), (123.4, 130.0), (0.0, 0.0)])
+def test_fitted_constants_are_rounded_up_to_two_figures(value: float, written: float) -> None:
+    from bench import workfit
+
+    assert workfit.rounded(value) == pytest.approx(written)
