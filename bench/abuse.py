@@ -546,12 +546,10 @@ async def _calibrate(settings: Settings) -> list[str]:
                 def estimate(document: Any = document) -> float:
                     return safety.estimate_work(hub.schema._schema, document, None, {}, limits)
 
-                rows.append((query, statistics.median(times), estimate()))
-                components.append((*workfit.features(estimate), statistics.median(times)))
-                say(
-                    f"calibration: {statistics.median(times):8.1f} ms measured, "
-                    f"{estimate:8.1f} estimated  {query[:60]}"
-                )
+                measured, estimated = statistics.median(times), estimate()
+                rows.append((query, measured, estimated))
+                components.append((*workfit.features(estimate), measured))
+                say(f"calibration: {measured:8.1f} ms measured, {estimated:8.1f} estimated  {query[:60]}")
         finally:
             await hub.stop()
     ratios = [m / e for _, m, e in rows if e > 0]
