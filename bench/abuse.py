@@ -575,16 +575,18 @@ def _fit_lines(components: list[tuple[dict[str, float], float, float]]) -> list[
     from resolvers import safety
 
     fitted = workfit.fit(components)
+    proposed = workfit.proposed(fitted)
     lines = [
         "Constants fitted to these timings (`bench/workfit.py`: least squares in relative error, "
-        f"non-negative; {', '.join(workfit.HELD)} held), rounded up to two figures, beside "
-        "`resolvers/safety.py`:",
+        f"non-negative; {', '.join(f'`{name}`' for name in workfit.HELD)} held at their values), and "
+        f"proposed (the fit × {workfit.MARGIN:g} for a loaded machine, rounded up to two figures), "
+        "beside `resolvers/safety.py`:",
         "",
-        "| constant | in use | fitted |",
-        "| --- | ---: | ---: |",
+        "| constant | in use | fitted | proposed |",
+        "| --- | ---: | ---: | ---: |",
     ]
     for name in workfit.FITTED:
-        lines.append(f"| `{name}` | {getattr(safety, name):g} | {workfit.rounded(fitted[name]):g} |")
+        lines.append(f"| `{name}` | {getattr(safety, name):g} | {fitted[name]:.3g} | {proposed[name]:g} |")
     return lines
 
 
