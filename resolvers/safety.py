@@ -287,6 +287,14 @@ class _Cost:
 #: scale 1, five SQLite sources), fitted by ``python -m bench.abuse --calibrate`` (the fit and
 #: its residuals are in bench/RESULTS.md): what a request really costs, so that statistics
 #: dimensions, aliases and relation fan-out are priced by their time, not by their size.
+#:
+#: They now price requests at ~9× their measured work (§8's calibration table; issue 13 made
+#: pages and tables that much cheaper), and must not be refitted alone: the budgets' defaults
+#: (``work_per_second``, ``work_burst``) and ``max_work`` were sized through them. Tried on
+#: 2026-12-07 with the fit × 1.5: the attacker of ``python -m bench.abuse`` then got 8× the
+#: real work through the same buckets and the ordinary clients' p95 rose 2.24× (target 1.5×).
+#: A refit needs the budgets in real milliseconds (÷ ~8) and a ``max_work`` no longer bound to
+#: the anonymous bucket (``max_work ≤ work_burst × anonymous_share``).
 WORK_FIELD = 2.0  # any root field that reaches the sources (fan-out, merge)
 WORK_PAGE = 8.0  # a page of cases or persons (one search per source)
 WORK_ROW = 0.15  # per row of a page (read, merge, convert)

@@ -37,16 +37,24 @@ def _calibration_components(truth: dict[str, float]) -> list[tuple[dict[str, flo
     from graphql import parse
 
     from bench import workfit
-    from bench.abuse import CALIBRATION
+    from bench.abuse import CALIBRATION, UNSUPPRESSED
     from hub.access.policy import QueryLimits
     from resolvers.schema import schema
 
     rows = []
-    for query in CALIBRATION:
+    operations = [(q, True) for q in CALIBRATION] + [(q, False) for q in UNSUPPRESSED]
+    for query, suppressed in operations:
         document = parse(query)
 
-        def estimate(document: object = document) -> float:
-            return safety.estimate_work(schema._schema, document, None, {}, QueryLimits())  # type: ignore[arg-type]
+        def estimate(document: object = document, suppressed: bool = suppressed) -> float:
+            return safety.estimate_work(
+                schema._schema,
+                document,  # type: ignore[arg-type]
+                None,
+                {},
+                QueryLimits(),
+                suppressed=suppressed,
+            )
 
         found, held = workfit.features(estimate)
         rows.append((found, held, held + sum(truth[name] * found[name] for name in workfit.FITTED)))
