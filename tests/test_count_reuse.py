@@ -12,6 +12,7 @@ to the agencies' tables (as the agencies' own applications would).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -392,3 +393,42 @@ async def test_a_server_without_snapshot_functions_counts_every_time_and_still_c
         )
     finally:
         await source.close()
+
+
+@pytest.mark.parametrize("name", AGENCIES)
+async def test_concurrent_pages_never_see_a_total_go_back(world: World, name: str) -> None:
+    """Eight readers page on while the agency registers cases one commit at a time: each
+    reader's totals never decrease (every page reads a snapshot at least as new as its last
+    one's), none leaves the range the register went through, and the last page after the last
+    commit counts them all. A total reused from an older snapshot would go back."""
+    start = world.cases(name)
+    added = 12
+    done = asyncio.Event()
+    seen: list[list[int]] = [[] for _ in range(8)]
+
+    async def reader(totals: list[int]) -> None:
+        while not done.is_set():
+            total = await world.total(name)
+            assert total is not None
+            totals.append(total)
+            await asyncio.sleep(0)
+
+    async def writer() -> None:
+        try:
+            for _ in range(added):
+                world.copies[name].append(await world.copy_case(name))
+                await asyncio.sleep(0.005)
+        finally:
+            done.set()
+
+    try:
+        await asyncio.gather(writer(), *(reader(totals) for totals in seen))
+        assert await world.total(name) == start + added == world.cases(name)
+        for totals in seen:
+            assert totals, "a reader read no page"
+            assert totals == sorted(totals), totals
+            assert start <= totals[0] and totals[-1] <= start + added
+        assert len({t for totals in seen for t in totals}) > 2  # the readers saw the register grow
+    finally:
+        while world.copies[name]:
+            await world.drop_case(name, world.copies[name].pop())
