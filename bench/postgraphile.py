@@ -17,7 +17,13 @@ Method (issue 13):
 3. during each segment, the CPU time of the server's process tree (workers included) and of
    PostgreSQL (postmaster and every backend, exited ones too) is read from ``/proc``; divided
    by the requests answered it is the CPU per page;
-4. figures are medians over the rounds; ratios compare medians of the same run.
+4. figures are medians over the rounds; ratios compare medians of the same run;
+5. the one-process hub and PostGraphile are also measured with a client committing small
+   transactions beside them (:class:`Committing`, ``--writes-per-second``, 10 by default): the
+   hub reuses a page's total while PostgreSQL proves nothing has committed
+   (:mod:`adapters.countreuse`), so a quiet register alone would flatter it. Each written hub
+   is judged against the written PostGraphile. :mod:`bench.statement_cpu` measures the hub's
+   page statement both counting (the first page after a write) and reusing its total.
 
 Node 22, PostGraphile and autocannon come from the npm registry (``bench/js/package-lock.json``,
 installed with ``npm ci`` on first use; PostGraphile 5.1 fails on Node 20, so Node comes as the
@@ -543,7 +549,7 @@ class Options:
     sequential_seconds: float = 10.0
     connections: int = 32
     workers: tuple[int, ...] = (1, 2)
-    #: Commits a second on the server during the segments of the hub variant "written" (0: none)
+    #: Commits a second on the server during the written variants' segments (0: no such variants)
     writes_per_second: float = 10.0
     lever_runs: int = 50
     #: executions per statement and round, and rounds, of :mod:`bench.statement_cpu`
