@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, Text, bindparam, case, cast, func, literal, select
+from sqlalchemy import BigInteger, Select, Text, bindparam, case, cast, false, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement
 
 #: The oldest PostgreSQL with ``pg_current_snapshot()`` and its ``pg_snapshot_*`` functions.
@@ -67,12 +67,14 @@ def _quiet_mark() -> ColumnElement[Any]:
 def reusing(count: Select[Any]) -> Select[Any]:
     """``count`` (a ``SELECT count(*)``) as a statement of one row with no FROM: the total, read
     from ``:tppo_hub__seen_total`` when this statement's snapshot has the mark ``:tppo_hub__seen_mark``
-    and by running ``count`` otherwise; then this snapshot's mark (NULL: none to learn)."""
+    and by running ``count`` otherwise; this snapshot's mark (NULL: none to learn); and whether
+    the total was reused (for the source's metrics)."""
     mark = _quiet_mark()
     seen = bindparam(SEEN_MARK, type_=Text)
     known = bindparam(SEEN_TOTAL, type_=BigInteger)
-    total = case((mark == seen, known), else_=count.scalar_subquery())
-    return select(cast(total, BigInteger).label("total"), mark.label("mark"))
+    same = func.coalesce(mark == seen, false())
+    total = case((same, known), else_=count.scalar_subquery())
+    return select(cast(total, BigInteger).label("total"), mark.label("mark"), same.label("reused"))
 
 
 class CountMemo:
@@ -85,6 +87,9 @@ class CountMemo:
     def __init__(self, size: int = KEPT_TOTALS) -> None:
         self._size = size
         self._seen: OrderedDict[Hashable, tuple[str, int]] = OrderedDict()
+        #: Totals the database reused, and totals it counted, since the source opened (metrics).
+        self.reused = 0
+        self.counted = 0
 
     def parameters(self, key: Hashable) -> Mapping[str, Any]:
         """The values of :func:`reusing`'s parameters for ``key``: its last total and mark."""
@@ -97,6 +102,10 @@ class CountMemo:
     def total(self, key: Hashable, row: Sequence[Any]) -> int:
         """The total of :func:`reusing`'s row, learnt for ``key`` when the row has a mark."""
         total, mark = int(row[0]), row[1]
+        if len(row) > 2 and row[2]:
+            self.reused += 1
+        else:
+            self.counted += 1
         if mark is not None:
             self._seen[key] = (str(mark), total)
             self._seen.move_to_end(key)

@@ -770,6 +770,12 @@ class MappedSQLSource(Source):
                 return self.read(compiled, rows), (f"{index}:" if index < len(parts) else None)
         return [], None
 
+    def totals_status(self) -> tuple[int, int] | None:
+        """(totals reused, totals counted) since the source opened, for metrics; None where the
+        source counts every time (:mod:`adapters.countreuse`)."""
+        memo = self._counts
+        return (memo.reused, memo.counted) if memo is not None else None
+
     def pool_status(self) -> tuple[int, int] | None:
         """(connections in use, connections held) of the engine's pool, for metrics."""
         pool = self._engine.pool if self._engine is not None else None

@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Text, func
 
 from adapters import countreuse, filters
@@ -164,8 +165,10 @@ def test_a_memo_learns_only_rows_with_a_mark_and_keeps_the_newest_few() -> None:
     memo = countreuse.CountMemo(size=2)
     assert memo.parameters("a") == {countreuse.SEEN_MARK: "", countreuse.SEEN_TOTAL: 0}
     assert memo.total("a", (5, None)) == 5 and len(memo) == 0
-    assert memo.total("a", (5, "7:1")) == 5
+    assert memo.total("a", (5, "7:1", False)) == 5
     assert memo.parameters("a") == {countreuse.SEEN_MARK: "7:1", countreuse.SEEN_TOTAL: 5}
+    assert memo.total("a", (5, "7:1", True)) == 5
+    assert (memo.reused, memo.counted) == (1, 2)
     memo.total("b", (6, "7:1"))
     memo.parameters("a")  # used: "b" is now the oldest
     memo.total("c", (8, "9:1"))
@@ -432,3 +435,25 @@ async def test_concurrent_pages_never_see_a_total_go_back(world: World, name: st
     finally:
         while world.copies[name]:
             await world.drop_case(name, world.copies[name].pop())
+
+
+async def test_the_metrics_count_totals_reused_and_counted(world: World) -> None:
+    """``tppo_hub_source_totals`` says how many totals the database reused and how many it
+    counted: as the statements themselves reported it, one each per page here."""
+    source = world.source("kemlu")
+    memo = source._counts
+    assert memo is not None
+    await world.write_elsewhere()  # whatever was learnt is out of date: the next page counts
+    before = (memo.reused, memo.counted)
+    await world.total("kemlu")
+    await world.total("kemlu")
+    await world.total("kemlu")
+    assert (memo.reused - before[0], memo.counted - before[1]) == (2, 1)
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(world.hub.metrics.render(world.hub.registry).decode())
+    }
+    samples = {
+        (s.labels["source"], s.labels["how"]): s.value for s in families["tppo_hub_source_totals"].samples
+    }
+    assert samples[("kemlu", "reused")] == memo.reused and samples[("kemlu", "counted")] == memo.counted

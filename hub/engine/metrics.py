@@ -92,6 +92,13 @@ class HubMetrics:
             ["source"],
             registry=self.registry,
         )
+        self.totals = Gauge(
+            "tppo_hub_source_totals",
+            "Totals (totalCount) a PostgreSQL source read since it opened: reused while the "
+            "database proved nothing had committed, or counted.",
+            ["source", "how"],
+            registry=self.registry,
+        )
         #: (source, outcome) → the series one source call updates. ``labels()`` hashes and
         #: validates its values under a lock on every call; a portal page makes four calls
         #: (issue 13). Series are never removed, so a child once made stays valid.
@@ -135,4 +142,9 @@ class HubMetrics:
             if status is not None:
                 self.pool_checked_out.labels(entry.name).set(status[0])
                 self.pool_size.labels(entry.name).set(status[1])
+            totals = getattr(entry.source, "totals_status", None)
+            read = totals() if callable(totals) else None
+            if read is not None:
+                self.totals.labels(entry.name, "reused").set(read[0])
+                self.totals.labels(entry.name, "counted").set(read[1])
         return generate_latest(self.registry)
