@@ -459,7 +459,7 @@ class MappedSQLSource(Source):
         )
         if combined is not None:
             counting = count.parameters if reusing and count is not None else {}
-            rows = await self._fetch_combined(combined, {**parameters, **counting})
+            rows = await self._attempt(combined.statement, {**parameters, **counting})
         if combined is not None and isinstance(rows, list):
             page_rows, child_rows, total = combined.split(rows)
             cases: list[CaseRecord] = self.read(part, page_rows)  # type: ignore[assignment]
@@ -475,16 +475,16 @@ class MappedSQLSource(Source):
             self._refused(rows, reusing)
         return self.read(part, plain_rows), None, None  # type: ignore[return-value]
 
-    async def _fetch_combined(
-        self, combined: pagewith.CombinedPage, parameters: Mapping[str, Any]
+    async def _attempt(
+        self, stmt: Select[Any], parameters: Mapping[str, Any] | None = None
     ) -> list[Sequence[Any]] | SourceError:
-        """The combined statement's rows, or the error it failed with (a timeout is the
-        source's, as always, and raised). The caller then reads the same in statements of their
-        own, and only when those succeed is the combined statement taken as refused by the
-        database (:meth:`_refused`): a source that is down fails both, and is read combined
-        again once it is back."""
+        """The rows of a statement the database may refuse (a combined page, a reused total),
+        or the error it failed with (a timeout is the source's, as always, and raised). The
+        caller then reads the same in plain statements, and only when those succeed is the
+        statement taken as refused (:meth:`_refused`, :meth:`_stop_reusing`): a source that is
+        down fails both, and is asked the same way again once it is back."""
         try:
-            return await self.fetch(combined.statement, parameters)
+            return await self.fetch(stmt, parameters)
         except SourceTimeout:
             raise
         except SourceError as exc:
@@ -530,7 +530,7 @@ class MappedSQLSource(Source):
             pairs = list(chosen.values())
             keys = convert_keys(parent_keys, convert)
             combined = self._combined_relations(pairs, unasked(requests)) if len(pairs) > 1 and keys else None
-            rows = await self._fetch_combined(combined, {"keys": keys}) if combined is not None else None
+            rows = await self._attempt(combined.statement, {"keys": keys}) if combined is not None else None
             if isinstance(rows, SourceError):
                 refused = rows
             elif combined is not None and isinstance(rows, list):
@@ -615,18 +615,12 @@ class MappedSQLSource(Source):
         database proves it unchanged (:mod:`adapters.countreuse`), as a page's total."""
         part = self.compiled.case_part()
         count = self._page_count(part, filters.case_conditions(self.compiled, part, filter), filter)
-        if count.reusing is not None:
-            try:
-                return count.total((await self.fetch(count.reusing, count.parameters))[0])
-            except SourceTimeout:
-                raise
-            except SourceError as exc:  # counted plainly below; reuse stops if that succeeds
-                refused: SourceError | None = exc
-        else:
-            refused = None
+        reused = await self._attempt(count.reusing, count.parameters) if count.reusing is not None else None
+        if isinstance(reused, list):
+            return count.total(reused[0])
         total = int((await self.fetch(count.plain))[0][0])
-        if refused is not None:
-            self._stop_reusing(refused)
+        if reused is not None:  # the database refused the reusing statement and counted plainly
+            self._stop_reusing(reused)
         return total
 
     def _stop_reusing(self, exc: SourceError) -> None:
